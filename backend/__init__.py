@@ -1,0 +1,1 @@
+"""Namespace for the backend services; ``backend.analytics`` is the anomaly-detection core."""

@@ -1,0 +1,102 @@
+"""Shared argument checks that produce the library's uniform error messages.
+
+Every message has the shape ``"<owner>: <field> must be <expected>, got <value!r>"``
+or, for sequence items, ``"<owner>.<field>[<i>]: expected <expected>, got <value!r>"``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+__all__ = [
+    "check_aware_datetime",
+    "check_id",
+    "check_optional_id",
+    "check_positive_int",
+    "check_positive_timedelta",
+    "check_real",
+    "check_unit_interval",
+    "fail_type",
+    "fail_value",
+]
+
+
+def fail_type(owner: str, field: str, expected: str, got: object) -> NoReturn:
+    """Raise ``TypeError`` with the uniform message."""
+    raise TypeError(f"{owner}: {field} must be {expected}, got {got!r} ({type(got).__name__})")
+
+
+def fail_value(owner: str, field: str, expected: str, got: object) -> NoReturn:
+    """Raise ``ValueError`` with the uniform message."""
+    raise ValueError(f"{owner}: {field} must be {expected}, got {got!r}")
+
+
+def check_id(owner: str, field: str, value: object) -> str:
+    """Return ``value`` if it is a non-empty ``str``."""
+    if not isinstance(value, str):
+        fail_type(owner, field, "a non-empty str", value)
+    if not value:
+        fail_value(owner, field, "a non-empty str", value)
+    return value
+
+
+def check_optional_id(owner: str, field: str, value: object) -> str | None:
+    """Return ``value`` if it is ``None`` or a non-empty ``str``."""
+    if value is None:
+        return None
+    return check_id(owner, field, value)
+
+
+def check_positive_int(owner: str, field: str, value: object) -> int:
+    """Return ``value`` if it is an ``int`` (not ``bool``) greater than zero."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail_type(owner, field, "a positive int", value)
+    if value <= 0:
+        fail_value(owner, field, "a positive int", value)
+    return value
+
+
+def check_real(owner: str, field: str, value: object) -> float:
+    """Return ``value`` as a finite ``float``; reject bools, non-numbers, nan, inf."""
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+        fail_value(owner, field, "a finite real number", value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail_type(owner, field, "a finite real number", value)
+    try:
+        as_float = float(value)
+    except OverflowError:
+        fail_value(owner, field, "a finite real number (too large for a float)", value)
+    if not math.isfinite(as_float):
+        fail_value(owner, field, "a finite real number", value)
+    return as_float
+
+
+def check_unit_interval(owner: str, field: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite real number in [0, 1]."""
+    as_float = check_real(owner, field, value)
+    if not 0.0 <= as_float <= 1.0:
+        fail_value(owner, field, "in [0, 1]", value)
+    return as_float
+
+
+def check_positive_timedelta(owner: str, field: str, value: object) -> timedelta:
+    """Return ``value`` if it is a ``timedelta`` greater than zero."""
+    if not isinstance(value, timedelta):
+        fail_type(owner, field, "a positive datetime.timedelta", value)
+    if value <= timedelta(0):
+        fail_value(owner, field, "a positive datetime.timedelta", value)
+    return value
+
+
+def check_aware_datetime(owner: str, field: str, value: Any) -> datetime:
+    """Return ``value`` if it is a timezone-aware ``datetime``."""
+    if not isinstance(value, datetime):
+        fail_type(owner, field, "a timezone-aware datetime", value)
+    if value.utcoffset() is None:
+        fail_value(owner, field, "a timezone-aware datetime (tzinfo with a UTC offset)", value)
+    return value

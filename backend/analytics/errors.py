@@ -1,0 +1,57 @@
+"""The few exception classes of ``backend.analytics``.
+
+Hierarchy::
+
+    Exception
+    ├── KeyError
+    │   └── UnknownEngineError      registry.get()/create() with a name nobody registered
+    └── RuntimeError
+        └── EngineLoadError         an installed plugin's entry point could not be loaded
+
+Bad input everywhere else raises the built-in ``ValueError`` (bad value) or
+``TypeError`` (wrong type), with a message that names the object, the field (and
+index for sequences), what was expected and what was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = ["EngineLoadError", "UnknownEngineError"]
+
+
+class UnknownEngineError(KeyError):
+    """No engine is registered under the requested name.
+
+    Its message lists the known names. ``__str__`` is overridden, as
+    :class:`importlib.metadata.PackageNotFoundError` does, so the message is not
+    shown wrapped in quotes.
+    """
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known: tuple[str, ...] = tuple(sorted(known))
+        super().__init__(name)
+
+    def __str__(self) -> str:
+        known = ", ".join(self.known) if self.known else "(none)"
+        return f"unknown engine {self.name!r}; known engines: {known}"
+
+
+class EngineLoadError(RuntimeError):
+    """An engine published through an entry point could not be loaded.
+
+    The message names the engine, the entry point (``name = module:attr``), the
+    distribution that ships it and the cause; the original exception is chained
+    as ``__cause__``.
+    """
+
+    def __init__(self, name: str, entry_point: str, distribution: str, cause: BaseException) -> None:
+        self.name = name
+        self.entry_point = entry_point
+        self.distribution = distribution
+        self.cause_text = f"{type(cause).__name__}: {cause}"
+        super().__init__(
+            f"engine {name!r} (entry point {entry_point}, distribution {distribution}) "
+            f"could not be loaded: {self.cause_text}"
+        )

@@ -1,0 +1,694 @@
+"""The data contracts: ``MetricSeries``, ``AnomalyResult``, ``AggregatedAnomalyScore``.
+
+All three are frozen, slotted dataclasses validated at construction; they
+round-trip through ``to_dict()`` / ``from_dict()`` with JSON-safe values
+(datetimes as ISO 8601 strings with offset).
+
+``MetricSeries`` stores its points compactly: timestamps as signed 64-bit
+integer microseconds since 1970-01-01T00:00:00Z (``array('q')``) and values as
+doubles (``array('d')``), 16 bytes a point. Reading ``series.timestamps[i]``
+gives a timezone-aware ``datetime`` in UTC and ``series.values[i]`` a ``float``;
+both sequences are read-only. Engines that want raw speed read
+``series.epoch_us`` (a read-only ``memoryview`` of ints) and
+``series.values.tolist()``.
+
+>>> from datetime import datetime, timedelta, timezone
+>>> t0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+>>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0, t0 + timedelta(minutes=1)], [1.0, 2])
+>>> s.values[1], s.timestamps[1].isoformat()
+(2.0, '2024-05-01T10:01:00+00:00')
+>>> MetricSeries.from_dict(s.to_dict()) == s
+True
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+from operator import lt
+from types import MappingProxyType
+from typing import Any, ClassVar, overload
+
+from ._kinds import AggregationStrategy, AnomalyType
+from ._validate import (
+    check_aware_datetime,
+    check_id,
+    check_optional_id,
+    check_unit_interval,
+    fail_type,
+    fail_value,
+)
+
+__all__ = [
+    "AggregatedAnomalyScore",
+    "AnomalyResult",
+    "MetricSeries",
+    "TimestampSequence",
+    "ValueSequence",
+    "datetime_to_epoch_us",
+    "epoch_us_to_datetime",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+# The range of instants a datetime can represent, in epoch microseconds.
+_MIN_US = (datetime(1, 1, 2, tzinfo=timezone.utc) - _EPOCH) // _ONE_US
+_MAX_US = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // _ONE_US
+
+MetadataValue = str | int | float | bool | None
+
+
+def datetime_to_epoch_us(value: datetime) -> int:
+    """Microseconds since 1970-01-01T00:00:00Z of a timezone-aware ``datetime`` (exact)."""
+    return (value - _EPOCH) // _ONE_US
+
+
+def epoch_us_to_datetime(us: int) -> datetime:
+    """The UTC ``datetime`` for ``us`` microseconds since the epoch (exact)."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _parse_iso(owner: str, field_name: str, value: object) -> datetime:
+    if not isinstance(value, str):
+        fail_type(owner, field_name, "an ISO 8601 str with a UTC offset", value)
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        fail_value(owner, field_name, "an ISO 8601 str with a UTC offset", value)
+    if parsed.utcoffset() is None:
+        fail_value(owner, field_name, "an ISO 8601 str with a UTC offset", value)
+    return parsed
+
+
+def _check_keys(owner: str, data: object, required: set[str], optional: set[str]) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        fail_type(owner, "data", "a mapping", data)
+    keys = set(data)
+    missing = sorted(required - keys)
+    if missing:
+        raise ValueError(f"{owner}.from_dict: missing key(s) {', '.join(map(repr, missing))}")
+    unknown = sorted(map(str, keys - required - optional))
+    if unknown:
+        expected = ", ".join(sorted(required | optional))
+        raise ValueError(
+            f"{owner}.from_dict: unknown key(s) {', '.join(map(repr, unknown))}; expected only {expected}"
+        )
+    return data
+
+
+class _ArrayView:
+    """Shared read-only behaviour of the two sequence views over an ``array``."""
+
+    __slots__ = ("_data",)
+    _data: array[Any]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._data.tobytes()))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is type(self):
+            return bool(self._data == other._data)
+        return NotImplemented
+
+    def __getstate__(self) -> tuple[str, bytes]:
+        return (self._data.typecode, self._data.tobytes())
+
+    def __setstate__(self, state: tuple[str, bytes]) -> None:
+        data = array(state[0])
+        data.frombytes(state[1])
+        object.__setattr__(self, "_data", data)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def as_memoryview(self) -> memoryview:
+        """The underlying numbers as a read-only ``memoryview`` (no copy)."""
+        return memoryview(self._data).toreadonly()
+
+
+class ValueSequence(_ArrayView, Sequence[float]):
+    """Read-only sequence of ``float`` values backed by an ``array('d')``."""
+
+    __slots__ = ()
+
+    def __init__(self, data: array[float]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> ValueSequence: ...
+    def __getitem__(self, index: int | slice) -> float | ValueSequence:
+        if isinstance(index, slice):
+            return ValueSequence(self._data[index])
+        value: float = self._data[index]
+        return value
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._data)
+
+    def tolist(self) -> list[float]:
+        """The values as a new ``list`` of ``float`` (fast, C-level copy)."""
+        return self._data.tolist()
+
+    def __repr__(self) -> str:
+        n = len(self._data)
+        if n <= 6:
+            return f"ValueSequence({self._data.tolist()!r})"
+        head = ", ".join(repr(v) for v in self._data[:3])
+        return f"ValueSequence([{head}, ...] n={n})"
+
+
+class TimestampSequence(_ArrayView, Sequence[datetime]):
+    """Read-only sequence of UTC ``datetime`` backed by ``array('q')`` of epoch microseconds."""
+
+    __slots__ = ()
+
+    def __init__(self, data: array[int]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    @overload
+    def __getitem__(self, index: int) -> datetime: ...
+    @overload
+    def __getitem__(self, index: slice) -> TimestampSequence: ...
+    def __getitem__(self, index: int | slice) -> datetime | TimestampSequence:
+        if isinstance(index, slice):
+            return TimestampSequence(self._data[index])
+        return _EPOCH + timedelta(microseconds=self._data[index])
+
+    def __iter__(self) -> Iterator[datetime]:
+        epoch = _EPOCH
+        for us in self._data:
+            yield epoch + timedelta(microseconds=us)
+
+    @property
+    def epoch_us(self) -> memoryview:
+        """Microseconds since the Unix epoch, as a read-only ``memoryview`` of ints."""
+        return memoryview(self._data).toreadonly()
+
+    def __repr__(self) -> str:
+        n = len(self._data)
+        if n == 0:
+            return "TimestampSequence([])"
+        first = self[0].isoformat()
+        last = self[n - 1].isoformat()
+        return f"TimestampSequence(n={n}, first={first}, last={last})"
+
+
+def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
+    """Convert datetimes to epoch microseconds in one pass; on failure, name the first bad index."""
+    if isinstance(timestamps, TimestampSequence):
+        return timestamps._data[:]
+    if isinstance(timestamps, (str, bytes)) or not isinstance(timestamps, Iterable):
+        fail_type(owner, "timestamps", "a sequence of timezone-aware datetimes", timestamps)
+    items = timestamps if isinstance(timestamps, (list, tuple)) else list(timestamps)
+    epoch, one_us = _EPOCH, _ONE_US
+    try:
+        return array("q", [(t - epoch) // one_us for t in items])
+    except (TypeError, ValueError, OverflowError):
+        pass
+    for i, t in enumerate(items):
+        if not isinstance(t, datetime):
+            raise TypeError(
+                f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got {t!r} ({type(t).__name__})"
+            )
+        if t.utcoffset() is None:
+            raise ValueError(f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got naive {t!r}")
+        try:
+            array("q", [(t - epoch) // one_us])
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"{owner}.timestamps[{i}]: cannot convert {t!r}: {exc}") from exc
+    raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
+
+
+def _values_to_array(owner: str, values: object) -> array[float]:
+    """Convert values to ``array('d')``; on failure, name the first bad index."""
+    if isinstance(values, ValueSequence):
+        return values._data[:]
+    if isinstance(values, array) and values.typecode == "d":
+        return values[:]
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        fail_type(owner, "values", "a sequence of finite real numbers", values)
+    items = values if isinstance(values, (list, tuple, array)) else list(values)
+    try:
+        return array("d", items)
+    except (TypeError, OverflowError, ValueError):
+        pass
+    for i, v in enumerate(items):
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__float__"):
+            raise TypeError(
+                f"{owner}.values[{i}]: expected a finite real number, got {v!r} ({type(v).__name__})"
+            )
+        try:
+            array("d", [v])
+        except OverflowError:
+            raise ValueError(
+                f"{owner}.values[{i}]: expected a finite real number, got {_short(v)} (too large for a float)"
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{owner}.values[{i}]: expected a finite real number, got {v!r} ({type(v).__name__})"
+            ) from exc
+    raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 15]}...({len(text)} chars)"
+
+
+def _check_finite(owner: str, values: array[float]) -> None:
+    # Fast path: the sum of finite values is finite unless it overflows; nan/inf poison it.
+    total = sum(values)
+    if total - total == 0.0:
+        return
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            raise ValueError(f"{owner}.values[{i}]: expected a finite number, got {v!r}")
+
+
+def _check_ascending(owner: str, us: array[int]) -> None:
+    if all(map(lt, us, islice(us, 1, None))):
+        return
+    for i in range(1, len(us)):
+        if us[i] <= us[i - 1]:
+            prev, cur = epoch_us_to_datetime(us[i - 1]), epoch_us_to_datetime(us[i])
+            what = "a duplicate of" if us[i] == us[i - 1] else "earlier than"
+            raise ValueError(
+                f"{owner}.timestamps[{i}]: expected strictly ascending, got {cur} ({what} "
+                f"timestamps[{i - 1}] = {prev})"
+            )
+
+
+def _check_metadata(owner: str, metadata: object) -> Mapping[str, MetadataValue]:
+    if metadata is None:
+        return MappingProxyType({})
+    if not isinstance(metadata, Mapping):
+        fail_type(owner, "metadata", "a mapping of str to str/int/float/bool/None, or None", metadata)
+    copy: dict[str, MetadataValue] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            fail_type(owner, "metadata key", "a str", key)
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            fail_type(owner, f"metadata[{key!r}]", "a str, int, float, bool or None", value)
+        if isinstance(value, float) and not math.isfinite(value):
+            fail_value(owner, f"metadata[{key!r}]", "a finite float (JSON-safe)", value)
+        copy[key] = value
+    return MappingProxyType(copy)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One metric of one node of one cluster of one tenant, as ordered points.
+
+    ``timestamps`` are timezone-aware datetimes, strictly ascending (compared as
+    instants, so equal instants with different offsets are duplicates); they
+    are normalised to UTC. ``values`` are finite real numbers, same length.
+    The series copies its input. ``len(series)`` is the number of points.
+
+    Raises ``TypeError`` for a wrong type (for example a timestamp given as a
+    string or a number) and ``ValueError`` for a bad value; the message names
+    the field and, for sequences, the first offending index.
+    """
+
+    tenant_id: str
+    cluster_id: str
+    node_id: str
+    metric_name: str
+    timestamps: TimestampSequence
+    values: ValueSequence
+    metadata: Mapping[str, MetadataValue] | None = field(default=None, compare=True)
+
+    _OWNER: ClassVar[str] = "MetricSeries"
+
+    def __init__(
+        self,
+        tenant_id: str,
+        cluster_id: str,
+        node_id: str,
+        metric_name: str,
+        timestamps: Iterable[datetime],
+        values: Iterable[float],
+        metadata: Mapping[str, MetadataValue] | None = None,
+    ) -> None:
+        owner = self._OWNER
+        us = _timestamps_to_us(owner, timestamps)
+        vals = _values_to_array(owner, values)
+        self._init_validated(tenant_id, cluster_id, node_id, metric_name, us, vals, metadata)
+
+    def _init_validated(
+        self,
+        tenant_id: object,
+        cluster_id: object,
+        node_id: object,
+        metric_name: object,
+        us: array[int],
+        vals: array[float],
+        metadata: object,
+    ) -> None:
+        owner = self._OWNER
+        setter = object.__setattr__
+        setter(self, "tenant_id", check_id(owner, "tenant_id", tenant_id))
+        setter(self, "cluster_id", check_id(owner, "cluster_id", cluster_id))
+        setter(self, "node_id", check_id(owner, "node_id", node_id))
+        setter(self, "metric_name", check_id(owner, "metric_name", metric_name))
+        if len(us) != len(vals):
+            raise ValueError(
+                f"{owner}: timestamps and values must have the same length, "
+                f"got {len(us)} timestamps and {len(vals)} values"
+            )
+        _check_ascending(owner, us)
+        _check_finite(owner, vals)
+        setter(self, "timestamps", TimestampSequence(us))
+        setter(self, "values", ValueSequence(vals))
+        setter(self, "metadata", _check_metadata(owner, metadata))
+
+    @classmethod
+    def from_arrays(
+        cls,
+        tenant_id: str,
+        cluster_id: str,
+        node_id: str,
+        metric_name: str,
+        epoch_us: Iterable[int],
+        values: Iterable[float],
+        metadata: Mapping[str, MetadataValue] | None = None,
+    ) -> MetricSeries:
+        """Build a series from epoch microseconds and values without creating datetimes.
+
+        The fast path for producers that already hold numbers: ``epoch_us`` are
+        ints (microseconds since 1970-01-01T00:00:00Z; an ``array('q')`` is
+        copied with one ``memcpy``), ``values`` are real numbers (an
+        ``array('d')`` likewise). Validation is the same as the constructor's.
+        """
+        owner = cls._OWNER
+        if isinstance(epoch_us, array) and epoch_us.typecode == "q":
+            us = epoch_us[:]
+        elif isinstance(epoch_us, (str, bytes)) or not isinstance(epoch_us, Iterable):
+            fail_type(owner, "epoch_us", "a sequence of ints", epoch_us)
+        else:
+            items = epoch_us if isinstance(epoch_us, (list, tuple)) else list(epoch_us)
+            try:
+                us = array("q", items)
+            except (TypeError, OverflowError):
+                for i, item in enumerate(items):
+                    if isinstance(item, bool) or not hasattr(item, "__index__"):
+                        raise TypeError(
+                            f"{owner}.epoch_us[{i}]: expected an int, got {item!r} ({type(item).__name__})"
+                        ) from None
+                    if not _MIN_US <= item <= _MAX_US:
+                        break
+                raise ValueError(f"{owner}.epoch_us: values must fit a datetime (years 1..9999)") from None
+        if us and not (min(us[0], us[-1]) >= _MIN_US and max(us[0], us[-1]) <= _MAX_US):
+            raise ValueError(
+                f"{owner}.epoch_us: expected microseconds within years 1..9999, got {us[0]}..{us[-1]}"
+            )
+        self = cls.__new__(cls)
+        self._init_validated(
+            tenant_id, cluster_id, node_id, metric_name, us, _values_to_array(owner, values), metadata
+        )
+        return self
+
+    @classmethod
+    def _trusted(
+        cls,
+        ids: tuple[str, str, str, str],
+        us: array[int],
+        vals: array[float],
+        metadata: Mapping[str, MetadataValue],
+    ) -> MetricSeries:
+        """Build from already-validated parts, without copying or checking (internal)."""
+        self = cls.__new__(cls)
+        setter = object.__setattr__
+        setter(self, "tenant_id", ids[0])
+        setter(self, "cluster_id", ids[1])
+        setter(self, "node_id", ids[2])
+        setter(self, "metric_name", ids[3])
+        setter(self, "timestamps", TimestampSequence(us))
+        setter(self, "values", ValueSequence(vals))
+        setter(self, "metadata", metadata)
+        return self
+
+    @property
+    def ids(self) -> tuple[str, str, str, str]:
+        """``(tenant_id, cluster_id, node_id, metric_name)``."""
+        return (self.tenant_id, self.cluster_id, self.node_id, self.metric_name)
+
+    @property
+    def epoch_us(self) -> memoryview:
+        """Timestamps as microseconds since the Unix epoch: a read-only ``memoryview`` of ints."""
+        return self.timestamps.epoch_us
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __hash__(self) -> int:
+        return hash((self.ids, self.timestamps, self.values))
+
+    def slice(self, start_index: int, end_index: int) -> MetricSeries:
+        """The points ``[start_index, end_index)`` as a new series (same ids and metadata).
+
+        Indices follow Python slicing, clamped to the series, so
+        ``series.slice(0, window.end_index)`` is the series cut after a window.
+        """
+        us = self.timestamps._data[start_index:end_index]
+        vals = self.values._data[start_index:end_index]
+        meta = self.metadata if self.metadata is not None else MappingProxyType({})
+        return MetricSeries._trusted(self.ids, us, vals, meta)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict: timestamps as ISO 8601 strings with offset, values as floats."""
+        return {
+            "tenant_id": self.tenant_id,
+            "cluster_id": self.cluster_id,
+            "node_id": self.node_id,
+            "metric_name": self.metric_name,
+            "timestamps": [t.isoformat() for t in self.timestamps],
+            "values": self.values.tolist(),
+            "metadata": dict(self.metadata or {}),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricSeries:
+        """Inverse of :meth:`to_dict`; unknown keys are rejected, not ignored."""
+        owner = cls._OWNER
+        data = _check_keys(
+            owner,
+            data,
+            {"tenant_id", "cluster_id", "node_id", "metric_name", "timestamps", "values"},
+            {"metadata"},
+        )
+        raw_ts = data["timestamps"]
+        if isinstance(raw_ts, (str, bytes)) or not isinstance(raw_ts, Sequence):
+            fail_type(owner, "timestamps", "a list of ISO 8601 strings", raw_ts)
+        stamps = [_parse_iso(owner, f"timestamps[{i}]", t) for i, t in enumerate(raw_ts)]
+        return cls(
+            data["tenant_id"],
+            data["cluster_id"],
+            data["node_id"],
+            data["metric_name"],
+            stamps,
+            data["values"],
+            data.get("metadata"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyResult:
+    """An engine's verdict on one window of one series.
+
+    ``anomaly_score`` in [0, 1], higher is more anomalous; ``magnitude`` (how far
+    the window moved, normalised to [0, 1]) is optional. ``anomaly_label`` is an
+    :class:`AnomalyType` (its ``str`` value is accepted and converted) and is
+    ``NORMAL`` exactly when the engine judged the window not anomalous.
+    ``window_start <= window_end``, both timezone-aware.
+    """
+
+    tenant_id: str
+    cluster_id: str
+    node_id: str
+    metric_name: str
+    window_start: datetime
+    window_end: datetime
+    anomaly_score: float
+    anomaly_label: AnomalyType
+    magnitude: float | None = None
+    explanation: str | None = None
+
+    def __post_init__(self) -> None:
+        owner = "AnomalyResult"
+        check_id(owner, "tenant_id", self.tenant_id)
+        check_id(owner, "cluster_id", self.cluster_id)
+        check_id(owner, "node_id", self.node_id)
+        check_id(owner, "metric_name", self.metric_name)
+        check_aware_datetime(owner, "window_start", self.window_start)
+        check_aware_datetime(owner, "window_end", self.window_end)
+        if self.window_start > self.window_end:
+            raise ValueError(
+                f"{owner}: window_start must be <= window_end, got {self.window_start} > {self.window_end}"
+            )
+        setter = object.__setattr__
+        setter(self, "anomaly_score", check_unit_interval(owner, "anomaly_score", self.anomaly_score))
+        label: object = self.anomaly_label
+        if not isinstance(label, AnomalyType):
+            if not isinstance(label, str):
+                fail_type(owner, "anomaly_label", "an AnomalyType or its str value", label)
+            try:
+                label = AnomalyType(label)
+            except ValueError:
+                allowed = ", ".join(repr(t.value) for t in AnomalyType)
+                fail_value(owner, "anomaly_label", f"one of {allowed}", label)
+            setter(self, "anomaly_label", label)
+        if self.magnitude is not None:
+            setter(self, "magnitude", check_unit_interval(owner, "magnitude", self.magnitude))
+        if self.explanation is not None and not isinstance(self.explanation, str):
+            fail_type(owner, "explanation", "a str or None", self.explanation)
+
+    @property
+    def is_anomalous(self) -> bool:
+        """True when the engine judged the window anomalous (label is not NORMAL)."""
+        return self.anomaly_label is not AnomalyType.NORMAL
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (datetimes as ISO 8601 with offset, label as its str value)."""
+        return {
+            "tenant_id": self.tenant_id,
+            "cluster_id": self.cluster_id,
+            "node_id": self.node_id,
+            "metric_name": self.metric_name,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "anomaly_score": self.anomaly_score,
+            "anomaly_label": self.anomaly_label.value,
+            "magnitude": self.magnitude,
+            "explanation": self.explanation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AnomalyResult:
+        """Inverse of :meth:`to_dict`; unknown keys are rejected, not ignored."""
+        owner = "AnomalyResult"
+        data = _check_keys(
+            owner,
+            data,
+            {
+                "tenant_id",
+                "cluster_id",
+                "node_id",
+                "metric_name",
+                "window_start",
+                "window_end",
+                "anomaly_score",
+                "anomaly_label",
+            },
+            {"magnitude", "explanation"},
+        )
+        return cls(
+            data["tenant_id"],
+            data["cluster_id"],
+            data["node_id"],
+            data["metric_name"],
+            _parse_iso(owner, "window_start", data["window_start"]),
+            _parse_iso(owner, "window_end", data["window_end"]),
+            data["anomaly_score"],
+            data["anomaly_label"],
+            data.get("magnitude"),
+            data.get("explanation"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AggregatedAnomalyScore:
+    """A combined score for a node, a cluster (``node_id is None``) or a tenant (both ``None``).
+
+    ``aggregate_score`` in [0, 1]. ``num_metrics_analyzed``: distinct metric
+    series that contributed. ``num_anomalies_detected``: contributing results
+    whose label is not NORMAL.
+    """
+
+    tenant_id: str
+    cluster_id: str | None
+    node_id: str | None
+    aggregation_strategy: AggregationStrategy
+    aggregate_score: float
+    num_metrics_analyzed: int
+    num_anomalies_detected: int
+
+    def __post_init__(self) -> None:
+        owner = "AggregatedAnomalyScore"
+        check_id(owner, "tenant_id", self.tenant_id)
+        check_optional_id(owner, "cluster_id", self.cluster_id)
+        check_optional_id(owner, "node_id", self.node_id)
+        if self.node_id is not None and self.cluster_id is None:
+            raise ValueError(
+                f"{owner}: node_id {self.node_id!r} given without a cluster_id; "
+                "a node score needs its cluster"
+            )
+        setter = object.__setattr__
+        strategy: object = self.aggregation_strategy
+        if not isinstance(strategy, AggregationStrategy):
+            if not isinstance(strategy, str):
+                fail_type(owner, "aggregation_strategy", "an AggregationStrategy or its str value", strategy)
+            try:
+                strategy = AggregationStrategy(strategy)
+            except ValueError:
+                allowed = ", ".join(repr(s.value) for s in AggregationStrategy)
+                fail_value(owner, "aggregation_strategy", f"one of {allowed}", strategy)
+            setter(self, "aggregation_strategy", strategy)
+        setter(self, "aggregate_score", check_unit_interval(owner, "aggregate_score", self.aggregate_score))
+        for name in ("num_metrics_analyzed", "num_anomalies_detected"):
+            count = getattr(self, name)
+            if isinstance(count, bool) or not isinstance(count, int):
+                fail_type(owner, name, "a non-negative int", count)
+            if count < 0:
+                fail_value(owner, name, "a non-negative int", count)
+
+    @property
+    def level(self) -> str:
+        """``"node"``, ``"cluster"`` or ``"tenant"``."""
+        if self.node_id is not None:
+            return "node"
+        return "cluster" if self.cluster_id is not None else "tenant"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (strategy as its str value)."""
+        return {
+            "tenant_id": self.tenant_id,
+            "cluster_id": self.cluster_id,
+            "node_id": self.node_id,
+            "aggregation_strategy": self.aggregation_strategy.value,
+            "aggregate_score": self.aggregate_score,
+            "num_metrics_analyzed": self.num_metrics_analyzed,
+            "num_anomalies_detected": self.num_anomalies_detected,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AggregatedAnomalyScore:
+        """Inverse of :meth:`to_dict`; unknown keys are rejected, not ignored."""
+        keys = {
+            "tenant_id",
+            "cluster_id",
+            "node_id",
+            "aggregation_strategy",
+            "aggregate_score",
+            "num_metrics_analyzed",
+            "num_anomalies_detected",
+        }
+        data = _check_keys("AggregatedAnomalyScore", data, keys, set())
+        return cls(
+            data["tenant_id"],
+            data["cluster_id"],
+            data["node_id"],
+            data["aggregation_strategy"],
+            data["aggregate_score"],
+            data["num_metrics_analyzed"],
+            data["num_anomalies_detected"],
+        )
