@@ -1,0 +1,395 @@
+"""The built-in ``zscore`` engine: each window against a trailing baseline, streaming.
+
+Method
+------
+Windows of ``window_size_points`` points advance by ``stride_points`` (as
+:class:`~backend.analytics.windows.SlidingWindowExtractor` cuts them). The
+baseline of the window that starts at index ``s`` is the ``baseline_points``
+points immediately before it, ``[s - baseline_points, s)`` (fewer at the start
+of a series; a window whose baseline has fewer than ``min_baseline_points``
+points gets no result). With baseline mean ``mu`` and standard deviation
+``sd``, the window's deviation is the largest distance of any of its points
+from ``mu``, in baseline standard deviations::
+
+    z = max(|x - mu| for x in window) / max(sd, 1e-12 * |mu|)
+
+and its score is the monotone map ``score = z / (z + threshold)`` into
+[0, 1): 0 for a window exactly at the baseline mean, 0.5 at ``z ==
+threshold``, tending to 1 as ``z`` grows (exactly 1.0 when ``sd`` and ``mu``
+are both 0 and the window moved). A window is anomalous, and its label not
+NORMAL, exactly when ``z >= threshold``, that is ``score >= 0.5``. The floor
+``1e-12 * |mu|`` keeps the score of a constant-then-jump series finite.
+
+``magnitude = d / (d + max(|mu|, sd))`` with ``d`` the largest deviation in
+the metric's units: 0.5 means the window moved by as much as the baseline
+level (or its spread, for a level near zero).
+
+Labels of anomalous windows come from the
+:class:`~backend.analytics.explain.ExplanationClassifier` (``classify=True``,
+the default); when it judges the window NORMAL, or with ``classify=False``,
+the label is TREND if the deviation keeps its sign and lasts to the window's
+last point, else SPIKE.
+
+Cost and numerics
+-----------------
+Streaming, O(1) amortised work per point: the baseline is held as running
+sums ``S1 = sum(x - K)`` and ``S2 = sum((x - K)**2)`` that gain and lose
+points as windows advance, shifted by ``K``, which is re-centred on the
+baseline mean (with an exact ``math.fsum`` recomputation) after every
+``baseline_points`` updates. The shift keeps the variance accurate for
+values around 1e9 with a standard deviation of 1e-2 (catastrophic
+cancellation would otherwise wipe it out); the periodic recomputation bounds
+the drift of rounding errors. Window maxima and minima come from monotonic
+deques. Where the fast path cannot be trusted (magnitudes beyond about
+1e±140, where squares overflow or underflow), that window is recomputed
+exactly from power-of-two-scaled values.
+
+The engine is causal: a window's result depends only on points up to its
+end. :class:`ZScoreStream` takes points as they arrive and yields the same
+results as :meth:`ZScoreEngine.detect` on the whole series.
+
+References: B. P. Welford (1962), "Note on a method for calculating corrected
+sums of squares and products"; T. F. Chan, G. H. Golub, R. J. LeVeque (1983),
+"Algorithms for computing the sample variance" (shifted sums).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import ClassVar
+
+from .._kinds import AnomalyType
+from .._validate import check_positive_int, check_real, fail_type, fail_value
+from ..engine import AnomalyDetectionEngine
+from ..explain import ExplanationClassifier
+from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
+from ..windows import TimeWindow
+
+__all__ = ["ZScoreEngine", "ZScoreStream"]
+
+_REL_FLOOR = 1e-12
+_ABS_FLOOR = 2.2250738585072014e-308  # smallest normal double
+_SAFE_LO, _SAFE_HI = 1e-140, 1e140
+
+
+class ZScoreEngine(AnomalyDetectionEngine):
+    """Windows scored by their largest deviation from a trailing baseline, in standard deviations.
+
+    Keyword-only settings (all validated; unknown keywords raise ``TypeError``):
+
+    - ``window_size_points`` (default 10), ``stride_points`` (default 5): the windows.
+    - ``baseline_points`` (default 120): length of the trailing baseline.
+    - ``min_baseline_points`` (default 30, at most ``baseline_points``): windows
+      with less history get no result.
+    - ``threshold`` (default 4.0, > 0): ``z`` at which a window is anomalous
+      (score 0.5).
+    - ``classify`` (default True): label and explain anomalous windows with
+      the :class:`ExplanationClassifier`.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from backend.analytics import MetricSeries
+    >>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    >>> vals = [10.0 + (i % 3) * 0.1 for i in range(60)]
+    >>> vals[55] = 50.0
+    >>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(minutes=i) for i in range(60)], vals)
+    >>> engine = ZScoreEngine(window_size_points=5, stride_points=5, min_baseline_points=20)
+    >>> [(r.window_start.minute, r.anomaly_label.value) for r in engine.detect(s) if r.is_anomalous]
+    [(55, 'spike')]
+    """
+
+    name: ClassVar[str] = "zscore"
+    causal: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        window_size_points: int = 10,
+        stride_points: int = 5,
+        baseline_points: int = 120,
+        min_baseline_points: int = 30,
+        threshold: float = 4.0,
+        classify: bool = True,
+    ) -> None:
+        owner = "ZScoreEngine"
+        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
+        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        self.baseline_points = check_positive_int(owner, "baseline_points", baseline_points)
+        self.min_baseline_points = check_positive_int(owner, "min_baseline_points", min_baseline_points)
+        if self.min_baseline_points > self.baseline_points:
+            fail_value(
+                owner,
+                "min_baseline_points",
+                f"<= baseline_points ({self.baseline_points})",
+                min_baseline_points,
+            )
+        if self.min_baseline_points < 2:
+            fail_value(owner, "min_baseline_points", "at least 2 (a variance needs two points)", 1)
+        self.threshold = check_real(owner, "threshold", threshold)
+        if self.threshold <= 0.0:
+            fail_value(owner, "threshold", "a positive number", threshold)
+        if not isinstance(classify, bool):
+            fail_type(owner, "classify", "a bool", classify)
+        self.classify = classify
+        self._classifier = ExplanationClassifier() if classify else None
+
+    def __repr__(self) -> str:
+        return (
+            f"ZScoreEngine(window_size_points={self.window_size_points}, "
+            f"stride_points={self.stride_points}, baseline_points={self.baseline_points}, "
+            f"min_baseline_points={self.min_baseline_points}, threshold={self.threshold}, "
+            f"classify={self.classify})"
+        )
+
+    @property
+    def history_points(self) -> int:
+        """Points before a window's start that its result may depend on."""
+        hist = self.baseline_points
+        if self._classifier is not None:
+            hist = max(hist, self._classifier.history_points)
+        return hist
+
+    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+        """Score every window of ``time_series`` that has enough baseline; see the module docs."""
+        if not isinstance(time_series, MetricSeries):
+            fail_type("ZScoreEngine.detect", "time_series", "a MetricSeries", time_series)
+        stream = ZScoreStream(self, *time_series.ids)
+        return stream._feed(time_series, whole=True)
+
+    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ZScoreStream:
+        """An incremental detector for one live series with these ids."""
+        return ZScoreStream(self, tenant_id, cluster_id, node_id, metric_name)
+
+    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
+        """One sentence about ``result`` (from the classifier; a short fallback without it)."""
+        classifier = self._classifier or ExplanationClassifier()
+        return classifier.explain(time_series, result)
+
+
+class ZScoreStream:
+    """Incremental ``zscore`` detection for one series: feed points, get completed windows.
+
+    ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
+    whose first timestamp is later than every point seen so far, and returns
+    the results of the windows that the chunk completes. The concatenation of
+    all returned lists equals ``engine.detect`` on the concatenated series,
+    whatever the chunking. Memory is bounded by the engine's
+    ``history_points + window_size_points``.
+    """
+
+    def __init__(
+        self, engine: ZScoreEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
+    ) -> None:
+        self._engine = engine
+        # Validate the ids exactly as MetricSeries does.
+        probe = MetricSeries.from_arrays(tenant_id, cluster_id, node_id, metric_name, [], [])
+        self._ids = probe.ids
+        self._meta = probe.metadata or {}
+        self._w = engine.window_size_points
+        self._stride = engine.stride_points
+        self._b = engine.baseline_points
+        self._keep = engine.history_points
+        # Buffers: absolute index i lives at position i - self._base.
+        self._us: array[int] = array("q")
+        self._vals: list[float] = []
+        self._base = 0
+        self._n = 0
+        self._next_start = 0
+        self._maxq: deque[int] = deque()
+        self._minq: deque[int] = deque()
+        # Running baseline over absolute indices [self._b_lo, self._b_hi), shifted by self._k.
+        self._b_lo = 0
+        self._b_hi = 0
+        self._k = 0.0
+        self._s1 = 0.0
+        self._s2 = 0.0
+        self._ops = 0
+
+    @property
+    def points_seen(self) -> int:
+        """How many points the stream has taken so far."""
+        return self._n
+
+    def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
+        """Take the points of ``chunk``; return the results of the windows they complete."""
+        if not isinstance(chunk, MetricSeries):
+            fail_type("ZScoreStream.update", "chunk", "a MetricSeries", chunk)
+        if chunk.ids != self._ids:
+            raise ValueError(
+                f"ZScoreStream.update: chunk ids {chunk.ids!r} differ from the stream's {self._ids!r}"
+            )
+        if len(chunk) and self._n and chunk.epoch_us[0] <= self._us[-1]:
+            raise ValueError(
+                f"ZScoreStream.update: chunk.timestamps[0] must be later than the last point seen "
+                f"({epoch_us_to_datetime(self._us[-1])}), got {chunk.timestamps[0]}"
+            )
+        return self._feed(chunk, whole=False)
+
+    def push(self, timestamp: datetime, value: float) -> list[AnomalyResult]:
+        """Take one point; return the results of the windows it completes (0 or 1)."""
+        return self.update(MetricSeries(*self._ids, [timestamp], [value]))
+
+    # -- internals -----------------------------------------------------------------
+
+    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
+        new_vals = chunk.values.tolist()
+        if not new_vals:
+            return []
+        self._us.extend(chunk.timestamps._data)
+        vals = self._vals
+        vals.extend(new_vals)
+        w, stride = self._w, self._stride
+        maxq, minq = self._maxq, self._minq
+        base = self._base
+        next_end = self._next_start + w - 1
+        out: list[AnomalyResult] = []
+        for i in range(self._n, self._n + len(new_vals)):
+            x = vals[i - base]
+            while maxq and vals[maxq[-1] - base] <= x:
+                maxq.pop()
+            maxq.append(i)
+            if maxq[0] <= i - w:
+                maxq.popleft()
+            while minq and vals[minq[-1] - base] >= x:
+                minq.pop()
+            minq.append(i)
+            if minq[0] <= i - w:
+                minq.popleft()
+            if i == next_end:
+                result = self._window_done(i + 1 - w, vals[maxq[0] - base], vals[minq[0] - base])
+                if result is not None:
+                    out.append(result)
+                next_end += stride
+        self._n += len(new_vals)
+        self._next_start = next_end - w + 1
+        if not whole:
+            self._trim()
+        return out
+
+    def _trim(self) -> None:
+        """Drop buffered points no future window or baseline can need (amortised O(1))."""
+        need_from = min(self._next_start - self._keep, self._b_lo)
+        drop = need_from - self._base
+        if drop > 0 and drop * 2 >= len(self._vals):
+            del self._vals[:drop]
+            del self._us[:drop]
+            self._base += drop
+
+    def _move_baseline(self, lo: int, hi: int) -> None:
+        """Slide the running baseline to absolute indices ``[lo, hi)`` (both only move forward)."""
+        vals, base, k = self._vals, self._base, self._k
+        s1, s2 = self._s1, self._s2
+        if lo >= self._b_hi or self._ops >= self._b:
+            # Disjoint from the old range, or time to re-centre: recompute exactly.
+            seg = vals[lo - base : hi - base]
+            k = math.fsum(seg) / len(seg)
+            s1 = math.fsum([v - k for v in seg])
+            s2 = math.fsum([(v - k) * (v - k) for v in seg])
+            self._ops = 0
+        else:
+            for v in vals[self._b_hi - base : hi - base]:
+                d = v - k
+                s1 += d
+                s2 += d * d
+            for v in vals[self._b_lo - base : lo - base]:
+                d = v - k
+                s1 -= d
+                s2 -= d * d
+            self._ops += (hi - self._b_hi) + (lo - self._b_lo)
+        self._b_lo, self._b_hi, self._k, self._s1, self._s2 = lo, hi, k, s1, s2
+
+    def _window_done(self, start: int, hi_val: float, lo_val: float) -> AnomalyResult | None:
+        engine = self._engine
+        b_lo = max(0, start - self._b)
+        count = start - b_lo
+        if count < engine.min_baseline_points:
+            return None
+        self._move_baseline(b_lo, start)
+        mu = self._k + self._s1 / count
+        var = self._s2 / count - (self._s1 / count) ** 2
+        sd = math.sqrt(var) if var > 0.0 else 0.0
+        scale = max(abs(mu), sd)
+        if (
+            math.isfinite(mu)
+            and math.isfinite(sd)
+            and _SAFE_LO < scale < _SAFE_HI
+            and math.isfinite(hi_val - lo_val)
+        ):
+            dev = max(hi_val - mu, mu - lo_val, 0.0)
+            side_up = hi_val - mu >= mu - lo_val
+        else:
+            seg = self._vals[b_lo - self._base : start + self._w - self._base]
+            mu_s, sd_s, dev, side_up = _exact_stats(seg, count)
+            mu, sd, scale = mu_s, sd_s, max(abs(mu_s), sd_s)
+        floor = max(sd, _REL_FLOOR * abs(mu), _ABS_FLOOR)
+        if dev == 0.0:
+            z = 0.0
+        elif sd == 0.0 and mu == 0.0:
+            z = math.inf
+        else:
+            z = dev / floor
+        thr = engine.threshold
+        score = 1.0 if math.isinf(z) else z / (z + thr)
+        magnitude = 0.0 if dev == 0.0 else 1.0 / (1.0 + (scale / dev if scale else 0.0))
+        anomalous = z >= thr
+        base = self._base
+        end = start + self._w
+        t_start = epoch_us_to_datetime(self._us[start - base])
+        t_end = epoch_us_to_datetime(self._us[end - 1 - base])
+        label = AnomalyType.NORMAL
+        if anomalous:
+            window_vals = self._vals[start - base : end - base]
+            label = _fallback_label(window_vals, mu, sd, thr, side_up)
+        result = AnomalyResult(*self._ids, t_start, t_end, score, label, magnitude)
+        classifier = engine._classifier
+        if anomalous and classifier is not None:
+            sub_lo = max(0, start - self._keep)
+            sub = MetricSeries._trusted(
+                self._ids,
+                self._us[sub_lo - base : end - base],
+                array("d", self._vals[sub_lo - base : end - base]),
+                self._meta,
+            )
+            window = TimeWindow(start - sub_lo, end - sub_lo, t_start, t_end, False)
+            kind = classifier.classify(sub, window)
+            if kind is not AnomalyType.NORMAL:
+                label = kind
+            result = replace(result, anomaly_label=label)
+            result = replace(result, explanation=classifier.explain(sub, result))
+        return result
+
+
+def _exact_stats(seg: list[float], count: int) -> tuple[float, float, float, bool]:
+    """Baseline mean/sd and window deviation computed on power-of-two-scaled values (exact path)."""
+    biggest = max(abs(v) for v in seg)
+    if biggest == 0.0:
+        return 0.0, 0.0, 0.0, True
+    exp = math.frexp(biggest)[1]
+    scaled = [math.ldexp(v, -exp) for v in seg]
+    base, window = scaled[:count], scaled[count:]
+    mu = math.fsum(base) / count
+    var = math.fsum([(v - mu) * (v - mu) for v in base]) / count
+    sd = math.sqrt(var)
+    up, down = max(window) - mu, mu - min(window)
+    dev = max(up, down, 0.0)
+    # Report in the metric's units where representable; ratios are what matter.
+    factor = math.ldexp(1.0, exp) if exp < 1000 else math.inf
+    if math.isfinite(factor):
+        mu_u, sd_u, dev_u = mu * factor, sd * factor, dev * factor
+        if all(map(math.isfinite, (mu_u, sd_u, dev_u))):
+            return mu_u, sd_u, dev_u, up >= down
+    return mu, sd, dev, up >= down
+
+
+def _fallback_label(window: Iterable[float], mu: float, sd: float, thr: float, side_up: bool) -> AnomalyType:
+    """TREND if the deviation keeps its sign to the window's last point, else SPIKE."""
+    values = list(window)
+    limit = max(sd, _REL_FLOOR * abs(mu), _ABS_FLOOR) * thr / 2.0
+    far = [v - mu > limit for v in values] if side_up else [mu - v > limit for v in values]
+    if far[-1] and sum(far) * 2 > len(far):
+        return AnomalyType.TREND
+    return AnomalyType.SPIKE
