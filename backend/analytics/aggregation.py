@@ -1,0 +1,309 @@
+"""Roll window results up the fleet: metric -> node -> cluster -> tenant.
+
+A metric's score is the maximum over its windows. A node's score combines its
+metrics' scores, a cluster's its nodes', a tenant's its clusters', each by the
+pipeline's :class:`AggregationStrategy`:
+
+- ``MAX``: the largest child score.
+- ``MEAN``: the arithmetic mean of the child scores (``math.fsum``, exact sum).
+- ``WEIGHTED``: at node level, the mean of the metric scores weighted by
+  ``weights[metric_name]`` (a metric not in ``weights`` gets
+  ``default_weight``; with ``default_weight=None`` it is an error). Above node
+  level, each child is weighted by the number of metric series it aggregates
+  (its ``num_metrics_analyzed``), so a cluster of 40 metrics counts four times
+  as much in its tenant as one of 10.
+- ``P95``: the 95th percentile by linear interpolation between closest ranks,
+  exactly ``statistics.quantiles(scores, n=100, method="inclusive")[94]``; a
+  single score gives itself.
+
+Identity is hierarchical: a cluster is ``(tenant_id, cluster_id)`` and a node
+``(tenant_id, cluster_id, node_id)``, so equal names in different tenants never
+mix. Outputs are sorted by those keys, so they do not depend on input order.
+
+>>> from datetime import datetime, timezone
+>>> from backend.analytics import AnomalyResult
+>>> t = datetime(2024, 5, 1, tzinfo=timezone.utc)
+>>> results = [
+...     AnomalyResult("acme", "c1", "n1", "cpu", t, t, 0.9, "spike"),
+...     AnomalyResult("acme", "c1", "n1", "mem", t, t, 0.1, "normal"),
+...     AnomalyResult("acme", "c1", "n2", "cpu", t, t, 0.2, "normal"),
+... ]
+>>> pipeline = AggregationPipeline(AggregationStrategy.MAX)
+>>> nodes = pipeline.aggregate_nodes(results)
+>>> [(s.node_id, s.aggregate_score, s.num_metrics_analyzed, s.num_anomalies_detected) for s in nodes]
+[('n1', 0.9, 2, 1), ('n2', 0.2, 1, 0)]
+>>> [s.node_id for s in pipeline.top_nodes(nodes, 1, tenant_id="acme")]
+['n1']
+>>> pipeline.aggregate_tenants(pipeline.aggregate_clusters(nodes))[0].aggregate_score
+0.9
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ._kinds import AggregationStrategy, AnomalyType
+from ._validate import check_real, check_unit_interval, fail_type, fail_value
+from .types import AggregatedAnomalyScore, AnomalyResult
+
+__all__ = ["AggregationPipeline", "AggregationStrategy", "FleetScores", "p95"]
+
+_OWNER = "AggregationPipeline"
+
+
+def p95(scores: Sequence[float]) -> float:
+    """95th percentile, ``statistics.quantiles(scores, n=100, method="inclusive")[94]``.
+
+    Same arithmetic as the standard library (so the same float), and a single
+    score gives itself. ``scores`` must not be empty.
+    """
+    data = sorted(scores)
+    if not data:
+        raise ValueError("p95: scores must not be empty")
+    n, m = 100, len(data) - 1
+    if m == 0:
+        return data[0]
+    j, delta = divmod(95 * m, n)
+    if j >= m:
+        return data[m]
+    value = (data[j] * (n - delta) + data[j + 1] * delta) / n
+    # Interpolation cannot leave [data[j], data[j + 1]] mathematically; guard the last ulp.
+    return min(max(value, data[j]), data[j + 1])
+
+
+@dataclass(frozen=True, slots=True)
+class FleetScores:
+    """All three levels at once, as :meth:`AggregationPipeline.run` returns them."""
+
+    nodes: list[AggregatedAnomalyScore]
+    clusters: list[AggregatedAnomalyScore]
+    tenants: list[AggregatedAnomalyScore]
+
+
+class AggregationPipeline:
+    """Combine window results into node, cluster and tenant scores.
+
+    ``weights`` (metric name -> non-negative finite weight) is required for
+    ``WEIGHTED`` and rejected for the other strategies (it would be ignored).
+    ``anomaly_threshold`` in [0, 1] is the score at or above which
+    :meth:`flagged` reports an aggregate as anomalous.
+    """
+
+    __slots__ = ("anomaly_threshold", "default_weight", "strategy", "weights")
+
+    def __init__(
+        self,
+        strategy: AggregationStrategy | str = AggregationStrategy.MAX,
+        weights: Mapping[str, float] | None = None,
+        anomaly_threshold: float = 0.5,
+        *,
+        default_weight: float | None = 1.0,
+    ) -> None:
+        if isinstance(strategy, str) and not isinstance(strategy, AggregationStrategy):
+            try:
+                strategy = AggregationStrategy(strategy)
+            except ValueError:
+                allowed = ", ".join(repr(s.value) for s in AggregationStrategy)
+                fail_value(_OWNER, "strategy", f"one of {allowed}", strategy)
+        if not isinstance(strategy, AggregationStrategy):
+            fail_type(_OWNER, "strategy", "an AggregationStrategy", strategy)
+        self.strategy = strategy
+        if weights is not None and strategy is not AggregationStrategy.WEIGHTED:
+            fail_value(
+                _OWNER, "weights", f"None with strategy {strategy.value!r} (only WEIGHTED uses it)", weights
+            )
+        if strategy is AggregationStrategy.WEIGHTED and weights is None:
+            fail_value(_OWNER, "weights", "a mapping of metric name to weight for strategy 'weighted'", None)
+        self.weights: dict[str, float] | None = None
+        if weights is not None:
+            if not isinstance(weights, Mapping):
+                fail_type(_OWNER, "weights", "a mapping of metric name to weight", weights)
+            checked: dict[str, float] = {}
+            for key, value in weights.items():
+                if not isinstance(key, str) or not key:
+                    fail_type(_OWNER, "weights key", "a non-empty str (metric name)", key)
+                weight = check_real(_OWNER, f"weights[{key!r}]", value)
+                if weight < 0.0:
+                    fail_value(_OWNER, f"weights[{key!r}]", "a non-negative number", value)
+                checked[key] = weight
+            self.weights = checked
+        if default_weight is not None:
+            default_weight = check_real(_OWNER, "default_weight", default_weight)
+            if default_weight < 0.0:
+                fail_value(_OWNER, "default_weight", "a non-negative number or None", default_weight)
+        self.default_weight = default_weight
+        self.anomaly_threshold = check_unit_interval(_OWNER, "anomaly_threshold", anomaly_threshold)
+
+    def __repr__(self) -> str:
+        return (
+            f"AggregationPipeline(strategy={self.strategy!s}, weights={self.weights!r}, "
+            f"anomaly_threshold={self.anomaly_threshold}, default_weight={self.default_weight})"
+        )
+
+    # -- combining -------------------------------------------------------------------
+
+    def _combine(self, scores: list[float], weights: list[float], where: str) -> float:
+        strategy = self.strategy
+        if strategy is AggregationStrategy.MAX:
+            return max(scores)
+        if strategy is AggregationStrategy.MEAN:
+            return min(math.fsum(scores) / len(scores), max(scores))
+        if strategy is AggregationStrategy.P95:
+            return p95(scores)
+        # WEIGHTED
+        total = math.fsum(weights)
+        if total <= 0.0:
+            raise ValueError(f"{_OWNER}: WEIGHTED needs a positive total weight for {where}, got {total!r}")
+        value = math.fsum(s * w for s, w in zip(scores, weights, strict=True)) / total
+        return min(max(value, min(scores)), max(scores))
+
+    def _metric_weight(self, metric: str, where: str) -> float:
+        if self.weights is not None and metric in self.weights:
+            return self.weights[metric]
+        if self.default_weight is None:
+            raise ValueError(
+                f"{_OWNER}: no weight for metric {metric!r} of {where}, and default_weight is None"
+            )
+        return self.default_weight
+
+    # -- levels ----------------------------------------------------------------------
+
+    def aggregate_nodes(self, results: Iterable[AnomalyResult]) -> list[AggregatedAnomalyScore]:
+        """One score per node ``(tenant_id, cluster_id, node_id)``, sorted by that key.
+
+        A metric's score is the max over its windows; ``num_metrics_analyzed``
+        counts distinct metric names, ``num_anomalies_detected`` the results
+        whose label is not NORMAL.
+        """
+        nodes: dict[tuple[str, str, str], dict[str, float]] = {}
+        anomalies: dict[tuple[str, str, str], int] = {}
+        for i, result in enumerate(results):
+            if not isinstance(result, AnomalyResult):
+                raise TypeError(
+                    f"{_OWNER}.aggregate_nodes: results[{i}] must be an AnomalyResult, "
+                    f"got {type(result).__name__}"
+                )
+            key = (result.tenant_id, result.cluster_id, result.node_id)
+            metrics = nodes.setdefault(key, {})
+            previous = metrics.get(result.metric_name)
+            if previous is None or result.anomaly_score > previous:
+                metrics[result.metric_name] = result.anomaly_score
+            if result.anomaly_label is not AnomalyType.NORMAL:
+                anomalies[key] = anomalies.get(key, 0) + 1
+            else:
+                anomalies.setdefault(key, 0)
+        out = []
+        for key in sorted(nodes):
+            metrics = nodes[key]
+            names = sorted(metrics)
+            where = f"node {key[2]!r} (cluster {key[1]!r}, tenant {key[0]!r})"
+            weights = (
+                [self._metric_weight(m, where) for m in names]
+                if self.strategy is AggregationStrategy.WEIGHTED
+                else []
+            )
+            score = self._combine([metrics[m] for m in names], weights, where)
+            out.append(
+                AggregatedAnomalyScore(
+                    key[0], key[1], key[2], self.strategy, score, len(names), anomalies[key]
+                )
+            )
+        return out
+
+    def _roll_up(
+        self, children: Iterable[AggregatedAnomalyScore], level: str, child_level: str
+    ) -> list[AggregatedAnomalyScore]:
+        groups: dict[tuple[str, str | None], list[AggregatedAnomalyScore]] = {}
+        seen: set[tuple[str, str | None, str | None]] = set()
+        for i, child in enumerate(children):
+            if not isinstance(child, AggregatedAnomalyScore):
+                raise TypeError(
+                    f"{_OWNER}.aggregate_{level}s: scores[{i}] must be an AggregatedAnomalyScore, "
+                    f"got {type(child).__name__}"
+                )
+            if child.level != child_level:
+                raise ValueError(
+                    f"{_OWNER}.aggregate_{level}s: scores[{i}] must be a {child_level}-level score, "
+                    f"got a {child.level}-level one ({child.tenant_id!r}, {child.cluster_id!r}, "
+                    f"{child.node_id!r})"
+                )
+            ident = (child.tenant_id, child.cluster_id, child.node_id)
+            if ident in seen:
+                raise ValueError(f"{_OWNER}.aggregate_{level}s: scores[{i}] repeats {child_level} {ident!r}")
+            seen.add(ident)
+            key = (child.tenant_id, child.cluster_id if level == "cluster" else None)
+            groups.setdefault(key, []).append(child)
+        out = []
+        for key in sorted(groups, key=lambda k: (k[0], k[1] or "")):
+            members = sorted(groups[key], key=lambda c: (c.cluster_id or "", c.node_id or ""))
+            where = f"{level} {key[1]!r} of tenant {key[0]!r}" if key[1] else f"tenant {key[0]!r}"
+            weights = [float(c.num_metrics_analyzed) for c in members]
+            score = self._combine([c.aggregate_score for c in members], weights, where)
+            out.append(
+                AggregatedAnomalyScore(
+                    key[0],
+                    key[1],
+                    None,
+                    self.strategy,
+                    score,
+                    sum(c.num_metrics_analyzed for c in members),
+                    sum(c.num_anomalies_detected for c in members),
+                )
+            )
+        return out
+
+    def aggregate_clusters(
+        self, node_scores: Iterable[AggregatedAnomalyScore]
+    ) -> list[AggregatedAnomalyScore]:
+        """One score per cluster ``(tenant_id, cluster_id)`` from node-level scores, sorted."""
+        return self._roll_up(node_scores, "cluster", "node")
+
+    def aggregate_tenants(
+        self, cluster_scores: Iterable[AggregatedAnomalyScore]
+    ) -> list[AggregatedAnomalyScore]:
+        """One score per tenant from cluster-level scores, sorted by tenant."""
+        return self._roll_up(cluster_scores, "tenant", "cluster")
+
+    def run(self, results: Iterable[AnomalyResult]) -> FleetScores:
+        """All three levels from window results in one call."""
+        nodes = self.aggregate_nodes(results)
+        clusters = self.aggregate_clusters(nodes)
+        return FleetScores(nodes, clusters, self.aggregate_tenants(clusters))
+
+    def top_nodes(
+        self,
+        node_scores: Iterable[AggregatedAnomalyScore],
+        n: int,
+        *,
+        tenant_id: str,
+        cluster_id: str | None = None,
+    ) -> list[AggregatedAnomalyScore]:
+        """The ``n`` highest-scoring nodes of one tenant (optionally one cluster).
+
+        Highest first; ties broken by ascending ``(cluster_id, node_id)``, so the
+        answer does not depend on the input order. ``n`` may be 0.
+        """
+        if isinstance(n, bool) or not isinstance(n, int):
+            fail_type(_OWNER, "n", "a non-negative int", n)
+        if n < 0:
+            fail_value(_OWNER, "n", "a non-negative int", n)
+        if not isinstance(tenant_id, str) or not tenant_id:
+            fail_type(_OWNER, "tenant_id", "a non-empty str", tenant_id)
+        if cluster_id is not None and (not isinstance(cluster_id, str) or not cluster_id):
+            fail_type(_OWNER, "cluster_id", "a non-empty str or None", cluster_id)
+        chosen = []
+        for i, score in enumerate(node_scores):
+            if not isinstance(score, AggregatedAnomalyScore) or score.level != "node":
+                raise ValueError(
+                    f"{_OWNER}.top_nodes: node_scores[{i}] must be a node-level score, got {score!r}"
+                )
+            if score.tenant_id == tenant_id and (cluster_id is None or score.cluster_id == cluster_id):
+                chosen.append(score)
+        chosen.sort(key=lambda s: (-s.aggregate_score, s.cluster_id or "", s.node_id or ""))
+        return chosen[:n]
+
+    def flagged(self, scores: Iterable[AggregatedAnomalyScore]) -> list[AggregatedAnomalyScore]:
+        """The scores at or above ``anomaly_threshold``, in input order."""
+        return [s for s in scores if s.aggregate_score >= self.anomaly_threshold]
