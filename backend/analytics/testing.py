@@ -1,0 +1,674 @@
+"""Conformance kit: every contract check on an engine, in one call.
+
+A plugin author puts one line in their own tests::
+
+    from backend.analytics.testing import check_engine
+
+    def test_my_engine_conforms() -> None:
+        check_engine(MyEngine)                          # the class itself is a factory
+        check_engine(MyEngine, config={"threshold": 4.0})
+        check_engine(lambda **kw: MyEngine(model="x", **kw))  # a preset
+
+``check_engine`` runs every check, collects *all* failures and raises one
+:class:`EngineConformanceError` (an ``AssertionError``, so any test runner
+reports it as a failed test) that lists each failure with its reason. It
+returns the list of :class:`CheckOutcome` when everything passed, so skipped
+checks and their reasons stay visible. :func:`run_checks` returns the same list
+without raising. The kit uses only the standard library and never imports a
+test runner.
+
+The factory
+    ``factory(**config)`` must return a fresh engine. An engine class is the
+    simplest factory. A factory that takes no keyword arguments is accepted:
+    then ``config`` must be empty and the bad-configuration check is skipped
+    (with the reason), because the kit cannot pass a bad argument to it.
+
+The checks (``CHECK_NAMES``, in the order they run)
+    ``construct``: the factory builds an ``AnomalyDetectionEngine`` whose
+    ``name`` is a non-empty ``str`` and whose ``causal`` is a ``bool``.
+    ``results``: ``detect`` returns a ``list`` of ``AnomalyResult``.
+    ``ids``: every result carries the series' four ids.
+    ``ordered``: results are ordered by ``window_start``.
+    ``within_series``: every window lies between the series' first and last timestamp.
+    ``scores``: ``anomaly_score`` and ``magnitude`` (when not ``None``) are finite, in [0, 1].
+    ``labels``: every ``anomaly_label`` is an ``AnomalyType`` member.
+    ``threshold``: when the engine exposes ``score_threshold`` (a float in [0, 1],
+    see :func:`engine_threshold`), the label is ``NORMAL`` exactly when
+    ``anomaly_score < score_threshold``; skipped with a reason otherwise.
+    ``determinism``: the same series gives equal results twice on one engine and
+    on a second engine built from the same configuration.
+    ``causality``: when ``causal`` is true, cutting the series after a window
+    (keeping the points up to its ``window_end``) leaves that window's result
+    unchanged (scores and magnitudes within ``1e-9``, label equal); checked for
+    up to ``causal_windows`` windows spread over the series, including the
+    highest-scoring one. Skipped, with the reason, for an engine that declares
+    ``causal = False``.
+    ``empty_series``: an empty series gives ``[]``.
+    ``short_series``: series of 1 point and 2 points, and of
+    ``window_size_points - 1`` points when the engine exposes that attribute,
+    give ``[]`` (or, for the 1- and 2-point series of an engine that exposes no
+    window size, any valid results) without raising.
+    ``constant_series``: constant series (at 0, 1e-300, 42.5, -7 and 1e308) give
+    valid results, all ``NORMAL``, without raising.
+    ``extreme_scales``: the main series rescaled to about 1e-300 and 1e308 (also
+    negated), flat at 0 / 1e-300 / -1e308 then a jump to 1e308, give valid
+    results with finite scores in [0, 1], without raising.
+    ``explain``: ``explain(series, result)`` returns a non-empty ``str`` for the
+    highest-scoring result.
+    ``bad_config``: ``window_size_points=0``, ``window_size_points=-1``,
+    ``stride_points=0`` (``ValueError``), ``window_size_points="10"`` and an
+    unknown keyword (``TypeError``) are each rejected with ``TypeError`` or
+    ``ValueError`` whose message names the argument; plus any ``bad_configs``
+    the caller adds.
+
+Test data is generated inside the kit from ``random.Random(seed)``; pass your
+own ``series`` (a ``MetricSeries``) when the engine needs longer history.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import inspect
+import logging
+import math
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ._kinds import AnomalyType
+from .engine import AnomalyDetectionEngine
+from .types import AnomalyResult, MetricSeries, datetime_to_epoch_us
+
+__all__ = [
+    "CHECK_NAMES",
+    "CheckOutcome",
+    "EngineConformanceError",
+    "check_engine",
+    "engine_threshold",
+    "make_test_series",
+    "run_checks",
+]
+
+_log = logging.getLogger(__name__)
+
+CHECK_NAMES: tuple[str, ...] = (
+    "construct",
+    "results",
+    "ids",
+    "ordered",
+    "within_series",
+    "scores",
+    "labels",
+    "threshold",
+    "determinism",
+    "causality",
+    "empty_series",
+    "short_series",
+    "constant_series",
+    "extreme_scales",
+    "explain",
+    "bad_config",
+)
+
+_IDS = ("kit-tenant", "kit-cluster", "kit-node", "kit_metric")
+_T0_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
+_STEP_US = 60_000_000  # one point a minute
+_CAUSAL_TOL = 1e-9
+
+Status = Literal["passed", "failed", "skipped"]
+EngineFactory = Callable[..., AnomalyDetectionEngine]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """The outcome of one check: ``status`` is ``"passed"``, ``"failed"`` or ``"skipped"``.
+
+    ``message`` says why it failed or was skipped (empty when it passed).
+    """
+
+    check: str
+    status: Status
+    message: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.check}: {self.status}" + (f" - {self.message}" if self.message else "")
+
+
+class EngineConformanceError(AssertionError):
+    """One or more contract checks failed; ``failures`` lists each of them.
+
+    The message has one line per failed check: ``"<check>: <reason>"``.
+    """
+
+    def __init__(self, engine_label: str, outcomes: Sequence[CheckOutcome]) -> None:
+        self.outcomes: tuple[CheckOutcome, ...] = tuple(outcomes)
+        self.failures: tuple[CheckOutcome, ...] = tuple(o for o in outcomes if o.status == "failed")
+        lines = [f"{engine_label} failed {len(self.failures)} conformance check(s):"]
+        lines += [f"  - {o.check}: {o.message}" for o in self.failures]
+        super().__init__("\n".join(lines))
+
+
+class _CheckFailedError(Exception):
+    """Internal: a check found a violation (the message says which)."""
+
+
+class _CheckSkippedError(Exception):
+    """Internal: a check does not apply (the message says why)."""
+
+
+def make_test_series(
+    n: int = 240,
+    *,
+    seed: int = 0,
+    ids: tuple[str, str, str, str] = _IDS,
+    step_seconds: int = 60,
+) -> MetricSeries:
+    """The kit's main series: ``n`` points of a noisy sine with one spike and one level shift.
+
+    Values are about 10 + 2 sin(2 pi i / 60) plus Gaussian noise (sd 0.3) drawn
+    from ``random.Random(seed)``; a spike of +8 at 70 % of the length and a
+    level shift of +4 from 85 %. Timestamps start 2024-01-01T00:00Z, one every
+    ``step_seconds``. Same arguments, same series.
+    """
+    rng = random.Random(seed)
+    values = []
+    for i in range(n):
+        v = 10.0 + 2.0 * math.sin(2.0 * math.pi * i / 60.0) + rng.gauss(0.0, 0.3)
+        if i == int(n * 0.7):
+            v += 8.0
+        if i >= int(n * 0.85):
+            v += 4.0
+        values.append(v)
+    return _series(values, ids=ids, step_us=step_seconds * 1_000_000)
+
+
+def _series(
+    values: Sequence[float], *, ids: tuple[str, str, str, str] = _IDS, step_us: int = _STEP_US
+) -> MetricSeries:
+    us = [_T0_US + i * step_us for i in range(len(values))]
+    return MetricSeries.from_arrays(*ids, us, values)
+
+
+def _with_values(template: MetricSeries, values: Sequence[float]) -> MetricSeries:
+    return MetricSeries.from_arrays(*template.ids, list(template.epoch_us), values)
+
+
+def engine_threshold(engine: object) -> float | None:
+    """The engine's score threshold, or ``None`` when it exposes none.
+
+    An engine exposes it as an attribute ``score_threshold``: a real number in
+    [0, 1] such that a result is labelled ``NORMAL`` exactly when its
+    ``anomaly_score`` is below it. Raises ``TypeError``/``ValueError`` when the
+    attribute exists but is not such a number.
+    """
+    value = getattr(engine, "score_threshold", None)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{type(engine).__name__}: score_threshold must be a float in [0, 1], got {value!r}")
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{type(engine).__name__}: score_threshold must be a float in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _accepts_keywords(factory: Callable[..., object]) -> bool:
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):  # builtins without a signature: assume keywords work
+        return True
+    return any(
+        p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_KEYWORD) for p in sig.parameters.values()
+    )
+
+
+def _fmt_exc(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Runner:
+    """Runs the checks against one factory/configuration; one instance per call."""
+
+    def __init__(
+        self,
+        factory: EngineFactory,
+        config: Mapping[str, Any],
+        series: MetricSeries,
+        seed: int,
+        causal_windows: int,
+        bad_configs: Sequence[tuple[Mapping[str, Any], str]],
+    ) -> None:
+        self.factory = factory
+        self.config = dict(config)
+        self.series = series
+        self.seed = seed
+        self.causal_windows = causal_windows
+        self.bad_configs = list(bad_configs)
+        self.engine: AnomalyDetectionEngine | None = None
+        self.results: list[AnomalyResult] | None = None
+        self.detect_error: str | None = None
+
+    # -- helpers ---------------------------------------------------------
+    def build(self) -> AnomalyDetectionEngine:
+        return self.factory(**self.config)
+
+    def detect(
+        self, engine: AnomalyDetectionEngine, series: MetricSeries, what: str, *, scores: bool = True
+    ) -> list[AnomalyResult]:
+        try:
+            out = engine.detect(series)
+        except Exception as exc:
+            raise _CheckFailedError(f"detect() raised on {what}: {_fmt_exc(exc)}") from exc
+        problem = _result_problem(out, scores=scores)
+        if problem is not None:
+            raise _CheckFailedError(f"on {what}: {problem}")
+        return out
+
+    def need_results(self) -> list[AnomalyResult]:
+        if self.results is None and self.detect_error is None:
+            with contextlib.suppress(_CheckFailedError):  # 'results' not selected: compute them now
+                self.check_results()
+        if self.results is None:
+            raise _CheckSkippedError(f"needs the main results, but {self.detect_error}")
+        return self.results
+
+    def need_engine(self) -> AnomalyDetectionEngine:
+        if self.engine is None:
+            raise _CheckSkippedError("the engine could not be built (see 'construct')")
+        return self.engine
+
+    # -- checks ----------------------------------------------------------
+    def check_construct(self) -> None:
+        if self.config and not _accepts_keywords(self.factory):
+            raise _CheckFailedError(
+                f"config {self.config!r} given, but the factory takes no keyword arguments"
+            )
+        try:
+            engine = self.build()
+        except Exception as exc:
+            raise _CheckFailedError(f"factory(**{self.config!r}) raised {_fmt_exc(exc)}") from exc
+        if not isinstance(engine, AnomalyDetectionEngine):
+            raise _CheckFailedError(
+                f"factory returned {type(engine).__name__!s}, expected an AnomalyDetectionEngine subclass"
+            )
+        name = getattr(type(engine), "name", None)
+        causal = getattr(type(engine), "causal", None)
+        problems = []
+        if not isinstance(name, str) or not name:
+            problems.append(f"class attribute name must be a non-empty str, got {name!r}")
+        if not isinstance(causal, bool):
+            problems.append(f"class attribute causal must be a bool, got {causal!r}")
+        self.engine = engine
+        if problems:
+            raise _CheckFailedError("; ".join(problems))
+
+    def check_results(self) -> None:
+        engine = self.need_engine()
+        try:
+            self.results = self.detect(engine, self.series, "the main series", scores=False)
+        except _CheckFailedError as exc:
+            self.detect_error = str(exc)
+            raise
+        if not self.results:
+            _log.info("engine gave no results on the main series (%d points)", len(self.series))
+
+    def check_ids(self) -> None:
+        want = self.series.ids
+        for i, r in enumerate(self.need_results()):
+            got = (r.tenant_id, r.cluster_id, r.node_id, r.metric_name)
+            if got != want:
+                raise _CheckFailedError(f"results[{i}] ids: expected {want!r}, got {got!r}")
+
+    def check_ordered(self) -> None:
+        results = self.need_results()
+        for i in range(1, len(results)):
+            if results[i].window_start < results[i - 1].window_start:
+                raise _CheckFailedError(
+                    f"results[{i}].window_start {results[i].window_start.isoformat()} is before "
+                    f"results[{i - 1}].window_start {results[i - 1].window_start.isoformat()}"
+                )
+
+    def check_within_series(self) -> None:
+        results = self.need_results()
+        if not results:
+            return
+        first, last = self.series.timestamps[0], self.series.timestamps[-1]
+        for i, r in enumerate(results):
+            if r.window_start < first or r.window_end > last or r.window_start > r.window_end:
+                raise _CheckFailedError(
+                    f"results[{i}] window {r.window_start.isoformat()}..{r.window_end.isoformat()} "
+                    f"is not inside the series {first.isoformat()}..{last.isoformat()}"
+                )
+
+    def check_scores(self) -> None:
+        for i, r in enumerate(self.need_results()):
+            problem = _score_problem(i, r)
+            if problem:
+                raise _CheckFailedError(problem)
+
+    def check_labels(self) -> None:
+        for i, r in enumerate(self.need_results()):
+            if not isinstance(r.anomaly_label, AnomalyType):
+                raise _CheckFailedError(
+                    f"results[{i}].anomaly_label: expected an AnomalyType, got {r.anomaly_label!r} "
+                    f"({type(r.anomaly_label).__name__})"
+                )
+
+    def check_threshold(self) -> None:
+        engine = self.need_engine()
+        try:
+            threshold = engine_threshold(engine)
+        except (TypeError, ValueError) as exc:
+            raise _CheckFailedError(str(exc)) from exc
+        if threshold is None:
+            raise _CheckSkippedError(
+                f"{type(engine).__name__} exposes no score_threshold, so the kit cannot tell which "
+                "scores mean 'anomalous'"
+            )
+        results = self.need_results()
+        for i, r in enumerate(results):
+            anomalous = r.anomaly_label is not AnomalyType.NORMAL
+            if anomalous != (r.anomaly_score >= threshold):
+                raise _CheckFailedError(
+                    f"results[{i}]: anomaly_score {r.anomaly_score!r} vs score_threshold {threshold!r} "
+                    f"says {'anomalous' if not anomalous else 'not anomalous'}, but the label is "
+                    f"{r.anomaly_label!r}"
+                )
+
+    def check_determinism(self) -> None:
+        engine = self.need_engine()
+        first = self.need_results()
+        again = self.detect(engine, self.series, "the main series (second call)", scores=False)
+        if again != first:
+            raise _CheckFailedError(
+                f"a second detect() on the same engine differs: {_first_diff(first, again)}"
+            )
+        try:
+            fresh = self.build()
+        except Exception as exc:
+            raise _CheckFailedError(f"building a second engine raised {_fmt_exc(exc)}") from exc
+        other = self.detect(fresh, self.series, "the main series (fresh engine)", scores=False)
+        if other != first:
+            raise _CheckFailedError(
+                f"a second engine with the same config differs: {_first_diff(first, other)}"
+            )
+
+    def check_causality(self) -> None:
+        engine = self.need_engine()
+        if not getattr(type(engine), "causal", False):
+            raise _CheckSkippedError(f"{type(engine).__name__} declares causal = False")
+        results = self.need_results()
+        if not results:
+            raise _CheckSkippedError("the engine gave no results on the main series; pass a longer series=")
+        picks = _spread(len(results), self.causal_windows)
+        best = max(range(len(results)), key=lambda i: (results[i].anomaly_score, -i))
+        if best not in picks:
+            picks.append(best)
+        us = list(self.series.epoch_us)
+        for i in sorted(picks):
+            r = results[i]
+            end_us = datetime_to_epoch_us(r.window_end)
+            cut = bisect.bisect_right(us, end_us)
+            truncated = self.series.slice(0, cut)
+            fresh = self.build()
+            what = f"the series cut after results[{i}] (window_end {r.window_end.isoformat()}, {cut} points)"
+            again = self.detect(fresh, truncated, what, scores=False)
+            match = [x for x in again if x.window_start == r.window_start and x.window_end == r.window_end]
+            if not match:
+                raise _CheckFailedError(f"results[{i}] ({_window_text(r)}) is missing on {what}")
+            diff = _result_diff(r, match[0])
+            if diff:
+                raise _CheckFailedError(f"results[{i}] ({_window_text(r)}) changed on {what}: {diff}")
+
+    def check_empty_series(self) -> None:
+        engine = self.need_engine()
+        empty = MetricSeries(*self.series.ids, [], [])
+        out = self.detect(engine, empty, "an empty series")
+        if out != []:
+            raise _CheckFailedError(f"an empty series must give [], got {len(out)} result(s)")
+
+    def check_short_series(self) -> None:
+        engine = self.need_engine()
+        size = getattr(engine, "window_size_points", None)
+        lengths = [1, 2]
+        if isinstance(size, int) and not isinstance(size, bool) and size > 1:
+            lengths.append(size - 1)
+        for n in sorted(set(lengths)):
+            short = self.series.slice(0, n)
+            out = self.detect(engine, short, f"a {n}-point series")
+            if isinstance(size, int) and not isinstance(size, bool) and n < size and out:
+                raise _CheckFailedError(
+                    f"a {n}-point series is shorter than window_size_points={size} and must give [], "
+                    f"got {len(out)} result(s)"
+                )
+
+    def check_constant_series(self) -> None:
+        engine = self.need_engine()
+        n = len(self.series)
+        for level in (0.0, 1e-300, 42.5, -7.0, 1e308):
+            const = _with_values(self.series, [level] * n)
+            out = self.detect(engine, const, f"a constant series at {level!r}")
+            for i, r in enumerate(out):
+                if r.anomaly_label is not AnomalyType.NORMAL:
+                    raise _CheckFailedError(
+                        f"constant series at {level!r}: results[{i}] ({_window_text(r)}) is labelled "
+                        f"{r.anomaly_label!r} (score {r.anomaly_score!r}), expected NORMAL"
+                    )
+
+    def check_extreme_scales(self) -> None:
+        engine = self.need_engine()
+        base = self.series.values.tolist()
+        n = len(base)
+        peak = max((abs(v) for v in base), default=1.0) or 1.0
+        cases: list[tuple[str, list[float]]] = []
+        for scale in (1e-300, 1e308):
+            cases.append((f"the main series scaled to {scale!r}", [v / peak * scale for v in base]))
+            cases.append((f"the main series scaled to {-scale!r}", [-v / peak * scale for v in base]))
+        half = n // 2
+        for low in (0.0, 1e-300, -1e308):
+            cases.append((f"flat at {low!r} then a jump to 1e308", [low] * half + [1e308] * (n - half)))
+        for what, values in cases:
+            self.detect(engine, _with_values(self.series, values), what)
+
+    def check_explain(self) -> None:
+        engine = self.need_engine()
+        results = self.need_results()
+        if not results:
+            raise _CheckSkippedError("the engine gave no results on the main series; pass a longer series=")
+        best = max(results, key=lambda r: r.anomaly_score)
+        try:
+            text = engine.explain(self.series, best)
+        except Exception as exc:
+            raise _CheckFailedError(f"explain() raised {_fmt_exc(exc)}") from exc
+        if not isinstance(text, str) or not text.strip():
+            raise _CheckFailedError(f"explain() must return a non-empty str, got {text!r}")
+
+    def check_bad_config(self) -> None:
+        if not _accepts_keywords(self.factory):
+            raise _CheckSkippedError(
+                "the factory takes no keyword arguments; pass the engine class or a factory(**config) "
+                "to check that bad configuration is rejected"
+            )
+        cases: list[tuple[Mapping[str, Any], str]] = [
+            ({"window_size_points": 0}, "window_size_points"),
+            ({"window_size_points": -1}, "window_size_points"),
+            ({"window_size_points": "10"}, "window_size_points"),
+            ({"stride_points": 0}, "stride_points"),
+            ({"no_such_option_xyz": 1}, "no_such_option_xyz"),
+            *self.bad_configs,
+        ]
+        problems = []
+        for bad, name in cases:
+            kwargs = {**self.config, **bad}
+            try:
+                self.factory(**kwargs)
+            except (TypeError, ValueError) as exc:
+                if name not in str(exc):
+                    problems.append(f"{bad!r} raised {_fmt_exc(exc)}, whose message does not name {name!r}")
+            except Exception as exc:
+                problems.append(f"{bad!r} raised {_fmt_exc(exc)}, expected TypeError or ValueError")
+            else:
+                problems.append(f"{bad!r} was accepted, expected TypeError or ValueError naming {name!r}")
+        if problems:
+            raise _CheckFailedError("; ".join(problems))
+
+
+def _spread(n: int, k: int) -> list[int]:
+    if n <= k:
+        return list(range(n))
+    return sorted({round(j * (n - 1) / (k - 1)) for j in range(k)}) if k > 1 else [n - 1]
+
+
+def _window_text(r: AnomalyResult) -> str:
+    return f"window {r.window_start.isoformat()}..{r.window_end.isoformat()}"
+
+
+def _score_problem(i: int, r: AnomalyResult) -> str | None:
+    for field in ("anomaly_score", "magnitude"):
+        value = getattr(r, field)
+        if value is None and field == "magnitude":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"results[{i}].{field}: expected a float in [0, 1], got {value!r}"
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            return f"results[{i}].{field}: expected a finite float in [0, 1], got {value!r}"
+    return None
+
+
+def _result_problem(out: object, *, scores: bool) -> str | None:
+    """Why ``out`` is not a list of valid results (type-level only), or ``None``."""
+    if not isinstance(out, list):
+        return f"detect() must return a list, got {type(out).__name__}"
+    for i, r in enumerate(out):
+        if not isinstance(r, AnomalyResult):
+            return f"results[{i}]: expected an AnomalyResult, got {type(r).__name__}"
+        problem = _score_problem(i, r) if scores else None
+        if problem:
+            return problem
+    return None
+
+
+def _result_diff(a: AnomalyResult, b: AnomalyResult) -> str:
+    parts = []
+    for field in ("anomaly_score", "magnitude"):
+        x, y = getattr(a, field), getattr(b, field)
+        if (x is None) != (y is None) or (
+            x is not None
+            and y is not None
+            and not math.isclose(x, y, rel_tol=_CAUSAL_TOL, abs_tol=_CAUSAL_TOL)
+        ):
+            parts.append(f"{field} {x!r} -> {y!r}")
+    if a.anomaly_label != b.anomaly_label:
+        parts.append(f"anomaly_label {a.anomaly_label!r} -> {b.anomaly_label!r}")
+    return ", ".join(parts)
+
+
+def _first_diff(a: Sequence[AnomalyResult], b: Sequence[AnomalyResult]) -> str:
+    if len(a) != len(b):
+        return f"{len(a)} results, then {len(b)}"
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x != y:
+            return f"results[{i}] {x!r} != {y!r}"
+    return "results differ"  # pragma: no cover - lists differ, so some item does
+
+
+def run_checks(
+    factory: EngineFactory,
+    *,
+    series: MetricSeries | None = None,
+    config: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    causal_windows: int = 5,
+    bad_configs: Iterable[tuple[Mapping[str, Any], str]] = (),
+    checks: Iterable[str] | None = None,
+) -> list[CheckOutcome]:
+    """Run the contract checks and return one :class:`CheckOutcome` per check, never raising.
+
+    ``factory(**config)`` builds the engine (see the module docstring).
+    ``series``: the main series (default :func:`make_test_series` with ``seed``).
+    ``causal_windows``: how many windows the causality check cuts after (>= 1).
+    ``bad_configs``: extra ``(kwargs, argument_name)`` pairs that the factory must
+    reject with ``TypeError``/``ValueError`` naming ``argument_name``.
+    ``checks``: run only these (names from ``CHECK_NAMES``; ``construct`` always runs).
+    """
+    if not callable(factory):
+        raise TypeError(f"run_checks: factory must be callable, got {factory!r}")
+    if series is not None and not isinstance(series, MetricSeries):
+        raise TypeError(f"run_checks: series must be a MetricSeries or None, got {type(series).__name__}")
+    if config is not None and not isinstance(config, Mapping):
+        raise TypeError(f"run_checks: config must be a mapping or None, got {config!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"run_checks: seed must be an int, got {seed!r}")
+    if isinstance(causal_windows, bool) or not isinstance(causal_windows, int):
+        raise TypeError(f"run_checks: causal_windows must be a positive int, got {causal_windows!r}")
+    if causal_windows < 1:
+        raise ValueError(f"run_checks: causal_windows must be a positive int, got {causal_windows!r}")
+    extra = list(bad_configs)
+    for j, item in enumerate(extra):
+        if not (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], Mapping)
+            and isinstance(item[1], str)
+        ):
+            raise TypeError(f"run_checks: bad_configs[{j}] must be a (mapping, str) pair, got {item!r}")
+    wanted = set(CHECK_NAMES) if checks is None else {*checks, "construct"}
+    unknown = sorted(wanted - set(CHECK_NAMES))
+    if unknown:
+        raise ValueError(f"run_checks: checks must be names from {', '.join(CHECK_NAMES)}; got {unknown!r}")
+    main = series if series is not None else make_test_series(seed=seed)
+    runner = _Runner(factory, config or {}, main, seed, causal_windows, extra)
+    outcomes: list[CheckOutcome] = []
+    for name in CHECK_NAMES:
+        if name not in wanted:
+            continue
+        method: Callable[[], None] = getattr(runner, f"check_{name}")
+        try:
+            method()
+        except _CheckSkippedError as exc:
+            outcomes.append(CheckOutcome(name, "skipped", str(exc)))
+        except _CheckFailedError as exc:
+            outcomes.append(CheckOutcome(name, "failed", str(exc)))
+        except Exception as exc:  # a crash inside a check is a failure of that check, not of the kit
+            outcomes.append(CheckOutcome(name, "failed", f"unexpected {_fmt_exc(exc)}"))
+        else:
+            outcomes.append(CheckOutcome(name, "passed"))
+    for o in outcomes:
+        if o.status == "skipped":
+            _log.warning("check %s skipped: %s", o.check, o.message)
+    return outcomes
+
+
+def check_engine(
+    factory: EngineFactory,
+    *,
+    series: MetricSeries | None = None,
+    config: Mapping[str, Any] | None = None,
+    seed: int = 0,
+    causal_windows: int = 5,
+    bad_configs: Iterable[tuple[Mapping[str, Any], str]] = (),
+    checks: Iterable[str] | None = None,
+) -> list[CheckOutcome]:
+    """Run every contract check; raise :class:`EngineConformanceError` listing all failures.
+
+    Arguments as for :func:`run_checks`. Returns the outcomes (passed and
+    skipped, each skip with its reason) when nothing failed.
+    """
+    outcomes = run_checks(
+        factory,
+        series=series,
+        config=config,
+        seed=seed,
+        causal_windows=causal_windows,
+        bad_configs=bad_configs,
+        checks=checks,
+    )
+    if any(o.status == "failed" for o in outcomes):
+        label = getattr(factory, "__qualname__", repr(factory))
+        if config:
+            label += f"(**{dict(config)!r})"
+        raise EngineConformanceError(label, outcomes)
+    return outcomes
