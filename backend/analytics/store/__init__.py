@@ -1,0 +1,31 @@
+"""Storage for metric series and results: the contract and a reference SQLite store.
+
+* :class:`MetricStore`, :class:`ResultSink`: structural protocols every store
+  implements (see :mod:`backend.analytics.store._protocols` for the shared
+  rules: tenant scoping, aware datetimes, half-open ranges, atomic and
+  idempotent writes).
+* :class:`SQLiteMetricStore`: the reference implementation on stdlib
+  ``sqlite3`` (WAL, hot and cold tiers, parameterised SQL only).
+* :class:`RetentionPolicy`: how long points stay raw and how they are rolled up
+  (:mod:`backend.analytics.store.retention`).
+
+``INTEGRATION_CONTRACT.py`` at the repository root walks a service author
+through the contract and checks it against a temporary database.
+"""
+
+from __future__ import annotations
+
+from ._protocols import MetricStore, ResultSink, SeriesKey, SeriesNotFoundError
+from .retention import RetentionPolicy, RetentionReport, RollupBucket
+from .sqlite import SQLiteMetricStore
+
+__all__ = [
+    "MetricStore",
+    "ResultSink",
+    "RetentionPolicy",
+    "RetentionReport",
+    "RollupBucket",
+    "SQLiteMetricStore",
+    "SeriesKey",
+    "SeriesNotFoundError",
+]
