@@ -437,6 +437,10 @@ class MetricSeries:
         setter(self, "metadata", metadata)
         return self
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        meta = dict(self.metadata or {})
+        return (_unpickle_series, (self.ids, self.timestamps._data, self.values._data, meta))
+
     @property
     def ids(self) -> tuple[str, str, str, str]:
         """``(tenant_id, cluster_id, node_id, metric_name)``."""
@@ -501,6 +505,12 @@ class MetricSeries:
         )
 
 
+def _unpickle_series(
+    ids: tuple[str, str, str, str], us: array[int], vals: array[float], meta: dict[str, MetadataValue]
+) -> MetricSeries:
+    return MetricSeries.from_arrays(*ids, us, vals, meta)
+
+
 @dataclass(frozen=True, slots=True)
 class AnomalyResult:
     """An engine's verdict on one window of one series.
@@ -551,6 +561,32 @@ class AnomalyResult:
             setter(self, "magnitude", check_unit_interval(owner, "magnitude", self.magnitude))
         if self.explanation is not None and not isinstance(self.explanation, str):
             fail_type(owner, "explanation", "a str or None", self.explanation)
+
+    @classmethod
+    def _trusted(
+        cls,
+        ids: tuple[str, str, str, str],
+        window_start: datetime,
+        window_end: datetime,
+        anomaly_score: float,
+        anomaly_label: AnomalyType,
+        magnitude: float | None,
+        explanation: str | None,
+    ) -> AnomalyResult:
+        """Build from values an engine has already guaranteed valid, skipping the checks (internal)."""
+        self = cls.__new__(cls)
+        setter = object.__setattr__
+        setter(self, "tenant_id", ids[0])
+        setter(self, "cluster_id", ids[1])
+        setter(self, "node_id", ids[2])
+        setter(self, "metric_name", ids[3])
+        setter(self, "window_start", window_start)
+        setter(self, "window_end", window_end)
+        setter(self, "anomaly_score", anomaly_score)
+        setter(self, "anomaly_label", anomaly_label)
+        setter(self, "magnitude", magnitude)
+        setter(self, "explanation", explanation)
+        return self
 
     @property
     def is_anomalous(self) -> bool:

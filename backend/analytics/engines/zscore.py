@@ -283,12 +283,16 @@ class ZScoreStream:
         """Slide the running baseline to absolute indices ``[lo, hi)`` (both only move forward)."""
         vals, base, k = self._vals, self._base, self._k
         s1, s2 = self._s1, self._s2
-        if lo >= self._b_hi or self._ops >= self._b:
-            # Disjoint from the old range, or time to re-centre: recompute exactly.
+        if lo >= self._b_hi or self._ops >= self._b or not math.isfinite(s2):
+            # Disjoint from the old range, time to re-centre, or poisoned by overflow:
+            # recompute exactly (non-finite sums send windows to the exact scaled path).
             seg = vals[lo - base : hi - base]
-            k = math.fsum(seg) / len(seg)
-            s1 = math.fsum([v - k for v in seg])
-            s2 = math.fsum([(v - k) * (v - k) for v in seg])
+            k = _safe_fsum(seg) / len(seg)
+            if math.isfinite(k):
+                s1 = _safe_fsum([v - k for v in seg])
+                s2 = _safe_fsum([(v - k) * (v - k) for v in seg])
+            else:
+                k, s1, s2 = 0.0, math.nan, math.nan
             self._ops = 0
         else:
             for v in vals[self._b_hi - base : hi - base]:
@@ -310,7 +314,8 @@ class ZScoreStream:
             return None
         self._move_baseline(b_lo, start)
         mu = self._k + self._s1 / count
-        var = self._s2 / count - (self._s1 / count) ** 2
+        m1 = self._s1 / count
+        var = self._s2 / count - m1 * m1
         sd = math.sqrt(var) if var > 0.0 else 0.0
         scale = max(abs(mu), sd)
         if (
@@ -319,8 +324,12 @@ class ZScoreStream:
             and _SAFE_LO < scale < _SAFE_HI
             and math.isfinite(hi_val - lo_val)
         ):
-            dev = max(hi_val - mu, mu - lo_val, 0.0)
-            side_up = hi_val - mu >= mu - lo_val
+            # Deviations in shifted coordinates: (x - K) is exact for x near K, so a
+            # 1e9-level series keeps the precision of its small deviations.
+            up = (hi_val - self._k) - m1
+            down = m1 - (lo_val - self._k)
+            dev = max(up, down, 0.0)
+            side_up = up >= down
         else:
             seg = self._vals[b_lo - self._base : start + self._w - self._base]
             mu_s, sd_s, dev, side_up = _exact_stats(seg, count)
@@ -344,7 +353,9 @@ class ZScoreStream:
         if anomalous:
             window_vals = self._vals[start - base : end - base]
             label = _fallback_label(window_vals, mu, sd, thr, side_up)
-        result = AnomalyResult(*self._ids, t_start, t_end, score, label, magnitude)
+        if not 0.0 <= score <= 1.0 or not 0.0 <= magnitude <= 1.0:  # pragma: no cover - invariant
+            raise ArithmeticError(f"zscore: internal invariant broken (score={score}, magnitude={magnitude})")
+        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
         classifier = engine._classifier
         if anomalous and classifier is not None:
             sub_lo = max(0, start - self._keep)
@@ -361,6 +372,14 @@ class ZScoreStream:
             result = replace(result, anomaly_label=label)
             result = replace(result, explanation=classifier.explain(sub, result))
         return result
+
+
+def _safe_fsum(values: list[float]) -> float:
+    """``math.fsum``, or nan where the exact sum overflows a double (caller takes the exact path)."""
+    try:
+        return math.fsum(values)
+    except (OverflowError, ValueError):
+        return math.nan
 
 
 def _exact_stats(seg: list[float], count: int) -> tuple[float, float, float, bool]:
@@ -386,10 +405,21 @@ def _exact_stats(seg: list[float], count: int) -> tuple[float, float, float, boo
 
 
 def _fallback_label(window: Iterable[float], mu: float, sd: float, thr: float, side_up: bool) -> AnomalyType:
-    """TREND if the deviation keeps its sign to the window's last point, else SPIKE."""
+    """TREND if the deviation holds its sign over the window's last points, else SPIKE.
+
+    "Far" means beyond half the threshold on the side of the largest
+    deviation. A trailing run of far points of at least ``max(2, ceil(w / 4))``
+    is a change that persists to the window's end (a ramp or level shift);
+    anything shorter is an excursion (a spike).
+    """
     values = list(window)
     limit = max(sd, _REL_FLOOR * abs(mu), _ABS_FLOOR) * thr / 2.0
     far = [v - mu > limit for v in values] if side_up else [mu - v > limit for v in values]
-    if far[-1] and sum(far) * 2 > len(far):
+    run = 0
+    for flag in reversed(far):
+        if not flag:
+            break
+        run += 1
+    if run >= max(2, -(-len(far) // 4)):
         return AnomalyType.TREND
     return AnomalyType.SPIKE

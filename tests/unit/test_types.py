@@ -1,0 +1,277 @@
+"""Unit tests of the data contracts in backend.analytics.types."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from array import array
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from backend.analytics import (
+    AggregatedAnomalyScore,
+    AggregationStrategy,
+    AnomalyResult,
+    AnomalyType,
+    MetricSeries,
+)
+
+T0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+
+
+def stamps(n: int, step: int = 60) -> list[datetime]:
+    return [T0 + timedelta(seconds=step * i) for i in range(n)]
+
+
+def make(values: list[float], **kw: object) -> MetricSeries:
+    return MetricSeries("acme", "c-1", "n-1", "cpu", stamps(len(values)), values, **kw)  # type: ignore[arg-type]
+
+
+class TestMetricSeriesValid:
+    def test_access_gives_datetime_and_float(self) -> None:
+        """Indexing hands out UTC datetimes and floats, whatever went in."""
+        s = make([1, Fraction(1, 2), Decimal("2.5")])
+        assert s.values[0] == 1.0 and type(s.values[0]) is float
+        assert s.values.tolist() == [1.0, 0.5, 2.5]
+        assert s.timestamps[2] == T0 + timedelta(minutes=2)
+        assert s.timestamps[2].tzinfo is not None
+        assert list(s.timestamps) == stamps(3)
+        assert len(s) == 3
+
+    def test_empty_series(self) -> None:
+        """A series may be empty when both sequences are."""
+        s = MetricSeries("t", "c", "n", "m", [], [])
+        assert len(s) == 0 and list(s.timestamps) == []
+
+    def test_copies_its_input(self) -> None:
+        """Later changes to the caller's lists do not reach the series."""
+        ts, vals = stamps(3), [1.0, 2.0, 3.0]
+        s = MetricSeries("t", "c", "n", "m", ts, vals)
+        vals[0] = 99.0
+        ts[0] = T0 - timedelta(days=1)
+        assert s.values[0] == 1.0 and s.timestamps[0] == T0
+
+    def test_is_immutable(self) -> None:
+        """Fields and the value views cannot be reassigned or mutated."""
+        s = make([1.0, 2.0])
+        with pytest.raises(AttributeError):
+            s.tenant_id = "other"  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            s.values[0] = 5.0  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            s.values._data = array("d")  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            s.epoch_us[0] = 1
+
+    def test_offsets_normalised_to_utc_and_compared_as_instants(self) -> None:
+        """Equal instants with different offsets are duplicates; order is by instant."""
+        plus2 = timezone(timedelta(hours=2))
+        same_instant = (T0 + timedelta(minutes=1)).astimezone(plus2)
+        with pytest.raises(ValueError, match=r"timestamps\[1\]: expected strictly ascending"):
+            MetricSeries("t", "c", "n", "m", [T0 + timedelta(minutes=1), same_instant], [1, 2])
+        s = MetricSeries("t", "c", "n", "m", [T0, same_instant], [1, 2])
+        assert s.timestamps[1] == same_instant and s.timestamps[1].utcoffset() == timedelta(0)
+
+    def test_extreme_values_are_valid(self) -> None:
+        """Finite values over the whole double range are accepted exactly."""
+        vals = [1e-300, -1.7976931348623157e308, 5e-324, 0.0]
+        assert make(vals).values.tolist() == vals
+
+    def test_from_arrays_matches_constructor(self) -> None:
+        """The fast path builds an equal series from epoch microseconds."""
+        s = make([1.0, 2.0, 3.0])
+        us = array("q", s.epoch_us)
+        fast = MetricSeries.from_arrays("acme", "c-1", "n-1", "cpu", us, array("d", [1, 2, 3]))
+        assert fast == s and hash(fast) == hash(s)
+        us[0] = 0
+        assert fast.epoch_us[0] != 0
+
+    def test_slice(self) -> None:
+        """slice() cuts like Python slicing and keeps ids."""
+        s = make([1.0, 2.0, 3.0, 4.0])
+        cut = s.slice(1, 3)
+        assert cut.values.tolist() == [2.0, 3.0] and cut.ids == s.ids
+        assert cut.timestamps[0] == s.timestamps[1]
+
+    def test_metadata_is_read_only_copy(self) -> None:
+        """Metadata is copied and exposed read-only."""
+        meta = {"unit": "%", "host_count": 3}
+        s = make([1.0], metadata=meta)
+        meta["unit"] = "ms"
+        assert s.metadata == {"unit": "%", "host_count": 3}
+        with pytest.raises(TypeError):
+            s.metadata["unit"] = "x"  # type: ignore[index]
+
+    def test_pickle_round_trip(self) -> None:
+        """A series survives pickling (for multiprocessing users)."""
+        s = make([1.0, 2.5])
+        assert pickle.loads(pickle.dumps(s)) == s
+
+
+class TestMetricSeriesInvalid:
+    @pytest.mark.parametrize("field", ["tenant_id", "cluster_id", "node_id", "metric_name"])
+    def test_empty_id(self, field: str) -> None:
+        """An empty id is a ValueError naming the field."""
+        args = {"tenant_id": "t", "cluster_id": "c", "node_id": "n", "metric_name": "m"}
+        args[field] = ""
+        with pytest.raises(ValueError, match=f"MetricSeries: {field} must be a non-empty str, got ''"):
+            MetricSeries(**args, timestamps=[], values=[])  # type: ignore[arg-type]
+
+    def test_non_str_id(self) -> None:
+        """A non-str id is a TypeError naming the field."""
+        with pytest.raises(TypeError, match="MetricSeries: node_id must be a non-empty str, got 5"):
+            MetricSeries("t", "c", 5, "m", [], [])  # type: ignore[arg-type]
+
+    def test_string_timestamp(self) -> None:
+        """A timestamp given as a string is a TypeError with its index."""
+        with pytest.raises(TypeError, match=r"MetricSeries.timestamps\[1\]: expected a timezone-aware datetime, got '2024"):
+            MetricSeries("t", "c", "n", "m", [T0, "2024-05-01T10:01:00+00:00"], [1, 2])  # type: ignore[list-item]
+
+    def test_number_timestamp(self) -> None:
+        """A timestamp given as a number is a TypeError with its index."""
+        with pytest.raises(TypeError, match=r"timestamps\[0\]: expected a timezone-aware datetime, got 1714557600"):
+            MetricSeries("t", "c", "n", "m", [1714557600], [1])  # type: ignore[list-item]
+
+    def test_naive_timestamp(self) -> None:
+        """A naive datetime is a ValueError with its index."""
+        with pytest.raises(ValueError, match=r"timestamps\[2\]: expected a timezone-aware datetime, got naive"):
+            MetricSeries("t", "c", "n", "m", [*stamps(2), datetime(2025, 1, 1)], [1, 2, 3])
+
+    def test_descending_timestamp(self) -> None:
+        """Out-of-order timestamps name the first offending index and both times."""
+        ts = stamps(5)
+        ts[4] = ts[1]
+        with pytest.raises(ValueError) as info:
+            MetricSeries("t", "c", "n", "m", ts, [0] * 5)
+        msg = str(info.value)
+        assert "MetricSeries.timestamps[4]: expected strictly ascending" in msg
+        assert "2024-05-01 10:01:00+00:00" in msg and "timestamps[3]" in msg
+
+    @pytest.mark.parametrize(("bad", "text"), [(float("nan"), "nan"), (float("inf"), "inf"), (-float("inf"), "-inf")])
+    def test_non_finite_value(self, bad: float, text: str) -> None:
+        """nan and inf are ValueErrors naming the index."""
+        with pytest.raises(ValueError, match=rf"MetricSeries.values\[17\]: expected a finite number, got {text}$"):
+            make([0.0] * 17 + [bad])
+
+    def test_too_large_value(self) -> None:
+        """An int too large for a float is invalid, not rounded to inf."""
+        with pytest.raises(ValueError, match=r"values\[1\]: expected a finite real number, got 1000.*too large for a float"):
+            make([1.0, 10**400])
+
+    def test_string_value(self) -> None:
+        """A string value is a TypeError naming the index."""
+        with pytest.raises(TypeError, match=r"values\[1\]: expected a finite real number, got '2' \(str\)"):
+            make([1.0, "2"])  # type: ignore[list-item]
+
+    def test_length_mismatch(self) -> None:
+        """Different lengths are a ValueError giving both lengths."""
+        with pytest.raises(ValueError, match="same length, got 2 timestamps and 3 values"):
+            MetricSeries("t", "c", "n", "m", stamps(2), [1, 2, 3])
+
+    def test_scalar_instead_of_sequence(self) -> None:
+        """A scalar where a sequence belongs is a TypeError."""
+        with pytest.raises(TypeError, match="MetricSeries: values must be a sequence"):
+            MetricSeries("t", "c", "n", "m", stamps(1), 1.0)  # type: ignore[arg-type]
+
+    def test_from_arrays_rejects_floats_and_out_of_range(self) -> None:
+        """Epoch microseconds must be ints within the datetime range."""
+        with pytest.raises(TypeError, match=r"epoch_us\[1\]: expected an int, got 1.5"):
+            MetricSeries.from_arrays("t", "c", "n", "m", [1, 1.5], [1, 2])  # type: ignore[list-item]
+        with pytest.raises(ValueError, match="within years 1..9999"):
+            MetricSeries.from_arrays("t", "c", "n", "m", [0, 10**18], [1, 2])
+
+    def test_metadata_must_be_json_safe(self) -> None:
+        """Metadata values must be JSON scalars."""
+        with pytest.raises(TypeError, match=r"metadata\['x'\] must be a str, int, float, bool or None"):
+            make([1.0], metadata={"x": [1]})
+
+
+class TestRoundTrips:
+    def test_series_json_round_trip(self) -> None:
+        """to_dict is JSON-safe and from_dict inverts it."""
+        s = make([1.5, -2.0], metadata={"unit": "%"})
+        data = json.loads(json.dumps(s.to_dict()))
+        assert data["timestamps"][0] == "2024-05-01T10:00:00+00:00"
+        assert MetricSeries.from_dict(data) == s
+
+    def test_from_dict_rejects_unknown_and_missing_keys(self) -> None:
+        """Unknown keys are rejected rather than ignored; missing keys are named."""
+        data = make([1.0]).to_dict()
+        with pytest.raises(ValueError, match="unknown key\\(s\\) 'colour'"):
+            MetricSeries.from_dict({**data, "colour": "red"})
+        del data["values"]
+        with pytest.raises(ValueError, match="missing key\\(s\\) 'values'"):
+            MetricSeries.from_dict(data)
+
+    def test_from_dict_accepts_z_suffix_and_rejects_naive(self) -> None:
+        """'Z' means UTC; a string without offset is rejected with its index."""
+        data = make([1.0, 2.0]).to_dict()
+        data["timestamps"][0] = "2024-05-01T10:00:00Z"
+        assert MetricSeries.from_dict(data).timestamps[0] == T0
+        data["timestamps"][1] = "2024-05-01T10:01:00"
+        with pytest.raises(ValueError, match=r"timestamps\[1\] must be an ISO 8601 str with a UTC offset"):
+            MetricSeries.from_dict(data)
+
+    def test_result_and_score_round_trip(self) -> None:
+        """AnomalyResult and AggregatedAnomalyScore round-trip through JSON."""
+        r = AnomalyResult("t", "c", "n", "m", T0, T0 + timedelta(minutes=5), 0.75, "spike", 0.2, "why")
+        assert AnomalyResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+        a = AggregatedAnomalyScore("t", "c", None, "p95", 0.5, 3, 1)
+        assert AggregatedAnomalyScore.from_dict(json.loads(json.dumps(a.to_dict()))) == a
+
+
+class TestAnomalyResult:
+    def test_label_string_is_converted(self) -> None:
+        """The str value of a label is accepted and converted to AnomalyType."""
+        r = AnomalyResult("t", "c", "n", "m", T0, T0, 0.1, "normal")
+        assert r.anomaly_label is AnomalyType.NORMAL and not r.is_anomalous
+
+    @pytest.mark.parametrize("score", [-0.01, 1.01, float("nan")])
+    def test_score_out_of_range(self, score: float) -> None:
+        """Scores outside [0, 1] are rejected, not clipped."""
+        with pytest.raises(ValueError, match="AnomalyResult: anomaly_score must be"):
+            AnomalyResult("t", "c", "n", "m", T0, T0, score, "spike")
+
+    def test_bool_score_rejected(self) -> None:
+        """A bool is not a score."""
+        with pytest.raises(TypeError, match="anomaly_score must be a finite real number, got True"):
+            AnomalyResult("t", "c", "n", "m", T0, T0, True, "spike")
+
+    def test_magnitude_range(self) -> None:
+        """magnitude must be in [0, 1] when given."""
+        with pytest.raises(ValueError, match="magnitude must be in \\[0, 1\\], got 2"):
+            AnomalyResult("t", "c", "n", "m", T0, T0, 0.5, "spike", 2)
+
+    def test_window_order(self) -> None:
+        """window_start after window_end is rejected."""
+        with pytest.raises(ValueError, match="window_start must be <= window_end"):
+            AnomalyResult("t", "c", "n", "m", T0 + timedelta(1), T0, 0.5, "spike")
+
+    def test_unknown_label(self) -> None:
+        """An unknown label lists the allowed ones."""
+        with pytest.raises(ValueError, match="anomaly_label must be one of 'spike', 'trend', 'seasonal', 'normal'"):
+            AnomalyResult("t", "c", "n", "m", T0, T0, 0.5, "weird")
+
+
+class TestAggregatedAnomalyScore:
+    def test_levels(self) -> None:
+        """The level follows which ids are present."""
+        assert AggregatedAnomalyScore("t", "c", "n", "max", 0.1, 1, 0).level == "node"
+        assert AggregatedAnomalyScore("t", "c", None, "max", 0.1, 1, 0).level == "cluster"
+        tenant = AggregatedAnomalyScore("t", None, None, AggregationStrategy.MEAN, 0.1, 1, 0)
+        assert tenant.level == "tenant" and tenant.aggregation_strategy is AggregationStrategy.MEAN
+
+    def test_node_without_cluster(self) -> None:
+        """A node_id without a cluster_id is invalid."""
+        with pytest.raises(ValueError, match="node_id 'n' given without a cluster_id"):
+            AggregatedAnomalyScore("t", None, "n", "max", 0.1, 1, 0)
+
+    def test_negative_count(self) -> None:
+        """Counts are non-negative ints."""
+        with pytest.raises(ValueError, match="num_anomalies_detected must be a non-negative int, got -1"):
+            AggregatedAnomalyScore("t", "c", "n", "max", 0.1, 1, -1)
+        with pytest.raises(TypeError, match="num_metrics_analyzed must be a non-negative int"):
+            AggregatedAnomalyScore("t", "c", "n", "max", 0.1, 1.0, 0)  # type: ignore[arg-type]
