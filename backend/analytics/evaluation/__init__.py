@@ -3,10 +3,30 @@
 - :mod:`.nab`: NAB's per-file rules (profiles, probation, windows, weights).
 - :mod:`.sweep`: NAB's corpus threshold sweep, corpus score and normalisation.
 - :mod:`.loader`: :func:`load_nab_corpus` for the ``data/`` + ``labels/`` layout.
+- :mod:`.mapping`: engine window results -> causal per-point scores.
+- :mod:`.events`: event-level precision/recall/F1, point-adjusted F1, time to detect.
 
+A whole NAB run in a few lines::
+
+    corpus = load_nab_corpus("../shared/data/nab", on_bad_timestamps="repair")
+    items = []
+    for f in corpus:
+        points = point_scores_from_results(f.series, engine.detect(f.series))
+        items.append((f.labels, f.to_original_rows(points)))
+    results = score_corpus(items)          # {"standard": ProfileResult, ...}
+    results["standard"].normalised, results["standard"].threshold
 """
 
+from .events import (
+    EventMetrics,
+    PointAdjustedScores,
+    alarms_from_scores,
+    event_metrics,
+    events_from_labels,
+    point_adjusted_scores,
+)
 from .loader import BadTimestampPolicy, NABCorpus, NABFile, TimestampRepair, load_nab_corpus
+from .mapping import point_scores_from_results
 from .nab import (
     NAB_PROBATION_PERCENT,
     NAB_PROFILES,
@@ -37,18 +57,25 @@ __all__ = [
     "NO_DETECTION_THRESHOLD",
     "BadTimestampPolicy",
     "CostProfile",
+    "EventMetrics",
     "FileScore",
     "GroupScore",
     "NABCorpus",
     "NABFile",
     "NABFileLabels",
+    "PointAdjustedScores",
     "ProfileResult",
     "ThresholdChoice",
     "TimestampRepair",
+    "alarms_from_scores",
+    "event_metrics",
+    "events_from_labels",
     "load_nab_corpus",
     "load_profiles",
     "normalised_score",
     "optimize_threshold",
+    "point_adjusted_scores",
+    "point_scores_from_results",
     "probationary_length",
     "resolve_windows",
     "scaled_sigmoid",
