@@ -137,3 +137,15 @@ def test_window_bound_must_match_a_row(tmp_path: Path) -> None:
     root = make_corpus(tmp_path, {"c/x.csv": CLEAN}, windows)
     with pytest.raises(ValueError, match=r"window\[0\] start .* matches no row timestamp"):
         load_nab_corpus(root, on_bad_timestamps="reject")
+
+
+def test_split_holds_out_every_third_file_per_category(tmp_path: Path) -> None:
+    """split(): within each category, in name order, the 3rd, 6th, ... file is held out."""
+    files = {f"a/{i}.csv": CLEAN for i in range(7)} | {f"b/{i}.csv": CLEAN for i in range(2)}
+    root = make_corpus(tmp_path, files, {name: [] for name in files})
+    corpus = load_nab_corpus(root, on_bad_timestamps="reject")
+    design, holdout = corpus.split()
+    assert [f.name for f in holdout] == ["a/2.csv", "a/5.csv"]
+    assert len(design) == 7
+    with pytest.raises(ValueError, match=r"every must be an int >= 2, got 1"):
+        corpus.split(1)

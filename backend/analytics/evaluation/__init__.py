@@ -4,17 +4,22 @@
 - :mod:`.sweep`: NAB's corpus threshold sweep, corpus score and normalisation.
 - :mod:`.loader`: :func:`load_nab_corpus` for the ``data/`` + ``labels/`` layout.
 - :mod:`.mapping`: engine window results -> causal per-point scores.
+- :mod:`.runner`: :func:`evaluate_engine` runs an engine over a corpus and scores it.
 - :mod:`.events`: event-level precision/recall/F1, point-adjusted F1, time to detect.
 
 A whole NAB run in a few lines::
 
     corpus = load_nab_corpus("../shared/data/nab", on_bad_timestamps="repair")
+    run = evaluate_engine(corpus, EngineRegistry.default().create("zscore"))
+    run.results["standard"].normalised, run.results["standard"].threshold, run.points_per_second
+
+which is, spelled out::
+
     items = []
     for f in corpus:
         points = point_scores_from_results(f.series, engine.detect(f.series))
         items.append((f.labels, f.to_original_rows(points)))
     results = score_corpus(items)          # {"standard": ProfileResult, ...}
-    results["standard"].normalised, results["standard"].threshold
 """
 
 from .events import (
@@ -40,6 +45,7 @@ from .nab import (
     score_file,
     sweep_weights,
 )
+from .runner import NABRun, evaluate_engine, evaluate_point_scorer
 from .sweep import (
     NO_DETECTION_THRESHOLD,
     GroupScore,
@@ -63,11 +69,14 @@ __all__ = [
     "NABCorpus",
     "NABFile",
     "NABFileLabels",
+    "NABRun",
     "PointAdjustedScores",
     "ProfileResult",
     "ThresholdChoice",
     "TimestampRepair",
     "alarms_from_scores",
+    "evaluate_engine",
+    "evaluate_point_scorer",
     "event_metrics",
     "events_from_labels",
     "load_nab_corpus",

@@ -144,6 +144,24 @@ class NABCorpus:
         """Total original rows over all files."""
         return sum(f.n_rows for f in self.files)
 
+    def split(self, every: int = 3) -> tuple[NABCorpus, NABCorpus]:
+        """A fixed design / held-out split, stratified by category: ``(design, holdout)``.
+
+        Within each category, in name order, every ``every``-th file (the 3rd,
+        6th, ... for the default 3) is held out: about a third of the corpus,
+        never chosen by looking at scores or labels.
+        """
+        if isinstance(every, bool) or not isinstance(every, int) or every < 2:
+            raise ValueError(f"NABCorpus.split: every must be an int >= 2, got {every!r}")
+        design: list[NABFile] = []
+        holdout: list[NABFile] = []
+        position: dict[str, int] = {}
+        for f in self.files:
+            k = position.get(f.category, 0)
+            position[f.category] = k + 1
+            (holdout if k % every == every - 1 else design).append(f)
+        return NABCorpus(self.root, tuple(design)), NABCorpus(self.root, tuple(holdout))
+
     def select(self, patterns: Iterable[str]) -> NABCorpus:
         """The files whose name matches any ``fnmatch`` pattern (e.g. ``"realTweets/*"``)."""
         return NABCorpus(self.root, _select(self.files, list(patterns)))
