@@ -1,0 +1,150 @@
+"""Injected anomalies: what they do to a series, and the ground truth they leave.
+
+Kinds (``GroundTruth.kind``) and the :class:`~backend.analytics.AnomalyType`
+an explanation should give them (``expected_label``):
+
+================== ========== =====================================================
+kind               expected   effect on the metric
+================== ========== =====================================================
+spike              spike      +6..9 typical sd for 1-3 points
+level_shift        trend      +4..7 typical sd for 3-12 h, then back
+ramp               trend      linear rise to +8..12 typical sd over 2-8 h, then back
+phase_shift        seasonal   daily cycle shifted by 4-8 h for one day
+missing_peak       seasonal   one day's peak (10:00-20:00) flattened to the mean
+amplitude_change   seasonal   daily swing x0.2..0.4 for one day
+node_failure       trend      several metrics of one node together, 1-6 h
+cluster_incident   trend      latency/errors/queues of >= 75 % of a cluster's nodes, 0.5-3 h
+noisy_neighbour    spike      bursts on a noisy tenant's nodes, 1-3 points
+================== ========== =====================================================
+
+"typical sd" is the metric's :attr:`~simulator.metrics.MetricProfile.spread`
+times the series' level. Node failures and cluster incidents move each metric
+by its profile's ``failure`` / ``incident`` multiple of the level (request
+rate drops, errors and latency rise). Positions are drawn by a tenant-scoped
+RNG after the warm-up, and anomalies never overlap (nor come within a guard
+gap of) another anomaly on the same series, so each labelled interval is
+unambiguous. Times are half-open: ``[start, end)``, ``end`` being the instant of
+the first unaffected nominal point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["EXPECTED_LABEL", "KINDS", "SEASONAL_KINDS", "Effect", "GroundTruth", "Incident"]
+
+EXPECTED_LABEL: dict[str, str] = {
+    "spike": "spike",
+    "level_shift": "trend",
+    "ramp": "trend",
+    "phase_shift": "seasonal",
+    "missing_peak": "seasonal",
+    "amplitude_change": "seasonal",
+    "node_failure": "trend",
+    "cluster_incident": "trend",
+    "noisy_neighbour": "spike",
+}
+KINDS: tuple[str, ...] = tuple(EXPECTED_LABEL)
+SEASONAL_KINDS = frozenset({"phase_shift", "missing_peak", "amplitude_change"})
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What one injected anomaly does to one series, in nominal point indices ``[start, end)``.
+
+    ``value``: the added amount in the metric's units (additive kinds), the
+    phase shift in points (``phase_shift``) or the swing factor
+    (``amplitude_change``); unused by ``missing_peak``.
+    """
+
+    kind: str
+    start: int
+    end: int
+    value: float
+    incident_id: str
+
+    def delta(self, i: int) -> float:
+        """The amount added at nominal point ``i`` (additive kinds only)."""
+        if self.kind == "ramp":
+            return self.value * (i - self.start + 1) / (self.end - self.start)
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """One injected anomaly on one series: where, what, when (``[start, end)``, UTC)."""
+
+    incident_id: str
+    tenant_id: str
+    cluster_id: str
+    node_id: str
+    metric_name: str
+    kind: str
+    start: datetime
+    end: datetime
+    expected_label: str
+    magnitude: float
+
+    @property
+    def series_key(self) -> tuple[str, str, str, str]:
+        """``(tenant_id, cluster_id, node_id, metric_name)``."""
+        return (self.tenant_id, self.cluster_id, self.node_id, self.metric_name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (datetimes as ISO 8601 with offset)."""
+        return {
+            "incident_id": self.incident_id,
+            "tenant_id": self.tenant_id,
+            "cluster_id": self.cluster_id,
+            "node_id": self.node_id,
+            "metric_name": self.metric_name,
+            "kind": self.kind,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "expected_label": self.expected_label,
+            "magnitude": self.magnitude,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GroundTruth:
+        """Inverse of :meth:`to_dict`."""
+        keys = set(cls.__dataclass_fields__)
+        if set(data) != keys:
+            raise ValueError(f"GroundTruth.from_dict: expected keys {sorted(keys)}, got {sorted(data)}")
+        return cls(
+            **{
+                **data,
+                "start": datetime.fromisoformat(data["start"]),
+                "end": datetime.fromisoformat(data["end"]),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One injected event, possibly spanning several nodes and metrics."""
+
+    incident_id: str
+    kind: str
+    tenant_id: str
+    cluster_id: str
+    node_ids: tuple[str, ...]
+    metrics: tuple[str, ...]
+    start: datetime
+    end: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (datetimes as ISO 8601 with offset)."""
+        return {
+            "incident_id": self.incident_id,
+            "kind": self.kind,
+            "tenant_id": self.tenant_id,
+            "cluster_id": self.cluster_id,
+            "node_ids": list(self.node_ids),
+            "metrics": list(self.metrics),
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }

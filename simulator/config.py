@@ -1,0 +1,404 @@
+"""Fleet configuration: dataclasses for code, and a small TOML loader.
+
+From code::
+
+    from simulator import FleetConfig, TenantConfig, AnomalyMix
+    config = FleetConfig(seed=7, tenants=(TenantConfig("acme"), TenantConfig("globex", noisy=True)))
+    config = FleetConfig.uniform(tenants=3, clusters=2, nodes_per_cluster=4, seed=7)
+
+From TOML (``FleetConfig.from_toml(path)``), every key optional::
+
+    seed = 7
+    start = "2024-01-01T00:00:00Z"   # or a TOML offset datetime
+    step_seconds = 300               # must divide one day
+    points = 2016                    # points per series (7 days at 5 min)
+    metrics = ["cpu", "memory", "latency_p50", "latency_p99",
+               "request_rate", "error_rate", "disk", "queue_depth"]
+    missing_rate = 0.0               # probability that a point is absent
+    jitter = 0.0                     # sampling-time jitter, fraction of a step, in [0, 1)
+    warmup_fraction = 0.3            # no anomaly starts in the first 30 % of the series
+    unique_names = false             # true: prefix cluster/node names with the tenant
+    noisy_factor = 3.0               # noise multiplier of a noisy-neighbour tenant
+    noisy_bursts_per_node_day = 2.0  # bursts per node per day in a noisy tenant
+
+    [tenant_defaults]                # applies to every tenant unless overridden
+    clusters = 2
+    nodes_per_cluster = 4
+    [tenant_defaults.anomalies]      # counts per cluster (cluster_incidents: per tenant)
+    spikes = 2
+    level_shifts = 1
+    ramps = 1
+    seasonal = 1
+    node_failures = 1
+    cluster_incidents = 1
+
+    [[tenants]]
+    name = "acme"
+    [[tenants]]
+    name = "globex"
+    noisy = true
+
+``tenants`` may also be an integer (``tenants = 3`` gives ``tenant-1`` ..
+``tenant-3``). Unknown keys are rejected with a ``ValueError`` naming them.
+
+Python 3.11+ reads TOML with the standard ``tomllib``. On Python 3.10 the
+loader uses the ``tomli`` package when it is installed (``pip install tomli``,
+part of the ``dev`` extra) and otherwise raises an error saying so.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+from .metrics import CATALOGUE, DAY_S, DEFAULT_METRICS
+
+_toml_lib: ModuleType | None = None
+if sys.version_info >= (3, 11):
+    import tomllib
+
+    _toml_lib = tomllib
+else:  # pragma: no cover - Python 3.10: the tomli backport, when installed
+    try:
+        import tomli  # type: ignore[import-not-found, unused-ignore]
+
+        _toml_lib = tomli
+    except ModuleNotFoundError:
+        pass
+
+__all__ = ["AnomalyMix", "FleetConfig", "TenantConfig", "load_toml"]
+
+_DEFAULT_START = datetime(2024, 1, 1, tzinfo=timezone.utc)  # a Monday
+
+
+def _fail(owner: str, name: str, expected: str, got: object) -> NoReturn:
+    raise ValueError(f"{owner}.{name}: expected {expected}, got {got!r}")
+
+
+def _check_int(owner: str, name: str, value: object, lo: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{owner}.{name}: expected an int >= {lo}, got {value!r} ({type(value).__name__})")
+    if value < lo:
+        _fail(owner, name, f"an int >= {lo}", value)
+
+
+def _check_float(owner: str, name: str, value: object, lo: float, hi: float, hi_open: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{owner}.{name}: expected a number, got {value!r} ({type(value).__name__})")
+    ok = math.isfinite(value) and lo <= value and (value < hi if hi_open else value <= hi)
+    if not ok:
+        _fail(owner, name, f"a number in [{lo}, {hi}{')' if hi_open else ']'}", value)
+
+
+def _check_name(owner: str, name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}.{name}: expected a non-empty str, got {value!r} ({type(value).__name__})")
+    if not value or value.strip() != value:
+        _fail(owner, name, "a non-empty str without surrounding spaces", value)
+
+
+@dataclass(frozen=True, slots=True)
+class AnomalyMix:
+    """How many anomalies of each kind to inject.
+
+    Counts are per cluster, except ``cluster_incidents``: the number of
+    clusters of the tenant that get one cluster-wide incident. ``spikes``,
+    ``level_shifts``, ``ramps`` and ``seasonal`` (one of phase shift, missing
+    peak, amplitude change) each hit one metric of a random node;
+    ``node_failures`` move several metrics of one node together.
+    """
+
+    spikes: int = 2
+    level_shifts: int = 1
+    ramps: int = 1
+    seasonal: int = 1
+    node_failures: int = 1
+    cluster_incidents: int = 1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            _check_int("AnomalyMix", f.name, getattr(self, f.name), 0)
+
+    @classmethod
+    def none(cls) -> AnomalyMix:
+        """No injected anomalies at all."""
+        return cls(0, 0, 0, 0, 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantConfig:
+    """One tenant: its name, shape, and anomaly mix.
+
+    ``noisy=True`` makes it a noisy neighbour: ``FleetConfig.noisy_factor``
+    times the noise and frequent labelled bursts on every node. Its data never
+    influences any other tenant's data (each tenant has its own random streams).
+    """
+
+    name: str
+    clusters: int = 2
+    nodes_per_cluster: int = 4
+    noisy: bool = False
+    anomalies: AnomalyMix = field(default_factory=AnomalyMix)
+
+    def __post_init__(self) -> None:
+        owner = "TenantConfig"
+        _check_name(owner, "name", self.name)
+        _check_int(owner, "clusters", self.clusters, 1)
+        _check_int(owner, "nodes_per_cluster", self.nodes_per_cluster, 1)
+        if not isinstance(self.noisy, bool):
+            raise TypeError(f"{owner}.noisy: expected a bool, got {self.noisy!r}")
+        if not isinstance(self.anomalies, AnomalyMix):
+            raise TypeError(f"{owner}.anomalies: expected an AnomalyMix, got {self.anomalies!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetConfig:
+    """The whole simulated fleet; see the module docstring for every field's meaning."""
+
+    seed: int = 0
+    tenants: tuple[TenantConfig, ...] = (
+        TenantConfig("tenant-a"),
+        TenantConfig("tenant-b"),
+        TenantConfig("tenant-c", noisy=True),
+    )
+    start: datetime = _DEFAULT_START
+    step_seconds: int = 300
+    points: int = 2016
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    missing_rate: float = 0.0
+    jitter: float = 0.0
+    warmup_fraction: float = 0.3
+    unique_names: bool = False
+    noisy_factor: float = 3.0
+    noisy_bursts_per_node_day: float = 2.0
+
+    def __post_init__(self) -> None:
+        owner = "FleetConfig"
+        _check_int(owner, "seed", self.seed, -(2**63))
+        # Accept any iterable (a list from code or TOML) and store a tuple.
+        object.__setattr__(self, "tenants", tuple(self.tenants))
+        if not self.tenants:
+            _fail(owner, "tenants", "at least one tenant", self.tenants)
+        seen: set[str] = set()
+        items: tuple[object, ...] = self.tenants
+        for i, t in enumerate(items):
+            if not isinstance(t, TenantConfig):
+                raise TypeError(f"{owner}.tenants[{i}]: expected a TenantConfig, got {t!r}")
+            if t.name in seen:
+                _fail(owner, f"tenants[{i}].name", "a name not used by another tenant", t.name)
+            seen.add(t.name)
+        start: object = self.start
+        if not isinstance(start, datetime) or start.utcoffset() is None:
+            raise TypeError(f"{owner}.start: expected a timezone-aware datetime, got {start!r}")
+        object.__setattr__(self, "start", self.start.astimezone(timezone.utc))
+        _check_int(owner, "step_seconds", self.step_seconds, 1)
+        if DAY_S % self.step_seconds:
+            _fail(owner, "step_seconds", "a divisor of 86400 (one day)", self.step_seconds)
+        _check_int(owner, "points", self.points, 1)
+        # Accept any iterable (a list from code or TOML) and store a tuple.
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        if not self.metrics:
+            _fail(owner, "metrics", "at least one metric", self.metrics)
+        for i, m in enumerate(self.metrics):
+            if m not in CATALOGUE:
+                _fail(owner, f"metrics[{i}]", f"one of {', '.join(sorted(CATALOGUE))}", m)
+            if m in self.metrics[:i]:
+                _fail(owner, f"metrics[{i}]", "a metric not listed twice", m)
+        _check_float(owner, "missing_rate", self.missing_rate, 0.0, 1.0, True)
+        _check_float(owner, "jitter", self.jitter, 0.0, 1.0, True)
+        _check_float(owner, "warmup_fraction", self.warmup_fraction, 0.0, 0.9, False)
+        if not isinstance(self.unique_names, bool):
+            raise TypeError(f"{owner}.unique_names: expected a bool, got {self.unique_names!r}")
+        _check_float(owner, "noisy_factor", self.noisy_factor, 1.0, 100.0, False)
+        _check_float(owner, "noisy_bursts_per_node_day", self.noisy_bursts_per_node_day, 0.0, 1000.0, False)
+
+    @classmethod
+    def uniform(
+        cls,
+        *,
+        tenants: int = 3,
+        clusters: int = 2,
+        nodes_per_cluster: int = 4,
+        noisy_tenants: int = 0,
+        anomalies: AnomalyMix | None = None,
+        **settings: Any,
+    ) -> FleetConfig:
+        """``tenants`` equal tenants ``tenant-1`` ..; the last ``noisy_tenants`` of them are noisy."""
+        _check_int("FleetConfig.uniform", "tenants", tenants, 1)
+        _check_int("FleetConfig.uniform", "noisy_tenants", noisy_tenants, 0)
+        mix = anomalies if anomalies is not None else AnomalyMix()
+        specs = tuple(
+            TenantConfig(f"tenant-{k + 1}", clusters, nodes_per_cluster, k >= tenants - noisy_tenants, mix)
+            for k in range(tenants)
+        )
+        return cls(tenants=specs, **settings)
+
+    @property
+    def step_us(self) -> int:
+        """The sampling step in microseconds."""
+        return self.step_seconds * 1_000_000
+
+    @property
+    def num_series(self) -> int:
+        """How many metric series the fleet has."""
+        nodes = sum(t.clusters * t.nodes_per_cluster for t in self.tenants)
+        return nodes * len(self.metrics)
+
+    @property
+    def nominal_points(self) -> int:
+        """Points in the fleet before missing points are dropped (``num_series * points``)."""
+        return self.num_series * self.points
+
+    def with_tenants(self, tenants: tuple[TenantConfig, ...]) -> FleetConfig:
+        """The same fleet with other tenants (for with/without comparisons)."""
+        return replace(self, tenants=tenants)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict of the configuration (``start`` as ISO 8601)."""
+        return {
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "step_seconds": self.step_seconds,
+            "points": self.points,
+            "metrics": list(self.metrics),
+            "missing_rate": self.missing_rate,
+            "jitter": self.jitter,
+            "warmup_fraction": self.warmup_fraction,
+            "unique_names": self.unique_names,
+            "noisy_factor": self.noisy_factor,
+            "noisy_bursts_per_node_day": self.noisy_bursts_per_node_day,
+            "tenants": [
+                {
+                    "name": t.name,
+                    "clusters": t.clusters,
+                    "nodes_per_cluster": t.nodes_per_cluster,
+                    "noisy": t.noisy,
+                    "anomalies": {f.name: getattr(t.anomalies, f.name) for f in fields(AnomalyMix)},
+                }
+                for t in self.tenants
+            ],
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, where: str = "config") -> FleetConfig:
+        """Build from a parsed TOML/JSON mapping (the layout in the module docstring)."""
+        return _from_mapping(data, where)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> FleetConfig:
+        """Read a TOML file (see the module docstring); unknown keys raise ``ValueError``."""
+        return load_toml(path)
+
+
+_TOP_KEYS = {
+    "seed",
+    "start",
+    "step_seconds",
+    "points",
+    "metrics",
+    "missing_rate",
+    "jitter",
+    "warmup_fraction",
+    "unique_names",
+    "noisy_factor",
+    "noisy_bursts_per_node_day",
+    "tenants",
+    "tenant_defaults",
+}
+_TENANT_KEYS = {"name", "clusters", "nodes_per_cluster", "noisy", "anomalies"}
+_MIX_KEYS = {f.name for f in fields(AnomalyMix)}
+
+
+def _check_keys(where: str, data: object, allowed: set[str]) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{where}: expected a table, got {data!r}")
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"expected only {', '.join(sorted(allowed))}"
+        )
+    return data
+
+
+def _mix(where: str, data: object, base: AnomalyMix) -> AnomalyMix:
+    table = _check_keys(where, data, _MIX_KEYS)
+    return replace(base, **table)
+
+
+def _tenant(where: str, data: object, defaults: Mapping[str, Any], name: str | None) -> TenantConfig:
+    table = dict(_check_keys(where, data, _TENANT_KEYS))
+    merged = {k: v for k, v in defaults.items() if k != "anomalies"}
+    mix = _mix(f"{where}.anomalies", defaults.get("anomalies", {}), AnomalyMix())
+    if "anomalies" in table:
+        mix = _mix(f"{where}.anomalies", table.pop("anomalies"), mix)
+    merged.update(table)
+    if name is not None:
+        merged.setdefault("name", name)
+    if "name" not in merged:
+        raise ValueError(f"{where}: missing key 'name'")
+    return TenantConfig(anomalies=mix, **merged)
+
+
+def _from_mapping(data: Mapping[str, Any], where: str) -> FleetConfig:
+    table = dict(_check_keys(where, data, _TOP_KEYS))
+    defaults = dict(
+        _check_keys(f"{where}.tenant_defaults", table.pop("tenant_defaults", {}), _TENANT_KEYS - {"name"})
+    )
+    raw_tenants = table.pop("tenants", None)
+    tenants: tuple[TenantConfig, ...]
+    if raw_tenants is None:
+        tenants = tuple(
+            _tenant(f"{where}.tenants[{k}]", {}, defaults, f"tenant-{c}") for k, c in enumerate("abc")
+        )
+    elif isinstance(raw_tenants, int) and not isinstance(raw_tenants, bool):
+        _check_int(where, "tenants", raw_tenants, 1)
+        tenants = tuple(
+            _tenant(f"{where}.tenants[{k}]", {}, defaults, f"tenant-{k + 1}") for k in range(raw_tenants)
+        )
+    elif isinstance(raw_tenants, list):
+        tenants = tuple(
+            _tenant(f"{where}.tenants[{k}]", t, defaults, None) for k, t in enumerate(raw_tenants)
+        )
+    else:
+        raise TypeError(f"{where}.tenants: expected an int or an array of tables, got {raw_tenants!r}")
+    if "start" in table:
+        start = table["start"]
+        if isinstance(start, str):
+            text = start[:-1] + "+00:00" if start.endswith(("Z", "z")) else start
+            try:
+                start = datetime.fromisoformat(text)
+            except ValueError:
+                _fail(where, "start", "an ISO 8601 datetime with a UTC offset", table["start"])
+        if not isinstance(start, datetime) or start.utcoffset() is None:
+            _fail(where, "start", "an ISO 8601 datetime with a UTC offset", table["start"])
+        table["start"] = start
+    if "metrics" in table:
+        if not isinstance(table["metrics"], list):
+            raise TypeError(f"{where}.metrics: expected an array of metric names, got {table['metrics']!r}")
+        table["metrics"] = tuple(table["metrics"])
+    return FleetConfig(tenants=tenants, **table)
+
+
+def _toml_module() -> ModuleType:
+    """``tomllib`` (Python 3.11+) or the ``tomli`` backport; a clear error if neither exists."""
+    if _toml_lib is None:  # pragma: no cover - Python 3.10 without tomli
+        raise RuntimeError(
+            "reading a TOML configuration on Python 3.10 needs the 'tomli' package: "
+            "run `pip install tomli` (or install the 'dev' extra), or pass the configuration from code"
+        )
+    return _toml_lib
+
+
+def load_toml(path: str | Path) -> FleetConfig:
+    """Read a :class:`FleetConfig` from the TOML file at ``path``."""
+    toml = _toml_module()
+    with open(path, "rb") as fh:
+        data = toml.load(fh)
+    return _from_mapping(data, str(path))

@@ -1,0 +1,230 @@
+"""The simulated fleet: tenants -> clusters -> nodes -> metric series, with ground truth.
+
+>>> from simulator import Fleet, FleetConfig
+>>> fleet = Fleet(FleetConfig.uniform(tenants=2, clusters=1, nodes_per_cluster=2, points=600, seed=3))
+>>> len(fleet), fleet.config.nominal_points
+(32, 19200)
+>>> s = fleet.series(0)
+>>> s.ids, len(s)
+(('tenant-1', 'cluster-1', 'node-1', 'cpu'), 600)
+>>> again = Fleet(fleet.config)
+>>> [x.values.tolist() for x in fleet.iter_series()] == [x.values.tolist() for x in again.iter_series()]
+True
+
+Generation is a pure function of the configuration: every random number
+comes from a stream keyed by the seed and the series' ids (see
+:mod:`simulator._rng`), so the same seed and configuration give identical
+series, a tenant's series do not change when other tenants are added, and
+any time range can be produced on its own. :meth:`Fleet.iter_series` yields
+one whole series at a time; :meth:`Fleet.iter_chunks` yields the fleet in
+time slices of ``chunk_points`` nominal points (memory bounded by one slice),
+and the concatenated slices equal the whole series, whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
+
+from backend.analytics import MetricSeries
+
+from ._plan import SeriesPlan, build_plans, place_anomalies
+from ._rng import derive_seed, normals, uniforms
+from .anomalies import SEASONAL_KINDS, GroundTruth, Incident
+from .config import FleetConfig
+from .metrics import season_table, week_offset
+
+__all__ = ["Fleet", "SeriesKey"]
+
+_EPOCH_US_PER_S = 1_000_000
+
+
+class SeriesKey(NamedTuple):
+    """The four ids of one simulated series."""
+
+    tenant_id: str
+    cluster_id: str
+    node_id: str
+    metric_name: str
+
+
+class Fleet:
+    """A simulated fleet built from a :class:`FleetConfig`: series plans and ground truth.
+
+    Building a ``Fleet`` draws every series' parameters and places the
+    anomalies (cheap); the points themselves are generated on demand.
+    """
+
+    def __init__(self, config: FleetConfig) -> None:
+        if not isinstance(config, FleetConfig):
+            raise TypeError(f"Fleet.config: expected a FleetConfig, got {config!r}")
+        self.config = config
+        plans: list[SeriesPlan] = []
+        truth: list[GroundTruth] = []
+        incidents: list[Incident] = []
+        for tenant in config.tenants:
+            tenant_plans = build_plans(config, tenant)
+            t, i = place_anomalies(config, tenant, tenant_plans)
+            plans.extend(tenant_plans)
+            truth.extend(t)
+            incidents.extend(i)
+        self._plans = plans
+        self._index = {p.ids: k for k, p in enumerate(plans)}
+        self.ground_truth: tuple[GroundTruth, ...] = tuple(truth)
+        self.incidents: tuple[Incident, ...] = tuple(incidents)
+        self._t0_us = int(config.start.timestamp()) * _EPOCH_US_PER_S + config.start.microsecond
+        self._offset = week_offset(int(config.start.timestamp()), config.step_seconds)
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    @property
+    def keys(self) -> list[SeriesKey]:
+        """Every series' ids, in generation order (tenant, cluster, node, metric)."""
+        return [SeriesKey(*p.ids) for p in self._plans]
+
+    def series(self, which: int | Sequence[str]) -> MetricSeries:
+        """One whole series, by position in :attr:`keys` or by its four ids."""
+        plan = self._plans[self._position(which)]
+        us, vals, _ = self._generate(plan, 0, self.config.points, 0.0)
+        return self._make(plan, us, vals)
+
+    def iter_series(self, *, tenant_id: str | None = None) -> Iterator[MetricSeries]:
+        """Every series (or one tenant's), whole, one at a time (memory: one series)."""
+        n = self.config.points
+        for plan in self._plans:
+            if tenant_id is None or plan.tenant_id == tenant_id:
+                us, vals, _ = self._generate(plan, 0, n, 0.0)
+                yield self._make(plan, us, vals)
+
+    def iter_chunks(self, chunk_points: int, *, tenant_id: str | None = None) -> Iterator[list[MetricSeries]]:
+        """The fleet in time slices of ``chunk_points`` nominal points, every series in each slice.
+
+        A slice of a series may be empty (all its points missing). Concatenating
+        a series' slices gives exactly :meth:`series`, whatever ``chunk_points``.
+        """
+        if isinstance(chunk_points, bool) or not isinstance(chunk_points, int):
+            raise TypeError(f"Fleet.iter_chunks: chunk_points must be a positive int, got {chunk_points!r}")
+        if chunk_points < 1:
+            raise ValueError(f"Fleet.iter_chunks: chunk_points must be a positive int, got {chunk_points!r}")
+        plans = [p for p in self._plans if tenant_id is None or p.tenant_id == tenant_id]
+        carry = [0.0] * len(plans)
+        n = self.config.points
+        for i0 in range(0, n, chunk_points):
+            i1 = min(n, i0 + chunk_points)
+            out = []
+            for k, plan in enumerate(plans):
+                us, vals, carry[k] = self._generate(plan, i0, i1, carry[k])
+                out.append(self._make(plan, us, vals))
+            yield out
+
+    def ground_truth_for(self, tenant_id: str) -> list[GroundTruth]:
+        """The labelled anomalies of one tenant."""
+        return [g for g in self.ground_truth if g.tenant_id == tenant_id]
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _position(self, which: int | Sequence[str]) -> int:
+        if isinstance(which, int) and not isinstance(which, bool):
+            if not -len(self._plans) <= which < len(self._plans):
+                raise IndexError(f"Fleet.series: index {which} out of range for {len(self._plans)} series")
+            return which % len(self._plans)
+        key = tuple(str(x) for x in which) if not isinstance(which, int) else ()
+        if key not in self._index:
+            raise KeyError(f"Fleet.series: no series {key!r}")
+        return self._index[key]
+
+    def _make(self, plan: SeriesPlan, us: array[int], vals: array[float]) -> MetricSeries:
+        meta = {"unit": plan.profile.unit, "kind": plan.profile.kind, "source": "simulator"}
+        return MetricSeries.from_arrays(
+            plan.tenant_id, plan.cluster_id, plan.node_id, plan.metric_name, us, vals, meta
+        )
+
+    def _generate(
+        self, plan: SeriesPlan, i0: int, i1: int, carry: float
+    ) -> tuple[array[int], array[float], float]:
+        """Points ``[i0, i1)`` of a series: epoch microseconds, values, and the counter carry."""
+        cfg = self.config
+        prof = plan.profile
+        n = i1 - i0
+        if n <= 0:
+            return array("q"), array("d"), carry
+        table = season_table(cfg.step_seconds, prof.daily, prof.weekly)
+        w = len(table)
+        shift0 = self._offset + plan.phase
+        r = (shift0 + i0) % w
+        reps = (r + n) // w + 1
+        seq = list((table * reps)[r : r + n]) if reps > 1 else list(table[r : r + n])
+        additive = []
+        for eff in plan.effects:
+            a, b = max(eff.start, i0), min(eff.end, i1)
+            if a >= b:
+                continue
+            if eff.kind in SEASONAL_KINDS:
+                if eff.kind == "phase_shift":
+                    sh = shift0 + int(eff.value)
+                    for i in range(a, b):
+                        seq[i - i0] = table[(sh + i) % w]
+                elif eff.kind == "missing_peak":
+                    for i in range(a - i0, b - i0):
+                        seq[i] = min(seq[i], 0.0)
+                else:
+                    f = eff.value
+                    for i in range(a - i0, b - i0):
+                        seq[i] *= f
+            else:
+                additive.append((eff, a, b))
+        base, drift = plan.base, plan.drift
+        z = normals(derive_seed(plan.stream, "noise"), i0, i1)
+        idx = range(i0, i1)
+        if prof.multiplicative:
+            sd = plan.noise
+            exp = math.exp
+            vals = [(base + base * s + drift * i) * exp(sd * e) for i, s, e in zip(idx, seq, z, strict=False)]
+            if prof.tail_alpha:
+                inv = -1.0 / prof.tail_alpha
+                u = uniforms(derive_seed(plan.stream, "tail"), i0, i1)
+                vals = [v * (1.0 - x) ** inv for v, x in zip(vals, u, strict=False)]
+        else:
+            sd = plan.noise
+            vals = [base + base * s + drift * i + sd * e for i, s, e in zip(idx, seq, z, strict=False)]
+        for eff, a, b in additive:
+            for i in range(a, b):
+                vals[i - i0] += eff.delta(i)
+        lo, hi = prof.lower, prof.upper
+        if lo is not None and hi is not None:
+            vals = [hi if v > hi else (lo if v < lo else v) for v in vals]
+        elif lo is not None:
+            vals = [lo if v < lo else v for v in vals]
+        if prof.integer:
+            vals = [float(round(v)) for v in vals]
+        if prof.kind == "counter":
+            step = float(cfg.step_seconds)
+            total = carry
+            acc = []
+            for v in vals:
+                total += v * step
+                acc.append(total)
+            vals, carry = acc, total
+        step_us = cfg.step_us
+        t0 = self._t0_us
+        if cfg.jitter:
+            half = cfg.jitter * step_us
+            ju = uniforms(derive_seed(plan.stream, "jitter"), i0, i1)
+            us_list = [t0 + i * step_us + round((x - 0.5) * half) for i, x in zip(idx, ju, strict=False)]
+        else:
+            us_list = None
+        if cfg.missing_rate:
+            keep = uniforms(derive_seed(plan.stream, "missing"), i0, i1)
+            p = cfg.missing_rate
+            if us_list is None:
+                us_list = list(range(t0 + i0 * step_us, t0 + i1 * step_us, step_us))
+            us_list = [t for t, k in zip(us_list, keep, strict=False) if k >= p]
+            vals = [v for v, k in zip(vals, keep, strict=False) if k >= p]
+        if us_list is None:
+            us = array("q", range(t0 + i0 * step_us, t0 + i1 * step_us, step_us))
+        else:
+            us = array("q", us_list)
+        return us, array("d", vals), carry
