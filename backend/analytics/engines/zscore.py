@@ -39,10 +39,14 @@ baseline mean (with an exact ``math.fsum`` recomputation) after every
 ``baseline_points`` updates. The shift keeps the variance accurate for
 values around 1e9 with a standard deviation of 1e-2 (catastrophic
 cancellation would otherwise wipe it out); the periodic recomputation bounds
-the drift of rounding errors. Window maxima and minima come from monotonic
-deques. Where the fast path cannot be trusted (magnitudes beyond about
+the drift of rounding errors. Where the fast path cannot be trusted (magnitudes beyond about
 1e±140, where squares overflow or underflow), that window is recomputed
 exactly from power-of-two-scaled values.
+
+Window maxima and minima are read with C-level ``max``/``min`` over the
+window when windows advance by at least a quarter of their length (at most 4
+reads per point), and from monotonic deques (O(1) amortised per point) for
+denser overlaps.
 
 The engine is causal: a window's result depends only on points up to its
 end. :class:`ZScoreStream` takes points as they arrive and yields the same
@@ -60,6 +64,8 @@ from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
+from itertools import repeat
+from operator import mul, sub
 from datetime import datetime
 from typing import ClassVar
 
@@ -75,6 +81,8 @@ __all__ = ["ZScoreEngine", "ZScoreStream"]
 _REL_FLOOR = 1e-12
 _ABS_FLOOR = 2.2250738585072014e-308  # smallest normal double
 _SAFE_LO, _SAFE_HI = 1e-140, 1e140
+# Up to this many window-lengths per stride, window extremes are read by slicing.
+_SLICE_RATIO = 4
 
 
 class ZScoreEngine(AnomalyDetectionEngine):
@@ -243,28 +251,42 @@ class ZScoreStream:
         vals = self._vals
         vals.extend(new_vals)
         w, stride = self._w, self._stride
-        maxq, minq = self._maxq, self._minq
         base = self._base
+        n0, n1 = self._n, self._n + len(new_vals)
         next_end = self._next_start + w - 1
         out: list[AnomalyResult] = []
-        for i in range(self._n, self._n + len(new_vals)):
-            x = vals[i - base]
-            while maxq and vals[maxq[-1] - base] <= x:
-                maxq.pop()
-            maxq.append(i)
-            if maxq[0] <= i - w:
-                maxq.popleft()
-            while minq and vals[minq[-1] - base] >= x:
-                minq.pop()
-            minq.append(i)
-            if minq[0] <= i - w:
-                minq.popleft()
-            if i == next_end:
-                result = self._window_done(i + 1 - w, vals[maxq[0] - base], vals[minq[0] - base])
+        if w <= _SLICE_RATIO * stride:
+            # Windows advance by at least w / _SLICE_RATIO points: reading each window's
+            # extremes with C-level max/min costs at most _SLICE_RATIO reads per point.
+            while next_end < n1:
+                lo = next_end + 1 - w - base
+                seg = vals[lo : lo + w]
+                result = self._window_done(next_end + 1 - w, max(seg), min(seg))
                 if result is not None:
                     out.append(result)
                 next_end += stride
-        self._n += len(new_vals)
+        else:
+            # Dense overlapping windows: monotonic deques give every window's extremes
+            # in O(1) amortised work per point.
+            maxq, minq = self._maxq, self._minq
+            for i in range(n0, n1):
+                x = vals[i - base]
+                while maxq and vals[maxq[-1] - base] <= x:
+                    maxq.pop()
+                maxq.append(i)
+                if maxq[0] <= i - w:
+                    maxq.popleft()
+                while minq and vals[minq[-1] - base] >= x:
+                    minq.pop()
+                minq.append(i)
+                if minq[0] <= i - w:
+                    minq.popleft()
+                if i == next_end:
+                    result = self._window_done(i + 1 - w, vals[maxq[0] - base], vals[minq[0] - base])
+                    if result is not None:
+                        out.append(result)
+                    next_end += stride
+        self._n = n1
         self._next_start = next_end - w + 1
         if not whole:
             self._trim()
@@ -295,15 +317,12 @@ class ZScoreStream:
                 k, s1, s2 = 0.0, math.nan, math.nan
             self._ops = 0
         else:
-            for v in vals[self._b_hi - base : hi - base]:
-                d = v - k
-                s1 += d
-                s2 += d * d
-            for v in vals[self._b_lo - base : lo - base]:
-                d = v - k
-                s1 -= d
-                s2 -= d * d
-            self._ops += (hi - self._b_hi) + (lo - self._b_lo)
+            # C-level loops: d = x - K for the points entering and leaving the baseline.
+            added = list(map(sub, vals[self._b_hi - base : hi - base], repeat(k)))
+            removed = list(map(sub, vals[self._b_lo - base : lo - base], repeat(k)))
+            s1 += sum(added) - sum(removed)
+            s2 += sum(map(mul, added, added)) - sum(map(mul, removed, removed))
+            self._ops += len(added) + len(removed)
         self._b_lo, self._b_hi, self._k, self._s1, self._s2 = lo, hi, k, s1, s2
 
     def _window_done(self, start: int, hi_val: float, lo_val: float) -> AnomalyResult | None:
