@@ -64,9 +64,9 @@ from array import array
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
 from itertools import repeat
 from operator import mul, sub
-from datetime import datetime
 from typing import ClassVar
 
 from .._kinds import AnomalyType
