@@ -534,6 +534,35 @@ class AnomalyResult:
     explanation: str | None = None
 
     def __post_init__(self) -> None:
+        # Fast path for the common, already-typed case (about 1 µs); anything
+        # unusual goes through the full checks below, which explain what is wrong.
+        ws, we, score, mag = self.window_start, self.window_end, self.anomaly_score, self.magnitude
+        if (
+            type(self.tenant_id) is str
+            and type(self.cluster_id) is str
+            and type(self.node_id) is str
+            and type(self.metric_name) is str
+            and self.tenant_id
+            and self.cluster_id
+            and self.node_id
+            and self.metric_name
+            and type(ws) is datetime
+            and type(we) is datetime
+            and ws.tzinfo is not None
+            and we.tzinfo is not None
+            and ws.utcoffset() is not None
+            and we.utcoffset() is not None
+            and ws <= we
+            and type(score) is float
+            and 0.0 <= score <= 1.0
+            and type(self.anomaly_label) is AnomalyType
+            and (mag is None or (type(mag) is float and 0.0 <= mag <= 1.0))
+            and (self.explanation is None or type(self.explanation) is str)
+        ):
+            return
+        self._validate()
+
+    def _validate(self) -> None:
         owner = "AnomalyResult"
         check_id(owner, "tenant_id", self.tenant_id)
         check_id(owner, "cluster_id", self.cluster_id)
