@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 
 import pytest
 
@@ -305,3 +306,32 @@ def test_normalised_score_needs_windows() -> None:
     with pytest.raises(ValueError, match=r"perfect_score must differ from null_score"):
         normalised_score(0.0, 0.0, 0.0)
     assert normalised_score(-1.0, -4.0, 4.0) == 37.5  # 100 * 3 / 8
+
+
+def _random_file(rng: random.Random, k: int) -> tuple[NABFileLabels, list[float]]:
+    n = rng.randrange(40, 120)
+    cuts = sorted(rng.sample(range(probationary_length(n) - 3, n), 2 * rng.randrange(0, 3)))
+    windows = tuple((cuts[i], cuts[i + 1]) for i in range(0, len(cuts), 2))
+    labels = NABFileLabels(f"c{k % 2}/f{k}.csv", n, probationary_length(n), windows)
+    return labels, [round(rng.random() ** 3, 1) for _ in range(n)]  # coarse scores: many ties
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_sweep_matches_brute_force(seed: int) -> None:
+    """The one-pass sweep finds the same best score as scoring every candidate file by file."""
+    rng = random.Random(seed)
+    items = [_random_file(rng, k) for k in range(4)]
+    for profile in NAB_PROFILES.values():
+        candidates = {NO_DETECTION_THRESHOLD} | {
+            s for labels, scores in items for s in scores[labels.probation :]
+        }
+        brute = {t: sum(score_file(lab, sc, t, profile).score for lab, sc in items) for t in candidates}
+        best = max(brute.values())
+        choice = optimize_threshold(items, profile)
+        assert choice.score == pytest.approx(best, abs=1e-9)
+        assert brute[choice.threshold] == pytest.approx(best, abs=1e-9)
+        # Ties go to the highest threshold.
+        assert choice.threshold == max(t for t, v in brute.items() if v >= best - 1e-9)
+        curve = dict(sweep_thresholds(items, profile))
+        assert set(curve) == candidates
+        assert all(curve[t] == pytest.approx(brute[t], abs=1e-9) for t in candidates)
