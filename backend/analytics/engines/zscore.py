@@ -153,6 +153,9 @@ class ZScoreEngine(AnomalyDetectionEngine):
             f"classify={self.classify})"
         )
 
+    #: Score at or above which a window is anomalous (``z >= threshold``); see the module docs.
+    score_threshold: ClassVar[float] = 0.5
+
     @property
     def history_points(self) -> int:
         """Points before a window's start that its result may depend on."""
