@@ -1,0 +1,303 @@
+"""Period detection and seasonal baselines for the explanation classifier (private).
+
+Contents:
+
+- :func:`detect_period`: the dominant period of a history, by the sample
+  autocorrelation function (ACF), or ``None`` when the history is not periodic.
+- :func:`baseline`: the expected values of the points that follow a history
+  (seasonal profile when a period is given, local level otherwise) and the
+  standard deviation of a new point around that expectation.
+
+Everything works on plain lists of floats with C-speed inner loops
+(``sum(map(operator.mul, a, b))``), so one call on 1024 points takes about a
+millisecond in CPython.
+
+Method: the ACF at lag ``L`` is ``mean(x[t] * x[t+L]) / mean(x[t]**2)`` of the
+linearly detrended history (Box & Jenkins, *Time Series Analysis*, ch. 2; the
+per-lag ``1/(n-L)`` normalisation keeps long lags from being penalised). Lags up
+to 32 are evaluated directly; longer lags first on block means of 4 points
+(a 4x cheaper, smoothed ACF) and then refined at full resolution around its
+local maxima. The period is the shortest lag whose ACF is a local maximum
+within 10% of the best one, which picks the fundamental rather than one of its
+multiples; a period is accepted only when at least two full periods of history
+exist and its ACF reaches ``min_strength``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from operator import mul
+
+__all__ = ["Baseline", "baseline", "cycles_used", "detect_period", "robust_sd"]
+
+_DIRECT_MAX_LAG = 32
+_DIRECT_POINTS = 512
+_BLOCK = 4  # (the block mean below is written out for 4 points)
+_PROFILE_POINTS = 256  # a seasonal profile averages at least 8 cycles or this many points
+
+
+def cycles_used(n: int, period: int) -> int:
+    """How many of the last cycles of an ``n``-point history a profile of ``period`` averages."""
+    return min(n // period, max(8, _PROFILE_POINTS // period))
+
+
+_MAD_TO_SD = 1.482602218505602  # 1 / Phi^-1(3/4): MAD of a normal sample -> its sd
+
+
+def _detrended(values: Sequence[float]) -> list[float]:
+    """``values`` minus their least-squares line (centred, so the mean is zero)."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    if n < 3:
+        return [v - mean for v in values]
+    tc = (n - 1) / 2.0
+    sxx = n * (n * n - 1) / 12.0
+    sxy = math.fsum(map(mul, range(n), values)) - tc * mean * n
+    slope = sxy / sxx
+    return [v - mean - slope * (i - tc) for i, v in enumerate(values)]
+
+
+def _acf(x: list[float], lag: int, c0: float) -> float:
+    n = len(x)
+    return float(sum(map(mul, x, x[lag:]))) / ((n - lag) * c0)
+
+
+def detect_period(
+    values: Sequence[float], *, max_period: int = 168, min_strength: float = 0.3
+) -> tuple[int, float] | None:
+    """The dominant period of ``values`` in points and its ACF, or ``None``.
+
+    Periods from 2 to ``min(max_period, len(values) // 2)`` points are
+    considered, so a period is only reported with at least two full periods of
+    history. ``min_strength`` in (0, 1) is the smallest ACF at the period (the
+    share of the variance that repeats) accepted as periodic.
+    """
+    n = len(values)
+    max_lag = min(max_period, n // 2)
+    if max_lag < 2:
+        return None
+    x = _detrended(values)
+    c0 = sum(map(mul, x, x)) / n
+    scale = max(map(abs, values))
+    if c0 <= (scale * 1e-12) ** 2 or c0 == 0.0:
+        return None  # constant (to rounding) history: nothing repeats
+    r: dict[int, float] = {}
+    coarse: dict[int, float] = {}  # block ACF at full-resolution lags, for the dip test
+    # Short lags from the last 512 points only (16 or more cycles): half the cost.
+    xs = x[-_DIRECT_POINTS:]
+    cs0 = sum(map(mul, xs, xs)) / len(xs)
+    for lag in range(1, min(max_lag, _DIRECT_MAX_LAG) + 2):
+        if lag < n:
+            r[lag] = _acf(xs, lag, cs0)
+    if max_lag > _DIRECT_MAX_LAG:
+        nb = n // _BLOCK
+        off = n - nb * _BLOCK  # align blocks to the end of the history
+        quads = [iter(x[off:])] * _BLOCK
+        y = [(a + b + c + d) * 0.25 for a, b, c, d in zip(*quads, strict=False)]
+        ybar = math.fsum(y) / nb
+        y = [v - ybar for v in y]
+        cy0 = sum(map(mul, y, y)) / nb
+        if cy0 > 0.0:
+            lo = _DIRECT_MAX_LAG // _BLOCK
+            hi = min(max_lag // _BLOCK + 1, nb - 1)
+            ry = {lag: _acf(y, lag, cy0) for lag in range(lo - 1, hi + 2) if 0 < lag < nb}
+            coarse = {lag * _BLOCK: v for lag, v in ry.items()}
+            block_peaks = []
+            for lag in range(lo, hi + 1):
+                here = ry[lag]
+                if here < min_strength * 0.8 or here < ry.get(lag - 1, -2.0):
+                    continue
+                if lag == hi or here >= ry.get(lag + 1, -2.0):
+                    block_peaks.append((lag, here))
+            if block_peaks:
+                # Refine only the strongest block peak and the two shortest nearly
+                # as strong ones (the rest are multiples of these).
+                strongest = max(block_peaks, key=lambda p: p[1])
+                near = [lag for lag, v in block_peaks if v >= 0.8 * strongest[1]][:2]
+                for lag in {strongest[0], *near}:
+                    for full in range(lag * _BLOCK - _BLOCK, lag * _BLOCK + _BLOCK + 1):
+                        if _DIRECT_MAX_LAG < full <= max_lag + 1 and full < n and full not in r:
+                            r[full] = _acf(x, full, c0)
+    peaks: list[tuple[int, float]] = []
+    running_min = r[1]
+    for lag in sorted(r.keys() | coarse.keys()):
+        here = r.get(lag, coarse.get(lag, 0.0))
+        running_min = min(running_min, here)
+        if lag not in r or lag < 2 or lag > max_lag or here < min_strength:
+            continue
+        left, right = r.get(lag - 1), r.get(lag + 1)
+        if left is None or here < left:
+            continue
+        if right is None and lag != max_lag:
+            continue
+        if right is not None and here < right and lag != max_lag:
+            continue
+        # The ACF must have dipped between lag 0 and here: a slowly decaying ACF
+        # (drift, strongly autocorrelated noise) is not a cycle.
+        if here - running_min >= min_strength:
+            peaks.append((lag, here))
+    if not peaks:
+        return None
+    # The ACF peak of a smooth cycle is flat and noisy. Settle each peak to the
+    # lag where cycles differ least (vertex of a parabola through the mean
+    # squared difference of points one lag apart), then choose between the
+    # fundamental and its multiples by how well a mean profile fits.
+    peaks.sort(key=lambda p: -p[1])
+    sq = [0.0]
+    for v in x:
+        sq.append(sq[-1] + v * v)
+    # The strongest peak and the three shortest of those nearly as strong (the
+    # fundamental is among them, even when a multiple happens to peak higher).
+    top = peaks[0][1]
+    near = sorted(lag for lag, strength in peaks if strength >= 0.8 * top)[:3]
+    refined: list[tuple[float, int]] = []
+    for lag in sorted({peaks[0][0], *near}):
+        cand = _settle(x, sq, lag, max_lag)
+        refined.append((_profile_variance(x, cand), cand))
+    best_var, best_lag = min(refined)
+    # A multiple of the period fits as well as the period itself, up to sampling
+    # noise: take the shortest candidate within that noise (the relative sd of
+    # a variance estimate with d degrees of freedom is sqrt(2/d); 4 of them
+    # leave room for autocorrelated noise).
+    dof = (cycles_used(n, best_lag) - 1) * best_lag
+    tolerance = 1.0 + 4.0 * math.sqrt(2.0 / dof)
+    for var, cand in sorted(refined, key=lambda vc: vc[1]):
+        if var <= tolerance * best_var:
+            return cand, r[cand] if cand in r else _acf(x, cand, c0)
+    return None  # pragma: no cover - the best candidate always qualifies
+
+
+def _settle(x: list[float], sq: list[float], lag: int, max_lag: int) -> int:
+    """The lag near ``lag`` (within 3) at which ``mean((x[t] - x[t - c])**2)`` is smallest.
+
+    ``sq`` holds the prefix sums of ``x**2``. Near the period that mean is a
+    smooth bowl plus noise, so the vertex of a least-squares parabola through
+    7 lags beats the noisy pointwise minimum; for sharp shapes (a V rather than
+    a bowl) the pointwise minimum is kept.
+    """
+    n = len(x)
+    lags = [c for c in range(lag - 3, lag + 4) if 2 <= c <= max_lag]
+    d = []
+    for c in lags:
+        dot = sum(map(mul, x, x[c:]))
+        d.append((sq[n] - sq[c] + sq[n - c] - 2.0 * dot) / (n - c))
+    best = lags[min(range(len(lags)), key=d.__getitem__)]
+    if len(lags) < 5:
+        return best
+    # Least-squares parabola d ~ a + b*u + c*u**2 on u = lag - mean(lags).
+    m = len(lags)
+    u = [c - math.fsum(lags) / m for c in lags]
+    s2 = math.fsum(v * v for v in u)
+    s4 = math.fsum(v**4 for v in u)
+    sd = math.fsum(d)
+    sud = math.fsum(map(mul, u, d))
+    su2d = math.fsum(v * v * w for v, w in zip(u, d, strict=True))
+    det = m * s4 - s2 * s2
+    if det <= 0.0:
+        return best
+    curv = (m * su2d - s2 * sd) / det
+    slope = sud / s2
+    if curv <= 0.0:
+        return best
+    vertex = round(lags[0] - u[0] - slope / (2.0 * curv))
+    return vertex if abs(vertex - best) <= 1 and 2 <= vertex <= max_lag else best
+
+
+def _profile_variance(x: list[float], period: int) -> float:
+    """Unbiased residual variance of ``x``'s last cycles around their mean profile."""
+    n = len(x)
+    k = cycles_used(n, period)
+    if k < 2:
+        return math.inf
+    tail = x[n - k * period :]
+    sums = [math.fsum(tail[p::period]) for p in range(period)]
+    ss = float(sum(map(mul, tail, tail))) - float(sum(map(mul, sums, sums))) / k
+    return max(ss, 0.0) / (k * period - period)
+
+
+def robust_sd(values: Sequence[float]) -> float:
+    """Standard deviation of ``values`` that ignores a few outliers (0 for < 2 values).
+
+    A first estimate from the median absolute deviation (MAD * 1.4826) sets a
+    fence at 4 of those sd around the median; the result is the ordinary sd of
+    the values inside the fence (one-step trimmed estimate: as robust as the
+    MAD against a few outliers, and about twice as efficient). When the MAD is
+    0 (more than half the values equal) it is the plain sd of all values.
+    """
+    n = len(values)
+    if n < 2:
+        return 0.0
+    s = sorted(values)
+    med = (s[(n - 1) // 2] + s[n // 2]) / 2.0
+    dev = sorted(abs(v - med) for v in values)
+    mad = (dev[(n - 1) // 2] + dev[n // 2]) / 2.0
+    # More than half the values equal (quantised or mostly idle metrics): the
+    # MAD says nothing, so fall back to the plain sd of all values.
+    kept = [v for v in values if abs(v - med) <= 4.0 * mad * _MAD_TO_SD] if mad > 0.0 else list(values)
+    if len(kept) < 2:
+        return 0.0
+    mean = math.fsum(kept) / len(kept)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in kept) / (len(kept) - 1))
+
+
+class Baseline:
+    """What the next points were expected to be, and how much they vary.
+
+    ``expected(i)`` is the expectation of the ``i``-th point after the history
+    (``i`` from 0). ``noise`` is the sd of the history around its expectation
+    and ``sd`` the sd of a new point around ``expected`` (``noise`` plus the
+    error of the estimated expectation). ``period`` is the seasonal period in
+    points (``None`` when not seasonal) and ``cycles`` how many periods the
+    profile averages (0 when not seasonal). ``low``/``high`` bound the expected
+    values over one period (both the level when not seasonal); ``level`` is
+    the mean expected value.
+    """
+
+    __slots__ = ("cycles", "high", "level", "low", "noise", "period", "profile", "sd")
+
+    def __init__(
+        self, profile: list[float], sd: float, noise: float, period: int | None, cycles: int
+    ) -> None:
+        self.profile = profile
+        self.sd = sd
+        self.noise = noise
+        self.period = period
+        self.cycles = cycles
+        self.level = math.fsum(profile) / len(profile)
+        self.low = min(profile)
+        self.high = max(profile)
+
+    def expected(self, i: int) -> float:
+        """Expected value of the ``i``-th point after the history."""
+        return self.profile[i % len(self.profile)]
+
+
+def baseline(history: Sequence[float], period: int | None) -> Baseline:
+    """The baseline of the points that follow ``history`` (at least 2 values).
+
+    With a ``period`` (and at least two periods of history), the expectation
+    is the mean of the same phase over the last
+    ``k = cycles_used(len(history), period)`` cycles, shifted to the mean
+    level of the last cycle (so it follows slow drift). ``noise`` is the robust
+    sd of those cycles around the profile, inflated by ``sqrt(k / (k - 1))``
+    because the profile was fitted to them; ``sd`` adds the profile's own error
+    (``noise * sqrt(1 + 1 / k)``). Without a period, the expectation is the
+    median of the last 32 points and ``noise == sd`` is the robust sd of the
+    last 256 points.
+    """
+    n = len(history)
+    if period is not None and n >= 2 * period:
+        k = cycles_used(n, period)
+        tail = history[n - k * period :]
+        prof = [math.fsum(tail[p::period]) / k for p in range(period)]
+        shift = math.fsum(history[n - period :]) / period - math.fsum(prof) / period
+        prof = [v + shift for v in prof]
+        resid = [v - prof[i % period] for i, v in enumerate(tail)]
+        noise = robust_sd(resid) * math.sqrt(k / (k - 1))
+        return Baseline(prof, noise * math.sqrt(1.0 + 1.0 / k), noise, period, k)
+    recent = sorted(history[-32:])
+    m = len(recent)
+    level = (recent[(m - 1) // 2] + recent[m // 2]) / 2.0
+    sd = robust_sd(history[-256:])
+    return Baseline([level], sd, sd, None, 0)

@@ -1,0 +1,239 @@
+"""Labeled series for the explanation classifier: (series, window, true kind) cases.
+
+``generate_cases(seed, n_per_kind)`` returns a balanced, shuffled list of
+:class:`LabeledCase`: the same number of ``spike``, ``trend``, ``seasonal`` and
+``normal`` windows, each at the end of its own series (history, then the window;
+nothing after it). Same seed, same cases, on every platform (only
+``random.Random(seed)`` and float arithmetic are used). Standard library only.
+
+How a case is drawn (all ranges uniform unless said otherwise):
+
+- Scale: the level is ``10**U(-3, 6)`` so values span 1e-3 .. 1e6.
+- Base: periodic (always for ``seasonal``, half of the time for the other
+  kinds) or flat. Periods are log-uniform in 4 .. 168 points with extra weight on
+  24 and 168 (a day and a week of hourly data). Shapes: sine, sine with a second
+  harmonic, a daily bump (peak width 8-20% of the period), a rounded square
+  wave, and for period 168 a weekly shape (a daily bump, weekends at 40-70%).
+  Amplitude 10-50% of the level.
+- Noise: AR(1) with coefficient 0..0.5 and marginal sd 3-20% of the amplitude
+  (periodic) or 0.5-10% of the level (flat). A mild linear drift of at most one
+  noise sd over the whole series in a third of the cases, and one past spike in
+  the history in a fifth of the cases (histories are not spotless).
+- History: log-uniform 32 .. 1024 points, at least 2 periods for a periodic
+  base and at least 3 periods for ``seasonal`` cases. Window: log-uniform
+  8 .. 64 points; ``seasonal`` windows cover at least 3/4 of a period.
+- ``spike``: 1-3 consecutive points, ending at least 3 points before the
+  window's end, at ``max(6..15 sd, the distance to the edge of the clean
+  historical range + 3..8 sd)`` from the clean value, upward 70% of the time.
+- ``trend``: a ramp or a level shift starting inside the window with at least
+  ``max(4, 30%)`` of the window after its start, reaching at the window's end
+  ``max(5..12 sd, distance to the edge of the clean range + 3..8 sd)``.
+- ``seasonal``: the periodic part of the window is phase shifted (20-50% of a
+  period), damped (to 0-50% of its amplitude), loses its peaks (flattened to
+  the mid level) or gains extra ones (a copy half a period away). Such a
+  window stays inside the historical range by construction. A draw is kept
+  only if the departure is visible: its largest point is at least 4 noise sd
+  and its root mean square at least 2 noise sd (else the phase is redrawn).
+- ``normal``: the base process simply continues.
+
+"sd" above is the noise sd. The ``period`` and ``variant`` fields of a case say
+what was drawn, for reporting.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from backend.analytics import AnomalyType, MetricSeries, TimeWindow
+from backend.analytics.types import epoch_us_to_datetime
+
+__all__ = ["KINDS", "LabeledCase", "generate_cases", "make_case"]
+
+KINDS: tuple[AnomalyType, ...] = (
+    AnomalyType.SPIKE,
+    AnomalyType.TREND,
+    AnomalyType.SEASONAL,
+    AnomalyType.NORMAL,
+)
+_T0_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
+_STEPS_US = (60_000_000, 300_000_000, 3_600_000_000)  # 1 min, 5 min, 1 h
+
+
+@dataclass(frozen=True)
+class LabeledCase:
+    """One labeled window: ``series`` ends with ``window``; ``kind`` is the truth."""
+
+    series: MetricSeries
+    window: TimeWindow
+    kind: AnomalyType
+    period: int | None
+    variant: str
+
+
+def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
+    return math.exp(rng.uniform(math.log(lo), math.log(hi)))
+
+
+def _shape(rng: random.Random, period: int) -> tuple[str, list[float]]:
+    """One period of a periodic shape, scaled to the range [-1, 1]."""
+    names = ["sine", "harmonic", "bump", "square"] + (["weekly", "weekly"] if period == 168 else [])
+    name = rng.choice(names)
+    tau = 2.0 * math.pi
+    if name == "sine":
+        raw = [math.sin(tau * p / period) for p in range(period)]
+    elif name == "harmonic":
+        a2, ph = rng.uniform(0.3, 0.7), rng.uniform(0.0, tau)
+        raw = [math.sin(tau * p / period) + a2 * math.sin(2 * tau * p / period + ph) for p in range(period)]
+    elif name == "bump":
+        width = max(1.0, period * rng.uniform(0.08, 0.2))
+        c = period / 2.0
+        raw = [math.exp(-0.5 * ((p - c) / width) ** 2) for p in range(period)]
+    elif name == "square":
+        raw = [math.tanh(3.0 * math.sin(tau * p / period)) for p in range(period)]
+    else:  # weekly: a daily bump, weekends lower
+        weekend = rng.uniform(0.4, 0.7)
+        width = 24 * rng.uniform(0.1, 0.2)
+        raw = []
+        for p in range(period):
+            day, hour = divmod(p, 24)
+            raw.append((weekend if day >= 5 else 1.0) * math.exp(-0.5 * ((hour - 13) / width) ** 2))
+    lo, hi = min(raw), max(raw)
+    return name, [2.0 * (v - lo) / (hi - lo) - 1.0 for v in raw]
+
+
+def _period(rng: random.Random) -> int:
+    u = rng.random()
+    if u < 0.2:
+        return 24
+    if u < 0.35:
+        return 168
+    return round(_log_uniform(rng, 4, 168))
+
+
+def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
+    """Draw one case of ``kind`` from ``rng`` (see the module docstring)."""
+    level = 10.0 ** rng.uniform(-3.0, 6.0)
+    periodic = kind is AnomalyType.SEASONAL or rng.random() < 0.5
+    win = round(_log_uniform(rng, 8, 64))
+    period: int | None = None
+    shape: list[float] = [0.0]
+    amp = 0.0
+    variant = "flat"
+    if periodic:
+        period = _period(rng)
+        variant, shape = _shape(rng, period)
+        amp = level * rng.uniform(0.1, 0.5)
+        sd = amp * rng.uniform(0.03, 0.2)
+        min_hist = (3 if kind is AnomalyType.SEASONAL else 2) * period
+        if kind is AnomalyType.SEASONAL:
+            win = max(win, math.ceil(0.75 * period))
+    else:
+        sd = level * rng.uniform(0.005, 0.1)
+        min_hist = 32
+    hist = max(min_hist, round(_log_uniform(rng, 32, 1024)))
+    hist = min(hist, max(1024, min_hist))
+    n = hist + win
+    phase0 = rng.randrange(period) if period else 0
+    drift = rng.uniform(-1.0, 1.0) * sd / n if rng.random() < 1 / 3 else 0.0
+    clean_periodic = [amp * shape[(phase0 + t) % len(shape)] for t in range(n)]
+    clean = [level + c + drift * t for t, c in enumerate(clean_periodic)]
+    # AR(1) noise with marginal sd ``sd``.
+    phi = rng.uniform(0.0, 0.5)
+    innov = sd * math.sqrt(1.0 - phi * phi)
+    noise = [0.0] * n
+    e = rng.gauss(0.0, sd)
+    for t in range(n):
+        noise[t] = e
+        e = phi * e + rng.gauss(0.0, innov)
+    values = [c + z for c, z in zip(clean, noise, strict=True)]
+    if rng.random() < 0.2 and hist > 10:
+        at = rng.randrange(hist - 5)
+        values[at] += rng.choice((-1.0, 1.0)) * rng.uniform(6.0, 12.0) * sd
+    hist_lo = min(clean[:hist])
+    hist_hi = max(clean[:hist])
+    start = hist
+
+    def beyond(t: int, sign: float, lo_k: float, hi_k: float, min_sd: tuple[float, float]) -> float:
+        gap = hist_hi - clean[t] if sign > 0 else clean[t] - hist_lo
+        return max(rng.uniform(*min_sd) * sd, gap + rng.uniform(lo_k, hi_k) * sd)
+
+    if kind is AnomalyType.SPIKE:
+        width = rng.choices((1, 2, 3), (0.5, 0.3, 0.2))[0]
+        at = start + rng.randrange(0, win - width - 3 + 1)
+        sign = 1.0 if rng.random() < 0.7 else -1.0
+        profile = {
+            1: (1.0,),
+            2: (rng.uniform(0.5, 1.0), 1.0),
+            3: (rng.uniform(0.4, 0.8), 1.0, rng.uniform(0.4, 0.8)),
+        }
+        peak_t = at + (0 if width == 1 else 1)
+        height = beyond(peak_t, sign, 3.0, 8.0, (6.0, 15.0))
+        for j, f in enumerate(profile[width]):
+            values[at + j] += sign * f * height
+        variant += f"/spike{width}"
+    elif kind is AnomalyType.TREND:
+        after = max(4, math.ceil(0.3 * win))
+        change = start + rng.randrange(0, win - after + 1)
+        sign = 1.0 if rng.random() < 0.6 else -1.0
+        total = beyond(n - 1, sign, 3.0, 8.0, (5.0, 12.0))
+        ramp = rng.random() < 0.5
+        span = n - change
+        for t in range(change, n):
+            frac = (t - change + 1) / span if ramp else 1.0
+            values[t] += sign * total * frac
+        variant += "/ramp" if ramp else "/shift"
+    elif kind is AnomalyType.SEASONAL:
+        assert period is not None  # seasonal cases are periodic by construction
+        how = rng.choice(("phase", "damped", "missing", "extra"))
+        variant += "/" + how
+        for _attempt in range(50):
+            if how == "phase":
+                shift = round(period * rng.uniform(0.2, 0.5)) * rng.choice((-1, 1))
+                new = [amp * shape[(phase0 + t + shift) % period] for t in range(start, n)]
+            elif how == "damped":
+                f = rng.uniform(0.0, 0.5)
+                new = [f * clean_periodic[t] for t in range(start, n)]
+            elif how == "missing":
+                f = rng.uniform(0.0, 0.3)
+                new = [c if c <= 0.0 else f * c for c in clean_periodic[start:n]]
+            else:
+                new = [
+                    max(clean_periodic[t], amp * shape[(phase0 + t + period // 2) % period])
+                    for t in range(start, n)
+                ]
+            dep = [a - b for a, b in zip(new, clean_periodic[start:n], strict=True)]
+            rms = math.sqrt(math.fsum(d * d for d in dep) / len(dep))
+            if max(map(abs, dep)) >= 4.0 * sd and rms >= 2.0 * sd:
+                break
+            # Not visible at this phase: move the window to another phase.
+            phase0 = rng.randrange(period)
+            clean_periodic = [amp * shape[(phase0 + t) % period] for t in range(n)]
+            clean = [level + c + drift * t for t, c in enumerate(clean_periodic)]
+            values = [c + z for c, z in zip(clean, noise, strict=True)]
+        else:
+            return make_case(rng, kind)
+        for j, d in enumerate(dep):
+            values[start + j] += d
+    step = rng.choice(_STEPS_US)
+    t0 = _T0_US + rng.randrange(0, 365) * 86_400_000_000
+    us = [t0 + i * step for i in range(n)]
+    series = MetricSeries.from_arrays(
+        f"tenant-{rng.randrange(5)}",
+        f"c-{rng.randrange(9)}",
+        f"n-{rng.randrange(99)}",
+        "cpu_util" if level < 1e3 else "bytes_in",
+        us,
+        values,
+    )
+    window = TimeWindow(start, n, epoch_us_to_datetime(us[start]), epoch_us_to_datetime(us[n - 1]), False)
+    return LabeledCase(series, window, kind, period, variant)
+
+
+def generate_cases(seed: int, n_per_kind: int) -> list[LabeledCase]:
+    """``4 * n_per_kind`` cases, ``n_per_kind`` of each kind, shuffled; deterministic in ``seed``."""
+    rng = random.Random(seed)
+    cases = [make_case(rng, kind) for kind in KINDS for _ in range(n_per_kind)]
+    rng.shuffle(cases)
+    return cases
