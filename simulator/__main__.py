@@ -44,21 +44,16 @@ def _config(args: argparse.Namespace) -> FleetConfig:
 def _generate(args: argparse.Namespace) -> int:
     cfg = _config(args)
     fleet = Fleet(cfg)
-    total = cfg.nominal_points
-    report = _progress("writing points", not args.quiet)
-
-    def progress(done: int) -> None:
-        if report is not None:
-            report(done, total)
-
-    written = write_fleet(fleet, args.out, fmt=args.format, progress=progress)
+    written = write_fleet(fleet, args.out, fmt=args.format, progress=_progress("writing series", not args.quiet))
     if args.store:
         # Imported only when asked for, so `generate` works without the store module.
-        from backend.analytics.store.sqlite import SQLiteMetricStore  # noqa: PLC0415
+        from backend.analytics.store import SQLiteMetricStore  # noqa: PLC0415
 
         store = SQLiteMetricStore(args.store)
         try:
-            n = write_to_store(fleet, store, chunk_points=args.chunk_points)
+            n = write_to_store(
+                fleet, store, chunk_points=args.chunk_points, progress=_progress("storing", not args.quiet)
+            )
         finally:
             close = getattr(store, "close", None)
             if close is not None:

@@ -21,18 +21,29 @@ so they are the same in every process and on every platform.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import sys
 from array import array
+from functools import lru_cache
 from statistics import NormalDist
 
-__all__ = ["BLOCK", "NORMAL_TABLE", "derive_seed", "normals", "uniforms"]
+__all__ = [
+    "BLOCK",
+    "NORMAL_TABLE",
+    "derive_seed",
+    "lognormal_factors",
+    "normals",
+    "pareto_factors",
+    "uniforms",
+]
 
 BLOCK = 4096
 _TABLE_SIZE = 65536
 _ND = NormalDist()
-NORMAL_TABLE: list[float] = [_ND.inv_cdf((k + 0.5) / _TABLE_SIZE) for k in range(_TABLE_SIZE)]
-_UNIFORM_TABLE: list[float] = [k / _TABLE_SIZE for k in range(_TABLE_SIZE)]
+# Contiguous doubles (512 KiB each): friendlier to the CPU cache than a list of float objects.
+NORMAL_TABLE: array[float] = array("d", [_ND.inv_cdf((k + 0.5) / _TABLE_SIZE) for k in range(_TABLE_SIZE)])
+_UNIFORM_TABLE: array[float] = array("d", [k / _TABLE_SIZE for k in range(_TABLE_SIZE)])
 
 
 def derive_seed(*parts: object) -> int:
@@ -51,7 +62,7 @@ def _bits16(stream: int, block: int) -> array[int]:
     return words
 
 
-def _draw(table: list[float], stream: int, i0: int, i1: int) -> list[float]:
+def _draw(table: array[float], stream: int, i0: int, i1: int) -> list[float]:
     out: list[float] = []
     if i1 <= i0:
         return out
@@ -73,3 +84,23 @@ def normals(stream: int, i0: int, i1: int) -> list[float]:
 def uniforms(stream: int, i0: int, i1: int) -> list[float]:
     """Uniform variates in ``[0, 1)`` (16-bit resolution) for points ``[i0, i1)`` of ``stream``."""
     return _draw(_UNIFORM_TABLE, stream, i0, i1)
+
+
+@lru_cache(maxsize=16)
+def _lognormal_table(sigma: float) -> array[float]:
+    return array("d", [math.exp(sigma * z) for z in NORMAL_TABLE])
+
+
+@lru_cache(maxsize=16)
+def _pareto_table(alpha: float) -> array[float]:
+    return array("d", [(1.0 - u) ** (-1.0 / alpha) for u in _UNIFORM_TABLE])
+
+
+def lognormal_factors(stream: int, i0: int, i1: int, sigma: float) -> list[float]:
+    """``exp(sigma * z)`` for the normals ``z`` of :func:`normals` (same stream, same points), by table."""
+    return _draw(_lognormal_table(sigma), stream, i0, i1)
+
+
+def pareto_factors(stream: int, i0: int, i1: int, alpha: float) -> list[float]:
+    """Pareto variates with shape ``alpha`` and minimum 1 (``(1 - u) ** (-1 / alpha)``), by table."""
+    return _draw(_pareto_table(alpha), stream, i0, i1)

@@ -15,7 +15,7 @@ From TOML (``FleetConfig.from_toml(path)``), every key optional::
     metrics = ["cpu", "memory", "latency_p50", "latency_p99",
                "request_rate", "error_rate", "disk", "queue_depth"]
     missing_rate = 0.0               # probability that a point is absent
-    jitter = 0.0                     # sampling-time jitter, fraction of a step, in [0, 1)
+    jitter = 0.0                     # each point is late by up to this fraction of a step, [0, 1)
     warmup_fraction = 0.3            # no anomaly starts in the first 30 % of the series
     unique_names = false             # true: prefix cluster/node names with the tenant
     noisy_factor = 3.0               # noise multiplier of a noisy-neighbour tenant

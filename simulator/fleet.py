@@ -23,7 +23,6 @@ and the concatenated slices equal the whole series, whatever the chunk size.
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
@@ -31,7 +30,7 @@ from typing import NamedTuple
 from backend.analytics import MetricSeries
 
 from ._plan import SeriesPlan, build_plans, place_anomalies
-from ._rng import derive_seed, normals, uniforms
+from ._rng import derive_seed, lognormal_factors, normals, pareto_factors, uniforms
 from .anomalies import SEASONAL_KINDS, GroundTruth, Incident
 from .config import FleetConfig
 from .metrics import season_table, week_offset
@@ -169,27 +168,34 @@ class Fleet:
                         seq[i - i0] = table[(sh + i) % w]
                 elif eff.kind == "missing_peak":
                     for i in range(a - i0, b - i0):
-                        seq[i] = min(seq[i], 0.0)
+                        seq[i] = min(seq[i], 1.0)
                 else:
                     f = eff.value
                     for i in range(a - i0, b - i0):
-                        seq[i] *= f
+                        seq[i] = 1.0 + (seq[i] - 1.0) * f
             else:
                 additive.append((eff, a, b))
         base, drift = plan.base, plan.drift
-        z = normals(derive_seed(plan.stream, "noise"), i0, i1)
+        noise_stream = derive_seed(plan.stream, "noise")
         idx = range(i0, i1)
+        # Comprehensions specialised by case: the per-point work is the hot path.
         if prof.multiplicative:
-            sd = plan.noise
-            exp = math.exp
-            vals = [(base + base * s + drift * i) * exp(sd * e) for i, s, e in zip(idx, seq, z, strict=False)]
+            # The noise factors are exp(noise * z) for the same z as the additive case, by table.
+            m = lognormal_factors(noise_stream, i0, i1, plan.noise)
+            if drift:
+                vals = [(base * s + drift * i) * f for i, s, f in zip(idx, seq, m, strict=True)]
+            else:
+                vals = [base * s * f for s, f in zip(seq, m, strict=True)]
             if prof.tail_alpha:
-                inv = -1.0 / prof.tail_alpha
-                u = uniforms(derive_seed(plan.stream, "tail"), i0, i1)
-                vals = [v * (1.0 - x) ** inv for v, x in zip(vals, u, strict=False)]
+                tail = pareto_factors(derive_seed(plan.stream, "tail"), i0, i1, prof.tail_alpha)
+                vals = [v * x for v, x in zip(vals, tail, strict=True)]
         else:
+            z = normals(noise_stream, i0, i1)
             sd = plan.noise
-            vals = [base + base * s + drift * i + sd * e for i, s, e in zip(idx, seq, z, strict=False)]
+            if drift:
+                vals = [base * s + drift * i + sd * e for i, s, e in zip(idx, seq, z, strict=True)]
+            else:
+                vals = [base * s + sd * e for s, e in zip(seq, z, strict=True)]
         for eff, a, b in additive:
             for i in range(a, b):
                 vals[i - i0] += eff.delta(i)
@@ -211,9 +217,10 @@ class Fleet:
         step_us = cfg.step_us
         t0 = self._t0_us
         if cfg.jitter:
-            half = cfg.jitter * step_us
+            # Each point is late by a fraction of a step in [0, jitter): times stay ascending.
+            span = cfg.jitter * step_us
             ju = uniforms(derive_seed(plan.stream, "jitter"), i0, i1)
-            us_list = [t0 + i * step_us + round((x - 0.5) * half) for i, x in zip(idx, ju, strict=False)]
+            us_list = [t0 + i * step_us + int(x * span) for i, x in zip(idx, ju, strict=True)]
         else:
             us_list = None
         if cfg.missing_rate:

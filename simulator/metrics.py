@@ -216,13 +216,16 @@ def daily_curve(seconds_of_day: float) -> float:
 
 @lru_cache(maxsize=64)
 def season_table(step_seconds: int, daily: float, weekly: float) -> tuple[float, ...]:
-    """One week of ``daily * D(t) * (1 - weekly * weekend(t))``, one entry per step from Monday 00:00 UTC."""
+    """One week of ``1 + daily * D(t) * (1 - weekly * weekend(t))``, one entry per step from Monday 00:00 UTC.
+
+    The level of a series is ``base`` times an entry (plus drift and noise).
+    """
     n = WEEK_S // step_seconds
     out = []
     for k in range(n):
         t = k * step_seconds
         weekend = 1.0 if t >= 5 * DAY_S else 0.0
-        out.append(daily * daily_curve(t % DAY_S) * (1.0 - weekly * weekend))
+        out.append(1.0 + daily * daily_curve(t % DAY_S) * (1.0 - weekly * weekend))
     return tuple(out)
 
 

@@ -79,13 +79,13 @@ def _iso(us: int, cache: dict[int, str]) -> str:
     return text
 
 
-def write_series_csv(fleet: Fleet, fh: TextIO, *, progress: Callable[[int], None] | None = None) -> int:
+def write_series_csv(fleet: Fleet, fh: TextIO, *, progress: Callable[[int, int], None] | None = None) -> int:
     """Write every point as a CSV row (see the module docstring); return the number of points."""
     writer = csv.writer(fh, lineterminator="\n")
     writer.writerow(SERIES_COLUMNS)
     cache: dict[int, str] = {}
     total = 0
-    for series in fleet.iter_series():
+    for done, series in enumerate(fleet.iter_series(), 1):
         t, c, n, m = series.ids
         writer.writerows(
             (t, c, n, m, _iso(us, cache), repr(v))
@@ -93,7 +93,7 @@ def write_series_csv(fleet: Fleet, fh: TextIO, *, progress: Callable[[int], None
         )
         total += len(series)
         if progress is not None:
-            progress(total)
+            progress(done, len(fleet))
     return total
 
 
@@ -134,11 +134,12 @@ def write_fleet(
     directory: str | Path,
     *,
     fmt: str = "csv",
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Path]:
     """Write the series (``fmt``: ``"csv"``, ``"jsonl"``, ``"both"`` or ``"none"``) and the ground truth.
 
     Returns the paths written, by name. The directory is created if needed.
+    ``progress(done, total)`` is called after each series of the CSV file.
     """
     if fmt not in ("csv", "jsonl", "both", "none"):
         raise ValueError(f"write_fleet: fmt must be one of 'csv', 'jsonl', 'both', 'none', got {fmt!r}")
@@ -166,25 +167,27 @@ def write_to_store(
     store: BatchWriter,
     *,
     chunk_points: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write the fleet into ``store`` with ``write_batch``; return the number of points written.
 
     Without ``chunk_points``, one batch (one transaction) per series; with it,
     one batch per time slice holding every series' points of that slice, so
     memory stays bounded by one slice whatever the fleet's length.
+    ``progress(done, total)`` is called after each batch.
     """
     total = 0
     if chunk_points is None:
-        for series in fleet.iter_series():
+        for done, series in enumerate(fleet.iter_series(), 1):
             total += store.write_batch([series])
             if progress is not None:
-                progress(total)
+                progress(done, len(fleet))
     else:
-        for chunk in fleet.iter_chunks(chunk_points):
+        n_chunks = -(-fleet.config.points // chunk_points)
+        for done, chunk in enumerate(fleet.iter_chunks(chunk_points), 1):
             total += store.write_batch([s for s in chunk if len(s)])
             if progress is not None:
-                progress(total)
+                progress(done, n_chunks)
     return total
 
 
