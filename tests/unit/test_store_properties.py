@@ -42,7 +42,10 @@ def test_a_tenant_reads_exactly_its_own_points(ops: list[Op]) -> None:
     """Whatever any tenant writes (same cluster/node/metric names included), each tenant reads back
     exactly the last value it wrote at each of its own timestamps, and nothing of anyone else's."""
     expected: dict[tuple[str, str, str, str], dict[int, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp, SQLiteMetricStore(Path(tmp) / "p.db", synchronous="NORMAL") as store:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SQLiteMetricStore(Path(tmp) / "p.db", synchronous="NORMAL") as store,
+    ):
         for tenant, c, n, m, points in ops:
             _write(store, tenant, c, n, m, points)
             if points:
