@@ -34,7 +34,8 @@ Guarantees:
   a crash of the process (and, with FULL, of the machine).
 
 Each thread gets its own connection (opened on first use); the store object
-may be shared between threads. Only parameterised SQL is used: every statement
+may be shared between threads. Connections stay open until :meth:`close`, so
+prefer a thread pool to a thread per request. Only parameterised SQL is used: every statement
 is a constant string in this module.
 
 >>> import tempfile, os
