@@ -88,6 +88,38 @@ def published_scores(
     return items
 
 
+def machine_description() -> str:
+    """CPU model (from /proc/cpuinfo where available), architecture and core count."""
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model or 'unknown CPU'} ({platform.machine()}, {os.cpu_count()} cpus, {platform.system()})"
+
+
+def reference_rate(corpus: NABCorpus) -> float:
+    """Points/s of a minimal pure-Python streaming loop (an EWMA) over the same points.
+
+    Measured in the same run as the engine, it calibrates points/s figures
+    across machines and load: an engine's rate divided by this one is roughly
+    machine independent.
+    """
+    start = time.perf_counter()
+    points = 0
+    for f in corpus:
+        mean = 0.0
+        for x in f.series.values.tolist():
+            mean += 0.01 * (x - mean)
+        points += len(f.series)
+    seconds = time.perf_counter() - start
+    return points / seconds if seconds > 0 else float("inf")
+
+
 def fmt(value: float | None) -> str:
     return "   n/a" if value is None else f"{value:7.2f}"
 
@@ -177,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"date {datetime.now(timezone.utc).isoformat(timespec='seconds')}"
         f"  python {platform.python_version()}"
-        f"  machine {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()}"
+        f"  machine {machine_description()}"
     )
     for f in corpus:
         if f.repairs:
@@ -216,8 +248,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if detect_seconds is not None:
         rate = points / detect_seconds if detect_seconds > 0 else float("inf")
         print(f"engine detect {detect_seconds:.2f} s for {points} points: {rate:,.0f} points/s")
+        reference = reference_rate(corpus)
+        print(
+            f"reference: pure-Python EWMA loop {reference:,.0f} points/s "
+            f"(engine = {rate / reference:.3f} x reference)"
+        )
         summary["detect_seconds"] = detect_seconds
         summary["points_per_second"] = rate
+        summary["reference_points_per_second"] = reference
     summary["wall_seconds"] = wall
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
