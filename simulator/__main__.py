@@ -44,7 +44,8 @@ def _config(args: argparse.Namespace) -> FleetConfig:
 def _generate(args: argparse.Namespace) -> int:
     cfg = _config(args)
     fleet = Fleet(cfg)
-    written = write_fleet(fleet, args.out, fmt=args.format, progress=_progress("writing series", not args.quiet))
+    progress = _progress("writing series", not args.quiet)
+    written = write_fleet(fleet, args.out, fmt=args.format, progress=progress)
     if args.store:
         # Imported only when asked for, so `generate` works without the store module.
         from backend.analytics.store import SQLiteMetricStore  # noqa: PLC0415

@@ -1,0 +1,361 @@
+"""Unit tests of the fleet simulator: determinism, shapes, anomalies, ground truth, configuration."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from simulator import (
+    CATALOGUE,
+    EXPECTED_LABEL,
+    AnomalyMix,
+    Fleet,
+    FleetConfig,
+    TenantConfig,
+    load_toml,
+)
+from simulator._rng import derive_seed, normals, uniforms
+from simulator.anomalies import GroundTruth
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = dict(points=576, step_seconds=600)  # four days at 10 minutes
+
+
+def small(**kw: object) -> FleetConfig:
+    """A small fleet: 2 tenants x 1 cluster x 2 nodes, four days at 10 minutes."""
+    settings: dict[str, object] = {"tenants": 2, "clusters": 1, "nodes_per_cluster": 2, "seed": 11, **SMALL}
+    settings.update(kw)
+    return FleetConfig.uniform(**settings)  # type: ignore[arg-type]
+
+
+def dump(fleet: Fleet) -> list[tuple[tuple[str, ...], list[int], list[float]]]:
+    return [(s.ids, list(s.epoch_us), s.values.tolist()) for s in fleet.iter_series()]
+
+
+# -- random streams -----------------------------------------------------------------------
+
+
+def test_streams_are_pure_functions_of_seed_and_index() -> None:
+    """Any sub-range of a stream equals the same slice of the whole stream."""
+    whole = normals(7, 0, 9000)
+    assert normals(7, 4000, 8200) == whole[4000:8200]
+    assert uniforms(7, 10, 20) == uniforms(7, 0, 30)[10:20]
+    assert normals(8, 0, 100) != whole[:100]
+
+
+def test_derive_seed_is_stable_across_processes() -> None:
+    """Seeds come from BLAKE2b over the parts, not from hash(): another process agrees."""
+    assert derive_seed(1, "a") == derive_seed(1, "a") != derive_seed(1, "b")
+    code = "from simulator._rng import derive_seed; print(derive_seed(1, 'a'))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True
+    )
+    assert int(out.stdout) == derive_seed(1, "a")
+
+
+def test_normal_table_is_a_standard_normal() -> None:
+    """The discretised normal has mean 0 and sd 1 (to sampling precision)."""
+    z = normals(3, 0, 200_000)
+    assert abs(statistics.fmean(z)) < 0.01
+    assert abs(statistics.pstdev(z) - 1.0) < 0.01
+
+
+# -- determinism and streaming ------------------------------------------------------------
+
+
+def test_same_seed_same_fleet_different_seed_different_fleet() -> None:
+    """Same seed and configuration give identical series and ground truth; another seed does not."""
+    cfg = small()
+    a, b = Fleet(cfg), Fleet(cfg)
+    assert dump(a) == dump(b)
+    assert a.ground_truth == b.ground_truth and a.incidents == b.incidents
+    c = Fleet(replace(cfg, seed=12))
+    assert dump(c) != dump(a)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 100, 575, 576, 5000])
+def test_chunks_concatenate_to_the_whole_series(chunk: int) -> None:
+    """iter_chunks slices, joined, equal iter_series exactly (missing points, jitter and counters too)."""
+    cfg = small(
+        missing_rate=0.05, jitter=0.4, metrics=("cpu", "latency_p99", "requests_total", "queue_depth")
+    )
+    fleet = Fleet(cfg)
+    whole = dump(fleet)
+    joined: list[tuple[list[int], list[float]]] = [([], []) for _ in whole]
+    for piece in fleet.iter_chunks(chunk):
+        assert len(piece) == len(whole)
+        for k, s in enumerate(piece):
+            joined[k][0].extend(s.epoch_us)
+            joined[k][1].extend(s.values.tolist())
+    assert [(us, v) for _, us, v in whole] == joined
+
+
+def test_chunk_points_is_validated() -> None:
+    """A non-positive or non-int chunk size is refused with a message naming it."""
+    fleet = Fleet(small())
+    with pytest.raises(ValueError, match="chunk_points must be a positive int, got 0"):
+        next(fleet.iter_chunks(0))
+    with pytest.raises(TypeError, match="chunk_points"):
+        next(fleet.iter_chunks(2.5))  # type: ignore[arg-type]
+
+
+def test_tenant_data_does_not_depend_on_other_tenants() -> None:
+    """A tenant's series and ground truth are the same alone, with others, and in any order."""
+    a, noisy = TenantConfig("acme"), TenantConfig("noisy", noisy=True)
+    base = FleetConfig(tenants=(a,), seed=5, **SMALL)  # type: ignore[arg-type]
+    both = base.with_tenants((noisy, a))
+    alone, together = Fleet(base), Fleet(both)
+    assert dump(alone) == [x for x in dump(together) if x[0][0] == "acme"]
+    assert alone.ground_truth == tuple(together.ground_truth_for("acme"))
+
+
+def test_cluster_and_node_names_repeat_across_tenants_by_default() -> None:
+    """Equal names across tenants by default; unique_names prefixes them with the tenant."""
+    keys = Fleet(small()).keys
+    per_tenant = {
+        t: {(k.cluster_id, k.node_id) for k in keys if k.tenant_id == t} for t in ("tenant-1", "tenant-2")
+    }
+    assert (
+        per_tenant["tenant-1"] == per_tenant["tenant-2"] == {("cluster-1", "node-1"), ("cluster-1", "node-2")}
+    )
+    unique = Fleet(small(unique_names=True)).keys
+    assert {k.cluster_id for k in unique} == {"tenant-1-cluster-1", "tenant-2-cluster-1"}
+
+
+# -- shapes -------------------------------------------------------------------------------
+
+
+def clean(**kw: object) -> Fleet:
+    return Fleet(small(anomalies=AnomalyMix.none(), **kw))
+
+
+def test_bounded_integer_and_counter_metrics_respect_their_nature() -> None:
+    """Percentages stay in [0, 100], queue depth is a non-negative integer, counters never decrease."""
+    fleet = Fleet(small(noisy_tenants=1, metrics=tuple(CATALOGUE)))
+    for s in fleet.iter_series():
+        v = s.values.tolist()
+        prof = CATALOGUE[s.metric_name]
+        if prof.lower is not None:
+            assert min(v) >= prof.lower
+        if prof.upper is not None:
+            assert max(v) <= prof.upper
+        if prof.integer:
+            assert all(x == int(x) for x in v)
+        if prof.kind == "counter":
+            assert all(b >= a for a, b in itertools.pairwise(v))
+        assert s.metadata is not None and s.metadata["unit"] == prof.unit
+
+
+def test_daily_and_weekly_seasonality() -> None:
+    """CPU is higher mid-afternoon than at night, and the weekend swing is smaller than a weekday's."""
+    cfg = FleetConfig.uniform(
+        tenants=1,
+        clusters=1,
+        nodes_per_cluster=2,
+        points=7 * 144,
+        step_seconds=600,
+        metrics=("cpu",),
+        anomalies=AnomalyMix.none(),
+    )
+    for s in Fleet(cfg).iter_series():
+        v = s.values.tolist()
+        days = [v[d * 144 : (d + 1) * 144] for d in range(7)]  # Monday .. Sunday
+        for day in days:
+            assert statistics.fmean(day[13 * 6 : 16 * 6]) > statistics.fmean(day[1 * 6 : 5 * 6])
+        swing = [max(d) - min(d) for d in days]
+        assert statistics.fmean(swing[5:]) < statistics.fmean(swing[:5])
+
+
+def test_latency_is_right_skewed_and_p99_above_p50() -> None:
+    """Heavy-tailed latency: mean above median, and p99's level far above p50's."""
+    fleet = clean(metrics=("latency_p50", "latency_p99"))
+    for node in ("node-1", "node-2"):
+        p50 = fleet.series(("tenant-1", "cluster-1", node, "latency_p50")).values.tolist()
+        p99 = fleet.series(("tenant-1", "cluster-1", node, "latency_p99")).values.tolist()
+        assert statistics.fmean(p99) > statistics.median(p99)
+        assert statistics.median(p99) > 1.5 * statistics.median(p50)
+
+
+def test_missing_points_and_jitter() -> None:
+    """Missing points drop about the configured share; jittered times stay in their step, ascending."""
+    cfg = small(missing_rate=0.2, jitter=0.5, metrics=("cpu",))
+    fleet = Fleet(cfg)
+    t0 = int(cfg.start.timestamp()) * 1_000_000
+    step = cfg.step_us
+    kept = 0
+    for s in fleet.iter_series():
+        us = list(s.epoch_us)
+        kept += len(us)
+        for t in us:
+            offset = (t - t0) % step
+            assert offset < 0.5 * step
+    total = cfg.nominal_points
+    share = 1 - kept / total
+    sd = (0.2 * 0.8 / total) ** 0.5
+    assert abs(share - 0.2) < 5 * sd
+
+
+def test_noisy_tenant_is_noisier() -> None:
+    """A noisy neighbour's point-to-point noise is several times a clean tenant's."""
+    fleet = Fleet(
+        small(
+            noisy_tenants=1, anomalies=AnomalyMix.none(), noisy_bursts_per_node_day=0.0, metrics=("memory",)
+        )
+    )
+
+    def roughness(tenant: str) -> float:
+        v = fleet.series((tenant, "cluster-1", "node-1", "memory")).values.tolist()
+        return statistics.pstdev([b - a for a, b in itertools.pairwise(v)])
+
+    assert roughness("tenant-2") > 2.0 * roughness("tenant-1")
+
+
+# -- anomalies and ground truth -------------------------------------------------------------
+
+
+def test_anomalies_change_only_their_labelled_intervals() -> None:
+    """Outside its labelled intervals a series equals the same series without anomalies, exactly."""
+    mix = AnomalyMix(spikes=2, level_shifts=1, ramps=1, seasonal=1, node_failures=1, cluster_incidents=1)
+    cfg = small(anomalies=mix, nodes_per_cluster=3)
+    with_a, without = (
+        Fleet(cfg),
+        Fleet(replace(cfg, tenants=tuple(replace(t, anomalies=AnomalyMix.none()) for t in cfg.tenants))),
+    )
+    step = timedelta(seconds=cfg.step_seconds)
+    changed_series = 0
+    for s in with_a.iter_series():
+        ref = without.series(s.ids)
+        truth = [g for g in with_a.ground_truth if g.series_key == s.ids]
+        inside = set()
+        for g in truth:
+            k = int((g.start - cfg.start) / step)
+            while cfg.start + k * step < g.end:
+                inside.add(k)
+                k += 1
+        diff = {i for i, (a, b) in enumerate(zip(s.values, ref.values, strict=False)) if a != b}
+        assert diff <= inside
+        changed_series += bool(diff)
+    assert changed_series > 0
+
+
+def test_ground_truth_is_consistent() -> None:
+    """Labels lie after the warm-up, inside the series, never overlap, and carry the expected label."""
+    cfg = small(nodes_per_cluster=4, noisy_tenants=1, anomalies=AnomalyMix(2, 1, 1, 1, 1, 1))
+    fleet = Fleet(cfg)
+    end = cfg.start + timedelta(seconds=cfg.step_seconds * cfg.points)
+    warm = cfg.start + timedelta(seconds=cfg.step_seconds * cfg.points * cfg.warmup_fraction)
+    by_key: dict[tuple[str, str, str, str], list[GroundTruth]] = {}
+    for g in fleet.ground_truth:
+        assert warm - timedelta(seconds=cfg.step_seconds) <= g.start < g.end <= end
+        assert g.expected_label == EXPECTED_LABEL[g.kind]
+        by_key.setdefault(g.series_key, []).append(g)
+        assert GroundTruth.from_dict(g.to_dict()) == g
+    for labels in by_key.values():
+        labels.sort(key=lambda g: g.start)
+        assert all(a.end <= b.start for a, b in itertools.pairwise(labels))
+    kinds = {g.kind for g in fleet.ground_truth}
+    assert {"spike", "level_shift", "ramp", "node_failure", "cluster_incident", "noisy_neighbour"} <= kinds
+
+
+def test_node_failure_and_cluster_incident_are_correlated() -> None:
+    """A node failure moves several metrics of one node at once; a cluster incident >= 75 % of nodes."""
+    cfg = small(nodes_per_cluster=4, anomalies=AnomalyMix(0, 0, 0, 0, 1, 1))
+    fleet = Fleet(cfg)
+    kinds = {i.kind for i in fleet.incidents}
+    assert kinds == {"node_failure", "cluster_incident"}
+    for inc in fleet.incidents:
+        records = [g for g in fleet.ground_truth if g.incident_id == inc.incident_id]
+        assert {(g.start, g.end) for g in records} == {(inc.start, inc.end)}
+        if inc.kind == "node_failure":
+            assert len(inc.node_ids) == 1 and len(inc.metrics) >= 3
+        else:
+            assert len(inc.node_ids) >= 0.75 * cfg.tenants[0].nodes_per_cluster
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def test_config_errors_name_the_field() -> None:
+    """Bad values raise ValueError/TypeError naming the object and field and echoing the value."""
+    with pytest.raises(
+        ValueError, match=r"FleetConfig.step_seconds: expected a divisor of 86400 \(one day\), got 7"
+    ):
+        FleetConfig(step_seconds=7)
+    with pytest.raises(ValueError, match=r"FleetConfig.metrics\[1\]: expected one of .*got 'gpu'"):
+        FleetConfig(metrics=("cpu", "gpu"))
+    with pytest.raises(
+        ValueError, match=r"FleetConfig.missing_rate: expected a number in \[0.0, 1.0\), got 1.0"
+    ):
+        FleetConfig(missing_rate=1.0)
+    with pytest.raises(TypeError, match=r"TenantConfig.clusters: expected an int >= 1, got '2'"):
+        TenantConfig("a", clusters="2")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"AnomalyMix.spikes: expected an int >= 0, got -1"):
+        AnomalyMix(spikes=-1)
+    with pytest.raises(ValueError, match=r"FleetConfig.tenants\[1\].name: expected a name not used"):
+        FleetConfig(tenants=(TenantConfig("a"), TenantConfig("a")))
+    with pytest.raises(TypeError, match=r"FleetConfig.start: expected a timezone-aware datetime"):
+        FleetConfig(start=datetime(2024, 1, 1))
+
+
+def test_toml_configuration(tmp_path: Path) -> None:
+    """A TOML file sets every field; tenant defaults apply unless a tenant overrides them."""
+    path = tmp_path / "fleet.toml"
+    path.write_text(
+        """
+seed = 9
+start = "2024-03-04T00:00:00Z"
+step_seconds = 600
+points = 288
+metrics = ["cpu", "error_rate"]
+missing_rate = 0.01
+[tenant_defaults]
+clusters = 3
+nodes_per_cluster = 2
+[tenant_defaults.anomalies]
+spikes = 4
+[[tenants]]
+name = "acme"
+[[tenants]]
+name = "globex"
+noisy = true
+clusters = 1
+[tenants.anomalies]
+spikes = 0
+""",
+        encoding="utf-8",
+    )
+    cfg = load_toml(path)
+    assert (cfg.seed, cfg.step_seconds, cfg.points, cfg.metrics) == (9, 600, 288, ("cpu", "error_rate"))
+    assert cfg.start == datetime(2024, 3, 4, tzinfo=timezone.utc)
+    acme, globex = cfg.tenants
+    assert (acme.clusters, acme.nodes_per_cluster, acme.noisy, acme.anomalies.spikes) == (3, 2, False, 4)
+    assert (globex.clusters, globex.noisy, globex.anomalies.spikes, globex.anomalies.ramps) == (1, True, 0, 1)
+    assert FleetConfig.from_toml(path) == cfg
+
+
+def test_toml_rejects_unknown_keys_and_accepts_a_tenant_count(tmp_path: Path) -> None:
+    """Unknown keys are named in the error; ``tenants = N`` makes tenant-1 .. tenant-N."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seed = 1\nsede = 2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'sede'"):
+        load_toml(bad)
+    good = tmp_path / "good.toml"
+    good.write_text("tenants = 4\n", encoding="utf-8")
+    assert [t.name for t in load_toml(good).tenants] == ["tenant-1", "tenant-2", "tenant-3", "tenant-4"]
+
+
+def test_config_to_dict_round_trips_through_from_mapping() -> None:
+    """to_dict() is JSON-safe and from_mapping() rebuilds the same configuration."""
+    cfg = small(noisy_tenants=1, missing_rate=0.1)
+    data = cfg.to_dict()
+    data["tenants"] = [dict(t) for t in data["tenants"]]
+    assert FleetConfig.from_mapping(data) == cfg

@@ -1,0 +1,169 @@
+"""Unit tests of the simulator's outputs (CSV, JSON Lines, ground truth, store) and its command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from backend.analytics import MetricSeries
+from backend.analytics.store import SQLiteMetricStore
+from simulator import AnomalyMix, Fleet, FleetConfig
+from simulator.__main__ import main
+from simulator.output import read_series_csv, write_fleet, write_to_store
+
+REPO = Path(__file__).resolve().parents[2]
+TOML = """
+seed = 3
+step_seconds = 600
+points = 432
+metrics = ["cpu", "error_rate", "latency_p99"]
+[tenant_defaults]
+clusters = 1
+nodes_per_cluster = 2
+[[tenants]]
+name = "acme"
+[[tenants]]
+name = "globex"
+noisy = true
+"""
+
+
+def tiny() -> Fleet:
+    return Fleet(
+        FleetConfig.uniform(
+            tenants=2,
+            clusters=1,
+            nodes_per_cluster=2,
+            points=300,
+            step_seconds=600,
+            missing_rate=0.02,
+            jitter=0.3,
+            metrics=("cpu", "requests_total"),
+            seed=4,
+        )
+    )
+
+
+def test_files_are_byte_identical_across_runs(tmp_path: Path) -> None:
+    """Two runs of the same configuration write byte-identical files."""
+    a = write_fleet(tiny(), tmp_path / "a", fmt="both")
+    b = write_fleet(tiny(), tmp_path / "b", fmt="both")
+    assert sorted(a) == sorted(b) == ["ground_truth.csv", "ground_truth.json", "series.csv", "series.jsonl"]
+    for name in a:
+        assert a[name].read_bytes() == b[name].read_bytes(), name
+
+
+def test_csv_and_jsonl_hold_the_series(tmp_path: Path) -> None:
+    """series.csv and series.jsonl read back to the generated points exactly."""
+    fleet = tiny()
+    paths = write_fleet(fleet, tmp_path, fmt="both")
+    expected = [(s.ids, list(s.epoch_us), s.values.tolist()) for s in fleet.iter_series()]
+    from_csv = [(s.ids, list(s.epoch_us), s.values.tolist()) for s in read_series_csv(paths["series.csv"])]
+    assert from_csv == expected
+    lines = paths["series.jsonl"].read_text(encoding="utf-8").splitlines()
+    from_jsonl = [MetricSeries.from_dict(json.loads(line)) for line in lines]
+    assert [(s.ids, list(s.epoch_us), s.values.tolist()) for s in from_jsonl] == expected
+
+
+def test_ground_truth_files(tmp_path: Path) -> None:
+    """ground_truth.json holds the configuration, every label and every incident."""
+    fleet = tiny()
+    write_fleet(fleet, tmp_path, fmt="none")
+    doc = json.loads((tmp_path / "ground_truth.json").read_text(encoding="utf-8"))
+    assert doc["config"] == fleet.config.to_dict()
+    assert doc["labels"] == [g.to_dict() for g in fleet.ground_truth]
+    assert len(doc["incidents"]) == len(fleet.incidents)
+    rows = (tmp_path / "ground_truth.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("incident_id,tenant_id,cluster_id,node_id,metric_name,kind,start,end")
+    assert len(rows) == 1 + len(fleet.ground_truth)
+    assert not (tmp_path / "series.csv").exists()
+
+
+def test_write_fleet_rejects_an_unknown_format(tmp_path: Path) -> None:
+    """fmt must be one of the four names."""
+    with pytest.raises(ValueError, match=r"write_fleet: fmt must be one of .*got 'xml'"):
+        write_fleet(tiny(), tmp_path, fmt="xml")
+
+
+@pytest.mark.parametrize("chunk_points", [None, 64])
+def test_store_receives_every_point(tmp_path: Path, chunk_points: int | None) -> None:
+    """Writing to the SQLite reference store, whole or in slices, stores the series exactly."""
+    fleet = tiny()
+    with SQLiteMetricStore(tmp_path / "fleet.db", synchronous="NORMAL") as store:
+        n = write_to_store(fleet, store, chunk_points=chunk_points)
+        assert n == sum(len(s) for s in fleet.iter_series())
+        lo, hi = datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2100, 1, 1, tzinfo=timezone.utc)
+        for s in fleet.iter_series():
+            got = store.get_metric_series(*s.ids, lo, hi)
+            assert list(got.epoch_us) == list(s.epoch_us) and got.values.tolist() == s.values.tolist()
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help exits 0 and names generate and demo."""
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "generate" in out and "demo" in out
+
+
+def test_generate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """generate --config --out writes the files and reports them."""
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(TOML, encoding="utf-8")
+    assert main(["generate", "--config", str(cfg), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert (tmp_path / "out" / "series.csv").stat().st_size > 0
+    assert "ground_truth.json" in capsys.readouterr().out
+
+
+def test_bad_configuration_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A configuration error exits with status 2 and a one-line message, no traceback."""
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("step_seconds = 7\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "--config", str(cfg), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    assert "step_seconds: expected a divisor of 86400" in capsys.readouterr().err
+
+
+def test_demo_command_prints_the_summary(tmp_path: Path) -> None:
+    """python -m simulator demo (small config) prints top nodes, ground truth, precision and recall."""
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(TOML, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator", "demo", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    out = proc.stdout
+    assert "Tenant acme" in out and "Tenant globex [noisy neighbour]" in out
+    assert "#1 cluster-1/node-" in out and "injected " in out
+    assert "Precision " in out and "Recall " in out
+    assert "detecting (series)" in proc.stderr  # progress goes to stderr, not into the summary
+
+
+def test_demo_with_no_anomalies_reports_perfect_recall() -> None:
+    """With nothing injected, recall is vacuous (1.0) and every detection is a false alarm."""
+    from simulator.demo import run_demo
+
+    report = run_demo(
+        FleetConfig.uniform(
+            tenants=1,
+            clusters=1,
+            nodes_per_cluster=1,
+            points=300,
+            step_seconds=600,
+            anomalies=AnomalyMix.none(),
+            metrics=("memory",),
+        )
+    )
+    ev = report.evaluation
+    assert ev.records == 0 and ev.recall == 1.0
+    assert ev.matched_detections == 0
