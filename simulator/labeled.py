@@ -114,7 +114,7 @@ def _period(rng: random.Random) -> int:
 
 def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
     """Draw one case of ``kind`` from ``rng`` (see the module docstring)."""
-    level = 10.0 ** rng.uniform(-3.0, 6.0)
+    level = math.pow(10.0, rng.uniform(-3.0, 6.0))
     periodic = kind is AnomalyType.SEASONAL or rng.random() < 0.5
     win = round(_log_uniform(rng, 8, 64))
     period: int | None = None
@@ -157,7 +157,7 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
 
     def beyond(t: int, sign: float, lo_k: float, hi_k: float, min_sd: tuple[float, float]) -> float:
         gap = hist_hi - clean[t] if sign > 0 else clean[t] - hist_lo
-        return max(rng.uniform(*min_sd) * sd, gap + rng.uniform(lo_k, hi_k) * sd)
+        return max(rng.uniform(min_sd[0], min_sd[1]) * sd, gap + rng.uniform(lo_k, hi_k) * sd)
 
     if kind is AnomalyType.SPIKE:
         width = rng.choices((1, 2, 3), (0.5, 0.3, 0.2))[0]

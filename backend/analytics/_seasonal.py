@@ -33,6 +33,7 @@ __all__ = ["Baseline", "baseline", "cycles_used", "detect_period", "robust_sd"]
 
 _DIRECT_MAX_LAG = 32
 _DIRECT_POINTS = 512
+_EDGE_SLACK = 0.05
 _BLOCK = 4  # (the block mean below is written out for 4 points)
 _PROFILE_POINTS = 256  # a seasonal profile averages at least 8 cycles or this many points
 
@@ -129,9 +130,9 @@ def detect_period(
         left, right = r.get(lag - 1), r.get(lag + 1)
         if left is None or here < left:
             continue
-        if right is None and lag != max_lag:
-            continue
-        if right is not None and here < right and lag != max_lag:
+        # At the longest lag allowed the ACF may still be rising by noise alone
+        # (flat peak of a smooth cycle): tolerate a small rise there.
+        if right is None or here < right - (_EDGE_SLACK if lag == max_lag else 0.0):
             continue
         # The ACF must have dipped between lag 0 and here: a slowly decaying ACF
         # (drift, strongly autocorrelated noise) is not a cycle.
@@ -201,7 +202,10 @@ def _settle(x: list[float], sq: list[float], lag: int, max_lag: int) -> int:
     if curv <= 0.0:
         return best
     vertex = round(lags[0] - u[0] - slope / (2.0 * curv))
-    return vertex if abs(vertex - best) <= 1 and 2 <= vertex <= max_lag else best
+    if vertex not in lags or abs(vertex - best) > 1:
+        return best
+    # Only a flat bottom (neighbour nearly as good) is a bowl; a V keeps its minimum.
+    return vertex if d[lags.index(vertex)] <= 1.5 * min(d) else best
 
 
 def _profile_variance(x: list[float], period: int) -> float:

@@ -206,7 +206,8 @@ class ExplanationClassifier:
         base = baseline(h, found[0] if found else None)
         sd = max(base.sd, _MIN_SD)
         z = [(v - base.expected(i)) / sd for i, v in enumerate(w)]
-        return _Judgement(self._decide(base, w, z), win, base, scale, base.sd * scale, z)
+        spread = base.sd * scale if base.sd > _MIN_SD else 0.0  # below that: rounding only
+        return _Judgement(self._decide(base, w, z), win, base, scale, spread, z)
 
     def _decide(self, base: Baseline, win: list[float], z: list[float]) -> AnomalyType:
         seasonal = base.period is not None and base.cycles >= self.min_cycles
@@ -279,36 +280,39 @@ class ExplanationClassifier:
         else:
             i = max(range(len(j.window)), key=lambda k: abs(j.window[k] - j.expected[k]))
         value, expect = j.window[i], j.expected[i]
-        delta = value - expect
-        side = "above" if delta >= 0.0 else "below"
+        up = value >= expect
         if j.base.period is not None:
             against = f"the {_num(expect)} its {cycle} cycle expected there"
         else:
             against = f"its baseline of {_num(expect)}"
-        far = self._far(j, delta, side)
+        dist = _distance(value, expect, j.sd)
+        if j.sd == 0.0 and value != expect:
+            against += " (its history had no spread)"
+        far = "exactly at" if value == expect else f"{dist} {'above' if up else 'below'}"
         if kind is AnomalyType.SPIKE:
-            verb = "spiked to" if delta >= 0.0 else "dropped to"
+            verb = "spiked to" if up else "dropped to"
             return f"{where} {verb} {_num(value)}, {far} {against}, {when}."
         if kind is AnomalyType.TREND:
-            verb = "rose to" if delta >= 0.0 else "fell to"
+            verb = "rose to" if up else "fell to"
             return f"{where} {verb} {_num(value)} and stayed there, {far} {against}, {when}."
         if kind is AnomalyType.SEASONAL:
             if j.base.period is None:
                 return f"{where} departed from its usual pattern at {_num(value)}, {far} {against}, {when}."
             return (
                 f"{where} broke its usual {cycle} cycle: {_num(value)}, {far} {against}, "
-                f"while staying {seen} {when}."
+                f"while staying {seen}, {when}."
             )
-        return f"{where} was normal {when}: {seen}, at most {far} {against}."
+        close = "exactly at" if value == expect else f"within {dist} of"
+        return f"{where} was normal {when}: {seen}, {close} {against}."
 
-    @staticmethod
-    def _far(j: _Judgement, delta: float, side: str) -> str:
-        """'8.1 sd above' (or the distance in units when the history had no spread)."""
-        if delta == 0.0:
-            return "exactly at"
-        if j.sd > 0.0 and math.isfinite(j.sd):
-            return f"{_num(abs(delta) / j.sd, 3)} sd {side}"
-        return f"{_num(abs(delta))} {side} (the history was constant)"
+
+def _distance(value: float, expect: float, sd: float) -> str:
+    """'8.1 sd' (or '2' in the metric's units when the history had no spread)."""
+    delta = abs(value - expect)
+    if not math.isfinite(delta):  # two values of opposite sign near the float limit
+        delta = abs(value / 2.0 - expect / 2.0)
+        return f"{_num(delta / sd, 3)} sd" if sd > 0.0 else f"2 × {_num(delta)}"
+    return f"{_num(delta / sd, 3)} sd" if sd > 0.0 else _num(delta)
 
 
 def _int_at_least(name: str, value: object, least: int) -> int:
