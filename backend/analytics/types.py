@@ -281,11 +281,7 @@ def _check_ascending(owner: str, us: array[int]) -> None:
     for i in range(1, len(us)):
         if us[i] <= us[i - 1]:
             prev, cur = epoch_us_to_datetime(us[i - 1]), epoch_us_to_datetime(us[i])
-            what = "a duplicate of" if us[i] == us[i - 1] else "earlier than"
-            raise ValueError(
-                f"{owner}.timestamps[{i}]: expected strictly ascending, got {cur} ({what} "
-                f"timestamps[{i - 1}] = {prev})"
-            )
+            raise ValueError(f"{owner}.timestamps[{i}]: expected strictly ascending, got {cur} after {prev}")
 
 
 def _check_metadata(owner: str, metadata: object) -> Mapping[str, MetadataValue]:
