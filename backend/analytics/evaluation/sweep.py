@@ -255,12 +255,14 @@ def score_corpus(
     ``thresholds`` fixes it (e.g. to score a held-out set at the threshold
     chosen on a design set). Returns one :class:`ProfileResult` per profile.
     """
-    prepared = _Prepared(items)
+    prepared: _Prepared | None = None  # built once, only if some threshold must be optimised
     results: dict[str, ProfileResult] = {}
     for name, profile in profiles.items():
         if thresholds is not None and name in thresholds:
             threshold = float(thresholds[name])
         else:
+            if prepared is None:
+                prepared = _Prepared(items)
             threshold = prepared.sweep(profile, keep_curve=False)[0]
         files = tuple(score_file(labels, scores, threshold, profile) for labels, scores in items)
         results[name] = ProfileResult(profile, threshold, files)
