@@ -1,0 +1,247 @@
+"""Compact, read-only point storage behind :class:`~backend.analytics.types.MetricSeries`.
+
+Timestamps are signed 64-bit integer microseconds since 1970-01-01T00:00:00Z
+(``array('q')``), values doubles (``array('d')``). ``TimestampSequence`` and
+``ValueSequence`` are the read-only views a series hands out; the ``_to_*`` and
+``_check_*`` helpers convert and validate input in one pass and, on failure,
+name the first offending index.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from itertools import islice
+from operator import lt
+from types import MappingProxyType
+from typing import Any, overload
+
+from ._validate import fail_type, fail_value
+
+__all__ = [
+    "MetadataValue",
+    "TimestampSequence",
+    "ValueSequence",
+    "datetime_to_epoch_us",
+    "epoch_us_to_datetime",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+# The range of instants a datetime can represent, in epoch microseconds.
+_MIN_US = (datetime(1, 1, 2, tzinfo=timezone.utc) - _EPOCH) // _ONE_US
+_MAX_US = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // _ONE_US
+
+MetadataValue = str | int | float | bool | None
+
+
+def datetime_to_epoch_us(value: datetime) -> int:
+    """Microseconds since 1970-01-01T00:00:00Z of a timezone-aware ``datetime`` (exact)."""
+    return (value - _EPOCH) // _ONE_US
+
+
+def epoch_us_to_datetime(us: int) -> datetime:
+    """The UTC ``datetime`` for ``us`` microseconds since the epoch (exact)."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+class _ArrayView:
+    """Shared read-only behaviour of the two sequence views over an ``array``."""
+
+    __slots__ = ("_data",)
+    _data: array[Any]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._data.tobytes()))
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is type(self):
+            return bool(self._data == other._data)
+        return NotImplemented
+
+    def __getstate__(self) -> tuple[str, bytes]:
+        return (self._data.typecode, self._data.tobytes())
+
+    def __setstate__(self, state: tuple[str, bytes]) -> None:
+        data = array(state[0])
+        data.frombytes(state[1])
+        object.__setattr__(self, "_data", data)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def as_memoryview(self) -> memoryview:
+        """The underlying numbers as a read-only ``memoryview`` (no copy)."""
+        return memoryview(self._data).toreadonly()
+
+
+class ValueSequence(_ArrayView, Sequence[float]):
+    """Read-only sequence of ``float`` values backed by an ``array('d')``."""
+
+    __slots__ = ()
+
+    def __init__(self, data: array[float]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+    @overload
+    def __getitem__(self, index: slice) -> ValueSequence: ...
+    def __getitem__(self, index: int | slice) -> float | ValueSequence:
+        if isinstance(index, slice):
+            return ValueSequence(self._data[index])
+        value: float = self._data[index]
+        return value
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._data)
+
+    def tolist(self) -> list[float]:
+        """The values as a new ``list`` of ``float`` (fast, C-level copy)."""
+        return self._data.tolist()
+
+    def __repr__(self) -> str:
+        n = len(self._data)
+        if n <= 6:
+            return f"ValueSequence({self._data.tolist()!r})"
+        head = ", ".join(repr(v) for v in self._data[:3])
+        return f"ValueSequence([{head}, ...] n={n})"
+
+
+class TimestampSequence(_ArrayView, Sequence[datetime]):
+    """Read-only sequence of UTC ``datetime`` backed by ``array('q')`` of epoch microseconds."""
+
+    __slots__ = ()
+
+    def __init__(self, data: array[int]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    @overload
+    def __getitem__(self, index: int) -> datetime: ...
+    @overload
+    def __getitem__(self, index: slice) -> TimestampSequence: ...
+    def __getitem__(self, index: int | slice) -> datetime | TimestampSequence:
+        if isinstance(index, slice):
+            return TimestampSequence(self._data[index])
+        return _EPOCH + timedelta(microseconds=self._data[index])
+
+    def __iter__(self) -> Iterator[datetime]:
+        epoch = _EPOCH
+        for us in self._data:
+            yield epoch + timedelta(microseconds=us)
+
+    @property
+    def epoch_us(self) -> memoryview:
+        """Microseconds since the Unix epoch, as a read-only ``memoryview`` of ints."""
+        return memoryview(self._data).toreadonly()
+
+    def __repr__(self) -> str:
+        n = len(self._data)
+        if n == 0:
+            return "TimestampSequence([])"
+        first = self[0].isoformat()
+        last = self[n - 1].isoformat()
+        return f"TimestampSequence(n={n}, first={first}, last={last})"
+
+
+def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
+    """Convert datetimes to epoch microseconds in one pass; on failure, name the first bad index."""
+    if isinstance(timestamps, TimestampSequence):
+        return timestamps._data[:]
+    if isinstance(timestamps, (str, bytes)) or not isinstance(timestamps, Iterable):
+        fail_type(owner, "timestamps", "a sequence of timezone-aware datetimes", timestamps)
+    items = timestamps if isinstance(timestamps, (list, tuple)) else list(timestamps)
+    epoch, one_us = _EPOCH, _ONE_US
+    try:
+        return array("q", [(t - epoch) // one_us for t in items])
+    except (TypeError, ValueError, OverflowError):
+        pass
+    for i, t in enumerate(items):
+        if not isinstance(t, datetime):
+            raise TypeError(
+                f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got {t!r} ({type(t).__name__})"
+            )
+        if t.utcoffset() is None:
+            raise ValueError(f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got naive {t!r}")
+        try:
+            array("q", [(t - epoch) // one_us])
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"{owner}.timestamps[{i}]: cannot convert {t!r}: {exc}") from exc
+    raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
+
+
+def _values_to_array(owner: str, values: object) -> array[float]:
+    """Convert values to ``array('d')``; on failure, name the first bad index."""
+    if isinstance(values, ValueSequence):
+        return values._data[:]
+    if isinstance(values, array) and values.typecode == "d":
+        return values[:]
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        fail_type(owner, "values", "a sequence of finite real numbers", values)
+    items = values if isinstance(values, (list, tuple, array)) else list(values)
+    try:
+        return array("d", items)
+    except (TypeError, OverflowError, ValueError):
+        pass
+    for i, v in enumerate(items):
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__float__"):
+            raise TypeError(
+                f"{owner}.values[{i}]: expected a finite real number, got {v!r} ({type(v).__name__})"
+            )
+        try:
+            array("d", [v])
+        except OverflowError:
+            raise ValueError(
+                f"{owner}.values[{i}]: expected a finite real number, got {_short(v)} (too large for a float)"
+            ) from None
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{owner}.values[{i}]: expected a finite real number, got {v!r} ({type(v).__name__})"
+            ) from exc
+    raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 15]}...({len(text)} chars)"
+
+
+def _check_finite(owner: str, values: array[float]) -> None:
+    # Fast path: the sum of finite values is finite unless it overflows; nan/inf poison it.
+    total = sum(values)
+    if total - total == 0.0:
+        return
+    for i, v in enumerate(values):
+        if not math.isfinite(v):
+            raise ValueError(f"{owner}.values[{i}]: expected a finite number, got {v!r}")
+
+
+def _check_ascending(owner: str, us: array[int]) -> None:
+    if all(map(lt, us, islice(us, 1, None))):
+        return
+    for i in range(1, len(us)):
+        if us[i] <= us[i - 1]:
+            prev, cur = epoch_us_to_datetime(us[i - 1]), epoch_us_to_datetime(us[i])
+            raise ValueError(f"{owner}.timestamps[{i}]: expected strictly ascending, got {cur} after {prev}")
+
+
+def _check_metadata(owner: str, metadata: object) -> Mapping[str, MetadataValue]:
+    if metadata is None:
+        return MappingProxyType({})
+    if not isinstance(metadata, Mapping):
+        fail_type(owner, "metadata", "a mapping of str to str/int/float/bool/None, or None", metadata)
+    copy: dict[str, MetadataValue] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            fail_type(owner, "metadata key", "a str", key)
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            fail_type(owner, f"metadata[{key!r}]", "a str, int, float, bool or None", value)
+        if isinstance(value, float) and not math.isfinite(value):
+            fail_value(owner, f"metadata[{key!r}]", "a finite float (JSON-safe)", value)
+        copy[key] = value
+    return MappingProxyType(copy)
