@@ -81,7 +81,7 @@ from typing import Any, Literal
 
 from ._kinds import AnomalyType
 from .engine import AnomalyDetectionEngine
-from .types import AnomalyResult, MetricSeries, datetime_to_epoch_us
+from .types import AnomalyResult, MetricSeries
 
 __all__ = [
     "CHECK_NAMES",
@@ -407,11 +407,10 @@ class _Runner:
         best = max(range(len(results)), key=lambda i: (results[i].anomaly_score, -i))
         if best not in picks:
             picks.append(best)
-        us = list(self.series.epoch_us)
+        stamps = list(self.series.timestamps)
         for i in sorted(picks):
             r = results[i]
-            end_us = datetime_to_epoch_us(r.window_end)
-            cut = bisect.bisect_right(us, end_us)
+            cut = bisect.bisect_right(stamps, r.window_end)
             truncated = self.series.slice(0, cut)
             fresh = self.build()
             what = f"the series cut after results[{i}] (window_end {r.window_end.isoformat()}, {cut} points)"

@@ -68,7 +68,6 @@ import warnings
 from typing import Any, ClassVar
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
-from backend.analytics.types import datetime_to_epoch_us, epoch_us_to_datetime
 
 if importlib.util.find_spec("merlion") is None:  # fail at load time, so the registry reports it
     raise ModuleNotFoundError(
@@ -257,7 +256,6 @@ class _MerlionBase(AnomalyDetectionEngine):
         if self._too_short(n):
             return []
         first, z = self.point_scores(time_series)
-        us = time_series.epoch_us
         size, thr = self.window_size_points, self.threshold
         out: list[AnomalyResult] = []
         for start in range(first, n - size + 1, self.stride_points):
@@ -273,8 +271,8 @@ class _MerlionBase(AnomalyDetectionEngine):
             out.append(
                 AnomalyResult(
                     *time_series.ids,
-                    window_start=epoch_us_to_datetime(us[start]),
-                    window_end=epoch_us_to_datetime(us[start + size - 1]),
+                    window_start=time_series.timestamps[start],
+                    window_end=time_series.timestamps[start + size - 1],
                     anomaly_score=score,
                     anomaly_label=label,
                 )
@@ -283,9 +281,9 @@ class _MerlionBase(AnomalyDetectionEngine):
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
         """One sentence: the window's largest calibrated Merlion score and where it was."""
-        us = list(time_series.epoch_us)
-        start = bisect.bisect_left(us, datetime_to_epoch_us(result.window_start))
-        end = bisect.bisect_right(us, datetime_to_epoch_us(result.window_end))
+        stamps = list(time_series.timestamps)
+        start = bisect.bisect_left(stamps, result.window_start)
+        end = bisect.bisect_right(stamps, result.window_end)
         if start >= end:
             raise ValueError(
                 f"{self._owner}.explain: result window {result.window_start.isoformat()}.."

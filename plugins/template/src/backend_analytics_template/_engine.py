@@ -28,7 +28,6 @@ import statistics
 from typing import ClassVar
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
-from backend.analytics.types import datetime_to_epoch_us, epoch_us_to_datetime
 
 __all__ = ["MedianMADEngine"]
 
@@ -109,7 +108,6 @@ class MedianMADEngine(AnomalyDetectionEngine):
     def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
         """Score every full window; ``[]`` for a series shorter than one window."""
         values = time_series.values.tolist()
-        us = time_series.epoch_us
         n, size = len(values), self.window_size_points
         out: list[AnomalyResult] = []
         for start in range(0, n - size + 1, self.stride_points):
@@ -125,8 +123,8 @@ class MedianMADEngine(AnomalyDetectionEngine):
             out.append(
                 AnomalyResult(
                     *time_series.ids,
-                    window_start=epoch_us_to_datetime(us[start]),
-                    window_end=epoch_us_to_datetime(us[end - 1]),
+                    window_start=time_series.timestamps[start],
+                    window_end=time_series.timestamps[end - 1],
                     anomaly_score=score,
                     anomaly_label=label,
                     magnitude=magnitude,
@@ -136,9 +134,9 @@ class MedianMADEngine(AnomalyDetectionEngine):
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
         """One sentence: the window's robust z-score against the trailing median."""
-        us = list(time_series.epoch_us)
-        start = bisect.bisect_left(us, datetime_to_epoch_us(result.window_start))
-        end = bisect.bisect_right(us, datetime_to_epoch_us(result.window_end))
+        stamps = list(time_series.timestamps)
+        start = bisect.bisect_left(stamps, result.window_start)
+        end = bisect.bisect_right(stamps, result.window_end)
         if start >= end:
             raise ValueError(
                 f"MedianMADEngine.explain: result window {result.window_start.isoformat()}.."

@@ -1,0 +1,257 @@
+"""``ProphetEngine``: Prophet fitted on the history, windows scored by standardised forecast residuals.
+
+Method. The first ``train_points`` points of a series are its history: Prophet
+(Taylor & Letham 2018, "Forecasting at scale") is fitted on them by MAP
+(L-BFGS in CmdStan, deterministic: Prophet sets the initial values itself).
+Every later point is forecast from that fit (``yhat``), and its standardised
+residual is ``r = (y - yhat) / sigma`` with ``sigma = sigma_obs * y_scale``:
+Prophet's fitted observation-noise standard deviation in the series' units.
+The forecast interval of width ``p`` is ``yhat +- Phi^-1((1 + p) / 2) * sigma``,
+so ``|r|`` says how many interval half-widths per unit quantile a point lies
+out; ``threshold = 3`` is a 99.73 % interval. This is the observation-noise
+part of Prophet's own ``yhat_lower``/``yhat_upper``; the trend-change part,
+which Prophet samples at random (``uncertainty_samples``), is left out so the
+result is deterministic and a thousand draws cheaper. ``sigma`` is floored at
+``1e-6 * y_scale`` so a noise-free history does not make every rounding
+error an anomaly.
+
+Windows and calibration. Windows of ``window_size_points`` advance by
+``stride_points`` over the forecast part only (they start at index
+``train_points``). A window's ``z`` is its largest ``|r|`` and
+``anomaly_score = z / (z + threshold)``: 0.5 at ``z == threshold``, and
+``score_threshold = 0.5`` (the label is not NORMAL exactly when the score is at
+least 0.5). Anomalous windows are ``SPIKE`` when fewer than half their points
+reach ``threshold``, else ``TREND``. ``magnitude = d / (d + y_range)`` with
+``d`` the largest ``|y - yhat|`` and ``y_range`` the history's max - min: 0.5
+means the window missed the forecast by as much as the history's whole range.
+
+Causal: a forecast depends only on the history and the point's timestamp, so
+cutting the series after a window leaves its result unchanged. A series
+shorter than ``train_points + window_size_points`` gives ``[]``.
+
+Numerics. Values are divided by the largest absolute value of the history
+before fitting (Prophet rescales anyway), and later values more than 1e6 times
+that scale are held at +-1e6 (an outlier by any measure), so data anywhere
+from 1e-300 to 1e308 stays finite. A constant history is not fitted: a point
+equal to the constant has ``z = 0``, any other ``z = inf`` (score 1.0).
+
+Cost. One Prophet fit per ``detect`` call: about 0.1-1 s for a few hundred to
+a few thousand history points on one core (plus about 1 s to import Prophet
+once), then a vectorised forecast; see ``BENCHMARKS.md``. Seasonality settings
+pass through to Prophet: ``daily_seasonality``, ``weekly_seasonality``,
+``yearly_seasonality`` (``"auto"``, ``True``/``False`` or a Fourier order),
+``seasonality_mode`` and ``changepoint_prior_scale``.
+"""
+
+# Prophet, pandas and numpy are imported inside functions on purpose: the registry imports this
+# module only to list engines, and loading Prophet takes about a second.
+# ruff: noqa: PLC0415
+
+from __future__ import annotations
+
+import bisect
+import importlib.util
+import logging
+import math
+import warnings
+from typing import ClassVar
+
+from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
+
+if importlib.util.find_spec("prophet") is None:  # fail at load time, so the registry reports it
+    raise ModuleNotFoundError(
+        "No module named 'prophet': install the plugin's dependencies with pip install 'prophet>=1.1.5'",
+        name="prophet",
+    )
+
+__all__ = ["ProphetEngine"]
+
+_SATURATION = 1e6
+_SIGMA_FLOOR = 1e-6
+_MIN_TRAIN = 32
+_SEASONALITY = ("daily_seasonality", "weekly_seasonality", "yearly_seasonality")
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"ProphetEngine: {name} must be a positive int, got {value!r} ({type(value).__name__})"
+        )
+    if value <= 0:
+        raise ValueError(f"ProphetEngine: {name} must be a positive int, got {value!r}")
+    return value
+
+
+def _positive_real(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"ProphetEngine: {name} must be a positive finite number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"ProphetEngine: {name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _seasonality(name: str, value: object) -> str | bool | int:
+    if isinstance(value, bool) or (isinstance(value, str) and value == "auto"):
+        return value
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"ProphetEngine: {name} must be 'auto', a bool or a positive int, got {value!r}")
+        return value
+    raise TypeError(f"ProphetEngine: {name} must be 'auto', a bool or a positive int, got {value!r}")
+
+
+class ProphetEngine(AnomalyDetectionEngine):
+    """Prophet fitted on the first ``train_points`` points; later windows scored by residual; causal.
+
+    Keywords: ``window_size_points`` (10), ``stride_points`` (5),
+    ``train_points`` (120, at least 32), ``threshold`` (3.0: the standardised
+    residual at which a window is anomalous), ``daily_seasonality``,
+    ``weekly_seasonality``, ``yearly_seasonality`` (each ``"auto"``, a bool or
+    a positive Fourier order; default ``"auto"``), ``seasonality_mode``
+    (``"additive"`` or ``"multiplicative"``), ``changepoint_prior_scale``
+    (0.05). See the module docstring for the method, calibration and cost.
+    """
+
+    name: ClassVar[str] = "prophet"
+    causal: ClassVar[bool] = True
+    score_threshold: ClassVar[float] = 0.5
+
+    def __init__(
+        self,
+        *,
+        window_size_points: int = 10,
+        stride_points: int = 5,
+        train_points: int = 120,
+        threshold: float = 3.0,
+        daily_seasonality: str | bool | int = "auto",
+        weekly_seasonality: str | bool | int = "auto",
+        yearly_seasonality: str | bool | int = "auto",
+        seasonality_mode: str = "additive",
+        changepoint_prior_scale: float = 0.05,
+    ) -> None:
+        self.window_size_points = _positive_int("window_size_points", window_size_points)
+        self.stride_points = _positive_int("stride_points", stride_points)
+        self.train_points = _positive_int("train_points", train_points)
+        if self.train_points < _MIN_TRAIN:
+            raise ValueError(f"ProphetEngine: train_points must be >= {_MIN_TRAIN}, got {train_points!r}")
+        self.threshold = _positive_real("threshold", threshold)
+        self.daily_seasonality = _seasonality("daily_seasonality", daily_seasonality)
+        self.weekly_seasonality = _seasonality("weekly_seasonality", weekly_seasonality)
+        self.yearly_seasonality = _seasonality("yearly_seasonality", yearly_seasonality)
+        modes = "'additive' or 'multiplicative'"
+        if not isinstance(seasonality_mode, str):
+            raise TypeError(f"ProphetEngine: seasonality_mode must be {modes}, got {seasonality_mode!r}")
+        if seasonality_mode not in ("additive", "multiplicative"):
+            raise ValueError(f"ProphetEngine: seasonality_mode must be {modes}, got {seasonality_mode!r}")
+        self.seasonality_mode = seasonality_mode
+        self.changepoint_prior_scale = _positive_real("changepoint_prior_scale", changepoint_prior_scale)
+
+    def residuals(self, time_series: MetricSeries) -> tuple[list[float], list[float], float]:
+        """``(z, d, y_range)`` for the points after the history.
+
+        ``z``: standardised absolute residuals (>= 0, ``inf`` allowed); ``d``:
+        absolute residuals as a fraction of the history's largest absolute
+        value; ``y_range``: the history's (max - min) in the same unit.
+        """
+        values = time_series.values.tolist()
+        history = values[: self.train_points]
+        lo, hi = min(history), max(history)
+        later = values[self.train_points :]
+        if lo == hi:  # a constant history: Prophet's noise estimate would be degenerate
+            return (
+                [0.0 if v == lo else math.inf for v in later],
+                [0.0 if v == lo else 1.0 for v in later],
+                0.0,
+            )
+        peak = max(abs(lo), abs(hi))
+        scaled = [min(_SATURATION, max(-_SATURATION, v / peak)) for v in values]
+        yhat, sigma = self._fit_forecast(list(time_series.epoch_us), scaled)
+        later_scaled = scaled[self.train_points :]
+        d = [abs(y - f) for y, f in zip(later_scaled, yhat, strict=True)]
+        return [x / sigma for x in d], d, (hi - lo) / peak
+
+    def _fit_forecast(self, epoch_us: list[int], scaled: list[float]) -> tuple[list[float], float]:
+        """Fit on ``scaled[:train_points]``; return the forecast of the rest and sigma (scaled units)."""
+        import pandas as pd
+        from prophet import Prophet
+
+        n_train = self.train_points
+        stamps = pd.to_datetime(pd.Series(epoch_us, dtype="int64"), unit="us")
+        history = pd.DataFrame({"ds": stamps.iloc[:n_train].to_numpy(), "y": scaled[:n_train]})
+        future = pd.DataFrame({"ds": stamps.iloc[n_train:].to_numpy()})
+        quiet = logging.getLogger("cmdstanpy")
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # one INFO line per fit otherwise
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                model = Prophet(
+                    daily_seasonality=self.daily_seasonality,
+                    weekly_seasonality=self.weekly_seasonality,
+                    yearly_seasonality=self.yearly_seasonality,
+                    seasonality_mode=self.seasonality_mode,
+                    changepoint_prior_scale=self.changepoint_prior_scale,
+                    uncertainty_samples=0,
+                )
+                model.fit(history)
+                forecast = model.predict(future)
+        finally:
+            quiet.setLevel(level)
+        sigma_obs = float(model.params["sigma_obs"].reshape(-1)[0])
+        sigma = max(sigma_obs, _SIGMA_FLOOR) * float(model.y_scale)
+        return [float(v) for v in forecast["yhat"].to_numpy()], sigma
+
+    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+        """Score the windows after the history; ``[]`` when the series is too short."""
+        n, size, first = len(time_series), self.window_size_points, self.train_points
+        if n < first + size:
+            return []
+        z, d, y_range = self.residuals(time_series)
+        thr = self.threshold
+        out: list[AnomalyResult] = []
+        for start in range(first, n - size + 1, self.stride_points):
+            chunk = z[start - first : start - first + size]
+            worst = max(chunk)
+            score = 1.0 if math.isinf(worst) else worst / (worst + thr)
+            if score < self.score_threshold:
+                label = AnomalyType.NORMAL
+            elif 2 * sum(1 for v in chunk if v >= thr) < size:
+                label = AnomalyType.SPIKE
+            else:
+                label = AnomalyType.TREND
+            miss = max(d[start - first : start - first + size])
+            # Flat history (y_range 0): any miss is as large as it gets.
+            flat = 0.0 if miss == 0.0 else 1.0
+            magnitude = miss / (miss + y_range) if y_range > 0.0 else flat
+            out.append(
+                AnomalyResult(
+                    *time_series.ids,
+                    window_start=time_series.timestamps[start],
+                    window_end=time_series.timestamps[start + size - 1],
+                    anomaly_score=score,
+                    anomaly_label=label,
+                    magnitude=magnitude,
+                )
+            )
+        return out
+
+    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
+        """One sentence: how far the window's worst point missed Prophet's forecast, in noise units."""
+        stamps = list(time_series.timestamps)
+        start = bisect.bisect_left(stamps, result.window_start)
+        end = bisect.bisect_right(stamps, result.window_end)
+        if start >= end:
+            raise ValueError(
+                f"ProphetEngine.explain: result window {result.window_start.isoformat()}.."
+                f"{result.window_end.isoformat()} holds no point of the series"
+            )
+        s = result.anomaly_score
+        z_text = "infinitely many" if s >= 1.0 else f"{s * self.threshold / (1.0 - s):.3g}"
+        verdict = "normal" if result.anomaly_label is AnomalyType.NORMAL else str(result.anomaly_label)
+        return (
+            f"{time_series.metric_name} on {time_series.node_id} between "
+            f"{result.window_start.isoformat()} and {result.window_end.isoformat()} is {verdict}: "
+            f"its worst point was {z_text} noise standard deviations from Prophet's forecast, "
+            f"fitted on the first {self.train_points} points (alarm at {self.threshold:g})."
+        )
