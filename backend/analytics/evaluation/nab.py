@@ -306,9 +306,10 @@ def score_file(
     """Score one file: rows at or after the probation with ``score >= threshold`` fire.
 
     ``scores`` are the detector's anomaly scores (finite; engines give [0, 1]),
-    one per row of the file (NAB's original rows). Sums are accumulated in NAB's order (detections
-    by descending score, then the FP total followed by each window) so the
-    result matches NAB's to the last bit wherever NAB's arithmetic is defined.
+    one per row of the file (NAB's original rows). Sums are accumulated in
+    NAB's order (detections by descending score, then the FP total followed by
+    each window); on NAB's published result files the scores equal NAB's
+    per-file tables to the 12 digits those tables print.
     """
     values = check_scores(f"score_file({labels.name!r})", scores, labels.n_rows)
     weights = sweep_weights(labels, profile)
