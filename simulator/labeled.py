@@ -47,7 +47,6 @@ import random
 from dataclasses import dataclass
 
 from backend.analytics import AnomalyType, MetricSeries, TimeWindow
-from backend.analytics.types import epoch_us_to_datetime
 
 __all__ = ["KINDS", "LabeledCase", "generate_cases", "make_case"]
 
@@ -227,7 +226,7 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
         us,
         values,
     )
-    window = TimeWindow(start, n, epoch_us_to_datetime(us[start]), epoch_us_to_datetime(us[n - 1]), False)
+    window = TimeWindow(start, n, series.timestamps[start], series.timestamps[n - 1], False)
     return LabeledCase(series, window, kind, period, variant)
 
 

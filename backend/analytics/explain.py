@@ -50,12 +50,12 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ._kinds import AnomalyType
 from ._seasonal import Baseline, baseline, detect_period
 from ._validate import check_positive_int, check_real, fail_type, fail_value
-from .types import AnomalyResult, MetricSeries, datetime_to_epoch_us
+from .types import AnomalyResult, MetricSeries
 from .windows import TimeWindow
 
 __all__ = ["AnomalyType", "ExplanationClassifier"]
@@ -64,6 +64,8 @@ _OWNER = "ExplanationClassifier"
 _TAIL = 3  # points at the end of a window that must agree for a TREND
 _SPIKE_SPAN = 4  # a spike's far points fit in this many consecutive points
 _MIN_SD = 1e-12  # floor of the spread, relative to the largest |value| involved
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
 
 
 class _Judgement:
@@ -224,13 +226,13 @@ class ExplanationClassifier:
         big = [i for i, v in enumerate(z) if abs(v) >= self.spike_z]
         if big:
             first, last = big[0], big[-1]
-            if last - first < _SPIKE_SPAN:
-                rest = z[: max(0, first - 1)] + z[last + 2 :]
-                if not rest or math.fsum(v * v for v in rest) / len(rest) < self.seasonal_score:
-                    return AnomalyType.SPIKE
             if not seasonal:
                 return AnomalyType.SPIKE
             outside = sum(1 for i in big if not lo <= win[i] <= hi)
+            if last - first < _SPIKE_SPAN:
+                rest = z[: max(0, first - 1)] + z[last + 2 :]
+                if outside and (not rest or math.fsum(v * v for v in rest) / len(rest) < self.seasonal_score):
+                    return AnomalyType.SPIKE
             return AnomalyType.SPIKE if 2 * outside > len(big) else AnomalyType.SEASONAL
         if seasonal and math.fsum(v * v for v in z) / len(z) >= self.seasonal_score:
             return AnomalyType.SEASONAL
@@ -264,8 +266,8 @@ class ExplanationClassifier:
         kind = result.anomaly_label
         when = _when(result.window_start, result.window_end)
         us = series.epoch_us
-        start = bisect_left(us, datetime_to_epoch_us(result.window_start))
-        end = bisect_right(us, datetime_to_epoch_us(result.window_end))
+        start = bisect_left(us, (result.window_start - _EPOCH) // _ONE_US)
+        end = bisect_right(us, (result.window_end - _EPOCH) // _ONE_US)
         if end <= start:
             return f"{where}: {kind.value} {when}, but the series has no points in that window."
         j = self._judge_span(series, start, end)
