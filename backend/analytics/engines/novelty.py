@@ -18,16 +18,19 @@ first half fixes a grid, the second half learns the levels.
 2. **Multi-scale levels.** For every scale ``s`` in ``scales`` (default 1, 4,
    16 and 64 points) the moving average of ``z`` over the last ``s`` points
    is quantised to a bin, in exact fixed-point integer arithmetic (no
-   rounding drift, however long the stream). Scale 1 sees spikes; the longer
-   scales see level shifts, changed daily shapes and changed spike density.
+   rounding drift, however long the stream), on the grid and on a second
+   grid shifted by half a bin (so that whether a value is new does not hinge
+   on where one grid's bin boundaries happen to fall). Scale 1 sees spikes;
+   the longer scales see level shifts, changed daily shapes and changed
+   spike density.
 3. **Local deviation.** ``|z - m| / a`` with ``m`` and ``a`` exponentially
    weighted (about 32 points) local level and mean absolute deviation, on a
    log grid with two levels per doubling: the largest deviation level seen
    so far is the "visited range" of this channel.
-4. **Novelty.** A level never visited before in a channel is novel; its
-   distance ``d`` (in bins) to the nearest visited level grades it. A
-   point's distance is the largest over the channels, 0 when every channel
-   is at a visited level.
+4. **Novelty.** A level never visited before in a channel (each grid of
+   each scale, and the deviation channel) is novel; its distance ``d`` (in
+   bins) to the nearest visited level grades it. A point's distance is the
+   largest over the channels, 0 when every channel is at a visited level.
 5. **Rate normalisation.** Series that keep finding new levels (noisy,
    drifting, heavy-tailed) are less surprising when they do it again: with
    ``k`` novel points among the ``m`` taken since the grid was fixed, the
@@ -41,9 +44,9 @@ first half fixes a grid, the second half learns the levels.
 The point score is in [0, 1); the first ``warmup_points`` points score 0.
 A window's score is the largest point score inside it, and the window is
 anomalous (label not NORMAL) exactly when that score is at or above
-``threshold`` (the engine's ``score_threshold``). The default 0.4 is the
+``threshold`` (the engine's ``score_threshold``). The default 0.37 is the
 threshold that the Numenta Anomaly Benchmark's corpus-wide optimisation
-picks for the default settings (see BENCHMARKS.md).
+picks for the default settings on the design files (see BENCHMARKS.md).
 
 This is a causal, deterministic, stdlib-only design in the family of the
 detectors that lead the Numenta Anomaly Benchmark: quantised normalised
@@ -58,8 +61,9 @@ Neurocomputing 262 (2017).
 
 Cost
 ----
-O(len(scales)) work and O(1) memory per point after the warm-up (the
-bins visited are bounded by the logarithmic grid), amortised. The core,
+O(len(scales)) work and O(1) memory per point after the warm-up, amortised
+(the bins that can be visited are bounded by the logarithmic grid, and the
+search for the nearest visited bin is capped at 64 bins). The core,
 :class:`NoveltyScorer`, takes plain floats; :class:`NoveltyStream` takes
 :class:`MetricSeries` chunks and returns the same results as
 :meth:`NoveltyEngine.detect` on the whole series, whatever the chunking.
@@ -147,15 +151,14 @@ class NoveltyScorer:
     """
 
     __slots__ = (
+        "_bounds",
         "_cc",
         "_den",
         "_dev_max",
         "_events",
         "_grid",
-        "_hi",
         "_last",
         "_levels",
-        "_lo",
         "_mad",
         "_mid",
         "_mu",
@@ -192,9 +195,9 @@ class NoveltyScorer:
         self._ring = [0] * self._scales[-1]
         self._sums = [0] * len(self._scales)
         self._den = [_FIX * s for s in self._scales]
-        self._seen: list[set[int]] = [set() for _ in self._scales]
-        self._lo = [0] * len(self._scales)
-        self._hi = [0] * len(self._scales)
+        # Two grids per scale, the second shifted by half a bin: visited bins and their (lowest, highest).
+        self._seen: list[set[int]] = [set() for _ in range(2 * len(self._scales))]
+        self._bounds: list[tuple[int, int]] = [(0, 0)] * (2 * len(self._scales))
         self._mu = 0.0
         self._mad = 0.0
         self._dev_max = -1
@@ -269,7 +272,7 @@ class NoveltyScorer:
         grid, warmup = self._grid, self._warmup
         mid, step, cc = self._mid, self._step, self._cc
         ring, sums, den, seen = self._ring, self._sums, self._den, self._seen
-        los, his, scales = self._lo, self._hi, self._scales
+        bounds, scales = self._bounds, self._scales
         m = len(ring)
         channels = range(len(scales))
         mu, mad, dev_max = self._mu, self._mad, self._dev_max
@@ -292,28 +295,17 @@ class NoveltyScorer:
                 s = scales[j]
                 if k >= s:
                     total = sums[j] + zi - ring[(n - s) % m]
-                    q = total // den[j]
+                    dj = den[j]
                 else:
                     total = sums[j] + zi
-                    q = total // (_FIX * (k + 1))
+                    dj = _FIX * (k + 1)
                 sums[j] = total
-                sj = seen[j]
-                if q not in sj:
-                    if not sj:
-                        los[j] = his[j] = q
-                        d = 0
-                    elif q > his[j]:
-                        d = q - his[j]
-                        his[j] = q
-                    elif q < los[j]:
-                        d = los[j] - q
-                        los[j] = q
-                    else:
-                        d = 1
-                        while d < _MAX_SEARCH and (q + d) not in sj and (q - d) not in sj:
-                            d += 1
-                    sj.add(q)
-                    best = max(best, d)
+                q = total // dj
+                q2 = (total + (dj >> 1)) // dj  # the grid shifted by half a bin
+                sj = seen[2 * j]
+                sj2 = seen[2 * j + 1]
+                if q not in sj or q2 not in sj2:
+                    best = max(best, _distance(sj, q, bounds, 2 * j), _distance(sj2, q2, bounds, 2 * j + 1))
             ring[n % m] = zi
             # Deviation channel: the distance from the local level in local deviations, on a log grid.
             if k == 0:
@@ -353,6 +345,32 @@ class NoveltyScorer:
         return out
 
 
+def _distance(visited: set[int], q: int, bounds: list[tuple[int, int]], i: int) -> int:
+    """Distance in bins from ``q`` to the nearest visited bin (0 if visited); records ``q`` as visited.
+
+    ``bounds[i]`` holds the lowest and highest visited bin; the first bin ever is at distance 0.
+    """
+    if q in visited:
+        return 0
+    if not visited:
+        d = 0
+        bounds[i] = (q, q)
+    else:
+        lo, hi = bounds[i]
+        if q > hi:
+            d = q - hi
+            bounds[i] = (lo, q)
+        elif q < lo:
+            d = lo - q
+            bounds[i] = (q, hi)
+        else:
+            d = 1
+            while d < _MAX_SEARCH and (q + d) not in visited and (q - d) not in visited:
+                d += 1
+    visited.add(q)
+    return d
+
+
 def _check_value(x: object, index: int) -> None:
     """Raise the uniform error for a value that is not a finite real number."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
@@ -381,7 +399,7 @@ class NoveltyEngine(AnomalyDetectionEngine):
       lengths, in points.
     - ``rest_points`` (default 100, >= 0): points after an alarm during which
       only a higher score is reported.
-    - ``threshold`` (default 0.4, in (0, 1]): a window is anomalous exactly
+    - ``threshold`` (default 0.37, in (0, 1]): a window is anomalous exactly
       when its score is at or above it (exposed as ``score_threshold``).
     - ``classify`` (default True): label and explain anomalous windows with the
       :class:`ExplanationClassifier` (else SPIKE/TREND from the window's shape).
@@ -408,7 +426,7 @@ class NoveltyEngine(AnomalyDetectionEngine):
         levels: int = 12,
         scales: Sequence[int] = (1, 4, 16, 64),
         rest_points: int = 100,
-        threshold: float = 0.4,
+        threshold: float = 0.37,
         classify: bool = True,
     ) -> None:
         owner = "NoveltyEngine"
