@@ -11,7 +11,7 @@ Python loop drawing the same number of ``random.gauss`` variates into a list:
 the cheapest "one random number per point" a pure-Python generator could do.
 Compare the ratio, not the absolute numbers: the machines are shared.
 
-Streaming: a fleet of at least ``--stream-points`` nominal points is consumed
+Streaming (``--stream-only`` for a process that did nothing else first): a fleet of at least ``--stream-points`` nominal points is consumed
 one series at a time (``Fleet.iter_series``) or one time slice at a time
 (``--chunk-points``), keeping nothing; the peak resident set size
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) is printed as it goes and at
@@ -134,12 +134,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (best is kept)")
     parser.add_argument("--stream-points", type=int, default=0, help="also stream a fleet this large")
     parser.add_argument("--chunk-points", type=int, default=None, help="stream in time slices instead")
+    parser.add_argument(
+        "--stream-only", action="store_true", help="skip the throughput part (a clean peak RSS for streaming)"
+    )
     args = parser.parse_args()
     print(
         f"# {platform.python_implementation()} {platform.python_version()} on {platform.platform()}, "
         f"{platform.processor() or platform.machine()}, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC"
     )
-    throughput(args.points, args.repeat)
+    if not args.stream_only:
+        throughput(args.points, args.repeat)
     if args.stream_points:
         stream(args.stream_points, args.chunk_points)
 

@@ -359,3 +359,10 @@ def test_config_to_dict_round_trips_through_from_mapping() -> None:
     data = cfg.to_dict()
     data["tenants"] = [dict(t) for t in data["tenants"]]
     assert FleetConfig.from_mapping(data) == cfg
+
+
+def test_example_configuration_loads() -> None:
+    """The example TOML shipped with the simulator is valid."""
+    cfg = load_toml(REPO / "simulator" / "examples" / "small.toml")
+    assert [t.name for t in cfg.tenants] == ["acme", "globex", "initech"]
+    assert [t.noisy for t in cfg.tenants] == [False, False, True]
