@@ -11,9 +11,10 @@ Python loop drawing the same number of ``random.gauss`` variates into a list:
 the cheapest "one random number per point" a pure-Python generator could do.
 Compare the ratio, not the absolute numbers: the machines are shared.
 
-Streaming (``--stream-only`` for a process that did nothing else first): a fleet of at least ``--stream-points`` nominal points is consumed
+Streaming: a fleet of at least ``--stream-points`` nominal points is consumed
 one series at a time (``Fleet.iter_series``) or one time slice at a time
-(``--chunk-points``), keeping nothing; the peak resident set size
+(``--chunk-points``), keeping nothing (``--stream-only`` skips the throughput
+part, so the process did nothing else first); the peak resident set size
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) is printed as it goes and at
 the end, next to the size the points would take held at once (16 bytes a point).
 """
