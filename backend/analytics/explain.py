@@ -18,15 +18,17 @@ does not matter):
    phase over the last cycles; without one, at the recent median. ``sd`` is
    the (outlier-trimmed) spread of a new point around that expectation.
 2. Every window point gets ``z = (value - expected) / sd``.
-3. TREND: the last 3 points are all on the same side, on average at least
-   ``trend_z`` sd away (a ramp or level shift that persists to the end). When
+3. TREND: the last 3 points are all on the same side, each at least
+   ``trend_z / 2`` and on average at least ``trend_z`` sd away (a ramp or a
+   level shift that persists to the end). When
    the history is seasonal and the last point is still inside the historical
    range (the seasonal profile widened by ``range_sd`` noise sd), the shape
    changed rather than the level: SEASONAL.
-4. SPIKE: points at least ``spike_z`` sd away that fit in 4 consecutive points,
-   with the rest of the window consistent. Wider far departures are SEASONAL
-   in a seasonal history (unless most of them leave the range: SPIKE), and
-   SPIKE otherwise (the series went and came back).
+4. SPIKE: points at least ``spike_z`` sd away. In a history without a cycle
+   that is all it takes (the series went and came back). In a seasonal
+   history the far points must also fit in 4 consecutive points with the rest
+   of the window consistent and leave the historical range, or most of them
+   must leave it; a wider or in-range departure is a changed shape: SEASONAL.
 5. SEASONAL: a seasonal history and a mean ``z**2`` over the window of at least
    ``seasonal_score`` (a window that follows the cycle scores about 1).
 6. NORMAL otherwise. A history counts as seasonal only with at least
