@@ -108,12 +108,14 @@ def detections(results: Iterable[AnomalyResult], *, gap: timedelta = timedelta(0
     for key in sorted(per):
         rs = sorted(per[key], key=lambda r: (r.window_start, r.window_end))
         run = [rs[0]]
+        run_end = rs[0].window_end
         for r in rs[1:]:
-            if r.window_start <= max(x.window_end for x in run[-1:]) + gap:
+            if r.window_start <= run_end + gap:
                 run.append(r)
+                run_end = max(run_end, r.window_end)
             else:
                 out.append(_detection(key, run))
-                run = [r]
+                run, run_end = [r], r.window_end
         out.append(_detection(key, run))
     return out
 
