@@ -18,14 +18,14 @@ O(windows * log n)). Both return :class:`TimeWindow` objects in order of
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ._validate import check_aware_datetime, check_positive_int, check_positive_timedelta, fail_type
-from .types import MetricSeries, epoch_us_to_datetime
+from .types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
 
-__all__ = ["SlidingWindowExtractor", "TimeBasedWindowExtractor", "TimeWindow"]
+__all__ = ["SlidingWindowExtractor", "TimeBasedWindowExtractor", "TimeWindow", "locate_window"]
 
 _ONE_US = timedelta(microseconds=1)
 
@@ -176,3 +176,25 @@ class TimeBasedWindowExtractor:
                 offset = us[lo] - t0
                 k = max(k + 1, (offset - width) // stride + 1)
         return out
+
+
+def locate_window(series: MetricSeries, start_time: datetime, end_time: datetime) -> TimeWindow:
+    """The window of ``series`` holding the points with ``start_time <= t <= end_time``.
+
+    For turning an :class:`~backend.analytics.types.AnomalyResult`'s
+    ``window_start``/``window_end`` back into indices (O(log n), bisection on
+    the timestamps). Raises ``ValueError`` when no point of the series lies in
+    that span.
+    """
+    owner = "locate_window"
+    check_aware_datetime(owner, "start_time", start_time)
+    check_aware_datetime(owner, "end_time", end_time)
+    us = series.epoch_us
+    lo = bisect_left(us, datetime_to_epoch_us(start_time))
+    hi = bisect_right(us, datetime_to_epoch_us(end_time))
+    if lo >= hi:
+        raise ValueError(
+            f"{owner}: no point of series {series.ids!r} lies in "
+            f"[{start_time.isoformat()}, {end_time.isoformat()}]"
+        )
+    return _window(us, lo, hi, False)

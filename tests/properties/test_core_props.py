@@ -53,7 +53,12 @@ def test_series_round_trip(s: MetricSeries) -> None:
     assert MetricSeries.from_dict(json.loads(json.dumps(s.to_dict()))) == s
 
 
-@given(series(), st.floats(0, 1), st.sampled_from(["spike", "trend", "seasonal", "normal"]), st.none() | st.floats(0, 1))
+@given(
+    series(),
+    st.floats(0, 1),
+    st.sampled_from(["spike", "trend", "seasonal", "normal"]),
+    st.none() | st.floats(0, 1),
+)
 def test_result_round_trip(s: MetricSeries, score: float, label: str, magnitude: float | None) -> None:
     """AnomalyResult round-trips through JSON."""
     r = AnomalyResult("t", "c", "n", "m", T0, T0 + timedelta(hours=1), score, label, magnitude, "x")
@@ -62,7 +67,7 @@ def test_result_round_trip(s: MetricSeries, score: float, label: str, magnitude:
 
 @given(series(max_size=80), st.integers(1, 10), st.integers(1, 10), st.booleans())
 def test_sliding_windows_boundaries(s: MetricSeries, size: int, stride: int, partial: bool) -> None:
-    """Windows start at multiples of the stride, full ones have `size` points, a partial one ends the series."""
+    """Windows start at multiples of the stride; full ones hold `size` points; a partial one ends it."""
     windows = SlidingWindowExtractor(size, stride, partial).extract(s)
     assert windows == SlidingWindowExtractor(size, stride, partial).extract(s)
     for k, w in enumerate(windows):
@@ -78,7 +83,7 @@ def test_sliding_windows_boundaries(s: MetricSeries, size: int, stride: int, par
 
 @given(series(max_size=60), st.integers(1, 900), st.integers(1, 900), st.booleans())
 def test_time_windows_match_definition(s: MetricSeries, width_s: int, stride_s: int, partial: bool) -> None:
-    """Each window holds exactly the points of its half-open interval; none is empty; partial iff it ends after the data."""
+    """Each window holds exactly its half-open interval's points; none is empty; partial iff past the data."""
     ex = TimeBasedWindowExtractor(timedelta(seconds=width_s), timedelta(seconds=stride_s), partial)
     windows = ex.extract(s)
     if not len(s):
@@ -141,19 +146,27 @@ def test_stream_equals_detect(s: MetricSeries, engine: ZScoreEngine, cuts: list[
 
 
 scores_st = st.lists(
-    st.tuples(st.sampled_from(["t1", "t2"]), st.sampled_from(["c1", "c2"]), st.sampled_from(["n1", "n2", "n3"]),
-              st.sampled_from(["cpu", "mem", "disk"]), st.floats(0, 1)),
+    st.tuples(
+        st.sampled_from(["t1", "t2"]),
+        st.sampled_from(["c1", "c2"]),
+        st.sampled_from(["n1", "n2", "n3"]),
+        st.sampled_from(["cpu", "mem", "disk"]),
+        st.floats(0, 1),
+    ),
     max_size=40,
 )
 
 
 @given(scores_st, st.sampled_from(list(AggregationStrategy)), st.randoms(use_true_random=False))
-def test_aggregation_order_independent(rows: list[tuple[str, str, str, str, float]], strategy: AggregationStrategy,
-                                       rnd: random.Random) -> None:
+def test_aggregation_order_independent(
+    rows: list[tuple[str, str, str, str, float]], strategy: AggregationStrategy, rnd: random.Random
+) -> None:
     """Aggregates do not depend on the order of the input results."""
     weights = {"cpu": 2.0, "mem": 1.0, "disk": 0.5} if strategy is AggregationStrategy.WEIGHTED else None
     p = AggregationPipeline(strategy, weights)
-    results = [AnomalyResult(t, c, n, m, T0, T0, s, "spike" if s >= 0.5 else "normal") for t, c, n, m, s in rows]
+    results = [
+        AnomalyResult(t, c, n, m, T0, T0, s, "spike" if s >= 0.5 else "normal") for t, c, n, m, s in rows
+    ]
     shuffled = results[:]
     rnd.shuffle(shuffled)
     a, b = p.run(results), p.run(shuffled)
@@ -163,8 +176,11 @@ def test_aggregation_order_independent(rows: list[tuple[str, str, str, str, floa
 
 
 @given(scores_st, scores_st, st.sampled_from(list(AggregationStrategy)))
-def test_tenant_isolation(mine: list[tuple[str, str, str, str, float]], other: list[tuple[str, str, str, str, float]],
-                          strategy: AggregationStrategy) -> None:
+def test_tenant_isolation(
+    mine: list[tuple[str, str, str, str, float]],
+    other: list[tuple[str, str, str, str, float]],
+    strategy: AggregationStrategy,
+) -> None:
     """Adding another tenant's results (same cluster/node names) never changes this tenant's scores."""
     weights = {"cpu": 2.0, "mem": 1.0, "disk": 0.5} if strategy is AggregationStrategy.WEIGHTED else None
     p = AggregationPipeline(strategy, weights)

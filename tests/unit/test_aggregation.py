@@ -19,19 +19,27 @@ T = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
 
 def res(tenant: str, cluster: str, node: str, metric: str, score: float, label: str = "") -> AnomalyResult:
-    return AnomalyResult(tenant, cluster, node, metric, T, T, score, label or ("spike" if score >= 0.5 else "normal"))
+    return AnomalyResult(
+        tenant, cluster, node, metric, T, T, score, label or ("spike" if score >= 0.5 else "normal")
+    )
 
 
 def test_metric_is_max_over_windows_and_counts() -> None:
     """A metric's score is its max window score; counts are distinct metrics and non-NORMAL results."""
-    results = [res("a", "c", "n", "cpu", 0.2), res("a", "c", "n", "cpu", 0.7), res("a", "c", "n", "cpu", 0.9),
-               res("a", "c", "n", "mem", 0.4)]
+    results = [
+        res("a", "c", "n", "cpu", 0.2),
+        res("a", "c", "n", "cpu", 0.7),
+        res("a", "c", "n", "cpu", 0.9),
+        res("a", "c", "n", "mem", 0.4),
+    ]
     (node,) = AggregationPipeline(AggregationStrategy.MEAN).aggregate_nodes(results)
     assert node.aggregate_score == pytest.approx((0.9 + 0.4) / 2)
     assert node.num_metrics_analyzed == 2 and node.num_anomalies_detected == 2
 
 
-@pytest.mark.parametrize("scores", [[0.3], [0.1, 0.9], [0.5, 0.2, 0.8, 0.99, 0.0, 0.33, 0.7], [i / 23 for i in range(23)]])
+@pytest.mark.parametrize(
+    "scores", [[0.3], [0.1, 0.9], [0.5, 0.2, 0.8, 0.99, 0.0, 0.33, 0.7], [i / 23 for i in range(23)]]
+)
 def test_p95_matches_statistics_quantiles(scores: list[float]) -> None:
     """p95 is statistics.quantiles(..., n=100, method='inclusive')[94]; one value gives itself."""
     expected = scores[0] if len(scores) == 1 else statistics.quantiles(scores, n=100, method="inclusive")[94]
@@ -41,12 +49,16 @@ def test_p95_matches_statistics_quantiles(scores: list[float]) -> None:
 def test_strategies_at_node_level() -> None:
     """MAX, MEAN, P95 and WEIGHTED combine metric scores as documented."""
     results = [res("a", "c", "n", m, s) for m, s in [("cpu", 0.9), ("mem", 0.1), ("disk", 0.2)]]
+
     def score(p: AggregationPipeline) -> float:
         return p.aggregate_nodes(results)[0].aggregate_score
+
     assert score(AggregationPipeline(AggregationStrategy.MAX)) == 0.9
     assert score(AggregationPipeline("mean")) == pytest.approx(0.4)
     assert score(AggregationPipeline(AggregationStrategy.P95)) == p95([0.9, 0.1, 0.2])
-    weighted = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={"cpu": 3.0, "mem": 1.0, "disk": 0.0})
+    weighted = AggregationPipeline(
+        AggregationStrategy.WEIGHTED, weights={"cpu": 3.0, "mem": 1.0, "disk": 0.0}
+    )
     assert score(weighted) == pytest.approx((0.9 * 3 + 0.1) / 4)
 
 
@@ -62,8 +74,10 @@ def test_weighted_missing_metric() -> None:
 
 def test_weighted_above_node_level_weights_by_metric_count() -> None:
     """Above node level, WEIGHTED weights children by num_metrics_analyzed."""
-    nodes = [AggregatedAnomalyScore("a", "c", "n1", "weighted", 1.0, 3, 1),
-             AggregatedAnomalyScore("a", "c", "n2", "weighted", 0.0, 1, 0)]
+    nodes = [
+        AggregatedAnomalyScore("a", "c", "n1", "weighted", 1.0, 3, 1),
+        AggregatedAnomalyScore("a", "c", "n2", "weighted", 0.0, 1, 0),
+    ]
     p = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={})
     (cluster,) = p.aggregate_clusters(nodes)
     assert cluster.aggregate_score == pytest.approx(0.75)
@@ -77,26 +91,43 @@ def test_tenants_never_mix() -> None:
     fleet = p.run(results)
     assert [(s.tenant_id, s.aggregate_score) for s in fleet.nodes] == [("acme", 0.9), ("globex", 0.1)]
     assert [(s.tenant_id, s.aggregate_score) for s in fleet.clusters] == [("acme", 0.9), ("globex", 0.1)]
-    assert [(s.tenant_id, s.cluster_id, s.node_id) for s in fleet.tenants] == [("acme", None, None), ("globex", None, None)]
+    assert [(s.tenant_id, s.cluster_id, s.node_id) for s in fleet.tenants] == [
+        ("acme", None, None),
+        ("globex", None, None),
+    ]
     assert [s.node_id for s in p.top_nodes(fleet.nodes, 5, tenant_id="globex")] == ["n1"]
     assert p.top_nodes(fleet.nodes, 5, tenant_id="globex")[0].aggregate_score == 0.1
 
 
 def test_top_nodes_order_and_ties() -> None:
     """Highest first, ties by ascending (cluster_id, node_id), whatever the input order."""
-    scores = [AggregatedAnomalyScore("a", c, n, "max", s, 1, 0)
-              for c, n, s in [("c2", "n1", 0.5), ("c1", "n9", 0.5), ("c1", "n2", 0.5), ("c1", "n1", 0.9), ("c3", "n1", 0.1)]]
+    scores = [
+        AggregatedAnomalyScore("a", c, n, "max", s, 1, 0)
+        for c, n, s in [
+            ("c2", "n1", 0.5),
+            ("c1", "n9", 0.5),
+            ("c1", "n2", 0.5),
+            ("c1", "n1", 0.9),
+            ("c3", "n1", 0.1),
+        ]
+    ]
     p = AggregationPipeline()
     expected = [("c1", "n1"), ("c1", "n2"), ("c1", "n9"), ("c2", "n1")]
     assert [(s.cluster_id, s.node_id) for s in p.top_nodes(scores, 4, tenant_id="a")] == expected
-    assert [(s.cluster_id, s.node_id) for s in p.top_nodes(list(reversed(scores)), 4, tenant_id="a")] == expected
-    assert [(s.cluster_id, s.node_id) for s in p.top_nodes(scores, 10, tenant_id="a", cluster_id="c1")] == expected[:3]
+    assert [
+        (s.cluster_id, s.node_id) for s in p.top_nodes(list(reversed(scores)), 4, tenant_id="a")
+    ] == expected
+    assert [
+        (s.cluster_id, s.node_id) for s in p.top_nodes(scores, 10, tenant_id="a", cluster_id="c1")
+    ] == expected[:3]
     assert p.top_nodes(scores, 0, tenant_id="a") == []
 
 
 def test_validation() -> None:
     """Bad configuration and bad inputs raise naming what was wrong."""
-    with pytest.raises(ValueError, match="weights must be a mapping of metric name to weight for strategy 'weighted'"):
+    with pytest.raises(
+        ValueError, match="weights must be a mapping of metric name to weight for strategy 'weighted'"
+    ):
         AggregationPipeline(AggregationStrategy.WEIGHTED)
     with pytest.raises(ValueError, match="weights must be None with strategy 'max'"):
         AggregationPipeline(AggregationStrategy.MAX, weights={"cpu": 1.0})
@@ -121,5 +152,8 @@ def test_validation() -> None:
 
 def test_flagged_uses_threshold() -> None:
     """flagged() keeps aggregates at or above anomaly_threshold."""
-    scores = [AggregatedAnomalyScore("a", "c", n, "max", s, 1, 0) for n, s in [("x", 0.3), ("y", 0.3001), ("z", 0.9)]]
+    scores = [
+        AggregatedAnomalyScore("a", "c", n, "max", s, 1, 0)
+        for n, s in [("x", 0.3), ("y", 0.3001), ("z", 0.9)]
+    ]
     assert [s.node_id for s in AggregationPipeline(anomaly_threshold=0.3001).flagged(scores)] == ["y", "z"]

@@ -8,11 +8,18 @@ import sys
 import backend.analytics as ba
 
 CONTRACT_NAMES = {
-    "MetricSeries", "AnomalyResult", "AggregatedAnomalyScore",
-    "AnomalyDetectionEngine", "EngineRegistry",
-    "SlidingWindowExtractor", "TimeBasedWindowExtractor", "TimeWindow",
-    "AggregationPipeline", "AggregationStrategy",
-    "ExplanationClassifier", "AnomalyType",
+    "MetricSeries",
+    "AnomalyResult",
+    "AggregatedAnomalyScore",
+    "AnomalyDetectionEngine",
+    "EngineRegistry",
+    "SlidingWindowExtractor",
+    "TimeBasedWindowExtractor",
+    "TimeWindow",
+    "AggregationPipeline",
+    "AggregationStrategy",
+    "ExplanationClassifier",
+    "AnomalyType",
 }
 
 
@@ -37,7 +44,10 @@ def test_names_importable_from_their_modules() -> None:
     assert AnomalyType is ba.AnomalyType and ExplanationClassifier is ba.ExplanationClassifier
     assert MetricSeries is ba.MetricSeries and AnomalyResult is ba.AnomalyResult
     assert AggregatedAnomalyScore is ba.AggregatedAnomalyScore and TimeWindow is ba.TimeWindow
-    assert SlidingWindowExtractor is ba.SlidingWindowExtractor and TimeBasedWindowExtractor is ba.TimeBasedWindowExtractor
+    assert (
+        SlidingWindowExtractor is ba.SlidingWindowExtractor
+        and TimeBasedWindowExtractor is ba.TimeBasedWindowExtractor
+    )
 
 
 def test_anomaly_type_values() -> None:

@@ -39,7 +39,8 @@ class EchoEngine(AnomalyDetectionEngine):
 @pytest.fixture
 def fake_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Install fake distributions (dist-info + modules) on sys.path, as importlib_metadata's tests do."""
-    (tmp_path / "good_plugin.py").write_text(textwrap.dedent("""
+    (tmp_path / "good_plugin.py").write_text(
+        textwrap.dedent("""
         from typing import ClassVar
         from backend.analytics import AnomalyDetectionEngine
         class GoodEngine(AnomalyDetectionEngine):
@@ -52,7 +53,8 @@ def fake_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
             def explain(self, time_series, result):
                 return "fine"
         NotAnEngine = 42
-    """))
+    """)
+    )
     (tmp_path / "broken_plugin.py").write_text("import module_that_does_not_exist_xyz\n")
     dists = {
         "good_plugin-1.0": "good = good_plugin:GoodEngine\n",
@@ -63,7 +65,9 @@ def fake_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         info = tmp_path / f"{dist}.dist-info"
         info.mkdir()
         name, version = dist.split("-")
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n")
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name.replace('_', '-')}\nVersion: {version}\n"
+        )
         (info / "entry_points.txt").write_text(f"[backend.analytics.engines]\n{eps}")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
@@ -117,7 +121,13 @@ def test_create_rejects_unknown_keywords(fake_plugins: Path) -> None:
     """Unknown configuration keywords are a TypeError naming them and the accepted ones."""
     reg = EngineRegistry.default()
     assert reg.create("good", level=2.0).level == 2.0  # type: ignore[attr-defined]
-    with pytest.raises(TypeError, match="engine 'good': unknown configuration keyword\\(s\\) 'levl'; accepted: level, stride_points, window_size_points"):
+    with pytest.raises(
+        TypeError,
+        match=(
+            r"engine 'good': unknown configuration keyword\(s\) 'levl'; "
+            r"accepted: level, stride_points, window_size_points"
+        ),
+    ):
         reg.create("good", levl=2.0)
 
 
@@ -163,9 +173,14 @@ def test_detect_batch_isolates_failing_series() -> None:
                 raise RuntimeError("cannot handle this node")
             return [AnomalyResult(*time_series.ids, t0, t0, 0.0, "normal")]
 
-    series = [MetricSeries("t", "c", node, "m", [t0 + timedelta(minutes=1)], [1.0]) for node in ("a", "bad", "b")]
+    series = [
+        MetricSeries("t", "c", node, "m", [t0 + timedelta(minutes=1)], [1.0]) for node in ("a", "bad", "b")
+    ]
     report = detect_batch(Picky(), series)
     assert [r.node_id for r in report.results] == ["a", "b"]
     assert report.series_ok == 2 and not report.ok
     assert len(report.failures) == 1
-    assert str(report.failures[0]) == "m on node bad (cluster c, tenant t): RuntimeError: cannot handle this node"
+    assert (
+        str(report.failures[0])
+        == "m on node bad (cluster c, tenant t): RuntimeError: cannot handle this node"
+    )

@@ -12,7 +12,9 @@ T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
 
 def series_at(offsets_s: list[int]) -> MetricSeries:
-    return MetricSeries("t", "c", "n", "m", [T0 + timedelta(seconds=o) for o in offsets_s], [0.0] * len(offsets_s))
+    return MetricSeries(
+        "t", "c", "n", "m", [T0 + timedelta(seconds=o) for o in offsets_s], [0.0] * len(offsets_s)
+    )
 
 
 def spans(windows: list[TimeWindow]) -> list[tuple[int, int, bool]]:
@@ -23,7 +25,11 @@ class TestSliding:
     def test_full_windows_only_by_default(self) -> None:
         """Windows start at 0 and advance by the stride; no partial tail by default."""
         s = series_at(list(range(10)))
-        assert spans(SlidingWindowExtractor(4, 3).extract(s)) == [(0, 4, False), (3, 7, False), (6, 10, False)]
+        assert spans(SlidingWindowExtractor(4, 3).extract(s)) == [
+            (0, 4, False),
+            (3, 7, False),
+            (6, 10, False),
+        ]
         assert spans(SlidingWindowExtractor(4, 4).extract(s)) == [(0, 4, False), (4, 8, False)]
 
     def test_partial_tail(self) -> None:
@@ -51,17 +57,25 @@ class TestSliding:
 
     def test_stride_larger_than_window(self) -> None:
         """Points between windows belong to none."""
-        assert spans(SlidingWindowExtractor(2, 5).extract(series_at(list(range(12))))) == [(0, 2, False), (5, 7, False), (10, 12, False)]
+        assert spans(SlidingWindowExtractor(2, 5).extract(series_at(list(range(12))))) == [
+            (0, 2, False),
+            (5, 7, False),
+            (10, 12, False),
+        ]
 
-    @pytest.mark.parametrize(("size", "stride", "name", "exc"), [
-        (0, 1, "window_size_points", ValueError),
-        (2, -1, "stride_points", ValueError),
-        (2.0, 1, "window_size_points", TypeError),
-        (True, 1, "window_size_points", TypeError),
-    ])
+    @pytest.mark.parametrize(
+        ("size", "stride", "name", "exc"),
+        [
+            (0, 1, "window_size_points", ValueError),
+            (2, -1, "stride_points", ValueError),
+            (2.0, 1, "window_size_points", TypeError),
+            (True, 1, "window_size_points", TypeError),
+        ],
+    )
     def test_invalid_arguments(self, size: object, stride: object, name: str, exc: type[Exception]) -> None:
         """Bad sizes or strides raise naming the argument."""
-        with pytest.raises(exc, match=f"SlidingWindowExtractor: {name} must be a positive int, got {size if name == 'window_size_points' else stride}"):
+        got = size if name == "window_size_points" else stride
+        with pytest.raises(exc, match=f"SlidingWindowExtractor: {name} must be a positive int, got {got}"):
             SlidingWindowExtractor(size, stride)  # type: ignore[arg-type]
 
 
@@ -107,14 +121,19 @@ class TestTimeBased:
         got = TimeBasedWindowExtractor(timedelta(seconds=width), timedelta(seconds=stride)).extract(s)
         assert spans(got) == expected
 
-    @pytest.mark.parametrize(("window", "stride", "name", "exc"), [
-        (timedelta(0), timedelta(seconds=1), "window", ValueError),
-        (timedelta(seconds=1), timedelta(seconds=-1), "stride", ValueError),
-        (30, timedelta(seconds=1), "window", TypeError),
-    ])
+    @pytest.mark.parametrize(
+        ("window", "stride", "name", "exc"),
+        [
+            (timedelta(0), timedelta(seconds=1), "window", ValueError),
+            (timedelta(seconds=1), timedelta(seconds=-1), "stride", ValueError),
+            (30, timedelta(seconds=1), "window", TypeError),
+        ],
+    )
     def test_invalid_arguments(self, window: object, stride: object, name: str, exc: type[Exception]) -> None:
         """Non-positive or non-timedelta spans raise naming the argument."""
-        with pytest.raises(exc, match=f"TimeBasedWindowExtractor: {name} must be a positive datetime.timedelta"):
+        with pytest.raises(
+            exc, match=f"TimeBasedWindowExtractor: {name} must be a positive datetime.timedelta"
+        ):
             TimeBasedWindowExtractor(window, stride)  # type: ignore[arg-type]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from fractions import Fraction
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 
 import pytest
 
@@ -16,7 +16,9 @@ T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
 
 def make(values: list[float]) -> MetricSeries:
-    return MetricSeries("acme", "c-1", "n-7", "cpu", [T0 + timedelta(minutes=i) for i in range(len(values))], values)
+    return MetricSeries(
+        "acme", "c-1", "n-7", "cpu", [T0 + timedelta(minutes=i) for i in range(len(values))], values
+    )
 
 
 def noise(n: int, seed: int, mu: float = 50.0, sd: float = 1.0) -> list[float]:
@@ -69,7 +71,9 @@ def test_scores_match_two_pass_reference() -> None:
     vals = noise(2000, 3)
     vals[1500] += 9.0
     engine = ZScoreEngine(window_size_points=7, stride_points=3, baseline_points=50, min_baseline_points=10)
-    got = [(int((r.window_start - T0).total_seconds() // 60), r.anomaly_score) for r in engine.detect(make(vals))]
+    got = [
+        (int((r.window_start - T0).total_seconds() // 60), r.anomaly_score) for r in engine.detect(make(vals))
+    ]
     ref = reference_scores(vals, engine)
     assert [s for s, _ in got] == [s for s, _ in ref]
     for (_, a), (_, b) in zip(got, ref, strict=True):
@@ -153,7 +157,10 @@ def test_label_normal_exactly_below_half() -> None:
 def test_results_ordered_and_carry_ids() -> None:
     """Results carry the four ids and are ordered by window_start."""
     results = ZScoreEngine().detect(make(noise(500, 7)))
-    assert all(r.tenant_id == "acme" and r.cluster_id == "c-1" and r.node_id == "n-7" and r.metric_name == "cpu" for r in results)
+    assert all(
+        r.tenant_id == "acme" and r.cluster_id == "c-1" and r.node_id == "n-7" and r.metric_name == "cpu"
+        for r in results
+    )
     starts = [r.window_start for r in results]
     assert starts == sorted(starts)
 
@@ -191,7 +198,11 @@ def test_stream_push_matches_detect() -> None:
     [
         ({"threshold": 0}, ValueError, "threshold must be a positive number"),
         ({"threshold": "3"}, TypeError, "threshold must be a finite real number"),
-        ({"baseline_points": 10, "min_baseline_points": 20}, ValueError, "min_baseline_points must be <= baseline_points"),
+        (
+            {"baseline_points": 10, "min_baseline_points": 20},
+            ValueError,
+            "min_baseline_points must be <= baseline_points",
+        ),
         ({"stride_points": 0}, ValueError, "stride_points must be a positive int"),
         ({"classify": 1}, TypeError, "classify must be a bool"),
     ],
