@@ -146,10 +146,11 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
     for t in range(n):
         noise[t] = e
         e = phi * e + rng.gauss(0.0, innov)
-    values = [c + z for c, z in zip(clean, noise, strict=True)]
+    outlier = [0.0] * n  # one past spike in some histories
     if rng.random() < 0.2 and hist > 10:
         at = rng.randrange(hist - 5)
-        values[at] += rng.choice((-1.0, 1.0)) * rng.uniform(6.0, 12.0) * sd
+        outlier[at] = rng.choice((-1.0, 1.0)) * rng.uniform(6.0, 12.0) * sd
+    values = [c + z + o for c, z, o in zip(clean, noise, outlier, strict=True)]
     hist_lo = min(clean[:hist])
     hist_hi = max(clean[:hist])
     start = hist
@@ -183,8 +184,7 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
             frac = (t - change + 1) / span if ramp else 1.0
             values[t] += sign * total * frac
         variant += "/ramp" if ramp else "/shift"
-    elif kind is AnomalyType.SEASONAL:
-        assert period is not None  # seasonal cases are periodic by construction
+    elif kind is AnomalyType.SEASONAL and period is not None:  # (always periodic)
         how = rng.choice(("phase", "damped", "missing", "extra"))
         variant += "/" + how
         for _attempt in range(50):
@@ -210,7 +210,7 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
             phase0 = rng.randrange(period)
             clean_periodic = [amp * shape[(phase0 + t) % period] for t in range(n)]
             clean = [level + c + drift * t for t, c in enumerate(clean_periodic)]
-            values = [c + z for c, z in zip(clean, noise, strict=True)]
+            values = [c + z + o for c, z, o in zip(clean, noise, outlier, strict=True)]
         else:
             return make_case(rng, kind)
         for j, d in enumerate(dep):
