@@ -302,9 +302,10 @@ class ExplanationClassifier:
         if kind is AnomalyType.SEASONAL:
             if j.base.period is None:
                 return f"{where} departed from its usual pattern at {_num(value)}, {far} {against}, {when}."
+            note = "; its history had no spread" if j.sd == 0.0 and value != expect else ""
             return (
-                f"{where} broke its usual {cycle} cycle: {_num(value)}, {far} {against}, "
-                f"while staying {seen}, {when}."
+                f"{where} broke its usual {cycle} cycle: {_num(value)} where {_num(expect)} was "
+                f"expected ({far}{note}), while staying {seen}, {when}."
             )
         close = "exactly at" if value == expect else f"within {dist} of"
         return f"{where} was normal {when}: {seen}, {close} {against}."

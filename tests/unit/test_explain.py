@@ -392,9 +392,8 @@ def test_explain_seasonal_names_the_cycle_and_expectation() -> None:
     values[start:] = [min(v, 50.0) for v in values[start:]]
     s = make_series(values, timedelta(hours=1))
     text = ExplanationClassifier().explain(s, result_for(s, start, n, AnomalyType.SEASONAL))
-    assert "broke its usual daily cycle" in text
-    assert "its daily cycle expected there" in text
-    assert "while staying between" in text
+    assert "broke its usual daily cycle: " in text
+    assert " was expected (" in text and " sd below), while staying between " in text
 
 
 def test_explain_normal_and_no_baseline() -> None:
