@@ -68,6 +68,19 @@ def run_demo(
     )
 
 
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _duration(seconds: int) -> str:
+    """``7 days``, ``36 hours``, ``5 min`` or ``30 s``: the largest unit that divides evenly, else hours."""
+    for unit, name in ((86_400, "day"), (3600, "hour"), (60, "min")):
+        if seconds % unit == 0:
+            n = seconds // unit
+            return f"{n} {name}" if name == "min" else _plural(n, name)
+    return f"{seconds} s" if seconds < 60 else f"{seconds / 3600:.2f} hours"
+
+
 def _span(start: datetime, end: datetime) -> str:
     if start.date() == end.date():
         return f"{start:%a %d %b %H:%M}-{end:%H:%M}"
@@ -105,13 +118,13 @@ def format_report(report: DemoReport, out: TextIO) -> None:
     """Write the readable incident summary of ``report`` to ``out``."""
     fleet, cfg, ev = report.fleet, report.fleet.config, report.evaluation
     w = out.write
-    days = cfg.points * cfg.step_seconds / 86400
     n_points = cfg.nominal_points
     noisy = [t.name for t in cfg.tenants if t.noisy]
     w(
-        f"Simulated fleet (seed {cfg.seed}): {len(cfg.tenants)} tenants"
+        f"Simulated fleet (seed {cfg.seed}): {_plural(len(cfg.tenants), 'tenant')}"
         f"{' (noisy neighbour: ' + ', '.join(noisy) + ')' if noisy else ''}, "
-        f"{len(fleet)} series, {n_points:,} points, {days:g} days at {cfg.step_seconds // 60} min.\n"
+        f"{_plural(len(fleet), 'series', 'series')}, {n_points:,} points, "
+        f"{_duration(cfg.points * cfg.step_seconds)} at {_duration(cfg.step_seconds)} steps.\n"
     )
     e = report.engine_config
     w(
@@ -131,14 +144,19 @@ def format_report(report: DemoReport, out: TextIO) -> None:
         dets_by_node[(d.tenant_id, d.cluster_id, d.node_id)].append(d)
     pipeline = AggregationPipeline()
     cluster_scores = {(c.tenant_id, c.cluster_id): c for c in report.cluster_scores}
-    for ts in report.tenant_scores:
-        tenant = ts.tenant_id
+    tenant_scores = {t.tenant_id: t for t in report.tenant_scores}
+    for spec in cfg.tenants:
+        tenant = spec.name
+        label = " [noisy neighbour]" if spec.noisy else ""
+        if tenant not in tenant_scores:
+            w(f"\nTenant {tenant}{label}: no window scored (series shorter than the minimum baseline)\n")
+            continue
+        ts = tenant_scores[tenant]
         clusters = ", ".join(
             f"{cid} {c.aggregate_score:.2f}"
             for (tid, cid), c in sorted(cluster_scores.items())
             if tid == tenant
         )
-        label = " [noisy neighbour]" if tenant in noisy else ""
         w(f"\nTenant {tenant}{label}: score {ts.aggregate_score:.2f} (clusters: {clusters})\n")
         for rank, ns in enumerate(pipeline.top_nodes(report.node_scores, report.top, tenant_id=tenant), 1):
             key = (tenant, ns.cluster_id or "", ns.node_id or "")
