@@ -4,7 +4,8 @@ Hierarchy::
 
     Exception
     ├── KeyError
-    │   └── UnknownEngineError      registry.get()/create() with a name nobody registered
+    │   ├── UnknownEngineError      registry.get()/create() with a name nobody registered
+    │   └── store.SeriesNotFoundError   (in backend.analytics.store) no such series for this tenant
     └── RuntimeError
         └── EngineLoadError         an installed plugin's entry point could not be loaded
 
