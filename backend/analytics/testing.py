@@ -17,6 +17,13 @@ checks and their reasons stay visible. :func:`run_checks` returns the same list
 without raising. The kit uses only the standard library and never imports a
 test runner.
 
+>>> from backend.analytics.engines import ZScoreEngine
+>>> outcomes = check_engine(ZScoreEngine, config={"window_size_points": 20})
+>>> sorted({o.status for o in outcomes})
+['passed']
+>>> [str(o) for o in run_checks(ZScoreEngine, checks=["ordered"])]
+['construct: passed', 'ordered: passed']
+
 The factory
     ``factory(**config)`` must return a fresh engine. An engine class is the
     simplest factory. A factory that takes no keyword arguments is accepted:
