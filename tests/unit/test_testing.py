@@ -469,3 +469,17 @@ def test_extra_bad_configs_are_checked() -> None:
     """bad_configs adds engine-specific rejections."""
     outcome = _failed(GoodEngine, "bad_config", bad_configs=[({"stride_points": 3}, "stride_points")])
     assert "{'stride_points': 3} was accepted" in outcome.message
+
+
+def test_kit_imports_only_the_standard_library() -> None:
+    """Importing backend.analytics.testing loads no test runner and nothing outside the stdlib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules); import backend.analytics.testing; "
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}; "
+        "print(','.join(sorted(t for t in new if t not in sys.stdlib_module_names and t != 'backend')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
