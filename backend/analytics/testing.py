@@ -181,6 +181,11 @@ def make_test_series(
     level shift of +4 from 85 %. Timestamps start 2024-01-01T00:00Z, one every
     ``step_seconds``. Same arguments, same series.
     """
+    for name, value, least in (("n", n, 0), ("seed", seed, None), ("step_seconds", step_seconds, 1)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"make_test_series: {name} must be an int, got {value!r}")
+        if least is not None and value < least:
+            raise ValueError(f"make_test_series: {name} must be >= {least}, got {value!r}")
     rng = random.Random(seed)
     values = []
     for i in range(n):

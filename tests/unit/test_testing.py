@@ -174,6 +174,10 @@ def test_make_test_series_is_deterministic() -> None:
     assert make_test_series(50, seed=1) == make_test_series(50, seed=1)
     assert make_test_series(50, seed=1).values.tolist() != make_test_series(50, seed=2).values.tolist()
     assert len(make_test_series(50)) == 50
+    with pytest.raises(ValueError, match="step_seconds must be >= 1, got 0"):
+        make_test_series(10, step_seconds=0)
+    with pytest.raises(TypeError, match="n must be an int"):
+        make_test_series(10.0)  # type: ignore[arg-type]
 
 
 def test_engine_threshold_validates_attribute() -> None:
