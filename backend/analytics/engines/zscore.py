@@ -60,11 +60,8 @@ sums of squares and products"; T. F. Chan, G. H. Golub, R. J. LeVeque (1983),
 from __future__ import annotations
 
 import math
-from array import array
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import replace
-from datetime import datetime
 from itertools import repeat
 from operator import mul, sub
 from typing import ClassVar
@@ -74,7 +71,7 @@ from .._validate import check_positive_int, check_real, fail_type, fail_value
 from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
 from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
-from ..windows import TimeWindow
+from ._stream import BufferedStream
 
 __all__ = ["ZScoreEngine", "ZScoreStream"]
 
@@ -181,35 +178,28 @@ class ZScoreEngine(AnomalyDetectionEngine):
         return classifier.explain(time_series, result)
 
 
-class ZScoreStream:
+class ZScoreStream(BufferedStream):
     """Incremental ``zscore`` detection for one series: feed points, get completed windows.
 
     ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
     whose first timestamp is later than every point seen so far, and returns
-    the results of the windows that the chunk completes. The concatenation of
-    all returned lists equals ``engine.detect`` on the concatenated series,
-    whatever the chunking. Memory is bounded by the engine's
-    ``history_points + window_size_points``.
+    the results of the windows that the chunk completes; ``push(timestamp,
+    value)`` takes one point. The concatenation of all returned lists equals
+    ``engine.detect`` on the concatenated series, whatever the chunking.
+    Memory is bounded by the engine's ``history_points + window_size_points``.
     """
+
+    _owner: ClassVar[str] = "ZScoreStream"
 
     def __init__(
         self, engine: ZScoreEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
     ) -> None:
+        super().__init__(tenant_id, cluster_id, node_id, metric_name)
         self._engine = engine
-        # Validate the ids exactly as MetricSeries does.
-        probe = MetricSeries.from_arrays(tenant_id, cluster_id, node_id, metric_name, [], [])
-        self._ids = probe.ids
-        self._meta = probe.metadata or {}
         self._w = engine.window_size_points
         self._stride = engine.stride_points
         self._b = engine.baseline_points
         self._keep = engine.history_points
-        # Buffers: absolute index i lives at position i - self._base.
-        self._us: array[int] = array("q")
-        self._vals: list[float] = []
-        self._base = 0
-        self._n = 0
-        self._next_start = 0
         self._maxq: deque[int] = deque()
         self._minq: deque[int] = deque()
         # Running baseline over absolute indices [self._b_lo, self._b_hi), shifted by self._k.
@@ -220,29 +210,8 @@ class ZScoreStream:
         self._s2 = 0.0
         self._ops = 0
 
-    @property
-    def points_seen(self) -> int:
-        """How many points the stream has taken so far."""
-        return self._n
-
-    def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
-        """Take the points of ``chunk``; return the results of the windows they complete."""
-        if not isinstance(chunk, MetricSeries):
-            fail_type("ZScoreStream.update", "chunk", "a MetricSeries", chunk)
-        if chunk.ids != self._ids:
-            raise ValueError(
-                f"ZScoreStream.update: chunk ids {chunk.ids!r} differ from the stream's {self._ids!r}"
-            )
-        if len(chunk) and self._n and chunk.epoch_us[0] <= self._us[-1]:
-            raise ValueError(
-                f"ZScoreStream.update: chunk.timestamps[0] must be later than the last point seen "
-                f"({epoch_us_to_datetime(self._us[-1])}), got {chunk.timestamps[0]}"
-            )
-        return self._feed(chunk, whole=False)
-
-    def push(self, timestamp: datetime, value: float) -> list[AnomalyResult]:
-        """Take one point; return the results of the windows it completes (0 or 1)."""
-        return self.update(MetricSeries(*self._ids, [timestamp], [value]))
+    def _window_points(self) -> int:
+        return self._w
 
     # -- internals -----------------------------------------------------------------
 
@@ -297,12 +266,7 @@ class ZScoreStream:
 
     def _trim(self) -> None:
         """Drop buffered points no future window or baseline can need (amortised O(1))."""
-        need_from = min(self._next_start - self._keep, self._b_lo)
-        drop = need_from - self._base
-        if drop > 0 and drop * 2 >= len(self._vals):
-            del self._vals[:drop]
-            del self._us[:drop]
-            self._base += drop
+        self._drop_before(min(self._next_start - self._keep, self._b_lo))
 
     def _move_baseline(self, lo: int, hi: int) -> None:
         """Slide the running baseline to absolute indices ``[lo, hi)`` (both only move forward)."""
@@ -380,19 +344,7 @@ class ZScoreStream:
         result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
         classifier = engine._classifier
         if anomalous and classifier is not None:
-            sub_lo = max(0, start - self._keep)
-            sub = MetricSeries._trusted(
-                self._ids,
-                self._us[sub_lo - base : end - base],
-                array("d", self._vals[sub_lo - base : end - base]),
-                self._meta,
-            )
-            window = TimeWindow(start - sub_lo, end - sub_lo, t_start, t_end, False)
-            kind = classifier.classify(sub, window)
-            if kind is not AnomalyType.NORMAL:
-                label = kind
-            result = replace(result, anomaly_label=label)
-            result = replace(result, explanation=classifier.explain(sub, result))
+            return self._label(classifier, start, result, label)
         return result
 
 
