@@ -72,7 +72,6 @@ search for the nearest visited bin is capped at 64 bins). The core,
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import ClassVar
@@ -82,7 +81,7 @@ from .._validate import check_positive_int, check_real, fail_type, fail_value
 from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
 from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
-from ..windows import TimeWindow
+from ._stream import BufferedStream
 
 __all__ = ["NoveltyEngine", "NoveltyScorer", "NoveltyStream"]
 
@@ -474,7 +473,7 @@ class NoveltyEngine(AnomalyDetectionEngine):
         """Score every full window of ``time_series``; see the module docs."""
         if not isinstance(time_series, MetricSeries):
             fail_type("NoveltyEngine.detect", "time_series", "a MetricSeries", time_series)
-        return NoveltyStream(self, *time_series.ids)._feed(time_series)
+        return NoveltyStream(self, *time_series.ids)._feed(time_series, whole=True)
 
     def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> NoveltyStream:
         """An incremental detector for one live series with these ids."""
@@ -488,7 +487,7 @@ class NoveltyEngine(AnomalyDetectionEngine):
         return classifier.explain(time_series, result)
 
 
-class NoveltyStream:
+class NoveltyStream(BufferedStream):
     """Incremental ``novelty`` detection for one series: feed points, get completed windows.
 
     ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
@@ -500,55 +499,27 @@ class NoveltyStream:
     O(1) state.
     """
 
+    _owner: ClassVar[str] = "NoveltyStream"
+
     def __init__(
         self, engine: NoveltyEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
     ) -> None:
-        probe = MetricSeries.from_arrays(tenant_id, cluster_id, node_id, metric_name, [], [])
+        super().__init__(tenant_id, cluster_id, node_id, metric_name)
         self._engine = engine
-        self._ids = probe.ids
-        self._meta = probe.metadata or {}
         self._scorer = engine.scorer()
         self._w = engine.window_size_points
         self._stride = engine.stride_points
         self._keep = engine.history_points
-        # Buffers of the latest points: absolute index i lives at position i - self._base.
-        self._us: array[int] = array("q")
-        self._vals: list[float] = []
+        # Per-point buffers beside the base class's values and timestamps.
         self._scores: list[float] = []
         self._dist: list[int] = []
-        self._base = 0
-        self._n = 0
-        self._next_start = 0
 
-    @property
-    def points_seen(self) -> int:
-        """How many points the stream has taken so far."""
-        return self._n
-
-    def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
-        """Take the points of ``chunk``; return the results of the windows they complete."""
-        if not isinstance(chunk, MetricSeries):
-            fail_type("NoveltyStream.update", "chunk", "a MetricSeries", chunk)
-        if chunk.ids != self._ids:
-            raise ValueError(
-                f"NoveltyStream.update: chunk ids {chunk.ids!r} differ from the stream's {self._ids!r}"
-            )
-        if len(chunk) and self._n and chunk.epoch_us[0] <= self._us[-1]:
-            raise ValueError(
-                "NoveltyStream.update: chunk.timestamps[0] must be later than the last point seen "
-                f"({epoch_us_to_datetime(self._us[-1])}), got {chunk.timestamps[0]}"
-            )
-        out = self._feed(chunk)
-        self._trim()
-        return out
-
-    def push(self, timestamp: datetime, value: float) -> list[AnomalyResult]:
-        """Take one point; return the results of the windows it completes."""
-        return self.update(MetricSeries(*self._ids, [timestamp], [value]))
+    def _window_points(self) -> int:
+        return self._w
 
     # -- internals -----------------------------------------------------------------
 
-    def _feed(self, chunk: MetricSeries) -> list[AnomalyResult]:
+    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
         new_vals = chunk.values.tolist()
         if not new_vals:
             return []
@@ -584,6 +555,8 @@ class NoveltyStream:
                 out.append(trusted(ids, t_start, t_end, score, normal, magnitude, None))
             start += stride
         self._next_start = start
+        if not whole:
+            self._trim()
         return out
 
     def _anomalous(
@@ -597,31 +570,11 @@ class NoveltyStream:
         classifier = self._engine._classifier
         if classifier is None:
             return result
-        sub_lo = max(self._base, start - self._keep)
-        sub = MetricSeries._trusted(
-            self._ids,
-            self._us[sub_lo - base : end - base],
-            array("d", self._vals[sub_lo - base : end - base]),
-            self._meta,
-        )
-        window = TimeWindow(start - sub_lo, end - sub_lo, t_start, t_end, False)
-        kind = classifier.classify(sub, window)
-        if kind is not AnomalyType.NORMAL:
-            label = kind
-        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
-        explanation = classifier.explain(sub, result)
-        return AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, explanation)
+        return self._label(classifier, start, result, label)
 
     def _trim(self) -> None:
         """Drop buffered points that no future window or label can need (amortised O(1))."""
-        need_from = self._next_start - self._keep - 32
-        drop = need_from - self._base
-        if drop > 0 and drop * 2 >= len(self._vals):
-            del self._vals[:drop]
-            del self._us[:drop]
-            del self._scores[:drop]
-            del self._dist[:drop]
-            self._base += drop
+        self._drop_before(self._next_start - self._keep - 32, self._scores, self._dist)
 
 
 def _fallback_label(window: list[float], before: list[float]) -> AnomalyType:
