@@ -17,7 +17,9 @@ cluster_incident   trend      latency/errors/queues of >= 75 % of a cluster's no
 noisy_neighbour    spike      bursts on a noisy tenant's nodes, 1-3 points
 ================== ========== =====================================================
 
-"typical sd" is the metric's :attr:`~simulator.metrics.MetricProfile.spread`
+Seasonal disruptions go only to metrics whose daily swing stands clear of
+their noise (:attr:`~simulator.metrics.MetricProfile.seasonal`: cpu,
+latency_p50 and request_rate in the catalogue). "typical sd" is the metric's :attr:`~simulator.metrics.MetricProfile.spread`
 times the series' level. Node failures and cluster incidents move each metric
 by its profile's ``failure`` / ``incident`` multiple of the level (request
 rate drops, errors and latency rise). Positions are drawn by a tenant-scoped

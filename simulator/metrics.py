@@ -72,8 +72,12 @@ class MetricProfile:
 
     @property
     def seasonal(self) -> bool:
-        """True when the metric has a daily cycle (seasonal disruptions apply to it)."""
-        return self.daily > 0.0
+        """True when the daily cycle stands well clear of the noise (swing >= 4 noise sd).
+
+        Seasonal disruptions are injected only into such metrics: reshaping a
+        cycle that the noise hides would label an anomaly nobody could see.
+        """
+        return self.daily >= 4.0 * self.noise
 
     @property
     def spread(self) -> float:

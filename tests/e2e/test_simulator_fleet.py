@@ -13,17 +13,26 @@ Detection uses the stdlib ``zscore`` engine with the demo's settings
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backend.analytics import AggregatedAnomalyScore, AggregationPipeline, AggregationStrategy, AnomalyResult
+from backend.analytics import (
+    AggregatedAnomalyScore,
+    AggregationPipeline,
+    AggregationStrategy,
+    AnomalyResult,
+    ExplanationClassifier,
+    TimeWindow,
+)
 from simulator import AnomalyMix, Fleet, FleetConfig, TenantConfig
 from simulator.evaluate import evaluate
 from simulator.pipeline import default_engine_config, detect_fleet, evaluation_slack
 
 # Three days at 10 minutes: a one-day baseline, then room for anomalies after the 30 % warm-up.
-SHAPE: dict[str, object] = {"points": 432, "step_seconds": 600}
+SHAPE_STEP = 600
+SHAPE: dict[str, object] = {"points": 432, "step_seconds": SHAPE_STEP}
 FAILURE_METRICS = ("cpu", "latency_p99", "request_rate", "error_rate")
 INCIDENT_METRICS = ("latency_p50", "latency_p99", "error_rate", "memory")
 # Stated promise checked below: at least 3 in 4 of the found spikes, level shifts, ramps, node
@@ -151,6 +160,43 @@ def test_explanation_labels_match_injected_kinds() -> None:
     # The scenario must give enough found anomalies for a rate to mean something.
     assert checked >= 40
     assert agree / checked >= LABEL_RATE, (agree, checked)
+
+
+def test_classifier_labels_injected_windows_by_kind() -> None:
+    """Windows cut around injected anomalies get SPIKE / TREND / SEASONAL at LABEL_RATE or better, per label.
+
+    Ten days at 10 minutes, anomalies after day 4.5, so the classifier sees at
+    least three daily cycles of history (its ``min_cycles``). The window of a
+    spike brackets it by 6 points; of a level shift, its first 3 hours; of a
+    ramp, its last 4 hours; of a seasonal disruption, up to one day of it.
+    """
+    metrics = ("cpu", "latency_p50", "request_rate", "queue_depth")
+    mix = AnomalyMix(spikes=2, level_shifts=1, ramps=1, seasonal=3, node_failures=0, cluster_incidents=0)
+    clf = ExplanationClassifier()
+    step = timedelta(seconds=SHAPE_STEP)
+    checked: dict[str, int] = {}
+    agree: dict[str, int] = {}
+    for seed in range(4):
+        cfg = replace(fleet_of(1, 2, 3, seed, mix, metrics), points=1440, warmup_fraction=0.45)
+        fleet = Fleet(cfg)
+        per_day = 86_400 // cfg.step_seconds
+        for g in fleet.ground_truth:
+            series = fleet.series(g.series_key)
+            a, b = (g.start - cfg.start) // step, (g.end - cfg.start) // step
+            lo, hi = {
+                "spike": (a - 6, b + 6),
+                "level_shift": (a - 6, min(b, a + 18)),
+                "ramp": (max(a, b - 24), b),
+            }.get(g.kind, (a, min(b, a + per_day)))
+            hi = min(hi, len(series))
+            window = TimeWindow(lo, hi, series.timestamps[lo], series.timestamps[hi - 1], False)
+            checked[g.expected_label] = checked.get(g.expected_label, 0) + 1
+            if clf.classify(series, window).value == g.expected_label:
+                agree[g.expected_label] = agree.get(g.expected_label, 0) + 1
+    assert sorted(checked) == ["seasonal", "spike", "trend"]
+    for label, n in checked.items():
+        assert n >= 10, (label, n)  # enough cases for a rate to mean something
+        assert agree.get(label, 0) / n >= LABEL_RATE, (label, agree.get(label, 0), n)
 
 
 @SETTINGS
