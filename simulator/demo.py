@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from backend.analytics import AggregatedAnomalyScore, AggregationPipeline, AnomalyResult
 
-from .anomalies import GroundTruth, Incident
+from .anomalies import SEASONAL_KINDS, GroundTruth, Incident
 from .config import FleetConfig
 from .evaluate import Detection, Evaluation, evaluate
 from .fleet import Fleet
@@ -181,6 +181,12 @@ def format_report(report: DemoReport, out: TextIO) -> None:
     w(f"  {'kind':<18}{'injected':>9}{'found':>7}{'recall':>8}{'label agrees':>14}\n")
     for ks in ev.by_kind.values():
         w(f"  {ks.kind:<18}{ks.injected:>9}{ks.found:>7}{ks.recall:>8.0%}{ks.label_agree:>9}/{ks.found:<4}\n")
+    seasonal = [ks for ks in ev.by_kind.values() if ks.kind in SEASONAL_KINDS]
+    if seasonal and sum(ks.found for ks in seasonal) < sum(ks.injected for ks in seasonal):
+        w(
+            "  (Seasonal disruptions keep every point inside the range the series has already seen,\n"
+            "   so a level-based detector such as zscore is not expected to find them.)\n"
+        )
     w(
         f"\nPrecision {ev.precision:.2f}: {ev.matched_detections} of {ev.detections} detections overlap an "
         f"injected anomaly.\n"
