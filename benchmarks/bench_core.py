@@ -110,16 +110,18 @@ def main() -> None:
     )
     del series, big_us, big_vals
 
-    print("\n## zscore engine (window 10, stride 5, baseline 120)")
+    default = ZScoreEngine()
+    w, stride, b = default.window_size_points, default.stride_points, default.baseline_points
+    print(f"\n## zscore engine, defaults (window {w}, stride {stride}, baseline {b})")
     s = MetricSeries.from_arrays("t", "c", "n", "m", us, vals)
-    ref = best_of(lambda: reference_zscore(values, 10, 5, 120, 4.0), repeat=2)
+    ref = best_of(lambda: reference_zscore(values, w, stride, b, 4.0), repeat=2)
     print(f"reference bare running-sum loop: {n / ref / 1e6:.2f} M points/s")
     for classify in (False, True):
         engine = ZScoreEngine(classify=classify)
         got = best_of(lambda e=engine: e.detect(s), repeat=2)
         print(
             f"detect(classify={classify}): {n / got / 1e6:.2f} M points/s ({got:.2f} s, "
-            f"{n // 5:,} results); {got / ref:.1f}x the reference"
+            f"{n // stride:,} results); {got / ref:.1f}x the reference"
         )
     engine = ZScoreEngine(classify=False)
 

@@ -87,8 +87,13 @@ class ZScoreEngine(AnomalyDetectionEngine):
 
     Keyword-only settings (all validated; unknown keywords raise ``TypeError``):
 
-    - ``window_size_points`` (default 10), ``stride_points`` (default 5): the windows.
-    - ``baseline_points`` (default 120): length of the trailing baseline.
+    - ``window_size_points`` (default 5), ``stride_points`` (default 5): the windows.
+    - ``baseline_points`` (default 2000): length of the trailing baseline.
+
+    The defaults were chosen on the design two thirds of the NAB corpus only
+    (see BENCHMARKS.md): short non-overlapping windows against a long
+    baseline, so one incident raises few alarms and a slow daily cycle is part
+    of the baseline's spread rather than an anomaly.
     - ``min_baseline_points`` (default 30, at most ``baseline_points``): windows
       with less history get no result.
     - ``threshold`` (default 4.0, > 0): ``z`` at which a window is anomalous
@@ -113,9 +118,9 @@ class ZScoreEngine(AnomalyDetectionEngine):
     def __init__(
         self,
         *,
-        window_size_points: int = 10,
+        window_size_points: int = 5,
         stride_points: int = 5,
-        baseline_points: int = 120,
+        baseline_points: int = 2000,
         min_baseline_points: int = 30,
         threshold: float = 4.0,
         classify: bool = True,
