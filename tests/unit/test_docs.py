@@ -26,3 +26,20 @@ def test_quickstart_runs_under_30_lines() -> None:
     assert lines[0] == "n-17 True"
     assert lines[1] == "spike"
     assert "cpu_util" in lines[2] and "n-17" in lines[2] and "acme" in lines[2]
+
+
+def test_plugin_guide_point_scoring_example_passes_the_kit() -> None:
+    """The PointScoringEngine example in docs/plugins.md is a conforming engine."""
+    from backend.analytics.testing import check_engine
+
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text.split("### A shortcut for engines that score points", 1)[1]
+    (block, *_) = python_blocks_in(section)
+    namespace: dict[str, object] = {}
+    exec(compile(block, "docs/plugins.md", "exec"), namespace)
+    outcomes = check_engine(namespace["JumpEngine"])  # type: ignore[arg-type]
+    assert all(o.status == "passed" for o in outcomes)
+
+
+def python_blocks_in(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
