@@ -12,8 +12,8 @@ an anomaly (the return to normal) a little after it.
 - incident recall: incidents (a node failure spans several series) with at
   least one matched record;
 - label agreement: among matched records, how often the label of the
-  highest-scoring anomalous window inside the record's span equals the
-  record's ``expected_label``.
+  highest-scoring anomalous window that starts inside the record's span (or,
+  if none does, that overlaps it) equals the record's ``expected_label``.
 """
 
 from __future__ import annotations
@@ -173,7 +173,10 @@ def evaluate(
             for r in anomalous_by_key[g.series_key]
             if r.window_start < g.end + slack and g.start <= r.window_end
         ]
-        best = max(inside, key=lambda r: (r.anomaly_score, -r.window_start.timestamp()))
+        # Judge the label on windows that start inside the anomaly when there are any: a window
+        # that only catches the onset in its last point honestly looks like a spike.
+        within = [r for r in inside if r.window_start >= g.start] or inside
+        best = max(within, key=lambda r: (r.anomaly_score, -r.window_start.timestamp()))
         checked += 1
         if best.anomaly_label.value == g.expected_label:
             agreed += 1
