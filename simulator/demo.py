@@ -180,7 +180,7 @@ def format_report(report: DemoReport, out: TextIO) -> None:
     w("\nGround truth vs detections (all tenants):\n")
     w(f"  {'kind':<18}{'injected':>9}{'found':>7}{'recall':>8}{'label agrees':>14}\n")
     for ks in ev.by_kind.values():
-        w(f"  {ks.kind:<18}{ks.injected:>9}{ks.found:>7}{ks.recall:>8.0%}{ks.label_agree:>9}/{ks.found:<4}\n")
+        w(f"  {ks.kind:<18}{ks.injected:>9}{ks.found:>7}{ks.recall:>8.0%}{ks.label_agree:>9}/{ks.found}\n")
     seasonal = [ks for ks in ev.by_kind.values() if ks.kind in SEASONAL_KINDS]
     if seasonal and sum(ks.found for ks in seasonal) < sum(ks.injected for ks in seasonal):
         w(
