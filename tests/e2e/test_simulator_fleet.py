@@ -35,8 +35,12 @@ SHAPE_STEP = 600
 SHAPE: dict[str, object] = {"points": 432, "step_seconds": SHAPE_STEP}
 FAILURE_METRICS = ("cpu", "latency_p99", "request_rate", "error_rate")
 INCIDENT_METRICS = ("latency_p50", "latency_p99", "error_rate", "memory")
-# Stated promise checked below: at least 3 in 4 of the found spikes, level shifts, ramps, node
-# failures and cluster incidents get the expected label (SPIKE for spikes, TREND for the rest).
+# The rate stated for simulated fleets: at least 3 in 4 labels agree with the injected kind (SPIKE for
+# spikes, TREND for shifts, ramps, failures and incidents, SEASONAL for seasonal disruptions). The
+# classifier's own benchmark (BENCHMARKS.md) promises 90 % recall per class on simulator.labeled
+# cases; fleets are harder in two stated ways: zscore's windows are not cut to the anomaly, and
+# the weekly cycle damps weekend peaks, so a disruption next to a weekend can look like history
+# (seasonal recall over groups of 4 seeds ranged 75-96 % when this was written).
 LABEL_RATE = 0.75
 
 SETTINGS = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
