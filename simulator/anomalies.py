@@ -20,9 +20,10 @@ noisy_neighbour    spike      bursts on a noisy tenant's nodes, 1-3 points
 Seasonal disruptions go only to metrics whose daily swing stands clear of
 their noise (:attr:`~simulator.metrics.MetricProfile.seasonal`: cpu,
 latency_p50 and request_rate in the catalogue). "typical sd" is the metric's
-:attr:`~simulator.metrics.MetricProfile.spread` times the series' level. Node failures and cluster incidents move each metric
-by its profile's ``failure`` / ``incident`` multiple of the level (request
-rate drops, errors and latency rise). Positions are drawn by a tenant-scoped
+:attr:`~simulator.metrics.MetricProfile.spread` times the series' level.
+Node failures and cluster incidents move each metric by its profile's
+``failure`` / ``incident`` multiple of the level (request rate drops, errors
+and latency rise). Positions are drawn by a tenant-scoped
 RNG after the warm-up, and anomalies never overlap (nor come within a guard
 gap of) another anomaly on the same series, so each labelled interval is
 unambiguous. Times are half-open: ``[start, end)``, ``end`` being the instant of
