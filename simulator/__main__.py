@@ -69,7 +69,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    report = run_demo(cfg, top=args.top, progress=_progress("detecting (series)", not args.quiet))
+    unit = "series" if args.chunk_points is None else "time slices"
+    progress = _progress(f"detecting ({unit})", not args.quiet)
+    report = run_demo(cfg, top=args.top, chunk_points=args.chunk_points, progress=progress)
     format_report(report, sys.stdout)
     return 0
 
@@ -116,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config", type=Path, help="TOML configuration file (default: the built-in fleet)")
     demo.add_argument("--seed", type=int, help="override the configuration's seed")
     demo.add_argument("--top", type=int, default=3, help="top nodes shown per tenant (default 3)")
+    demo.add_argument(
+        "--chunk-points",
+        type=int,
+        default=None,
+        help="generate and detect in time slices of this many points (streaming; same results)",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
     demo.set_defaults(func=_demo)
     return parser

@@ -167,3 +167,17 @@ def test_demo_with_no_anomalies_reports_perfect_recall() -> None:
     ev = report.evaluation
     assert ev.records == 0 and ev.recall == 1.0
     assert ev.matched_detections == 0
+
+
+def test_demo_streaming_in_slices_gives_the_same_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """demo --chunk-points N prints the same summary as the whole-series run (timing line aside)."""
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(TOML, encoding="utf-8")
+    outputs = []
+    for extra in ([], ["--chunk-points", "50"]):
+        assert main(["demo", "--config", str(cfg), "--quiet", *extra]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        outputs.append([ln for ln in lines if not ln.startswith("Detection:")])
+    assert outputs[0] == outputs[1]
