@@ -78,7 +78,14 @@ class Effect:
 
 @dataclass(frozen=True, slots=True)
 class GroundTruth:
-    """One injected anomaly on one series: where, what, when (``[start, end)``, UTC)."""
+    """One injected anomaly on one series: where, what, when (``[start, end)``, UTC).
+
+    ``expected_label`` is the :class:`~backend.analytics.AnomalyType` value an
+    explanation should give (see the table above). ``magnitude``: the amount
+    added in the metric's units for additive kinds (for a ramp, at its end;
+    negative when the metric drops), the shift in hours for ``phase_shift``,
+    the swing factor for ``amplitude_change``, and 0 for ``missing_peak``.
+    """
 
     incident_id: str
     tenant_id: str
