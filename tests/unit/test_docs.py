@@ -43,3 +43,14 @@ def test_plugin_guide_point_scoring_example_passes_the_kit() -> None:
 
 def python_blocks_in(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_quickstart_simulator_block_runs() -> None:
+    """The 'Simulate a fleet' block of QUICKSTART.md runs and lists ground truth for both tenants."""
+    text = (ROOT / "QUICKSTART.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```py\n(.*?)```", text, flags=re.S)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "QUICKSTART.md", "exec"), {})
+    tenants = {line.split()[0] for line in out.getvalue().splitlines()}
+    assert tenants == {"acme", "globex"}
