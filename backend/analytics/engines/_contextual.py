@@ -108,10 +108,12 @@ class ContextualScorer:
             "ContextualScorer", warmup_points, levels, rest_points
         )
         self._cc = _SPAN * self._levels
-        # Largest |position| after the logarithmic squeeze; the offset keeps fixed-point positions positive.
+        # Largest |position| after the logarithmic squeeze; the offset keeps fixed-point positions positive,
+        # and its extra half bin centres the bins on whole positions: the warm-up's extremes (+-levels/2)
+        # lie mid-bin, half a bin from the nearest unseen level on either side.
         zmax = self._cc * (1.0 + math.log(_Z_CAP / self._cc))
-        self._off = float(math.ceil(zmax) + 2)
-        self._span = 2 * (int(self._off) + 2)  # more than any level key: packs a transition in one int
+        self._off = float(math.ceil(zmax) + 2) + 0.5
+        self._span = 2 * (int(self._off) + 3)  # more than any level key: packs a transition in one int
         self._n = 0
         self._warm: list[float] | None = []
         self._mid = 0.0
