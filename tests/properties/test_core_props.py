@@ -23,14 +23,20 @@ from backend.analytics.engines import ZScoreEngine
 from .strategies import T0, finite, series
 
 engine_configs = st.builds(
-    lambda w, s, b, m, thr: ZScoreEngine(
-        window_size_points=w, stride_points=s, baseline_points=b, min_baseline_points=min(m, b), threshold=thr
+    lambda w, s, b, m, thr, p: ZScoreEngine(
+        window_size_points=w,
+        stride_points=s,
+        baseline_points=b,
+        min_baseline_points=min(m, b),
+        threshold=thr,
+        seasonal_period_points=p,
     ),
     st.integers(1, 8),
     st.integers(1, 8),
     st.integers(2, 30),
     st.integers(2, 30),
     st.sampled_from([1.0, 2.5, 4.0]),
+    st.none() | st.integers(1, 24),
 )
 
 

@@ -211,3 +211,38 @@ def test_bad_configuration(kw: dict[str, object], exc: type[Exception], text: st
     """Bad settings raise naming the argument."""
     with pytest.raises(exc, match=text):
         EngineRegistry.default().create("zscore", **kw)
+
+
+def seasonal_series(period: int, cycles: int, seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [50 + 20 * math.sin(2 * math.pi * i / period) + rng.gauss(0, 1) for i in range(period * cycles)]
+
+
+def test_seasonal_mode_finds_a_phase_shift_the_plain_mode_cannot() -> None:
+    """With seasonal_period_points, a shifted half-cycle inside the usual range is flagged SEASONAL."""
+    period = 48
+    vals = seasonal_series(period, 12, seed=3)
+    shifted = range(period * 10, period * 10 + period // 2)
+    rng = random.Random(4)
+    for i in shifted:
+        vals[i] = 50 + 20 * math.sin(2 * math.pi * (i + period // 4) / period) + rng.gauss(0, 1)
+    s = MetricSeries("t", "c", "n", "m", [T0 + timedelta(minutes=30 * i) for i in range(len(vals))], vals)
+    config = {"window_size_points": 6, "stride_points": 6, "baseline_points": 4 * period}
+    assert not [r for r in ZScoreEngine(**config).detect(s) if r.is_anomalous]
+    flagged = [r for r in ZScoreEngine(**config, seasonal_period_points=period).detect(s) if r.is_anomalous]
+    assert flagged
+    first, last = T0 + timedelta(minutes=30 * shifted[0]), T0 + timedelta(minutes=30 * shifted[-1])
+    assert all(first <= r.window_start and r.window_end <= last for r in flagged)
+    assert {r.anomaly_label for r in flagged} == {AnomalyType.SEASONAL}
+
+
+def test_seasonal_mode_starts_after_one_period_and_survives_extremes() -> None:
+    """No window before three full periods; +-1e308 flips give finite scores."""
+    engine = ZScoreEngine(
+        window_size_points=4, stride_points=4, min_baseline_points=8, seasonal_period_points=10
+    )
+    results = engine.detect(make([1.7e308 if (i // 5) % 2 else -1.7e308 for i in range(120)]))
+    assert results and results[0].window_start >= T0 + timedelta(minutes=30)
+    assert all(0.0 <= r.anomaly_score <= 1.0 for r in results)
+    with pytest.raises(ValueError, match="seasonal_period_points must be a positive int, got 0"):
+        ZScoreEngine(seasonal_period_points=0)

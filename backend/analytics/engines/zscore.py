@@ -78,6 +78,8 @@ __all__ = ["ZScoreEngine", "ZScoreStream"]
 _REL_FLOOR = 1e-12
 _ABS_FLOOR = 2.2250738585072014e-308  # smallest normal double
 _SAFE_LO, _SAFE_HI = 1e-140, 1e140
+# Periods whose same-phase median is the seasonal reference.
+_SEASONS = 3
 # Up to this many window-lengths per stride, window extremes are read by slicing.
 _SLICE_RATIO = 4
 
@@ -100,6 +102,13 @@ class ZScoreEngine(AnomalyDetectionEngine):
       (score 0.5).
     - ``classify`` (default True): label and explain anomalous windows with
       the :class:`ExplanationClassifier`.
+    - ``seasonal_period_points`` (default None): when set to ``P``, the
+      z-score is computed on the seasonal difference ``x[t] - m[t]``, ``m[t]``
+      being the median of the same phase in the last three periods
+      (``x[t - P]``, ``x[t - 2P]``, ``x[t - 3P]``), so a daily cycle is no
+      anomaly but a shifted, missing or reshaped peak is, and an anomaly
+      leaves no echo a period later. Windows and baselines start after three
+      periods. Labels and sentences still describe the raw series.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> from backend.analytics import MetricSeries
@@ -124,6 +133,7 @@ class ZScoreEngine(AnomalyDetectionEngine):
         min_baseline_points: int = 30,
         threshold: float = 4.0,
         classify: bool = True,
+        seasonal_period_points: int | None = None,
     ) -> None:
         owner = "ZScoreEngine"
         self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
@@ -146,13 +156,16 @@ class ZScoreEngine(AnomalyDetectionEngine):
             fail_type(owner, "classify", "a bool", classify)
         self.classify = classify
         self._classifier = ExplanationClassifier() if classify else None
+        if seasonal_period_points is not None:
+            check_positive_int(owner, "seasonal_period_points", seasonal_period_points)
+        self.seasonal_period_points = seasonal_period_points
 
     def __repr__(self) -> str:
         return (
             f"ZScoreEngine(window_size_points={self.window_size_points}, "
             f"stride_points={self.stride_points}, baseline_points={self.baseline_points}, "
             f"min_baseline_points={self.min_baseline_points}, threshold={self.threshold}, "
-            f"classify={self.classify})"
+            f"classify={self.classify}, seasonal_period_points={self.seasonal_period_points})"
         )
 
     #: Score at or above which a window is anomalous (``z >= threshold``); see the module docs.
@@ -161,7 +174,7 @@ class ZScoreEngine(AnomalyDetectionEngine):
     @property
     def history_points(self) -> int:
         """Points before a window's start that its result may depend on."""
-        hist = self.baseline_points
+        hist = self.baseline_points + _SEASONS * (self.seasonal_period_points or 0)
         if self._classifier is not None:
             hist = max(hist, self._classifier.history_points)
         return hist
@@ -207,6 +220,11 @@ class ZScoreStream(BufferedStream):
         self._keep = engine.history_points
         self._maxq: deque[int] = deque()
         self._minq: deque[int] = deque()
+        # The values the z-score reads: the raw values, or their seasonal differences.
+        self._p = engine.seasonal_period_points or 0
+        self._p_start = _SEASONS * self._p  # first point with a seasonal reference
+        self._diff: list[float] = []
+        self._zvals: list[float] = self._diff if self._p else self._vals
         # Running baseline over absolute indices [self._b_lo, self._b_hi), shifted by self._k.
         self._b_lo = 0
         self._b_hi = 0
@@ -225,11 +243,13 @@ class ZScoreStream(BufferedStream):
         if not new_vals:
             return []
         self._us.extend(chunk.timestamps._data)
-        vals = self._vals
-        vals.extend(new_vals)
+        self._vals.extend(new_vals)
         w, stride = self._w, self._stride
         base = self._base
         n0, n1 = self._n, self._n + len(new_vals)
+        if self._p:
+            self._extend_differences(n0, n1)
+        vals = self._zvals
         next_end = self._next_start + w - 1
         out: list[AnomalyResult] = []
         if w <= _SLICE_RATIO * stride:
@@ -271,11 +291,37 @@ class ZScoreStream(BufferedStream):
 
     def _trim(self) -> None:
         """Drop buffered points no future window or baseline can need (amortised O(1))."""
-        self._drop_before(min(self._next_start - self._keep, self._b_lo))
+        need_from = min(self._next_start - self._keep, self._b_lo - self._p_start)
+        if self._p:
+            self._drop_before(need_from, self._diff)
+        else:
+            self._drop_before(need_from)
+
+    def _extend_differences(self, n0: int, n1: int) -> None:
+        """Append the half seasonal difference for the new points ``n0 <= i < n1``.
+
+        The reference is the median of the same phase in the last
+        ``_SEASONS`` periods, ``median(x[i - P], x[i - 2P], x[i - 3P])``: one
+        odd period (an anomaly a period ago) does not move it, so an anomaly
+        leaves no echo one period later. Halving first keeps the difference of
+        two values near +-1e308 finite; z-scores and magnitudes are ratios, so
+        the factor 1/2 changes nothing else. Points before ``_SEASONS``
+        periods get 0.0, never read (windows and baselines start later).
+        """
+        vals, base, p = self._vals, self._base, self._p
+        start = _SEASONS * p
+        diff = self._diff
+        for i in range(n0, n1):
+            if i < start:
+                diff.append(0.0)
+                continue
+            a, b, c = vals[i - p - base], vals[i - 2 * p - base], vals[i - 3 * p - base]
+            ref = max(min(a, b), min(max(a, b), c))
+            diff.append(vals[i - base] * 0.5 - ref * 0.5)
 
     def _move_baseline(self, lo: int, hi: int) -> None:
         """Slide the running baseline to absolute indices ``[lo, hi)`` (both only move forward)."""
-        vals, base, k = self._vals, self._base, self._k
+        vals, base, k = self._zvals, self._base, self._k
         s1, s2 = self._s1, self._s2
         if lo >= self._b_hi or self._ops >= self._b or not math.isfinite(s2):
             # Disjoint from the old range, time to re-centre, or poisoned by overflow:
@@ -299,7 +345,9 @@ class ZScoreStream(BufferedStream):
 
     def _window_done(self, start: int, hi_val: float, lo_val: float) -> AnomalyResult | None:
         engine = self._engine
-        b_lo = max(0, start - self._b)
+        if start < self._p_start:
+            return None  # no seasonal reference yet
+        b_lo = max(self._p_start, start - self._b)
         count = start - b_lo
         if count < engine.min_baseline_points:
             return None
@@ -322,7 +370,7 @@ class ZScoreStream(BufferedStream):
             dev = max(up, down, 0.0)
             side_up = up >= down
         else:
-            seg = self._vals[b_lo - self._base : start + self._w - self._base]
+            seg = self._zvals[b_lo - self._base : start + self._w - self._base]
             mu_s, sd_s, dev, side_up = _exact_stats(seg, count)
             mu, sd, scale = mu_s, sd_s, max(abs(mu_s), sd_s)
         floor = max(sd, _REL_FLOOR * abs(mu), _ABS_FLOOR)
@@ -342,7 +390,7 @@ class ZScoreStream(BufferedStream):
         t_end = epoch_us_to_datetime(self._us[end - 1 - base])
         label = AnomalyType.NORMAL
         if anomalous:
-            window_vals = self._vals[start - base : end - base]
+            window_vals = self._zvals[start - base : end - base]
             label = _fallback_label(window_vals, mu, sd, thr, side_up)
         if not 0.0 <= score <= 1.0 or not 0.0 <= magnitude <= 1.0:  # pragma: no cover - invariant
             raise ArithmeticError(f"zscore: internal invariant broken (score={score}, magnitude={magnitude})")
