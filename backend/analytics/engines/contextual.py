@@ -14,8 +14,10 @@ that channel, and how far beyond the learnt range a new level lies.
    bins from the centre the grid widens logarithmically,
    ``z -> c * (1 + ln(z / c))``, so that any finite value (1e-300 or 1e308)
    maps to a bounded position and a heavy tail does not open a new bin with
-   every slightly higher peak. Positions are kept in exact fixed-point
-   integers (1/64 bin), so moving sums never drift.
+   every slightly higher peak. A level is the position rounded to the
+   nearest whole bin, so the warm-up's extremes (``+-levels / 2``) lie
+   mid-bin, with half a bin of margin on either side. Positions are kept in
+   exact fixed-point integers (1/64 bin), so moving sums never drift.
 2. **Learning the warm-up.** Once the grid is fixed, the warm-up points are
    run through the channels in learning mode: their contexts are known
    before the first point is scored (the probationary learning of CAD OSE
@@ -43,7 +45,7 @@ that channel, and how far beyond the learnt range a new level lies.
 The point score is in [0, 1). A window's score is the largest point score
 inside it; the window is anomalous (label not NORMAL) exactly when that score
 is at or above ``threshold`` (the engine's ``score_threshold``). The default
-0.226 is the threshold the Numenta Anomaly Benchmark's corpus-wide
+0.2268 is the threshold the Numenta Anomaly Benchmark's corpus-wide
 optimisation picks (standard profile) for the default settings on the design
 files (see BENCHMARKS.md).
 
@@ -80,7 +82,7 @@ from ._contextual import ContextualScorer, check_settings
 __all__ = ["DEFAULT_THRESHOLD", "ContextualEngine", "ContextualScorer", "ContextualStream"]
 
 #: The default ``threshold``: NAB's standard-profile optimum for the defaults on the design files.
-DEFAULT_THRESHOLD = 0.226
+DEFAULT_THRESHOLD = 0.2268
 
 _LABEL_CONTEXT = 32  # points before a window that the fallback SPIKE/TREND label compares against
 
@@ -98,7 +100,7 @@ class ContextualEngine(AnomalyDetectionEngine):
       the warm-up points.
     - ``rest_points`` (default 150, >= 0): points after an alarm during which
       only a higher score is reported.
-    - ``threshold`` (default 0.226, in (0, 1]): a window is anomalous exactly
+    - ``threshold`` (default 0.2268, in (0, 1]): a window is anomalous exactly
       when its score is at or above it (exposed as ``score_threshold``).
     - ``classify`` (default True): label and explain anomalous windows with the
       :class:`ExplanationClassifier` (else SPIKE/TREND from the window's shape).
