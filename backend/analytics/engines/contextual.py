@@ -67,7 +67,6 @@ whole series, whatever the chunking.
 from __future__ import annotations
 
 import math
-from array import array
 from datetime import datetime
 from typing import ClassVar
 
@@ -76,8 +75,8 @@ from .._validate import check_positive_int, check_real, fail_type, fail_value
 from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
 from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
-from ..windows import TimeWindow
 from ._contextual import ContextualScorer, check_settings
+from ._stream import BufferedStream
 
 __all__ = ["DEFAULT_THRESHOLD", "ContextualEngine", "ContextualScorer", "ContextualStream"]
 
@@ -173,7 +172,7 @@ class ContextualEngine(AnomalyDetectionEngine):
         """Score every full window of ``time_series``; see the module docs."""
         if not isinstance(time_series, MetricSeries):
             fail_type("ContextualEngine.detect", "time_series", "a MetricSeries", time_series)
-        return ContextualStream(self, *time_series.ids)._feed(time_series)
+        return ContextualStream(self, *time_series.ids)._feed(time_series, whole=True)
 
     def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ContextualStream:
         """An incremental detector for one live series with these ids."""
@@ -191,69 +190,41 @@ class ContextualEngine(AnomalyDetectionEngine):
         return classifier.explain(time_series, result)
 
 
-class ContextualStream:
+class ContextualStream(BufferedStream):
     """Incremental ``contextual`` detection for one series: feed points, get completed windows.
 
     ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
     whose first timestamp is later than every point seen so far and returns the
-    results of the windows the chunk completes. The concatenation of all
-    returned lists equals ``engine.detect`` on the concatenated series,
-    whatever the chunking. Memory is bounded by the engine's
-    ``history_points + window_size_points`` buffered points plus the scorer's
-    O(1) state.
+    results of the windows the chunk completes; ``push(timestamp, value)`` takes
+    one point. The concatenation of all returned lists equals ``engine.detect``
+    on the concatenated series, whatever the chunking. Memory is bounded by the
+    engine's ``history_points + window_size_points`` buffered points (at least
+    32) plus the scorer's O(1) state.
     """
+
+    _owner: ClassVar[str] = "ContextualStream"
 
     def __init__(
         self, engine: ContextualEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
     ) -> None:
         if not isinstance(engine, ContextualEngine):
             fail_type("ContextualStream", "engine", "a ContextualEngine", engine)
-        probe = MetricSeries.from_arrays(tenant_id, cluster_id, node_id, metric_name, [], [])
+        super().__init__(tenant_id, cluster_id, node_id, metric_name)
         self._engine = engine
-        self._ids = probe.ids
-        self._meta = probe.metadata or {}
         self._scorer = engine.scorer()
         self._w = engine.window_size_points
         self._stride = engine.stride_points
         self._keep = max(engine.history_points, _LABEL_CONTEXT)
-        # Buffers of the latest points: absolute index i lives at position i - self._base.
-        self._us: array[int] = array("q")
-        self._vals: list[float] = []
+        # Per-point buffers beside the base class's values and timestamps.
         self._scores: list[float] = []
         self._dist: list[int] = []
-        self._base = 0
-        self._n = 0
-        self._next_start = 0
 
-    @property
-    def points_seen(self) -> int:
-        """How many points the stream has taken so far."""
-        return self._n
-
-    def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
-        """Take the points of ``chunk``; return the results of the windows they complete."""
-        if not isinstance(chunk, MetricSeries):
-            fail_type("ContextualStream.update", "chunk", "a MetricSeries", chunk)
-        if chunk.ids != self._ids:
-            raise ValueError(
-                f"ContextualStream.update: chunk ids {chunk.ids!r} differ from the stream's {self._ids!r}"
-            )
-        if len(chunk) and self._n and chunk.epoch_us[0] <= self._us[-1]:
-            raise ValueError(
-                "ContextualStream.update: chunk.timestamps[0] must be later than the last point seen "
-                f"({epoch_us_to_datetime(self._us[-1])}), got {chunk.timestamps[0]}"
-            )
-        out = self._feed(chunk)
-        self._trim()
-        return out
-
-    def push(self, timestamp: datetime, value: float) -> list[AnomalyResult]:
-        """Take one point; return the results of the windows it completes."""
-        return self.update(MetricSeries(*self._ids, [timestamp], [value]))
+    def _window_points(self) -> int:
+        return self._w
 
     # -- internals -----------------------------------------------------------------
 
-    def _feed(self, chunk: MetricSeries) -> list[AnomalyResult]:
+    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
         new_vals = chunk.values.tolist()
         if not new_vals:
             return []
@@ -281,7 +252,7 @@ class ContextualStream:
             else:
                 score = max(scores[lo:hi])
                 d = max(dists[lo:hi])
-            # How far outside the learnt range, in units of the warm-up range (0 when inside it).
+            # How far beyond the learnt range, in units of the warm-up range (0 when inside it).
             magnitude = d / (d + levels)
             t_start = to_dt(us[lo])
             t_end = t_start if w == 1 else to_dt(us[hi - 1])
@@ -291,6 +262,9 @@ class ContextualStream:
                 out.append(trusted(ids, t_start, t_end, score, normal, magnitude, None))
             start += stride
         self._next_start = start
+        if not whole:
+            # Drop buffered points that no future window or label can need (amortised O(1)).
+            self._drop_before(self._next_start - self._keep, self._scores, self._dist)
         return out
 
     def _anomalous(
@@ -301,34 +275,11 @@ class ContextualStream:
         window_vals = self._vals[start - base : end - base]
         before = self._vals[max(base, start - _LABEL_CONTEXT) - base : start - base]
         label = _fallback_label(window_vals, before)
+        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
         classifier = self._engine._classifier
         if classifier is None:
-            return AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
-        sub_lo = max(base, start - self._keep)
-        sub = MetricSeries._trusted(
-            self._ids,
-            self._us[sub_lo - base : end - base],
-            array("d", self._vals[sub_lo - base : end - base]),
-            self._meta,
-        )
-        window = TimeWindow(start - sub_lo, end - sub_lo, t_start, t_end, False)
-        kind = classifier.classify(sub, window)
-        if kind is not AnomalyType.NORMAL:
-            label = kind
-        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
-        explanation = classifier.explain(sub, result)
-        return AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, explanation)
-
-    def _trim(self) -> None:
-        """Drop buffered points that no future window or label can need (amortised O(1))."""
-        need_from = self._next_start - self._keep
-        drop = need_from - self._base
-        if drop > 0 and drop * 2 >= len(self._vals):
-            del self._vals[:drop]
-            del self._us[:drop]
-            del self._scores[:drop]
-            del self._dist[:drop]
-            self._base += drop
+            return result
+        return self._label(classifier, start, result, label)
 
 
 def _fallback_label(window: list[float], before: list[float]) -> AnomalyType:
