@@ -9,10 +9,15 @@ from __future__ import annotations
 import math
 import numbers
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from enum import Enum
+from typing import Any, NoReturn, TypeVar
+
+E = TypeVar("E", bound=Enum)
 
 __all__ = [
     "check_aware_datetime",
+    "check_bool",
+    "check_enum",
     "check_id",
     "check_optional_id",
     "check_positive_int",
@@ -100,3 +105,23 @@ def check_aware_datetime(owner: str, field: str, value: Any) -> datetime:
     if value.utcoffset() is None:
         fail_value(owner, field, "a timezone-aware datetime (tzinfo with a UTC offset)", value)
     return value
+
+
+def check_bool(owner: str, field: str, value: object) -> bool:
+    """Return ``value`` if it is a ``bool`` (an int or a string is not)."""
+    if not isinstance(value, bool):
+        fail_type(owner, field, "a bool", value)
+    return value
+
+
+def check_enum(owner: str, field: str, enum_cls: type[E], value: object) -> E:
+    """Return ``value`` as a member of ``enum_cls``, accepting the member's value (its str)."""
+    if isinstance(value, enum_cls):
+        return value
+    if not isinstance(value, str):
+        fail_type(owner, field, f"an {enum_cls.__name__} or its str value", value)
+    try:
+        return enum_cls(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum_cls)
+        fail_value(owner, field, f"one of {allowed}", value)

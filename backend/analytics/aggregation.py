@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ._kinds import AggregationStrategy, AnomalyType
-from ._validate import check_real, check_unit_interval, fail_type, fail_value
+from ._validate import check_enum, check_real, check_unit_interval, fail_type, fail_value
 from .types import AggregatedAnomalyScore, AnomalyResult
 
 __all__ = ["AggregationPipeline", "AggregationStrategy", "FleetScores", "p95"]
@@ -101,15 +101,7 @@ class AggregationPipeline:
         *,
         default_weight: float | None = 1.0,
     ) -> None:
-        if isinstance(strategy, str) and not isinstance(strategy, AggregationStrategy):
-            try:
-                strategy = AggregationStrategy(strategy)
-            except ValueError:
-                allowed = ", ".join(repr(s.value) for s in AggregationStrategy)
-                fail_value(_OWNER, "strategy", f"one of {allowed}", strategy)
-        if not isinstance(strategy, AggregationStrategy):
-            fail_type(_OWNER, "strategy", "an AggregationStrategy", strategy)
-        self.strategy = strategy
+        self.strategy = strategy = check_enum(_OWNER, "strategy", AggregationStrategy, strategy)
         if weights is not None and strategy is not AggregationStrategy.WEIGHTED:
             fail_value(
                 _OWNER, "weights", f"None with strategy {strategy.value!r} (only WEIGHTED uses it)", weights

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from ._kinds import AnomalyType
-from ._validate import check_positive_int, fail_type
+from ._validate import check_bool, check_positive_int, fail_type
 from .engine import AnomalyDetectionEngine
 from .explain import ExplanationClassifier
 from .types import AnomalyResult, MetricSeries, epoch_us_to_datetime
@@ -100,9 +100,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
         owner = type(self).__name__
         self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
         self.stride_points = check_positive_int(owner, "stride_points", stride_points)
-        if not isinstance(classify, bool):
-            fail_type(owner, "classify", "a bool", classify)
-        self.classify = classify
+        self.classify = check_bool(owner, "classify", classify)
         self._classifier = ExplanationClassifier()
 
     @abstractmethod

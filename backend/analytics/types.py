@@ -47,6 +47,7 @@ from ._sequences import (
 )
 from ._validate import (
     check_aware_datetime,
+    check_enum,
     check_id,
     check_optional_id,
     check_unit_interval,
@@ -365,16 +366,7 @@ class AnomalyResult:
             )
         setter = object.__setattr__
         setter(self, "anomaly_score", check_unit_interval(owner, "anomaly_score", self.anomaly_score))
-        label: object = self.anomaly_label
-        if not isinstance(label, AnomalyType):
-            if not isinstance(label, str):
-                fail_type(owner, "anomaly_label", "an AnomalyType or its str value", label)
-            try:
-                label = AnomalyType(label)
-            except ValueError:
-                allowed = ", ".join(repr(t.value) for t in AnomalyType)
-                fail_value(owner, "anomaly_label", f"one of {allowed}", label)
-            setter(self, "anomaly_label", label)
+        setter(self, "anomaly_label", check_enum(owner, "anomaly_label", AnomalyType, self.anomaly_label))
         if self.magnitude is not None:
             setter(self, "magnitude", check_unit_interval(owner, "magnitude", self.magnitude))
         if self.explanation is not None and not isinstance(self.explanation, str):
@@ -487,16 +479,8 @@ class AggregatedAnomalyScore:
                 "a node score needs its cluster"
             )
         setter = object.__setattr__
-        strategy: object = self.aggregation_strategy
-        if not isinstance(strategy, AggregationStrategy):
-            if not isinstance(strategy, str):
-                fail_type(owner, "aggregation_strategy", "an AggregationStrategy or its str value", strategy)
-            try:
-                strategy = AggregationStrategy(strategy)
-            except ValueError:
-                allowed = ", ".join(repr(s.value) for s in AggregationStrategy)
-                fail_value(owner, "aggregation_strategy", f"one of {allowed}", strategy)
-            setter(self, "aggregation_strategy", strategy)
+        strategy = check_enum(owner, "aggregation_strategy", AggregationStrategy, self.aggregation_strategy)
+        setter(self, "aggregation_strategy", strategy)
         setter(self, "aggregate_score", check_unit_interval(owner, "aggregate_score", self.aggregate_score))
         for name in ("num_metrics_analyzed", "num_anomalies_detected"):
             count = getattr(self, name)

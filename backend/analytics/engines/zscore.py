@@ -67,7 +67,7 @@ from operator import mul, sub
 from typing import ClassVar
 
 from .._kinds import AnomalyType
-from .._validate import check_positive_int, check_real, fail_type, fail_value
+from .._validate import check_bool, check_positive_int, check_real, fail_type, fail_value
 from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
 from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
@@ -152,9 +152,7 @@ class ZScoreEngine(AnomalyDetectionEngine):
         self.threshold = check_real(owner, "threshold", threshold)
         if self.threshold <= 0.0:
             fail_value(owner, "threshold", "a positive number", threshold)
-        if not isinstance(classify, bool):
-            fail_type(owner, "classify", "a bool", classify)
-        self.classify = classify
+        self.classify = check_bool(owner, "classify", classify)
         self._classifier = ExplanationClassifier() if classify else None
         if seasonal_period_points is not None:
             check_positive_int(owner, "seasonal_period_points", seasonal_period_points)
