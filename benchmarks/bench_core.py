@@ -14,27 +14,17 @@ import gc
 import math
 import platform
 import random
-import time
 import tracemalloc
 from array import array
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+
+from _timing import best_of  # benchmarks/ is on sys.path when run as a script
 
 from backend.analytics import AnomalyResult, AnomalyType, MetricSeries
 from backend.analytics.engines import ZScoreEngine
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ONE_US = timedelta(microseconds=1)
-
-
-def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
-    best = math.inf
-    for _ in range(repeat):
-        gc.collect()
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def reference_zscore(values: list[float], w: int, stride: int, b: int, thr: float) -> int:

@@ -23,33 +23,22 @@ absolute numbers. Prints the machine, Python and date.
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import platform
 import random
 import sys
-import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _timing import best_of  # benchmarks/ is on sys.path when run as a script
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+
 from backend.analytics import MetricSeries  # noqa: E402
 from backend.analytics.engines.novelty import NoveltyEngine, NoveltyScorer  # noqa: E402
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of ``repeat`` timed runs, in seconds."""
-    best = math.inf
-    for _ in range(repeat):
-        gc.collect()
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def make_values(n: int, seed: int = 2024) -> list[float]:

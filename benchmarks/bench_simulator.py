@@ -22,28 +22,17 @@ the end, next to the size the points would take held at once (16 bytes a point).
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import platform
 import random
 import resource
 import sys
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 
+from _timing import best_of  # benchmarks/ is on sys.path when run as a script
+
 from simulator import AnomalyMix, Fleet, FleetConfig
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of ``repeat`` timed runs of ``fn``, in seconds."""
-    best = math.inf
-    for _ in range(repeat):
-        gc.collect()
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
 
 
 def peak_rss_mib() -> float:
