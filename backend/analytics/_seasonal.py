@@ -9,8 +9,9 @@ Contents:
   standard deviation of a new point around that expectation.
 
 Everything works on plain lists of floats with C-speed inner loops
-(``sum(map(operator.mul, a, b))``), so one call on 1024 points takes one or
-two milliseconds in CPython (see ``benchmarks/bench_explain.py``).
+(``sum(map(operator.mul, a, b))``), so one call on 2048 points takes one to
+three milliseconds in CPython (see ``benchmarks/bench_explain.py``); the cost
+grows about linearly with the history, not with its square.
 
 Method of :func:`detect_period`:
 
@@ -19,17 +20,25 @@ Method of :func:`detect_period`:
    the per-lag ``1/(n-L)`` normalisation keeps long lags from being
    penalised). Lags up to 32 are evaluated directly on the last 512 points;
    longer lags first on block means of 4 points (a 4x cheaper, smoothed ACF),
-   then at full resolution around the strongest block peaks.
+   then at full resolution around the strongest block peaks, the two shortest
+   nearly as strong ones and the one nearest half the strongest lag (a block
+   peak at the last lag is refined up to ``max_period``, with neighbours).
 2. Candidates are local ACF maxima of at least ``min_strength`` that rise at
    least that much above the lowest ACF at a shorter lag (a slowly decaying
    ACF from drift or autocorrelated noise is not a cycle).
-3. Each of the strongest candidate and the three shortest nearly as strong
-   ones is settled to the nearby lag where cycles differ least (vertex of a
-   parabola through ``mean((x[t] - x[t-L])**2)``), because the ACF peak of a
-   smooth cycle is flat and noisy.
+3. Each of the strongest candidate, the three shortest nearly as strong ones
+   and the one nearest half the strongest lag is settled to the nearby lag
+   where cycles differ least (vertex of a parabola through
+   ``mean((x[t] - x[t-L])**2)``), because the ACF peak of a smooth cycle is
+   flat and noisy. Up to 64 points the parabola goes through the 7 lags
+   around the candidate; beyond, through 7 lags spread over +-4% of it, twice
+   (a daily cycle at 5 minutes, 288 points, has a bowl tens of lags wide).
 4. Among them, the shortest whose mean seasonal profile fits within sampling
    noise as well as the best one is the period: a multiple of the period fits
    as well as the period itself, a daily cycle inside a weekly one does not.
+   A period above 64 points is then polished to the lag within 4 whose mean
+   profile over the last cycles fits best (all pairs of cycles, not only
+   neighbours, so an error of ``d`` points costs up to ``(k - 1) * d``).
 
 A period is only reported with at least two full periods of history.
 """
@@ -46,6 +55,7 @@ _DIRECT_MAX_LAG = 32
 _DIRECT_POINTS = 512
 _EDGE_SLACK = 0.05
 _BLOCK = 4  # (the block mean below is written out for 4 points)
+_WIDE_FROM = 64  # longer candidate periods are settled by _settle_wide
 _PROFILE_POINTS = 256  # a seasonal profile averages at least 8 cycles or this many points
 
 
@@ -76,7 +86,7 @@ def _acf(x: list[float], lag: int, c0: float) -> float:
 
 
 def detect_period(
-    values: Sequence[float], *, max_period: int = 168, min_strength: float = 0.3
+    values: Sequence[float], *, max_period: int = 336, min_strength: float = 0.3
 ) -> tuple[int, float] | None:
     """The dominant period of ``values`` in points and its ACF, or ``None``.
 
@@ -127,8 +137,14 @@ def detect_period(
                 # as strong ones (the rest are multiples of these).
                 strongest = max(block_peaks, key=lambda p: p[1])
                 near = [lag for lag, v in block_peaks if v >= 0.8 * strongest[1]][:2]
-                for lag in {strongest[0], *near}:
-                    for full in range(lag * _BLOCK - _BLOCK, lag * _BLOCK + _BLOCK + 1):
+                # And the peak nearest half the strongest lag: two weeks can
+                # peak above one week, with daily peaks as strong in between.
+                half = min(block_peaks, key=lambda p: abs(2 * p[0] - strongest[0]))[0]
+                for lag in {strongest[0], half, *near}:
+                    # (A block peak at the last block lag stands for a peak at
+                    # max_lag: refine up to it, with neighbours on both sides.)
+                    centre = min(lag * _BLOCK, max_lag)
+                    for full in range(centre - _BLOCK - 1, centre + _BLOCK + 2):
                         if _DIRECT_MAX_LAG < full <= max_lag + 1 and full < n and full not in r:
                             r[full] = _acf(x, full, c0)
     peaks: list[tuple[int, float]] = []
@@ -163,9 +179,12 @@ def detect_period(
     # fundamental is among them, even when a multiple happens to peak higher).
     top = peaks[0][1]
     near = sorted(lag for lag, strength in peaks if strength >= 0.8 * top)[:3]
+    # Also the peak nearest half the strongest lag (a week, when two weeks peak
+    # highest and the three shortest strong peaks are days).
+    half = min(peaks, key=lambda p: abs(2 * p[0] - peaks[0][0]))[0]
     refined: list[tuple[float, int]] = []
-    for lag in sorted({peaks[0][0], *near}):
-        cand = _settle(x, sq, lag, max_lag)
+    for lag in sorted({peaks[0][0], half, *near}):
+        cand = _settle_wide(x, sq, lag, max_lag) if lag > _WIDE_FROM else _settle(x, sq, lag, max_lag)
         refined.append((_profile_variance(x, cand), cand))
     best_var, best_lag = min(refined)
     # A multiple of the period fits as well as the period itself, up to sampling
@@ -176,8 +195,96 @@ def detect_period(
     tolerance = 1.0 + 4.0 * math.sqrt(2.0 / dof)
     for var, cand in sorted(refined, key=lambda vc: vc[1]):
         if var <= tolerance * best_var:
-            return cand, r[cand] if cand in r else _acf(x, cand, c0)
+            period = _polish(x, cand, max_lag) if cand > _WIDE_FROM else cand
+            return period, r[period] if period in r else _acf(x, period, c0)
     return None  # pragma: no cover - the best candidate always qualifies
+
+
+def _polish(x: list[float], lag: int, max_lag: int) -> int:
+    """The lag within 4 of a long ``lag`` whose mean profile over the last cycles fits best.
+
+    One lag's mean squared difference (``_settle_wide``) compares points one
+    cycle apart; the profile fit compares every pair of the last ``k`` cycles,
+    so a period off by ``d`` points misaligns cycles by up to ``(k - 1) * d``
+    and the minimum is sharper. All lags are judged on the same number of
+    cycles (the number that the longest lag looked at allows).
+    """
+    n = len(x)
+    k = cycles_used(n, min(lag + 4, max_lag))
+    if k < 3:
+        return lag
+    fit: dict[int, float] = {}
+
+    def at(c: int) -> float:
+        if c not in fit:
+            fit[c] = _profile_variance(x, c, k) if 2 <= c <= max_lag and k * c <= n else math.inf
+        return fit[c]
+
+    best = min(range(lag - 2, lag + 3), key=at)
+    while best != lag and abs(best - lag) < 4 and at(best + (best - lag) // abs(best - lag)) < at(best):
+        best += (best - lag) // abs(best - lag)
+    return best
+
+
+def _msd(x: list[float], sq: list[float], lag: int) -> float:
+    """``mean((x[t] - x[t - lag])**2)``, from the prefix sums ``sq`` of ``x**2``."""
+    n = len(x)
+    dot = float(sum(map(mul, x, x[lag:])))
+    return (sq[n] - sq[lag] + sq[n - lag] - 2.0 * dot) / (n - lag)
+
+
+def _vertex(lags: list[int], d: list[float]) -> float | None:
+    """Vertex of the least-squares parabola through ``(lags, d)``; ``None`` unless it opens upward."""
+    m = len(lags)
+    centre = math.fsum(lags) / m
+    u = [c - centre for c in lags]
+    s2 = math.fsum(v * v for v in u)
+    s4 = math.fsum(v**4 for v in u)
+    sd = math.fsum(d)
+    sud = math.fsum(map(mul, u, d))
+    su2d = math.fsum(v * v * w for v, w in zip(u, d, strict=True))
+    det = m * s4 - s2 * s2
+    if det <= 0.0 or s2 <= 0.0:
+        return None
+    curv = (m * su2d - s2 * sd) / det
+    if curv <= 0.0:
+        return None
+    return centre - (sud / s2) / (2.0 * curv)
+
+
+def _settle_wide(x: list[float], sq: list[float], lag: int, max_lag: int) -> int:
+    """The period near a long ``lag``: vertex of a parabola through the bowl of ``_msd``, 7 lags wide.
+
+    At long periods the bowl of ``mean((x[t] - x[t - c])**2)`` around the period
+    is wide and flat (a smooth daily cycle at 5 minutes changes little from one
+    lag to the next), so the noisy pointwise minimum of a few neighbouring lags
+    misses the period by several points, and a profile averaged over ``k``
+    cycles of a wrong period is smeared by ``k`` times that error. Seven lags
+    spaced ``max(1, round(lag / 72))`` apart, ±4% of the lag, average that
+    noise out; the fit is repeated once around its own vertex (a bowl sampled
+    off-centre fits a biased parabola when it is not exactly quadratic).
+    """
+    n = len(x)
+    step = max(1, round(lag / 72))
+    cache: dict[int, float] = {}
+    centre = lag
+    for _ in range(2):
+        grid = range(centre - 3 * step, centre + 3 * step + 1, step)
+        lags = [c for c in grid if 2 <= c <= max_lag and c < n - 1]
+        if len(lags) < 5:
+            return centre
+        d = []
+        for c in lags:
+            if c not in cache:
+                cache[c] = _msd(x, sq, c)
+            d.append(cache[c])
+        v = _vertex(lags, d)
+        if v is None or not lags[0] <= v <= lags[-1]:
+            return lags[min(range(len(lags)), key=d.__getitem__)]
+        if round(v) == centre:
+            break
+        centre = round(v)
+    return centre
 
 
 def _settle(x: list[float], sq: list[float], lag: int, max_lag: int) -> int:
@@ -219,10 +326,13 @@ def _settle(x: list[float], sq: list[float], lag: int, max_lag: int) -> int:
     return vertex if d[lags.index(vertex)] <= 1.5 * min(d) else best
 
 
-def _profile_variance(x: list[float], period: int) -> float:
-    """Unbiased residual variance of ``x``'s last cycles around their mean profile."""
+def _profile_variance(x: list[float], period: int, cycles: int = 0) -> float:
+    """Unbiased residual variance of ``x``'s last ``cycles`` cycles around their mean profile.
+
+    ``cycles`` 0 (the default) means ``cycles_used(len(x), period)``.
+    """
     n = len(x)
-    k = cycles_used(n, period)
+    k = cycles or cycles_used(n, period)
     if k < 2:
         return math.inf
     tail = x[n - k * period :]

@@ -13,8 +13,8 @@ Method (all in units of the history's own spread, so the scale of the metric
 does not matter):
 
 1. Baseline (:mod:`backend.analytics._seasonal`). The history's period is found
-   by autocorrelation (2 .. ``max_period`` points, at least two periods of
-   history). With a period, each window point is expected at the mean of its
+   by autocorrelation (2 .. ``max_period`` points, default 336, at least two
+   periods of history). With a period, each window point is expected at the mean of its
    phase over the last cycles; without one, at the recent median. ``sd`` is
    the (outlier-trimmed) spread of a new point around that expectation.
 2. Every window point gets ``z = (value - expected) / sd``.
@@ -99,10 +99,14 @@ class ExplanationClassifier:
     All settings are keyword-only and validated (``TypeError`` for a wrong
     type, ``ValueError`` for a bad value; the message names the argument):
 
-    - ``history_points`` (int >= 8, default 1024): at most this many points
-      before the window are read (1024 holds six weeks of hourly data).
-    - ``max_period`` (int >= 2, default 168): the longest period looked for,
-      in points (a week of hourly data).
+    - ``history_points`` (int >= 8, default 2048): at most this many points
+      before the window are read. 2048 holds a whole week at 5 minutes (7.1
+      days: seven daily cycles of 288 points, so a weekend is always in the
+      history), 6 weeks at 30 minutes and 12 weeks of hourly data; engines
+      that label their windows buffer this many points per live stream.
+    - ``max_period`` (int >= 2, default 336): the longest period looked for,
+      in points: a day at 5 minutes (288) and a week at 30 minutes (336) or
+      hourly (168) are inside the range.
     - ``spike_z`` (real > 0, default 4.5): how many sd from its expectation a
       point must be to count as far.
     - ``trend_z`` (real > 0, default 3.5): how many sd, on average, the last 3
@@ -131,8 +135,8 @@ class ExplanationClassifier:
     def __init__(
         self,
         *,
-        history_points: int = 1024,
-        max_period: int = 168,
+        history_points: int = 2048,
+        max_period: int = 336,
         spike_z: float = 4.5,
         trend_z: float = 3.5,
         seasonal_score: float = 3.0,
