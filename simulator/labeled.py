@@ -10,17 +10,26 @@ How a case is drawn (all ranges uniform unless said otherwise):
 
 - Scale: the level is ``10**U(-3, 6)`` so values span 1e-3 .. 1e6.
 - Base: periodic (always for ``seasonal``, half of the time for the other
-  kinds) or flat. Periods are log-uniform in 4 .. 168 points with extra weight on
-  24 and 168 (a day and a week of hourly data). Shapes: sine, sine with a second
-  harmonic, a daily bump (peak width 8-20% of the period), a rounded square
-  wave, and for period 168 a weekly shape (a daily bump, weekends at 40-70%).
-  Amplitude 10-50% of the level.
+  kinds) or flat. Periods are log-uniform in 4 .. ``max_period`` (default 336)
+  points with extra weight on 24 (a day of hourly data), 168 (a week of hourly
+  data), 288 (a day at 5 minutes, the usual fleet sampling) and 336 (a week at
+  30 minutes). Shapes: sine, sine with a second harmonic, a daily bump (peak
+  width 8-20% of the period), a rounded square wave; for 168 and 336 also a
+  weekly shape (a daily bump, weekends at 40-70%); for 288 also the fleet's
+  business-day curve (the simulator's ``daily_curve``: trough near 03:00, peak
+  near 14:00). Amplitude 10-50% of the level.
+- Weekly modulation (period 288 only, half of those cases): the daily swing of
+  Saturdays and Sundays is damped to 75-95% of the weekday swing, as the
+  simulator's fleets do. The weekday of the first point is random, so a
+  history may or may not hold a weekend. A normal window on a weekend day is
+  still ``normal``; a ``seasonal`` departure is measured from the modulated
+  cycle.
 - Noise: AR(1) with coefficient 0..0.5 and marginal sd 3-20% of the amplitude
   (periodic) or 0.5-10% of the level (flat). A mild linear drift of at most one
   noise sd over the whole series in a third of the cases, and one past spike in
   the history in a fifth of the cases (histories are not spotless).
-- History: log-uniform 32 .. 1024 points, at least 2 periods for a periodic
-  base and at least 3 periods for ``seasonal`` cases. Window: log-uniform
+- History: log-uniform 32 .. ``max_history`` (default 2048) points, at least
+  2 periods for a periodic base and at least 3 periods for ``seasonal`` cases. Window: log-uniform
   8 .. 64 points; ``seasonal`` windows cover at least 3/4 of a period.
 - ``spike``: 1-3 consecutive points, ending at least 3 points before the
   window's end, at ``max(6..15 sd, the distance to the edge of the clean
@@ -37,16 +46,21 @@ How a case is drawn (all ranges uniform unless said otherwise):
 - ``normal``: the base process simply continues.
 
 "sd" above is the noise sd. The ``period`` and ``variant`` fields of a case say
-what was drawn, for reporting.
+what was drawn, for reporting. Sampling steps are 1 minute, 5 minutes or an
+hour (5 minutes for period 288, 30 minutes for 336, an hour for 168), which
+only matters to the sentences of ``explain``.
 """
 
 from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from backend.analytics import AnomalyType, MetricSeries, TimeWindow
+
+from .metrics import DAY_S, daily_curve
 
 __all__ = ["KINDS", "LabeledCase", "generate_cases", "make_case"]
 
@@ -58,6 +72,9 @@ KINDS: tuple[AnomalyType, ...] = (
 )
 _T0_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
 _STEPS_US = (60_000_000, 300_000_000, 3_600_000_000)  # 1 min, 5 min, 1 h
+_STEP_OF_PERIOD = {168: 3_600_000_000, 288: 300_000_000, 336: 1_800_000_000}  # week, day, week
+_MAX_PERIOD = 336
+_MAX_HISTORY = 2048
 
 
 @dataclass(frozen=True)
@@ -77,7 +94,11 @@ def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
 
 def _shape(rng: random.Random, period: int) -> tuple[str, list[float]]:
     """One period of a periodic shape, scaled to the range [-1, 1]."""
-    names = ["sine", "harmonic", "bump", "square"] + (["weekly", "weekly"] if period == 168 else [])
+    names = ["sine", "harmonic", "bump", "square"]
+    if period in (168, 336):
+        names += ["weekly", "weekly"]
+    if period == 288:
+        names += ["business", "business"]
     name = rng.choice(names)
     tau = 2.0 * math.pi
     if name == "sine":
@@ -91,28 +112,41 @@ def _shape(rng: random.Random, period: int) -> tuple[str, list[float]]:
         raw = [math.exp(-0.5 * ((p - c) / width) ** 2) for p in range(period)]
     elif name == "square":
         raw = [math.tanh(3.0 * math.sin(tau * p / period)) for p in range(period)]
+    elif name == "business":  # the simulator's daily curve, one point every 5 minutes
+        raw = [daily_curve(p * DAY_S / period) for p in range(period)]
     else:  # weekly: a daily bump, weekends lower
+        per_day = period // 7
         weekend = rng.uniform(0.4, 0.7)
-        width = 24 * rng.uniform(0.1, 0.2)
+        width = per_day * rng.uniform(0.1, 0.2)
         raw = []
         for p in range(period):
-            day, hour = divmod(p, 24)
-            raw.append((weekend if day >= 5 else 1.0) * math.exp(-0.5 * ((hour - 13) / width) ** 2))
+            day, slot = divmod(p, per_day)
+            bump = math.exp(-0.5 * ((slot - 0.54 * per_day) / width) ** 2)
+            raw.append((weekend if day >= 5 else 1.0) * bump)
     lo, hi = min(raw), max(raw)
     return name, [2.0 * (v - lo) / (hi - lo) - 1.0 for v in raw]
 
 
-def _period(rng: random.Random) -> int:
+def _period(rng: random.Random, max_period: int) -> int:
     u = rng.random()
-    if u < 0.2:
-        return 24
-    if u < 0.35:
-        return 168
-    return round(_log_uniform(rng, 4, 168))
+    for at, period in ((0.12, 24), (0.22, 168), (0.37, 288), (0.42, 336)):
+        if u < at and period <= max_period:
+            return period
+    return round(_log_uniform(rng, 4, max_period))
 
 
-def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
-    """Draw one case of ``kind`` from ``rng`` (see the module docstring)."""
+def make_case(
+    rng: random.Random,
+    kind: AnomalyType,
+    *,
+    max_period: int = _MAX_PERIOD,
+    max_history: int = _MAX_HISTORY,
+) -> LabeledCase:
+    """Draw one case of ``kind`` from ``rng`` (see the module docstring).
+
+    ``max_period`` (4 .. 336 points is the default range) and ``max_history``
+    (points of history at most, unless 3 periods need more) bound what is drawn.
+    """
     level = math.pow(10.0, rng.uniform(-3.0, 6.0))
     periodic = kind is AnomalyType.SEASONAL or rng.random() < 0.5
     win = round(_log_uniform(rng, 8, 64))
@@ -120,23 +154,37 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
     shape: list[float] = [0.0]
     amp = 0.0
     variant = "flat"
+    weekend = 1.0  # daily swing on Saturdays and Sundays, relative to weekdays
     if periodic:
-        period = _period(rng)
+        period = _period(rng, max_period)
         variant, shape = _shape(rng, period)
         amp = level * rng.uniform(0.1, 0.5)
         sd = amp * rng.uniform(0.03, 0.2)
         min_hist = (3 if kind is AnomalyType.SEASONAL else 2) * period
         if kind is AnomalyType.SEASONAL:
             win = max(win, math.ceil(0.75 * period))
+        if period == 288 and rng.random() < 0.5:
+            weekend = rng.uniform(0.75, 0.95)
+            variant += "+weekend"
     else:
         sd = level * rng.uniform(0.005, 0.1)
         min_hist = 32
-    hist = max(min_hist, round(_log_uniform(rng, 32, 1024)))
-    hist = min(hist, max(1024, min_hist))
+    hist = max(min_hist, round(_log_uniform(rng, 32, max_history)))
+    hist = min(hist, max(max_history, min_hist))
     n = hist + win
     phase0 = rng.randrange(period) if period else 0
+    day0 = rng.randrange(7)  # weekday of the first cycle (0 = Monday)
+
+    def cycle_at(phase0: int) -> Callable[[int], float]:
+        def at(t: int) -> float:
+            day, p = divmod(phase0 + t, len(shape))
+            return amp * shape[p] * (weekend if (day0 + day) % 7 >= 5 else 1.0)
+
+        return at
+
+    cyc = cycle_at(phase0)
     drift = rng.uniform(-1.0, 1.0) * sd / n if rng.random() < 1 / 3 else 0.0
-    clean_periodic = [amp * shape[(phase0 + t) % len(shape)] for t in range(n)]
+    clean_periodic = [cyc(t) for t in range(n)]
     clean = [level + c + drift * t for t, c in enumerate(clean_periodic)]
     # AR(1) noise with marginal sd ``sd``.
     phi = rng.uniform(0.0, 0.5)
@@ -190,7 +238,7 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
         for _attempt in range(50):
             if how == "phase":
                 shift = round(period * rng.uniform(0.2, 0.5)) * rng.choice((-1, 1))
-                new = [amp * shape[(phase0 + t + shift) % period] for t in range(start, n)]
+                new = [cyc(t + shift) for t in range(start, n)]
             elif how == "damped":
                 f = rng.uniform(0.0, 0.5)
                 new = [f * clean_periodic[t] for t in range(start, n)]
@@ -198,24 +246,24 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
                 f = rng.uniform(0.0, 0.3)
                 new = [c if c <= 0.0 else f * c for c in clean_periodic[start:n]]
             else:
-                new = [
-                    max(clean_periodic[t], amp * shape[(phase0 + t + period // 2) % period])
-                    for t in range(start, n)
-                ]
+                new = [max(clean_periodic[t], cyc(t + period // 2)) for t in range(start, n)]
             dep = [a - b for a, b in zip(new, clean_periodic[start:n], strict=True)]
             rms = math.sqrt(math.fsum(d * d for d in dep) / len(dep))
             if max(map(abs, dep)) >= 4.0 * sd and rms >= 2.0 * sd:
                 break
             # Not visible at this phase: move the window to another phase.
             phase0 = rng.randrange(period)
-            clean_periodic = [amp * shape[(phase0 + t) % period] for t in range(n)]
+            cyc = cycle_at(phase0)
+            clean_periodic = [cyc(t) for t in range(n)]
             clean = [level + c + drift * t for t, c in enumerate(clean_periodic)]
             values = [c + z + o for c, z, o in zip(clean, noise, outlier, strict=True)]
         else:
-            return make_case(rng, kind)
+            return make_case(rng, kind, max_period=max_period, max_history=max_history)
         for j, d in enumerate(dep):
             values[start + j] += d
     step = rng.choice(_STEPS_US)
+    if period in _STEP_OF_PERIOD:
+        step = _STEP_OF_PERIOD[period]
     t0 = _T0_US + rng.randrange(0, 365) * 86_400_000_000
     us = [t0 + i * step for i in range(n)]
     series = MetricSeries.from_arrays(
@@ -230,9 +278,15 @@ def make_case(rng: random.Random, kind: AnomalyType) -> LabeledCase:
     return LabeledCase(series, window, kind, period, variant)
 
 
-def generate_cases(seed: int, n_per_kind: int) -> list[LabeledCase]:
+def generate_cases(
+    seed: int, n_per_kind: int, *, max_period: int = _MAX_PERIOD, max_history: int = _MAX_HISTORY
+) -> list[LabeledCase]:
     """``4 * n_per_kind`` cases, ``n_per_kind`` of each kind, shuffled; deterministic in ``seed``."""
     rng = random.Random(seed)
-    cases = [make_case(rng, kind) for kind in KINDS for _ in range(n_per_kind)]
+    cases = [
+        make_case(rng, kind, max_period=max_period, max_history=max_history)
+        for kind in KINDS
+        for _ in range(n_per_kind)
+    ]
     rng.shuffle(cases)
     return cases
