@@ -19,10 +19,14 @@ Method of :func:`detect_period`:
    linearly detrended history (Box & Jenkins, *Time Series Analysis*, ch. 2;
    the per-lag ``1/(n-L)`` normalisation keeps long lags from being
    penalised). Lags up to 32 are evaluated directly on the last 512 points;
-   longer lags first on block means of 4 points (a 4x cheaper, smoothed ACF),
-   then at full resolution around the strongest block peaks, the two shortest
-   nearly as strong ones and the one nearest half the strongest lag (a block
-   peak at the last lag is refined up to ``max_period``, with neighbours).
+   longer lags first on block means of 4 points (a 4x cheaper, smoothed ACF;
+   block lag ``L`` on the last ``max(128, 4 L)`` blocks, four cycles), then at
+   full resolution around the strongest block peaks, the two shortest nearly
+   as strong ones and the one nearest half the strongest lag (a block peak at
+   the last lag is refined up to ``max_period``, with neighbours); lags up to
+   256 on the last 1024 points, longer ones on the whole history. Every lag
+   thus costs at most a few cycles of points: the whole search is linear in
+   the history (for a fixed ``max_period``), never quadratic.
 2. Candidates are local ACF maxima of at least ``min_strength`` that rise at
    least that much above the lowest ACF at a shorter lag (a slowly decaying
    ACF from drift or autocorrelated noise is not a cycle).
@@ -47,13 +51,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from operator import mul
+from itertools import accumulate
+from operator import add, mul
 
 __all__ = ["Baseline", "baseline", "cycles_used", "detect_period", "robust_sd"]
 
 _DIRECT_MAX_LAG = 32
 _DIRECT_POINTS = 512
+_MID_POINTS = 1024  # lags up to _MID_MAX_LAG are refined and settled on the last 1024 points
+_MID_MAX_LAG = 256  # (at least 4 cycles: enough, at half the cost of a 2048-point history)
 _EDGE_SLACK = 0.05
+_BLOCK_TAIL = 128  # blocks (512 points) at least behind a block-lag ACF
 _BLOCK = 4  # (the block mean below is written out for 4 points)
 _WIDE_FROM = 64  # longer candidate periods are settled by _settle_wide
 _PROFILE_POINTS = 256  # a seasonal profile averages at least 8 cycles or this many points
@@ -80,6 +88,11 @@ def _detrended(values: Sequence[float]) -> list[float]:
     return [v - mean - slope * (i - tc) for i, v in enumerate(values)]
 
 
+def _prefix_squares(x: list[float]) -> list[float]:
+    """``[0, x[0]**2, x[0]**2 + x[1]**2, ...]`` (``len(x) + 1`` sums)."""
+    return list(accumulate(map(mul, x, x), initial=0.0))
+
+
 def _acf(x: list[float], lag: int, c0: float) -> float:
     n = len(x)
     return float(sum(map(mul, x, x[lag:]))) / ((n - lag) * c0)
@@ -104,6 +117,15 @@ def detect_period(
     scale = max(map(abs, values))
     if c0 <= (scale * 1e-12) ** 2 or c0 == 0.0:
         return None  # constant (to rounding) history: nothing repeats
+    # Lags up to _MID_MAX_LAG are evaluated on the last _MID_POINTS points
+    # (at least 4 cycles), longer ones on the whole history: the cost per lag
+    # is bounded, whatever the history length.
+    whole = _Tier(x, c0)
+    mid = _Tier(x[-_MID_POINTS:]) if n > _MID_POINTS else whole
+
+    def tier(lag: int) -> _Tier:
+        return mid if lag <= _MID_MAX_LAG else whole
+
     r: dict[int, float] = {}
     coarse: dict[int, float] = {}  # block ACF at full-resolution lags, for the dip test
     # Short lags from the last 512 points only (16 or more cycles): half the cost.
@@ -123,7 +145,16 @@ def detect_period(
         if cy0 > 0.0:
             lo = _DIRECT_MAX_LAG // _BLOCK
             hi = min(max_lag // _BLOCK + 1, nb - 1)
-            ry = {lag: _acf(y, lag, cy0) for lag in range(lo - 1, hi + 2) if 0 < lag < nb}
+            # Each block lag on the last 4 lags' worth of blocks (at least 128):
+            # as many cycles for every lag, and a cost bounded by max_period.
+            sqy = _prefix_squares(y)
+            ry = {}
+            for lag in range(lo - 1, hi + 2):
+                if 0 < lag < nb:
+                    m = min(nb, max(_BLOCK_TAIL, 4 * lag))
+                    tail = y[nb - m :]
+                    cm = (sqy[nb] - sqy[nb - m]) / m
+                    ry[lag] = _acf(tail, lag, cm) if cm > 0.0 else 0.0
             coarse = {lag * _BLOCK: v for lag, v in ry.items()}
             block_peaks = []
             for lag in range(lo, hi + 1):
@@ -146,7 +177,7 @@ def detect_period(
                     centre = min(lag * _BLOCK, max_lag)
                     for full in range(centre - _BLOCK - 1, centre + _BLOCK + 2):
                         if _DIRECT_MAX_LAG < full <= max_lag + 1 and full < n and full not in r:
-                            r[full] = _acf(x, full, c0)
+                            r[full] = tier(full).acf(full)
     peaks: list[tuple[int, float]] = []
     running_min = r[1]
     for lag in sorted(r.keys() | coarse.keys()):
@@ -172,9 +203,13 @@ def detect_period(
     # squared difference of points one lag apart), then choose between the
     # fundamental and its multiples by how well a mean profile fits.
     peaks.sort(key=lambda p: -p[1])
-    sq = [0.0]
-    for v in x:
-        sq.append(sq[-1] + v * v)
+    # The flat ACF peak of a long cycle has several noisy local maxima a few
+    # lags apart: they are one candidate (the strongest), settled below.
+    merged: list[tuple[int, float]] = []
+    for lag, strength in peaks:
+        if all(abs(lag - kept) > kept // 24 for kept, _ in merged):
+            merged.append((lag, strength))
+    peaks = merged
     # The strongest peak and the three shortest of those nearly as strong (the
     # fundamental is among them, even when a multiple happens to peak higher).
     top = peaks[0][1]
@@ -184,7 +219,8 @@ def detect_period(
     half = min(peaks, key=lambda p: abs(2 * p[0] - peaks[0][0]))[0]
     refined: list[tuple[float, int]] = []
     for lag in sorted({peaks[0][0], half, *near}):
-        cand = _settle_wide(x, sq, lag, max_lag) if lag > _WIDE_FROM else _settle(x, sq, lag, max_lag)
+        t = tier(lag)
+        cand = _settle_wide(t, lag, max_lag) if lag > _WIDE_FROM else _settle(t, lag, max_lag)
         refined.append((_profile_variance(x, cand), cand))
     best_var, best_lag = min(refined)
     # A multiple of the period fits as well as the period itself, up to sampling
@@ -196,7 +232,7 @@ def detect_period(
     for var, cand in sorted(refined, key=lambda vc: vc[1]):
         if var <= tolerance * best_var:
             period = _polish(x, cand, max_lag) if cand > _WIDE_FROM else cand
-            return period, r[period] if period in r else _acf(x, period, c0)
+            return period, r[period] if period in r else tier(period).acf(period)
     return None  # pragma: no cover - the best candidate always qualifies
 
 
@@ -226,11 +262,36 @@ def _polish(x: list[float], lag: int, max_lag: int) -> int:
     return best
 
 
-def _msd(x: list[float], sq: list[float], lag: int) -> float:
-    """``mean((x[t] - x[t - lag])**2)``, from the prefix sums ``sq`` of ``x**2``."""
-    n = len(x)
-    dot = float(sum(map(mul, x, x[lag:])))
-    return (sq[n] - sq[lag] + sq[n - lag] - 2.0 * dot) / (n - lag)
+class _Tier:
+    """A stretch of the detrended history with its lagged products cached.
+
+    ``acf(lag)`` and ``msd(lag)`` (``mean((x[t] - x[t - lag])**2)``) share the
+    one dot product ``sum(x[t] * x[t + lag])``, computed once per lag.
+    """
+
+    __slots__ = ("_dots", "_sq", "c0", "n", "x")
+
+    def __init__(self, x: list[float], c0: float | None = None) -> None:
+        self.x = x
+        self.n = len(x)
+        self.c0 = c0 if c0 is not None else float(sum(map(mul, x, x))) / self.n
+        self._dots: dict[int, float] = {}
+        self._sq: list[float] | None = None
+
+    def dot(self, lag: int) -> float:
+        got = self._dots.get(lag)
+        if got is None:
+            got = self._dots[lag] = float(sum(map(mul, self.x, self.x[lag:])))
+        return got
+
+    def acf(self, lag: int) -> float:
+        return self.dot(lag) / ((self.n - lag) * self.c0)
+
+    def msd(self, lag: int) -> float:
+        if self._sq is None:
+            self._sq = _prefix_squares(self.x)
+        sq, n = self._sq, self.n
+        return (sq[n] - sq[lag] + sq[n - lag] - 2.0 * self.dot(lag)) / (n - lag)
 
 
 def _vertex(lags: list[int], d: list[float]) -> float | None:
@@ -252,7 +313,7 @@ def _vertex(lags: list[int], d: list[float]) -> float | None:
     return centre - (sud / s2) / (2.0 * curv)
 
 
-def _settle_wide(x: list[float], sq: list[float], lag: int, max_lag: int) -> int:
+def _settle_wide(t: _Tier, lag: int, max_lag: int) -> int:
     """The period near a long ``lag``: vertex of a parabola through the bowl of ``_msd``, 7 lags wide.
 
     At long periods the bowl of ``mean((x[t] - x[t - c])**2)`` around the period
@@ -264,20 +325,15 @@ def _settle_wide(x: list[float], sq: list[float], lag: int, max_lag: int) -> int
     noise out; the fit is repeated once around its own vertex (a bowl sampled
     off-centre fits a biased parabola when it is not exactly quadratic).
     """
-    n = len(x)
+    n = t.n
     step = max(1, round(lag / 72))
-    cache: dict[int, float] = {}
     centre = lag
     for _ in range(2):
         grid = range(centre - 3 * step, centre + 3 * step + 1, step)
         lags = [c for c in grid if 2 <= c <= max_lag and c < n - 1]
         if len(lags) < 5:
             return centre
-        d = []
-        for c in lags:
-            if c not in cache:
-                cache[c] = _msd(x, sq, c)
-            d.append(cache[c])
+        d = [t.msd(c) for c in lags]
         v = _vertex(lags, d)
         if v is None or not lags[0] <= v <= lags[-1]:
             return lags[min(range(len(lags)), key=d.__getitem__)]
@@ -287,20 +343,16 @@ def _settle_wide(x: list[float], sq: list[float], lag: int, max_lag: int) -> int
     return centre
 
 
-def _settle(x: list[float], sq: list[float], lag: int, max_lag: int) -> int:
+def _settle(t: _Tier, lag: int, max_lag: int) -> int:
     """The lag near ``lag`` (within 3) at which ``mean((x[t] - x[t - c])**2)`` is smallest.
 
-    ``sq`` holds the prefix sums of ``x**2``. Near the period that mean is a
+    (``x`` is the stretch ``t`` of the history.) Near the period that mean is a
     smooth bowl plus noise, so the vertex of a least-squares parabola through
     7 lags beats the noisy pointwise minimum; for sharp shapes (a V rather than
     a bowl) the pointwise minimum is kept.
     """
-    n = len(x)
-    lags = [c for c in range(lag - 3, lag + 4) if 2 <= c <= max_lag]
-    d = []
-    for c in lags:
-        dot = sum(map(mul, x, x[c:]))
-        d.append((sq[n] - sq[c] + sq[n - c] - 2.0 * dot) / (n - c))
+    lags = [c for c in range(lag - 3, lag + 4) if 2 <= c <= max_lag and c < t.n - 1]
+    d = [t.msd(c) for c in lags]
     best = lags[min(range(len(lags)), key=d.__getitem__)]
     if len(lags) < 5:
         return best
@@ -336,7 +388,9 @@ def _profile_variance(x: list[float], period: int, cycles: int = 0) -> float:
     if k < 2:
         return math.inf
     tail = x[n - k * period :]
-    sums = [math.fsum(tail[p::period]) for p in range(period)]
+    sums = tail[:period]
+    for j in range(1, k):  # phase sums, one cycle at a time (C-level loops)
+        sums = list(map(add, sums, tail[j * period : (j + 1) * period]))
     ss = float(sum(map(mul, tail, tail))) - float(sum(map(mul, sums, sums))) / k
     return max(ss, 0.0) / (k * period - period)
 
