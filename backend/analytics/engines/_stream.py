@@ -10,10 +10,11 @@ on a fresh stream, so the two forms cannot drift apart.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from array import array
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from .._kinds import AnomalyType
 from .._validate import fail_type
@@ -21,7 +22,14 @@ from ..explain import ExplanationClassifier
 from ..scoring import label_and_explain
 from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
 
-__all__ = ["BufferedStream"]
+__all__ = [
+    "LABEL_CONTEXT",
+    "BufferedStream",
+    "PointScorer",
+    "ScorerStream",
+    "ScoringEngine",
+    "fallback_label",
+]
 
 
 class BufferedStream(ABC):
@@ -103,3 +111,131 @@ class BufferedStream(ABC):
     @abstractmethod
     def _window_points(self) -> int:
         """Points in one window."""
+
+
+class PointScorer(Protocol):
+    """The streaming core of a point-scoring engine: plain floats in, one score per point out."""
+
+    def _run(self, values: list[float], distances: list[int] | None) -> list[float]:
+        """Scores of ``values`` (in [0, 1]); appends each point's distance beyond the learnt range."""
+        ...
+
+
+class ScoringEngine(Protocol):
+    """What :class:`ScorerStream` reads from the engine it serves."""
+
+    window_size_points: int
+    stride_points: int
+    levels: int
+    _classifier: ExplanationClassifier | None
+
+    @property
+    def score_threshold(self) -> float: ...
+
+    @property
+    def history_points(self) -> int: ...
+
+    def scorer(self) -> PointScorer: ...
+
+
+#: Points before a window that the fallback SPIKE/TREND label compares against.
+LABEL_CONTEXT = 32
+
+
+class ScorerStream(BufferedStream):
+    """Windows over the point scores of an engine's streaming scorer (``novelty``, ``contextual``, ...).
+
+    A window's score is the largest point score inside it; it is anomalous
+    exactly when that reaches the engine's ``score_threshold``. ``magnitude``
+    is ``d / (d + levels)``, ``d`` being the largest distance (in grid bins)
+    beyond the range the scorer learnt. Anomalous windows are labelled and
+    explained by the engine's classifier, or by :func:`fallback_label`.
+    """
+
+    _owner: ClassVar[str] = "ScorerStream"
+
+    def __init__(
+        self, engine: ScoringEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
+    ) -> None:
+        super().__init__(tenant_id, cluster_id, node_id, metric_name)
+        self._engine = engine
+        self._scorer = engine.scorer()
+        self._w = engine.window_size_points
+        self._stride = engine.stride_points
+        self._keep = max(engine.history_points, LABEL_CONTEXT)
+        # Per-point buffers beside the base class's values and timestamps.
+        self._scores: list[float] = []
+        self._dist: list[int] = []
+
+    def _window_points(self) -> int:
+        return self._w
+
+    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
+        new_vals = chunk.values.tolist()
+        if not new_vals:
+            return []
+        self._us.extend(chunk.epoch_us)
+        self._vals.extend(new_vals)
+        dist: list[int] = []
+        self._scores.extend(self._scorer._run(new_vals, dist))
+        self._dist.extend(dist)
+        self._n += len(new_vals)
+        w, stride, base = self._w, self._stride, self._base
+        scores, dists, us = self._scores, self._dist, self._us
+        threshold = self._engine.score_threshold
+        levels = self._engine.levels
+        out: list[AnomalyResult] = []
+        start = self._next_start
+        to_dt = epoch_us_to_datetime
+        trusted = AnomalyResult._trusted
+        ids = self._ids
+        normal = AnomalyType.NORMAL
+        while start + w <= self._n:
+            lo, hi = start - base, start + w - base
+            if w == 1:
+                score = scores[lo]
+                d = dists[lo]
+            else:
+                score = max(scores[lo:hi])
+                d = max(dists[lo:hi])
+            magnitude = d / (d + levels)
+            t_start = to_dt(us[lo])
+            t_end = t_start if w == 1 else to_dt(us[hi - 1])
+            if score >= threshold:
+                out.append(self._anomalous(start, t_start, t_end, score, magnitude))
+            else:
+                out.append(trusted(ids, t_start, t_end, score, normal, magnitude, None))
+            start += stride
+        self._next_start = start
+        if not whole:
+            # Drop buffered points that no future window or label can need (amortised O(1)).
+            self._drop_before(self._next_start - self._keep, self._scores, self._dist)
+        return out
+
+    def _anomalous(
+        self, start: int, t_start: datetime, t_end: datetime, score: float, magnitude: float
+    ) -> AnomalyResult:
+        """The result of an anomalous window, labelled and explained against its bounded history."""
+        base, end = self._base, start + self._w
+        window_vals = self._vals[start - base : end - base]
+        before = self._vals[max(base, start - LABEL_CONTEXT) - base : start - base]
+        label = fallback_label(window_vals, before)
+        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
+        classifier = self._engine._classifier
+        if classifier is None:
+            return result
+        return self._label(classifier, start, result, label)
+
+
+def fallback_label(window: list[float], before: list[float]) -> AnomalyType:
+    """TREND when the window ends at least half as far from the prior level as its peak, else SPIKE."""
+    if not before:
+        return AnomalyType.SPIKE
+    # A mean of values near the float limit could overflow: then the last value is the reference.
+    finite_mean = all(abs(v) < 1e300 for v in before)
+    ref = math.fsum(before) / len(before) if finite_mean else before[-1]
+    peak = max(window, key=lambda v: abs(v - ref))
+    last = window[-1]
+    if (last - ref) * (peak - ref) > 0 and abs(last - ref) * 2 >= abs(peak - ref):
+        return AnomalyType.TREND
+    return AnomalyType.SPIKE

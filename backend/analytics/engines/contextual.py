@@ -66,17 +66,14 @@ whole series, whatever the chunking.
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
 from typing import ClassVar
 
-from .._kinds import AnomalyType
 from .._validate import check_positive_int, check_real, fail_type, fail_value
 from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
-from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
+from ..types import AnomalyResult, MetricSeries
 from ._contextual import ContextualScorer, check_settings
-from ._stream import BufferedStream
+from ._stream import ScorerStream
 
 __all__ = ["DEFAULT_THRESHOLD", "ContextualEngine", "ContextualScorer", "ContextualStream"]
 
@@ -190,7 +187,7 @@ class ContextualEngine(AnomalyDetectionEngine):
         return classifier.explain(time_series, result)
 
 
-class ContextualStream(BufferedStream):
+class ContextualStream(ScorerStream):
     """Incremental ``contextual`` detection for one series: feed points, get completed windows.
 
     ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
@@ -209,88 +206,4 @@ class ContextualStream(BufferedStream):
     ) -> None:
         if not isinstance(engine, ContextualEngine):
             fail_type("ContextualStream", "engine", "a ContextualEngine", engine)
-        super().__init__(tenant_id, cluster_id, node_id, metric_name)
-        self._engine = engine
-        self._scorer = engine.scorer()
-        self._w = engine.window_size_points
-        self._stride = engine.stride_points
-        self._keep = max(engine.history_points, _LABEL_CONTEXT)
-        # Per-point buffers beside the base class's values and timestamps.
-        self._scores: list[float] = []
-        self._dist: list[int] = []
-
-    def _window_points(self) -> int:
-        return self._w
-
-    # -- internals -----------------------------------------------------------------
-
-    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
-        new_vals = chunk.values.tolist()
-        if not new_vals:
-            return []
-        self._us.extend(chunk.epoch_us)
-        self._vals.extend(new_vals)
-        dist: list[int] = []
-        self._scores.extend(self._scorer._run(new_vals, dist))
-        self._dist.extend(dist)
-        self._n += len(new_vals)
-        w, stride, base = self._w, self._stride, self._base
-        scores, dists, us = self._scores, self._dist, self._us
-        threshold = self._engine.threshold
-        levels = self._engine.levels
-        out: list[AnomalyResult] = []
-        start = self._next_start
-        to_dt = epoch_us_to_datetime
-        trusted = AnomalyResult._trusted
-        ids = self._ids
-        normal = AnomalyType.NORMAL
-        while start + w <= self._n:
-            lo, hi = start - base, start + w - base
-            if w == 1:
-                score = scores[lo]
-                d = dists[lo]
-            else:
-                score = max(scores[lo:hi])
-                d = max(dists[lo:hi])
-            # How far beyond the learnt range, in units of the warm-up range (0 when inside it).
-            magnitude = d / (d + levels)
-            t_start = to_dt(us[lo])
-            t_end = t_start if w == 1 else to_dt(us[hi - 1])
-            if score >= threshold:
-                out.append(self._anomalous(start, t_start, t_end, score, magnitude))
-            else:
-                out.append(trusted(ids, t_start, t_end, score, normal, magnitude, None))
-            start += stride
-        self._next_start = start
-        if not whole:
-            # Drop buffered points that no future window or label can need (amortised O(1)).
-            self._drop_before(self._next_start - self._keep, self._scores, self._dist)
-        return out
-
-    def _anomalous(
-        self, start: int, t_start: datetime, t_end: datetime, score: float, magnitude: float
-    ) -> AnomalyResult:
-        """The result of an anomalous window, labelled and explained against its bounded history."""
-        base, end = self._base, start + self._w
-        window_vals = self._vals[start - base : end - base]
-        before = self._vals[max(base, start - _LABEL_CONTEXT) - base : start - base]
-        label = _fallback_label(window_vals, before)
-        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
-        classifier = self._engine._classifier
-        if classifier is None:
-            return result
-        return self._label(classifier, start, result, label)
-
-
-def _fallback_label(window: list[float], before: list[float]) -> AnomalyType:
-    """TREND when the window ends at least half as far from the prior level as its peak, else SPIKE."""
-    if not before:
-        return AnomalyType.SPIKE
-    # A mean of values near the float limit could overflow: then the last value is the reference.
-    finite_mean = all(abs(v) < 1e300 for v in before)
-    ref = math.fsum(before) / len(before) if finite_mean else before[-1]
-    peak = max(window, key=lambda v: abs(v - ref))
-    last = window[-1]
-    if (last - ref) * (peak - ref) > 0 and abs(last - ref) * 2 >= abs(peak - ref):
-        return AnomalyType.TREND
-    return AnomalyType.SPIKE
+        super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)

@@ -73,15 +73,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import ClassVar
 
-from .._kinds import AnomalyType
 from .._validate import check_positive_int, check_real, fail_type, fail_value
 from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
-from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
-from ._stream import BufferedStream
+from ..types import AnomalyResult, MetricSeries
+from ._stream import ScorerStream
 
 __all__ = ["NoveltyEngine", "NoveltyScorer", "NoveltyStream"]
 
@@ -487,7 +485,7 @@ class NoveltyEngine(AnomalyDetectionEngine):
         return classifier.explain(time_series, result)
 
 
-class NoveltyStream(BufferedStream):
+class NoveltyStream(ScorerStream):
     """Incremental ``novelty`` detection for one series: feed points, get completed windows.
 
     ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
@@ -504,86 +502,6 @@ class NoveltyStream(BufferedStream):
     def __init__(
         self, engine: NoveltyEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
     ) -> None:
-        super().__init__(tenant_id, cluster_id, node_id, metric_name)
-        self._engine = engine
-        self._scorer = engine.scorer()
-        self._w = engine.window_size_points
-        self._stride = engine.stride_points
-        self._keep = engine.history_points
-        # Per-point buffers beside the base class's values and timestamps.
-        self._scores: list[float] = []
-        self._dist: list[int] = []
-
-    def _window_points(self) -> int:
-        return self._w
-
-    # -- internals -----------------------------------------------------------------
-
-    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
-        new_vals = chunk.values.tolist()
-        if not new_vals:
-            return []
-        self._us.extend(chunk.epoch_us)
-        self._vals.extend(new_vals)
-        dist: list[int] = []
-        self._scores.extend(self._scorer._run(new_vals, dist))
-        self._dist.extend(dist)
-        self._n += len(new_vals)
-        w, stride, base = self._w, self._stride, self._base
-        scores, dists, us = self._scores, self._dist, self._us
-        threshold = self._engine.threshold
-        out: list[AnomalyResult] = []
-        start = self._next_start
-        to_dt = epoch_us_to_datetime
-        trusted = AnomalyResult._trusted
-        ids = self._ids
-        normal = AnomalyType.NORMAL
-        while start + w <= self._n:
-            lo, hi = start - base, start + w - base
-            if w == 1:
-                score = scores[lo]
-                d = dists[lo]
-            else:
-                score = max(scores[lo:hi])
-                d = max(dists[lo:hi])
-            magnitude = d / (d + self._engine.levels)
-            t_start = to_dt(us[lo])
-            t_end = t_start if w == 1 else to_dt(us[hi - 1])
-            if score >= threshold:
-                out.append(self._anomalous(start, t_start, t_end, score, magnitude))
-            else:
-                out.append(trusted(ids, t_start, t_end, score, normal, magnitude, None))
-            start += stride
-        self._next_start = start
-        if not whole:
-            self._trim()
-        return out
-
-    def _anomalous(
-        self, start: int, t_start: datetime, t_end: datetime, score: float, magnitude: float
-    ) -> AnomalyResult:
-        """The result of an anomalous window, labelled and explained against its bounded history."""
-        base, end = self._base, start + self._w
-        window_vals = self._vals[start - base : end - base]
-        label = _fallback_label(window_vals, self._vals[max(0, start - 32 - base) : start - base])
-        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
-        classifier = self._engine._classifier
-        if classifier is None:
-            return result
-        return self._label(classifier, start, result, label)
-
-    def _trim(self) -> None:
-        """Drop buffered points that no future window or label can need (amortised O(1))."""
-        self._drop_before(self._next_start - self._keep - 32, self._scores, self._dist)
-
-
-def _fallback_label(window: list[float], before: list[float]) -> AnomalyType:
-    """TREND when the window ends at least half as far from the prior level as its peak, else SPIKE."""
-    if not before:
-        return AnomalyType.SPIKE
-    ref = math.fsum(before) / len(before) if all(abs(v) < 1e300 for v in before) else before[-1]
-    peak = max(window, key=lambda v: abs(v - ref))
-    last = window[-1]
-    if (last - ref) * (peak - ref) > 0 and abs(last - ref) * 2 >= abs(peak - ref):
-        return AnomalyType.TREND
-    return AnomalyType.SPIKE
+        if not isinstance(engine, NoveltyEngine):
+            fail_type("NoveltyStream", "engine", "a NoveltyEngine", engine)
+        super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)
