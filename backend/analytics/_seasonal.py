@@ -16,17 +16,19 @@ grows about linearly with the history, not with its square.
 Method of :func:`detect_period`:
 
 1. The ACF at lag ``L`` is ``mean(x[t] * x[t+L]) / mean(x[t]**2)`` of the
-   linearly detrended history (Box & Jenkins, *Time Series Analysis*, ch. 2;
+   linearly detrended history, whose excursions far beyond its bulk (past
+   ramps, level shifts, bursts) are first pulled in to a wide fence so they
+   cannot hide the cycle (Box & Jenkins, *Time Series Analysis*, ch. 2;
    the per-lag ``1/(n-L)`` normalisation keeps long lags from being
    penalised). Lags up to 32 are evaluated directly on the last 512 points;
    longer lags first on block means of 4 points (a 4x cheaper, smoothed ACF;
-   block lag ``L`` on the last ``max(128, 4 L)`` blocks, four cycles), then at
+   block lag ``L`` on the last ``max(128, 8 L)`` blocks, eight cycles), then at
    full resolution around the strongest block peaks, the two shortest nearly
    as strong ones and the one nearest half the strongest lag (a block peak at
    the last lag is refined up to ``max_period``, with neighbours); lags up to
-   256 on the last 1024 points, longer ones on the whole history. Every lag
-   thus costs at most a few cycles of points: the whole search is linear in
-   the history (for a fixed ``max_period``), never quadratic.
+   256 on the last 1024 points, longer ones on the whole history. So a fixed
+   number of lags is evaluated, each over at most the history: the search is
+   linear in the history (for a fixed ``max_period``), never quadratic.
 2. Candidates are local ACF maxima of at least ``min_strength`` that rise at
    least that much above the lowest ACF at a shorter lag (a slowly decaying
    ACF from drift or autocorrelated noise is not a cycle).
@@ -88,6 +90,25 @@ def _detrended(values: Sequence[float]) -> list[float]:
     return [v - mean - slope * (i - tc) for i, v in enumerate(values)]
 
 
+def _fenced(x: list[float]) -> list[float]:
+    """``x`` with values beyond a wide fence around its bulk pulled in to the fence.
+
+    Past anomalies in a history (a ramp or a level shift of many sd, a burst)
+    can dominate its variance and hide the cycle from the ACF. The fence is
+    the 5%-95% range of ``x`` (from every 4th value) widened by that range
+    on both sides, so a cycle and its noise are never touched, only
+    excursions well beyond what the cycle reaches.
+    """
+    sample = sorted(x[:: 4 if len(x) >= 256 else 1])
+    m = len(sample)
+    q05, q95 = sample[m // 20], sample[m - 1 - m // 20]
+    width = q95 - q05
+    lo, hi = q05 - width, q95 + width
+    if width <= 0.0 or (min(x) >= lo and max(x) <= hi):
+        return x
+    return [lo if v < lo else hi if v > hi else v for v in x]
+
+
 def _prefix_squares(x: list[float]) -> list[float]:
     """``[0, x[0]**2, x[0]**2 + x[1]**2, ...]`` (``len(x) + 1`` sums)."""
     return list(accumulate(map(mul, x, x), initial=0.0))
@@ -117,6 +138,8 @@ def detect_period(
     scale = max(map(abs, values))
     if c0 <= (scale * 1e-12) ** 2 or c0 == 0.0:
         return None  # constant (to rounding) history: nothing repeats
+    x = _fenced(x)
+    c0 = sum(map(mul, x, x)) / n
     # Lags up to _MID_MAX_LAG are evaluated on the last _MID_POINTS points
     # (at least 4 cycles), longer ones on the whole history: the cost per lag
     # is bounded, whatever the history length.
@@ -145,13 +168,13 @@ def detect_period(
         if cy0 > 0.0:
             lo = _DIRECT_MAX_LAG // _BLOCK
             hi = min(max_lag // _BLOCK + 1, nb - 1)
-            # Each block lag on the last 4 lags' worth of blocks (at least 128):
-            # as many cycles for every lag, and a cost bounded by max_period.
+            # Each block lag on the last 8 lags' worth of blocks (at least 128):
+            # eight cycles for every lag, and a cost bounded by max_period.
             sqy = _prefix_squares(y)
             ry = {}
             for lag in range(lo - 1, hi + 2):
                 if 0 < lag < nb:
-                    m = min(nb, max(_BLOCK_TAIL, 4 * lag))
+                    m = min(nb, max(_BLOCK_TAIL, 8 * lag))
                     tail = y[nb - m :]
                     cm = (sqy[nb] - sqy[nb - m]) / m
                     ry[lag] = _acf(tail, lag, cm) if cm > 0.0 else 0.0
