@@ -50,6 +50,7 @@ ENTRY_POINT_GROUP = "backend.analytics.engines"
 # Built-in engines: name -> "module:Class", imported lazily so that importing
 # the registry stays cheap.
 _BUILTINS: dict[str, str] = {
+    "combined": "backend.analytics.engines.combined:CombinedEngine",
     "contextual": "backend.analytics.engines.contextual:ContextualEngine",
     "novelty": "backend.analytics.engines.novelty:NoveltyEngine",
     "zscore": "backend.analytics.engines.zscore:ZScoreEngine",

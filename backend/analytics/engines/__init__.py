@@ -8,14 +8,20 @@
 - :mod:`backend.analytics.engines.contextual`: ``contextual``, contexts of
   quantised levels and steps at several scales, learnt online (in the style of
   CAD OSE); a fast point scorer for the NAB benchmark.
+- :mod:`backend.analytics.engines.combined`: ``combined``, the larger of the
+  ``novelty`` and ``contextual`` point scores; our strongest engine on NAB.
 """
 
 from ._contextual import ContextualScorer
+from .combined import CombinedEngine, CombinedScorer, CombinedStream
 from .contextual import ContextualEngine, ContextualStream
 from .novelty import NoveltyEngine, NoveltyScorer, NoveltyStream
 from .zscore import ZScoreEngine, ZScoreStream
 
 __all__ = [
+    "CombinedEngine",
+    "CombinedScorer",
+    "CombinedStream",
     "ContextualEngine",
     "ContextualScorer",
     "ContextualStream",

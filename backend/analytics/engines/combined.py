@@ -1,0 +1,189 @@
+"""The built-in ``combined`` engine: the larger of the ``novelty`` and ``contextual`` point scores.
+
+Method
+------
+Two streaming scorers see every point: :class:`~backend.analytics.engines.novelty.NoveltyScorer`
+(has the series ever been at this level, at four time scales?) and
+:class:`~backend.analytics.engines._contextual.ContextualScorer` (has this
+context of quantised levels and steps been seen?). They fail differently, so
+the combined point score is the larger of the two::
+
+    score = max(novelty, min(1, contextual_weight * contextual))
+
+Each scorer keeps its own warm-up and its own suppression of repeated alarms.
+The weight (1.1) and the alarm threshold (``threshold``, 0.37) were chosen on
+the design two thirds of the NAB corpus only; see BENCHMARKS.md for the
+figures on the held-out third and on all 41 files.
+
+Windows, magnitudes, labels, sentences and the incremental form are those of
+the other point-scoring engines (:class:`~backend.analytics.engines._stream.ScorerStream`):
+a window scores its highest point, is anomalous exactly when that reaches
+``threshold``, and the :class:`~backend.analytics.explain.ExplanationClassifier`
+labels and explains it. Cost: the two scorers' costs added, O(1) per point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import ClassVar
+
+from .._validate import check_bool, check_positive_int, check_real, fail_type, fail_value
+from ..engine import AnomalyDetectionEngine
+from ..explain import ExplanationClassifier
+from ..types import AnomalyResult, MetricSeries
+from ._contextual import ContextualScorer
+from ._stream import ScorerStream
+from .novelty import NoveltyScorer
+
+__all__ = ["CombinedEngine", "CombinedScorer", "CombinedStream"]
+
+_NOVELTY_LEVELS = 12
+_CONTEXTUAL_LEVELS = 10
+
+
+class CombinedScorer:
+    """The streaming core of ``combined``: floats in, ``max(novelty, w * contextual)`` out.
+
+    ``update(x)`` returns the score of ``x`` in [0, 1]; ``update_many(xs)``
+    equals ``[update(x) for x in xs]``. Values must be finite real numbers
+    (checked before either scorer sees them, so a bad value changes no state).
+
+    >>> scorer = CombinedScorer()
+    >>> max(scorer.update_many([10.0 + (i % 5) for i in range(400)]))
+    0.0
+    >>> scorer.update(100.0) > 0.5
+    True
+    """
+
+    __slots__ = ("_contextual", "_novelty", "_weight")
+
+    def __init__(self, *, contextual_weight: float = 1.1) -> None:
+        weight = check_real("CombinedScorer", "contextual_weight", contextual_weight)
+        if weight <= 0.0:
+            fail_value("CombinedScorer", "contextual_weight", "a positive number", contextual_weight)
+        self._weight = weight
+        self._novelty = NoveltyScorer(levels=_NOVELTY_LEVELS)
+        self._contextual = ContextualScorer(levels=_CONTEXTUAL_LEVELS)
+
+    def __repr__(self) -> str:
+        return f"CombinedScorer(contextual_weight={self._weight})"
+
+    def update(self, value: float) -> float:
+        """Take one value; return its score in [0, 1]."""
+        return self._run([value], None)[0]
+
+    def update_many(self, values: Iterable[float]) -> list[float]:
+        """Take ``values`` in order; return their scores."""
+        return self._run(values, None)
+
+    def _run(self, values: Iterable[float], distances: list[int] | None) -> list[float]:
+        batch = list(values)
+        for i, v in enumerate(batch):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                fail_type("CombinedScorer", f"values[{i}]", "a finite real number", v)
+            if not math.isfinite(v):
+                fail_value("CombinedScorer", f"values[{i}]", "a finite real number", v)
+        floats = [float(v) for v in batch]
+        dist_a: list[int] = []
+        dist_b: list[int] = []
+        a = self._novelty._run(floats, dist_a)
+        b = self._contextual._run(floats, dist_b)
+        w = self._weight
+        if distances is not None:
+            # Distances in a common unit: bins of a grid with both grids' bin counts multiplied.
+            distances.extend(
+                max(x * _CONTEXTUAL_LEVELS, y * _NOVELTY_LEVELS) for x, y in zip(dist_a, dist_b, strict=True)
+            )
+        return [max(x, min(1.0, w * y)) for x, y in zip(a, b, strict=True)]
+
+
+class CombinedEngine(AnomalyDetectionEngine):
+    """``max(novelty, 1.1 * contextual)`` per point; causal, streaming, deterministic.
+
+    Keyword-only settings (validated; unknown keywords raise ``TypeError``):
+    ``window_size_points`` (default 1) and ``stride_points`` (default 1): the
+    windows, each scored by its highest point; ``contextual_weight`` (default
+    1.1, > 0); ``threshold`` (default 0.37, in (0, 1]): a window is anomalous
+    exactly when its score is at or above it (``score_threshold``);
+    ``classify`` (default True): label and explain anomalous windows with the
+    :class:`ExplanationClassifier`.
+    """
+
+    name: ClassVar[str] = "combined"
+    causal: ClassVar[bool] = True
+    #: Grid bins behind ``magnitude``: both scorers' distances are expressed in this unit.
+    levels: int = _NOVELTY_LEVELS * _CONTEXTUAL_LEVELS
+
+    def __init__(
+        self,
+        *,
+        window_size_points: int = 1,
+        stride_points: int = 1,
+        contextual_weight: float = 1.1,
+        threshold: float = 0.37,
+        classify: bool = True,
+    ) -> None:
+        owner = "CombinedEngine"
+        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
+        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        self.contextual_weight = check_real(owner, "contextual_weight", contextual_weight)
+        if self.contextual_weight <= 0.0:
+            fail_value(owner, "contextual_weight", "a positive number", contextual_weight)
+        self.threshold = check_real(owner, "threshold", threshold)
+        if not 0.0 < self.threshold <= 1.0:
+            fail_value(owner, "threshold", "a real number in (0, 1]", threshold)
+        self.classify = check_bool(owner, "classify", classify)
+        self._classifier = ExplanationClassifier() if classify else None
+
+    def __repr__(self) -> str:
+        return (
+            f"CombinedEngine(window_size_points={self.window_size_points}, "
+            f"stride_points={self.stride_points}, contextual_weight={self.contextual_weight}, "
+            f"threshold={self.threshold}, classify={self.classify})"
+        )
+
+    @property
+    def score_threshold(self) -> float:
+        """A window is anomalous exactly when its ``anomaly_score`` is at or above this."""
+        return self.threshold
+
+    @property
+    def history_points(self) -> int:
+        """Points before a window that its label and explanation may read (the classifier's history)."""
+        return self._classifier.history_points if self._classifier is not None else 0
+
+    def scorer(self) -> CombinedScorer:
+        """A fresh streaming core with this engine's settings."""
+        return CombinedScorer(contextual_weight=self.contextual_weight)
+
+    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+        """Score every full window of ``time_series``; see the module docs."""
+        if not isinstance(time_series, MetricSeries):
+            fail_type("CombinedEngine.detect", "time_series", "a MetricSeries", time_series)
+        return CombinedStream(self, *time_series.ids)._feed(time_series, whole=True)
+
+    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> CombinedStream:
+        """An incremental detector for one live series with these ids."""
+        return CombinedStream(self, tenant_id, cluster_id, node_id, metric_name)
+
+    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
+        """The :class:`ExplanationClassifier`'s sentence for ``result``."""
+        return (self._classifier or ExplanationClassifier()).explain(time_series, result)
+
+
+class CombinedStream(ScorerStream):
+    """Incremental ``combined`` detection: ``update(chunk)`` returns the windows the chunk completes.
+
+    The concatenation of all returned lists equals ``engine.detect`` on the
+    concatenated series, whatever the chunking.
+    """
+
+    _owner: ClassVar[str] = "CombinedStream"
+
+    def __init__(
+        self, engine: CombinedEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
+    ) -> None:
+        if not isinstance(engine, CombinedEngine):
+            fail_type("CombinedStream", "engine", "a CombinedEngine", engine)
+        super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)

@@ -1,0 +1,80 @@
+"""Throughput of the built-in streaming point scorers, next to reference loops in the same run.
+
+Run: python benchmarks/bench_point_scorers.py [--points 1000000] [--repeat 3]
+
+The scorers are the cores of the ``novelty``, ``contextual`` and ``combined``
+engines: plain floats in, one score per point out (``update_many``). The
+references are a bare loop summing the values and an EWMA mean/deviation loop,
+timed on the same values in the same process, because these shared machines
+are noisy: compare the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import random
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from _timing import best_of  # benchmarks/ is on sys.path when run as a script
+
+from backend.analytics.engines import CombinedScorer, ContextualScorer, NoveltyScorer
+
+
+def make_values(n: int, seed: int = 2024) -> list[float]:
+    """A seeded daily-periodic signal (288 points a day) with noise, rare spikes and a level shift."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        v = 50.0 + 10.0 * math.sin(2.0 * math.pi * i / 288) + rng.gauss(0.0, 1.0)
+        if rng.random() < 1e-4:
+            v += 30.0
+        if i > n // 2:
+            v += 15.0
+        out.append(v)
+    return out
+
+
+def sum_loop(values: list[float]) -> float:
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def ewma_loop(values: list[float]) -> float:
+    mean, dev, alpha = values[0], 0.0, 0.01
+    for v in values:
+        d = v - mean
+        mean += alpha * d
+        dev += alpha * (abs(d) - dev)
+    return mean + dev
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    values = make_values(args.points)
+    n = len(values)
+    print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
+    print(f"date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; points: {n:,}; best of {args.repeat}")
+    ref = best_of(lambda: sum_loop(values), args.repeat)
+    cases: list[tuple[str, Callable[[], object]]] = [
+        ("reference: bare sum loop", lambda: sum_loop(values)),
+        ("reference: EWMA mean/deviation loop", lambda: ewma_loop(values)),
+        ("NoveltyScorer.update_many", lambda: NoveltyScorer().update_many(values)),
+        ("ContextualScorer.update_many", lambda: ContextualScorer().update_many(values)),
+        ("CombinedScorer.update_many", lambda: CombinedScorer().update_many(values)),
+    ]
+    print(f"{'what':40s} {'points/s':>14s} {'vs sum loop':>12s}")
+    for label, fn in cases:
+        t = best_of(fn, args.repeat)
+        print(f"{label:40s} {n / t:14,.0f} {ref / t:12.3f}")
+
+
+if __name__ == "__main__":
+    main()
