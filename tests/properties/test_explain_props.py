@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -12,6 +14,8 @@ from backend.analytics import AnomalyResult, AnomalyType, ExplanationClassifier,
 from .strategies import finite, moderate, series
 
 CLF = ExplanationClassifier(history_points=24)
+# Long periods (up to the default max_period, 336) with a history bound shorter than the series.
+LONG = ExplanationClassifier(history_points=700)
 
 
 def _window(s: MetricSeries, start: int, end: int) -> TimeWindow:
@@ -91,3 +95,55 @@ def test_explain_never_raises_and_gives_one_sentence(
     assert text.startswith(f"{s.metric_name} on node {s.node_id} (cluster {s.cluster_id}")
     assert text.endswith(".") and "\n" not in text
     assert "nan" not in text.split()
+
+
+@st.composite
+def periodic_case(draw: st.DrawFn) -> tuple[MetricSeries, TimeWindow]:
+    """A noisy cycle of 2..336 points (often 288) over 900-1100 points, maybe shifted; a window at the end."""
+    period = draw(st.one_of(st.just(288), st.just(336), st.integers(2, 336)))
+    n = draw(st.integers(900, 1100))
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    noise = draw(st.sampled_from([0.0, 0.05, 0.3]))
+    values = [10.0 + math.sin(2 * math.pi * i / period) + rng.gauss(0.0, noise) for i in range(n)]
+    width = draw(st.integers(1, 300))
+    start = draw(st.integers(n - width - 100, n - width))
+    kick = draw(st.sampled_from([0.0, 5.0, -3.0]))
+    for i in range(start + width // 2, start + width):
+        values[i] += kick  # a level shift to the window's end, or nothing
+    us = [1_704_067_200_000_000 + i * 300_000_000 for i in range(n)]
+    s = MetricSeries.from_arrays("t", "c", "n", "m", us, values)
+    return s, _window(s, start, start + width)
+
+
+@settings(max_examples=15)
+@given(periodic_case(), st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
+def test_long_period_verdict_reads_only_the_bounded_history(
+    case: tuple[MetricSeries, TimeWindow], junk: float
+) -> None:
+    """With periods up to 336: points before the history bound or after the window change nothing."""
+    s, w = case
+    kind = LONG.classify(s, w)
+    cut = max(0, w.start_index - LONG.history_points)
+    values = s.values.tolist()
+    edited = [junk if (i < cut or i >= w.end_index) else v for i, v in enumerate(values)]
+    assert LONG.classify(MetricSeries.from_arrays(*s.ids, list(s.epoch_us), edited), w) is kind
+    sub = s.slice(cut, w.end_index)
+    assert LONG.classify(sub, _window(sub, w.start_index - cut, w.end_index - cut)) is kind
+
+
+@settings(max_examples=15)
+@given(periodic_case(), st.integers(-1000, 1000))
+def test_long_period_verdict_is_the_same_at_every_scale(
+    case: tuple[MetricSeries, TimeWindow], exponent: int
+) -> None:
+    """Scaling a long-period series by 2**k (values from about 1e-300 to 1e302) keeps the verdict."""
+    s, w = case
+    factor = 2.0**exponent
+    scaled = MetricSeries.from_arrays(*s.ids, list(s.epoch_us), [v * factor for v in s.values.tolist()])
+    clf = ExplanationClassifier()
+    assert clf.classify(scaled, w) is clf.classify(s, w)
+    assert isinstance(clf.explain(scaled, _result(scaled, w)), str)
+
+
+def _result(s: MetricSeries, w: TimeWindow) -> AnomalyResult:
+    return AnomalyResult(*s.ids, w.start_time, w.end_time, 0.9, AnomalyType.SEASONAL)

@@ -16,7 +16,7 @@ from simulator.labeled import KINDS, LabeledCase, generate_cases
 T0 = datetime(2024, 5, 1, 14, 0, tzinfo=timezone.utc)
 STEP = timedelta(minutes=5)
 
-# Seeds the classifier was never tuned on (tuning used seeds 0-9).
+# Seeds the classifier was never tuned on (tuning used seeds 0-9, before and after periods up to 336).
 HELD_OUT_SEED = 3000
 PER_KIND = 75
 
@@ -140,9 +140,18 @@ def test_generator_spans_scales_periods_and_history_lengths(held_out: list[Label
     levels = [max(map(abs, c.series.values)) for c in held_out]
     assert min(levels) < 1e-1 and max(levels) > 1e4
     periods = {c.period for c in held_out if c.period}
-    assert min(periods) <= 8 and max(periods) >= 150
+    assert min(periods) <= 8 and {24, 168, 288, 336} <= periods and max(periods) <= 336
     hist = [c.window.start_index for c in held_out]
-    assert min(hist) <= 64 and max(hist) >= 900
+    assert min(hist) <= 64 and max(hist) >= 1800
+    variants = {c.variant.split("/")[0] for c in held_out if c.period == 288}
+    assert {"business", "business+weekend"} <= variants  # the fleet's daily curve, with weekends damped
+
+
+def test_generator_bounds_periods_and_history() -> None:
+    """max_period and max_history bound what is drawn (3 periods of a seasonal case excepted)."""
+    cases = generate_cases(11, 20, max_period=48, max_history=300)
+    assert all(c.period is None or 4 <= c.period <= 48 for c in cases)
+    assert all(c.window.start_index <= 300 for c in cases)
 
 
 # -- classify: behaviour on hand-made series --------------------------------------------
@@ -303,6 +312,59 @@ def test_settings_are_validated(name: str, value: object, error: type[Exception]
     assert repr(value) in message
 
 
+def test_defaults_cover_a_day_at_five_minutes() -> None:
+    """By default periods up to 336 points are looked for, in up to 2048 points of history."""
+    clf = ExplanationClassifier()
+    assert clf.max_period == 336 and clf.history_points == 2048
+
+
+def test_a_day_at_five_minutes_moved_or_flattened_is_seasonal_and_left_alone_is_normal() -> None:
+    """5-minute daily cycle (288 points): a 6-hour shift or a flat day is SEASONAL, a plain day NORMAL."""
+    n = 288 * 8
+    values = business_days(n, 25)
+    s = make_series(values)
+    clf = ExplanationClassifier()
+    start = n - 288
+    assert clf.classify(s, window_of(s, start, n)) is AnomalyType.NORMAL
+    moved = values[:start] + [values[i - 72] for i in range(start, n)]
+    s2 = make_series(moved)
+    assert clf.classify(s2, window_of(s2, start, n)) is AnomalyType.SEASONAL
+    flat = values[:start] + [1.0 + 0.2 * (v - 1.0) for v in values[start:]]
+    s3 = make_series(flat)
+    assert clf.classify(s3, window_of(s3, start, n)) is AnomalyType.SEASONAL
+    text = clf.explain(s3, result_for(s3, start, n, AnomalyType.SEASONAL))
+    assert "broke its usual daily cycle" in text
+
+
+def test_spike_and_shift_on_a_five_minute_daily_cycle() -> None:
+    """On a 288-point cycle, one far point is a SPIKE and a lasting step a TREND."""
+    values = business_days(288 * 5, 26)
+    n = len(values)
+    spiked = list(values)
+    spiked[n - 10] += 2.0
+    s = make_series(spiked)
+    clf = ExplanationClassifier()
+    assert clf.classify(s, window_of(s, n - 30, n)) is AnomalyType.SPIKE
+    shifted = values[: n - 12] + [v + 1.0 for v in values[n - 12 :]]
+    s2 = make_series(shifted)
+    assert clf.classify(s2, window_of(s2, n - 30, n)) is AnomalyType.TREND
+
+
+def test_default_history_bound_on_a_long_series() -> None:
+    """With the defaults, points more than 2048 before the window or after it do not change the verdict."""
+    values = business_days(3000, 27)
+    values[2950] += 2.0
+    s = make_series(values)
+    clf = ExplanationClassifier()
+    w = window_of(s, 2940, 2960)
+    kind = clf.classify(s, w)
+    assert kind is AnomalyType.SPIKE
+    changed = [v + (5.0 if (i >= 2960 or i < 2940 - 2048) else 0.0) for i, v in enumerate(values)]
+    assert clf.classify(make_series(changed), w) is kind
+    sub = s.slice(2940 - 2048, 2960)
+    assert clf.classify(sub, window_of(sub, 2048, 2068)) is kind
+
+
 def test_settings_are_keyword_only_and_shown_in_repr() -> None:
     """Settings are keyword-only; repr shows them."""
     with pytest.raises(TypeError):
@@ -321,6 +383,60 @@ def test_detect_period_finds_the_period(period: int) -> None:
     found = detect_period(seasonal(1024, period, period, sd=3.0))
     assert found is not None
     assert found[0] == period
+
+
+@pytest.mark.parametrize("period", [200, 288, 336])
+def test_detect_period_finds_long_periods_exactly(period: int) -> None:
+    """A noisy sine of up to 336 points is found to the point from 2048 points (a flat ACF peak)."""
+    found = detect_period(seasonal(2048, period, period, sd=3.0))
+    assert found is not None
+    assert found[0] == period
+
+
+def business_days(n: int, seed: int, *, weekend: float = 0.7, sd: float = 0.03) -> list[float]:
+    """The simulator's business-day curve every 5 minutes (288 a day), weekends damped, from a Monday."""
+    from simulator.metrics import daily_curve
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        day, slot = divmod(i, 288)
+        swing = weekend if day % 7 >= 5 else 1.0
+        out.append(1.0 + 0.3 * swing * daily_curve(slot * 300) + rng.gauss(0.0, sd))
+    return out
+
+
+def test_detect_period_finds_a_day_at_five_minutes_with_weekends() -> None:
+    """A week of 5-minute business days, weekends damped: the period is the day, 288 points."""
+    found = detect_period(business_days(2048, 21))
+    assert found is not None and found[0] == 288
+
+
+def test_detect_period_with_exactly_two_periods_of_history() -> None:
+    """576 points of a 288-point cycle: the period sits at the longest lag allowed and is still found."""
+    found = detect_period(seasonal(576, 288, 22, sd=2.0))
+    assert found is not None and abs(found[0] - 288) <= 6
+
+
+def test_detect_period_sees_the_cycle_past_a_ramp_in_the_history() -> None:
+    """A past ramp far beyond the cycle (then back) does not hide a 5-minute daily cycle."""
+    values = business_days(2048, 23)
+    for i in range(1400, 1430):
+        values[i] += 0.1 * (i - 1400)  # up to 3, ten times the daily swing
+    found = detect_period(values)
+    assert found is not None and abs(found[0] - 288) <= 2
+
+
+def test_detect_period_prefers_one_week_to_two() -> None:
+    """Hourly weekly shape over 12 weeks: the period is 168, not its multiple 336."""
+    rng = random.Random(24)
+    values = []
+    for i in range(2048):
+        day, hour = divmod(i % 168, 24)
+        peak = (0.5 if day >= 5 else 1.0) * math.exp(-0.5 * ((hour - 13) / 3) ** 2)
+        values.append(10 + 8 * peak + rng.gauss(0, 0.4))
+    found = detect_period(values)
+    assert found is not None and found[0] == 168
 
 
 def test_detect_period_prefers_the_week_over_the_day() -> None:
