@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import ClassVar, Protocol
 
 from .._kinds import AnomalyType
-from .._validate import fail_type
+from .._validate import check_bool, check_positive_int, check_real, fail_type, fail_value
+from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
 from ..scoring import label_and_explain
 from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
@@ -26,8 +27,8 @@ __all__ = [
     "LABEL_CONTEXT",
     "BufferedStream",
     "PointScorer",
+    "ScorerEngine",
     "ScorerStream",
-    "ScoringEngine",
     "fallback_label",
 ]
 
@@ -121,23 +122,6 @@ class PointScorer(Protocol):
         ...
 
 
-class ScoringEngine(Protocol):
-    """What :class:`ScorerStream` reads from the engine it serves."""
-
-    window_size_points: int
-    stride_points: int
-    levels: int
-    _classifier: ExplanationClassifier | None
-
-    @property
-    def score_threshold(self) -> float: ...
-
-    @property
-    def history_points(self) -> int: ...
-
-    def scorer(self) -> PointScorer: ...
-
-
 #: Points before a window that the fallback SPIKE/TREND label compares against.
 LABEL_CONTEXT = 32
 
@@ -155,7 +139,7 @@ class ScorerStream(BufferedStream):
     _owner: ClassVar[str] = "ScorerStream"
 
     def __init__(
-        self, engine: ScoringEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
+        self, engine: ScorerEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
     ) -> None:
         super().__init__(tenant_id, cluster_id, node_id, metric_name)
         self._engine = engine
@@ -239,3 +223,57 @@ def fallback_label(window: list[float], before: list[float]) -> AnomalyType:
     if (last - ref) * (peak - ref) > 0 and abs(last - ref) * 2 >= abs(peak - ref):
         return AnomalyType.TREND
     return AnomalyType.SPIKE
+
+
+class ScorerEngine(AnomalyDetectionEngine):
+    """Shared settings and plumbing of the point-scorer engines (``novelty``, ``contextual``, ``combined``).
+
+    A subclass validates its own settings, calls :meth:`_init_common` for the
+    shared ones, sets ``levels`` (the grid behind ``magnitude``) and
+    ``_stream_class``, and implements :meth:`scorer`. ``detect`` is the stream
+    fed the whole series, so the two forms cannot drift apart.
+    """
+
+    _stream_class: ClassVar[type[ScorerStream]]
+    levels: int
+
+    def _init_common(
+        self, owner: str, window_size_points: int, stride_points: int, threshold: float, classify: bool
+    ) -> None:
+        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
+        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        self.threshold = check_real(owner, "threshold", threshold)
+        if not 0.0 < self.threshold <= 1.0:
+            fail_value(owner, "threshold", "a real number in (0, 1]", threshold)
+        self.classify = check_bool(owner, "classify", classify)
+        self._classifier: ExplanationClassifier | None = ExplanationClassifier() if classify else None
+
+    @property
+    def score_threshold(self) -> float:
+        """A window is anomalous exactly when its ``anomaly_score`` is at or above this."""
+        return self.threshold
+
+    @property
+    def history_points(self) -> int:
+        """Points before a window that its label and explanation may read (the classifier's history)."""
+        return self._classifier.history_points if self._classifier is not None else 0
+
+    @abstractmethod
+    def scorer(self) -> PointScorer:
+        """A fresh streaming core with this engine's settings (plain floats in, point scores out)."""
+
+    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+        """Score every full window of ``time_series``; see the engine's module docs."""
+        if not isinstance(time_series, MetricSeries):
+            fail_type(f"{type(self).__name__}.detect", "time_series", "a MetricSeries", time_series)
+        return self._stream_class(self, *time_series.ids)._feed(time_series, whole=True)
+
+    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ScorerStream:
+        """An incremental detector for one live series with these ids (same results as ``detect``)."""
+        return self._stream_class(self, tenant_id, cluster_id, node_id, metric_name)
+
+    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
+        """One sentence about ``result``: its own explanation, else the classifier's."""
+        if result.explanation is not None:
+            return result.explanation
+        return (self._classifier or ExplanationClassifier()).explain(time_series, result)

@@ -28,12 +28,9 @@ import math
 from collections.abc import Iterable
 from typing import ClassVar
 
-from .._validate import check_bool, check_positive_int, check_real, fail_type, fail_value
-from ..engine import AnomalyDetectionEngine
-from ..explain import ExplanationClassifier
-from ..types import AnomalyResult, MetricSeries
+from .._validate import check_real, fail_type, fail_value
 from ._contextual import ContextualScorer
-from ._stream import ScorerStream
+from ._stream import ScorerEngine, ScorerStream
 from .novelty import NoveltyScorer
 
 __all__ = ["CombinedEngine", "CombinedScorer", "CombinedStream"]
@@ -98,7 +95,7 @@ class CombinedScorer:
         return [max(x, min(1.0, w * y)) for x, y in zip(a, b, strict=True)]
 
 
-class CombinedEngine(AnomalyDetectionEngine):
+class CombinedEngine(ScorerEngine):
     """``max(novelty, 1.1 * contextual)`` per point; causal, streaming, deterministic.
 
     Keyword-only settings (validated; unknown keywords raise ``TypeError``):
@@ -125,16 +122,10 @@ class CombinedEngine(AnomalyDetectionEngine):
         classify: bool = True,
     ) -> None:
         owner = "CombinedEngine"
-        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
-        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        self._init_common(owner, window_size_points, stride_points, threshold, classify)
         self.contextual_weight = check_real(owner, "contextual_weight", contextual_weight)
         if self.contextual_weight <= 0.0:
             fail_value(owner, "contextual_weight", "a positive number", contextual_weight)
-        self.threshold = check_real(owner, "threshold", threshold)
-        if not 0.0 < self.threshold <= 1.0:
-            fail_value(owner, "threshold", "a real number in (0, 1]", threshold)
-        self.classify = check_bool(owner, "classify", classify)
-        self._classifier = ExplanationClassifier() if classify else None
 
     def __repr__(self) -> str:
         return (
@@ -143,33 +134,9 @@ class CombinedEngine(AnomalyDetectionEngine):
             f"threshold={self.threshold}, classify={self.classify})"
         )
 
-    @property
-    def score_threshold(self) -> float:
-        """A window is anomalous exactly when its ``anomaly_score`` is at or above this."""
-        return self.threshold
-
-    @property
-    def history_points(self) -> int:
-        """Points before a window that its label and explanation may read (the classifier's history)."""
-        return self._classifier.history_points if self._classifier is not None else 0
-
     def scorer(self) -> CombinedScorer:
         """A fresh streaming core with this engine's settings."""
         return CombinedScorer(contextual_weight=self.contextual_weight)
-
-    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
-        """Score every full window of ``time_series``; see the module docs."""
-        if not isinstance(time_series, MetricSeries):
-            fail_type("CombinedEngine.detect", "time_series", "a MetricSeries", time_series)
-        return CombinedStream(self, *time_series.ids)._feed(time_series, whole=True)
-
-    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> CombinedStream:
-        """An incremental detector for one live series with these ids."""
-        return CombinedStream(self, tenant_id, cluster_id, node_id, metric_name)
-
-    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
-        """The :class:`ExplanationClassifier`'s sentence for ``result``."""
-        return (self._classifier or ExplanationClassifier()).explain(time_series, result)
 
 
 class CombinedStream(ScorerStream):
@@ -187,3 +154,6 @@ class CombinedStream(ScorerStream):
         if not isinstance(engine, CombinedEngine):
             fail_type("CombinedStream", "engine", "a CombinedEngine", engine)
         super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)
+
+
+CombinedEngine._stream_class = CombinedStream

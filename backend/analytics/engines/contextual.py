@@ -68,12 +68,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .._validate import check_positive_int, check_real, fail_type, fail_value
-from ..engine import AnomalyDetectionEngine
-from ..explain import ExplanationClassifier
-from ..types import AnomalyResult, MetricSeries
+from .._validate import fail_type
 from ._contextual import ContextualScorer, check_settings
-from ._stream import ScorerStream
+from ._stream import ScorerEngine, ScorerStream
 
 __all__ = ["DEFAULT_THRESHOLD", "ContextualEngine", "ContextualScorer", "ContextualStream"]
 
@@ -83,7 +80,7 @@ DEFAULT_THRESHOLD = 0.2268
 _LABEL_CONTEXT = 32  # points before a window that the fallback SPIKE/TREND label compares against
 
 
-class ContextualEngine(AnomalyDetectionEngine):
+class ContextualEngine(ScorerEngine):
     """Contextual novelty over five channels with alarm suppression; causal, streaming, deterministic.
 
     Keyword-only settings (all validated; unknown keywords raise ``TypeError``):
@@ -128,18 +125,10 @@ class ContextualEngine(AnomalyDetectionEngine):
         classify: bool = True,
     ) -> None:
         owner = "ContextualEngine"
-        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
-        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        self._init_common(owner, window_size_points, stride_points, threshold, classify)
         self.warmup_points, self.levels, self.rest_points = check_settings(
             owner, warmup_points, levels, rest_points
         )
-        self.threshold = check_real(owner, "threshold", threshold)
-        if not 0.0 < self.threshold <= 1.0:
-            fail_value(owner, "threshold", "a real number in (0, 1]", threshold)
-        if not isinstance(classify, bool):
-            fail_type(owner, "classify", "a bool", classify)
-        self.classify = classify
-        self._classifier = ExplanationClassifier() if classify else None
 
     def __repr__(self) -> str:
         return (
@@ -149,42 +138,11 @@ class ContextualEngine(AnomalyDetectionEngine):
             f"threshold={self.threshold}, classify={self.classify})"
         )
 
-    @property
-    def score_threshold(self) -> float:
-        """A window is anomalous exactly when its ``anomaly_score`` is at or above this."""
-        return self.threshold
-
-    @property
-    def history_points(self) -> int:
-        """Points before a window that its label and explanation may read (the classifier's history)."""
-        return self._classifier.history_points if self._classifier is not None else 0
-
     def scorer(self) -> ContextualScorer:
         """A fresh streaming core with this engine's settings (plain floats in, point scores out)."""
         return ContextualScorer(
             warmup_points=self.warmup_points, levels=self.levels, rest_points=self.rest_points
         )
-
-    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
-        """Score every full window of ``time_series``; see the module docs."""
-        if not isinstance(time_series, MetricSeries):
-            fail_type("ContextualEngine.detect", "time_series", "a MetricSeries", time_series)
-        return ContextualStream(self, *time_series.ids)._feed(time_series, whole=True)
-
-    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ContextualStream:
-        """An incremental detector for one live series with these ids."""
-        return ContextualStream(self, tenant_id, cluster_id, node_id, metric_name)
-
-    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
-        """One sentence about ``result`` (from the :class:`ExplanationClassifier`)."""
-        if not isinstance(time_series, MetricSeries):
-            fail_type("ContextualEngine.explain", "time_series", "a MetricSeries", time_series)
-        if not isinstance(result, AnomalyResult):
-            fail_type("ContextualEngine.explain", "result", "an AnomalyResult", result)
-        if result.explanation is not None:
-            return result.explanation
-        classifier = self._classifier or ExplanationClassifier()
-        return classifier.explain(time_series, result)
 
 
 class ContextualStream(ScorerStream):
@@ -207,3 +165,6 @@ class ContextualStream(ScorerStream):
         if not isinstance(engine, ContextualEngine):
             fail_type("ContextualStream", "engine", "a ContextualEngine", engine)
         super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)
+
+
+ContextualEngine._stream_class = ContextualStream

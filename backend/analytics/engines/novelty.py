@@ -75,11 +75,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from .._validate import check_positive_int, check_real, fail_type, fail_value
-from ..engine import AnomalyDetectionEngine
-from ..explain import ExplanationClassifier
-from ..types import AnomalyResult, MetricSeries
-from ._stream import ScorerStream
+from .._validate import check_positive_int, fail_type, fail_value
+from ._stream import ScorerEngine, ScorerStream
 
 __all__ = ["NoveltyEngine", "NoveltyScorer", "NoveltyStream"]
 
@@ -380,7 +377,7 @@ def _check_value(x: object, index: int) -> None:
         raise ValueError(f"NoveltyScorer.values[{index}]: expected a finite real number, got {x!r}")
 
 
-class NoveltyEngine(AnomalyDetectionEngine):
+class NoveltyEngine(ScorerEngine):
     """Multi-scale level novelty with alarm suppression; causal, streaming, deterministic.
 
     Keyword-only settings (all validated; unknown keywords raise ``TypeError``):
@@ -427,18 +424,10 @@ class NoveltyEngine(AnomalyDetectionEngine):
         classify: bool = True,
     ) -> None:
         owner = "NoveltyEngine"
-        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
-        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        self._init_common(owner, window_size_points, stride_points, threshold, classify)
         self.warmup_points, self.levels, self.scales, self.rest_points = _check_settings(
             owner, warmup_points, levels, scales, rest_points
         )
-        self.threshold = check_real(owner, "threshold", threshold)
-        if not 0.0 < self.threshold <= 1.0:
-            fail_value(owner, "threshold", "a real number in (0, 1]", threshold)
-        if not isinstance(classify, bool):
-            fail_type(owner, "classify", "a bool", classify)
-        self.classify = classify
-        self._classifier = ExplanationClassifier() if classify else None
 
     def __repr__(self) -> str:
         return (
@@ -448,16 +437,6 @@ class NoveltyEngine(AnomalyDetectionEngine):
             f"threshold={self.threshold}, classify={self.classify})"
         )
 
-    @property
-    def score_threshold(self) -> float:
-        """A window is anomalous exactly when its ``anomaly_score`` is at or above this."""
-        return self.threshold
-
-    @property
-    def history_points(self) -> int:
-        """Points before a window that its label and explanation may read (the classifier's history)."""
-        return self._classifier.history_points if self._classifier is not None else 0
-
     def scorer(self) -> NoveltyScorer:
         """A fresh streaming core with this engine's settings (plain floats in, point scores out)."""
         return NoveltyScorer(
@@ -466,23 +445,6 @@ class NoveltyEngine(AnomalyDetectionEngine):
             scales=self.scales,
             rest_points=self.rest_points,
         )
-
-    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
-        """Score every full window of ``time_series``; see the module docs."""
-        if not isinstance(time_series, MetricSeries):
-            fail_type("NoveltyEngine.detect", "time_series", "a MetricSeries", time_series)
-        return NoveltyStream(self, *time_series.ids)._feed(time_series, whole=True)
-
-    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> NoveltyStream:
-        """An incremental detector for one live series with these ids."""
-        return NoveltyStream(self, tenant_id, cluster_id, node_id, metric_name)
-
-    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
-        """One sentence about ``result`` (from the :class:`ExplanationClassifier`)."""
-        if result.explanation is not None:
-            return result.explanation
-        classifier = self._classifier or ExplanationClassifier()
-        return classifier.explain(time_series, result)
 
 
 class NoveltyStream(ScorerStream):
@@ -505,3 +467,6 @@ class NoveltyStream(ScorerStream):
         if not isinstance(engine, NoveltyEngine):
             fail_type("NoveltyStream", "engine", "a NoveltyEngine", engine)
         super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)
+
+
+NoveltyEngine._stream_class = NoveltyStream
