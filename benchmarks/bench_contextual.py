@@ -30,16 +30,14 @@ absolute numbers. Prints the machine, Python and date.
 from __future__ import annotations
 
 import argparse
-import gc
-import math
 import os
 import platform
-import random
 import sys
-import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+
+from _reference import ewma_loop, make_values, sum_loop  # benchmarks/ is on sys.path
+from _timing import best_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -49,47 +47,6 @@ from backend.analytics import MetricSeries  # noqa: E402
 from backend.analytics.engines.contextual import ContextualEngine, ContextualScorer  # noqa: E402
 
 TARGET = 200_000  # points/s for the streaming core
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """The fastest of ``repeat`` timed runs, in seconds."""
-    best = math.inf
-    for _ in range(repeat):
-        gc.collect()
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def make_values(n: int, seed: int = 2024) -> list[float]:
-    """A seeded daily-periodic signal (288 points a day) with noise, rare spikes and a level shift."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        v = 50.0 + 10.0 * math.sin(2.0 * math.pi * i / 288.0) + rng.gauss(0.0, 1.0)
-        if rng.random() < 0.001:
-            v += rng.choice((-1.0, 1.0)) * rng.uniform(15.0, 60.0)
-        if i > n // 2:
-            v += 8.0
-        out.append(v)
-    return out
-
-
-def sum_loop(values: list[float]) -> float:
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
-def ewma_loop(values: list[float]) -> float:
-    mu, dev, alpha = values[0], 0.0, 1.0 / 32.0
-    for v in values:
-        d = v - mu
-        dev += alpha * (abs(d) - dev)
-        mu += alpha * d
-    return mu + dev
 
 
 def set_lookup_loop(values: list[float]) -> int:

@@ -23,14 +23,13 @@ absolute numbers. Prints the machine, Python and date.
 from __future__ import annotations
 
 import argparse
-import math
 import platform
-import random
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from _timing import best_of  # benchmarks/ is on sys.path when run as a script
+from _reference import ewma_loop, make_values, sum_loop  # benchmarks/ is on sys.path
+from _timing import best_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
@@ -39,36 +38,6 @@ if str(REPO_ROOT) not in sys.path:
 
 from backend.analytics import MetricSeries  # noqa: E402
 from backend.analytics.engines.novelty import NoveltyEngine, NoveltyScorer  # noqa: E402
-
-
-def make_values(n: int, seed: int = 2024) -> list[float]:
-    """A seeded daily-periodic signal (288 points a day) with noise, rare spikes and a level shift."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        v = 50.0 + 10.0 * math.sin(2.0 * math.pi * i / 288.0) + rng.gauss(0.0, 1.0)
-        if rng.random() < 0.001:
-            v += rng.choice((-1.0, 1.0)) * rng.uniform(15.0, 60.0)
-        if i > n // 2:
-            v += 8.0
-        out.append(v)
-    return out
-
-
-def sum_loop(values: list[float]) -> float:
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
-def ewma_loop(values: list[float]) -> float:
-    mu, dev, alpha = values[0], 0.0, 1.0 / 32.0
-    for v in values:
-        d = v - mu
-        dev += alpha * (abs(d) - dev)
-        mu += alpha * d
-    return mu + dev
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,45 +12,14 @@ are noisy: compare the ratios.
 from __future__ import annotations
 
 import argparse
-import math
 import platform
-import random
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from _timing import best_of  # benchmarks/ is on sys.path when run as a script
+from _reference import ewma_loop, make_values, sum_loop  # benchmarks/ is on sys.path
+from _timing import best_of
 
 from backend.analytics.engines import CombinedScorer, ContextualScorer, NoveltyScorer
-
-
-def make_values(n: int, seed: int = 2024) -> list[float]:
-    """A seeded daily-periodic signal (288 points a day) with noise, rare spikes and a level shift."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        v = 50.0 + 10.0 * math.sin(2.0 * math.pi * i / 288) + rng.gauss(0.0, 1.0)
-        if rng.random() < 1e-4:
-            v += 30.0
-        if i > n // 2:
-            v += 15.0
-        out.append(v)
-    return out
-
-
-def sum_loop(values: list[float]) -> float:
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
-def ewma_loop(values: list[float]) -> float:
-    mean, dev, alpha = values[0], 0.0, 0.01
-    for v in values:
-        d = v - mean
-        mean += alpha * d
-        dev += alpha * (abs(d) - dev)
-    return mean + dev
 
 
 def main() -> None:
