@@ -351,7 +351,12 @@ def _num(x: float, digits: int = 4) -> str:
 
 
 def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
-    """'daily', '6-hour' for a period on regular timestamps before ``start``; else '24-point'."""
+    """'daily', '6-hour' for a period on regular timestamps before ``start``; else '24-point'.
+
+    A period found within 3% of an hour, a day or a week is named after it
+    (a daily cycle at 5 minutes estimated at 285 points is still 'daily', not
+    '1425-minute').
+    """
     if period is None:
         return ""
     us = series.epoch_us
@@ -362,8 +367,21 @@ def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
         for unit_us, unit, once in _UNITS:
             if span % unit_us == 0:
                 count = span // unit_us
+                if unit_us < _UNITS[1][0] and _near_unit(span):
+                    break  # 1425 minutes or 166 hours: nearly a day or a week
                 return once if count == 1 else f"{count}-{unit}"
+        near = _near_unit(span)
+        if near:
+            return near
     return f"{period}-point"
+
+
+def _near_unit(span_us: int) -> str:
+    """'weekly', 'daily' or 'hourly' when ``span_us`` is within 3% of one of them, else ''."""
+    for unit_us, _unit, once in _UNITS[:3]:
+        if abs(span_us - unit_us) <= 0.03 * unit_us:
+            return once
+    return ""
 
 
 _UNITS = (

@@ -512,6 +512,29 @@ def test_explain_seasonal_names_the_cycle_and_expectation() -> None:
     assert " was expected (" in text and " sd below), while staying between " in text
 
 
+def test_explain_names_a_nearly_daily_period_daily() -> None:
+    """A period found within 3% of a day or a week is named after it; an exact one as before."""
+    from backend.analytics.explain import _cycle
+
+    five_min = make_series([1.0] * 700)
+    hourly = make_series([1.0] * 700, timedelta(hours=1))
+    assert [_cycle(five_min, 650, p) for p in (288, 285, 293, 24, 2)] == [
+        "daily",
+        "daily",
+        "daily",
+        "2-hour",
+        "10-minute",
+    ]
+    assert [_cycle(hourly, 650, p) for p in (168, 166, 336, 25, 1)] == [
+        "weekly",
+        "weekly",
+        "2-week",
+        "25-hour",
+        "hourly",
+    ]
+    assert _cycle(five_min, 650, 100) == "500-minute" and _cycle(five_min, 650, None) == ""
+
+
 def test_explain_normal_and_no_baseline() -> None:
     """NORMAL is said plainly; with no history the sentence says there is no baseline yet."""
     s = make_series(noisy(100, 16))
