@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 
 from .._validate import check_positive_int, fail_type, fail_value
+from ._grid import GridScorer
 
 __all__ = ["ContextualScorer"]
 
@@ -20,8 +21,6 @@ _FIX = 64  # fixed-point resolution of a position: 1/64 of a bin (shift 6)
 _SHIFT = 6
 _SPAN = 0.75  # linear grid out to _SPAN * levels bins from the centre, logarithmic beyond
 _Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
-_TINY = 2.2250738585072014e-308  # smallest normal double: bin width of a warm-up flat at 0
-_REL_WIDTH = 1e-9  # bin width, relative to the level, of a warm-up flat at a non-zero level
 _RING = 256  # the longest scale, and the ring of recent positions (a power of two)
 _MASK = _RING - 1
 _CHANNELS = 5  # level at scales 1, 16, 64, 256, and the transition between consecutive levels
@@ -64,7 +63,7 @@ def _check_value(x: object, index: int) -> None:
         raise ValueError(f"ContextualScorer.values[{index}]: expected a finite real number, got {x!r}")
 
 
-class ContextualScorer:
+class ContextualScorer(GridScorer):
     """Contextual novelty over five channels with alarm suppression; feed values, get point scores.
 
     ``update(x)`` returns the score of ``x`` in [0, 1); ``update_many(xs)``
@@ -136,36 +135,7 @@ class ContextualScorer:
             f"ContextualScorer(warmup_points={self._warmup}, levels={self._levels}, rest_points={self._rest})"
         )
 
-    @property
-    def points_seen(self) -> int:
-        """How many values the scorer has taken."""
-        return self._n
-
-    @property
-    def warmed_up(self) -> bool:
-        """True once ``warmup_points`` values have been taken and values are scored."""
-        return self._n >= self._warmup
-
-    def update(self, value: float) -> float:
-        """Take one value; return its score in [0, 1)."""
-        return self._run((value,), None)[0]
-
-    def update_many(self, values: Iterable[float]) -> list[float]:
-        """Take ``values`` in order; return their scores (the same as :meth:`update` on each)."""
-        return self._run(values, None)
-
     # -- internals -----------------------------------------------------------------
-
-    def _fix_grid(self, warm: list[float]) -> None:
-        """Fix the grid's centre and bin width from the warm-up values."""
-        lo, hi = min(warm), max(warm)
-        mid = lo / 2.0 + hi / 2.0
-        step = hi / self._levels - lo / self._levels
-        if not step > 0.0:  # a flat start: bins relative to the level, or the smallest normal width
-            step = abs(mid) * _REL_WIDTH
-            if not step > 0.0:
-                step = _TINY
-        self._mid, self._step = mid, step
 
     def _run(self, values: Iterable[float], distances: list[int] | None) -> list[float]:
         out: list[float] = []
@@ -188,7 +158,7 @@ class ContextualScorer:
             self._n = n
             if n < self._warmup:
                 return out
-            self._fix_grid(warm)
+            self._mid, self._step = self._place_grid(warm)
             self._warm = None
             self._n = 0  # the channels count their own points from here
             self._step_all(warm, None, None, 0, learn=True)

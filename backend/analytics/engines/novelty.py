@@ -76,6 +76,7 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from .._validate import check_positive_int, fail_type, fail_value
+from ._grid import GridScorer
 from ._stream import ScorerEngine, ScorerStream
 
 __all__ = ["NoveltyEngine", "NoveltyScorer", "NoveltyStream"]
@@ -86,8 +87,6 @@ _Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here bef
 _RATE_PRIOR_POINTS = 1000.0  # prior: one novel point per 1000 points
 _RATE_SCALE = 0.05  # novelty rate at which evidence is halved
 _MAX_SEARCH = 64  # longest search for the nearest visited bin inside the visited range
-_TINY = 2.2250738585072014e-308  # smallest normal double: bin width of a warm-up flat at 0
-_REL_WIDTH = 1e-9  # bin width, relative to the level, of a warm-up flat at a non-zero level
 _DEV_ALPHA = 1.0 / 32.0  # smoothing of the local level and deviation (about 32 points)
 _DEV_FLOOR = 1.0 / _FIX  # deviations below 1/64 bin are not told apart
 _DEV_BINS_PER_OCTAVE = 2  # deviation levels: two per doubling
@@ -128,7 +127,7 @@ def _check_settings(
     return warm, lev, scl, rest_points
 
 
-class NoveltyScorer:
+class NoveltyScorer(GridScorer):
     """The streaming core of ``novelty``: feed values one by one or in batches, get point scores.
 
     ``update(x)`` returns the score of ``x`` in [0, 1); ``update_many(xs)``
@@ -207,36 +206,7 @@ class NoveltyScorer:
             f"scales={self._scales!r}, rest_points={self._rest})"
         )
 
-    @property
-    def points_seen(self) -> int:
-        """How many values the scorer has taken."""
-        return self._n
-
-    @property
-    def warmed_up(self) -> bool:
-        """True once ``warmup_points`` values have been taken and values are scored."""
-        return self._n >= self._warmup
-
-    def update(self, value: float) -> float:
-        """Take one value; return its score in [0, 1)."""
-        return self._run((value,), None)[0]
-
-    def update_many(self, values: Iterable[float]) -> list[float]:
-        """Take ``values`` in order; return their scores (the same as :meth:`update` on each)."""
-        return self._run(values, None)
-
     # -- internals -----------------------------------------------------------------
-
-    def _fix_grid(self, warm: list[float]) -> None:
-        """Fix the grid's centre and bin width from the first values."""
-        lo, hi = min(warm), max(warm)
-        mid = lo / 2.0 + hi / 2.0
-        step = hi / self._levels - lo / self._levels
-        if not step > 0.0:  # a flat start: bins relative to the level, or the smallest normal width
-            step = abs(mid) * _REL_WIDTH
-            if not step > 0.0:
-                step = _TINY
-        self._mid, self._step = mid, step
 
     def _run(self, values: Iterable[float], distances: list[int] | None) -> list[float]:
         out: list[float] = []
@@ -256,7 +226,7 @@ class NoveltyScorer:
                     distances.append(0)
                 n += 1
                 if n == self._grid:
-                    self._fix_grid(warm)
+                    self._mid, self._step = self._place_grid(warm)
                     self._warm = warm = None
                     break
             if warm is not None:
