@@ -10,6 +10,7 @@ name the first offending index.
 from __future__ import annotations
 
 import math
+import operator
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -56,12 +57,19 @@ class _ArrayView:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError  # pragma: no cover - each view yields its own item type
+
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self._data.tobytes()))
+        # Equal to a tuple of the same items, so hashed like one.
+        return hash(tuple(self))
 
     def __eq__(self, other: object) -> bool:
+        """Equal to a view of the same type or a list/tuple holding the same items, in order."""
         if type(other) is type(self):
             return bool(self._data == other._data)
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self._data) and all(map(operator.eq, self, other))
         return NotImplemented
 
     def __getstate__(self) -> tuple[str, bytes]:

@@ -290,3 +290,13 @@ class TestAggregatedAnomalyScore:
             AggregatedAnomalyScore("t", "c", "n", "max", 0.1, 1, -1)
         with pytest.raises(TypeError, match="num_metrics_analyzed must be a non-negative int"):
             AggregatedAnomalyScore("t", "c", "n", "max", 0.1, 1.0, 0)  # type: ignore[arg-type]
+
+
+def test_views_compare_with_lists_and_tuples() -> None:
+    """values/timestamps equal a list or tuple of the same items (and hash like the tuple)."""
+    s = make([1.0, 2.5, 3.0])
+    assert s.values == [1.0, 2.5, 3.0] and s.values == (1, 2.5, 3)
+    assert s.values != [1.0, 2.5] and s.values != [1.0, 2.5, 4.0]
+    assert s.timestamps == stamps(3) and s.timestamps == tuple(stamps(3))
+    assert hash(s.values) == hash((1.0, 2.5, 3.0))
+    assert hash(s.timestamps) == hash(tuple(stamps(3)))
