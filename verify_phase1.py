@@ -278,7 +278,7 @@ def _rejections() -> list[tuple[str, Callable[[], object], type[Exception], tupl
         ),
         (
             "unknown label",
-            lambda: AnomalyResult(*ids, T0, T0, 0.5, "weird"),  # type: ignore[arg-type]
+            lambda: AnomalyResult(*ids, T0, T0, 0.5, "weird"),
             ValueError,
             ("anomaly_label", "'weird'"),
         ),

@@ -323,6 +323,33 @@ class AnomalyResult:
     magnitude: float | None = None
     explanation: str | None = None
 
+    def __init__(
+        self,
+        tenant_id: str,
+        cluster_id: str,
+        node_id: str,
+        metric_name: str,
+        window_start: datetime,
+        window_end: datetime,
+        anomaly_score: float,
+        anomaly_label: AnomalyType | str,
+        magnitude: float | None = None,
+        explanation: str | None = None,
+    ) -> None:
+        # Written out (rather than generated) so that type checkers accept the label's str value.
+        setter = object.__setattr__
+        setter(self, "tenant_id", tenant_id)
+        setter(self, "cluster_id", cluster_id)
+        setter(self, "node_id", node_id)
+        setter(self, "metric_name", metric_name)
+        setter(self, "window_start", window_start)
+        setter(self, "window_end", window_end)
+        setter(self, "anomaly_score", anomaly_score)
+        setter(self, "anomaly_label", anomaly_label)
+        setter(self, "magnitude", magnitude)
+        setter(self, "explanation", explanation)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         # Fast path for the common, already-typed case (about 1 µs); anything
         # unusual goes through the full checks below, which explain what is wrong.
@@ -467,6 +494,27 @@ class AggregatedAnomalyScore:
     aggregate_score: float
     num_metrics_analyzed: int
     num_anomalies_detected: int
+
+    def __init__(
+        self,
+        tenant_id: str,
+        cluster_id: str | None,
+        node_id: str | None,
+        aggregation_strategy: AggregationStrategy | str,
+        aggregate_score: float,
+        num_metrics_analyzed: int,
+        num_anomalies_detected: int,
+    ) -> None:
+        # Written out (rather than generated) so that type checkers accept the strategy's str value.
+        setter = object.__setattr__
+        setter(self, "tenant_id", tenant_id)
+        setter(self, "cluster_id", cluster_id)
+        setter(self, "node_id", node_id)
+        setter(self, "aggregation_strategy", aggregation_strategy)
+        setter(self, "aggregate_score", aggregate_score)
+        setter(self, "num_metrics_analyzed", num_metrics_analyzed)
+        setter(self, "num_anomalies_detected", num_anomalies_detected)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         owner = "AggregatedAnomalyScore"

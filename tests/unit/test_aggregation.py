@@ -134,7 +134,7 @@ def test_validation() -> None:
     with pytest.raises(ValueError, match=r"weights\['cpu'\] must be a non-negative number"):
         AggregationPipeline(AggregationStrategy.WEIGHTED, weights={"cpu": -1.0})
     with pytest.raises(ValueError, match="strategy must be one of"):
-        AggregationPipeline("median")  # type: ignore[arg-type]
+        AggregationPipeline("median")
     with pytest.raises(ValueError, match=r"anomaly_threshold must be in \[0, 1\], got 2"):
         AggregationPipeline(anomaly_threshold=2)
     p = AggregationPipeline()

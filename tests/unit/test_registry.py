@@ -146,7 +146,7 @@ def test_register_validates() -> None:
     with pytest.raises(TypeError, match="expected a subclass"):
         reg.register("x", int)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="is abstract"):
-        reg.register("x", AnomalyDetectionEngine)
+        reg.register("x", AnomalyDetectionEngine)  # type: ignore[type-abstract]
     with pytest.raises(TypeError, match="registered as 'other'"):
         reg.register("other", EchoEngine)
     reg.register("echo", EchoEngine)

@@ -27,7 +27,7 @@ class Deviation(PointScoringEngine):
             window_size_points=window_size_points, stride_points=stride_points, classify=classify
         )
 
-    def score_points(self, series: MetricSeries) -> list[float]:
+    def score_points(self, series: MetricSeries) -> Sequence[float]:
         out: list[float] = []
         mean = 0.0
         for i, v in enumerate(series.values):

@@ -6,6 +6,7 @@ import math
 import random
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
@@ -227,7 +228,7 @@ def test_seasonal_mode_finds_a_phase_shift_the_plain_mode_cannot() -> None:
     for i in shifted:
         vals[i] = 50 + 20 * math.sin(2 * math.pi * (i + period // 4) / period) + rng.gauss(0, 1)
     s = MetricSeries("t", "c", "n", "m", [T0 + timedelta(minutes=30 * i) for i in range(len(vals))], vals)
-    config = {"window_size_points": 6, "stride_points": 6, "baseline_points": 4 * period}
+    config: dict[str, Any] = {"window_size_points": 6, "stride_points": 6, "baseline_points": 4 * period}
     assert not [r for r in ZScoreEngine(**config).detect(s) if r.is_anomalous]
     flagged = [r for r in ZScoreEngine(**config, seasonal_period_points=period).detect(s) if r.is_anomalous]
     assert flagged
