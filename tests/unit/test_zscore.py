@@ -247,3 +247,29 @@ def test_seasonal_mode_starts_after_one_period_and_survives_extremes() -> None:
     assert all(0.0 <= r.anomaly_score <= 1.0 for r in results)
     with pytest.raises(ValueError, match="seasonal_period_points must be a positive int, got 0"):
         ZScoreEngine(seasonal_period_points=0)
+
+
+@pytest.mark.parametrize("name", ["zscore", "novelty", "contextual"])
+def test_classifier_history_bounds_stream_memory(name: str) -> None:
+    """classifier_history_points trades labelling history for buffered points; results stay exact."""
+    from backend.analytics.testing import check_engine
+
+    registry = EngineRegistry.default()
+    config = {"classifier_history_points": 256}
+    if name == "zscore":
+        config["baseline_points"] = 200
+    engine = registry.create(name, **config)
+    vals = noise(3000, 9)
+    vals[2500] += 25.0
+    s = make(vals)
+    stream = engine.stream(*s.ids)  # type: ignore[attr-defined]
+    got = []
+    for lo in range(0, 3000, 250):
+        got.extend(stream.update(s.slice(lo, lo + 250)))
+    assert got == engine.detect(s)
+    assert len(stream._vals) < 2 * (256 + 250 + 32)
+    assert all(o.status == "passed" for o in check_engine(registry.get(name), config=config))
+    with pytest.raises(ValueError, match="classifier_history_points"):
+        registry.create(name, classifier_history_points=4)
+    with pytest.raises(TypeError, match="classifier_history_points must be a positive int"):
+        registry.create(name, classifier_history_points=2.5)

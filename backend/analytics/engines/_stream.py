@@ -30,7 +30,23 @@ __all__ = [
     "ScorerEngine",
     "ScorerStream",
     "fallback_label",
+    "make_classifier",
 ]
+
+
+def make_classifier(owner: str, classify: bool, history_points: int | None) -> ExplanationClassifier | None:
+    """The classifier an engine labels with: ``None`` without ``classify``, else one reading
+    ``history_points`` points (the classifier's default when ``None``)."""
+    if history_points is not None:
+        check_positive_int(owner, "classifier_history_points", history_points)
+    if not classify:
+        return None
+    if history_points is None:
+        return ExplanationClassifier()
+    try:
+        return ExplanationClassifier(history_points=history_points)
+    except ValueError as exc:
+        raise ValueError(f"{owner}: classifier_history_points: {exc}") from None
 
 
 class BufferedStream(ABC):
@@ -238,7 +254,13 @@ class ScorerEngine(AnomalyDetectionEngine):
     levels: int
 
     def _init_common(
-        self, owner: str, window_size_points: int, stride_points: int, threshold: float, classify: bool
+        self,
+        owner: str,
+        window_size_points: int,
+        stride_points: int,
+        threshold: float,
+        classify: bool,
+        classifier_history_points: int | None = None,
     ) -> None:
         self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
         self.stride_points = check_positive_int(owner, "stride_points", stride_points)
@@ -246,7 +268,7 @@ class ScorerEngine(AnomalyDetectionEngine):
         if not 0.0 < self.threshold <= 1.0:
             fail_value(owner, "threshold", "a real number in (0, 1]", threshold)
         self.classify = check_bool(owner, "classify", classify)
-        self._classifier: ExplanationClassifier | None = ExplanationClassifier() if classify else None
+        self._classifier = make_classifier(owner, classify, classifier_history_points)
 
     @property
     def score_threshold(self) -> float:

@@ -97,6 +97,9 @@ class ContextualEngine(ScorerEngine):
       when its score is at or above it (exposed as ``score_threshold``).
     - ``classify`` (default True): label and explain anomalous windows with the
       :class:`ExplanationClassifier` (else SPIKE/TREND from the window's shape).
+    - ``classifier_history_points`` (default None: the classifier's default,
+      2048): points before a window the classifier reads; a live stream
+      buffers that many, so lower it to save memory per stream.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> from backend.analytics import MetricSeries
@@ -123,9 +126,12 @@ class ContextualEngine(ScorerEngine):
         rest_points: int = 150,
         threshold: float = DEFAULT_THRESHOLD,
         classify: bool = True,
+        classifier_history_points: int | None = None,
     ) -> None:
         owner = "ContextualEngine"
-        self._init_common(owner, window_size_points, stride_points, threshold, classify)
+        self._init_common(
+            owner, window_size_points, stride_points, threshold, classify, classifier_history_points
+        )
         self.warmup_points, self.levels, self.rest_points = check_settings(
             owner, warmup_points, levels, rest_points
         )

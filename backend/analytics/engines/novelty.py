@@ -367,6 +367,9 @@ class NoveltyEngine(ScorerEngine):
       when its score is at or above it (exposed as ``score_threshold``).
     - ``classify`` (default True): label and explain anomalous windows with the
       :class:`ExplanationClassifier` (else SPIKE/TREND from the window's shape).
+    - ``classifier_history_points`` (default None: the classifier's default,
+      2048): points before a window the classifier reads; a live stream
+      buffers that many, so lower it to save memory per stream.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> from backend.analytics import MetricSeries
@@ -392,9 +395,12 @@ class NoveltyEngine(ScorerEngine):
         rest_points: int = 100,
         threshold: float = 0.37,
         classify: bool = True,
+        classifier_history_points: int | None = None,
     ) -> None:
         owner = "NoveltyEngine"
-        self._init_common(owner, window_size_points, stride_points, threshold, classify)
+        self._init_common(
+            owner, window_size_points, stride_points, threshold, classify, classifier_history_points
+        )
         self.warmup_points, self.levels, self.scales, self.rest_points = _check_settings(
             owner, warmup_points, levels, scales, rest_points
         )

@@ -71,7 +71,7 @@ from .._validate import check_bool, check_positive_int, check_real, fail_type, f
 from ..engine import AnomalyDetectionEngine
 from ..explain import ExplanationClassifier
 from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
-from ._stream import BufferedStream
+from ._stream import BufferedStream, make_classifier
 
 __all__ = ["ZScoreEngine", "ZScoreStream"]
 
@@ -102,6 +102,10 @@ class ZScoreEngine(AnomalyDetectionEngine):
       (score 0.5).
     - ``classify`` (default True): label and explain anomalous windows with
       the :class:`ExplanationClassifier`.
+    - ``classifier_history_points`` (default None: the classifier's own
+      default, 2048): how many points before a window the classifier reads to
+      label it; a live stream buffers that many points, so lower it to save
+      memory per stream (at the cost of long seasonal periods).
     - ``seasonal_period_points`` (default None): when set to ``P``, the
       z-score is computed on the seasonal difference ``x[t] - m[t]``, ``m[t]``
       being the median of the same phase in the last three periods
@@ -134,6 +138,7 @@ class ZScoreEngine(AnomalyDetectionEngine):
         threshold: float = 4.0,
         classify: bool = True,
         seasonal_period_points: int | None = None,
+        classifier_history_points: int | None = None,
     ) -> None:
         owner = "ZScoreEngine"
         self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
@@ -153,7 +158,7 @@ class ZScoreEngine(AnomalyDetectionEngine):
         if self.threshold <= 0.0:
             fail_value(owner, "threshold", "a positive number", threshold)
         self.classify = check_bool(owner, "classify", classify)
-        self._classifier = ExplanationClassifier() if classify else None
+        self._classifier = make_classifier(owner, classify, classifier_history_points)
         if seasonal_period_points is not None:
             check_positive_int(owner, "seasonal_period_points", seasonal_period_points)
         self.seasonal_period_points = seasonal_period_points
