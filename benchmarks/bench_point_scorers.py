@@ -3,7 +3,8 @@
 Run: python benchmarks/bench_point_scorers.py [--points 1000000] [--repeat 3]
 
 The scorers are the cores of the ``novelty``, ``contextual`` and ``combined``
-engines: plain floats in, one score per point out (``update_many``). The
+engines, and the shape scorer inside ``combined``: plain floats in, one score
+per point out (``update_many``). The
 references are a bare loop summing the values and an EWMA mean/deviation loop,
 timed on the same values in the same process, because these shared machines
 are noisy: compare the ratios.
@@ -20,6 +21,7 @@ from _reference import ewma_loop, make_values, sum_loop  # benchmarks/ is on sys
 from _timing import best_of
 
 from backend.analytics.engines import CombinedScorer, ContextualScorer, NoveltyScorer
+from backend.analytics.engines._shape import ShapeScorer
 
 
 def main() -> None:
@@ -37,6 +39,7 @@ def main() -> None:
         ("reference: EWMA mean/deviation loop", lambda: ewma_loop(values)),
         ("NoveltyScorer.update_many", lambda: NoveltyScorer().update_many(values)),
         ("ContextualScorer.update_many", lambda: ContextualScorer().update_many(values)),
+        ("ShapeScorer.update_many (in combined)", lambda: ShapeScorer().update_many(values)),
         ("CombinedScorer.update_many", lambda: CombinedScorer().update_many(values)),
     ]
     print(f"{'what':40s} {'points/s':>14s} {'vs sum loop':>12s}")

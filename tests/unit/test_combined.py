@@ -10,6 +10,7 @@ import pytest
 
 from backend.analytics import EngineRegistry, MetricSeries
 from backend.analytics.engines import CombinedEngine, CombinedScorer, ContextualScorer, NoveltyScorer
+from backend.analytics.engines._shape import ShapeScorer
 from backend.analytics.testing import check_engine
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -27,13 +28,13 @@ def make(values: list[float]) -> MetricSeries:
 
 
 def test_score_is_the_larger_of_the_two_scorers() -> None:
-    """Each point scores max(novelty, min(1, w * contextual)) of the two cores fed the same values."""
+    """With the shape channel off, each point scores max(novelty, min(1, w * contextual))."""
     vals = noise(1500, 1)
     vals[900] = 90.0
     vals[1200:] = [v - 15.0 for v in vals[1200:]]
     a = NoveltyScorer().update_many(vals)
     b = ContextualScorer().update_many(vals)
-    got = CombinedScorer(contextual_weight=1.3).update_many(vals)
+    got = CombinedScorer(contextual_weight=1.3, shape_weight=0.0).update_many(vals)
     assert got == [max(x, min(1.0, 1.3 * y)) for x, y in zip(a, b, strict=True)]
     assert max(got[880:920]) > 0.5
 
@@ -97,3 +98,68 @@ def test_bad_configuration(kw: dict[str, object], exc: type[Exception], text: st
     """Bad settings raise naming the argument."""
     with pytest.raises(exc, match=text):
         EngineRegistry.default().create("combined", **kw)
+
+
+def test_score_is_the_largest_of_the_three_scorers() -> None:
+    """By default each point scores max(novelty, 1.1 * contextual, 0.85 * shape), capped at 1."""
+    vals = noise(3000, 5)
+    vals[2500:] = [v + 6.0 for v in vals[2500:]]
+    a = NoveltyScorer().update_many(vals)
+    b = ContextualScorer().update_many(vals)
+    c = ShapeScorer().update_many(vals)
+    got = CombinedScorer().update_many(vals)
+    assert got == [min(1.0, max(x, 1.1 * y, 0.85 * z)) for x, y, z in zip(a, b, c, strict=True)]
+    assert repr(CombinedScorer()) == "CombinedScorer(contextual_weight=1.1, shape_weight=0.85)"
+
+
+def periodic_with_a_skipped_cycle(seed: int) -> tuple[list[float], int]:
+    """40 cycles of 48 low and 48 high points (noisy), one cycle that stays low, 3 normal cycles."""
+    rng = random.Random(seed)
+    cycle = [0.0] * 48 + [10.0] * 48
+    vals = [v + rng.gauss(0.0, 0.3) for _ in range(40) for v in cycle]
+    skip = len(vals)
+    vals += [rng.gauss(0.0, 0.3) for _ in range(96)]
+    vals += [v + rng.gauss(0.0, 0.3) for _ in range(3) for v in cycle]
+    return vals, skip
+
+
+def test_shape_scorer_flags_a_cycle_that_skips_its_rise() -> None:
+    """A learnt cycle raises no shape alarm; the cycle that stays low does, within 2 x 96 points."""
+    vals, skip = periodic_with_a_skipped_cycle(5)
+    scores = ShapeScorer().update_many(vals)
+    assert max(scores[:skip]) < 0.1
+    assert max(scores[skip : skip + 192]) > 0.5
+    combined = CombinedScorer().update_many(vals)
+    assert max(combined[skip : skip + 192]) >= 0.85 * max(scores[skip : skip + 192])
+
+
+def test_shape_scorer_streams_equal_batch_and_flat_is_silent() -> None:
+    """update() per value and uneven chunks equal one batch; a constant series scores 0 everywhere."""
+    vals, _ = periodic_with_a_skipped_cycle(6)
+    whole = ShapeScorer().update_many(vals)
+    chunked = ShapeScorer()
+    got: list[float] = []
+    for a, b in itertools.pairwise([0, 1, 33, 249, 250, 251, 1000, 2047, len(vals)]):
+        got.extend(chunked.update_many(vals[a:b]))
+    assert got == whole
+    single = ShapeScorer()
+    assert [single.update(v) for v in vals[:600]] == whole[:600]
+    assert max(ShapeScorer().update_many([7.5] * 3000)) == 0.0
+    assert all(0.0 <= s < 1.0 for s in ShapeScorer().update_many([1e308, -1e308, 1e-300] * 400))
+
+
+def test_shape_scorer_rejects_bad_values_and_settings() -> None:
+    """Bad values name their index; bad settings name the argument."""
+    scorer = ShapeScorer(warmup_points=4)
+    with pytest.raises(ValueError, match=r"ShapeScorer.values\[2\]: expected a finite real number, got inf"):
+        scorer.update_many([1.0, 2.0, float("inf")])
+    with pytest.raises(TypeError, match=r"ShapeScorer.values\[0\]: expected a finite real number"):
+        ShapeScorer().update_many(["1"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="ramp_blocks must be a non-negative int, got -1"):
+        ShapeScorer(ramp_blocks=-1)
+    with pytest.raises(ValueError, match="block_points must be a positive int, got 0"):
+        ShapeScorer(block_points=0)
+    with pytest.raises(ValueError, match=r"shape_weight must be a non-negative number, got -0\.5"):
+        CombinedScorer(shape_weight=-0.5)
+    with pytest.raises(ValueError, match="shape_weight must be a non-negative number"):
+        EngineRegistry.default().create("combined", shape_weight=-1.0)

@@ -1,0 +1,286 @@
+"""A streaming shape scorer: has the series ever traced this coarse shape? Plain floats in, point scores out.
+
+Method
+------
+:class:`ShapeScorer` asks, each time a block of ``block_points`` values is
+complete, whether the last ``blocks`` block means, quantised on a fixed grid,
+form a sequence never seen before: a *shape* at a coarse time scale (with the
+defaults 8 blocks of 32 points, the last 256 points), in the spirit of
+ARTime's matching of windows of downsampled values against learnt categories.
+It sees what level novelty cannot: every level in the window has been visited
+before, but never in this order or for this long (a daily cycle that misses
+its rise, a plateau that lasts too long).
+
+1. **Warm-up and grid.** The first ``warmup_points`` values (default 250)
+   score 0. Their range ``[lo, hi]`` fixes a grid of bins of width
+   ``(hi - lo) / levels`` centred on the range (a flat start gets bins of
+   ``1e-9`` of its level, or the smallest normal float at 0); beyond
+   ``0.75 * levels`` bins from the centre the grid widens logarithmically, as
+   in the ``contextual`` engine, so that any finite value maps to a bounded
+   position. Shapes completed inside the warm-up are learnt, not scored.
+2. **Shapes.** Blocks are counted from the first value. A block's level is
+   its mean position floored to a whole bin, on the grid and on a second
+   grid shifted by half a bin; a shape is the tuple of the last ``blocks``
+   levels on one grid. A shape is *new* when it is new on both grids (a
+   block mean that wobbles across one grid's bin edge does not make a new
+   shape: the vigilance of an ART match, at half a bin); both are learnt.
+3. **Evidence.** A new shape weighs ``1 / (1 + r / 0.05)`` with
+   ``r = k / (m + 100)`` the rate of new shapes so far (``k`` new shapes
+   among the ``m`` shapes scored, a prior of 100): a series whose shapes
+   keep changing (noise, drift) is trusted less when it changes again. A
+   shape memory needs history, so the weight ramps up linearly over the
+   first ``ramp_blocks`` shapes scored (default 64: 2048 points with the
+   default blocks). The value that completes the block scores that weight,
+   in [0, 1); every other value scores 0.
+4. **Alarm suppression.** After a value scores, the next ``rest_points``
+   values (default 150) score 0 unless they score higher (an escalation,
+   which starts a new rest period), as in the other point scorers.
+
+Cost: O(1) work per value (one division and a few additions; once per block
+two tuples of ``blocks`` ints and two set look-ups) and O(1) memory: the
+shapes that can be learnt are bounded by the logarithmic grid.
+
+References: M. Hampton, "ARTimeNAB" (2021); G. A. Carpenter, S. Grossberg,
+"ART 2: self-organization of stable category recognition codes for analog
+input patterns", Applied Optics 26 (1987); M. Smirnov, "CAD: Contextual
+Anomaly Detector" (CAD OSE, 2016).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from .._validate import check_positive_int, fail_type, fail_value
+
+__all__ = ["ShapeScorer"]
+
+_SPAN = 0.75  # linear grid out to _SPAN * levels bins from the centre, logarithmic beyond
+_Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
+_TINY = 2.2250738585072014e-308  # smallest normal double: bin width of a warm-up flat at 0
+_REL_WIDTH = 1e-9  # bin width, relative to the level, of a warm-up flat at a non-zero level
+_RATE_PRIOR = 100.0  # prior: one new shape per 100 shapes scored
+_RATE_SCALE = 0.05  # the rate of new shapes at which their evidence is halved
+
+
+def _check_value(x: object, index: int) -> None:
+    """Raise the uniform error for a value that is not a finite real number."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"ShapeScorer.values[{index}]: expected a finite real number, got {x!r}")
+    try:
+        ok = math.isfinite(x)
+    except OverflowError:  # an int too large for a float
+        ok = False
+    if not ok:
+        raise ValueError(f"ShapeScorer.values[{index}]: expected a finite real number, got {x!r}")
+
+
+def _check_count(owner: str, field: str, value: object) -> int:
+    """Return ``value`` if it is a non-negative ``int`` (not ``bool``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail_type(owner, field, "a non-negative int", value)
+    if value < 0:
+        fail_value(owner, field, "a non-negative int", value)
+    return value
+
+
+class ShapeScorer:
+    """Novelty of coarse shapes (sequences of quantised block means); feed values, get point scores.
+
+    ``update(x)`` returns the score of ``x`` in [0, 1); ``update_many(xs)``
+    equals ``[update(x) for x in xs]``. Values must be finite real numbers
+    (``ValueError``/``TypeError`` otherwise, naming the index). The first
+    ``warmup_points`` values score 0. Settings (keyword-only, validated):
+    ``warmup_points`` (>= 2, default 250), ``levels`` (bins across the
+    warm-up's range, default 10), ``block_points`` (default 32), ``blocks``
+    (default 8), ``ramp_blocks`` (>= 0, default 64), ``rest_points`` (>= 0,
+    default 150).
+
+    >>> scorer = ShapeScorer(block_points=4, ramp_blocks=0)
+    >>> day = [0.0] * 12 + [10.0] * 12
+    >>> max(scorer.update_many(day * 30))
+    0.0
+    >>> max(scorer.update_many([0.0] * 48)) > 0.5
+    True
+    """
+
+    __slots__ = (
+        "_acc",
+        "_blocks",
+        "_cc",
+        "_count",
+        "_last",
+        "_levels",
+        "_means",
+        "_mid",
+        "_n",
+        "_pos",
+        "_ramp",
+        "_rest",
+        "_scored",
+        "_seen",
+        "_seen2",
+        "_size",
+        "_step",
+        "_vlast",
+        "_warm",
+        "_warmup",
+    )
+
+    def __init__(
+        self,
+        *,
+        warmup_points: int = 250,
+        levels: int = 10,
+        block_points: int = 32,
+        blocks: int = 8,
+        ramp_blocks: int = 64,
+        rest_points: int = 150,
+    ) -> None:
+        owner = "ShapeScorer"
+        self._warmup = check_positive_int(owner, "warmup_points", warmup_points)
+        if self._warmup < 2:
+            fail_value(owner, "warmup_points", "an int >= 2", warmup_points)
+        self._levels = check_positive_int(owner, "levels", levels)
+        if self._levels > 1_000_000:
+            fail_value(owner, "levels", "an int in [1, 1000000]", levels)
+        self._size = check_positive_int(owner, "block_points", block_points)
+        self._blocks = check_positive_int(owner, "blocks", blocks)
+        self._ramp = _check_count(owner, "ramp_blocks", ramp_blocks)
+        self._rest = _check_count(owner, "rest_points", rest_points)
+        self._cc = _SPAN * self._levels
+        self._n = 0
+        self._warm: list[float] | None = []
+        self._mid = 0.0
+        self._step = 1.0
+        self._acc = 0.0
+        self._pos = 0
+        self._means: list[float] = []  # the last ``blocks`` block means, oldest first
+        self._seen: set[tuple[int, ...]] = set()  # shapes on the grid
+        self._seen2: set[tuple[int, ...]] = set()  # shapes on the grid shifted by half a bin
+        self._count = 0  # new shapes among the shapes scored
+        self._scored = 0  # shapes scored (completed after the warm-up)
+        self._last = -(10**18)
+        self._vlast = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"ShapeScorer(warmup_points={self._warmup}, levels={self._levels}, "
+            f"block_points={self._size}, blocks={self._blocks}, ramp_blocks={self._ramp}, "
+            f"rest_points={self._rest})"
+        )
+
+    @property
+    def points_seen(self) -> int:
+        """How many values the scorer has taken."""
+        return self._n
+
+    def update(self, value: float) -> float:
+        """Take one value; return its score in [0, 1)."""
+        return self._run((value,))[0]
+
+    def update_many(self, values: Iterable[float]) -> list[float]:
+        """Take ``values`` in order; return their scores (the same as :meth:`update` on each)."""
+        return self._run(values)
+
+    # -- internals -----------------------------------------------------------------
+
+    def _fix_grid(self, warm: list[float]) -> None:
+        """Fix the grid's centre and bin width from the warm-up values (as ``contextual`` does)."""
+        lo, hi = min(warm), max(warm)
+        mid = lo / 2.0 + hi / 2.0
+        step = hi / self._levels - lo / self._levels
+        if not step > 0.0:
+            step = abs(mid) * _REL_WIDTH
+            if not step > 0.0:
+                step = _TINY
+        self._mid, self._step = mid, step
+
+    def _run(self, values: Iterable[float]) -> list[float]:
+        out: list[float] = []
+        it = iter(values)
+        index = 0
+        warm = self._warm
+        if warm is not None:
+            n = self._n
+            for x in it:
+                _check_value(x, index)
+                index += 1
+                warm.append(float(x))
+                out.append(0.0)
+                n += 1
+                if n == self._warmup:
+                    break
+            if n < self._warmup:
+                self._n = n
+                return out
+            self._fix_grid(warm)
+            self._warm = None
+            self._n = 0  # the warm-up values are run again, learning only
+            self._step_all(warm, None, 0)
+        self._step_all(it, out, index)
+        return out
+
+    def _step_all(self, values: Iterable[float], out: list[float] | None, index: int) -> None:
+        """Run values through the blocks; with ``out`` None (the warm-up) only learn shapes."""
+        n, mid, step, cc = self._n, self._mid, self._step, self._cc
+        acc, pos, size, k = self._acc, self._pos, self._size, self._blocks
+        means, seen, seen2 = self._means, self._seen, self._seen2
+        count, scored, ramp = self._count, self._scored, self._ramp
+        last, vlast, rest = self._last, self._vlast, self._rest
+        log, isfinite, floor = math.log, math.isfinite, math.floor
+        append = out.append if out is not None else None
+        for x in values:
+            if type(x) is not float or not isfinite(x):
+                _check_value(x, index)
+            index += 1
+            z = (x - mid) / step
+            if z > cc:
+                z = cc * (1.0 + log((z if z < _Z_CAP else _Z_CAP) / cc))
+            elif z < -cc:
+                z = -cc * (1.0 + log((-z if -z < _Z_CAP else _Z_CAP) / cc))
+            acc += z
+            pos += 1
+            n += 1
+            if pos < size:
+                if append is not None:
+                    append(0.0)
+                continue
+            # A block is complete: its mean joins the shape.
+            means.append(acc / size)
+            acc = 0.0
+            pos = 0
+            if len(means) > k:
+                del means[0]
+            elif len(means) < k:
+                if append is not None:
+                    append(0.0)
+                continue
+            key = tuple([floor(m) for m in means])
+            key2 = tuple([floor(m + 0.5) for m in means])
+            first = not seen  # the first shape is no news: nothing was learnt to compare it with
+            new = key not in seen and key2 not in seen2
+            seen.add(key)
+            seen2.add(key2)
+            if append is None:
+                continue
+            if first:
+                append(0.0)
+                continue
+            scored += 1
+            if not new:
+                append(0.0)
+                continue
+            count += 1
+            w = 1.0 / (1.0 + count / ((scored + _RATE_PRIOR) * _RATE_SCALE))
+            if scored < ramp:
+                w *= scored / ramp
+            i = n - 1
+            if i - last > rest or w > vlast:
+                append(w)
+                last = i
+                vlast = w
+            else:
+                append(0.0)
+        self._n, self._acc, self._pos = n, acc, pos
+        self._count, self._scored, self._last, self._vlast = count, scored, last, vlast
