@@ -249,7 +249,7 @@ def test_seasonal_mode_starts_after_one_period_and_survives_extremes() -> None:
         ZScoreEngine(seasonal_period_points=0)
 
 
-@pytest.mark.parametrize("name", ["zscore", "novelty", "contextual"])
+@pytest.mark.parametrize("name", ["zscore", "novelty", "contextual", "combined"])
 def test_classifier_history_bounds_stream_memory(name: str) -> None:
     """classifier_history_points trades labelling history for buffered points; results stay exact."""
     from backend.analytics.testing import check_engine

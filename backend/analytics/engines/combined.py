@@ -125,7 +125,8 @@ class CombinedEngine(ScorerEngine):
     channel off); ``threshold`` (default 0.37, in (0, 1]): a window is anomalous
     exactly when its score is at or above it (``score_threshold``);
     ``classify`` (default True): label and explain anomalous windows with the
-    :class:`ExplanationClassifier`.
+    :class:`ExplanationClassifier`; ``classifier_history_points`` (default
+    None: the classifier's 2048): the labelling history a live stream buffers.
     """
 
     name: ClassVar[str] = "combined"
@@ -142,9 +143,12 @@ class CombinedEngine(ScorerEngine):
         shape_weight: float = 0.85,
         threshold: float = 0.37,
         classify: bool = True,
+        classifier_history_points: int | None = None,
     ) -> None:
         owner = "CombinedEngine"
-        self._init_common(owner, window_size_points, stride_points, threshold, classify)
+        self._init_common(
+            owner, window_size_points, stride_points, threshold, classify, classifier_history_points
+        )
         self.contextual_weight, self.shape_weight = _check_weights(owner, contextual_weight, shape_weight)
 
     def __repr__(self) -> str:
