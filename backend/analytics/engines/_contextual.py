@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 
 from .._validate import check_positive_int, fail_type, fail_value
-from ._grid import GridScorer
+from ._grid import GridScorer, check_value
 
 __all__ = ["ContextualScorer"]
 
@@ -49,18 +49,6 @@ def check_settings(
     if rest_points < 0:
         fail_value(owner, "rest_points", "a non-negative int", rest_points)
     return warm, lev, rest_points
-
-
-def _check_value(x: object, index: int) -> None:
-    """Raise the uniform error for a value that is not a finite real number."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"ContextualScorer.values[{index}]: expected a finite real number, got {x!r}")
-    try:
-        ok = math.isfinite(x)
-    except OverflowError:  # an int too large for a float
-        ok = False
-    if not ok:
-        raise ValueError(f"ContextualScorer.values[{index}]: expected a finite real number, got {x!r}")
 
 
 class ContextualScorer(GridScorer):
@@ -146,7 +134,7 @@ class ContextualScorer(GridScorer):
             # The warm-up values score 0; once they are all in, they fix the grid and are learnt.
             n = self._n
             for x in it:
-                _check_value(x, index)
+                check_value("ContextualScorer", x, index)
                 index += 1
                 warm.append(float(x))
                 out.append(0.0)
@@ -191,7 +179,7 @@ class ContextualScorer(GridScorer):
         best = 0
         for x in values:
             if type(x) is not float or not isfinite(x):
-                _check_value(x, index)
+                check_value("ContextualScorer", x, index)
             index += 1
             z = (x - mid) / step
             if z > cc:

@@ -1,6 +1,6 @@
-"""What the grid-based streaming scorers (``novelty``, ``contextual``) share (private).
+"""What the grid-based streaming scorers (``novelty``, ``contextual``, shapes) share (private).
 
-Both learn a grid of ``levels`` bins from their warm-up values, then score
+Each learns a grid of ``levels`` bins from its warm-up values, then score
 each value by what their channels have (not) seen on that grid. This module
 holds their common surface (``update``, ``update_many``, ``points_seen``,
 ``warmed_up``) and the grid's placement; each scorer implements ``_run``.
@@ -8,16 +8,29 @@ holds their common surface (``update``, ``update_many``, ``points_seen``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
-__all__ = ["GridScorer"]
+__all__ = ["GridScorer", "check_value"]
 
 _TINY = 2.2250738585072014e-308  # smallest normal double: bin width of a warm-up flat at 0
 _REL_WIDTH = 1e-9  # bin width, relative to the level, of a warm-up flat at a non-zero level
 
 
+def check_value(owner: str, x: object, index: int) -> None:
+    """Raise the uniform error for a value that is not a finite real number (an int too large too)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{owner}.values[{index}]: expected a finite real number, got {x!r}")
+    try:
+        ok = math.isfinite(x)
+    except OverflowError:  # an int too large for a float
+        ok = False
+    if not ok:
+        raise ValueError(f"{owner}.values[{index}]: expected a finite real number, got {x!r}")
+
+
 class GridScorer:
-    """Base of ``NoveltyScorer`` and ``ContextualScorer``: the public surface and the grid."""
+    """Base of the Novelty, Contextual and Shape scorers: the public surface and the grid."""
 
     __slots__ = ()
 

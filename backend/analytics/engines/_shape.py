@@ -52,27 +52,14 @@ import math
 from collections.abc import Iterable
 
 from .._validate import check_positive_int, fail_type, fail_value
+from ._grid import GridScorer, check_value
 
 __all__ = ["ShapeScorer"]
 
 _SPAN = 0.75  # linear grid out to _SPAN * levels bins from the centre, logarithmic beyond
 _Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
-_TINY = 2.2250738585072014e-308  # smallest normal double: bin width of a warm-up flat at 0
-_REL_WIDTH = 1e-9  # bin width, relative to the level, of a warm-up flat at a non-zero level
 _RATE_PRIOR = 100.0  # prior: one new shape per 100 shapes scored
 _RATE_SCALE = 0.05  # the rate of new shapes at which their evidence is halved
-
-
-def _check_value(x: object, index: int) -> None:
-    """Raise the uniform error for a value that is not a finite real number."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"ShapeScorer.values[{index}]: expected a finite real number, got {x!r}")
-    try:
-        ok = math.isfinite(x)
-    except OverflowError:  # an int too large for a float
-        ok = False
-    if not ok:
-        raise ValueError(f"ShapeScorer.values[{index}]: expected a finite real number, got {x!r}")
 
 
 def _check_count(owner: str, field: str, value: object) -> int:
@@ -84,7 +71,7 @@ def _check_count(owner: str, field: str, value: object) -> int:
     return value
 
 
-class ShapeScorer:
+class ShapeScorer(GridScorer):
     """Novelty of coarse shapes (sequences of quantised block means); feed values, get point scores.
 
     ``update(x)`` returns the score of ``x`` in [0, 1); ``update_many(xs)``
@@ -170,33 +157,10 @@ class ShapeScorer:
             f"rest_points={self._rest})"
         )
 
-    @property
-    def points_seen(self) -> int:
-        """How many values the scorer has taken."""
-        return self._n
-
-    def update(self, value: float) -> float:
-        """Take one value; return its score in [0, 1)."""
-        return self._run((value,))[0]
-
-    def update_many(self, values: Iterable[float]) -> list[float]:
-        """Take ``values`` in order; return their scores (the same as :meth:`update` on each)."""
-        return self._run(values)
-
     # -- internals -----------------------------------------------------------------
 
-    def _fix_grid(self, warm: list[float]) -> None:
-        """Fix the grid's centre and bin width from the warm-up values (as ``contextual`` does)."""
-        lo, hi = min(warm), max(warm)
-        mid = lo / 2.0 + hi / 2.0
-        step = hi / self._levels - lo / self._levels
-        if not step > 0.0:
-            step = abs(mid) * _REL_WIDTH
-            if not step > 0.0:
-                step = _TINY
-        self._mid, self._step = mid, step
-
-    def _run(self, values: Iterable[float]) -> list[float]:
+    def _run(self, values: Iterable[float], distances: list[int] | None = None) -> list[float]:
+        # A shape is made of visited levels: no distance beyond the learnt range to report.
         out: list[float] = []
         it = iter(values)
         index = 0
@@ -204,7 +168,7 @@ class ShapeScorer:
         if warm is not None:
             n = self._n
             for x in it:
-                _check_value(x, index)
+                check_value("ShapeScorer", x, index)
                 index += 1
                 warm.append(float(x))
                 out.append(0.0)
@@ -214,7 +178,7 @@ class ShapeScorer:
             if n < self._warmup:
                 self._n = n
                 return out
-            self._fix_grid(warm)
+            self._mid, self._step = self._place_grid(warm)
             self._warm = None
             self._n = 0  # the warm-up values are run again, learning only
             self._step_all(warm, None, 0)
@@ -232,7 +196,7 @@ class ShapeScorer:
         append = out.append if out is not None else None
         for x in values:
             if type(x) is not float or not isfinite(x):
-                _check_value(x, index)
+                check_value("ShapeScorer", x, index)
             index += 1
             z = (x - mid) / step
             if z > cc:

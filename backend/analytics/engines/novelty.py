@@ -76,7 +76,7 @@ from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from .._validate import check_positive_int, fail_type, fail_value
-from ._grid import GridScorer
+from ._grid import GridScorer, check_value
 from ._stream import ScorerEngine, ScorerStream
 
 __all__ = ["NoveltyEngine", "NoveltyScorer", "NoveltyStream"]
@@ -218,7 +218,7 @@ class NoveltyScorer(GridScorer):
         if warm is not None:
             # Phase 1: the first warmup_points // 2 values only fix the grid.
             for x in it:
-                _check_value(x, index)
+                check_value("NoveltyScorer", x, index)
                 index += 1
                 warm.append(float(x))
                 append(0.0)
@@ -245,7 +245,7 @@ class NoveltyScorer(GridScorer):
         best = 0
         for x in it:
             if type(x) is not float or not isfinite(x):
-                _check_value(x, index)
+                check_value("NoveltyScorer", x, index)
             index += 1
             z = (x - mid) / step
             if z > cc:
@@ -333,18 +333,6 @@ def _distance(visited: set[int], q: int, bounds: list[tuple[int, int]], i: int) 
                 d += 1
     visited.add(q)
     return d
-
-
-def _check_value(x: object, index: int) -> None:
-    """Raise the uniform error for a value that is not a finite real number."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        raise TypeError(f"NoveltyScorer.values[{index}]: expected a finite real number, got {x!r}")
-    try:
-        ok = math.isfinite(x)
-    except OverflowError:  # an int too large for a float
-        ok = False
-    if not ok:
-        raise ValueError(f"NoveltyScorer.values[{index}]: expected a finite real number, got {x!r}")
 
 
 class NoveltyEngine(ScorerEngine):
