@@ -68,6 +68,7 @@ import warnings
 from typing import Any, ClassVar
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
+from backend.analytics.windows import locate_window
 
 if importlib.util.find_spec("merlion") is None:  # fail at load time, so the registry reports it
     raise ModuleNotFoundError(
@@ -281,14 +282,8 @@ class _MerlionBase(AnomalyDetectionEngine):
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
         """One sentence: the window's largest calibrated Merlion score and where it was."""
-        stamps = list(time_series.timestamps)
-        start = bisect.bisect_left(stamps, result.window_start)
-        end = bisect.bisect_right(stamps, result.window_end)
-        if start >= end:
-            raise ValueError(
-                f"{self._owner}.explain: result window {result.window_start.isoformat()}.."
-                f"{result.window_end.isoformat()} holds no point of the series"
-            )
+        # Raises ValueError when the result's window holds no point of the series.
+        locate_window(time_series, result.window_start, result.window_end)
         # Invert the calibration rather than refit: score = z / (z + threshold).
         s = result.anomaly_score
         z_text = "infinitely many" if s >= 1.0 else f"{s * self.threshold / (1.0 - s):.3g}"

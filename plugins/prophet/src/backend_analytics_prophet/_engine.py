@@ -49,7 +49,6 @@ pass through to Prophet: ``daily_seasonality``, ``weekly_seasonality``,
 
 from __future__ import annotations
 
-import bisect
 import importlib.util
 import logging
 import math
@@ -57,6 +56,7 @@ import warnings
 from typing import ClassVar
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
+from backend.analytics.windows import locate_window
 
 if importlib.util.find_spec("prophet") is None:  # fail at load time, so the registry reports it
     raise ModuleNotFoundError(
@@ -238,14 +238,8 @@ class ProphetEngine(AnomalyDetectionEngine):
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
         """One sentence: how far the window's worst point missed Prophet's forecast, in noise units."""
-        stamps = list(time_series.timestamps)
-        start = bisect.bisect_left(stamps, result.window_start)
-        end = bisect.bisect_right(stamps, result.window_end)
-        if start >= end:
-            raise ValueError(
-                f"ProphetEngine.explain: result window {result.window_start.isoformat()}.."
-                f"{result.window_end.isoformat()} holds no point of the series"
-            )
+        # Raises ValueError when the result's window holds no point of the series.
+        locate_window(time_series, result.window_start, result.window_end)
         s = result.anomaly_score
         z_text = "infinitely many" if s >= 1.0 else f"{s * self.threshold / (1.0 - s):.3g}"
         verdict = "normal" if result.anomaly_label is AnomalyType.NORMAL else str(result.anomaly_label)

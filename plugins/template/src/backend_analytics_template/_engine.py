@@ -22,12 +22,12 @@ overflow; the z-score is scale-free, so this changes nothing else.
 
 from __future__ import annotations
 
-import bisect
 import math
 import statistics
 from typing import ClassVar
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
+from backend.analytics.windows import locate_window
 
 __all__ = ["MedianMADEngine"]
 
@@ -134,14 +134,9 @@ class MedianMADEngine(AnomalyDetectionEngine):
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
         """One sentence: the window's robust z-score against the trailing median."""
-        stamps = list(time_series.timestamps)
-        start = bisect.bisect_left(stamps, result.window_start)
-        end = bisect.bisect_right(stamps, result.window_end)
-        if start >= end:
-            raise ValueError(
-                f"MedianMADEngine.explain: result window {result.window_start.isoformat()}.."
-                f"{result.window_end.isoformat()} holds no point of the series"
-            )
+        # Raises ValueError when the result's window holds no point of the series.
+        window = locate_window(time_series, result.window_start, result.window_end)
+        start, end = window.start_index, window.end_index
         z, _, over, med = self._window_stats(time_series.values.tolist(), start, end)
         verdict = "normal" if result.anomaly_label is AnomalyType.NORMAL else str(result.anomaly_label)
         return (
