@@ -91,6 +91,43 @@ def test_spike_after_warmup_is_detected_once() -> None:
     assert results[400].magnitude is not None and results[400].magnitude > 0.0
 
 
+def _two_clusters(seed: int, n: int = 300) -> list[float]:
+    """Warm-up spanning 0..12 (grid: bins of width 1 centred on 6), then levels 0-4 and 8-12 only."""
+    rng = random.Random(seed)
+    return [0.0, 12.0] * 37 + [0.0] + [float(rng.choice([0, 1, 2, 3, 4, 8, 9, 10, 11, 12])) for _ in range(n)]
+
+
+def test_gap_fill_next_to_a_visited_level_is_not_novel() -> None:
+    """Inside the visited range, a level next to a visited one scores 0; one 2 bins from any scores."""
+    scorer = NoveltyScorer(scales=(1,))
+    scorer.update_many(_two_clusters(1))
+    assert scorer.update(5.0) == 0.0  # next to 4: a gap fill
+    assert scorer.update(6.0) == 0.0  # next to 5, visited now
+    fresh = NoveltyScorer(scales=(1,))
+    fresh.update_many(_two_clusters(1))
+    assert fresh.update(6.0) > 0.5  # 2 bins from 4 and from 8: novel
+    assert fresh.last_distance == 2
+
+
+def test_gap_fills_count_toward_the_novelty_rate() -> None:
+    """A series that keeps filling gaps is less surprised by its next record than one that does not."""
+    history = _two_clusters(2)
+    filled = [*history, 5.0, 6.0, 7.0]  # three gap fills
+    plain = [*history, 4.0, 4.0, 4.0]  # the same number of points at visited levels
+    a, b = NoveltyScorer(scales=(1,)), NoveltyScorer(scales=(1,))
+    a.update_many(filled)
+    b.update_many(plain)
+    assert a.update(14.0) < b.update(14.0)
+
+
+def test_record_one_bin_beyond_the_range_is_novel() -> None:
+    """Beyond the visited range a new level counts however close: records are never gap fills."""
+    scorer = NoveltyScorer(scales=(1,))
+    scorer.update_many(_two_clusters(3))
+    assert scorer.update(13.0) > 0.0
+    assert scorer.last_distance == 1
+
+
 def test_level_shift_raises_one_alarm_not_many() -> None:
     """A lasting level shift alarms at its onset; the rest period keeps it from alarming again and again."""
     vals = noise(500, 4) + noise(200, 5, mu=70.0)
