@@ -33,7 +33,7 @@ first half fixes a grid, the second half learns the levels.
    every new level counts (a record, however small). Inside it, a level
    next to a visited one is a *gap fill* and does not count: heavy-tailed
    and noisy series keep filling one-bin gaps (on the NAB design files
-   gap fills raised over a quarter of the false alarms, and 5 of 60 first
+   gap fills raised over a quarter of the false alarms, and 5 of 54 first
    detections, each of which later alarms found too); an interior level
    counts from 2 bins away. A point's distance is the largest over the
    channels, 0 when every channel is at a visited level.
@@ -52,7 +52,9 @@ A window's score is the largest point score inside it, and the window is
 anomalous (label not NORMAL) exactly when that score is at or above
 ``threshold`` (the engine's ``score_threshold``). The default 0.37 is the
 threshold that the Numenta Anomaly Benchmark's corpus-wide optimisation
-picks for the default settings on the design files (see BENCHMARKS.md).
+picks for ``combined`` (whose strongest channel this is) on the design
+files; for ``novelty`` alone it picks a lower one (0.28), which buys
+earlier detections with more false alarms (see BENCHMARKS.md).
 
 This is a causal, deterministic, stdlib-only design in the family of the
 detectors that lead the Numenta Anomaly Benchmark: quantised normalised
