@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from backend_analytics_merlion import MODELS, MerlionCausalEngine, MerlionEngine
 from conftest import load_nab
 
-from backend.analytics import AnomalyDetectionEngine, EngineRegistry
+from backend.analytics import AnomalyDetectionEngine, EngineRegistry, MetricSeries
 from backend.analytics.testing import check_engine
 
 ENGINES = [MerlionEngine, MerlionCausalEngine]
@@ -62,6 +63,27 @@ def test_finds_the_labelled_jump_in_nab(engine: type[AnomalyDetectionEngine], mo
         best = max(results, key=lambda r: r.anomaly_score)
         assert best.is_anomalous
         assert nab.overlaps_label(best.window_start, best.window_end), best
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=lambda c: c.name)
+def test_irregular_sampling_is_scored(engine: type[AnomalyDetectionEngine]) -> None:
+    """Gaps in the sampling (as real exports have, and 11 NAB files) are scored, not a crash.
+
+    Merlion infers the granularity of irregular timestamps with ``scipy.stats.mode`` on timedeltas,
+    which scipy 1.16 and later reject; the plugin pins ``scipy<1.16`` for that reason.
+    """
+    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    steps = [5 * i + (3 if i % 97 == 0 else 0) + (60 if i > 300 else 0) for i in range(600)]
+    values = [10.0 + (i % 12) * 0.5 for i in range(600)]
+    values[450] = 80.0
+    series = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(minutes=m) for m in steps], values)
+    config: dict[str, Any] = {"model": "zms"}
+    if engine is MerlionCausalEngine:
+        config.update(train_points=200)
+    results = engine(**config).detect(series)
+    assert results
+    flagged = [r for r in results if r.is_anomalous]
+    assert any(r.window_start <= series.timestamps[450] <= r.window_end for r in flagged), flagged
 
 
 def test_registered_through_entry_points() -> None:

@@ -73,7 +73,7 @@ from backend.analytics.windows import locate_window
 if importlib.util.find_spec("merlion") is None:  # fail at load time, so the registry reports it
     raise ModuleNotFoundError(
         "No module named 'merlion': install the plugin's dependencies with "
-        "pip install 'salesforce-merlion==2.0.4' 'numpy<2' 'pandas<2.2'",
+        "pip install 'salesforce-merlion==2.0.4' 'numpy<2' 'pandas<2.2' 'scipy<1.16'",
         name="merlion",
     )
 
