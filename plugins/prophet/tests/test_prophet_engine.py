@@ -27,6 +27,8 @@ def test_passes_the_conformance_kit() -> None:
         ({"weekly_seasonality": 0}, "weekly_seasonality"),
         ({"threshold": 0}, "threshold"),
         ({"changepoint_prior_scale": float("nan")}, "changepoint_prior_scale"),
+        ({"refit_points": 0}, "refit_points"),
+        ({"refit_points": 2.5}, "refit_points"),
     ]
     outcomes = check_engine(ProphetEngine, bad_configs=bad)
     assert [o for o in outcomes if o.status != "passed"] == []
@@ -52,6 +54,31 @@ def test_finds_the_labelled_jump_in_nab(seasonality: str | int) -> None:
     assert best.is_anomalous
     assert nab.overlaps_label(best.window_start, best.window_end), best
     assert "Prophet's forecast" in engine.explain(nab.series, best)
+
+
+def test_passes_the_kit_when_refitting() -> None:
+    """With refit_points the engine still conforms: causal, deterministic, every contract check."""
+    outcomes = check_engine(ProphetEngine, config={"train_points": 48, "refit_points": 16})
+    assert [o for o in outcomes if o.status != "passed"] == []
+
+
+def test_refitting_follows_a_long_series_that_one_fit_does_not() -> None:
+    """On a long real series one fit drifts away; refitting every day keeps normal weeks normal.
+
+    nyc_taxi rows 0..4000 (half-hourly taxi demand, July to September 2014, no labelled anomaly):
+    fitted once on the first 576 points (12 days), nearly every later window scores as anomalous;
+    refitted every 288 points on the 576 before, most windows are normal again.
+    """
+    nab = load_nab("realKnownCause/nyc_taxi.csv", 0, 4000)
+    assert not nab.windows
+    once = ProphetEngine(window_size_points=12, stride_points=6, train_points=576).detect(nab.series)
+    refit = ProphetEngine(window_size_points=12, stride_points=6, train_points=576, refit_points=288)
+    results = refit.detect(nab.series)
+    assert [(r.window_start, r.window_end) for r in results] == [(r.window_start, r.window_end) for r in once]
+    share_once = sum(r.is_anomalous for r in once) / len(once)
+    share_refit = sum(r.is_anomalous for r in results) / len(results)
+    assert share_refit < 0.25 and share_once > 0.75, (share_refit, share_once)
+    assert "before each block of 288" in refit.explain(nab.series, results[0])
 
 
 def test_registered_through_its_entry_point() -> None:

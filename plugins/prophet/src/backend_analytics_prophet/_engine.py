@@ -15,6 +15,15 @@ result is deterministic and a thousand draws cheaper. ``sigma`` is floored at
 ``1e-6 * y_scale`` so a noise-free history does not make every rounding
 error an anomaly.
 
+Refitting. By default Prophet is fitted once and forecasts the whole rest of
+the series, which suits a short series: on a long one the forecast drifts away
+and every later point looks anomalous. With ``refit_points = R`` the forecast
+part is cut into blocks of ``R`` points from index ``train_points`` on, and
+before each block Prophet is fitted again on the ``train_points`` points just
+before it (a sliding history): each point is forecast at most ``R`` points
+ahead, from the latest history. The block borders are fixed by
+``train_points`` and ``R`` alone, so the result stays causal.
+
 Windows and calibration. Windows of ``window_size_points`` advance by
 ``stride_points`` over the forecast part only (they start at index
 ``train_points``). A window's ``z`` is its largest ``|r|`` and
@@ -22,22 +31,24 @@ Windows and calibration. Windows of ``window_size_points`` advance by
 ``score_threshold = 0.5`` (the label is not NORMAL exactly when the score is at
 least 0.5). Anomalous windows are ``SPIKE`` when fewer than half their points
 reach ``threshold``, else ``TREND``. ``magnitude = d / (d + y_range)`` with
-``d`` the largest ``|y - yhat|`` and ``y_range`` the history's max - min: 0.5
-means the window missed the forecast by as much as the history's whole range.
+``d`` the largest ``|y - yhat|`` and ``y_range`` the max - min of the history
+its first point was forecast from: 0.5 means the window missed the forecast by
+as much as that history's whole range.
 
-Causal: a forecast depends only on the history and the point's timestamp, so
+Causal: a forecast depends only on its history and the point's timestamp, so
 cutting the series after a window leaves its result unchanged. A series
 shorter than ``train_points + window_size_points`` gives ``[]``.
 
-Numerics. Values are divided by the largest absolute value of the history
+Numerics. Values are divided by the largest absolute value of the first history
 before fitting (Prophet rescales anyway), and later values more than 1e6 times
 that scale are held at +-1e6 (an outlier by any measure), so data anywhere
 from 1e-300 to 1e308 stays finite. A constant history is not fitted: a point
 equal to the constant has ``z = 0``, any other ``z = inf`` (score 1.0).
 
-Cost. One Prophet fit per ``detect`` call: about 0.1-1 s for a few hundred to
-a few thousand history points on one core (plus about 1 s to import Prophet
-once), then a vectorised forecast; see ``BENCHMARKS.md``. Seasonality settings
+Cost. One Prophet fit per ``detect`` call (one per block with
+``refit_points``): about 0.1-1 s for a few hundred to a few thousand history
+points on one core (plus about 1 s to import Prophet once), then a vectorised
+forecast; see ``BENCHMARKS.md``. Seasonality settings
 pass through to Prophet: ``daily_seasonality``, ``weekly_seasonality``,
 ``yearly_seasonality`` (``"auto"``, ``True``/``False`` or a Fourier order),
 ``seasonality_mode`` and ``changepoint_prior_scale``.
@@ -109,7 +120,9 @@ class ProphetEngine(AnomalyDetectionEngine):
     ``weekly_seasonality``, ``yearly_seasonality`` (each ``"auto"``, a bool or
     a positive Fourier order; default ``"auto"``), ``seasonality_mode``
     (``"additive"`` or ``"multiplicative"``), ``changepoint_prior_scale``
-    (0.05). See the module docstring for the method, calibration and cost.
+    (0.05), ``refit_points`` (None: fit once; a positive int R: refit every R
+    points on the ``train_points`` points before). See the module docstring
+    for the method, calibration and cost.
     """
 
     name: ClassVar[str] = "prophet"
@@ -128,6 +141,7 @@ class ProphetEngine(AnomalyDetectionEngine):
         yearly_seasonality: str | bool | int = "auto",
         seasonality_mode: str = "additive",
         changepoint_prior_scale: float = 0.05,
+        refit_points: int | None = None,
     ) -> None:
         self.window_size_points = _positive_int("window_size_points", window_size_points)
         self.stride_points = _positive_int("stride_points", stride_points)
@@ -145,40 +159,56 @@ class ProphetEngine(AnomalyDetectionEngine):
             raise ValueError(f"ProphetEngine: seasonality_mode must be {modes}, got {seasonality_mode!r}")
         self.seasonality_mode = seasonality_mode
         self.changepoint_prior_scale = _positive_real("changepoint_prior_scale", changepoint_prior_scale)
+        self.refit_points = None if refit_points is None else _positive_int("refit_points", refit_points)
 
-    def residuals(self, time_series: MetricSeries) -> tuple[list[float], list[float], float]:
-        """``(z, d, y_range)`` for the points after the history.
+    def residuals(self, time_series: MetricSeries) -> tuple[list[float], list[float], list[float]]:
+        """``(z, d, y_range)`` for the points after the first history, one entry each.
 
         ``z``: standardised absolute residuals (>= 0, ``inf`` allowed); ``d``:
-        absolute residuals as a fraction of the history's largest absolute
-        value; ``y_range``: the history's (max - min) in the same unit.
+        absolute residuals as a fraction of the first history's largest
+        absolute value; ``y_range``: the (max - min) of the history each point
+        was forecast from, in the same unit.
         """
         values = time_series.values.tolist()
-        history = values[: self.train_points]
-        lo, hi = min(history), max(history)
-        later = values[self.train_points :]
-        if lo == hi:  # a constant history: Prophet's noise estimate would be degenerate
-            return (
-                [0.0 if v == lo else math.inf for v in later],
-                [0.0 if v == lo else 1.0 for v in later],
-                0.0,
-            )
-        peak = max(abs(lo), abs(hi))
+        first = values[: self.train_points]
+        peak = max(abs(min(first)), abs(max(first)))
+        if peak == 0.0:  # an all-zero first history: any later value is its own scale
+            peak = 1.0
         scaled = [min(_SATURATION, max(-_SATURATION, v / peak)) for v in values]
-        yhat, sigma = self._fit_forecast(list(time_series.epoch_us), scaled)
-        later_scaled = scaled[self.train_points :]
-        d = [abs(y - f) for y, f in zip(later_scaled, yhat, strict=True)]
-        return [x / sigma for x in d], d, (hi - lo) / peak
+        stamps = list(time_series.epoch_us)
+        n, train = len(values), self.train_points
+        block = self.refit_points or n
+        z: list[float] = []
+        d: list[float] = []
+        ranges: list[float] = []
+        for a in range(train, n, block):
+            b = min(n, a + block)
+            history = scaled[a - train : a]
+            later = scaled[a:b]
+            lo, hi = min(history), max(history)
+            if lo == hi:  # a constant history: Prophet's noise estimate would be degenerate
+                z.extend(0.0 if v == lo else math.inf for v in later)
+                d.extend(abs(v - lo) for v in later)
+            else:
+                yhat, sigma = self._fit_forecast(stamps[a - train : a], history, stamps[a:b])
+                miss = [abs(y - f) for y, f in zip(later, yhat, strict=True)]
+                z.extend(x / sigma for x in miss)
+                d.extend(miss)
+            ranges.extend([hi - lo] * (b - a))
+        return z, d, ranges
 
-    def _fit_forecast(self, epoch_us: list[int], scaled: list[float]) -> tuple[list[float], float]:
-        """Fit on ``scaled[:train_points]``; return the forecast of the rest and sigma (scaled units)."""
+    def _fit_forecast(
+        self, history_us: list[int], history: list[float], future_us: list[int]
+    ) -> tuple[list[float], float]:
+        """Fit on ``history`` (scaled units); return the forecast at ``future_us`` and sigma."""
         import pandas as pd
         from prophet import Prophet
 
-        n_train = self.train_points
-        stamps = pd.to_datetime(pd.Series(epoch_us, dtype="int64"), unit="us")
-        history = pd.DataFrame({"ds": stamps.iloc[:n_train].to_numpy(), "y": scaled[:n_train]})
-        future = pd.DataFrame({"ds": stamps.iloc[n_train:].to_numpy()})
+        def stamps(us: list[int]) -> object:
+            return pd.to_datetime(pd.Series(us, dtype="int64"), unit="us").to_numpy()
+
+        frame = pd.DataFrame({"ds": stamps(history_us), "y": history})
+        future = pd.DataFrame({"ds": stamps(future_us)})
         quiet = logging.getLogger("cmdstanpy")
         level = quiet.level
         quiet.setLevel(logging.WARNING)  # one INFO line per fit otherwise
@@ -194,7 +224,7 @@ class ProphetEngine(AnomalyDetectionEngine):
                     changepoint_prior_scale=self.changepoint_prior_scale,
                     uncertainty_samples=0,
                 )
-                model.fit(history)
+                model.fit(frame)
                 forecast = model.predict(future)
         finally:
             quiet.setLevel(level)
@@ -221,9 +251,10 @@ class ProphetEngine(AnomalyDetectionEngine):
             else:
                 label = AnomalyType.TREND
             miss = max(d[start - first : start - first + size])
+            span = y_range[start - first]
             # Flat history (y_range 0): any miss is as large as it gets.
             flat = 0.0 if miss == 0.0 else 1.0
-            magnitude = miss / (miss + y_range) if y_range > 0.0 else flat
+            magnitude = miss / (miss + span) if span > 0.0 else flat
             out.append(
                 AnomalyResult(
                     *time_series.ids,
@@ -247,5 +278,10 @@ class ProphetEngine(AnomalyDetectionEngine):
             f"{time_series.metric_name} on {time_series.node_id} between "
             f"{result.window_start.isoformat()} and {result.window_end.isoformat()} is {verdict}: "
             f"its worst point was {z_text} noise standard deviations from Prophet's forecast, "
-            f"fitted on the first {self.train_points} points (alarm at {self.threshold:g})."
+            f"fitted on {self._history_text()} (alarm at {self.threshold:g})."
         )
+
+    def _history_text(self) -> str:
+        if self.refit_points is None:
+            return f"the first {self.train_points} points"
+        return f"the {self.train_points} points before each block of {self.refit_points}"
