@@ -9,12 +9,14 @@ layout runs the same path everywhere.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -128,3 +130,51 @@ def test_point_scores_are_causal_on_real_data() -> None:
     prefix = f.series.slice(0, k + 1)
     cut = point_scores_from_results(prefix, engine.detect(prefix))
     assert cut == full[: k + 1]
+
+
+def _bench_nab() -> Any:
+    """``benchmarks/bench_nab.py`` as a module (the command BENCHMARKS.md quotes)."""
+    spec = importlib.util.spec_from_file_location("bench_nab", REPO / "benchmarks" / "bench_nab.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_nab
+def test_bench_nab_command_runs_and_writes_its_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``bench_nab.py --engine combined`` on two small files prints the profiles and writes matching JSON."""
+    out = tmp_path / "nab.json"
+    argv = ["--engine", "combined", "--config", "classify=false", "--data", str(NAB_ROOT), "--json", str(out)]
+    for name in FILES[:2]:
+        argv += ["--files", name]
+    assert _bench_nab().main(argv) == 0
+    printed = capsys.readouterr().out
+    assert 'NAB benchmark: engine combined {"classify": false}' in printed
+    assert "NOT causal" not in printed
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["files"] == sorted(FILES[:2])
+    standard = summary["results"]["standard"]
+    assert f"{standard['normalised']:.2f}" in printed
+    assert summary["points_per_second"] > 0
+
+
+@needs_nab
+def test_bench_nab_marks_an_engine_that_is_not_causal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An in-sample engine (``causal = False``) is scored, and the report says NAB's premise fails for it."""
+    from backend.analytics.engines.zscore import ZScoreEngine
+
+    class InSample(ZScoreEngine):
+        causal = False
+
+    registry = EngineRegistry.default()
+    monkeypatch.setattr(registry, "create", lambda name, **config: InSample(**config))
+    bench = _bench_nab()
+    monkeypatch.setattr(bench.EngineRegistry, "default", staticmethod(lambda: registry))
+    argv = ["--engine", "insample", "--data", str(NAB_ROOT), "--files", FILES[0]]
+    assert bench.main(argv) == 0
+    assert "NOT causal" in capsys.readouterr().out
