@@ -67,7 +67,7 @@ def test_finds_the_labelled_jump_in_nab(engine: type[AnomalyDetectionEngine], mo
 
 @pytest.mark.parametrize("engine", ENGINES, ids=lambda c: c.name)
 def test_irregular_sampling_is_scored(engine: type[AnomalyDetectionEngine]) -> None:
-    """Gaps in the sampling (as real exports have, and 11 NAB files) are scored, not a crash.
+    """Gaps in the sampling (as real exports have, and 17 of the 41 NAB files) are scored, not a crash.
 
     Merlion infers the granularity of irregular timestamps with ``scipy.stats.mode`` on timedeltas,
     which scipy 1.16 and later reject; the plugin pins ``scipy<1.16`` for that reason.
