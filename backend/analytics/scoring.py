@@ -33,17 +33,17 @@ from __future__ import annotations
 import math
 from abc import abstractmethod
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from ._kinds import AnomalyType
-from ._validate import check_bool, check_positive_int, fail_type
+from ._validate import check_bool, check_positive_int, check_real, fail_type, fail_value
 from .engine import AnomalyDetectionEngine
 from .explain import ExplanationClassifier
 from .types import AnomalyResult, MetricSeries, epoch_us_to_datetime
 from .windows import SlidingWindowExtractor, TimeWindow
 
-__all__ = ["PointScoringEngine", "label_and_explain"]
+__all__ = ["PointScoringEngine", "label_and_explain", "windows_from_z"]
 
 
 def label_and_explain(
@@ -82,6 +82,82 @@ def label_and_explain(
         labeled.magnitude,
         classifier.explain(sub, labeled),
     )
+
+
+def windows_from_z(
+    series: MetricSeries,
+    z: Sequence[float],
+    *,
+    first: int = 0,
+    window_size_points: int,
+    stride_points: int,
+    threshold: float,
+    score_threshold: float = 0.5,
+    magnitude: Callable[[int, int], float] | None = None,
+) -> list[AnomalyResult]:
+    """Windows scored from per-point ``|z|`` scores: the calibration the plugin engines share.
+
+    ``z[i]`` is the score of point ``first + i`` in standard-normal units
+    (``>= 0``; ``inf`` allowed), so ``len(z) == len(series) - first``. Windows
+    of ``window_size_points`` points advance by ``stride_points`` from point
+    ``first``; a window's ``z`` is its largest and its
+    ``anomaly_score = z / (z + threshold)`` (1.0 for ``inf``): 0.5 at
+    ``z == threshold``. A window is NORMAL when its score is below
+    ``score_threshold``; otherwise SPIKE when fewer than half its points reach
+    ``threshold``, else TREND. ``magnitude(start, stop)``, when given, is the
+    magnitude of the window of points ``[start, stop)``.
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    >>> s = MetricSeries("t", "c", "n", "m", [t0 + timedelta(minutes=i) for i in range(6)], [1.0] * 6)
+    >>> [(r.anomaly_score, r.anomaly_label.value)
+    ...  for r in windows_from_z(s, [0, 0, 0, 3, 0, 0], window_size_points=3, stride_points=3, threshold=3.0)]
+    [(0.0, 'normal'), (0.5, 'spike')]
+    """
+    owner = "windows_from_z"
+    n = len(series)
+    if isinstance(first, bool) or not isinstance(first, int):
+        fail_type(owner, "first", "an int in [0, len(series)]", first)
+    if not 0 <= first <= n:
+        fail_value(owner, "first", f"an int in [0, {n}]", first)
+    if len(z) != n - first:
+        fail_value(owner, "z", f"{n - first} scores (one per point from index {first})", f"{len(z)} scores")
+    for i, v in enumerate(z):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            fail_type(owner, f"z[{i}]", "a number >= 0 (inf allowed)", v)
+        if not v >= 0.0:  # also rejects nan
+            fail_value(owner, f"z[{i}]", "a number >= 0 (inf allowed)", v)
+    size = check_positive_int(owner, "window_size_points", window_size_points)
+    stride = check_positive_int(owner, "stride_points", stride_points)
+    thr = check_real(owner, "threshold", threshold)
+    if thr <= 0.0:
+        fail_value(owner, "threshold", "a positive number", threshold)
+    cut = check_real(owner, "score_threshold", score_threshold)
+    if not 0.0 < cut <= 1.0:
+        fail_value(owner, "score_threshold", "a number in (0, 1]", score_threshold)
+    stamps = series.timestamps
+    out: list[AnomalyResult] = []
+    for start in range(first, n - size + 1, stride):
+        chunk = z[start - first : start - first + size]
+        worst = max(chunk)
+        score = 1.0 if math.isinf(worst) else worst / (worst + thr)
+        if score < cut:
+            label = AnomalyType.NORMAL
+        elif 2 * sum(1 for v in chunk if v >= thr) < size:
+            label = AnomalyType.SPIKE
+        else:
+            label = AnomalyType.TREND
+        out.append(
+            AnomalyResult(
+                *series.ids,
+                window_start=stamps[start],
+                window_end=stamps[start + size - 1],
+                anomaly_score=score,
+                anomaly_label=label,
+                magnitude=None if magnitude is None else magnitude(start, start + size),
+            )
+        )
+    return out
 
 
 class PointScoringEngine(AnomalyDetectionEngine):

@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 
 from backend.analytics import AnomalyType, MetricSeries
-from backend.analytics.scoring import PointScoringEngine
+from backend.analytics.scoring import PointScoringEngine, windows_from_z
 from backend.analytics.testing import check_engine
 from backend.analytics.windows import locate_window
 
@@ -99,3 +99,72 @@ def test_locate_window() -> None:
     assert (w.start_index, w.end_index) == (2, 5)
     with pytest.raises(ValueError, match="no point of series"):
         locate_window(s, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))
+
+
+# -- windows_from_z: the calibration the plugin engines share ---------------------------
+
+
+def _flat(n: int) -> MetricSeries:
+    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    return MetricSeries("t", "c", "n", "m", [t0 + timedelta(minutes=i) for i in range(n)], [1.0] * n)
+
+
+def test_windows_from_z_scores_labels_and_places_windows() -> None:
+    """z / (z + threshold) per window's worst point; SPIKE under half the points at threshold, else TREND."""
+    series = _flat(12)
+    z = [0.0, 1.0, 6.0, 0.0, 3.0, 3.0, 0.0, 0.0, float("inf")]  # points 3..11
+    out = windows_from_z(series, z, first=3, window_size_points=3, stride_points=3, threshold=3.0)
+    assert [r.window_start for r in out] == [series.timestamps[i] for i in (3, 6, 9)]
+    assert [r.window_end for r in out] == [series.timestamps[i] for i in (5, 8, 11)]
+    assert [r.anomaly_score for r in out] == [6.0 / 9.0, 0.5, 1.0]
+    assert [r.anomaly_label for r in out] == [AnomalyType.SPIKE, AnomalyType.TREND, AnomalyType.SPIKE]
+    assert all(r.magnitude is None for r in out)
+
+
+def test_windows_from_z_normal_below_score_threshold_and_magnitude_hook() -> None:
+    """Below score_threshold a window is NORMAL; magnitude(start, stop) is called per window."""
+    series = _flat(4)
+    calls: list[tuple[int, int]] = []
+
+    def magnitude(start: int, stop: int) -> float:
+        calls.append((start, stop))
+        return 0.25
+
+    out = windows_from_z(
+        series,
+        [2.0] * 4,
+        window_size_points=2,
+        stride_points=1,
+        threshold=3.0,
+        score_threshold=0.5,
+        magnitude=magnitude,
+    )
+    assert [r.anomaly_label for r in out] == [AnomalyType.NORMAL] * 3
+    assert [r.magnitude for r in out] == [0.25] * 3
+    assert calls == [(0, 2), (1, 3), (2, 4)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "fragment"),
+    [
+        ({"z": [0.0] * 3}, ValueError, "windows_from_z: z must be 4 scores"),
+        ({"z": [0.0, -1.0, 0.0, 0.0]}, ValueError, "z[1] must be a number >= 0"),
+        ({"z": [0.0, float("nan"), 0.0, 0.0]}, ValueError, "z[1] must be a number >= 0"),
+        ({"z": [0.0, "1", 0.0, 0.0]}, TypeError, "z[1] must be a number >= 0"),
+        ({"first": 5}, ValueError, "first must be an int in [0, 4]"),
+        ({"first": True}, TypeError, "first must be an int"),
+        ({"threshold": 0.0}, ValueError, "threshold must be a positive number"),
+        ({"score_threshold": 0.0}, ValueError, "score_threshold must be a number in (0, 1]"),
+        ({"window_size_points": 0}, ValueError, "window_size_points"),
+        ({"stride_points": 1.5}, TypeError, "stride_points"),
+    ],
+)
+def test_windows_from_z_rejects_bad_input(
+    kwargs: dict[str, object], error: type[Exception], fragment: str
+) -> None:
+    """Every bad argument is named, with what was expected."""
+    args: dict[str, object] = {"z": [0.0] * 4, "window_size_points": 2, "stride_points": 1, "threshold": 3.0}
+    args.update(kwargs)
+    with pytest.raises(error) as info:
+        windows_from_z(_flat(4), **args)  # type: ignore[arg-type]
+    assert fragment in str(info.value)

@@ -68,6 +68,7 @@ import warnings
 from typing import Any, ClassVar
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
+from backend.analytics.scoring import windows_from_z
 from backend.analytics.windows import locate_window
 
 if importlib.util.find_spec("merlion") is None:  # fail at load time, so the registry reports it
@@ -257,28 +258,15 @@ class _MerlionBase(AnomalyDetectionEngine):
         if self._too_short(n):
             return []
         first, z = self.point_scores(time_series)
-        size, thr = self.window_size_points, self.threshold
-        out: list[AnomalyResult] = []
-        for start in range(first, n - size + 1, self.stride_points):
-            chunk = z[start - first : start - first + size]
-            worst = max(chunk)
-            score = 1.0 if math.isinf(worst) else worst / (worst + thr)
-            if score < self.score_threshold:
-                label = AnomalyType.NORMAL
-            elif 2 * sum(1 for v in chunk if v >= thr) < size:
-                label = AnomalyType.SPIKE
-            else:
-                label = AnomalyType.TREND
-            out.append(
-                AnomalyResult(
-                    *time_series.ids,
-                    window_start=time_series.timestamps[start],
-                    window_end=time_series.timestamps[start + size - 1],
-                    anomaly_score=score,
-                    anomaly_label=label,
-                )
-            )
-        return out
+        return windows_from_z(
+            time_series,
+            z,
+            first=first,
+            window_size_points=self.window_size_points,
+            stride_points=self.stride_points,
+            threshold=self.threshold,
+            score_threshold=self.score_threshold,
+        )
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
         """One sentence: the window's largest calibrated Merlion score and where it was."""

@@ -67,6 +67,7 @@ import warnings
 from typing import ClassVar
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
+from backend.analytics.scoring import windows_from_z
 from backend.analytics.windows import locate_window
 
 if importlib.util.find_spec("prophet") is None:  # fail at load time, so the registry reports it
@@ -238,34 +239,24 @@ class ProphetEngine(AnomalyDetectionEngine):
         if n < first + size:
             return []
         z, d, y_range = self.residuals(time_series)
-        thr = self.threshold
-        out: list[AnomalyResult] = []
-        for start in range(first, n - size + 1, self.stride_points):
-            chunk = z[start - first : start - first + size]
-            worst = max(chunk)
-            score = 1.0 if math.isinf(worst) else worst / (worst + thr)
-            if score < self.score_threshold:
-                label = AnomalyType.NORMAL
-            elif 2 * sum(1 for v in chunk if v >= thr) < size:
-                label = AnomalyType.SPIKE
-            else:
-                label = AnomalyType.TREND
-            miss = max(d[start - first : start - first + size])
+
+        def magnitude(start: int, stop: int) -> float:
+            miss = max(d[start - first : stop - first])
             span = y_range[start - first]
-            # Flat history (y_range 0): any miss is as large as it gets.
-            flat = 0.0 if miss == 0.0 else 1.0
-            magnitude = miss / (miss + span) if span > 0.0 else flat
-            out.append(
-                AnomalyResult(
-                    *time_series.ids,
-                    window_start=time_series.timestamps[start],
-                    window_end=time_series.timestamps[start + size - 1],
-                    anomaly_score=score,
-                    anomaly_label=label,
-                    magnitude=magnitude,
-                )
-            )
-        return out
+            if span > 0.0:
+                return miss / (miss + span)
+            return 0.0 if miss == 0.0 else 1.0  # flat history: any miss is as large as it gets
+
+        return windows_from_z(
+            time_series,
+            z,
+            first=first,
+            window_size_points=size,
+            stride_points=self.stride_points,
+            threshold=self.threshold,
+            score_threshold=self.score_threshold,
+            magnitude=magnitude,
+        )
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
         """One sentence: how far the window's worst point missed Prophet's forecast, in noise units."""
