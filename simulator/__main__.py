@@ -14,6 +14,7 @@ from .config import FleetConfig, load_toml
 from .demo import format_report, run_demo
 from .fleet import Fleet
 from .output import write_fleet, write_to_store
+from .pipeline import DEFAULT_ENGINE
 
 __all__ = ["main"]
 
@@ -72,7 +73,9 @@ def _demo(args: argparse.Namespace) -> int:
     cfg = _config(args)
     unit = "series" if args.chunk_points is None else "time slices"
     progress = _progress(f"detecting ({unit})", not args.quiet)
-    report = run_demo(cfg, top=args.top, chunk_points=args.chunk_points, progress=progress)
+    report = run_demo(
+        cfg, top=args.top, chunk_points=args.chunk_points, progress=progress, engine=args.engine
+    )
     format_report(report, sys.stdout)
     return 0
 
@@ -111,10 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(func=_generate)
     demo = sub.add_parser(
         "demo",
-        help="simulate, detect with zscore, aggregate, and print an incident summary",
-        description="Simulate a fleet, run the stdlib zscore engine and the aggregation "
-        "pipeline, and print the top nodes per tenant with explanations next to the "
-        "ground truth, plus precision and recall.",
+        help="simulate, detect, aggregate, and print an incident summary",
+        description="Simulate a fleet, run a registered engine (default: zscore) and the "
+        "aggregation pipeline, and print the top nodes per tenant with explanations next to "
+        "the ground truth, plus precision and recall.",
+    )
+    demo.add_argument(
+        "--engine",
+        default=DEFAULT_ENGINE,
+        help=f"registered engine to run, with its defaults (default: {DEFAULT_ENGINE})",
     )
     demo.add_argument("--config", type=Path, help="TOML configuration file (default: the built-in fleet)")
     demo.add_argument("--seed", type=int, help="override the configuration's seed")

@@ -1,11 +1,10 @@
 """Run detection and aggregation over a simulated fleet (used by the demo and the e2e tests).
 
 >>> from simulator import Fleet, FleetConfig
->>> from simulator.pipeline import default_engine_config, detect_fleet
+>>> from simulator.pipeline import detect_fleet
 >>> fleet = Fleet(FleetConfig.uniform(tenants=1, clusters=1, nodes_per_cluster=1, points=600,
 ...                                   metrics=("cpu",), seed=2))
->>> cfg = default_engine_config(fleet.config)
->>> detect_fleet(fleet, cfg) == detect_fleet(fleet, cfg, chunk_points=97)
+>>> detect_fleet(fleet, {}) == detect_fleet(fleet, {}, chunk_points=97)
 True
 """
 
@@ -15,43 +14,42 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from backend.analytics import AnomalyResult, EngineRegistry
+from backend.analytics import AnomalyDetectionEngine, AnomalyResult, EngineRegistry
 
 from .config import FleetConfig
 from .fleet import Fleet
-from .metrics import DAY_S
 
-__all__ = ["default_engine_config", "detect_fleet", "evaluation_slack"]
+__all__ = ["DEFAULT_ENGINE", "default_engine_config", "detect_fleet", "evaluation_slack"]
+
+#: The engine the demo runs unless told otherwise: the one README.md recommends for fleet metrics.
+DEFAULT_ENGINE = "zscore"
 
 
 def default_engine_config(config: FleetConfig) -> dict[str, Any]:
-    """The ``zscore`` settings the demo uses: 6-point windows, stride 3, a one-day baseline, threshold 5.
+    """The settings the demo passes to its engine: none, so every engine runs with its own defaults.
 
-    The baseline spans one day of points (at most 2016, at least 30) so its
-    spread includes the daily cycle; threshold 5 keeps heavy-tailed latency
-    from flooding the summary with false alarms.
+    The engines read the daily cycle from the timestamps, so nothing depends
+    on the fleet's step. Kept as a function so callers can pass their own.
     """
-    per_day = DAY_S // config.step_seconds
-    baseline = max(30, min(per_day, 2016))
-    return {
-        "window_size_points": 6,
-        "stride_points": 3,
-        "baseline_points": baseline,
-        "min_baseline_points": min(30, baseline),
-        "threshold": 5.0,
-    }
+    return {}
 
 
-def evaluation_slack(config: FleetConfig, engine_config: Mapping[str, Any]) -> timedelta:
-    """How long after an anomaly's end a detection still counts as finding it: two windows."""
-    return timedelta(seconds=2 * int(engine_config["window_size_points"]) * config.step_seconds)
+def evaluation_slack(config: FleetConfig, engine: AnomalyDetectionEngine | str = DEFAULT_ENGINE) -> timedelta:
+    """How long after an anomaly's end a detection still counts as finding it: two of ``engine``'s windows.
+
+    ``engine`` is an engine, or the name of a registered one (built with its defaults).
+    """
+    if isinstance(engine, str):
+        engine = EngineRegistry.default().create(engine)
+    window = int(getattr(engine, "window_size_points", 1))
+    return timedelta(seconds=2 * window * config.step_seconds)
 
 
 def detect_fleet(
     fleet: Fleet,
     engine_config: Mapping[str, Any],
     *,
-    engine: str = "zscore",
+    engine: str = DEFAULT_ENGINE,
     chunk_points: int | None = None,
     tenant_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -60,8 +58,8 @@ def detect_fleet(
 
     Without ``chunk_points`` each whole series goes to ``engine.detect``. With
     it, the fleet is generated in time slices and fed to one incremental
-    stream per series (``engine.stream(...)``, as the ``zscore`` engine
-    offers), so memory stays bounded by a slice; the results are the same.
+    stream per series (``engine.stream(...)``, which every causal built-in
+    engine offers), so memory stays bounded by a slice; the results are the same.
     ``progress(done, total)`` is called after each series (or slice).
     """
     det = EngineRegistry.default().create(engine, **dict(engine_config))

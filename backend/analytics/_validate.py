@@ -19,6 +19,7 @@ __all__ = [
     "check_bool",
     "check_enum",
     "check_id",
+    "check_non_negative_int",
     "check_optional_id",
     "check_positive_int",
     "check_positive_timedelta",
@@ -125,3 +126,12 @@ def check_enum(owner: str, field: str, enum_cls: type[E], value: object) -> E:
     except ValueError:
         allowed = ", ".join(repr(member.value) for member in enum_cls)
         fail_value(owner, field, f"one of {allowed}", value)
+
+
+def check_non_negative_int(owner: str, field: str, value: object) -> int:
+    """Return ``value`` if it is an ``int`` (not ``bool``) greater than or equal to zero."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail_type(owner, field, "a non-negative int", value)
+    if value < 0:
+        fail_value(owner, field, "a non-negative int", value)
+    return value

@@ -71,6 +71,14 @@ class AnomalyDetectionEngine(ABC):
 
     name: ClassVar[str]
     causal: ClassVar[bool] = False
+    #: The alarm line: a result is anomalous (its label not NORMAL) exactly when
+    #: ``anomaly_score >= score_threshold``. It is 0.5 for every engine
+    #: (CONTRACT.md); engines calibrate their scores to it.
+    score_threshold: ClassVar[float] = 0.5
+    #: Points of history an engine needs before a window can be anomalous, on a
+    #: regular series; before that its windows are NORMAL with low scores.
+    #: Engines set it per instance when it depends on their settings.
+    warmup_points: int = 0
 
     @abstractmethod
     def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:

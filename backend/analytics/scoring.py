@@ -1,246 +1,445 @@
-"""Plumbing for engines that score points: windows, labels and sentences done once.
+"""The one way a point scorer becomes an engine: :class:`PointScorer` and :class:`PointScoringEngine`.
 
-:class:`PointScoringEngine` is a concrete helper base (the ABC stays two
-methods). A subclass implements one hook, :meth:`PointScoringEngine.score_points`,
-which gives every point of a series a score in [0, 1]; the base class cuts the
-windows (``window_size_points``/``stride_points``, as
-:class:`~backend.analytics.windows.SlidingWindowExtractor` does), scores each
-window by the maximum of its points' scores, labels the windows at or above
-``score_threshold`` with the :class:`~backend.analytics.explain.ExplanationClassifier`
-(SPIKE/TREND from the persistence of high scores when the classifier sees
-nothing), and writes their explanations. Windows below the threshold are
-NORMAL, so "NORMAL exactly when not anomalous" holds by construction.
+A **point scorer** is the river-style core of a detection method: it takes
+one series' values in time order and returns one score per value,
+``update(x, t) -> float`` in [0, 1], where **0.5 is the alarm line** (the
+one line CONTRACT.md fixes for every engine and for ``AggregationPipeline``).
+Before it has seen ``warmup_points`` values it scores below 0.5.
+
+A :class:`PointScoringEngine` subclass names its scorer in one method,
+:meth:`PointScoringEngine.scorer`, and gets everything else from the base:
+
+- windows of ``window_size_points`` advancing by ``stride_points`` (as
+  :class:`~backend.analytics.windows.SlidingWindowExtractor` cuts them), each
+  scored by the highest point score inside it;
+- the label: NORMAL exactly when the window's score is below 0.5; otherwise
+  the :class:`~backend.analytics.explain.ExplanationClassifier`'s verdict on the
+  window against its bounded history, or, where it sees nothing, the one
+  fallback rule (TREND when the window ends at least half as far from the
+  prior level as its peak, else SPIKE);
+- ``magnitude`` of anomalous windows (``d / (d + s)``: 0.5 means the window
+  moved by as much as the prior level, or its spread for a level near zero);
+- one-sentence explanations, ``.stream()`` for live data (a
+  :class:`ScoreStream`: the same results as ``detect``, whatever the
+  chunking), and a ``repr`` that shows every setting.
 
 >>> from datetime import datetime, timedelta, timezone
 >>> from typing import ClassVar
 >>> from backend.analytics import MetricSeries
->>> class Jump(PointScoringEngine):
+>>> class JumpScorer(PointScorer):
+...     warmup_points = 1
+...     def __init__(self, jump: float) -> None:
+...         self.jump, self.last = jump, None
+...     def update(self, x: float, t: int) -> float:
+...         before, self.last = self.last, x
+...         return 0.0 if before is None else z_score_to_unit(abs(x - before), self.jump)
+>>> class JumpEngine(PointScoringEngine):
 ...     name: ClassVar[str] = "jump"
 ...     causal: ClassVar[bool] = True
-...     def score_points(self, series):
-...         v = series.values.tolist()
-...         return [0.0] + [min(1.0, abs(b - a) / 10.0) for a, b in zip(v, v[1:])]
+...     def __init__(self, *, jump: float = 5.0, window_size_points: int = 5, stride_points: int = 5):
+...         self.jump = jump
+...         super().__init__(window_size_points=window_size_points, stride_points=stride_points)
+...     def scorer(self) -> JumpScorer:
+...         return JumpScorer(self.jump)
 >>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 >>> stamps = [t0 + timedelta(minutes=i) for i in range(40)]
 >>> s = MetricSeries("t", "c", "n", "m", stamps, [1.0] * 30 + [9.0] * 10)
->>> engine = Jump(window_size_points=5, stride_points=5)
->>> [(r.window_start.minute, r.anomaly_label.value) for r in engine.detect(s) if r.is_anomalous]
+>>> [(r.window_start.minute, r.anomaly_label.value) for r in JumpEngine().detect(s) if r.is_anomalous]
 [(30, 'trend')]
+>>> JumpEngine(jump=2.0)
+JumpEngine(jump=2.0, window_size_points=5, stride_points=5)
+
+.. versionchanged:: 0.2.0
+   One extension point: ``PointScoringEngine.scorer()`` returning a
+   :class:`PointScorer` replaces ``score_points``; scores are calibrated to the
+   0.5 alarm line by the scorer.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from array import array
-from collections.abc import Callable, Sequence
-from typing import ClassVar
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
 
 from ._kinds import AnomalyType
-from ._validate import check_bool, check_positive_int, check_real, fail_type, fail_value
+from ._labels import LABEL_CONTEXT, fallback_label, label_and_explain, make_classifier, window_magnitude
+from ._validate import check_bool, check_positive_int, fail_type
 from .engine import AnomalyDetectionEngine
 from .explain import ExplanationClassifier
 from .types import AnomalyResult, MetricSeries, epoch_us_to_datetime
-from .windows import SlidingWindowExtractor, TimeWindow
 
-__all__ = ["PointScoringEngine", "label_and_explain", "windows_from_z"]
+__all__ = [
+    "ALARM",
+    "PointScorer",
+    "PointScoringEngine",
+    "RescaledScorer",
+    "ScoreStream",
+    "raw_to_unit",
+    "z_score_to_unit",
+]
+
+#: The alarm line: a window is anomalous exactly when its score is at or above it.
+ALARM = 0.5
+#: Anomalous points beyond which an episode is no longer a spike but a sustained change.
+SPIKE_POINTS = 4
 
 
-def label_and_explain(
-    classifier: ExplanationClassifier,
-    series: MetricSeries,
-    start: int,
-    end: int,
-    result: AnomalyResult,
-    fallback: AnomalyType,
-) -> AnomalyResult:
-    """``result`` for the window ``[start, end)`` of ``series`` with the classifier's label and sentence.
+def z_score_to_unit(z: float, z_threshold: float) -> float:
+    """``z / (z + z_threshold)``: a deviation in sd mapped into [0, 1), 0.5 at ``z_threshold``; inf -> 1.
 
-    The classifier sees only ``classifier.history_points`` points before the
-    window (it is causal and bounded); when it judges the window NORMAL, the
-    engine's own ``fallback`` label stands (the engine found it anomalous).
+    >>> z_score_to_unit(3.0, 3.0), z_score_to_unit(0.0, 3.0), z_score_to_unit(math.inf, 3.0)
+    (0.5, 0.0, 1.0)
     """
-    lo = max(0, start - classifier.history_points)
-    sub = series.slice(lo, end)
-    window = TimeWindow(start - lo, end - lo, result.window_start, result.window_end, False)
-    kind = classifier.classify(sub, window)
-    labeled = AnomalyResult._trusted(
-        series.ids,
-        result.window_start,
-        result.window_end,
-        result.anomaly_score,
-        fallback if kind is AnomalyType.NORMAL else kind,
-        result.magnitude,
-        None,
-    )
-    return AnomalyResult._trusted(
-        series.ids,
-        labeled.window_start,
-        labeled.window_end,
-        labeled.anomaly_score,
-        labeled.anomaly_label,
-        labeled.magnitude,
-        classifier.explain(sub, labeled),
-    )
+    if z >= math.inf:
+        return 1.0
+    return z / (z + z_threshold) if z > 0.0 else 0.0
 
 
-def windows_from_z(
-    series: MetricSeries,
-    z: Sequence[float],
-    *,
-    first: int = 0,
-    window_size_points: int,
-    stride_points: int,
-    threshold: float,
-    score_threshold: float = 0.5,
-    magnitude: Callable[[int, int], float] | None = None,
-) -> list[AnomalyResult]:
-    """Windows scored from per-point ``|z|`` scores: the calibration the plugin engines share.
+def raw_to_unit(raw: float, raw_threshold: float) -> float:
+    """A raw score in [0, 1] re-scaled so that ``raw_threshold`` lands on the alarm line 0.5.
 
-    ``z[i]`` is the score of point ``first + i`` in standard-normal units
-    (``>= 0``; ``inf`` allowed), so ``len(z) == len(series) - first``. Windows
-    of ``window_size_points`` points advance by ``stride_points`` from point
-    ``first``; a window's ``z`` is its largest and its
-    ``anomaly_score = z / (z + threshold)`` (1.0 for ``inf``): 0.5 at
-    ``z == threshold``. A window is NORMAL when its score is below
-    ``score_threshold``; otherwise SPIKE when fewer than half its points reach
-    ``threshold``, else TREND. ``magnitude(start, stop)``, when given, is the
-    magnitude of the window of points ``[start, stop)``.
+    Piecewise linear and strictly increasing: ``[0, t] -> [0, 0.5]`` and
+    ``[t, 1] -> [0.5, 1]``, so every ranking (and so every NAB score, whose
+    threshold is optimised) is unchanged; only where the alarm line sits moves.
 
-    >>> from datetime import datetime, timedelta, timezone
-    >>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    >>> s = MetricSeries("t", "c", "n", "m", [t0 + timedelta(minutes=i) for i in range(6)], [1.0] * 6)
-    >>> [(r.anomaly_score, r.anomaly_label.value)
-    ...  for r in windows_from_z(s, [0, 0, 0, 3, 0, 0], window_size_points=3, stride_points=3, threshold=3.0)]
-    [(0.0, 'normal'), (0.5, 'spike')]
+    >>> raw_to_unit(0.37, 0.37), raw_to_unit(0.0, 0.37), raw_to_unit(1.0, 0.37)
+    (0.5, 0.0, 1.0)
     """
-    owner = "windows_from_z"
-    n = len(series)
-    if isinstance(first, bool) or not isinstance(first, int):
-        fail_type(owner, "first", "an int in [0, len(series)]", first)
-    if not 0 <= first <= n:
-        fail_value(owner, "first", f"an int in [0, {n}]", first)
-    if len(z) != n - first:
-        fail_value(owner, "z", f"{n - first} scores (one per point from index {first})", f"{len(z)} scores")
-    for i, v in enumerate(z):
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            fail_type(owner, f"z[{i}]", "a number >= 0 (inf allowed)", v)
-        if not v >= 0.0:  # also rejects nan
-            fail_value(owner, f"z[{i}]", "a number >= 0 (inf allowed)", v)
-    size = check_positive_int(owner, "window_size_points", window_size_points)
-    stride = check_positive_int(owner, "stride_points", stride_points)
-    thr = check_real(owner, "threshold", threshold)
-    if thr <= 0.0:
-        fail_value(owner, "threshold", "a positive number", threshold)
-    cut = check_real(owner, "score_threshold", score_threshold)
-    if not 0.0 < cut <= 1.0:
-        fail_value(owner, "score_threshold", "a number in (0, 1]", score_threshold)
-    stamps = series.timestamps
-    out: list[AnomalyResult] = []
-    for start in range(first, n - size + 1, stride):
-        chunk = z[start - first : start - first + size]
-        worst = max(chunk)
-        score = 1.0 if math.isinf(worst) else worst / (worst + thr)
-        if score < cut:
-            label = AnomalyType.NORMAL
-        elif 2 * sum(1 for v in chunk if v >= thr) < size:
-            label = AnomalyType.SPIKE
-        else:
-            label = AnomalyType.TREND
-        out.append(
-            AnomalyResult(
-                *series.ids,
-                window_start=stamps[start],
-                window_end=stamps[start + size - 1],
-                anomaly_score=score,
-                anomaly_label=label,
-                magnitude=None if magnitude is None else magnitude(start, start + size),
-            )
-        )
-    return out
+    if raw < raw_threshold:
+        return ALARM * raw / raw_threshold
+    if raw_threshold >= 1.0:
+        return ALARM  # raw == raw_threshold == 1: the largest raw score is just at the line
+    return ALARM + ALARM * (raw - raw_threshold) / (1.0 - raw_threshold)
+
+
+class PointScorer(ABC):
+    """The streaming core of a detection method for one series: values in, scores in [0, 1] out.
+
+    Subclasses implement :meth:`update` and set ``warmup_points``; they may
+    override :meth:`update_many` with a faster loop that gives the same
+    scores. A scorer is fed the values of one series in time order, each with
+    its timestamp as integer microseconds since the Unix epoch (UTC). Values
+    arrive validated (finite floats) when an engine feeds them.
+
+    The score of a value is in [0, 1]; higher is more anomalous and **0.5 is
+    the alarm line**. A causal scorer's score for a value depends only on the
+    values before it and itself.
+    """
+
+    #: Values taken before any score can reach 0.5 (on a regular series); the
+    #: conformance kit sizes its test series from it.
+    warmup_points: int = 0
+
+    @abstractmethod
+    def update(self, x: float, t: int) -> float:
+        """Take value ``x`` at time ``t`` (epoch microseconds); return its score in [0, 1]."""
+
+    def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+        """Take ``values`` with their timestamps in order; return their scores (as :meth:`update` would)."""
+        update = self.update
+        return [update(x, t) for x, t in zip(values, stamps, strict=True)]
+
+
+class RescaledScorer(PointScorer):
+    """A scorer whose raw scores alarm at ``raw_threshold``, re-scaled to alarm at 0.5 (:func:`raw_to_unit`).
+
+    For methods whose evidence has its own natural threshold (the novelty
+    scorers'); the ranking of the scores is unchanged.
+    """
+
+    __slots__ = ("inner", "raw_threshold", "warmup_points")
+
+    def __init__(self, inner: PointScorer, raw_threshold: float) -> None:
+        self.inner = inner
+        self.raw_threshold = raw_threshold
+        self.warmup_points = inner.warmup_points
+
+    def update(self, x: float, t: int) -> float:
+        """The re-scaled score of ``x``."""
+        return self.update_many((x,), (t,))[0]
+
+    def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+        """The re-scaled scores of ``values``."""
+        thr = self.raw_threshold
+        return [raw_to_unit(r, thr) for r in self.inner.update_many(values, stamps)]
 
 
 class PointScoringEngine(AnomalyDetectionEngine):
-    """Base for engines that score every point in [0, 1]; subclasses implement :meth:`score_points`.
+    """Base of every engine built on a :class:`PointScorer`: subclasses implement :meth:`scorer`.
 
-    Keyword-only settings: ``window_size_points`` (default 1), ``stride_points``
-    (default 1), ``classify`` (default True: label and explain anomalous
-    windows with the :class:`ExplanationClassifier`). Subclasses add their own
-    keyword-only settings and call ``super().__init__(...)`` with these.
+    Shared keyword-only settings, validated here: ``window_size_points``
+    (default 1), ``stride_points`` (default 1), ``classify`` (default True:
+    label and explain anomalous windows with the :class:`ExplanationClassifier`)
+    and ``classifier_history_points`` (default None: the classifier's 2048;
+    the points before a window it reads, which a live stream buffers).
+
+    A subclass stores its own settings as attributes of the same names as its
+    constructor's keywords (the ``repr`` reads them), then calls
+    ``super().__init__(...)`` with the shared ones; the base builds one
+    scorer there, so a bad setting fails at construction.
     """
 
-    #: Window score at or above which a window is anomalous (its label not NORMAL).
-    score_threshold: ClassVar[float] = 0.5
+    score_threshold: ClassVar[float] = ALARM
 
-    def __init__(self, *, window_size_points: int = 1, stride_points: int = 1, classify: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        window_size_points: int = 1,
+        stride_points: int = 1,
+        classify: bool = True,
+        classifier_history_points: int | None = None,
+    ) -> None:
         owner = type(self).__name__
         self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
         self.stride_points = check_positive_int(owner, "stride_points", stride_points)
         self.classify = check_bool(owner, "classify", classify)
-        self._classifier = ExplanationClassifier()
+        self.classifier_history_points = classifier_history_points
+        self._classifier = make_classifier(owner, classify, classifier_history_points)
+        probe = self.scorer()
+        if not isinstance(probe, PointScorer):
+            fail_type(f"{owner}.scorer()", "return value", "a PointScorer", probe)
+        self.warmup_points = probe.warmup_points
 
     @abstractmethod
-    def score_points(self, series: MetricSeries) -> Sequence[float]:
-        """One score in [0, 1] per point of ``series``; higher is more anomalous.
+    def scorer(self) -> PointScorer:
+        """A fresh scorer with this engine's settings, for one series."""
 
-        A causal engine's score for point ``i`` depends only on points ``<= i``.
-        """
+    @property
+    def context_points(self) -> int:
+        """Points before a window that its label, sentence and magnitude may read."""
+        labels = self._classifier.history_points if self._classifier is not None else 0
+        return max(labels, LABEL_CONTEXT)
+
+    def __repr__(self) -> str:
+        names = [
+            p.name
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and hasattr(self, p.name)
+        ]
+        settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in names)
+        return f"{type(self).__name__}({settings})"
 
     def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
-        """Windows scored by the maximum of their points' scores; see the module docs."""
-        owner = f"{type(self).__name__}.detect"
+        """Score every full window of ``time_series``; see the module docs."""
         if not isinstance(time_series, MetricSeries):
-            fail_type(owner, "time_series", "a MetricSeries", time_series)
-        n = len(time_series)
-        bounds = SlidingWindowExtractor(self.window_size_points, self.stride_points).bounds(n)
-        if not bounds:
-            return []
-        scores = array("d", self.score_points(time_series))
-        if len(scores) != n:
-            raise RuntimeError(
-                f"{type(self).__name__}.score_points returned {len(scores)} scores for {n} points"
+            fail_type(f"{type(self).__name__}.detect", "time_series", "a MetricSeries", time_series)
+        return ScoreStream(self, *time_series.ids)._feed(time_series, whole=True)
+
+    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ScoreStream:
+        """An incremental detector for one live series with these ids (the same results as ``detect``).
+
+        Only causal engines have one: a non-causal engine scores a series as a whole.
+        """
+        if not self.causal:
+            raise TypeError(
+                f"engine {self.name!r} is not causal: it scores a whole series at once and has no live form"
             )
-        bad = next((i for i, s in enumerate(scores) if not 0.0 <= s <= 1.0), None)
-        if bad is not None:  # an engine bug: say so loudly rather than clip it away
-            raise RuntimeError(
-                f"{type(self).__name__}.score_points: score[{bad}] = {scores[bad]!r} is outside [0, 1]"
-            )
-        us = time_series.epoch_us
-        threshold = self.score_threshold
-        out: list[AnomalyResult] = []
-        for start, end, _ in bounds:
-            chunk = scores[start:end]
-            score = max(chunk)
-            result = AnomalyResult._trusted(
-                time_series.ids,
-                epoch_us_to_datetime(us[start]),
-                epoch_us_to_datetime(us[end - 1]),
-                score,
-                AnomalyType.NORMAL,
-                None,
-                None,
-            )
-            if score >= threshold:
-                fallback = _persistence_label(chunk, threshold)
-                if self.classify:
-                    result = label_and_explain(self._classifier, time_series, start, end, result, fallback)
-                else:
-                    result = AnomalyResult._trusted(
-                        time_series.ids, result.window_start, result.window_end, score, fallback, None, None
-                    )
-            out.append(result)
-        return out
+        return ScoreStream(self, tenant_id, cluster_id, node_id, metric_name)
 
     def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
-        """The :class:`ExplanationClassifier`'s sentence for ``result``."""
-        return self._classifier.explain(time_series, result)
+        """One sentence about ``result``: its own explanation, else the classifier's."""
+        if result.explanation is not None:
+            return result.explanation
+        return (self._classifier or ExplanationClassifier()).explain(time_series, result)
 
 
-def _persistence_label(chunk: Sequence[float], threshold: float) -> AnomalyType:
-    """TREND when high scores run to the window's end over at least max(2, ceil(w/4)) points, else SPIKE."""
-    run = 0
-    for s in reversed(chunk):
-        if s < threshold:
-            break
-        run += 1
-    return AnomalyType.TREND if run >= max(2, math.ceil(len(chunk) / 4)) else AnomalyType.SPIKE
+class ScoreStream:
+    """Incremental detection for one series: feed points, get the windows they complete.
+
+    ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
+    whose first timestamp is later than every point seen so far, and returns
+    the results of the windows that the chunk completes; ``push(timestamp,
+    value)`` takes one point. The concatenation of all returned lists equals
+    ``engine.detect`` on the concatenated series, whatever the chunking.
+
+    Memory: the scorer's state plus at most about ``2 * (engine.context_points
+    + window_size_points + stride_points)`` buffered points, whatever the
+    length of the series. A stream pickles (for checkpoints).
+    """
+
+    __slots__ = (
+        "_base",
+        "_classifier",
+        "_engine",
+        "_episode",
+        "_ids",
+        "_keep",
+        "_meta",
+        "_n",
+        "_next_start",
+        "_scorer",
+        "_scores",
+        "_stride",
+        "_us",
+        "_vals",
+        "_w",
+    )
+
+    def __init__(
+        self,
+        engine: PointScoringEngine,
+        tenant_id: str,
+        cluster_id: str,
+        node_id: str,
+        metric_name: str,
+    ) -> None:
+        if not isinstance(engine, PointScoringEngine):
+            fail_type("ScoreStream", "engine", "a PointScoringEngine", engine)
+        probe = MetricSeries.from_arrays(tenant_id, cluster_id, node_id, metric_name, [], [])
+        self._ids = probe.ids
+        self._meta = probe.metadata or {}
+        self._engine = engine
+        self._classifier = engine._classifier
+        self._scorer = engine.scorer()
+        self._w = engine.window_size_points
+        self._stride = engine.stride_points
+        self._keep = engine.context_points
+        self._us: array[int] = array("q")
+        self._vals: list[float] = []
+        self._scores: list[float] = []
+        self._base = 0  # absolute index of the first buffered point
+        self._n = 0  # points taken
+        self._next_start = 0  # absolute index where the next window starts
+        # The current episode of consecutive anomalous windows: (label, end index, anomalous points).
+        self._episode: tuple[AnomalyType, int, int] | None = None
+
+    @property
+    def points_seen(self) -> int:
+        """How many points the stream has taken so far."""
+        return self._n
+
+    @property
+    def ids(self) -> tuple[str, str, str, str]:
+        """``(tenant_id, cluster_id, node_id, metric_name)`` of the stream's series."""
+        return self._ids
+
+    def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
+        """Take the points of ``chunk``; return the results of the windows they complete."""
+        owner = "ScoreStream.update"
+        if not isinstance(chunk, MetricSeries):
+            fail_type(owner, "chunk", "a MetricSeries", chunk)
+        if chunk.ids != self._ids:
+            raise ValueError(f"{owner}: chunk ids {chunk.ids!r} differ from the stream's {self._ids!r}")
+        if len(chunk) and self._n and chunk.epoch_us[0] <= self._us[-1]:
+            raise ValueError(
+                f"{owner}: chunk.timestamps[0] must be later than the last point seen "
+                f"({epoch_us_to_datetime(self._us[-1])}), got {chunk.timestamps[0]}"
+            )
+        return self._feed(chunk, whole=False)
+
+    def push(self, timestamp: datetime, value: float) -> list[AnomalyResult]:
+        """Take one point; return the results of the windows it completes."""
+        return self.update(MetricSeries(*self._ids, [timestamp], [value]))
+
+    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
+        new_vals = chunk.values.tolist()
+        if not new_vals:
+            return []
+        new_us = chunk.epoch_us
+        new_scores = self._scorer.update_many(new_vals, new_us)
+        _check_scores(self._engine, new_scores, len(new_vals))
+        self._us.extend(new_us)
+        self._vals.extend(new_vals)
+        self._scores.extend(new_scores)
+        self._n += len(new_vals)
+        w, stride, base = self._w, self._stride, self._base
+        scores, us = self._scores, self._us
+        to_dt = epoch_us_to_datetime
+        trusted = AnomalyResult._trusted
+        ids = self._ids
+        normal = AnomalyType.NORMAL
+        out: list[AnomalyResult] = []
+        start = self._next_start
+        while start + w <= self._n:
+            lo = start - base
+            if w == 1:
+                score = scores[lo]
+                t_start = t_end = to_dt(us[lo])
+            else:
+                score = max(scores[lo : lo + w])
+                t_start, t_end = to_dt(us[lo]), to_dt(us[lo + w - 1])
+            if score >= ALARM:
+                out.append(self._anomalous(start, t_start, t_end, score))
+            else:
+                self._episode = None
+                out.append(trusted(ids, t_start, t_end, score, normal, None, None))
+            start += stride
+        self._next_start = start
+        if not whole:
+            self._trim()
+        return out
+
+    def _trim(self) -> None:
+        """Forget points no window or label can need once they fill half the buffer (O(1) amortised)."""
+        drop = self._next_start - self._keep - self._base
+        if drop > 0 and drop * 2 >= len(self._vals):
+            del self._vals[:drop]
+            del self._us[:drop]
+            del self._scores[:drop]
+            self._base += drop
+
+    def _anomalous(self, start: int, t_start: datetime, t_end: datetime, score: float) -> AnomalyResult:
+        """The result of an anomalous window: its label, magnitude and sentence.
+
+        The first window of an episode (a run of consecutive anomalous windows)
+        is labelled by the classifier against the history before it (or by the
+        fallback rule). Later windows of the episode keep the episode's label,
+        because their history already holds the anomaly; a SPIKE episode whose
+        anomalous points outnumber a spike's (more than ``SPIKE_POINTS``) has
+        turned into a sustained change: TREND.
+        """
+        base, end = self._base, start + self._w
+        window = self._vals[start - base : end - base]
+        before = self._vals[max(base, start - LABEL_CONTEXT) - base : start - base]
+        episode = self._episode
+        fresh_from = start if episode is None else max(start, episode[1])
+        hits = sum(1 for v in self._scores[fresh_from - base : end - base] if v >= ALARM)
+        if episode is None or start > episode[1]:
+            label = fallback_label(window, before)
+            forced = None
+        else:
+            hits += episode[2]
+            forced = episode[0]
+            if forced is AnomalyType.SPIKE and hits > SPIKE_POINTS:
+                forced = AnomalyType.TREND
+            label = forced
+        result = AnomalyResult._trusted(
+            self._ids, t_start, t_end, score, label, window_magnitude(window, before), None
+        )
+        classifier = self._classifier
+        if classifier is not None:
+            lo = max(base, start - classifier.history_points)
+            sub = MetricSeries._trusted(
+                self._ids,
+                self._us[lo - base : end - base],
+                array("d", self._vals[lo - base : end - base]),
+                self._meta,
+            )
+            result = label_and_explain(classifier, sub, start - lo, end - lo, result, label, forced)
+        self._episode = (result.anomaly_label, end, hits)
+        return result
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
+
+def _check_scores(engine: PointScoringEngine, scores: Sequence[float], n: int) -> None:
+    """Raise RuntimeError naming the engine when its scorer broke the [0, 1] contract (an engine bug)."""
+    if len(scores) != n:
+        raise RuntimeError(f"engine {engine.name!r}: its scorer returned {len(scores)} scores for {n} values")
+    if n and min(scores) >= 0.0 and max(scores) <= 1.0 and not math.isnan(math.fsum(scores)):
+        return
+    bad = next((i for i, s in enumerate(scores) if not 0.0 <= s <= 1.0), None)
+    if bad is not None:
+        raise RuntimeError(
+            f"engine {engine.name!r}: its scorer returned score {scores[bad]!r} (value {bad} of the chunk), "
+            "outside [0, 1]"
+        )

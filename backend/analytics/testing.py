@@ -39,9 +39,16 @@ The checks (``CHECK_NAMES``, in the order they run)
     ``within_series``: every window lies between the series' first and last timestamp.
     ``scores``: ``anomaly_score`` and ``magnitude`` (when not ``None``) are finite, in [0, 1].
     ``labels``: every ``anomaly_label`` is an ``AnomalyType`` member.
-    ``threshold``: when the engine exposes ``score_threshold`` (a float in [0, 1],
-    see :func:`engine_threshold`), the label is ``NORMAL`` exactly when
-    ``anomaly_score < score_threshold``; skipped with a reason otherwise.
+    ``threshold``: the engine's ``score_threshold`` is 0.5 (the one alarm
+    line of CONTRACT.md) and the label is ``NORMAL`` exactly when
+    ``anomaly_score < 0.5``.
+    ``detects``: the main series carries a planted spike and a planted level
+    shift after the engine's declared warm-up (``warmup_points``); some window
+    holding one of them must score above every window of the warm-up and
+    above the median window. An engine that scores nothing, or scores noise
+    as high as the plants, fails here with the figures.
+    ``stream``: when the engine has ``stream(...)`` (and is causal), feeding the
+    main series to it in uneven chunks gives exactly ``detect``'s results.
     ``determinism``: the same series gives equal results twice on one engine and
     on a second engine built from the same configuration.
     ``causality``: when ``causal`` is true, cutting the series after a window
@@ -68,8 +75,10 @@ The checks (``CHECK_NAMES``, in the order they run)
     ``ValueError`` whose message names the argument; plus any ``bad_configs``
     the caller adds.
 
-Test data is generated inside the kit from ``random.Random(seed)``; pass your
-own ``series`` (a ``MetricSeries``) when the engine needs longer history.
+Test data is generated inside the kit from ``random.Random(seed)`` and sized
+from the engine's declared warm-up (240 points after it), so the checks look
+at scored output, never only at the warm-up; pass your own ``series`` (a
+``MetricSeries``) when the engine needs a particular history.
 
 .. versionadded:: 0.1.0
 """
@@ -82,13 +91,14 @@ import inspect
 import logging
 import math
 import random
+import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._kinds import AnomalyType
 from .engine import AnomalyDetectionEngine
-from .types import AnomalyResult, MetricSeries
+from .types import AnomalyResult, MetricSeries, datetime_to_epoch_us
 
 __all__ = [
     "CHECK_NAMES",
@@ -97,8 +107,12 @@ __all__ = [
     "check_engine",
     "engine_threshold",
     "make_test_series",
+    "planted_anomalies",
     "run_checks",
 ]
+
+#: The alarm line every engine shares (CONTRACT.md).
+ALARM = 0.5
 
 _log = logging.getLogger(__name__)
 
@@ -111,6 +125,8 @@ CHECK_NAMES: tuple[str, ...] = (
     "scores",
     "labels",
     "threshold",
+    "detects",
+    "stream",
     "determinism",
     "causality",
     "empty_series",
@@ -173,29 +189,43 @@ def make_test_series(
     seed: int = 0,
     ids: tuple[str, str, str, str] = _IDS,
     step_seconds: int = 60,
+    warmup_points: int = 0,
 ) -> MetricSeries:
-    """The kit's main series: ``n`` points of a noisy sine with one spike and one level shift.
+    """The kit's main series: ``warmup_points + n`` points of a noisy sine with a spike and a level shift.
 
     Values are about 10 + 2 sin(2 pi i / 60) plus Gaussian noise (sd 0.3) drawn
-    from ``random.Random(seed)``; a spike of +8 at 70 % of the length and a
-    level shift of +4 from 85 %. Timestamps start 2024-01-01T00:00Z, one every
-    ``step_seconds``. Same arguments, same series.
+    from ``random.Random(seed)``. After the first ``warmup_points`` points come
+    ``n`` more, with a spike of +8 at 70 % of them and a level shift of +4
+    from 85 % (:func:`planted_anomalies` gives their indices). Timestamps
+    start 2024-01-01T00:00Z, one every ``step_seconds``. Same arguments, same
+    series.
     """
-    for name, value, least in (("n", n, 0), ("seed", seed, None), ("step_seconds", step_seconds, 1)):
+    for name, value, least in (
+        ("n", n, 0),
+        ("seed", seed, None),
+        ("step_seconds", step_seconds, 1),
+        ("warmup_points", warmup_points, 0),
+    ):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"make_test_series: {name} must be an int, got {value!r}")
         if least is not None and value < least:
             raise ValueError(f"make_test_series: {name} must be >= {least}, got {value!r}")
+    spike, shift = planted_anomalies(n, warmup_points)
     rng = random.Random(seed)
     values = []
-    for i in range(n):
+    for i in range(warmup_points + n):
         v = 10.0 + 2.0 * math.sin(2.0 * math.pi * i / 60.0) + rng.gauss(0.0, 0.3)
-        if i == int(n * 0.7):
+        if i == spike:
             v += 8.0
-        if i >= int(n * 0.85):
+        if i >= shift:
             v += 4.0
         values.append(v)
     return _series(values, ids=ids, step_us=step_seconds * 1_000_000)
+
+
+def planted_anomalies(n: int = 240, warmup_points: int = 0) -> tuple[int, int]:
+    """Indices of the spike and of the level shift's onset in :func:`make_test_series`."""
+    return warmup_points + int(n * 0.7), warmup_points + int(n * 0.85)
 
 
 def _series(
@@ -248,14 +278,18 @@ class _Runner:
         self,
         factory: EngineFactory,
         config: Mapping[str, Any],
-        series: MetricSeries,
+        series: MetricSeries | None,
         seed: int,
         causal_windows: int,
         bad_configs: Sequence[tuple[Mapping[str, Any], str]],
     ) -> None:
         self.factory = factory
         self.config = dict(config)
-        self.series = series
+        # The main series: the caller's, or the kit's, sized from the engine's warm-up once built.
+        self.given = series is not None
+        self.series = series if series is not None else make_test_series(seed=seed)
+        self.warmup = 0
+        self.planted: tuple[int, int] | None = None if series is not None else planted_anomalies()
         self.seed = seed
         self.causal_windows = causal_windows
         self.bad_configs = list(bad_configs)
@@ -313,7 +347,15 @@ class _Runner:
             problems.append(f"class attribute name must be a non-empty str, got {name!r}")
         if not isinstance(causal, bool):
             problems.append(f"class attribute causal must be a bool, got {causal!r}")
+        warmup = getattr(engine, "warmup_points", 0)
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= 1_000_000:
+            problems.append(f"warmup_points must be an int in [0, 1000000], got {warmup!r}")
+            warmup = 0
         self.engine = engine
+        self.warmup = warmup
+        if not self.given:
+            self.series = make_test_series(seed=self.seed, warmup_points=warmup)
+            self.planted = planted_anomalies(warmup_points=warmup)
         if problems:
             raise _CheckFailedError("; ".join(problems))
 
@@ -375,20 +417,73 @@ class _Runner:
             threshold = engine_threshold(engine)
         except (TypeError, ValueError) as exc:
             raise _CheckFailedError(str(exc)) from exc
-        if threshold is None:
-            raise _CheckSkippedError(
-                f"{type(engine).__name__} exposes no score_threshold, so the kit cannot tell which "
-                "scores mean 'anomalous'"
+        if threshold != ALARM:
+            raise _CheckFailedError(
+                f"score_threshold is {threshold!r}; every engine alarms at anomaly_score >= {ALARM} "
+                "(CONTRACT.md): calibrate the scores to that line"
             )
         results = self.need_results()
         for i, r in enumerate(results):
             anomalous = r.anomaly_label is not AnomalyType.NORMAL
-            if anomalous != (r.anomaly_score >= threshold):
+            if anomalous != (r.anomaly_score >= ALARM):
                 raise _CheckFailedError(
-                    f"results[{i}]: anomaly_score {r.anomaly_score!r} vs score_threshold {threshold!r} "
+                    f"results[{i}]: anomaly_score {r.anomaly_score!r} vs the alarm line {ALARM} "
                     f"says {'anomalous' if not anomalous else 'not anomalous'}, but the label is "
                     f"{r.anomaly_label!r}"
                 )
+
+    def check_detects(self) -> None:
+        if self.planted is None:
+            raise _CheckSkippedError("a series was passed in: the kit does not know where its anomalies are")
+        results = self.need_results()
+        if not results:
+            raise _CheckFailedError(
+                f"no result on the main series ({len(self.series)} points, warm-up {self.warmup} points)"
+            )
+        stamps = list(self.series.epoch_us)
+        warm_end = stamps[self.warmup - 1] if 0 < self.warmup <= len(stamps) else None
+        spike, shift = (stamps[i] for i in self.planted)
+        planted, warm, normal = [], [], []
+        for r in results:
+            start, end = datetime_to_epoch_us(r.window_start), datetime_to_epoch_us(r.window_end)
+            if start <= spike <= end or start <= shift <= end:
+                planted.append(r.anomaly_score)
+            elif warm_end is not None and end <= warm_end:
+                warm.append(r.anomaly_score)
+            else:
+                normal.append(r.anomaly_score)
+        if not planted:
+            raise _CheckFailedError("no window holds the planted spike or the level shift's onset")
+        best = max(planted)
+        bar = max([*warm, statistics.median(normal) if normal else 0.0])
+        if not best > bar:
+            raise _CheckFailedError(
+                f"the planted spike (+27 noise sd) and level shift (+13 sd) score at most {best!r}, "
+                f"not above the warm-up's highest window or the median window ({bar!r}): the engine "
+                "does not see them"
+            )
+
+    def check_stream(self) -> None:
+        engine = self.need_engine()
+        make_stream = getattr(engine, "stream", None)
+        if make_stream is None or not getattr(type(engine), "causal", False):
+            raise _CheckSkippedError(f"{type(engine).__name__} has no stream() (or is not causal)")
+        expected = self.need_results()
+        try:
+            stream = make_stream(*self.series.ids)
+            got: list[AnomalyResult] = []
+            pos, n, k = 0, len(self.series), 0
+            while pos < n:
+                size = (1, 7, 64, 3)[k % 4]
+                got.extend(stream.update(self.series.slice(pos, pos + size)))
+                pos += size
+                k += 1
+        except Exception as exc:
+            raise _CheckFailedError(f"the stream raised {_fmt_exc(exc)}") from exc
+        if got != expected:
+            raise _CheckFailedError(
+                f"the stream fed in chunks differs from detect: {_first_diff(expected, got)}"
+            )
 
     def check_determinism(self) -> None:
         engine = self.need_engine()
@@ -630,8 +725,7 @@ def run_checks(
     unknown = sorted(wanted - set(CHECK_NAMES))
     if unknown:
         raise ValueError(f"run_checks: checks must be names from {', '.join(CHECK_NAMES)}; got {unknown!r}")
-    main = series if series is not None else make_test_series(seed=seed)
-    runner = _Runner(factory, config or {}, main, seed, causal_windows, extra)
+    runner = _Runner(factory, config or {}, series, seed, causal_windows, extra)
     outcomes: list[CheckOutcome] = []
     for name in CHECK_NAMES:
         if name not in wanted:

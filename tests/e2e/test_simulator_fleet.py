@@ -157,7 +157,7 @@ def test_explanation_labels_match_injected_kinds() -> None:
         fleet = Fleet(cfg)
         engine_config = default_engine_config(cfg)
         ev = evaluate(
-            detect_fleet(fleet, engine_config), fleet.ground_truth, slack=evaluation_slack(cfg, engine_config)
+            detect_fleet(fleet, engine_config), fleet.ground_truth, slack=evaluation_slack(cfg)
         )
         checked += ev.label_checked
         agree += ev.label_agree

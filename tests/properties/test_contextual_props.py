@@ -100,4 +100,5 @@ def test_stream_equals_detect(xs: list[float], w: int, stride: int, cuts: list[i
     assert len(expected) == (max(0, (len(s) - w) // stride + 1) if len(s) >= w else 0)
     for r in expected:
         assert r.is_anomalous == (r.anomaly_score >= engine.score_threshold)
-        assert r.magnitude is not None and 0.0 <= r.magnitude <= 1.0
+        assert (r.magnitude is not None) == r.is_anomalous
+        assert r.magnitude is None or 0.0 <= r.magnitude <= 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import timedelta
 
@@ -23,34 +24,47 @@ from backend.analytics.engines import ZScoreEngine
 from .strategies import T0, finite, series
 
 engine_configs = st.builds(
-    lambda w, s, b, m, thr, p: ZScoreEngine(
+    lambda w, s, thr, warm, level, days, scale, classify: ZScoreEngine(
         window_size_points=w,
         stride_points=s,
-        baseline_points=b,
-        min_baseline_points=min(m, b),
-        threshold=thr,
-        seasonal_period_points=p,
+        z_threshold=thr,
+        warmup_points=warm,
+        level_points=level,
+        season_days=days,
+        scale_points=scale,
+        classify=classify,
+        classifier_history_points=64,
     ),
     st.integers(1, 8),
     st.integers(1, 8),
-    st.integers(2, 30),
-    st.integers(2, 30),
     st.sampled_from([1.0, 2.5, 4.0]),
-    st.none() | st.integers(1, 24),
+    st.integers(8, 40),
+    st.integers(1, 40),
+    st.integers(3, 6),
+    st.integers(16, 600),
+    st.booleans(),
 )
 
 
 @st.composite
 def anomalous_series(draw: st.DrawFn) -> MetricSeries:
-    """Noise with a few injected jumps, long enough to produce results."""
-    n = draw(st.integers(0, 160))
+    """A daily cycle with noise and a few injected jumps, at a step that spans up to weeks.
+
+    Long enough to pass every warm-up, to fill the daily profiles (steps of
+    an hour over up to 600 points are 25 days) and to make streams trim
+    their buffers.
+    """
+    n = draw(st.integers(0, 600))
+    step = draw(st.sampled_from([30, 300, 3600, 7200]))
     rng = random.Random(draw(st.integers(0, 2**32)))
     level = draw(st.sampled_from([0.0, 1e-6, 50.0, 1e9]))
-    vals = [level + rng.gauss(0, 1) for _ in range(n)]
+    swing = draw(st.sampled_from([0.0, 5.0]))
+    per_day = 86400 // step
+    vals = [level + swing * math.sin(2 * math.pi * i / per_day) + rng.gauss(0, 1) for i in range(n)]
     for _ in range(draw(st.integers(0, 3))):
         if n:
             vals[rng.randrange(n)] += rng.choice([-1, 1]) * rng.uniform(3, 30)
-    return MetricSeries("t", "c", "n", "m", [T0 + timedelta(seconds=30 * i) for i in range(n)], vals)
+    return MetricSeries("t", "c", "n", "m", [T0 + timedelta(seconds=step * i) for i in range(n)], vals)
 
 
 @given(series(values=finite))

@@ -88,7 +88,7 @@ def test_bad_values_change_no_state() -> None:
 @pytest.mark.parametrize(
     ("kw", "exc", "text"),
     [
-        ({"threshold": 0.0}, ValueError, r"threshold must be a real number in \(0, 1\]"),
+        ({"evidence_threshold": 0.0}, ValueError, r"evidence_threshold must be a real number in \(0, 1\]"),
         ({"contextual_weight": -1.0}, ValueError, "contextual_weight must be a positive number"),
         ({"classify": "no"}, TypeError, "classify must be a bool"),
         ({"window_size_points": 0}, ValueError, "window_size_points must be a positive int"),

@@ -14,8 +14,8 @@ from backend.analytics.engines.contextual import (
     DEFAULT_THRESHOLD,
     ContextualEngine,
     ContextualScorer,
-    ContextualStream,
 )
+from backend.analytics.scoring import raw_to_unit
 from backend.analytics.testing import check_engine
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -64,8 +64,8 @@ def test_engine_declares_name_and_causality() -> None:
     """The engine is named 'contextual' and is causal."""
     assert ContextualEngine.name == "contextual"
     assert ContextualEngine.causal is True
-    assert ContextualEngine.default_score_threshold == DEFAULT_THRESHOLD
-    assert ContextualEngine().score_threshold == DEFAULT_THRESHOLD
+    assert ContextualEngine().evidence_threshold == DEFAULT_THRESHOLD
+    assert ContextualEngine().score_threshold == 0.5
 
 
 def test_one_result_per_point_by_default() -> None:
@@ -191,21 +191,22 @@ def test_window_score_is_max_of_point_scores() -> None:
     results = ContextualEngine(window_size_points=10, stride_points=4).detect(make(vals))
     for k, r in enumerate(results):
         start = 4 * k
-        assert r.anomaly_score == max(points[start : start + 10])
+        assert r.anomaly_score == raw_to_unit(max(points[start : start + 10]), DEFAULT_THRESHOLD)
     assert len(results) == (600 - 10) // 4 + 1
 
 
 def test_label_is_normal_exactly_below_threshold() -> None:
-    """NORMAL exactly when the score is below the threshold, for a custom threshold."""
+    """NORMAL exactly when the score is below 0.5; evidence_threshold is the raw score landing there."""
     vals = noise(900, 11)
     for i in (300, 520, 730):
         vals[i] = 50.0 + (i - 250) / 5.0
-    engine = ContextualEngine(threshold=0.3, classify=False)
+    raw = ContextualScorer().update_many(vals)
+    engine = ContextualEngine(evidence_threshold=0.3, classify=False)
     results = engine.detect(make(vals))
     assert any(r.is_anomalous for r in results)
-    for r in results:
-        assert (r.anomaly_label is AnomalyType.NORMAL) == (r.anomaly_score < 0.3)
-    assert engine.score_threshold == 0.3
+    for r, evidence in zip(results, raw, strict=True):
+        assert (r.anomaly_label is AnomalyType.NORMAL) == (r.anomaly_score < 0.5) == (evidence < 0.3)
+    assert engine.score_threshold == 0.5
 
 
 def test_scores_are_finite_at_extreme_scales() -> None:
@@ -275,7 +276,7 @@ def test_stream_push_one_point_at_a_time() -> None:
     vals[1200] = 90.0
     s = make(vals)
     engine = ContextualEngine(classify=False)
-    stream = ContextualStream(engine, *s.ids)
+    stream = engine.stream(*s.ids)
     got: list[AnomalyResult] = []
     for t, v in zip(s.timestamps, s.values, strict=True):
         got.extend(stream.push(t, v))
@@ -341,9 +342,9 @@ def test_explain_without_a_stored_explanation_asks_the_classifier() -> None:
         ({"levels": True}, TypeError, "levels"),
         ({"rest_points": -1}, ValueError, "rest_points"),
         ({"rest_points": 2.0}, TypeError, "rest_points"),
-        ({"threshold": 0.0}, ValueError, "threshold"),
-        ({"threshold": 1.5}, ValueError, "threshold"),
-        ({"threshold": "high"}, TypeError, "threshold"),
+        ({"evidence_threshold": 0.0}, ValueError, "evidence_threshold"),
+        ({"evidence_threshold": 1.5}, ValueError, "evidence_threshold"),
+        ({"evidence_threshold": "high"}, TypeError, "evidence_threshold"),
         ({"classify": 1}, TypeError, "classify"),
     ],
 )

@@ -28,17 +28,23 @@ def test_quickstart_runs_under_30_lines() -> None:
     assert "cpu_util" in lines[2] and "n-17" in lines[2] and "acme" in lines[2]
 
 
-def test_plugin_guide_point_scoring_example_passes_the_kit() -> None:
-    """The PointScoringEngine example in docs/plugins.md is a conforming engine."""
+def test_plugin_guide_example_passes_the_kit() -> None:
+    """The scorer and engine of docs/plugins.md form a conforming engine that finds a jump."""
+    from backend.analytics import MetricSeries
     from backend.analytics.testing import check_engine
 
     text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
-    section = text.split("### A shortcut for engines that score points", 1)[1]
+    section = text.split("## 2. The scorer and the engine", 1)[1]
     (block, *_) = python_blocks_in(section)
     namespace: dict[str, object] = {}
     exec(compile(block, "docs/plugins.md", "exec"), namespace)
-    outcomes = check_engine(namespace["JumpEngine"])  # type: ignore[arg-type]
-    assert all(o.status == "passed" for o in outcomes)
+    engine_cls = namespace["StepEngine"]
+    outcomes = check_engine(engine_cls)  # type: ignore[arg-type]
+    assert all(o.status == "passed" for o in outcomes), outcomes
+    values = [10.0 + 0.1 * (i % 3) for i in range(60)] + [30.0] * 5 + [10.0] * 35
+    series = MetricSeries.from_arrays("t", "c", "n", "m", [i * 60_000_000 for i in range(100)], values)
+    hits = [r for r in engine_cls().detect(series) if r.is_anomalous]  # type: ignore[operator]
+    assert hits and hits[0].window_start == series.timestamps[60]
 
 
 def python_blocks_in(text: str) -> list[str]:

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from backend.analytics import AnomalyType, MetricSeries
-from backend.analytics.engines.novelty import NoveltyEngine, NoveltyScorer, NoveltyStream
+from backend.analytics.engines.novelty import NoveltyEngine, NoveltyScorer
+from backend.analytics.scoring import ScoreStream, raw_to_unit
 from backend.analytics.testing import check_engine
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
@@ -181,19 +182,22 @@ def test_window_score_is_max_of_point_scores() -> None:
     results = NoveltyEngine(window_size_points=10, stride_points=4).detect(make(vals))
     for k, r in enumerate(results):
         start = 4 * k
-        assert r.anomaly_score == max(points[start : start + 10])
+        assert r.anomaly_score == raw_to_unit(max(points[start : start + 10]), 0.37)
     assert len(results) == (400 - 10) // 4 + 1
 
 
 def test_label_is_normal_exactly_below_threshold() -> None:
-    """NORMAL exactly when the score is below the threshold, for a custom threshold."""
+    """NORMAL exactly when the score is below 0.5; evidence_threshold is the raw score landing there."""
     vals = noise(600, 11)
     for i in (300, 420, 530):
         vals[i] = 50.0 + (i - 250) / 5.0
-    engine = NoveltyEngine(threshold=0.3, classify=False)
-    for r in engine.detect(make(vals)):
-        assert (r.anomaly_label is AnomalyType.NORMAL) == (r.anomaly_score < 0.3)
-    assert engine.score_threshold == 0.3
+    raw = NoveltyScorer().update_many(vals)
+    engine = NoveltyEngine(evidence_threshold=0.3, classify=False)
+    results = engine.detect(make(vals))
+    for r, evidence in zip(results, raw, strict=True):
+        assert (r.anomaly_label is AnomalyType.NORMAL) == (r.anomaly_score < 0.5) == (evidence < 0.3)
+    assert engine.score_threshold == 0.5
+    assert any(r.is_anomalous for r in results)
 
 
 def test_scores_are_finite_at_extreme_scales() -> None:
@@ -245,7 +249,7 @@ def test_stream_chunks_equal_detect() -> None:
     assert got == engine.detect(s)
     assert stream.points_seen == 6000
     # Old points are trimmed: at most twice the history the labels need stays buffered.
-    assert len(stream._vals) <= 2 * (engine.history_points + 32) + 1300
+    assert len(stream._vals) <= 2 * (engine.context_points + 32) + 1300
 
 
 def test_stream_push_one_point() -> None:
@@ -268,9 +272,9 @@ def test_stream_rejects_other_ids_and_old_timestamps() -> None:
         stream.update([1.0])  # type: ignore[arg-type]
 
 
-def test_stream_is_a_novelty_stream() -> None:
-    """engine.stream returns the public NoveltyStream."""
-    assert isinstance(NoveltyEngine().stream("a", "b", "c", "d"), NoveltyStream)
+def test_stream_is_a_score_stream() -> None:
+    """engine.stream returns the shared ScoreStream."""
+    assert isinstance(NoveltyEngine().stream("a", "b", "c", "d"), ScoreStream)
 
 
 # -- explanation ---------------------------------------------------------------------
@@ -322,10 +326,10 @@ def test_unclassified_labels_are_spike_or_trend() -> None:
         ({"scales": (1, True)}, TypeError, "scales[1]"),
         ({"rest_points": -1}, ValueError, "rest_points"),
         ({"rest_points": 1.0}, TypeError, "rest_points"),
-        ({"threshold": 0.0}, ValueError, "threshold"),
-        ({"threshold": 1.5}, ValueError, "threshold"),
-        ({"threshold": float("nan")}, ValueError, "threshold"),
-        ({"threshold": "0.4"}, TypeError, "threshold"),
+        ({"evidence_threshold": 0.0}, ValueError, "evidence_threshold"),
+        ({"evidence_threshold": 1.5}, ValueError, "evidence_threshold"),
+        ({"evidence_threshold": float("nan")}, ValueError, "evidence_threshold"),
+        ({"evidence_threshold": "0.4"}, TypeError, "evidence_threshold"),
         ({"classify": 1}, TypeError, "classify"),
     ],
 )

@@ -1,44 +1,71 @@
-"""Unit tests of backend.analytics.scoring (PointScoringEngine) and windows.locate_window."""
+"""Unit tests of backend.analytics.scoring (PointScorer, PointScoringEngine, ScoreStream), locate_window."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import pickle
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
 import pytest
 
 from backend.analytics import AnomalyType, MetricSeries
-from backend.analytics.scoring import PointScoringEngine, windows_from_z
+from backend.analytics._labels import fallback_label, window_magnitude
+from backend.analytics.scoring import (
+    PointScorer,
+    PointScoringEngine,
+    RescaledScorer,
+    ScoreStream,
+    raw_to_unit,
+    z_score_to_unit,
+)
 from backend.analytics.testing import check_engine
 from backend.analytics.windows import locate_window
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
 
+class DeviationScorer(PointScorer):
+    """Relative distance from the running mean of the earlier points, 0.5 at ``limit``."""
+
+    warmup_points = 1
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.mean = 0.0
+        self.n = 0
+
+    def update(self, x: float, t: int) -> float:
+        if self.n == 0:
+            self.mean = x
+        # Relative distance, halved first so that +-1e308 cannot overflow.
+        d = abs(x * 0.5 - self.mean * 0.5) / max(abs(x), abs(self.mean), 1e-300)
+        self.n += 1
+        self.mean += (x * 0.5 - self.mean * 0.5) * (2.0 / self.n)
+        return z_score_to_unit(d, self.limit)
+
+
 class Deviation(PointScoringEngine):
-    """Score = relative distance from the running mean of the earlier points, squashed to [0, 1]."""
+    """The engine of DeviationScorer: one class, one method."""
 
     name: ClassVar[str] = "deviation"
     causal: ClassVar[bool] = True
 
-    def __init__(self, *, window_size_points: int = 1, stride_points: int = 1, classify: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        limit: float = 0.2,
+        window_size_points: int = 1,
+        stride_points: int = 1,
+        classify: bool = True,
+    ) -> None:
+        self.limit = limit
         super().__init__(
             window_size_points=window_size_points, stride_points=stride_points, classify=classify
         )
 
-    def score_points(self, series: MetricSeries) -> Sequence[float]:
-        out: list[float] = []
-        mean = 0.0
-        for i, v in enumerate(series.values):
-            if i == 0:
-                mean = v
-            # Relative distance, halved first so that +-1e308 cannot overflow.
-            half_gap = abs(v * 0.5 - mean * 0.5)
-            d = half_gap / max(abs(v), abs(mean), 1e-300)
-            out.append(d / (d + 0.2))
-            mean += (v * 0.5 - mean * 0.5) * (2.0 / (i + 1))
-        return out
+    def scorer(self) -> DeviationScorer:
+        return DeviationScorer(self.limit)
 
 
 def make(values: list[float]) -> MetricSeries:
@@ -48,123 +75,144 @@ def make(values: list[float]) -> MetricSeries:
 
 
 def test_windows_take_the_max_point_score() -> None:
-    """A window's score is the max of its points' scores; NORMAL exactly below score_threshold."""
+    """A window's score is the max of its points' scores; NORMAL exactly below 0.5."""
     s = make([1.0] * 20 + [5.0] + [1.0] * 19)
     results = Deviation(window_size_points=5, stride_points=5).detect(s)
     assert len(results) == 8
     flagged = [r for r in results if r.is_anomalous]
     assert [r.window_start for r in flagged] == [T0 + timedelta(minutes=20)]
     assert flagged[0].anomaly_label is AnomalyType.SPIKE and flagged[0].explanation
+    assert flagged[0].magnitude is not None and flagged[0].magnitude > 0.5
     assert all((r.anomaly_label is AnomalyType.NORMAL) == (r.anomaly_score < 0.5) for r in results)
+    assert all(r.magnitude is None for r in results if not r.is_anomalous)
 
 
 def test_conformance_kit_passes() -> None:
-    """A PointScoringEngine subclass passes every contract check out of the box."""
-    outcomes = check_engine(Deviation)
-    assert all(o.status != "failed" for o in outcomes)
+    """A scorer plus a one-method engine class passes every check of the kit."""
+    outcomes = check_engine(Deviation, config={"window_size_points": 4, "stride_points": 2})
+    assert {o.status for o in outcomes} == {"passed"}
 
 
-def test_broken_hook_is_reported_not_clipped() -> None:
-    """Scores outside [0, 1] or of the wrong length are an engine bug, reported by name."""
+def test_stream_equals_detect_and_pickles() -> None:
+    """The stream fed in chunks equals detect; a pickled stream resumes where it stopped."""
+    vals = [1.0 + (i % 5) * 0.01 for i in range(300)]
+    vals[250] = 9.0
+    s = make(vals)
+    engine = Deviation(window_size_points=4, stride_points=3)
+    stream = engine.stream(*s.ids)
+    got = stream.update(s.slice(0, 100))
+    resumed = pickle.loads(pickle.dumps(stream))
+    assert isinstance(resumed, ScoreStream)
+    got += resumed.update(s.slice(100, 300))
+    assert got == engine.detect(s)
+    assert resumed.points_seen == 300
 
-    class Bad(Deviation):
-        def score_points(self, series: MetricSeries) -> Sequence[float]:
-            return [1.5] * len(series)
 
-    with pytest.raises(RuntimeError, match=r"Bad.score_points: score\[0\] = 1.5 is outside \[0, 1\]"):
-        Bad().detect(make([1.0, 2.0]))
+def test_broken_scorer_is_reported_not_clipped() -> None:
+    """A scorer returning a score outside [0, 1] raises RuntimeError naming the engine; none is clipped."""
 
-    class Short(Deviation):
-        def score_points(self, series: MetricSeries) -> Sequence[float]:
-            return [0.0]
+    class Broken(Deviation):
+        name: ClassVar[str] = "broken"
 
-    with pytest.raises(RuntimeError, match="returned 1 scores for 2 points"):
-        Short().detect(make([1.0, 2.0]))
+        def scorer(self) -> DeviationScorer:
+            scorer = DeviationScorer(self.limit)
+            scorer.update = lambda x, t: 1.5  # type: ignore[method-assign]
+            return scorer
+
+    with pytest.raises(RuntimeError, match=r"'broken'.*1\.5.*outside \[0, 1\]"):
+        Broken().detect(make([1.0] * 10))
+
+
+def test_scorer_must_be_a_point_scorer() -> None:
+    """An engine whose scorer() returns something else fails at construction, naming it."""
+
+    class NotAScorer(Deviation):
+        def scorer(self) -> DeviationScorer:
+            return object()  # type: ignore[return-value]
+
+    with pytest.raises(TypeError, match="scorer"):
+        NotAScorer()
 
 
 def test_bad_configuration_names_argument() -> None:
-    """window_size_points, stride_points and classify are validated."""
-    with pytest.raises(ValueError, match="Deviation: window_size_points must be a positive int, got 0"):
+    """The base validates window_size_points, stride_points and classify."""
+    with pytest.raises(ValueError, match="window_size_points"):
         Deviation(window_size_points=0)
-    with pytest.raises(TypeError, match="Deviation: classify must be a bool"):
+    with pytest.raises(TypeError, match="stride_points"):
+        Deviation(stride_points=1.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="classify"):
         Deviation(classify="yes")  # type: ignore[arg-type]
 
 
-def test_locate_window() -> None:
-    """locate_window maps a result's times back to indices, and refuses an empty span."""
-    s = make([0.0] * 10)
-    w = locate_window(s, T0 + timedelta(minutes=2), T0 + timedelta(minutes=4))
-    assert (w.start_index, w.end_index) == (2, 5)
-    w = locate_window(s, T0 + timedelta(seconds=90), T0 + timedelta(minutes=4, seconds=1))
-    assert (w.start_index, w.end_index) == (2, 5)
-    with pytest.raises(ValueError, match="no point of series"):
-        locate_window(s, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))
-
-
-# -- windows_from_z: the calibration the plugin engines share ---------------------------
-
-
-def _flat(n: int) -> MetricSeries:
-    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    return MetricSeries("t", "c", "n", "m", [t0 + timedelta(minutes=i) for i in range(n)], [1.0] * n)
-
-
-def test_windows_from_z_scores_labels_and_places_windows() -> None:
-    """z / (z + threshold) per window's worst point; SPIKE under half the points at threshold, else TREND."""
-    series = _flat(12)
-    z = [0.0, 1.0, 6.0, 0.0, 3.0, 3.0, 0.0, 0.0, float("inf")]  # points 3..11
-    out = windows_from_z(series, z, first=3, window_size_points=3, stride_points=3, threshold=3.0)
-    assert [r.window_start for r in out] == [series.timestamps[i] for i in (3, 6, 9)]
-    assert [r.window_end for r in out] == [series.timestamps[i] for i in (5, 8, 11)]
-    assert [r.anomaly_score for r in out] == [6.0 / 9.0, 0.5, 1.0]
-    assert [r.anomaly_label for r in out] == [AnomalyType.SPIKE, AnomalyType.TREND, AnomalyType.SPIKE]
-    assert all(r.magnitude is None for r in out)
-
-
-def test_windows_from_z_normal_below_score_threshold_and_magnitude_hook() -> None:
-    """Below score_threshold a window is NORMAL; magnitude(start, stop) is called per window."""
-    series = _flat(4)
-    calls: list[tuple[int, int]] = []
-
-    def magnitude(start: int, stop: int) -> float:
-        calls.append((start, stop))
-        return 0.25
-
-    out = windows_from_z(
-        series,
-        [2.0] * 4,
-        window_size_points=2,
-        stride_points=1,
-        threshold=3.0,
-        score_threshold=0.5,
-        magnitude=magnitude,
+def test_repr_shows_every_setting() -> None:
+    """The generic repr lists the engine's own settings and the shared ones."""
+    assert repr(Deviation(limit=0.3)) == (
+        "Deviation(limit=0.3, window_size_points=1, stride_points=1, classify=True)"
     )
-    assert [r.anomaly_label for r in out] == [AnomalyType.NORMAL] * 3
-    assert [r.magnitude for r in out] == [0.25] * 3
-    assert calls == [(0, 2), (1, 3), (2, 4)]
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "fragment"),
-    [
-        ({"z": [0.0] * 3}, ValueError, "windows_from_z: z must be 4 scores"),
-        ({"z": [0.0, -1.0, 0.0, 0.0]}, ValueError, "z[1] must be a number >= 0"),
-        ({"z": [0.0, float("nan"), 0.0, 0.0]}, ValueError, "z[1] must be a number >= 0"),
-        ({"z": [0.0, "1", 0.0, 0.0]}, TypeError, "z[1] must be a number >= 0"),
-        ({"first": 5}, ValueError, "first must be an int in [0, 4]"),
-        ({"first": True}, TypeError, "first must be an int"),
-        ({"threshold": 0.0}, ValueError, "threshold must be a positive number"),
-        ({"score_threshold": 0.0}, ValueError, "score_threshold must be a number in (0, 1]"),
-        ({"window_size_points": 0}, ValueError, "window_size_points"),
-        ({"stride_points": 1.5}, TypeError, "stride_points"),
-    ],
-)
-def test_windows_from_z_rejects_bad_input(
-    kwargs: dict[str, object], error: type[Exception], fragment: str
-) -> None:
-    """Every bad argument is named, with what was expected."""
-    args: dict[str, object] = {"z": [0.0] * 4, "window_size_points": 2, "stride_points": 1, "threshold": 3.0}
-    args.update(kwargs)
-    with pytest.raises(error) as info:
-        windows_from_z(_flat(4), **args)  # type: ignore[arg-type]
-    assert fragment in str(info.value)
+def test_non_causal_engine_has_no_stream() -> None:
+    """stream() of a non-causal engine is refused with the engine's name."""
+
+    class Whole(Deviation):
+        name: ClassVar[str] = "whole"
+        causal: ClassVar[bool] = False
+
+    with pytest.raises(TypeError, match="'whole' is not causal"):
+        Whole().stream("t", "c", "n", "m")
+
+
+def test_raw_to_unit_is_monotone_and_lands_on_the_alarm_line() -> None:
+    """raw_to_unit maps the raw threshold to 0.5, 0 to 0 and 1 to 1, strictly increasing."""
+    for thr in (0.01, 0.2268, 0.37, 0.9, 1.0):
+        assert raw_to_unit(thr, thr) == 0.5
+        assert raw_to_unit(0.0, thr) == 0.0
+        grid = [i / 100 for i in range(101)]
+        mapped = [raw_to_unit(r, thr) for r in grid]
+        assert all(a < b for a, b in itertools.pairwise(mapped) if a < 1.0)
+    assert raw_to_unit(1.0, 0.37) == 1.0
+    assert raw_to_unit(0.5, 1.0) == 0.25
+
+
+def test_rescaled_scorer_keeps_the_ranking() -> None:
+    """RescaledScorer gives raw_to_unit of the inner scores, and the inner warm-up."""
+    inner = DeviationScorer(0.2)
+    raw = DeviationScorer(0.2).update_many([1.0, 1.1, 3.0, 1.0], [0, 1, 2, 3])
+    scaled = RescaledScorer(inner, 0.3)
+    assert scaled.warmup_points == 1
+    assert scaled.update_many([1.0, 1.1, 3.0, 1.0], [0, 1, 2, 3]) == [raw_to_unit(r, 0.3) for r in raw]
+
+
+def test_z_score_to_unit() -> None:
+    """z / (z + threshold): 0.5 at the threshold, 0 at 0, 1 for inf."""
+    assert z_score_to_unit(4.0, 4.0) == 0.5
+    assert z_score_to_unit(0.0, 4.0) == 0.0
+    assert z_score_to_unit(float("inf"), 4.0) == 1.0
+
+
+def test_fallback_label_rule() -> None:
+    """TREND when the window ends at least half as far from the prior level as its peak, else SPIKE."""
+    before = [10.0] * 10
+    assert fallback_label([10.0, 30.0, 10.0, 10.0], before) is AnomalyType.SPIKE
+    assert fallback_label([10.0, 30.0, 30.0, 30.0], before) is AnomalyType.TREND
+    assert fallback_label([10.0, 12.0, 14.0, 16.0], before) is AnomalyType.TREND
+    assert fallback_label([10.0, 30.0, 14.0], before) is AnomalyType.SPIKE
+    assert fallback_label([1e308, -1e308], [-1e308] * 3) is AnomalyType.SPIKE
+    assert fallback_label([5.0], []) is AnomalyType.SPIKE
+
+
+def test_window_magnitude() -> None:
+    """d / (d + s): 0.5 when the window moved by the prior level; finite at the float limit."""
+    assert window_magnitude([20.0], [10.0] * 5) == 0.5
+    assert window_magnitude([10.0], [10.0] * 5) == 0.0
+    assert window_magnitude([1.0], [0.0] * 5) == 1.0
+    assert 0.0 < window_magnitude([1e308], [-1e308] * 5) <= 1.0
+
+
+def test_locate_window() -> None:
+    """locate_window turns window_start/window_end back into indices, by bisection."""
+    s = make([float(i) for i in range(10)])
+    w = locate_window(s, T0 + timedelta(minutes=3), T0 + timedelta(minutes=5))
+    assert (w.start_index, w.end_index) == (3, 6)
+    with pytest.raises(ValueError, match="no point"):
+        locate_window(s, T0 + timedelta(hours=1), T0 + timedelta(hours=2))

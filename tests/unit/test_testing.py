@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+import statistics
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -23,11 +25,10 @@ from backend.analytics.testing import (
 
 
 class GoodEngine(AnomalyDetectionEngine):
-    """Minimal conforming engine: score 0.25 for a window that moves, 0 for a flat one; all NORMAL."""
+    """Minimal conforming engine: a window's largest robust z against the 30 points before it."""
 
     name: ClassVar[str] = "good"
     causal: ClassVar[bool] = True
-    score_threshold: ClassVar[float] = 0.5
 
     def __init__(self, *, window_size_points: int = 10, stride_points: int = 5) -> None:
         for key, value in (("window_size_points", window_size_points), ("stride_points", stride_points)):
@@ -43,15 +44,20 @@ class GoodEngine(AnomalyDetectionEngine):
         out = []
         for start in range(0, len(values) - self.window_size_points + 1, self.stride_points):
             end = start + self.window_size_points
-            chunk = values[start:end]
-            score = 0.0 if min(chunk) == max(chunk) else 0.25
+            ref = values[max(0, start - 30) : start] or values[start : start + 1]
+            peak = max(abs(v) for v in ref + values[start:end]) or 1.0  # work in units of the largest value
+            med = statistics.median(v / peak for v in ref)
+            mad = statistics.median(abs(v / peak - med) for v in ref) * 1.4826
+            dev = max(abs(v / peak - med) for v in values[start:end])
+            z = 0.0 if dev == 0.0 else (dev / mad if mad > 0.0 else math.inf)
+            score = 1.0 if z == math.inf else z / (z + 6.0)
             out.append(
                 AnomalyResult(
                     *time_series.ids,
                     window_start=time_series.timestamps[start],
                     window_end=time_series.timestamps[end - 1],
                     anomaly_score=score,
-                    anomaly_label=AnomalyType.NORMAL,
+                    anomaly_label=AnomalyType.NORMAL if score < 0.5 else AnomalyType.SPIKE,
                     magnitude=score,
                 )
             )
@@ -83,11 +89,11 @@ def test_good_engine_passes_every_check() -> None:
     """A conforming engine passes all checks and check_engine returns the outcomes."""
     outcomes = check_engine(GoodEngine)
     assert [o.check for o in outcomes] == list(CHECK_NAMES)
-    assert all(o.status == "passed" for o in outcomes), outcomes
+    assert {o.check: o.status for o in outcomes if o.status != "passed"} == {"stream": "skipped"}
 
 
 def test_zscore_engine_passes_every_check() -> None:
-    """The built-in zscore engine conforms; nothing is skipped (it is causal and exposes score_threshold)."""
+    """The built-in zscore engine conforms; nothing is skipped (it is causal and streams)."""
     from backend.analytics.engines.zscore import ZScoreEngine
 
     outcomes = check_engine(ZScoreEngine)
@@ -129,15 +135,70 @@ def test_config_for_zero_arg_factory_is_a_failure() -> None:
     assert "takes no keyword arguments" in outcome.message
 
 
-def test_threshold_check_skipped_without_score_threshold() -> None:
-    """An engine that exposes no score_threshold gets the threshold check skipped with the reason."""
+def test_threshold_fails_unless_the_alarm_line_is_half() -> None:
+    """An engine whose score_threshold is missing or not 0.5 fails 'threshold', saying so."""
 
     class NoThreshold(GoodEngine):
         score_threshold = None  # type: ignore[assignment]
 
-    outcomes = {o.check: o for o in check_engine(NoThreshold)}
-    assert outcomes["threshold"].status == "skipped"
-    assert "score_threshold" in outcomes["threshold"].message
+    class OwnLine(GoodEngine):
+        score_threshold: ClassVar[float] = 0.37
+
+    assert "every engine alarms at anomaly_score >= 0.5" in _failed(NoThreshold, "threshold").message
+    assert "0.37" in _failed(OwnLine, "threshold").message
+
+
+def test_detects_fails_for_an_engine_that_scores_nothing() -> None:
+    """An engine whose scores ignore the data (all 0, or 0.25 on every moving window) fails 'detects'."""
+
+    class Blind(GoodEngine):
+        def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+            return [
+                replace(
+                    r, anomaly_score=0.0 if r.anomaly_score == 0.0 else 0.25, anomaly_label=AnomalyType.NORMAL
+                )
+                for r in super().detect(time_series)
+            ]
+
+    assert "does not see them" in _failed(Blind, "detects").message
+
+
+def test_detects_sizes_the_series_from_the_warm_up() -> None:
+    """An engine declaring a long warm-up is checked on a series whose anomalies come after it."""
+
+    class SlowStart(GoodEngine):
+        warmup_points = 500
+
+        def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+            out = super().detect(time_series)
+            stamps = time_series.timestamps
+            cut = stamps[min(499, len(stamps) - 1)] if len(stamps) else None
+            return [
+                r
+                if cut is not None and r.window_start > cut
+                else replace(r, anomaly_score=0.0, anomaly_label=AnomalyType.NORMAL)
+                for r in out
+            ]
+
+    outcomes = {o.check: o for o in check_engine(SlowStart)}
+    assert outcomes["detects"].status == "passed"
+
+
+def test_stream_fails_when_chunks_change_results() -> None:
+    """An engine whose stream differs from detect fails 'stream'."""
+
+    class Stream:
+        def __init__(self, engine: GoodEngine) -> None:
+            self.engine = engine
+
+        def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
+            return self.engine.detect(chunk)  # forgets the history: differs from detect
+
+    class Forgetful(GoodEngine):
+        def stream(self, *ids: str) -> Stream:
+            return Stream(self)
+
+    assert "differs from detect" in _failed(Forgetful, "stream").message
 
 
 def test_non_causal_engine_skips_causality_with_reason() -> None:
@@ -341,7 +402,7 @@ def test_threshold_fails_when_label_disagrees_with_score() -> None:
             return [replace(r, anomaly_label=AnomalyType.SPIKE) for r in super().detect(time_series)]
 
     message = _failed(Disagrees, "threshold").message
-    assert "score_threshold 0.5" in message
+    assert "the alarm line 0.5" in message
     assert "SPIKE" in message
 
 
@@ -352,7 +413,10 @@ def test_determinism_fails_for_unseeded_engine() -> None:
     class Drifts(GoodEngine):
         def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
             bump = next(counter) % 2 * 0.1
-            return [replace(r, anomaly_score=r.anomaly_score + bump) for r in super().detect(time_series)]
+            return [
+                replace(r, anomaly_score=min(1.0, r.anomaly_score + bump))
+                for r in super().detect(time_series)
+            ]
 
     assert "differs" in _failed(Drifts, "determinism").message
 
@@ -364,7 +428,10 @@ def test_causality_fails_for_engine_that_looks_ahead() -> None:
         def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
             last = time_series.values[-1] if len(time_series) else 0.0
             bump = 0.2 if last > 12.0 else 0.0
-            return [replace(r, anomaly_score=r.anomaly_score + bump) for r in super().detect(time_series)]
+            return [
+                replace(r, anomaly_score=min(1.0, r.anomaly_score + bump))
+                for r in super().detect(time_series)
+            ]
 
     assert "changed on the series cut after" in _failed(LooksAhead, "causality").message
 

@@ -1,25 +1,22 @@
-"""Unit tests of the built-in zscore engine."""
+"""Unit tests of the built-in zscore engine (points against their time of day and recent level)."""
 
 from __future__ import annotations
 
 import math
 import random
 from datetime import datetime, timedelta, timezone
-from fractions import Fraction
-from typing import Any
 
 import pytest
 
 from backend.analytics import AnomalyType, EngineRegistry, MetricSeries
 from backend.analytics.engines import ZScoreEngine
+from backend.analytics.engines.zscore import ZScoreScorer
 
-T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)  # a Wednesday
 
 
-def make(values: list[float]) -> MetricSeries:
-    return MetricSeries(
-        "acme", "c-1", "n-7", "cpu", [T0 + timedelta(minutes=i) for i in range(len(values))], values
-    )
+def make(values: list[float], step: timedelta = timedelta(minutes=1)) -> MetricSeries:
+    return MetricSeries("acme", "c-1", "n-7", "cpu", [T0 + step * i for i in range(len(values))], values)
 
 
 def noise(n: int, seed: int, mu: float = 50.0, sd: float = 1.0) -> list[float]:
@@ -27,226 +24,216 @@ def noise(n: int, seed: int, mu: float = 50.0, sd: float = 1.0) -> list[float]:
     return [rng.gauss(mu, sd) for _ in range(n)]
 
 
-def reference_scores(values: list[float], engine: ZScoreEngine) -> list[tuple[int, float]]:
-    """Exact (rational arithmetic) computation of every window's score, for comparison."""
-    w, stride, b = engine.window_size_points, engine.stride_points, engine.baseline_points
-    exact = [Fraction(v) for v in values]
-    out = []
-    for s in range(0, len(values) - w + 1, stride):
-        base = exact[max(0, s - b) : s]
-        if len(base) < engine.min_baseline_points:
-            continue
-        mu = sum(base, Fraction(0)) / len(base)
-        sd = math.sqrt(sum(((v - mu) ** 2 for v in base), Fraction(0)) / len(base))
-        dev = float(max(abs(v - mu) for v in exact[s : s + w]))
-        floor = max(sd, 1e-12 * abs(float(mu)), 2.2250738585072014e-308)
-        z = 0.0 if dev == 0 else dev / floor
-        out.append((s, z / (z + engine.threshold)))
-    return out
+def daily(
+    n: int, seed: int, *, per_day: int = 1440, swing: float = 20.0, level: float = 100.0
+) -> list[float]:
+    """A daily cycle (sine, peak to peak ``swing`` noise sd) plus unit Gaussian noise."""
+    rng = random.Random(seed)
+    return [level + swing / 2 * math.sin(2 * math.pi * i / per_day) + rng.gauss(0, 1) for i in range(n)]
+
+
+def flagged(results: list) -> list:  # type: ignore[type-arg]
+    return [r for r in results if r.is_anomalous]
 
 
 def test_spike_found_and_labeled() -> None:
     """A single-point spike is flagged in its window and nowhere else."""
-    vals = noise(300, 1)
-    vals[212] += 15.0
-    results = ZScoreEngine().detect(make(vals))
-    flagged = [r for r in results if r.is_anomalous]
-    assert flagged, "spike not found"
-    assert all(r.window_start <= T0 + timedelta(minutes=212) <= r.window_end for r in flagged)
-    assert {r.anomaly_label for r in flagged} == {AnomalyType.SPIKE}
-    assert all(r.explanation and "cpu" in r.explanation for r in flagged)
+    vals = noise(600, 1)
+    vals[412] += 15.0
+    hits = flagged(ZScoreEngine().detect(make(vals)))
+    assert hits, "spike not found"
+    assert all(r.window_start <= T0 + timedelta(minutes=412) <= r.window_end for r in hits)
+    assert {r.anomaly_label for r in hits} == {AnomalyType.SPIKE}
+    assert all(r.explanation and "cpu" in r.explanation for r in hits)
 
 
 def test_level_shift_is_trend() -> None:
-    """A level shift persisting to the window end is labeled TREND."""
-    vals = noise(300, 2)
-    vals[240:] = [v + 12.0 for v in vals[240:]]
-    results = ZScoreEngine(classify=False).detect(make(vals))
-    first = next(r for r in results if r.is_anomalous)
-    assert first.window_end >= T0 + timedelta(minutes=240)
-    assert any(r.anomaly_label is AnomalyType.TREND for r in results if r.is_anomalous)
+    """A sustained shift is flagged at its onset and labelled TREND."""
+    vals = noise(800, 2)
+    for i in range(500, 800):
+        vals[i] += 12.0
+    hits = flagged(ZScoreEngine().detect(make(vals)))
+    assert hits and hits[0].window_start <= T0 + timedelta(minutes=500) <= hits[0].window_end
+    assert hits[0].anomaly_label is AnomalyType.TREND
 
 
-def test_scores_match_two_pass_reference() -> None:
-    """Streaming sums give the same scores as an exact two-pass computation."""
-    vals = noise(2000, 3)
-    vals[1500] += 9.0
-    engine = ZScoreEngine(window_size_points=7, stride_points=3, baseline_points=50, min_baseline_points=10)
-    got = [
-        (int((r.window_start - T0).total_seconds() // 60), r.anomaly_score) for r in engine.detect(make(vals))
-    ]
-    ref = reference_scores(vals, engine)
-    assert [s for s, _ in got] == [s for s, _ in ref]
-    for (_, a), (_, b) in zip(got, ref, strict=True):
-        assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
+def test_warm_up_points_score_zero_and_fresh_daily_series_stays_quiet() -> None:
+    """The warm-up scores 0; a clean daily-cycle series raises no alarm, from its first point."""
+    vals = daily(3 * 1440, 3)
+    engine = ZScoreEngine(classify=False)
+    scores = engine.scorer().update_many(vals, [i * 60_000_000 for i in range(len(vals))])
+    assert scores[: engine.warmup_points] == [0.0] * engine.warmup_points
+    assert max(scores) < 0.5
+    assert not flagged(engine.detect(make(vals)))
+
+
+def test_shift_on_a_daily_cycle_is_found_and_labelled_trend() -> None:
+    """A +10 sd shift on day 3 of a 20 sd daily cycle is found at its onset and labelled TREND."""
+    vals = daily(3 * 1440, 4)
+    onset = 2 * 1440 + 600
+    for i in range(onset, onset + 180):
+        vals[i] += 10.0
+    hits = flagged(ZScoreEngine().detect(make(vals)))
+    near = [r for r in hits if abs((r.window_start - T0) / timedelta(minutes=1) - onset) <= 30]
+    assert near, "shift not found within 30 points of its onset"
+    assert near[0].anomaly_label is AnomalyType.TREND
+    # Alarms stay within the shift and the return from it (the level catches up within 40 points).
+    assert all(onset - 10 <= (r.window_start - T0) / timedelta(minutes=1) < onset + 180 + 40 for r in hits)
+
+
+def test_repeated_spikes_are_each_found() -> None:
+    """Ten equal spikes, one a day at different times, are all anomalies: yesterday's never hides today's."""
+    per_day = 288
+    vals = daily(10 * per_day + 50, 5, per_day=per_day)
+    rng = random.Random(5)
+    spikes = [d * per_day + rng.randrange(20, per_day - 20) for d in range(10)]
+    for i in spikes:
+        vals[i] += 12.0
+    results = ZScoreEngine(classify=False).detect(make(vals, timedelta(minutes=5)))
+    hit_windows = [r for r in flagged(results)]
+    for i in spikes[1:]:  # the first lands in the warm-up of the level model's scale
+        at = T0 + timedelta(minutes=5 * i)
+        assert any(r.window_start <= at <= r.window_end for r in hit_windows), f"spike at {i} missed"
+
+
+def test_same_time_spike_yesterday_does_not_hide_todays() -> None:
+    """A spike at 10:00 on four days running is flagged on each of them."""
+    per_day = 288
+    vals = daily(6 * per_day, 6, per_day=per_day)
+    at = [d * per_day + 120 for d in range(1, 5)]
+    for i in at:
+        vals[i] += 12.0
+    hits = flagged(ZScoreEngine(classify=False).detect(make(vals, timedelta(minutes=5))))
+    for i in at:
+        t = T0 + timedelta(minutes=5 * i)
+        assert any(r.window_start <= t <= r.window_end for r in hits)
+
+
+def test_phase_shift_of_the_cycle_is_found() -> None:
+    """A day whose cycle runs 6 hours late is flagged by the daily-cycle model; the level model cannot."""
+    per_day = 288
+    rng = random.Random(7)
+    vals = []
+    for i in range(8 * per_day):
+        lag = 72 if 6 * per_day <= i < 7 * per_day else 0
+        vals.append(100 + 10 * math.sin(2 * math.pi * (i - lag) / per_day) + rng.gauss(0, 1))
+    hits = flagged(ZScoreEngine(classify=False).detect(make(vals, timedelta(minutes=5))))
+    # The late day, and the jump back onto the usual cycle at its end.
+    day6, day7 = T0 + timedelta(days=6), T0 + timedelta(days=7, hours=3)
+    inside = [r for r in hits if r.window_end >= day6 and r.window_start < day7]
+    assert len(inside) >= 10
+    assert len(hits) - len(inside) <= 1
 
 
 def test_stable_at_1e9_with_tiny_variance() -> None:
-    """Values around 1e9 with sd 0.01: scores match the exact reference; a 0.2 jump is found."""
-    rng = random.Random(4)
-    vals = [1e9 + rng.gauss(0, 0.01) for _ in range(3000)]
-    vals[2600] += 0.2
-    engine = ZScoreEngine(classify=False)
-    results = engine.detect(make(vals))
-    ref = dict(reference_scores(vals, engine))
-    for r in results:
-        s = int((r.window_start - T0).total_seconds() // 60)
-        assert r.anomaly_score == pytest.approx(ref[s], rel=1e-6, abs=1e-9)
-    flagged = [r for r in results if r.is_anomalous]
-    assert flagged and all(r.window_start <= T0 + timedelta(minutes=2600) <= r.window_end for r in flagged)
+    """A 10 sd spike on a level of 1e9 with sd 1e-2 is found (no cancellation)."""
+    vals = noise(400, 8, mu=1e9, sd=1e-2)
+    vals[300] += 0.1
+    hits = flagged(ZScoreEngine(classify=False).detect(make(vals)))
+    assert [r.window_start for r in hits] == [T0 + timedelta(minutes=300)]
 
 
 def test_constant_series_is_normal() -> None:
-    """A constant series gives NORMAL windows with score 0."""
-    results = ZScoreEngine().detect(make([7.25] * 200))
+    """A constant series gives only NORMAL windows with score 0."""
+    results = ZScoreEngine().detect(make([42.5] * 300))
     assert results and all(r.anomaly_label is AnomalyType.NORMAL and r.anomaly_score == 0.0 for r in results)
 
 
-@pytest.mark.parametrize("n", [0, 1, 30, 39])
+@pytest.mark.parametrize("n", [0, 1, 9])
 def test_too_short_gives_nothing(n: int) -> None:
-    """Empty or too short for one window with enough baseline: []."""
-    assert ZScoreEngine(window_size_points=10, min_baseline_points=30).detect(make([1.0] * n)) == []
+    """A series shorter than one window gives no result."""
+    assert ZScoreEngine().detect(make(noise(n, 9))) == []
 
 
 @pytest.mark.parametrize(
-    "values",
+    ("values", "jump"),
     [
-        [1e-300 * (1 + 0.01 * (i % 7)) for i in range(200)],
-        [1.7e308 if i % 2 else -1.7e308 for i in range(200)],
-        [0.0] * 150 + [5e-324] * 50,
-        [1e308] * 150 + [-1e308] * 50,
-        [0.0] * 150 + [1.0] * 50,
-        [1e-300] * 150 + [1e300] * 50,
+        ([1e-300 * (1 + (i % 3)) for i in range(300)], None),
+        ([1.7e308 if i % 2 else -1.7e308 for i in range(300)], None),
+        ([0.0] * 200 + [5e-324] * 100, None),  # a step below the 1e-300 resolution floor: finite, no alarm
+        ([1e308] * 150 + [-1e308] * 150, 150),
+        ([0.0] * 200 + [1e308] * 100, 200),
+        ([1e-300] * 200 + [1e308] * 100, 200),
     ],
     ids=["tiny", "huge-alternating", "zero-then-subnormal", "huge-flip", "flat-jump", "tiny-to-huge"],
 )
-def test_extreme_scales_give_finite_scores(values: list[float]) -> None:
-    """Any valid series gives finite scores in [0, 1] and never raises."""
+def test_extreme_scales_give_finite_scores(values: list[float], jump: int | None) -> None:
+    """Any finite values give finite scores in [0, 1]; a jump off a flat start is anomalous at the jump."""
     results = ZScoreEngine().detect(make(values))
-    assert results
-    for r in results:
-        assert 0.0 <= r.anomaly_score <= 1.0 and math.isfinite(r.anomaly_score)
-        assert r.magnitude is not None and 0.0 <= r.magnitude <= 1.0
+    assert results and all(0.0 <= r.anomaly_score <= 1.0 for r in results)
+    if jump is not None:
+        at = T0 + timedelta(minutes=jump)
+        assert any(r.is_anomalous and r.window_start <= at <= r.window_end for r in results)
 
 
-def test_tiny_scale_matches_unit_scale() -> None:
-    """Scores are scale-invariant: the same shape at 1e-300 and at 1 scores the same."""
-    shape = noise(400, 5, mu=10.0)
-    shape[350] += 8.0
-    a = [r.anomaly_score for r in ZScoreEngine(classify=False).detect(make(shape))]
-    b = [r.anomaly_score for r in ZScoreEngine(classify=False).detect(make([v * 1e-300 for v in shape]))]
-    assert a == pytest.approx(b, rel=1e-6)
+def test_scale_free() -> None:
+    """Multiplying a series by a power of two leaves every score unchanged."""
+    vals = daily(2000, 10)
+    vals[1700] += 9.0
+    base = [r.anomaly_score for r in ZScoreEngine(classify=False).detect(make(vals))]
+    for factor in (2.0**-900, 2.0**20, 2.0**900):
+        scaled = ZScoreEngine(classify=False).detect(make([v * factor for v in vals]))
+        assert [r.anomaly_score for r in scaled] == base
 
 
-def test_flat_then_jump_is_anomalous() -> None:
-    """A perfectly flat baseline followed by a jump is flagged with a finite score."""
-    results = ZScoreEngine(classify=False).detect(make([3.0] * 100 + [4.0] * 20))
-    flagged = [r for r in results if r.is_anomalous]
-    assert flagged and all(r.anomaly_score < 1.0 or r.anomaly_score == 1.0 for r in flagged)
-    assert flagged[0].window_end >= T0 + timedelta(minutes=100)
-
-
-def test_label_normal_exactly_below_half() -> None:
-    """NORMAL exactly when score < 0.5 (z below threshold)."""
-    vals = noise(1000, 6)
-    for i in range(100, 1000, 97):
-        vals[i] += 4.5
-    for r in ZScoreEngine().detect(make(vals)):
-        assert (r.anomaly_label is AnomalyType.NORMAL) == (r.anomaly_score < 0.5)
-
-
-def test_results_ordered_and_carry_ids() -> None:
-    """Results carry the four ids and are ordered by window_start."""
-    results = ZScoreEngine().detect(make(noise(500, 7)))
-    assert all(
-        r.tenant_id == "acme" and r.cluster_id == "c-1" and r.node_id == "n-7" and r.metric_name == "cpu"
-        for r in results
+def test_scorer_update_equals_update_many() -> None:
+    """update() point by point gives update_many()'s scores."""
+    vals = daily(1500, 11)
+    stamps = [i * 60_000_000 for i in range(1500)]
+    one = ZScoreScorer()
+    assert [one.update(v, t) for v, t in zip(vals, stamps, strict=True)] == ZScoreScorer().update_many(
+        vals, stamps
     )
-    starts = [r.window_start for r in results]
-    assert starts == sorted(starts)
-
-
-def test_stream_rejects_out_of_order_and_foreign_chunks() -> None:
-    """The stream validates continuity and ids."""
-    engine = ZScoreEngine()
-    stream = engine.stream("acme", "c-1", "n-7", "cpu")
-    stream.update(make([1.0, 2.0]))
-    with pytest.raises(ValueError, match="must be later than the last point seen"):
-        stream.update(make([3.0]))
-    other = MetricSeries("other", "c-1", "n-7", "cpu", [T0 + timedelta(days=1)], [1.0])
-    with pytest.raises(ValueError, match="differ from the stream's"):
-        stream.update(other)
-    with pytest.raises(ValueError, match="tenant_id must be a non-empty str"):
-        engine.stream("", "c", "n", "m")
 
 
 def test_stream_push_matches_detect() -> None:
-    """Pushing points one at a time gives the same results as detect."""
-    vals = noise(400, 8)
-    vals[300] += 10
-    series = make(vals)
-    engine = ZScoreEngine(window_size_points=6, stride_points=4, baseline_points=40, min_baseline_points=20)
-    stream = engine.stream(*series.ids)
-    pushed = []
-    for t, v in zip(series.timestamps, series.values, strict=True):
-        pushed.extend(stream.push(t, v))
-    assert pushed == engine.detect(series)
-    assert stream.points_seen == 400
+    """push() point by point equals detect on the whole series."""
+    vals = noise(700, 12)
+    vals[650] += 20.0
+    s = make(vals)
+    engine = ZScoreEngine()
+    stream = engine.stream(*s.ids)
+    got = []
+    for t, v in zip(s.timestamps, s.values, strict=True):
+        got.extend(stream.push(t, v))
+    assert got == engine.detect(s)
+
+
+def test_stream_memory_is_bounded() -> None:
+    """A stream's buffers do not grow with the series: 20 days at 1 minute stay within the history."""
+    engine = ZScoreEngine(classify=False)
+    vals = daily(20 * 1440, 13)
+    s = make(vals)
+    stream = engine.stream(*s.ids)
+    for lo in range(0, len(vals), 5000):
+        stream.update(s.slice(lo, lo + 5000))
+    assert len(stream._vals) <= 2 * (engine.context_points + 10) + 5000
+    scorer = stream._scorer
+    assert isinstance(scorer, ZScoreScorer)
+    assert len(scorer._level_buf) <= scorer.level_points + 16
+    assert max(len(d) for d in scorer._days) <= scorer.season_days
 
 
 @pytest.mark.parametrize(
     ("kw", "exc", "text"),
     [
-        ({"threshold": 0}, ValueError, "threshold must be a positive number"),
-        ({"threshold": "3"}, TypeError, "threshold must be a finite real number"),
-        (
-            {"baseline_points": 10, "min_baseline_points": 20},
-            ValueError,
-            "min_baseline_points must be <= baseline_points",
-        ),
-        ({"stride_points": 0}, ValueError, "stride_points must be a positive int"),
-        ({"classify": 1}, TypeError, "classify must be a bool"),
+        ({"z_threshold": 0.0}, ValueError, "z_threshold must be a positive number"),
+        ({"z_threshold": "4"}, TypeError, "z_threshold must be a finite real number"),
+        ({"warmup_points": 4}, ValueError, r"warmup_points must be an int in \[8, 1048576\]"),
+        ({"warmup_points": 10**18}, ValueError, "warmup_points must be an int in"),
+        ({"level_points": 0}, ValueError, "level_points must be a positive int"),
+        ({"season_days": 2}, ValueError, r"season_days must be an int in \[3, 31\]"),
+        ({"scale_points": 10**9}, ValueError, "scale_points must be an int in"),
+        ({"window_size_points": 0}, ValueError, "window_size_points must be a positive int"),
+        ({"threshold": 4.0}, TypeError, "unknown configuration keyword"),
     ],
 )
 def test_bad_configuration(kw: dict[str, object], exc: type[Exception], text: str) -> None:
-    """Bad settings raise naming the argument."""
-    with pytest.raises(exc, match=text):
+    """Bad settings are refused at construction, naming the engine and the argument."""
+    with pytest.raises(exc, match=text) as info:
         EngineRegistry.default().create("zscore", **kw)
-
-
-def seasonal_series(period: int, cycles: int, seed: int) -> list[float]:
-    rng = random.Random(seed)
-    return [50 + 20 * math.sin(2 * math.pi * i / period) + rng.gauss(0, 1) for i in range(period * cycles)]
-
-
-def test_seasonal_mode_finds_a_phase_shift_the_plain_mode_cannot() -> None:
-    """With seasonal_period_points, a shifted half-cycle inside the usual range is flagged SEASONAL."""
-    period = 48
-    vals = seasonal_series(period, 12, seed=3)
-    shifted = range(period * 10, period * 10 + period // 2)
-    rng = random.Random(4)
-    for i in shifted:
-        vals[i] = 50 + 20 * math.sin(2 * math.pi * (i + period // 4) / period) + rng.gauss(0, 1)
-    s = MetricSeries("t", "c", "n", "m", [T0 + timedelta(minutes=30 * i) for i in range(len(vals))], vals)
-    config: dict[str, Any] = {"window_size_points": 6, "stride_points": 6, "baseline_points": 4 * period}
-    assert not [r for r in ZScoreEngine(**config).detect(s) if r.is_anomalous]
-    flagged = [r for r in ZScoreEngine(**config, seasonal_period_points=period).detect(s) if r.is_anomalous]
-    assert flagged
-    first, last = T0 + timedelta(minutes=30 * shifted[0]), T0 + timedelta(minutes=30 * shifted[-1])
-    assert all(first <= r.window_start and r.window_end <= last for r in flagged)
-    assert {r.anomaly_label for r in flagged} == {AnomalyType.SEASONAL}
-
-
-def test_seasonal_mode_starts_after_one_period_and_survives_extremes() -> None:
-    """No window before three full periods; +-1e308 flips give finite scores."""
-    engine = ZScoreEngine(
-        window_size_points=4, stride_points=4, min_baseline_points=8, seasonal_period_points=10
-    )
-    results = engine.detect(make([1.7e308 if (i // 5) % 2 else -1.7e308 for i in range(120)]))
-    assert results and results[0].window_start >= T0 + timedelta(minutes=30)
-    assert all(0.0 <= r.anomaly_score <= 1.0 for r in results)
-    with pytest.raises(ValueError, match="seasonal_period_points must be a positive int, got 0"):
-        ZScoreEngine(seasonal_period_points=0)
+    if "unknown" not in text:
+        assert "ZScoreEngine" in str(info.value)
 
 
 @pytest.mark.parametrize("name", ["zscore", "novelty", "contextual", "combined"])
@@ -256,8 +243,6 @@ def test_classifier_history_bounds_stream_memory(name: str) -> None:
 
     registry = EngineRegistry.default()
     config = {"classifier_history_points": 256}
-    if name == "zscore":
-        config["baseline_points"] = 200
     engine = registry.create(name, **config)
     vals = noise(3000, 9)
     vals[2500] += 25.0

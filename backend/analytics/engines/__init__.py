@@ -1,33 +1,33 @@
-"""Built-in engines, stdlib only. Each module holds one engine.
+"""Built-in engines, stdlib only. Each module holds one engine and its scorer.
 
-- :mod:`backend.analytics.engines.zscore`: ``zscore``, each window against a
-  trailing baseline in standard deviations; streaming, O(1) amortised per point.
+Every built-in engine is a :class:`~backend.analytics.scoring.PointScoringEngine`
+over a :class:`~backend.analytics.scoring.PointScorer`: windows, the 0.5
+alarm line, labels, magnitudes, sentences and ``.stream()`` come from there.
+
+- :mod:`backend.analytics.engines.zscore`: ``zscore``, each point against
+  what its time of day (the previous days) and its recent level expect, in
+  robust standard deviations; the engine for fleet metrics.
 - :mod:`backend.analytics.engines.novelty`: ``novelty``, multi-scale level
-  novelty with rate normalisation and alarm suppression; a point scorer built
-  for the NAB benchmark (see BENCHMARKS.md).
+  novelty with rate normalisation and alarm suppression.
 - :mod:`backend.analytics.engines.contextual`: ``contextual``, contexts of
   quantised levels and steps at several scales, learnt online (in the style of
-  CAD OSE); a fast point scorer for the NAB benchmark.
-- :mod:`backend.analytics.engines.combined`: ``combined``, the larger of the
-  ``novelty`` and ``contextual`` point scores; our strongest engine on NAB.
+  CAD OSE).
+- :mod:`backend.analytics.engines.combined`: ``combined``, the novelty,
+  contextual and shape channels together; our strongest engine on NAB.
 """
 
-from ._contextual import ContextualScorer
-from .combined import CombinedEngine, CombinedScorer, CombinedStream
-from .contextual import ContextualEngine, ContextualStream
-from .novelty import NoveltyEngine, NoveltyScorer, NoveltyStream
-from .zscore import ZScoreEngine, ZScoreStream
+from .combined import CombinedEngine, CombinedScorer
+from .contextual import ContextualEngine, ContextualScorer
+from .novelty import NoveltyEngine, NoveltyScorer
+from .zscore import ZScoreEngine, ZScoreScorer
 
 __all__ = [
     "CombinedEngine",
     "CombinedScorer",
-    "CombinedStream",
     "ContextualEngine",
     "ContextualScorer",
-    "ContextualStream",
     "NoveltyEngine",
     "NoveltyScorer",
-    "NoveltyStream",
     "ZScoreEngine",
-    "ZScoreStream",
+    "ZScoreScorer",
 ]

@@ -1,20 +1,50 @@
 """What the grid-based streaming scorers (``novelty``, ``contextual``, shapes) share (private).
 
-Each learns a grid of ``levels`` bins from its warm-up values, then score
-each value by what their channels have (not) seen on that grid. This module
-holds their common surface (``update``, ``update_many``, ``points_seen``,
-``warmed_up``) and the grid's placement; each scorer implements ``_run``.
+Each learns a grid of ``levels`` bins from its first values, then scores each
+value by what its channels have (not) seen on that grid. This module holds
+their common parts: the public surface (``update``, ``update_many``,
+``points_seen``, ``warmed_up``), the grid's placement, the logarithmic
+squeeze of positions far outside it, the warm-up collection, and the
+constants the three share.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 
-__all__ = ["GridScorer", "check_value"]
+from .._validate import check_real, fail_value
+from ..scoring import PointScorer
 
+__all__ = [
+    "RATE_SCALE",
+    "SPAN",
+    "Z_CAP",
+    "GridScorer",
+    "check_evidence_threshold",
+    "check_value",
+    "squeeze",
+]
+
+SPAN = 0.75  # linear grid out to SPAN * levels bins from the centre, logarithmic beyond
+Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
+RATE_SCALE = 0.05  # the rate of new levels (contexts, shapes) at which their evidence is halved
 _TINY = 2.2250738585072014e-308  # smallest normal double: bin width of a warm-up flat at 0
 _REL_WIDTH = 1e-9  # bin width, relative to the level, of a warm-up flat at a non-zero level
+
+
+def squeeze(z: float, cc: float) -> float:
+    """A position beyond ``+-cc`` bins pulled onto the logarithmic part of the grid.
+
+    ``z -> sign(z) * cc * (1 + ln(|z| / cc))``: bins far outside the learnt
+    range grow in proportion to their distance, and any finite value (even an
+    overflowed ``inf`` division, held at ``Z_CAP``) maps to a bounded position.
+    Callers apply it only where ``|z| > cc``.
+    """
+    if z > 0.0:
+        return cc * (1.0 + math.log((z if z < Z_CAP else Z_CAP) / cc))
+    return -cc * (1.0 + math.log((-z if -z < Z_CAP else Z_CAP) / cc))
 
 
 def check_value(owner: str, x: object, index: int) -> None:
@@ -29,13 +59,24 @@ def check_value(owner: str, x: object, index: int) -> None:
         raise ValueError(f"{owner}.values[{index}]: expected a finite real number, got {x!r}")
 
 
-class GridScorer:
-    """Base of the Novelty, Contextual and Shape scorers: the public surface and the grid."""
+def check_evidence_threshold(owner: str, value: object) -> float:
+    """Validate an engine's ``evidence_threshold``: a real number in (0, 1]."""
+    threshold = check_real(owner, "evidence_threshold", value)
+    if not 0.0 < threshold <= 1.0:
+        fail_value(owner, "evidence_threshold", "a real number in (0, 1]", value)
+    return threshold
+
+
+class GridScorer(PointScorer):
+    """Base of the Novelty, Contextual and Shape scorers: the public surface and the grid.
+
+    Grid scorers ignore timestamps: ``update(x)`` and ``update_many(xs)`` take
+    values alone (a timestamp, when given, is accepted and not read).
+    """
 
     __slots__ = ()
 
     _n: int
-    _warmup: int
     _levels: int
 
     @property
@@ -46,18 +87,40 @@ class GridScorer:
     @property
     def warmed_up(self) -> bool:
         """True once ``warmup_points`` values have been taken and values are scored."""
-        return self._n >= self._warmup
+        return self._n >= self.warmup_points
 
-    def update(self, value: float) -> float:
+    def update(self, x: float, t: int = 0) -> float:
         """Take one value; return its score in [0, 1)."""
-        return self._run((value,), None)[0]
+        return self._run((x,))[0]
 
-    def update_many(self, values: Iterable[float]) -> list[float]:
+    def update_many(self, values: Iterable[float], stamps: Sequence[int] | None = None) -> list[float]:
         """Take ``values`` in order; return their scores (the same as :meth:`update` on each)."""
-        return self._run(values, None)
+        return self._run(values)
 
-    def _run(self, values: Iterable[float], distances: list[int] | None) -> list[float]:
-        raise NotImplementedError  # pragma: no cover - each scorer implements it
+    @abstractmethod
+    def _run(self, values: Iterable[float]) -> list[float]:
+        """Scores of ``values`` in order, state carried over."""
+
+    def _collect(
+        self, warm: list[float], it: Iterator[float], out: list[float], owner: str, until: int
+    ) -> int:
+        """Take values from ``it`` into ``warm`` (each scores 0) until ``self._n`` reaches ``until``.
+
+        Returns how many values were taken (the index of the next value, for
+        error messages); ``self._n`` counts them all.
+        """
+        taken = 0
+        n = self._n
+        for x in it:
+            check_value(owner, x, taken)
+            taken += 1
+            warm.append(float(x))
+            out.append(0.0)
+            n += 1
+            if n == until:
+                break
+        self._n = n
+        return taken
 
     def _place_grid(self, warm: list[float]) -> tuple[float, float]:
         """``(centre, bin width)`` of a grid on the warm-up range with ``levels`` bins across it."""

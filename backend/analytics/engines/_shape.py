@@ -51,24 +51,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from .._validate import check_positive_int, fail_type, fail_value
-from ._grid import GridScorer, check_value
+from .._validate import check_non_negative_int, check_positive_int, fail_value
+from ._grid import RATE_SCALE, SPAN, GridScorer, check_value, squeeze
 
 __all__ = ["ShapeScorer"]
 
-_SPAN = 0.75  # linear grid out to _SPAN * levels bins from the centre, logarithmic beyond
-_Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
 _RATE_PRIOR = 100.0  # prior: one new shape per 100 shapes scored
-_RATE_SCALE = 0.05  # the rate of new shapes at which their evidence is halved
-
-
-def _check_count(owner: str, field: str, value: object) -> int:
-    """Return ``value`` if it is a non-negative ``int`` (not ``bool``)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        fail_type(owner, field, "a non-negative int", value)
-    if value < 0:
-        fail_value(owner, field, "a non-negative int", value)
-    return value
 
 
 class ShapeScorer(GridScorer):
@@ -111,7 +99,7 @@ class ShapeScorer(GridScorer):
         "_step",
         "_vlast",
         "_warm",
-        "_warmup",
+        "warmup_points",
     )
 
     def __init__(
@@ -125,17 +113,17 @@ class ShapeScorer(GridScorer):
         rest_points: int = 150,
     ) -> None:
         owner = "ShapeScorer"
-        self._warmup = check_positive_int(owner, "warmup_points", warmup_points)
-        if self._warmup < 2:
+        self.warmup_points = check_positive_int(owner, "warmup_points", warmup_points)
+        if self.warmup_points < 2:
             fail_value(owner, "warmup_points", "an int >= 2", warmup_points)
         self._levels = check_positive_int(owner, "levels", levels)
         if self._levels > 1_000_000:
             fail_value(owner, "levels", "an int in [1, 1000000]", levels)
         self._size = check_positive_int(owner, "block_points", block_points)
         self._blocks = check_positive_int(owner, "blocks", blocks)
-        self._ramp = _check_count(owner, "ramp_blocks", ramp_blocks)
-        self._rest = _check_count(owner, "rest_points", rest_points)
-        self._cc = _SPAN * self._levels
+        self._ramp = check_non_negative_int(owner, "ramp_blocks", ramp_blocks)
+        self._rest = check_non_negative_int(owner, "rest_points", rest_points)
+        self._cc = SPAN * self._levels
         self._n = 0
         self._warm: list[float] | None = []
         self._mid = 0.0
@@ -152,31 +140,21 @@ class ShapeScorer(GridScorer):
 
     def __repr__(self) -> str:
         return (
-            f"ShapeScorer(warmup_points={self._warmup}, levels={self._levels}, "
+            f"ShapeScorer(warmup_points={self.warmup_points}, levels={self._levels}, "
             f"block_points={self._size}, blocks={self._blocks}, ramp_blocks={self._ramp}, "
             f"rest_points={self._rest})"
         )
 
     # -- internals -----------------------------------------------------------------
 
-    def _run(self, values: Iterable[float], distances: list[int] | None = None) -> list[float]:
-        # A shape is made of visited levels: no distance beyond the learnt range to report.
+    def _run(self, values: Iterable[float]) -> list[float]:
         out: list[float] = []
         it = iter(values)
         index = 0
         warm = self._warm
         if warm is not None:
-            n = self._n
-            for x in it:
-                check_value("ShapeScorer", x, index)
-                index += 1
-                warm.append(float(x))
-                out.append(0.0)
-                n += 1
-                if n == self._warmup:
-                    break
-            if n < self._warmup:
-                self._n = n
+            index = self._collect(warm, it, out, "ShapeScorer", self.warmup_points)
+            if self._n < self.warmup_points:
                 return out
             self._mid, self._step = self._place_grid(warm)
             self._warm = None
@@ -192,17 +170,15 @@ class ShapeScorer(GridScorer):
         means, seen, seen2 = self._means, self._seen, self._seen2
         count, scored, ramp = self._count, self._scored, self._ramp
         last, vlast, rest = self._last, self._vlast, self._rest
-        log, isfinite, floor = math.log, math.isfinite, math.floor
+        isfinite, floor = math.isfinite, math.floor
         append = out.append if out is not None else None
         for x in values:
             if type(x) is not float or not isfinite(x):
                 check_value("ShapeScorer", x, index)
             index += 1
             z = (x - mid) / step
-            if z > cc:
-                z = cc * (1.0 + log((z if z < _Z_CAP else _Z_CAP) / cc))
-            elif z < -cc:
-                z = -cc * (1.0 + log((-z if -z < _Z_CAP else _Z_CAP) / cc))
+            if z > cc or z < -cc:
+                z = squeeze(z, cc)
             acc += z
             pos += 1
             n += 1
@@ -236,7 +212,7 @@ class ShapeScorer(GridScorer):
                 append(0.0)
                 continue
             count += 1
-            w = 1.0 / (1.0 + count / ((scored + _RATE_PRIOR) * _RATE_SCALE))
+            w = 1.0 / (1.0 + count / ((scored + _RATE_PRIOR) * RATE_SCALE))
             if scored < ramp:
                 w *= scored / ramp
             i = n - 1

@@ -14,7 +14,7 @@ three, each weighted::
     score = min(1, max(novelty, contextual_weight * contextual, shape_weight * shape))
 
 Each scorer keeps its own warm-up and its own suppression of repeated alarms.
-The weights (1.1 and 0.85) and the alarm threshold (``threshold``, 0.37) were
+The weights (1.1 and 0.85) and the raw alarm threshold (``evidence_threshold``, 0.37) were
 chosen on the design two thirds of the NAB corpus only; see BENCHMARKS.md for
 the figures on the held-out third and on all 41 files. At 0.85 the shape
 channel raises an alarm on its own only for a new shape in a series whose
@@ -22,32 +22,35 @@ shapes rarely change, after a few thousand points of history (evidence above
 0.44 at the default threshold), such as a daily cycle that skips its rise;
 ``shape_weight=0`` gives the two-scorer engine exactly.
 
+The engine re-scales the combined score so that ``evidence_threshold`` lands
+on the alarm line 0.5 (:func:`~backend.analytics.scoring.raw_to_unit`).
 Windows, magnitudes, labels, sentences and the incremental form are those of
-the other point-scoring engines (:class:`~backend.analytics.engines._stream.ScorerStream`):
+every point-scoring engine (:class:`~backend.analytics.scoring.PointScoringEngine`):
 a window scores its highest point, is anomalous exactly when that reaches
-``threshold``, and the :class:`~backend.analytics.explain.ExplanationClassifier`
+0.5, and the :class:`~backend.analytics.explain.ExplanationClassifier`
 labels and explains it. Cost: the three scorers' costs added, O(1) per point.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from .._validate import check_real, fail_type, fail_value
-from ._contextual import ContextualScorer
+from ..scoring import PointScorer, PointScoringEngine, RescaledScorer
+from ._grid import check_evidence_threshold
 from ._shape import ShapeScorer
-from ._stream import ScorerEngine, ScorerStream
+from .contextual import ContextualScorer
 from .novelty import NoveltyScorer
 
-__all__ = ["CombinedEngine", "CombinedScorer", "CombinedStream"]
+__all__ = ["CombinedEngine", "CombinedScorer"]
 
 _NOVELTY_LEVELS = 12
 _CONTEXTUAL_LEVELS = 10
 
 
-class CombinedScorer:
+class CombinedScorer(PointScorer):
     """The streaming core of ``combined``: floats in, ``max(novelty, w * contextual, v * shape)`` out.
 
     ``update(x)`` returns the score of ``x`` in [0, 1]; ``update_many(xs)``
@@ -61,26 +64,29 @@ class CombinedScorer:
     True
     """
 
-    __slots__ = ("_contextual", "_novelty", "_shape", "_shape_weight", "_weight")
+    __slots__ = ("_contextual", "_novelty", "_shape", "_shape_weight", "_weight", "warmup_points")
 
     def __init__(self, *, contextual_weight: float = 1.1, shape_weight: float = 0.85) -> None:
         self._weight, self._shape_weight = _check_weights("CombinedScorer", contextual_weight, shape_weight)
         self._novelty = NoveltyScorer(levels=_NOVELTY_LEVELS)
         self._contextual = ContextualScorer(levels=_CONTEXTUAL_LEVELS)
         self._shape = ShapeScorer(levels=_CONTEXTUAL_LEVELS)
+        self.warmup_points = min(
+            self._novelty.warmup_points, self._contextual.warmup_points, self._shape.warmup_points
+        )
 
     def __repr__(self) -> str:
         return f"CombinedScorer(contextual_weight={self._weight}, shape_weight={self._shape_weight})"
 
-    def update(self, value: float) -> float:
+    def update(self, x: float, t: int = 0) -> float:
         """Take one value; return its score in [0, 1]."""
-        return self._run([value], None)[0]
+        return self._run([x])[0]
 
-    def update_many(self, values: Iterable[float]) -> list[float]:
-        """Take ``values`` in order; return their scores."""
-        return self._run(values, None)
+    def update_many(self, values: Iterable[float], stamps: Sequence[int] | None = None) -> list[float]:
+        """Take ``values`` in order; return their scores (timestamps are not read)."""
+        return self._run(values)
 
-    def _run(self, values: Iterable[float], distances: list[int] | None) -> list[float]:
+    def _run(self, values: Iterable[float]) -> list[float]:
         batch = list(values)
         for i, v in enumerate(batch):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -88,18 +94,10 @@ class CombinedScorer:
             if not math.isfinite(v):
                 fail_value("CombinedScorer", f"values[{i}]", "a finite real number", v)
         floats = [float(v) for v in batch]
-        dist_a: list[int] = []
-        dist_b: list[int] = []
-        a = self._novelty._run(floats, dist_a)
-        b = self._contextual._run(floats, dist_b)
+        a = self._novelty._run(floats)
+        b = self._contextual._run(floats)
         c = self._shape._run(floats)
         w, v = self._weight, self._shape_weight
-        if distances is not None:
-            # Distances in a common unit: bins of a grid with both grids' bin counts multiplied.
-            # (A new shape is made of visited levels: the shape scorer adds no distance.)
-            distances.extend(
-                max(x * _CONTEXTUAL_LEVELS, y * _NOVELTY_LEVELS) for x, y in zip(dist_a, dist_b, strict=True)
-            )
         # The weights can push a score past 1: cap it.
         return [min(1.0, max(x, w * y, v * z)) for x, y, z in zip(a, b, c, strict=True)]
 
@@ -115,15 +113,15 @@ def _check_weights(owner: str, contextual_weight: object, shape_weight: object) 
     return weight, shape
 
 
-class CombinedEngine(ScorerEngine):
+class CombinedEngine(PointScoringEngine):
     """``max(novelty, 1.1 * contextual, 0.85 * shape)`` per point; causal, streaming, deterministic.
 
     Keyword-only settings (validated; unknown keywords raise ``TypeError``):
     ``window_size_points`` (default 1) and ``stride_points`` (default 1): the
     windows, each scored by its highest point; ``contextual_weight`` (default
     1.1, > 0); ``shape_weight`` (default 0.85, >= 0; 0 switches the shape
-    channel off); ``threshold`` (default 0.37, in (0, 1]): a window is anomalous
-    exactly when its score is at or above it (``score_threshold``);
+    channel off); ``evidence_threshold`` (default 0.37, in (0, 1]): the raw
+    combined score that lands on the alarm line 0.5;
     ``classify`` (default True): label and explain anomalous windows with the
     :class:`ExplanationClassifier`; ``classifier_history_points`` (default
     None: the classifier's 2048): the labelling history a live stream buffers.
@@ -131,8 +129,6 @@ class CombinedEngine(ScorerEngine):
 
     name: ClassVar[str] = "combined"
     causal: ClassVar[bool] = True
-    #: Grid bins behind ``magnitude``: both scorers' distances are expressed in this unit.
-    levels: int = _NOVELTY_LEVELS * _CONTEXTUAL_LEVELS
 
     def __init__(
         self,
@@ -141,44 +137,21 @@ class CombinedEngine(ScorerEngine):
         stride_points: int = 1,
         contextual_weight: float = 1.1,
         shape_weight: float = 0.85,
-        threshold: float = 0.37,
+        evidence_threshold: float = 0.37,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
         owner = "CombinedEngine"
-        self._init_common(
-            owner, window_size_points, stride_points, threshold, classify, classifier_history_points
-        )
         self.contextual_weight, self.shape_weight = _check_weights(owner, contextual_weight, shape_weight)
-
-    def __repr__(self) -> str:
-        return (
-            f"CombinedEngine(window_size_points={self.window_size_points}, "
-            f"stride_points={self.stride_points}, contextual_weight={self.contextual_weight}, "
-            f"shape_weight={self.shape_weight}, "
-            f"threshold={self.threshold}, classify={self.classify})"
+        self.evidence_threshold = check_evidence_threshold(owner, evidence_threshold)
+        super().__init__(
+            window_size_points=window_size_points,
+            stride_points=stride_points,
+            classify=classify,
+            classifier_history_points=classifier_history_points,
         )
 
-    def scorer(self) -> CombinedScorer:
-        """A fresh streaming core with this engine's settings."""
-        return CombinedScorer(contextual_weight=self.contextual_weight, shape_weight=self.shape_weight)
-
-
-class CombinedStream(ScorerStream):
-    """Incremental ``combined`` detection: ``update(chunk)`` returns the windows the chunk completes.
-
-    The concatenation of all returned lists equals ``engine.detect`` on the
-    concatenated series, whatever the chunking.
-    """
-
-    _owner: ClassVar[str] = "CombinedStream"
-
-    def __init__(
-        self, engine: CombinedEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
-    ) -> None:
-        if not isinstance(engine, CombinedEngine):
-            fail_type("CombinedStream", "engine", "a CombinedEngine", engine)
-        super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)
-
-
-CombinedEngine._stream_class = CombinedStream
+    def scorer(self) -> RescaledScorer:
+        """A fresh scorer for one series: :class:`CombinedScorer` re-scaled to the 0.5 alarm line."""
+        raw = CombinedScorer(contextual_weight=self.contextual_weight, shape_weight=self.shape_weight)
+        return RescaledScorer(raw, self.evidence_threshold)

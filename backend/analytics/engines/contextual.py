@@ -42,12 +42,14 @@ that channel, and how far beyond the learnt range a new level lies.
    anomaly raises one alarm, whatever threshold the caller applies, and the
    earliest evidence is the one reported.
 
-The point score is in [0, 1). A window's score is the largest point score
-inside it; the window is anomalous (label not NORMAL) exactly when that score
-is at or above ``threshold`` (the engine's ``score_threshold``). The default
-0.2268 is the threshold the Numenta Anomaly Benchmark's corpus-wide
-optimisation picks (standard profile) for the default settings on the design
-files (see BENCHMARKS.md).
+The raw point score is in [0, 1). The engine re-scales it so that
+``evidence_threshold`` lands on the alarm line 0.5
+(:func:`~backend.analytics.scoring.raw_to_unit`, strictly increasing); a
+window's score is the largest point score inside it and the window is
+anomalous (label not NORMAL) exactly when that score is at or above 0.5. The
+default ``evidence_threshold`` 0.2268 is the threshold the Numenta Anomaly
+Benchmark's corpus-wide optimisation picks (standard profile) for the default
+settings on the design files (see BENCHMARKS.md).
 
 References: M. Smirnov, "CAD: Contextual Anomaly Detector" (CAD OSE, 2016,
 NAB ``nab/detectors/context_ose``); M. Hampton, "ARTimeNAB" (2021);
@@ -59,28 +61,251 @@ Cost
 O(1) work and memory per point, amortised: a 256-value ring, five
 set look-ups, and sets bounded by the logarithmic grid. The warm-up is
 learnt once (O(``warmup_points``)). The core, :class:`ContextualScorer`,
-takes plain floats; :class:`ContextualStream` takes :class:`MetricSeries`
-chunks and returns the same results as :meth:`ContextualEngine.detect` on the
-whole series, whatever the chunking.
+takes plain floats; ``ContextualEngine().stream(...)`` takes
+:class:`MetricSeries` chunks and returns the same results as
+:meth:`ContextualEngine.detect` on the whole series, whatever the chunking.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from typing import ClassVar
 
-from .._validate import fail_type
-from ._contextual import ContextualScorer, check_settings
-from ._stream import ScorerEngine, ScorerStream
+from .._validate import check_non_negative_int, check_positive_int, fail_value
+from ..scoring import PointScoringEngine, RescaledScorer
+from ._grid import RATE_SCALE, SPAN, Z_CAP, GridScorer, check_evidence_threshold, check_value, squeeze
 
-__all__ = ["DEFAULT_THRESHOLD", "ContextualEngine", "ContextualScorer", "ContextualStream"]
+__all__ = ["DEFAULT_THRESHOLD", "ContextualEngine", "ContextualScorer"]
 
-#: The default ``threshold``: NAB's standard-profile optimum for the defaults on the design files.
+#: The default ``evidence_threshold``: NAB's standard-profile optimum for the defaults on the design files.
 DEFAULT_THRESHOLD = 0.2268
 
-_LABEL_CONTEXT = 32  # points before a window that the fallback SPIKE/TREND label compares against
+_FIX = 64  # fixed-point resolution of a position: 1/64 of a bin (shift 6)
+_SHIFT = 6
+_RING = 256  # the longest scale, and the ring of recent positions (a power of two)
+_MASK = _RING - 1
+_CHANNELS = 5  # level at scales 1, 16, 64, 256, and the transition between consecutive levels
+_RATE_PRIOR = 1000.0  # prior: one new context per channel per 1000 points
+_GRADE = 0.5  # extra weight per bin that a new level lies beyond a channel's learnt range
+_GRADE_CAP = 4  # ... counted up to this many bins
+# Per channel (level at scales 1, 16, 64, 256; transition): the point at which it goes live, and how
+# many points its evidence takes to reach full weight (a channel that has just gone live knows little).
+_LIVE_FROM = (0, 15, 63, 255, 1)
+_RAMP = (1, 16, 64, 256, 1)
 
 
-class ContextualEngine(ScorerEngine):
+def _check_settings(
+    owner: str, warmup_points: object, levels: object, rest_points: object
+) -> tuple[int, int, int]:
+    """Validate the scorer's settings; return ``(warmup_points, levels, rest_points)``."""
+    warm = check_positive_int(owner, "warmup_points", warmup_points)
+    if warm < 2:
+        fail_value(owner, "warmup_points", "an int >= 2", warmup_points)
+    lev = check_positive_int(owner, "levels", levels)
+    if lev > 1_000_000:
+        fail_value(owner, "levels", "an int in [1, 1000000]", levels)
+    return warm, lev, check_non_negative_int(owner, "rest_points", rest_points)
+
+
+class ContextualScorer(GridScorer):
+    """Contextual novelty over five channels with alarm suppression; feed values, get point scores.
+
+    ``update(x)`` returns the score of ``x`` in [0, 1); ``update_many(xs)``
+    returns the scores of ``xs`` and equals ``[update(x) for x in xs]``.
+    Values must be finite real numbers (``ValueError``/``TypeError``
+    otherwise, naming the index). The first ``warmup_points`` values score 0.
+
+    >>> scorer = ContextualScorer()
+    >>> max(scorer.update_many([10.0 + (i % 5) * 0.3 for i in range(600)])) < 0.01
+    True
+    >>> scorer.update(100.0) > 0.3
+    True
+    """
+
+    __slots__ = (
+        "_cc",
+        "_counts",
+        "_hi",
+        "_last",
+        "_levels",
+        "_lo",
+        "_mid",
+        "_n",
+        "_off",
+        "_qprev",
+        "_rest",
+        "_ring",
+        "_seen",
+        "_span",
+        "_started",
+        "_step",
+        "_sums",
+        "_vlast",
+        "_warm",
+        "warmup_points",
+    )
+
+    def __init__(self, *, warmup_points: int = 250, levels: int = 10, rest_points: int = 150) -> None:
+        self.warmup_points, self._levels, self._rest = _check_settings(
+            "ContextualScorer", warmup_points, levels, rest_points
+        )
+        self._cc = SPAN * self._levels
+        # Largest |position| after the logarithmic squeeze; the offset keeps fixed-point positions positive,
+        # and its extra half bin centres the bins on whole positions: the warm-up's extremes (+-levels/2)
+        # lie mid-bin, half a bin from the nearest unseen level on either side.
+        zmax = self._cc * (1.0 + math.log(Z_CAP / self._cc))
+        self._off = float(math.ceil(zmax) + 2) + 0.5
+        self._span = 2 * (int(self._off) + 3)  # more than any level key: packs a transition in one int
+        self._n = 0
+        self._warm: list[float] | None = []
+        self._mid = 0.0
+        self._step = 1.0
+        self._ring = [0] * _RING
+        self._sums = [0, 0, 0]
+        self._seen: list[set[int]] = [set() for _ in range(_CHANNELS)]
+        self._counts = [0] * _CHANNELS
+        self._started = [False] * _CHANNELS  # has the channel learnt its first context?
+        self._lo = [0] * 4
+        self._hi = [0] * 4
+        self._qprev = -1
+        self._last = -(10**18)
+        self._vlast = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"ContextualScorer(warmup_points={self.warmup_points}, levels={self._levels}, "
+            f"rest_points={self._rest})"
+        )
+
+    # -- internals -----------------------------------------------------------------
+
+    def _run(self, values: Iterable[float]) -> list[float]:
+        out: list[float] = []
+        index = 0
+        it = iter(values)
+        warm = self._warm
+        if warm is not None:
+            # The warm-up values score 0; once they are all in, they fix the grid and are learnt.
+            index = self._collect(warm, it, out, "ContextualScorer", self.warmup_points)
+            if self._n < self.warmup_points:
+                return out
+            n = self._n
+            self._mid, self._step = self._place_grid(warm)
+            self._warm = None
+            self._n = 0  # the channels count their own points from here
+            self._step_all(warm, None, 0, learn=True)
+            self._n = n
+        self._step_all(it, out, index, learn=False)
+        return out
+
+    def _step_all(
+        self,
+        values: Iterable[float],
+        out: list[float] | None,
+        index: int,
+        *,
+        learn: bool,
+    ) -> None:
+        """Run values through the channels; when ``learn``, only learn (no scores, no alarms)."""
+        append = out.append if out is not None else None
+        n = self._n
+        # Points taken by the channels: the warm-up values are learnt first, so j = n from there on.
+        mid, step, cc, off = self._mid, self._step, self._cc, self._off
+        ring, sums, seen, counts = self._ring, self._sums, self._seen, self._counts
+        los, his = self._lo, self._hi
+        span, qprev = self._span, self._qprev
+        last, vlast, rest = self._last, self._vlast, self._rest
+        s16, s64, s256 = sums
+        seen1, seen16, seen64, seen256, seen_t = seen
+        visited_before = self._started
+        isfinite = math.isfinite
+        for x in values:
+            if type(x) is not float or not isfinite(x):
+                check_value("ContextualScorer", x, index)
+            index += 1
+            z = (x - mid) / step
+            if z > cc or z < -cc:
+                z = squeeze(z, cc)
+            zi = int((z + off) * _FIX)
+            s16 += zi - ring[(n - 16) & _MASK]
+            s64 += zi - ring[(n - 64) & _MASK]
+            s256 += zi - ring[n & _MASK]
+            ring[n & _MASK] = zi
+            q1 = zi >> _SHIFT
+            qt = qprev * span + q1
+            if n >= _RING:
+                # Steady state: every channel is live.
+                q16 = s16 >> (_SHIFT + 4)
+                q64 = s64 >> (_SHIFT + 6)
+                q256 = s256 >> (_SHIFT + 8)
+                if q1 in seen1 and q16 in seen16 and q64 in seen64 and q256 in seen256 and qt in seen_t:
+                    qprev = q1
+                    n += 1
+                    if append is not None:
+                        append(0.0)
+                    continue
+                keys = (q1, q16, q64, q256, qt)
+            else:
+                # Filling the ring: a channel is live once its scale is full (sums of exactly s points).
+                keys = (
+                    q1,
+                    s16 >> (_SHIFT + 4) if n >= 15 else -1,
+                    s64 >> (_SHIFT + 6) if n >= 63 else -1,
+                    s256 >> (_SHIFT + 8) if n >= 255 else -1,
+                    qt if n >= 1 else -1,
+                )
+            qprev = q1
+            evidence = 0.0
+            rate_den = (n + _RATE_PRIOR) * RATE_SCALE
+            for c in range(_CHANNELS):
+                q = keys[c]
+                if q < 0:
+                    continue
+                visited = seen[c]
+                if q in visited:
+                    continue
+                visited.add(q)
+                if not visited_before[c]:
+                    # A channel's first context is no news: nothing was learnt to compare it with.
+                    visited_before[c] = True
+                    if c < 4:
+                        los[c] = his[c] = q
+                    continue
+                counts[c] += 1
+                w = 1.0 / (1.0 + counts[c] / rate_den)
+                age = n - _LIVE_FROM[c]
+                if age < _RAMP[c]:
+                    w *= age / _RAMP[c]
+                if c < 4:
+                    lo, hi = los[c], his[c]
+                    d = 0
+                    if q > hi:
+                        d = q - hi
+                        his[c] = q
+                    elif q < lo:
+                        d = lo - q
+                        los[c] = q
+                    if d:
+                        w *= 1.0 + _GRADE * (d if d < _GRADE_CAP else _GRADE_CAP)
+                evidence += w
+            n += 1
+            if append is None:
+                continue
+            raw = evidence / _CHANNELS
+            if raw > 0.0 and (n - 1 - last > rest or raw > vlast):
+                append(raw / (1.0 + raw))
+                last = n - 1
+                vlast = raw
+            else:
+                append(0.0)
+        self._n = n
+        self._sums = [s16, s64, s256]
+        self._qprev = qprev
+        self._last, self._vlast = last, vlast
+
+
+class ContextualEngine(PointScoringEngine):
     """Contextual novelty over five channels with alarm suppression; causal, streaming, deterministic.
 
     Keyword-only settings (all validated; unknown keywords raise ``TypeError``):
@@ -93,8 +318,9 @@ class ContextualEngine(ScorerEngine):
       the warm-up points.
     - ``rest_points`` (default 150, >= 0): points after an alarm during which
       only a higher score is reported.
-    - ``threshold`` (default 0.2268, in (0, 1]): a window is anomalous exactly
-      when its score is at or above it (exposed as ``score_threshold``).
+    - ``evidence_threshold`` (default 0.2268, in (0, 1]): the raw evidence
+      that lands on the alarm line 0.5 (a window is anomalous exactly when its
+      score is at or above 0.5).
     - ``classify`` (default True): label and explain anomalous windows with the
       :class:`ExplanationClassifier` (else SPIKE/TREND from the window's shape).
     - ``classifier_history_points`` (default None: the classifier's default,
@@ -113,8 +339,6 @@ class ContextualEngine(ScorerEngine):
 
     name: ClassVar[str] = "contextual"
     causal: ClassVar[bool] = True
-    #: The default of ``score_threshold``; an instance's value is its ``threshold`` setting.
-    default_score_threshold: ClassVar[float] = DEFAULT_THRESHOLD
 
     def __init__(
         self,
@@ -124,53 +348,25 @@ class ContextualEngine(ScorerEngine):
         warmup_points: int = 250,
         levels: int = 10,
         rest_points: int = 150,
-        threshold: float = DEFAULT_THRESHOLD,
+        evidence_threshold: float = DEFAULT_THRESHOLD,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
         owner = "ContextualEngine"
-        self._init_common(
-            owner, window_size_points, stride_points, threshold, classify, classifier_history_points
-        )
-        self.warmup_points, self.levels, self.rest_points = check_settings(
+        self.warmup_points, self.levels, self.rest_points = _check_settings(
             owner, warmup_points, levels, rest_points
         )
-
-    def __repr__(self) -> str:
-        return (
-            f"ContextualEngine(window_size_points={self.window_size_points}, "
-            f"stride_points={self.stride_points}, warmup_points={self.warmup_points}, "
-            f"levels={self.levels}, rest_points={self.rest_points}, "
-            f"threshold={self.threshold}, classify={self.classify})"
+        self.evidence_threshold = check_evidence_threshold(owner, evidence_threshold)
+        super().__init__(
+            window_size_points=window_size_points,
+            stride_points=stride_points,
+            classify=classify,
+            classifier_history_points=classifier_history_points,
         )
 
-    def scorer(self) -> ContextualScorer:
-        """A fresh streaming core with this engine's settings (plain floats in, point scores out)."""
-        return ContextualScorer(
+    def scorer(self) -> RescaledScorer:
+        """A fresh scorer for one series: :class:`ContextualScorer` re-scaled to the 0.5 alarm line."""
+        raw = ContextualScorer(
             warmup_points=self.warmup_points, levels=self.levels, rest_points=self.rest_points
         )
-
-
-class ContextualStream(ScorerStream):
-    """Incremental ``contextual`` detection for one series: feed points, get completed windows.
-
-    ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
-    whose first timestamp is later than every point seen so far and returns the
-    results of the windows the chunk completes; ``push(timestamp, value)`` takes
-    one point. The concatenation of all returned lists equals ``engine.detect``
-    on the concatenated series, whatever the chunking. Memory is bounded by the
-    engine's ``history_points + window_size_points`` buffered points (at least
-    32) plus the scorer's O(1) state.
-    """
-
-    _owner: ClassVar[str] = "ContextualStream"
-
-    def __init__(
-        self, engine: ContextualEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
-    ) -> None:
-        if not isinstance(engine, ContextualEngine):
-            fail_type("ContextualStream", "engine", "a ContextualEngine", engine)
-        super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)
-
-
-ContextualEngine._stream_class = ContextualStream
+        return RescaledScorer(raw, self.evidence_threshold)

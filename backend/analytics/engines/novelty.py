@@ -47,14 +47,16 @@ first half fixes a grid, the second half learns the levels.
    an escalation starts a new rest period. One anomaly raises one alarm,
    whatever threshold the caller applies.
 
-The point score is in [0, 1); the first ``warmup_points`` points score 0.
-A window's score is the largest point score inside it, and the window is
-anomalous (label not NORMAL) exactly when that score is at or above
-``threshold`` (the engine's ``score_threshold``). The default 0.37 is the
-threshold that the Numenta Anomaly Benchmark's corpus-wide optimisation
-picks for ``combined`` (whose strongest channel this is) on the design
-files; for ``novelty`` alone it picks a lower one (0.28), which buys
-earlier detections with more false alarms (see BENCHMARKS.md).
+The raw point score is in [0, 1); the first ``warmup_points`` points score 0.
+The engine re-scales it so that ``evidence_threshold`` lands on the alarm
+line 0.5 (:func:`~backend.analytics.scoring.raw_to_unit`, strictly
+increasing); a window's score is the largest point score inside it and the
+window is anomalous (label not NORMAL) exactly when that score is at or
+above 0.5. The default ``evidence_threshold`` 0.37 is the threshold that the
+Numenta Anomaly Benchmark's corpus-wide optimisation picks for ``combined``
+(whose strongest channel this is) on the design files; for ``novelty`` alone
+it picks a lower one (0.28), which buys earlier detections with more false
+alarms (see BENCHMARKS.md).
 
 This is a causal, deterministic, stdlib-only design in the family of the
 detectors that lead the Numenta Anomaly Benchmark: quantised normalised
@@ -83,17 +85,14 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from .._validate import check_positive_int, fail_type, fail_value
-from ._grid import GridScorer, check_value
-from ._stream import ScorerEngine, ScorerStream
+from .._validate import check_non_negative_int, check_positive_int, fail_type, fail_value
+from ..scoring import PointScoringEngine, RescaledScorer
+from ._grid import RATE_SCALE, SPAN, GridScorer, check_evidence_threshold, check_value, squeeze
 
-__all__ = ["NoveltyEngine", "NoveltyScorer", "NoveltyStream"]
+__all__ = ["NoveltyEngine", "NoveltyScorer"]
 
 _FIX = 64  # fixed-point resolution of z: 1/64 of a bin
-_SPAN = 0.75  # linear grid out to _SPAN * levels bins from the centre, logarithmic beyond
-_Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
 _RATE_PRIOR_POINTS = 1000.0  # prior: one novel point per 1000 points
-_RATE_SCALE = 0.05  # novelty rate at which evidence is halved
 _MAX_SEARCH = 64  # longest search for the nearest visited bin inside the visited range
 _DEV_ALPHA = 1.0 / 32.0  # smoothing of the local level and deviation (about 32 points)
 _DEV_FLOOR = 1.0 / _FIX  # deviations below 1/64 bin are not told apart
@@ -128,11 +127,7 @@ def _check_settings(
     scl = _check_scales(owner, scales)
     if warm < 2 or warm < scl[-1]:
         fail_value(owner, "warmup_points", f"an int >= 2 and >= the largest scale ({scl[-1]})", warmup_points)
-    if isinstance(rest_points, bool) or not isinstance(rest_points, int):
-        fail_type(owner, "rest_points", "a non-negative int", rest_points)
-    if rest_points < 0:
-        fail_value(owner, "rest_points", "a non-negative int", rest_points)
-    return warm, lev, scl, rest_points
+    return warm, lev, scl, check_non_negative_int(owner, "rest_points", rest_points)
 
 
 class NoveltyScorer(GridScorer):
@@ -172,8 +167,8 @@ class NoveltyScorer(GridScorer):
         "_sums",
         "_vlast",
         "_warm",
-        "_warmup",
         "last_distance",
+        "warmup_points",
     )
 
     def __init__(
@@ -184,11 +179,11 @@ class NoveltyScorer(GridScorer):
         scales: Sequence[int] = (1, 4, 16, 64),
         rest_points: int = 100,
     ) -> None:
-        self._warmup, self._levels, self._scales, self._rest = _check_settings(
+        self.warmup_points, self._levels, self._scales, self._rest = _check_settings(
             "NoveltyScorer", warmup_points, levels, scales, rest_points
         )
-        self._grid = self._warmup // 2
-        self._cc = _SPAN * self._levels
+        self._grid = self.warmup_points // 2
+        self._cc = SPAN * self._levels
         self._n = 0
         self._warm: list[float] | None = []
         self._mid = 0.0
@@ -210,38 +205,28 @@ class NoveltyScorer(GridScorer):
 
     def __repr__(self) -> str:
         return (
-            f"NoveltyScorer(warmup_points={self._warmup}, levels={self._levels}, "
+            f"NoveltyScorer(warmup_points={self.warmup_points}, levels={self._levels}, "
             f"scales={self._scales!r}, rest_points={self._rest})"
         )
 
     # -- internals -----------------------------------------------------------------
 
-    def _run(self, values: Iterable[float], distances: list[int] | None) -> list[float]:
+    def _run(self, values: Iterable[float]) -> list[float]:
         out: list[float] = []
         append = out.append
-        n = self._n
         index = 0
         it = iter(values)
         warm = self._warm
         if warm is not None:
             # Phase 1: the first warmup_points // 2 values only fix the grid.
-            for x in it:
-                check_value("NoveltyScorer", x, index)
-                index += 1
-                warm.append(float(x))
-                append(0.0)
-                if distances is not None:
-                    distances.append(0)
-                n += 1
-                if n == self._grid:
-                    self._mid, self._step = self._place_grid(warm)
-                    self._warm = warm = None
-                    break
-            if warm is not None:
-                self._n = n
+            index = self._collect(warm, it, out, "NoveltyScorer", self._grid)
+            if self._n < self._grid:
                 return out
+            self._mid, self._step = self._place_grid(warm)
+            self._warm = None
+        n = self._n
         # Phases 2 (learning, scores 0) and 3 (scoring). Locals for speed; state written back at the end.
-        grid, warmup = self._grid, self._warmup
+        grid, warmup = self._grid, self.warmup_points
         mid, step, cc = self._mid, self._step, self._cc
         ring, sums, den, seen = self._ring, self._sums, self._den, self._seen
         bounds, scales = self._bounds, self._scales
@@ -249,17 +234,15 @@ class NoveltyScorer(GridScorer):
         channels = range(len(scales))
         mu, mad, dev_max = self._mu, self._mad, self._dev_max
         events, last, vlast, rest = self._events, self._last, self._vlast, self._rest
-        log, log2, floor, isfinite = math.log, math.log2, math.floor, math.isfinite
-        best = 0
+        log2, floor, isfinite = math.log2, math.floor, math.isfinite
+        best = self.last_distance
         for x in it:
             if type(x) is not float or not isfinite(x):
                 check_value("NoveltyScorer", x, index)
             index += 1
             z = (x - mid) / step
-            if z > cc:
-                z = cc * (1.0 + log((z if z < _Z_CAP else _Z_CAP) / cc))
-            elif z < -cc:
-                z = -cc * (1.0 + log((-z if -z < _Z_CAP else _Z_CAP) / cc))
+            if z > cc or z < -cc:
+                z = squeeze(z, cc)
             zi = floor(z * _FIX)
             k = n - grid  # values since the grid was fixed
             best = 0
@@ -302,7 +285,7 @@ class NoveltyScorer(GridScorer):
             elif best:
                 rho = (events + 1.0) / (k + _RATE_PRIOR_POINTS)
                 events += 1
-                raw = best / (best + 1.0) / (1.0 + rho / _RATE_SCALE)
+                raw = best / (best + 1.0) / (1.0 + rho / RATE_SCALE)
                 if n - last <= rest and raw <= vlast:
                     append(0.0)
                 else:
@@ -313,14 +296,11 @@ class NoveltyScorer(GridScorer):
                 if fill:
                     events += 1  # not news, but evidence that the series still explores its levels
                 append(0.0)
-            if distances is not None:
-                distances.append(best)
             n += 1
         self._n = n
         self._mu, self._mad, self._dev_max = mu, mad, dev_max
         self._events, self._last, self._vlast = events, last, vlast
-        if index:
-            self.last_distance = best
+        self.last_distance = best
         return out
 
 
@@ -357,7 +337,7 @@ def _distance(visited: set[int], q: int, bounds: list[tuple[int, int]], i: int) 
     return d
 
 
-class NoveltyEngine(ScorerEngine):
+class NoveltyEngine(PointScoringEngine):
     """Multi-scale level novelty with alarm suppression; causal, streaming, deterministic.
 
     Keyword-only settings (all validated; unknown keywords raise ``TypeError``):
@@ -373,8 +353,9 @@ class NoveltyEngine(ScorerEngine):
       lengths, in points.
     - ``rest_points`` (default 100, >= 0): points after an alarm during which
       only a higher score is reported.
-    - ``threshold`` (default 0.37, in (0, 1]): a window is anomalous exactly
-      when its score is at or above it (exposed as ``score_threshold``).
+    - ``evidence_threshold`` (default 0.37, in (0, 1]): the raw novelty
+      evidence that lands on the alarm line 0.5 (the scores are re-scaled so;
+      a window is anomalous exactly when its score is at or above 0.5).
     - ``classify`` (default True): label and explain anomalous windows with the
       :class:`ExplanationClassifier` (else SPIKE/TREND from the window's shape).
     - ``classifier_history_points`` (default None: the classifier's default,
@@ -403,56 +384,28 @@ class NoveltyEngine(ScorerEngine):
         levels: int = 12,
         scales: Sequence[int] = (1, 4, 16, 64),
         rest_points: int = 100,
-        threshold: float = 0.37,
+        evidence_threshold: float = 0.37,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
         owner = "NoveltyEngine"
-        self._init_common(
-            owner, window_size_points, stride_points, threshold, classify, classifier_history_points
-        )
         self.warmup_points, self.levels, self.scales, self.rest_points = _check_settings(
             owner, warmup_points, levels, scales, rest_points
         )
-
-    def __repr__(self) -> str:
-        return (
-            f"NoveltyEngine(window_size_points={self.window_size_points}, "
-            f"stride_points={self.stride_points}, warmup_points={self.warmup_points}, "
-            f"levels={self.levels}, scales={self.scales!r}, rest_points={self.rest_points}, "
-            f"threshold={self.threshold}, classify={self.classify})"
+        self.evidence_threshold = check_evidence_threshold(owner, evidence_threshold)
+        super().__init__(
+            window_size_points=window_size_points,
+            stride_points=stride_points,
+            classify=classify,
+            classifier_history_points=classifier_history_points,
         )
 
-    def scorer(self) -> NoveltyScorer:
-        """A fresh streaming core with this engine's settings (plain floats in, point scores out)."""
-        return NoveltyScorer(
+    def scorer(self) -> RescaledScorer:
+        """A fresh scorer for one series: :class:`NoveltyScorer` re-scaled to the 0.5 alarm line."""
+        raw = NoveltyScorer(
             warmup_points=self.warmup_points,
             levels=self.levels,
             scales=self.scales,
             rest_points=self.rest_points,
         )
-
-
-class NoveltyStream(ScorerStream):
-    """Incremental ``novelty`` detection for one series: feed points, get completed windows.
-
-    ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
-    whose first timestamp is later than every point seen so far and returns the
-    results of the windows the chunk completes. The concatenation of all
-    returned lists equals ``engine.detect`` on the concatenated series,
-    whatever the chunking. Memory is bounded by the engine's
-    ``history_points + window_size_points`` buffered points plus the scorer's
-    O(1) state.
-    """
-
-    _owner: ClassVar[str] = "NoveltyStream"
-
-    def __init__(
-        self, engine: NoveltyEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
-    ) -> None:
-        if not isinstance(engine, NoveltyEngine):
-            fail_type("NoveltyStream", "engine", "a NoveltyEngine", engine)
-        super().__init__(engine, tenant_id, cluster_id, node_id, metric_name)
-
-
-NoveltyEngine._stream_class = NoveltyStream
+        return RescaledScorer(raw, self.evidence_threshold)

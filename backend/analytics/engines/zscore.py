@@ -1,128 +1,457 @@
-"""The built-in ``zscore`` engine: each window against a trailing baseline, streaming.
+"""The built-in ``zscore`` engine: each point against what its time of day and its recent level expect.
 
 Method
 ------
-Windows of ``window_size_points`` points advance by ``stride_points`` (as
-:class:`~backend.analytics.windows.SlidingWindowExtractor` cuts them). The
-baseline of the window that starts at index ``s`` is the ``baseline_points``
-points immediately before it, ``[s - baseline_points, s)`` (fewer at the start
-of a series; a window whose baseline has fewer than ``min_baseline_points``
-points gets no result). With baseline mean ``mu`` and standard deviation
-``sd``, the window's deviation is the largest distance of any of its points
-from ``mu``, in baseline standard deviations::
+Every point is compared with an *expected value* and the difference (the
+residual) is measured in a robust scale of past residuals. Two models of the
+expected value run side by side; a point is judged by the one whose recent
+residuals are smaller:
 
-    z = max(|x - mu| for x in window) / max(sd, 1e-12 * |mu|)
+- **level**: the median of the last ``level_points`` points (default 32);
+- **daily cycle**: the value the same time of day had on the previous days.
+  The day is cut into slots (5 minutes, or the series' step when longer;
+  slots come from the timestamps, so any step from 1 second to 1 hour
+  works); each day contributes one value per slot, the mean of its points
+  there, and the expectation is the median of the last ``season_days``
+  (default 5) days' values at that slot. With only two days seen, the
+  median of those two and the recent level is used; before that, this model
+  has no say. One odd day (yesterday's incident) therefore never makes today
+  look odd, and a spike as large as yesterday's is still a spike today.
 
-and its score is the monotone map ``score = z / (z + threshold)`` into
-[0, 1): 0 for a window exactly at the baseline mean, 0.5 at ``z ==
-threshold``, tending to 1 as ``z`` grows (exactly 1.0 when ``sd`` and ``mu``
-are both 0 and the window moved). A window is anomalous, and its label not
-NORMAL, exactly when ``z >= threshold``, that is ``score >= 0.5``. The floor
-``1e-12 * |mu|`` keeps the score of a constant-then-jump series finite.
+The scale of each model is an exponentially weighted mean of its absolute
+residuals, each clipped at 4 times the current scale (a Huber-style robust
+update: one outlier moves it by at most a few per cent; ``scale_points``,
+default 512, is its memory). ``z = |residual| / (1.2533 * scale)``
+(1.2533 turns a mean absolute deviation into a standard deviation for
+Gaussian noise) and the point's score is ``z / (z + z_threshold)``: 0.5,
+the alarm line, at ``z == z_threshold`` (default 5).
 
-``magnitude = d / (d + max(|mu|, sd))`` with ``d`` the largest deviation in
-the metric's units: 0.5 means the window moved by as much as the baseline
-level (or its spread, for a level near zero).
+Warm-up: the first ``warmup_points`` points (default 64) score 0; they set
+the initial scale. A fresh series is then judged by the level model alone,
+which a daily cycle does not trip (its residuals set the scale), until two
+days of history give the cycle model its say.
 
-Labels of anomalous windows come from the
-:class:`~backend.analytics.explain.ExplanationClassifier` (``classify=True``,
-the default); when it judges the window NORMAL, or with ``classify=False``,
-the label is TREND if the deviation keeps its sign and lasts to the window's
-last point, else SPIKE.
+Windows of ``window_size_points`` points advance by ``stride_points``; a
+window scores its highest point and is anomalous exactly when that score is
+at or above 0.5. Labels, magnitudes, sentences and the live form come from
+:class:`~backend.analytics.scoring.PointScoringEngine`.
 
 Cost and numerics
 -----------------
-Streaming, O(1) amortised work per point: the baseline is held as running
-sums ``S1 = sum(x - K)`` and ``S2 = sum((x - K)**2)`` that gain and lose
-points as windows advance, shifted by ``K``, which is re-centred on the
-baseline mean (with an exact ``math.fsum`` recomputation) after every
-``baseline_points`` updates. The shift keeps the variance accurate for
-values around 1e9 with a standard deviation of 1e-2 (catastrophic
-cancellation would otherwise wipe it out); the periodic recomputation bounds
-the drift of rounding errors. Where the fast path cannot be trusted (magnitudes beyond about
-1e±140, where squares overflow or underflow), that window is recomputed
-exactly from power-of-two-scaled values.
+Points are scored in blocks of 16 (aligned on the point index, so the
+result does not depend on how a live stream is chunked): the level, the
+scales and the model choice are those at the block's start, and C-level
+``map`` loops do the per-point work. Memory per series: ``level_points``
+values and ``season_days`` values per slot (288 slots a day at 5 minutes),
+whatever the length of the series. Values are divided by a power of two
+fixed at warm-up (the warm-up's largest becomes about 2**-10), so residuals
+of values near 1e308 never overflow; a value that leaves the float range
+once scaled (a jump by hundreds of orders of magnitude) scores 1. The engine is causal.
 
-Window maxima and minima are read with C-level ``max``/``min`` over the
-window when windows advance by at least a quarter of their length (at most 4
-reads per point), and from monotonic deques (O(1) amortised per point) for
-denser overlaps.
-
-The engine is causal: a window's result depends only on points up to its
-end. :class:`ZScoreStream` takes points as they arrive and yields the same
-results as :meth:`ZScoreEngine.detect` on the whole series.
-
-References: B. P. Welford (1962), "Note on a method for calculating corrected
-sums of squares and products"; T. F. Chan, G. H. Golub, R. J. LeVeque (1983),
-"Algorithms for computing the sample variance" (shifted sums).
+References: P. J. Huber, "Robust estimation of a location parameter" (1964);
+R. B. Cleveland et al., "STL: a seasonal-trend decomposition procedure based
+on loess" (1990), for judging a point against its season's robust profile.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import math
-from collections import deque
-from collections.abc import Iterable
-from itertools import repeat
-from operator import mul, sub
+from array import array
+from collections.abc import Sequence
 from typing import ClassVar
 
-from .._kinds import AnomalyType
-from .._validate import check_bool, check_positive_int, check_real, fail_type, fail_value
-from ..engine import AnomalyDetectionEngine
-from ..explain import ExplanationClassifier
-from ..types import AnomalyResult, MetricSeries, epoch_us_to_datetime
-from ._stream import BufferedStream, make_classifier
+from .._validate import check_positive_int, check_real, fail_value
+from ..scoring import PointScorer, PointScoringEngine
 
-__all__ = ["ZScoreEngine", "ZScoreStream"]
+__all__ = ["ZScoreEngine", "ZScoreScorer"]
 
-_REL_FLOOR = 1e-12
-_ABS_FLOOR = 2.2250738585072014e-308  # smallest normal double
-_SAFE_LO, _SAFE_HI = 1e-140, 1e140
-# Periods whose same-phase median is the seasonal reference.
-_SEASONS = 3
-# Up to this many window-lengths per stride, window extremes are read by slicing.
-_SLICE_RATIO = 4
+_DAY_US = 86_400_000_000
+_SLOT_US = 300_000_000  # 5 minutes: the finest slot of the daily profile
+_BLOCK = 16  # points scored with one state; state is updated at block boundaries
+_CLIP = 4.0  # residuals are clipped at this many scales when they update the scale
+_MAD_TO_SD = 1.2533141373155003  # sqrt(pi / 2): mean absolute deviation -> sd, Gaussian noise
+_MAX_SETTING = 1 << 20  # upper bound of the size settings: buffers stay bounded
+_INF = math.inf
 
 
-class ZScoreEngine(AnomalyDetectionEngine):
-    """Windows scored by their largest deviation from a trailing baseline, in standard deviations.
+def _bounded(owner: str, field: str, value: object, least: int) -> int:
+    checked = check_positive_int(owner, field, value)
+    if not least <= checked <= _MAX_SETTING:
+        fail_value(owner, field, f"an int in [{least}, {_MAX_SETTING}]", value)
+    return checked
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    m = len(ordered)
+    return ordered[m // 2] if m % 2 else (ordered[m // 2 - 1] + ordered[m // 2]) * 0.5
+
+
+class ZScoreScorer(PointScorer):
+    """The streaming core of ``zscore`` for one series: ``update(x, t)`` -> score in [0, 1].
+
+    Settings as in :class:`ZScoreEngine`. ``t`` is the point's time in
+    microseconds since the Unix epoch; timestamps must increase.
+
+    >>> scorer = ZScoreScorer()
+    >>> minute = 60_000_000
+    >>> quiet = scorer.update_many([10.0 + (i % 3) * 0.1 for i in range(200)], range(0, 200 * minute, minute))
+    >>> max(quiet) < 0.5
+    True
+    >>> scorer.update(30.0, 200 * minute) > 0.5
+    True
+    """
+
+    __slots__ = (
+        "_cycle_seen",
+        "_days",
+        "_level_buf",
+        "_n",
+        "_norm",
+        "_pending",
+        "_prof_acc",
+        "_prof_count",
+        "_prof_day",
+        "_prof_med",
+        "_prof_n",
+        "_ring",
+        "_ring_sum",
+        "_scale",
+        "_slot_us",
+        "_slots",
+        "_stamps",
+        "_state",
+        "_sums",
+        "_sustained_seen",
+        "_warm",
+        "level_points",
+        "scale_points",
+        "season_days",
+        "warmup_points",
+        "z_threshold",
+    )
+
+    def __init__(
+        self,
+        *,
+        z_threshold: float = 5.0,
+        warmup_points: int = 64,
+        level_points: int = 32,
+        season_days: int = 5,
+        scale_points: int = 512,
+    ) -> None:
+        owner = "ZScoreScorer"
+        self.z_threshold = check_real(owner, "z_threshold", z_threshold)
+        if self.z_threshold <= 0.0:
+            fail_value(owner, "z_threshold", "a positive number", z_threshold)
+        self.warmup_points = _bounded(owner, "warmup_points", warmup_points, 8)
+        self.level_points = _bounded(owner, "level_points", level_points, 1)
+        self.season_days = check_positive_int(owner, "season_days", season_days)
+        if not 3 <= self.season_days <= 31:
+            fail_value(owner, "season_days", "an int in [3, 31]", season_days)
+        self.scale_points = _bounded(owner, "scale_points", scale_points, _BLOCK)
+        self._n = 0
+        self._warm: list[float] | None = []
+        self._stamps: list[int] = []
+        self._norm = 1.0  # values are multiplied by this (a power of two) before any arithmetic
+        self._level_buf: list[float] = []  # the latest values
+        # Mean absolute residual of: the level model, the trend model, the cycle model (point by
+        # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel).
+        self._scale = [0.0, 0.0, 0.0, 0.0]
+        self._cycle_seen = 0  # residuals the cycle model has had so far
+        self._sustained_seen = 0  # block means the sustained channel has had so far
+        self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
+        self._ring_sum = 0.0
+        # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+        self._pending = 0  # points of the current block already taken
+        self._state: tuple[float, ...] = (0.0,) * 10
+        self._slot_us = _SLOT_US
+        self._slots = 1
+        # Per slot of a weekday and of a weekend day: the day being accumulated, its sum and
+        # count, the finished days' values (latest last), their count and median (nan below 3).
+        self._prof_day: array[int] = array("q")
+        self._prof_acc: array[float] = array("d")
+        self._prof_n: array[int] = array("q")
+        self._prof_count: array[int] = array("q")
+        self._prof_med: array[float] = array("d")
+        self._days: list[list[float]] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"ZScoreScorer(z_threshold={self.z_threshold!r}, warmup_points={self.warmup_points}, "
+            f"level_points={self.level_points}, season_days={self.season_days}, "
+            f"scale_points={self.scale_points})"
+        )
+
+    @property
+    def points_seen(self) -> int:
+        """How many values the scorer has taken."""
+        return self._n
+
+    def update(self, x: float, t: int) -> float:
+        """Take value ``x`` at time ``t`` (epoch microseconds); return its score in [0, 1]."""
+        return self.update_many([x], [t])[0]
+
+    def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+        """Take ``values`` at ``stamps`` (epoch microseconds) in order; return their scores."""
+        if len(values) != len(stamps):
+            raise ValueError(
+                f"ZScoreScorer.update_many: got {len(values)} values and {len(stamps)} timestamps"
+            )
+        out: list[float] = []
+        i, n = 0, len(values)
+        warm = self._warm
+        if warm is not None:
+            take = min(self.warmup_points - len(warm), n)
+            warm.extend(values[:take])
+            self._stamps.extend(stamps[:take])
+            out.extend([0.0] * take)
+            self._n += take
+            i = take
+            if len(warm) < self.warmup_points:
+                return out
+            self._start(warm, self._stamps)
+        while i < n:
+            if self._pending == 0:
+                self._begin_block()
+            take = min(_BLOCK - self._pending, n - i)
+            out.extend(self._score(values[i : i + take], stamps[i : i + take]))
+            self._pending += take
+            self._n += take
+            i += take
+            if self._pending == _BLOCK:
+                self._end_block()
+        return out
+
+    # -- internals -----------------------------------------------------------------
+
+    def _start(self, warm: list[float], stamps: list[int]) -> None:
+        """Fix the normalisation, the slots and the level's scale from the warm-up."""
+        # Values are scaled so the warm-up's largest is about 2**-10: sums of a slot's points and
+        # differences of opposite extremes stay finite, and the scale is the same at any level.
+        biggest = max(map(abs, warm))
+        if biggest > 0.0:
+            self._norm = math.ldexp(1.0, -10 - math.frexp(biggest)[1])
+        norm = self._norm
+        xs = [v * norm for v in warm]
+        steps = sorted(b - a for a, b in itertools.pairwise(stamps))
+        slot = max(_SLOT_US, steps[len(steps) // 2])
+        slots = max(1, round(_DAY_US / slot))
+        self._slots = slots
+        self._slot_us = -(-_DAY_US // slots)
+        self._prof_day = array("q", [-1]) * (3 * slots)
+        self._prof_acc = array("d", [0.0]) * (3 * slots)
+        self._prof_n = array("q", [0]) * (3 * slots)
+        self._prof_count = array("q", [0]) * (3 * slots)
+        self._prof_med = array("d", [math.nan]) * (3 * slots)
+        self._days = [[] for _ in range(3 * slots)]
+        med = _median(xs)
+        self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
+        self._level_buf = xs[-self.level_points :]
+        for v, t in zip(xs, stamps, strict=True):
+            day = t // _DAY_US
+            slot = (t % _DAY_US) // self._slot_us
+            self._expected(v, day, slot, v)
+            self._expected(v, day, slot + (2 * slots if (day + 3) % 7 >= 5 else slots), v)
+        self._warm = None
+        self._stamps = []
+
+    def _begin_block(self) -> None:
+        """Fix the level, its trend and the four scales for the next block of points."""
+        buf = self._level_buf
+        level = _median(buf)
+        half = len(buf) // 2
+        if half >= 2:
+            # A robust local line: the medians of the buffer's two halves, extrapolated, so
+            # that a smooth daily cycle is expected where it is going, not where it was.
+            m1, m2 = _median(buf[:half]), _median(buf[half:])
+            c1, c2 = (half - 1) / 2.0, half + (len(buf) - half - 1) / 2.0
+            slope = (m2 - m1) / (c2 - c1)
+            trend0 = m2 + slope * (len(buf) - c2)
+        else:
+            slope, trend0 = 0.0, level
+        floor = max(abs(level) * 1e-12, 1e-300)
+        s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
+        # The cycle model speaks once it has had a block of residuals to learn its scale from
+        # (its first residuals are not clipped: there is no scale to clip them to yet); the
+        # sustained channel once it has seen 8 block means.
+        if self._cycle_seen >= _BLOCK:
+            k_cycle, clip_cycle = 1.0 / (_MAD_TO_SD * s_cycle), _CLIP * s_cycle
+        else:
+            k_cycle, clip_cycle = 0.0, math.inf
+        k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if self._sustained_seen >= 8 else 0.0
+        self._state = (
+            level,
+            1.0 / (_MAD_TO_SD * s_level),
+            _CLIP * s_level,
+            trend0,
+            slope,
+            1.0 / (_MAD_TO_SD * s_trend),
+            _CLIP * s_trend,
+            k_cycle,
+            clip_cycle,
+            k_sustained / _BLOCK,
+        )
+
+    def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
+        (level, k_level, clip_level, trend, slope, k_trend, clip_trend, k_cycle, clip_cycle, k_sustained) = (
+            self._state
+        )
+        norm, thr = self._norm, self.z_threshold
+        sums = self._sums
+        sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
+        n_cycle, n_typed = int(sums[3]), int(sums[4])
+        out: list[float] = []
+        level_buf, ring = self._level_buf, self._ring
+        ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
+        slot_us, slots, expected = self._slot_us, self._slots, self._expected
+        for x, t in zip(xs, ts, strict=True):
+            v = x * norm
+            if v - v != 0.0:  # beyond the float range once scaled (a jump of ~600 orders): off the scale
+                out.append(1.0)
+                pos += 1
+                continue
+            r = abs(v - level)
+            sum_level += r if r < clip_level else clip_level
+            z = r * k_level
+            line = trend + slope * pos  # the local line at this point of the block
+            r = abs(v - line)
+            sum_trend += r if r < clip_trend else clip_trend
+            zt = r * k_trend
+            z = max(z, zt)
+            day = t // _DAY_US
+            slot = (t % _DAY_US) // slot_us
+            e = expected(v, day, slot, line)
+            if e - e == 0.0:  # finite (not nan): the cycle has a say
+                r = abs(v - e)
+                sum_cycle += r if r < clip_cycle else clip_cycle
+                n_cycle += 1
+                zc = r * k_cycle
+                z = max(z, zc)
+            # The sustained channel compares with days of the same kind (weekday or weekend) only.
+            e = expected(v, day, slot + (2 * slots if (day + 3) % 7 >= 5 else slots), line)
+            d = v - e if e - e == 0.0 else 0.0
+            # Clipped like the scales' inputs, so a spike cannot pass for a sustained departure.
+            d = clip_cycle if d > clip_cycle else -clip_cycle if d < -clip_cycle else d
+            if d - d == 0.0:  # finite
+                if e - e == 0.0:
+                    n_typed += 1
+                ring_sum += d - ring[pos]
+                ring[pos] = d
+                zs = abs(ring_sum) * k_sustained
+                z = max(z, zs)
+            else:
+                z = _INF
+            pos += 1
+            level_buf.append(v)
+            out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
+        sums[0], sums[1], sums[2], sums[3], sums[4] = sum_level, sum_trend, sum_cycle, n_cycle, n_typed
+        self._ring_sum = ring_sum
+        return out
+
+    def _end_block(self) -> None:
+        """Fold the block into the scales; trim the level buffer."""
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed = self._sums
+        alpha = _BLOCK / self.scale_points
+        scale = self._scale
+        scale[0] += alpha * (sum_level / _BLOCK - scale[0])
+        scale[1] += alpha * (sum_trend / _BLOCK - scale[1])
+        if n_cycle:
+            weight = int(n_cycle)
+            scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, alpha * weight / _BLOCK)
+            self._cycle_seen += weight
+        # Exact again: no rounding drift over a long stream (residuals near the float limit can
+        # overflow an exact sum: then the running sum stays).
+        with contextlib.suppress(OverflowError):
+            self._ring_sum = math.fsum(self._ring)
+        if n_typed == _BLOCK:  # a whole block compared with days of its kind: one sample of the mean
+            mean = abs(self._ring_sum) / _BLOCK
+            if self._sustained_seen:
+                mean = min(mean, _CLIP * scale[3])
+            scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
+            self._sustained_seen += 1
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+        self._pending = 0
+        keep = self.level_points
+        if len(self._level_buf) > keep:
+            del self._level_buf[: len(self._level_buf) - keep]
+
+    def _expected(self, v: float, day: int, s: int, line: float) -> float:
+        """Profile slot ``s``'s expectation on ``day`` (nan before a day there); adds ``v`` to it.
+
+        With three days or more it is their median; with two, the median of
+        those and ``line`` (the local line's expectation); with one, the median
+        of that day, ``line`` and the recent level: one odd day cannot make a
+        normal point look odd.
+
+        Slots ``[0, slots)`` profile every day, ``[slots, 2 * slots)`` weekdays
+        and ``[2 * slots, 3 * slots)`` weekend days (UTC), so that a weekly
+        rhythm never makes a Saturday look like a broken Friday to the
+        sustained channel.
+        """
+        if self._prof_day[s] != day:
+            if self._prof_n[s]:
+                past = self._days[s]
+                past.append(self._prof_acc[s] / self._prof_n[s])
+                if len(past) > self.season_days:
+                    del past[0]
+                self._prof_count[s] = len(past)
+                if len(past) >= 3:
+                    self._prof_med[s] = _median(past)
+            self._prof_day[s] = day
+            self._prof_acc[s] = 0.0
+            self._prof_n[s] = 0
+        self._prof_acc[s] += v
+        self._prof_n[s] += 1
+        count = self._prof_count[s]
+        if count == 2:
+            a, b = self._days[s]
+            return max(min(a, b), min(max(a, b), line))
+        if count == 1:
+            a, level = self._days[s][0], self._state[0]
+            return max(min(a, line), min(max(a, line), level))
+        return self._prof_med[s]
+
+
+def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> float:
+    """A running mean of the first samples, then an exponentially weighted one (rate ``alpha``)."""
+    if seen == 0:
+        return sample
+    return scale + max(alpha, weight / (seen + weight)) * (sample - scale)
+
+
+class ZScoreEngine(PointScoringEngine):
+    """Points against their time of day and recent level, in robust standard deviations; causal, streaming.
 
     Keyword-only settings (all validated; unknown keywords raise ``TypeError``):
 
-    - ``window_size_points`` (default 5), ``stride_points`` (default 5): the windows.
-    - ``baseline_points`` (default 2000): length of the trailing baseline.
+    - ``window_size_points`` (default 10), ``stride_points`` (default 10): the
+      windows; a window scores its highest point.
+    - ``z_threshold`` (default 5.0, > 0): the robust z-score (in standard
+      deviations of past residuals) that lands on the alarm line 0.5.
+    - ``warmup_points`` (default 64, >= 8): points that score 0 and set the scale.
+    - ``level_points`` (default 32): the recent points whose median is the level.
+    - ``season_days`` (default 5, 3..31): the previous days whose median at
+      the same time of day is the daily-cycle expectation.
+    - ``scale_points`` (default 512, >= 16): the memory of the residual scale.
+    - ``classify`` (default True), ``classifier_history_points`` (default
+      None: 2048): label and explain anomalous windows with the
+      :class:`~backend.analytics.explain.ExplanationClassifier`.
 
-    The defaults were chosen on the design two thirds of the NAB corpus only
-    (see BENCHMARKS.md): short non-overlapping windows against a long
-    baseline, so one incident raises few alarms and a slow daily cycle is part
-    of the baseline's spread rather than an anomaly.
-    - ``min_baseline_points`` (default 30, at most ``baseline_points``): windows
-      with less history get no result.
-    - ``threshold`` (default 4.0, > 0): ``z`` at which a window is anomalous
-      (score 0.5).
-    - ``classify`` (default True): label and explain anomalous windows with
-      the :class:`ExplanationClassifier`.
-    - ``classifier_history_points`` (default None: the classifier's own
-      default, 2048): how many points before a window the classifier reads to
-      label it; a live stream buffers that many points, so lower it to save
-      memory per stream (at the cost of long seasonal periods).
-    - ``seasonal_period_points`` (default None): when set to ``P``, the
-      z-score is computed on the seasonal difference ``x[t] - m[t]``, ``m[t]``
-      being the median of the same phase in the last three periods
-      (``x[t - P]``, ``x[t - 2P]``, ``x[t - 3P]``), so a daily cycle is no
-      anomaly but a shifted, missing or reshaped peak is, and an anomaly
-      leaves no echo a period later. Windows and baselines start after three
-      periods. Labels and sentences still describe the raw series.
+    See the module docs for the method. History needed: ``warmup_points``
+    points before anything can alarm; two days before the daily cycle is used.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> from backend.analytics import MetricSeries
     >>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
-    >>> vals = [10.0 + (i % 3) * 0.1 for i in range(60)]
-    >>> vals[55] = 50.0
-    >>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(minutes=i) for i in range(60)], vals)
-    >>> engine = ZScoreEngine(window_size_points=5, stride_points=5, min_baseline_points=20)
-    >>> [(r.window_start.minute, r.anomaly_label.value) for r in engine.detect(s) if r.is_anomalous]
-    [(55, 'spike')]
+    >>> vals = [10.0 + (i % 3) * 0.1 for i in range(200)]
+    >>> vals[150] = 30.0
+    >>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(minutes=i) for i in range(200)], vals)
+    >>> [(r.window_start - t0, r.anomaly_label.value) for r in ZScoreEngine().detect(s) if r.is_anomalous]
+    [(datetime.timedelta(seconds=9000), 'spike')]
     """
 
     name: ClassVar[str] = "zscore"
@@ -131,325 +460,38 @@ class ZScoreEngine(AnomalyDetectionEngine):
     def __init__(
         self,
         *,
-        window_size_points: int = 5,
-        stride_points: int = 5,
-        baseline_points: int = 2000,
-        min_baseline_points: int = 30,
-        threshold: float = 4.0,
+        window_size_points: int = 10,
+        stride_points: int = 10,
+        z_threshold: float = 5.0,
+        warmup_points: int = 64,
+        level_points: int = 32,
+        season_days: int = 5,
+        scale_points: int = 512,
         classify: bool = True,
-        seasonal_period_points: int | None = None,
         classifier_history_points: int | None = None,
     ) -> None:
-        owner = "ZScoreEngine"
-        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
-        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
-        self.baseline_points = check_positive_int(owner, "baseline_points", baseline_points)
-        self.min_baseline_points = check_positive_int(owner, "min_baseline_points", min_baseline_points)
-        if self.min_baseline_points > self.baseline_points:
-            fail_value(
-                owner,
-                "min_baseline_points",
-                f"<= baseline_points ({self.baseline_points})",
-                min_baseline_points,
-            )
-        if self.min_baseline_points < 2:
-            fail_value(owner, "min_baseline_points", "at least 2 (a variance needs two points)", 1)
-        self.threshold = check_real(owner, "threshold", threshold)
-        if self.threshold <= 0.0:
-            fail_value(owner, "threshold", "a positive number", threshold)
-        self.classify = check_bool(owner, "classify", classify)
-        self._classifier = make_classifier(owner, classify, classifier_history_points)
-        if seasonal_period_points is not None:
-            check_positive_int(owner, "seasonal_period_points", seasonal_period_points)
-        self.seasonal_period_points = seasonal_period_points
-
-    def __repr__(self) -> str:
-        return (
-            f"ZScoreEngine(window_size_points={self.window_size_points}, "
-            f"stride_points={self.stride_points}, baseline_points={self.baseline_points}, "
-            f"min_baseline_points={self.min_baseline_points}, threshold={self.threshold}, "
-            f"classify={self.classify}, seasonal_period_points={self.seasonal_period_points})"
+        self.z_threshold = z_threshold
+        self.warmup_points = warmup_points
+        self.level_points = level_points
+        self.season_days = season_days
+        self.scale_points = scale_points
+        super().__init__(
+            window_size_points=window_size_points,
+            stride_points=stride_points,
+            classify=classify,
+            classifier_history_points=classifier_history_points,
         )
+        self.z_threshold = float(z_threshold)
 
-    #: Score at or above which a window is anomalous (``z >= threshold``); see the module docs.
-    score_threshold: ClassVar[float] = 0.5
-
-    @property
-    def history_points(self) -> int:
-        """Points before a window's start that its result may depend on."""
-        hist = self.baseline_points + _SEASONS * (self.seasonal_period_points or 0)
-        if self._classifier is not None:
-            hist = max(hist, self._classifier.history_points)
-        return hist
-
-    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
-        """Score every window of ``time_series`` that has enough baseline; see the module docs."""
-        if not isinstance(time_series, MetricSeries):
-            fail_type("ZScoreEngine.detect", "time_series", "a MetricSeries", time_series)
-        stream = ZScoreStream(self, *time_series.ids)
-        return stream._feed(time_series, whole=True)
-
-    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ZScoreStream:
-        """An incremental detector for one live series with these ids."""
-        return ZScoreStream(self, tenant_id, cluster_id, node_id, metric_name)
-
-    def explain(self, time_series: MetricSeries, result: AnomalyResult) -> str:
-        """One sentence about ``result`` (from the classifier; a short fallback without it)."""
-        classifier = self._classifier or ExplanationClassifier()
-        return classifier.explain(time_series, result)
-
-
-class ZScoreStream(BufferedStream):
-    """Incremental ``zscore`` detection for one series: feed points, get completed windows.
-
-    ``update(chunk)`` takes a :class:`MetricSeries` chunk with the stream's ids
-    whose first timestamp is later than every point seen so far, and returns
-    the results of the windows that the chunk completes; ``push(timestamp,
-    value)`` takes one point. The concatenation of all returned lists equals
-    ``engine.detect`` on the concatenated series, whatever the chunking.
-    Memory is bounded by the engine's ``history_points + window_size_points``.
-    """
-
-    _owner: ClassVar[str] = "ZScoreStream"
-
-    def __init__(
-        self, engine: ZScoreEngine, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
-    ) -> None:
-        super().__init__(tenant_id, cluster_id, node_id, metric_name)
-        self._engine = engine
-        self._w = engine.window_size_points
-        self._stride = engine.stride_points
-        self._b = engine.baseline_points
-        self._keep = engine.history_points
-        self._maxq: deque[int] = deque()
-        self._minq: deque[int] = deque()
-        # The values the z-score reads: the raw values, or their seasonal differences.
-        self._p = engine.seasonal_period_points or 0
-        self._p_start = _SEASONS * self._p  # first point with a seasonal reference
-        self._diff: list[float] = []
-        self._zvals: list[float] = self._diff if self._p else self._vals
-        # Running baseline over absolute indices [self._b_lo, self._b_hi), shifted by self._k.
-        self._b_lo = 0
-        self._b_hi = 0
-        self._k = 0.0
-        self._s1 = 0.0
-        self._s2 = 0.0
-        self._ops = 0
-
-    def _window_points(self) -> int:
-        return self._w
-
-    # -- internals -----------------------------------------------------------------
-
-    def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
-        new_vals = chunk.values.tolist()
-        if not new_vals:
-            return []
-        self._us.extend(chunk.timestamps._data)
-        self._vals.extend(new_vals)
-        w, stride = self._w, self._stride
-        base = self._base
-        n0, n1 = self._n, self._n + len(new_vals)
-        if self._p:
-            self._extend_differences(n0, n1)
-        vals = self._zvals
-        next_end = self._next_start + w - 1
-        out: list[AnomalyResult] = []
-        if w <= _SLICE_RATIO * stride:
-            # Windows advance by at least w / _SLICE_RATIO points: reading each window's
-            # extremes with C-level max/min costs at most _SLICE_RATIO reads per point.
-            while next_end < n1:
-                lo = next_end + 1 - w - base
-                seg = vals[lo : lo + w]
-                result = self._window_done(next_end + 1 - w, max(seg), min(seg))
-                if result is not None:
-                    out.append(result)
-                next_end += stride
-        else:
-            # Dense overlapping windows: monotonic deques give every window's extremes
-            # in O(1) amortised work per point.
-            maxq, minq = self._maxq, self._minq
-            for i in range(n0, n1):
-                x = vals[i - base]
-                while maxq and vals[maxq[-1] - base] <= x:
-                    maxq.pop()
-                maxq.append(i)
-                if maxq[0] <= i - w:
-                    maxq.popleft()
-                while minq and vals[minq[-1] - base] >= x:
-                    minq.pop()
-                minq.append(i)
-                if minq[0] <= i - w:
-                    minq.popleft()
-                if i == next_end:
-                    result = self._window_done(i + 1 - w, vals[maxq[0] - base], vals[minq[0] - base])
-                    if result is not None:
-                        out.append(result)
-                    next_end += stride
-        self._n = n1
-        self._next_start = next_end - w + 1
-        if not whole:
-            self._trim()
-        return out
-
-    def _trim(self) -> None:
-        """Drop buffered points no future window or baseline can need (amortised O(1))."""
-        need_from = min(self._next_start - self._keep, self._b_lo - self._p_start)
-        if self._p:
-            self._drop_before(need_from, self._diff)
-        else:
-            self._drop_before(need_from)
-
-    def _extend_differences(self, n0: int, n1: int) -> None:
-        """Append the half seasonal difference for the new points ``n0 <= i < n1``.
-
-        The reference is the median of the same phase in the last
-        ``_SEASONS`` periods, ``median(x[i - P], x[i - 2P], x[i - 3P])``: one
-        odd period (an anomaly a period ago) does not move it, so an anomaly
-        leaves no echo one period later. Halving first keeps the difference of
-        two values near +-1e308 finite; z-scores and magnitudes are ratios, so
-        the factor 1/2 changes nothing else. Points before ``_SEASONS``
-        periods get 0.0, never read (windows and baselines start later).
-        """
-        vals, base, p = self._vals, self._base, self._p
-        start = _SEASONS * p
-        diff = self._diff
-        for i in range(n0, n1):
-            if i < start:
-                diff.append(0.0)
-                continue
-            a, b, c = vals[i - p - base], vals[i - 2 * p - base], vals[i - 3 * p - base]
-            ref = max(min(a, b), min(max(a, b), c))
-            diff.append(vals[i - base] * 0.5 - ref * 0.5)
-
-    def _move_baseline(self, lo: int, hi: int) -> None:
-        """Slide the running baseline to absolute indices ``[lo, hi)`` (both only move forward)."""
-        vals, base, k = self._zvals, self._base, self._k
-        s1, s2 = self._s1, self._s2
-        if lo >= self._b_hi or self._ops >= self._b or not math.isfinite(s2):
-            # Disjoint from the old range, time to re-centre, or poisoned by overflow:
-            # recompute exactly (non-finite sums send windows to the exact scaled path).
-            seg = vals[lo - base : hi - base]
-            k = _safe_fsum(seg) / len(seg)
-            if math.isfinite(k):
-                s1 = _safe_fsum([v - k for v in seg])
-                s2 = _safe_fsum([(v - k) * (v - k) for v in seg])
-            else:
-                k, s1, s2 = 0.0, math.nan, math.nan
-            self._ops = 0
-        else:
-            # C-level loops: d = x - K for the points entering and leaving the baseline.
-            added = list(map(sub, vals[self._b_hi - base : hi - base], repeat(k)))
-            removed = list(map(sub, vals[self._b_lo - base : lo - base], repeat(k)))
-            s1 += sum(added) - sum(removed)
-            s2 += sum(map(mul, added, added)) - sum(map(mul, removed, removed))
-            self._ops += len(added) + len(removed)
-        self._b_lo, self._b_hi, self._k, self._s1, self._s2 = lo, hi, k, s1, s2
-
-    def _window_done(self, start: int, hi_val: float, lo_val: float) -> AnomalyResult | None:
-        engine = self._engine
-        if start < self._p_start:
-            return None  # no seasonal reference yet
-        b_lo = max(self._p_start, start - self._b)
-        count = start - b_lo
-        if count < engine.min_baseline_points:
-            return None
-        self._move_baseline(b_lo, start)
-        mu = self._k + self._s1 / count
-        m1 = self._s1 / count
-        var = self._s2 / count - m1 * m1
-        sd = math.sqrt(var) if var > 0.0 else 0.0
-        scale = max(abs(mu), sd)
-        if (
-            math.isfinite(mu)
-            and math.isfinite(sd)
-            and _SAFE_LO < scale < _SAFE_HI
-            and math.isfinite(hi_val - lo_val)
-        ):
-            # Deviations in shifted coordinates: (x - K) is exact for x near K, so a
-            # 1e9-level series keeps the precision of its small deviations.
-            up = (hi_val - self._k) - m1
-            down = m1 - (lo_val - self._k)
-            dev = max(up, down, 0.0)
-            side_up = up >= down
-        else:
-            seg = self._zvals[b_lo - self._base : start + self._w - self._base]
-            mu_s, sd_s, dev, side_up = _exact_stats(seg, count)
-            mu, sd, scale = mu_s, sd_s, max(abs(mu_s), sd_s)
-        floor = max(sd, _REL_FLOOR * abs(mu), _ABS_FLOOR)
-        if dev == 0.0:
-            z = 0.0
-        elif sd == 0.0 and mu == 0.0:
-            z = math.inf
-        else:
-            z = dev / floor
-        thr = engine.threshold
-        score = 1.0 if math.isinf(z) else z / (z + thr)
-        magnitude = 0.0 if dev == 0.0 else 1.0 / (1.0 + (scale / dev if scale else 0.0))
-        anomalous = z >= thr
-        base = self._base
-        end = start + self._w
-        t_start = epoch_us_to_datetime(self._us[start - base])
-        t_end = epoch_us_to_datetime(self._us[end - 1 - base])
-        label = AnomalyType.NORMAL
-        if anomalous:
-            window_vals = self._zvals[start - base : end - base]
-            label = _fallback_label(window_vals, mu, sd, thr, side_up)
-        if not 0.0 <= score <= 1.0 or not 0.0 <= magnitude <= 1.0:  # pragma: no cover - invariant
-            raise ArithmeticError(f"zscore: internal invariant broken (score={score}, magnitude={magnitude})")
-        result = AnomalyResult._trusted(self._ids, t_start, t_end, score, label, magnitude, None)
-        classifier = engine._classifier
-        if anomalous and classifier is not None:
-            return self._label(classifier, start, result, label)
-        return result
-
-
-def _safe_fsum(values: list[float]) -> float:
-    """``math.fsum``, or nan where the exact sum overflows a double (caller takes the exact path)."""
-    try:
-        return math.fsum(values)
-    except (OverflowError, ValueError):
-        return math.nan
-
-
-def _exact_stats(seg: list[float], count: int) -> tuple[float, float, float, bool]:
-    """Baseline mean/sd and window deviation computed on power-of-two-scaled values (exact path)."""
-    biggest = max(abs(v) for v in seg)
-    if biggest == 0.0:
-        return 0.0, 0.0, 0.0, True
-    exp = math.frexp(biggest)[1]
-    scaled = [math.ldexp(v, -exp) for v in seg]
-    base, window = scaled[:count], scaled[count:]
-    mu = math.fsum(base) / count
-    var = math.fsum([(v - mu) * (v - mu) for v in base]) / count
-    sd = math.sqrt(var)
-    up, down = max(window) - mu, mu - min(window)
-    dev = max(up, down, 0.0)
-    # Report in the metric's units where representable; ratios are what matter.
-    factor = math.ldexp(1.0, exp) if exp < 1000 else math.inf
-    if math.isfinite(factor):
-        mu_u, sd_u, dev_u = mu * factor, sd * factor, dev * factor
-        if all(map(math.isfinite, (mu_u, sd_u, dev_u))):
-            return mu_u, sd_u, dev_u, up >= down
-    return mu, sd, dev, up >= down
-
-
-def _fallback_label(window: Iterable[float], mu: float, sd: float, thr: float, side_up: bool) -> AnomalyType:
-    """TREND if the deviation holds its sign over the window's last points, else SPIKE.
-
-    "Far" means beyond half the threshold on the side of the largest
-    deviation. A trailing run of far points of at least ``max(2, ceil(w / 4))``
-    is a change that persists to the window's end (a ramp or level shift);
-    anything shorter is an excursion (a spike).
-    """
-    values = list(window)
-    limit = max(sd, _REL_FLOOR * abs(mu), _ABS_FLOOR) * thr / 2.0
-    far = [v - mu > limit for v in values] if side_up else [mu - v > limit for v in values]
-    run = 0
-    for flag in reversed(far):
-        if not flag:
-            break
-        run += 1
-    if run >= max(2, -(-len(far) // 4)):
-        return AnomalyType.TREND
-    return AnomalyType.SPIKE
+    def scorer(self) -> ZScoreScorer:
+        """A fresh scorer with this engine's settings, for one series."""
+        try:
+            return ZScoreScorer(
+                z_threshold=self.z_threshold,
+                warmup_points=self.warmup_points,
+                level_points=self.level_points,
+                season_days=self.season_days,
+                scale_points=self.scale_points,
+            )
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(str(exc).replace("ZScoreScorer", "ZScoreEngine", 1)) from None

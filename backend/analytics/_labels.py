@@ -1,0 +1,150 @@
+"""The one labelling rule of every engine, and the size of a window's move (private).
+
+An engine decides *whether* a window is anomalous (its score reaches 0.5);
+what kind of anomaly it is comes from two authorities only:
+
+1. the :class:`~backend.analytics.explain.ExplanationClassifier`, which judges
+   the window against the history before it (:func:`label_and_explain`);
+2. where the classifier sees nothing unusual, or an engine runs with
+   ``classify=False``, :func:`fallback_label`: TREND when the window ends at
+   least half as far from the prior level as its peak (on the same side),
+   else SPIKE.
+
+:func:`window_magnitude` is the ``magnitude`` of an anomalous window, the same
+for every engine: ``d / (d + s)`` with ``d`` the window's largest distance from
+the median of the points before it and ``s`` the larger of that median's size
+and the points' robust spread, so 0.5 means "moved by as much as the level
+(or its spread, for a level near zero)".
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from ._kinds import AnomalyType
+from ._validate import check_positive_int
+from .explain import ExplanationClassifier
+from .types import AnomalyResult, MetricSeries
+from .windows import TimeWindow
+
+__all__ = ["LABEL_CONTEXT", "fallback_label", "label_and_explain", "make_classifier", "window_magnitude"]
+
+#: Points before a window that the fallback label and the magnitude compare against.
+LABEL_CONTEXT = 32
+
+_MAD_TO_SD = 1.482602218505602  # 1 / Phi^-1(3/4): MAD of a normal sample -> its sd
+
+
+def make_classifier(owner: str, classify: bool, history_points: int | None) -> ExplanationClassifier | None:
+    """The classifier an engine labels with: ``None`` without ``classify``, else one reading
+    ``history_points`` points (the classifier's default when ``None``)."""
+    if history_points is not None:
+        check_positive_int(owner, "classifier_history_points", history_points)
+    if not classify:
+        return None
+    if history_points is None:
+        return ExplanationClassifier()
+    try:
+        return ExplanationClassifier(history_points=history_points)
+    except ValueError as exc:
+        raise ValueError(f"{owner}: classifier_history_points: {exc}") from None
+
+
+def _reference(
+    before: Sequence[float], window: Sequence[float]
+) -> tuple[float, list[float], list[float]]:
+    """``(median of before, before, window)``, all divided by the largest ``|value|`` of the two.
+
+    Working in units of the largest value keeps every difference finite, from
+    1e-300 to 1e308; the rules below are ratios, so the unit cancels.
+    """
+    scale = max(map(abs, itertools.chain(window, before)))
+    if scale == 0.0:
+        return 0.0, [0.0] * len(before), [0.0] * len(window)
+    prior = [v / scale for v in before]
+    win = [v / scale for v in window]
+    if not prior:
+        return win[0], prior, win
+    return _median(prior), prior, win
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    m = len(ordered)
+    return ordered[m // 2] if m % 2 else ordered[m // 2 - 1] / 2.0 + ordered[m // 2] / 2.0
+
+
+def fallback_label(window: Sequence[float], before: Sequence[float]) -> AnomalyType:
+    """TREND when the window ends at least half as far from the prior level as its peak, else SPIKE.
+
+    The prior level is the median of ``before`` (the points just before the
+    window; without any, the window's first point).
+    """
+    if not window:
+        return AnomalyType.SPIKE
+    ref, _, win = _reference(before, window)
+    peak = max(win, key=lambda v: abs(v - ref))
+    last = win[-1]
+    if (last - ref) * (peak - ref) > 0 and abs(last - ref) * 2 >= abs(peak - ref):
+        return AnomalyType.TREND
+    return AnomalyType.SPIKE
+
+
+def window_magnitude(window: Sequence[float], before: Sequence[float]) -> float:
+    """``d / (d + s)`` in [0, 1]: how far the window moved from the level before it (module docs)."""
+    if not window:
+        return 0.0
+    ref, prior, win = _reference(before, window)
+    d = max(abs(v - ref) for v in win)
+    if d == 0.0:
+        return 0.0
+    spread = _median([abs(v - ref) for v in prior]) * _MAD_TO_SD if len(prior) >= 2 else 0.0
+    s = max(abs(ref), spread)
+    return 1.0 if s == 0.0 else d / (d + s)
+
+
+def label_and_explain(
+    classifier: ExplanationClassifier,
+    series: MetricSeries,
+    start: int,
+    end: int,
+    result: AnomalyResult,
+    fallback: AnomalyType,
+    forced: AnomalyType | None = None,
+) -> AnomalyResult:
+    """``result`` for the window ``[start, end)`` of ``series`` with the classifier's label and sentence.
+
+    The classifier sees only ``classifier.history_points`` points before the
+    window (it is causal and bounded); when it judges the window NORMAL, the
+    engine's ``fallback`` label stands (the engine found it anomalous).
+    ``forced``, when given, is the label (an episode's, decided earlier) and
+    the classifier only writes the sentence.
+    """
+    lo = max(0, start - classifier.history_points)
+    sub = series.slice(lo, end) if lo or end != len(series) else series
+    if forced is not None:
+        label = forced
+    else:
+        window = TimeWindow(start - lo, end - lo, result.window_start, result.window_end, False)
+        kind = classifier.classify(sub, window)
+        label = fallback if kind is AnomalyType.NORMAL else kind
+    labeled = AnomalyResult._trusted(
+        series.ids,
+        result.window_start,
+        result.window_end,
+        result.anomaly_score,
+        label,
+        result.magnitude,
+        None,
+    )
+    return AnomalyResult._trusted(
+        series.ids,
+        labeled.window_start,
+        labeled.window_end,
+        labeled.anomaly_score,
+        label,
+        labeled.magnitude,
+        classifier.explain(sub, labeled),
+    )
+
