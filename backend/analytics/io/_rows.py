@@ -182,22 +182,29 @@ class RowCollector:
         self.row_name = "line"
         self._issues: list[LoadIssue] = []
 
-    def _issue(self, issue: LoadIssue) -> None:
+    def record(self, issue: LoadIssue) -> None:
+        """Add an issue the caller built (a refused Prometheus series, say)."""
         self._issues.append(issue)
 
     def refuse(
-        self, row: int | None, reason: str, ids: SeriesIds | None = None, us: int | None = None
+        self,
+        row: int | None,
+        reason: str,
+        ids: SeriesIds | None = None,
+        us: int | None = None,
+        *,
+        where: str | None = None,
     ) -> None:
         """Record a row that cannot be used; under ``strict`` raise :class:`LoadError` instead."""
         ts = None if us is None else epoch_us_to_datetime(us)
-        issue = LoadIssue(row, self.where(row), "refused", reason, ids, ts)
+        issue = LoadIssue(row, where or self.where(row), "refused", reason, ids, ts)
         if self.strict:
             raise LoadError(self.source, issue)
-        self._issue(issue)
+        self.record(issue)
 
     def change(self, row: int | None, reason: str, ids: SeriesIds, us: int) -> None:
         """Record a row used, but not as written."""
-        self._issue(LoadIssue(row, self.where(row), "changed", reason, ids, epoch_us_to_datetime(us)))
+        self.record(LoadIssue(row, self.where(row), "changed", reason, ids, epoch_us_to_datetime(us)))
 
     def where(self, row: int | None) -> str:
         """How a person finds ``row``: ``"line 17"`` (a file) or ``"row 3"`` (a frame)."""
@@ -267,7 +274,7 @@ class RowCollector:
             kept = group[0] if policy == "first" else group[-1]
             for _, value, row in group:
                 if row != kept[2]:
-                    self._issue(
+                    self.record(
                         LoadIssue(
                             row,
                             self.where(row),
@@ -282,7 +289,7 @@ class RowCollector:
         mean = _mean([p[1] for p in group])
         wheres = ", ".join(self.where(p[2]) for p in group)
         for _, value, row in group:
-            self._issue(
+            self.record(
                 LoadIssue(
                     row,
                     self.where(row),
