@@ -2,12 +2,16 @@
 
 Every message has the shape ``"<owner>: <field> must be <expected>, got <value!r>"``
 or, for sequence items, ``"<owner>.<field>[<i>]: expected <expected>, got <value!r>"``.
+The value is shown by :func:`brief`: a ``repr`` bounded in length and nesting
+depth, so that a huge or deeply nested argument gives a short message rather
+than a ``RecursionError`` or a megabyte of text.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
@@ -15,6 +19,7 @@ from typing import Any, NoReturn, TypeVar
 E = TypeVar("E", bound=Enum)
 
 __all__ = [
+    "brief",
     "check_aware_datetime",
     "check_bool",
     "check_enum",
@@ -29,14 +34,50 @@ __all__ = [
 ]
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 80
+_REPR.maxother = 80
+_REPR.maxlong = 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = 6
+_REPR.maxarray = 6
+_REPR.maxdict = 4
+_BRIEF_LIMIT = 160
+
+
+def brief(value: object) -> str:
+    """``repr(value)`` for an error message: at most 160 characters and 3 levels of nesting.
+
+    Containers show their first few items (``[1, 2, 3, 4, 5, 6, ...]``), long
+    strings and numbers are cut in the middle (``'aaa...zzz'``), and an object
+    whose ``repr`` itself fails (or recurses without end) is shown as
+    ``<TypeName object>``.
+
+    >>> brief(list(range(100)))
+    '[0, 1, 2, 3, 4, 5, ...]'
+    >>> nested: list[object] = []
+    >>> for _ in range(100_000):
+    ...     nested = [nested]
+    >>> brief(nested)
+    '[[[[...]]]]'
+    """
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a broken __repr__ must not replace the error being reported
+        return f"<{type(value).__name__} object>"
+    if len(text) > _BRIEF_LIMIT:
+        text = f"{text[: _BRIEF_LIMIT - 20]}...({len(text)} chars)"
+    return text
+
+
 def fail_type(owner: str, field: str, expected: str, got: object) -> NoReturn:
     """Raise ``TypeError`` with the uniform message."""
-    raise TypeError(f"{owner}: {field} must be {expected}, got {got!r} ({type(got).__name__})")
+    raise TypeError(f"{owner}: {field} must be {expected}, got {brief(got)} ({type(got).__name__})")
 
 
 def fail_value(owner: str, field: str, expected: str, got: object) -> NoReturn:
     """Raise ``ValueError`` with the uniform message."""
-    raise ValueError(f"{owner}: {field} must be {expected}, got {got!r}")
+    raise ValueError(f"{owner}: {field} must be {expected}, got {brief(got)}")
 
 
 def check_id(owner: str, field: str, value: object) -> str:

@@ -84,7 +84,7 @@ def _max_not_mean(mp: pytest.MonkeyPatch) -> None:
 
 
 def _results_lost(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(SQLiteMetricStore, "write_results", lambda self, results: 0)
+    mp.setattr(SQLiteMetricStore, "write_results", lambda self, results, engine: 0)
 
 
 def _policy_not_persisted(mp: pytest.MonkeyPatch) -> None:

@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 
 from backend.analytics import (
-    AggregatedAnomalyScore,
-    AggregationStrategy,
     AnomalyResult,
     AnomalyType,
     MetricSeries,
@@ -26,6 +24,9 @@ from backend.analytics.store import (
     SeriesKey,
     SeriesNotFoundError,
     SQLiteMetricStore,
+    _connection,
+    _schema,
+    _sink,
 )
 from backend.analytics.store import sqlite as sqlite_module
 from backend.analytics.store.retention import bucket_start_us, robust_mean
@@ -301,53 +302,6 @@ def test_bucket_math_and_robust_mean() -> None:
         robust_mean([])
 
 
-# -- results sink -----------------------------------------------------------------------------
-
-
-def _result(node: str, minute: int, score: float, label: AnomalyType, tenant: str = "acme") -> AnomalyResult:
-    return AnomalyResult(
-        tenant, "c-1", node, "cpu", T0 + minute * MIN, T0 + (minute + 4) * MIN, score, label, 0.5, "why"
-    )
-
-
-def test_results_round_trip_filter_and_upsert(store: SQLiteMetricStore) -> None:
-    """Results read back equal, filtered by ids/time/label; rewriting a window replaces it."""
-    rs = [
-        _result("n-1", 0, 0.1, AnomalyType.NORMAL),
-        _result("n-1", 5, 0.9, AnomalyType.SPIKE),
-        _result("n-2", 0, 0.7, AnomalyType.TREND),
-    ]
-    assert store.write_results(rs) == 3
-    store.write_results([_result("n-1", 0, 0.1, AnomalyType.NORMAL, tenant="other")])
-    assert store.read_results("acme") == rs
-    assert store.read_results("acme", node_id="n-2") == [rs[2]]
-    assert store.read_results("acme", anomalous_only=True) == rs[1:]
-    assert store.read_results("acme", start=T0 + MIN, end=T0 + 6 * MIN) == [rs[1]]
-    store.write_results([_result("n-1", 5, 0.95, AnomalyType.TREND)])
-    assert [r.anomaly_score for r in store.read_results("acme")] == [0.1, 0.95, 0.7]
-    with pytest.raises(TypeError, match=r"results\[0\] must be an AnomalyResult"):
-        store.write_results([rs[0].to_dict()])  # type: ignore[list-item]
-
-
-def test_aggregate_snapshots_round_trip(store: SQLiteMetricStore) -> None:
-    """Aggregates are stored per computed_at snapshot; read_aggregates gives the latest by default."""
-    snap = [
-        AggregatedAnomalyScore("acme", "c-1", "n-1", AggregationStrategy.MAX, 0.9, 2, 1),
-        AggregatedAnomalyScore("acme", "c-1", None, AggregationStrategy.MAX, 0.9, 2, 1),
-        AggregatedAnomalyScore("acme", None, None, AggregationStrategy.MAX, 0.9, 2, 1),
-    ]
-    assert store.read_aggregates("acme") == []
-    store.write_aggregates(snap, computed_at=T0)
-    later = [AggregatedAnomalyScore("acme", None, None, AggregationStrategy.MAX, 0.2, 2, 0)]
-    store.write_aggregates(later, computed_at=T0 + MIN)
-    assert store.aggregate_snapshots("acme") == [T0, T0 + MIN]
-    assert store.read_aggregates("acme") == later
-    assert store.read_aggregates("acme", computed_at=T0) == [snap[2], snap[1], snap[0]]
-    assert store.read_aggregates("other") == []
-    with pytest.raises(ValueError, match="computed_at must be a timezone-aware datetime"):
-        store.write_aggregates(snap, computed_at=T0.replace(tzinfo=None))
-
-
 # -- query plans and SQL hygiene --------------------------------------------------------------
 
 
@@ -372,10 +326,11 @@ def test_range_query_uses_primary_keys(store: SQLiteMetricStore) -> None:
 _SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|PRAGMA|CREATE)\b", re.IGNORECASE)
 
 
-def test_sql_is_parameterised_only() -> None:
+@pytest.mark.parametrize("module", [sqlite_module, _sink, _schema, _connection], ids=lambda m: m.__name__)
+def test_sql_is_parameterised_only(module: object) -> None:
     """No SQL text in the store is built by formatting: no f-string, %, + or .format with SQL in it,
     and every execute() gets a constant (a module-level name or a literal) as its statement."""
-    tree = ast.parse(Path(sqlite_module.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))  # type: ignore[attr-defined]
     constants = {
         target.id
         for node in tree.body
@@ -414,7 +369,9 @@ def test_tenants_never_see_each_other(store: SQLiteMetricStore) -> None:
     """Equal cluster/node/metric names in two tenants are two series; neither reads the other."""
     store.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
     store.write_points("zeta", "c-1", "n-1", "cpu", minutes(3), [7.0, 8.0, 9.0])
-    store.write_results([_result("n-1", 0, 0.9, AnomalyType.SPIKE, tenant="zeta")])
+    store.write_results(
+        [AnomalyResult("zeta", "c-1", "n-1", "cpu", T0, T0 + MIN, 0.9, AnomalyType.SPIKE)], engine="zscore"
+    )
     store.apply_retention(T0 + timedelta(hours=3))
     assert read_all(store, "acme").values.tolist() == [2.0]
     assert read_all(store, "zeta").values.tolist() == [8.0]
