@@ -16,8 +16,8 @@ T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 T0_US = 1_714_521_600_000_000
 MIN_US = 60_000_000
 
-# The DDL of schema version 1, verbatim as the store wrote it before it recorded engines (kept here, not imported, so
-# that the test keeps building a real old file whatever the store's module becomes).
+# The DDL of schema version 1, verbatim as the store wrote it before it recorded engines (kept
+# here, not imported, so that the test keeps building a real old file whatever the module becomes).
 V1_DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID",
     """CREATE TABLE IF NOT EXISTS series (

@@ -9,6 +9,9 @@
 * :data:`UNRECORDED_ENGINE`: the engine name of results and aggregates
   written before the store recorded engines (files of schema version 1 are
   migrated on open; see :mod:`backend.analytics.store._schema`).
+* :class:`StoreError` (a ``RuntimeError``, from :mod:`backend.analytics.errors`):
+  the database itself failed (locked past the store's ``timeout``, corrupt,
+  disk full); bad arguments are ``ValueError``/``TypeError`` as everywhere.
 * :class:`RetentionPolicy`: how long points stay raw and how they are rolled up
   (:mod:`backend.analytics.store.retention`).
 
@@ -18,6 +21,7 @@ through the contract and checks it against a temporary database.
 
 from __future__ import annotations
 
+from ..errors import StoreError
 from ._protocols import MetricStore, ResultSink, SeriesKey, SeriesNotFoundError
 from ._schema import UNRECORDED_ENGINE
 from .retention import RetentionPolicy, RetentionReport, RollupBucket
@@ -33,4 +37,5 @@ __all__ = [
     "SQLiteMetricStore",
     "SeriesKey",
     "SeriesNotFoundError",
+    "StoreError",
 ]

@@ -4,20 +4,29 @@
 journal, the chosen ``synchronous`` level, foreign keys on) and hands out
 ``BEGIN IMMEDIATE`` ... ``COMMIT`` write transactions that roll back on any
 error. :class:`~backend.analytics.store.sqlite.SQLiteMetricStore` builds on it.
+
+:func:`wraps_sqlite_errors` marks a public method: a ``sqlite3.Error`` raised
+inside it reaches the caller as :class:`~backend.analytics.errors.StoreError`,
+naming the method and the file, with the original as ``__cause__``.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
-__all__ = ["SYNCHRONOUS_LEVELS"]
+from ..errors import StoreError
+
+__all__ = ["SYNCHRONOUS_LEVELS", "wraps_sqlite_errors"]
 
 _C = TypeVar("_C", bound="_SQLiteConnections")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _PRAGMA_SYNCHRONOUS = {
@@ -92,3 +101,28 @@ class _SQLiteConnections:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _store_error(store: object, method: str, exc: sqlite3.Error) -> StoreError:
+    owner = "SQLiteMetricStore" if method == "__init__" else f"SQLiteMetricStore.{method}"
+    path = getattr(store, "path", "?")
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        timeout = getattr(store, "_timeout", "?")
+        return StoreError(
+            f"{owner}: the database {path!r} is locked: another connection held it for longer than "
+            f"timeout={timeout} s ({exc}); nothing was written, the call may be retried"
+        )
+    return StoreError(f"{owner}: the database {path!r} failed: {type(exc).__name__}: {exc}")
+
+
+def wraps_sqlite_errors(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn a ``sqlite3.Error`` raised by ``method`` into a :class:`StoreError` chained from it."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _store_error(args[0], method.__name__, exc) from exc
+
+    return wrapper

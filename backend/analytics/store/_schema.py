@@ -42,8 +42,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from datetime import timedelta
 
-from .._sequences import epoch_us_to_datetime
+from .._sequences import _MIN_US
 from .retention import RetentionPolicy
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,9 @@ _SET_META = (
 )
 
 
+_DELETE_META = "DELETE FROM meta WHERE key = ?"
+
+
 def read_meta(conn: sqlite3.Connection, key: str) -> int | None:
     """The integer stored under ``key`` in the meta table, or ``None``."""
     row = conn.execute(_GET_META, (key,)).fetchone()
@@ -208,8 +212,8 @@ def init_schema(conn: sqlite3.Connection, path: str, policy: RetentionPolicy | N
             policy = RetentionPolicy()
         else:
             policy = RetentionPolicy(
-                hot_retention=epoch_us_to_datetime(retention_us) - epoch_us_to_datetime(0),
-                rollup_interval=epoch_us_to_datetime(interval_us) - epoch_us_to_datetime(0),
+                hot_retention=timedelta(microseconds=retention_us),
+                rollup_interval=timedelta(microseconds=interval_us),
             )
     elif interval_us is not None and interval_us != policy.rollup_interval_us:
         raise ValueError(
@@ -219,4 +223,9 @@ def init_schema(conn: sqlite3.Connection, path: str, policy: RetentionPolicy | N
         )
     write_meta(conn, "rollup_interval_us", policy.rollup_interval_us)
     write_meta(conn, "hot_retention_us", policy.hot_retention_us)
+    horizon = read_meta(conn, "horizon_us")
+    if horizon is not None and horizon < _MIN_US:
+        # Left by a version that committed a horizon before year 1: it rolled nothing up
+        # (no point can be that old) and no datetime can show it, so it is dropped.
+        conn.execute(_DELETE_META, ("horizon_us",))
     return policy

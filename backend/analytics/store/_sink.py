@@ -26,7 +26,7 @@ from .._sequences import _MAX_US, _MIN_US
 from .._validate import brief, check_aware_datetime, check_bool, check_id, check_optional_id, fail_type
 from ..aggregation import FleetScores
 from ..types import AggregatedAnomalyScore, AnomalyResult, datetime_to_epoch_us, epoch_us_to_datetime
-from ._connection import _SQLiteConnections
+from ._connection import _SQLiteConnections, wraps_sqlite_errors
 
 __all__: list[str] = []
 
@@ -112,6 +112,7 @@ def _to_datetime(owner: str, what: str, us: int) -> datetime:
 class _SQLiteResultSink(_SQLiteConnections):
     """``write_results``/``read_results`` and ``write_aggregates``/``read_aggregates``."""
 
+    @wraps_sqlite_errors
     def write_results(self, results: Iterable[AnomalyResult], *, engine: str) -> int:
         """Store ``results`` of engine ``engine`` atomically; return how many were written.
 
@@ -152,11 +153,13 @@ class _SQLiteResultSink(_SQLiteConnections):
             conn.executemany(_INSERT_RESULT_ENGINE, ((tenant, engine) for tenant in sorted(tenants)))
         return count
 
+    @wraps_sqlite_errors
     def result_engines(self, tenant_id: str) -> list[str]:
         """The names of the engines the tenant has stored results from, sorted."""
         check_id("SQLiteMetricStore.result_engines", "tenant_id", tenant_id)
         return [row[0] for row in self._conn().execute(_RESULT_ENGINES, (tenant_id,)).fetchall()]
 
+    @wraps_sqlite_errors
     def read_results(
         self,
         tenant_id: str,
@@ -213,6 +216,7 @@ class _SQLiteResultSink(_SQLiteConnections):
             for t, c, n, m, ws, we, score, label, mag, text in rows
         ]
 
+    @wraps_sqlite_errors
     def write_aggregates(
         self,
         scores: Iterable[AggregatedAnomalyScore] | FleetScores,
@@ -270,6 +274,7 @@ class _SQLiteResultSink(_SQLiteConnections):
             conn.executemany(_UPSERT_AGGREGATE, rows())
         return count
 
+    @wraps_sqlite_errors
     def aggregate_snapshots(self, tenant_id: str, *, engine: str | None = None) -> list[datetime]:
         """The ``computed_at`` times of the tenant's stored snapshots (of one engine), ascending."""
         owner = "SQLiteMetricStore.aggregate_snapshots"
@@ -279,6 +284,7 @@ class _SQLiteResultSink(_SQLiteConnections):
         rows = self._conn().execute(_SNAPSHOTS[by_engine], params).fetchall()
         return [_to_datetime(owner, "computed_at", row[0]) for row in rows]
 
+    @wraps_sqlite_errors
     def read_aggregates(
         self, tenant_id: str, *, computed_at: datetime | None = None, engine: str | None = None
     ) -> list[AggregatedAnomalyScore]:

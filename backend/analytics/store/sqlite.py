@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -51,9 +52,10 @@ from datetime import datetime
 from itertools import groupby, repeat
 from types import MappingProxyType
 
+from .._sequences import _MIN_US
 from .._validate import check_aware_datetime, check_id, check_optional_id, fail_type, fail_value
 from ..types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
-from ._connection import SYNCHRONOUS_LEVELS
+from ._connection import SYNCHRONOUS_LEVELS, wraps_sqlite_errors
 from ._protocols import MetadataValue, SeriesKey, SeriesNotFoundError
 from ._schema import init_schema, read_meta, write_meta
 from ._sink import _SQLiteResultSink
@@ -127,9 +129,14 @@ class SQLiteMetricStore(_SQLiteResultSink):
     ``None`` keeps the stored policy (or the default for a new database).
     ``synchronous``: SQLite's ``synchronous`` pragma, ``"FULL"`` (default,
     durable on power loss) or ``"NORMAL"`` (durable on process crash only).
-    ``timeout``: seconds a writer waits for another writer's lock.
+    ``timeout``: seconds a writer waits for another writer's lock, a positive
+    finite number; past it the call raises
+    :class:`~backend.analytics.errors.StoreError` (as does any failure of the
+    database itself: a corrupt file, a full disk), with the ``sqlite3`` error
+    as ``__cause__``. Bad arguments raise ``ValueError``/``TypeError``.
     """
 
+    @wraps_sqlite_errors
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -146,8 +153,18 @@ class SQLiteMetricStore(_SQLiteResultSink):
             fail_value(owner, "path", "a database file path (not ':memory:' or a URI)", path)
         if policy is not None and not isinstance(policy, RetentionPolicy):
             fail_type(owner, "policy", "a RetentionPolicy or None", policy)
+        if os.path.isdir(path_text):
+            fail_value(owner, "path", "a database file path, not a directory", path)
+        parent = os.path.dirname(os.path.abspath(path_text))
+        if not os.path.isdir(parent):
+            fail_value(owner, "path", f"a file in an existing directory ({parent!r} does not exist)", path)
         if synchronous not in SYNCHRONOUS_LEVELS:
             fail_value(owner, "synchronous", f"one of {', '.join(SYNCHRONOUS_LEVELS)}", synchronous)
+        seconds = "a positive finite number of seconds"
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            fail_type(owner, "timeout", seconds, timeout)
+        if not (math.isfinite(timeout) and timeout > 0):
+            fail_value(owner, "timeout", seconds, timeout)
         super().__init__(path_text, synchronous=synchronous, timeout=float(timeout))
         with self._transaction() as conn:
             self.policy = init_schema(conn, self.path, policy)
@@ -157,6 +174,7 @@ class SQLiteMetricStore(_SQLiteResultSink):
 
     # -- writing points ---------------------------------------------------------------------
 
+    @wraps_sqlite_errors
     def write_points(
         self,
         tenant_id: str,
@@ -180,12 +198,14 @@ class SQLiteMetricStore(_SQLiteResultSink):
         series = MetricSeries(tenant_id, cluster_id, node_id, metric_name, timestamps, values, metadata)
         return self._write(iter((series,)), "write_points", single=True)
 
+    @wraps_sqlite_errors
     def write_series(self, series: MetricSeries) -> int:
         """Write every point of ``series`` (and its metadata, if any) atomically."""
         if not isinstance(series, MetricSeries):
             fail_type("SQLiteMetricStore.write_series", "series", "a MetricSeries", series)
         return self._write(iter((series,)), "write_series", single=True)
 
+    @wraps_sqlite_errors
     def write_batch(self, batch: Iterable[MetricSeries]) -> int:
         """Write several series in one transaction: every point lands, or none does.
 
@@ -252,6 +272,7 @@ class SQLiteMetricStore(_SQLiteResultSink):
             raise ValueError(f"{owner}: start must be <= end, got start={start} > end={end}")
         return datetime_to_epoch_us(start), datetime_to_epoch_us(end)
 
+    @wraps_sqlite_errors
     def get_metric_series(
         self,
         tenant_id: str,
@@ -283,6 +304,7 @@ class SQLiteMetricStore(_SQLiteResultSink):
         values = [r[1] for r in rows]
         return MetricSeries.from_arrays(*key, us, values, metadata)
 
+    @wraps_sqlite_errors
     def get_rollup_buckets(
         self,
         tenant_id: str,
@@ -300,6 +322,7 @@ class SQLiteMetricStore(_SQLiteResultSink):
         rows = self._conn().execute(_SELECT_BUCKETS, (series_id, start_us, end_us)).fetchall()
         return [RollupBucket(epoch_us_to_datetime(b), mean, lo, hi, n) for b, mean, lo, hi, n in rows]
 
+    @wraps_sqlite_errors
     def list_series(
         self, tenant_id: str, cluster_id: str | None = None, node_id: str | None = None
     ) -> list[SeriesKey]:
@@ -323,6 +346,7 @@ class SQLiteMetricStore(_SQLiteResultSink):
             rows = conn.execute(_LIST_NODE, (tenant_id, cluster_id, node_id)).fetchall()
         return [SeriesKey(*row) for row in rows]
 
+    @wraps_sqlite_errors
     def tier_counts(self) -> dict[str, int]:
         """``{"hot": raw points, "cold": buckets}`` over all tenants (for operators and checks)."""
         conn = self._conn()
@@ -332,19 +356,25 @@ class SQLiteMetricStore(_SQLiteResultSink):
         }
 
     @property
+    @wraps_sqlite_errors
     def horizon(self) -> datetime | None:
         """The current rollup horizon (``None`` until ``apply_retention`` first rolls something up)."""
         value = read_meta(self._conn(), "horizon_us")
-        return None if value is None else epoch_us_to_datetime(value)
+        return None if value is None else epoch_us_to_datetime(value)  # init_schema keeps it in range
 
     # -- retention --------------------------------------------------------------------------
 
+    @wraps_sqlite_errors
     def apply_retention(self, now: datetime) -> RetentionReport:
         """Roll hot points older than the policy's horizon for ``now`` into cold buckets.
 
         One transaction: each affected bucket gets its mean (exact summation),
         min, max and count, and the raw points are deleted from the hot tier.
-        The horizon only moves forward; an earlier ``now`` does nothing.
+        The horizon only moves forward; an earlier ``now`` does nothing, and so
+        does a ``now`` whose horizon falls at or before 0001-01-01T00:00:00Z (no
+        point can be older). The bucket that holds that first instant starts
+        at it rather than at its epoch-aligned start, which a ``datetime``
+        cannot represent.
         """
         owner = "SQLiteMetricStore.apply_retention"
         check_aware_datetime(owner, "now", now)
@@ -353,15 +383,15 @@ class SQLiteMetricStore(_SQLiteResultSink):
         points = buckets_written = touched = 0
         with self._transaction() as conn:
             current = read_meta(conn, "horizon_us")
-            if current is not None and target <= current:
-                return RetentionReport(epoch_us_to_datetime(current), 0, 0, 0)
+            if target <= _MIN_US or (current is not None and target <= current):
+                return RetentionReport(None if current is None else epoch_us_to_datetime(current), 0, 0, 0)
             series_ids = [row[0] for row in conn.execute(_ALL_SERIES_IDS).fetchall()]
             for series_id in series_ids:
                 rows = conn.execute(_SELECT_OLD_POINTS, (series_id, target)).fetchall()
                 if not rows:
                     continue
                 buckets = []
-                for bucket, group in groupby(rows, key=lambda row: row[0] - row[0] % interval):
+                for bucket, group in groupby(rows, key=lambda row: max(_MIN_US, row[0] - row[0] % interval)):
                     values = [row[1] for row in group]
                     buckets.append(
                         (series_id, bucket, robust_mean(values), min(values), max(values), len(values))
