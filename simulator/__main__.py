@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from .config import FleetConfig, load_toml
-from .demo import format_report, run_demo
+from .demo import format_report, run_demo, write_html_report
 from .fleet import Fleet
 from .output import write_fleet, write_ground_truth, write_to_store
 
@@ -79,6 +79,9 @@ def _demo(args: argparse.Namespace) -> int:
     progress = _progress(f"detecting ({unit})", not args.quiet)
     report = run_demo(cfg, top=args.top, chunk_points=args.chunk_points, progress=progress)
     format_report(report, sys.stdout)
+    if args.report:
+        path = write_html_report(report, args.report)
+        print(f"\nwrote the HTML report {path}")
     return 0
 
 
@@ -200,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="generate and detect in time slices of this many points (streaming; same results)",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    demo.add_argument(
+        "--report", type=Path, help="also write a self-contained HTML report (heat map, top anomalies) here"
+    )
     demo.set_defaults(func=_demo)
     serve = sub.add_parser(
         "serve",

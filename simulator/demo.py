@@ -16,9 +16,17 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
-from backend.analytics import AggregatedAnomalyScore, AggregationPipeline, AnomalyResult
+from backend.analytics import (
+    AggregatedAnomalyScore,
+    AggregationPipeline,
+    AnomalyResult,
+    EngineRegistry,
+    MetricSeries,
+)
+from backend.analytics.report import write_report
 
 from .anomalies import SEASONAL_KINDS, GroundTruth, Incident
 from .config import FleetConfig
@@ -26,7 +34,7 @@ from .evaluate import Detection, Evaluation, evaluate
 from .fleet import Fleet
 from .pipeline import default_engine_config, detect_fleet, evaluation_slack
 
-__all__ = ["DemoReport", "format_report", "run_demo"]
+__all__ = ["DemoReport", "format_report", "run_demo", "write_html_report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,4 +211,36 @@ def format_report(report: DemoReport, out: TextIO) -> None:
     w(
         f"Labels: {ev.label_agree} of {ev.label_checked} found anomalies got the expected explanation "
         f"label ({ev.label_rate:.0%}).\n"
+    )
+
+
+def write_html_report(report: DemoReport, path: str | Path) -> Path:
+    """Write the demo's results as the self-contained HTML report (:mod:`backend.analytics.report`)."""
+    fleet, cfg, ev = report.fleet, report.fleet.config, report.evaluation
+    cache: dict[tuple[str, str, str, str], MetricSeries] = {}
+
+    def series_for(result: AnomalyResult) -> MetricSeries:
+        key = (result.tenant_id, result.cluster_id, result.node_id, result.metric_name)
+        if key not in cache:
+            cache[key] = fleet.series(key)
+        return cache[key]
+
+    e = report.engine_config
+    notes = [
+        f"Simulated fleet (seed {cfg.seed}): {len(fleet)} series, {cfg.points:,} points each every "
+        f"{_duration(cfg.step_seconds)}. Against the simulator's ground truth: precision {ev.precision:.2f}, "
+        f"recall {ev.recall:.2f} ({ev.found_incidents} of {ev.incidents} incidents found).",
+        f"Detection: zscore (window {e['window_size_points']}, stride {e['stride_points']}, baseline "
+        f"{e['baseline_points']}, threshold {e['threshold']}); aggregation: MAX.",
+    ]
+    return write_report(
+        path,
+        report.results,
+        series_for=series_for,
+        node_scores=report.node_scores,
+        engine=EngineRegistry.default().create("zscore", **e),
+        engine_name="zscore",
+        title=f"Simulated fleet (seed {cfg.seed}): anomaly report",
+        top=report.top,
+        notes=notes,
     )

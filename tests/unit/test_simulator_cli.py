@@ -181,3 +181,16 @@ def test_demo_streaming_in_slices_gives_the_same_summary(
         lines = capsys.readouterr().out.splitlines()
         outputs.append([ln for ln in lines if not ln.startswith("Detection:")])
     assert outputs[0] == outputs[1]
+
+
+def test_demo_report_writes_the_html_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """demo --report PATH writes the HTML report: a heat map and one plot per top node with an anomaly."""
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(TOML, encoding="utf-8")
+    page = tmp_path / "demo.html"
+    assert main(["demo", "--config", str(cfg), "--quiet", "--top", "2", "--report", str(page)]) == 0
+    assert f"wrote the HTML report {page}" in capsys.readouterr().out
+    html = page.read_text(encoding="utf-8")
+    assert html.count('<svg class="heatmap"') == 1
+    assert 1 <= html.count('<svg class="plot"') <= 2 * 2  # two tenants, --top 2
+    assert "acme" in html and "globex" in html
