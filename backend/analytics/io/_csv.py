@@ -32,12 +32,13 @@ from .._sequences import epoch_us_to_datetime
 from ..types import MetricSeries
 from ._report import Loaded
 from ._rows import (
-    DEFAULT_COLUMNS,
     ID_ROLES,
     ROLES,
     RowCollector,
     RowError,
     check_policy,
+    check_series_iterable,
+    output_columns,
     parse_id,
     parse_value,
     resolve_columns,
@@ -224,16 +225,8 @@ def write_csv(
     same ``columns`` gives back equal series.
     """
     owner = "write_csv"
-    names = dict(DEFAULT_COLUMNS)
-    if columns is not None:
-        if not isinstance(columns, Mapping):
-            raise TypeError(f"{owner}: columns must be a mapping of role to str, got {columns!r}")
-        for role, name in columns.items():
-            if role not in ROLES or not isinstance(name, str) or not name:
-                raise ValueError(f"{owner}: columns[{role!r}] must map a role ({', '.join(ROLES)}) to a name")
-            names[role] = name
-    if isinstance(series, MetricSeries) or not isinstance(series, Iterable):
-        raise TypeError(f"{owner}: series must be an iterable of MetricSeries, got {series!r}")
+    names = output_columns(owner, columns)
+    check_series_iterable(owner, series)
     if isinstance(path, (str, Path)):
         with open(path, "w", encoding="utf-8", newline="") as fh:
             return _write(fh, series, names)

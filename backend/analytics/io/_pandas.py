@@ -25,6 +25,8 @@ from ._rows import (
     RowCollector,
     RowError,
     check_policy,
+    check_series_iterable,
+    output_columns,
     parse_id,
     parse_value,
     resolve_columns,
@@ -176,16 +178,8 @@ def to_frame(series: Iterable[MetricSeries], *, columns: Mapping[str, str] | Non
     pd = _pandas(owner)
     np = importlib.import_module("numpy")  # a dependency of pandas
 
-    names = dict(DEFAULT_COLUMNS)
-    if columns is not None:
-        if not isinstance(columns, Mapping):
-            raise TypeError(f"{owner}: columns must be a mapping of role to str, got {columns!r}")
-        for role, name in columns.items():
-            if role not in ROLES or not isinstance(name, str) or not name:
-                raise ValueError(f"{owner}: columns[{role!r}] must map a role ({', '.join(ROLES)}) to a name")
-            names[role] = name
-    if isinstance(series, MetricSeries) or not isinstance(series, Iterable):
-        raise TypeError(f"{owner}: series must be an iterable of MetricSeries, got {series!r}")
+    names = output_columns(owner, columns)
+    check_series_iterable(owner, series)
     cols: dict[str, list[Any]] = {role: [] for role in ROLES}
     for i, s in enumerate(series):
         if not isinstance(s, MetricSeries):

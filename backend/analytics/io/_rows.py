@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -28,6 +28,8 @@ __all__ = [
     "RowCollector",
     "RowError",
     "check_policy",
+    "check_series_iterable",
+    "output_columns",
     "parse_id",
     "parse_value",
     "resolve_columns",
@@ -119,6 +121,25 @@ def _missing(raw: object) -> bool:
     if raw is None or type(raw).__name__ in ("NAType", "NaTType"):
         return True
     return isinstance(raw, float) and math.isnan(raw)
+
+
+def output_columns(owner: str, columns: object) -> dict[str, str]:
+    """Column names for writing: :data:`DEFAULT_COLUMNS` with ``columns`` (role to name) applied."""
+    names = dict(DEFAULT_COLUMNS)
+    if columns is not None:
+        if not isinstance(columns, Mapping):
+            raise TypeError(f"{owner}: columns must be a mapping of role to str, got {columns!r}")
+        for role, name in columns.items():
+            if role not in ROLES or not isinstance(name, str) or not name:
+                raise ValueError(f"{owner}: columns[{role!r}] must map a role ({', '.join(ROLES)}) to a name")
+            names[role] = name
+    return names
+
+
+def check_series_iterable(owner: str, series: object) -> None:
+    """``series`` must be an iterable of series (a single ``MetricSeries`` is a ``TypeError``)."""
+    if isinstance(series, MetricSeries) or not isinstance(series, Iterable):
+        raise TypeError(f"{owner}: series must be an iterable of MetricSeries, got {series!r}")
 
 
 def parse_value(raw: object) -> float:
