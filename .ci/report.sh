@@ -16,7 +16,7 @@ say() { printf '\n---- report: %s ----\n' "$*"; }
 if ! command -v chromium >/dev/null 2>&1; then
   say "installing Debian's chromium"
   timeout 600 apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null
 fi
 chromium --version 2>/dev/null | head -1
 
