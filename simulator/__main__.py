@@ -40,6 +40,22 @@ def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
     return report
 
 
+def _int_at_least(lo: int) -> Callable[[str], int]:
+    """An argparse ``type`` for ints >= ``lo``: a bad value is a usage error before any work."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int >= {lo}, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"expected an int >= {lo}, got {value}")
+        return value
+
+    parse.__name__ = f"int >= {lo}"  # argparse names the type in its messages
+    return parse
+
+
 def _config(args: argparse.Namespace) -> FleetConfig:
     cfg = load_toml(args.config) if args.config else FleetConfig()
     if getattr(args, "seed", None) is not None:
@@ -180,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--store", type=Path, help="also write into this SQLite reference store file")
     gen.add_argument(
         "--chunk-points",
-        type=int,
+        type=_int_at_least(1),
         default=None,
         help="write to the store in time slices of this many points (bounded memory)",
     )
@@ -195,10 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--config", type=Path, help="TOML configuration file (default: the built-in fleet)")
     demo.add_argument("--seed", type=int, help="override the configuration's seed")
-    demo.add_argument("--top", type=int, default=3, help="top nodes shown per tenant (default 3)")
+    demo.add_argument(
+        "--top", type=_int_at_least(0), default=3, help="top nodes shown per tenant (default 3)"
+    )
     demo.add_argument(
         "--chunk-points",
-        type=int,
+        type=_int_at_least(1),
         default=None,
         help="generate and detect in time slices of this many points (streaming; same results)",
     )

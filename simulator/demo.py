@@ -29,7 +29,7 @@ from backend.analytics import (
 from backend.analytics.report import write_report
 
 from .anomalies import SEASONAL_KINDS, GroundTruth, Incident
-from .config import FleetConfig
+from .config import FleetConfig, _check_int
 from .evaluate import Detection, Evaluation, evaluate
 from .fleet import Fleet
 from .pipeline import default_engine_config, detect_fleet, evaluation_slack
@@ -64,6 +64,9 @@ def run_demo(
     With ``chunk_points`` the fleet is generated and detected in time slices
     (streaming, bounded memory); the results are the same as without.
     """
+    _check_int("run_demo", "top", top, 0)  # before any work: a bad value must not cost a fleet run
+    if chunk_points is not None:
+        _check_int("run_demo", "chunk_points", chunk_points, 1)
     t0 = time.perf_counter()
     cfg = config if config is not None else FleetConfig()
     fleet = Fleet(cfg)

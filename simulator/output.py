@@ -25,6 +25,7 @@ from backend.analytics import MetricSeries
 from backend.analytics.io import read_csv
 from backend.analytics.types import epoch_us_to_datetime
 
+from .config import _check_int
 from .fleet import Fleet
 
 __all__ = [
@@ -176,6 +177,8 @@ def write_to_store(
     memory stays bounded by one slice whatever the fleet's length.
     ``progress(done, total)`` is called after each batch.
     """
+    if chunk_points is not None:
+        _check_int("write_to_store", "chunk_points", chunk_points, 1)
     total = 0
     if chunk_points is None:
         for done, series in enumerate(fleet.iter_series(), 1):

@@ -17,7 +17,7 @@ from typing import Any
 
 from backend.analytics import AnomalyResult, EngineRegistry
 
-from .config import FleetConfig
+from .config import FleetConfig, _check_int
 from .fleet import Fleet
 from .metrics import DAY_S
 
@@ -64,6 +64,8 @@ def detect_fleet(
     offers), so memory stays bounded by a slice; the results are the same.
     ``progress(done, total)`` is called after each series (or slice).
     """
+    if chunk_points is not None:
+        _check_int("detect_fleet", "chunk_points", chunk_points, 1)
     det = EngineRegistry.default().create(engine, **dict(engine_config))
     out: list[AnomalyResult] = []
     if chunk_points is None:

@@ -56,8 +56,8 @@ def brief(value: object) -> str:
 
     Containers show their first few items (``[1, 2, 3, 4, 5, 6, ...]``), long
     strings and numbers are cut in the middle (``'aaa...zzz'``), and an object
-    whose ``repr`` itself fails (or recurses without end) is shown as
-    ``<TypeName object>``.
+    whose ``repr`` itself fails (or recurses without end) is shown by its type
+    name (``<TypeName instance at 0x...>``).
 
     >>> brief(list(range(100)))
     '[0, 1, 2, 3, 4, 5, ...]'

@@ -7,7 +7,10 @@ Hierarchy::
     │   ├── UnknownEngineError      registry.get()/create() with a name nobody registered
     │   └── store.SeriesNotFoundError   (in backend.analytics.store) no such series for this tenant
     └── RuntimeError
-        ├── EngineLoadError         an installed plugin's entry point could not be loaded
+        ├── EngineLoadError         an installed plugin's entry point could not be loaded, or was
+        │                           refused (its name is a built-in's or taken by an earlier one)
+        ├── EngineCreateError       an engine's constructor raised something other than
+        │                           ValueError/TypeError (those stay what they are, re-worded)
         └── StoreError              a store's database failed (locked past its timeout, unreadable,
                                     not a database, disk full); the sqlite3 error is its __cause__
 
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["EngineLoadError", "StoreError", "UnknownEngineError"]
+__all__ = ["EngineCreateError", "EngineLoadError", "StoreError", "UnknownEngineError"]
 
 
 class UnknownEngineError(KeyError):
@@ -57,6 +60,24 @@ class EngineLoadError(RuntimeError):
         super().__init__(
             f"engine {name!r} (entry point {entry_point}, distribution {distribution}) "
             f"could not be loaded: {self.cause_text}"
+        )
+
+
+class EngineCreateError(RuntimeError):
+    """An engine's constructor raised an unexpected error inside ``EngineRegistry.create``.
+
+    The message names the engine and where it comes from (``built-in``, or the
+    entry point and distribution of a plugin) and the cause; the original
+    exception is chained as ``__cause__``. A ``ValueError`` or ``TypeError``
+    from the constructor (a bad setting) is re-raised as a ``ValueError`` or
+    ``TypeError`` with the same prefix instead.
+    """
+
+    def __init__(self, name: str, origin: str, cause: BaseException) -> None:
+        self.name = name
+        self.origin = origin
+        super().__init__(
+            f"engine {name!r} ({origin}) could not be created: {type(cause).__name__}: {cause}"
         )
 
 
