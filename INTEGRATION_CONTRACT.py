@@ -62,14 +62,17 @@ never half of a batch.
 
 5. Take results back (``ResultSink``)
 -------------------------------------
-* ``store.write_results(results)`` / ``store.read_results(tenant, cluster_id=..., node_id=...,
-  metric_name=..., start=..., end=..., anomalous_only=False)``: window verdicts
-  (:class:`~backend.analytics.AnomalyResult`), keyed by series ids and window;
-  rewriting a window replaces it.
-* ``store.write_aggregates(scores, computed_at=t)`` / ``store.read_aggregates(tenant,
-  computed_at=None)``: node, cluster and tenant scores
-  (:class:`~backend.analytics.AggregatedAnomalyScore`) as snapshots; the
-  default read is the latest snapshot, tenant level first.
+* ``store.write_results(results, engine=name)`` / ``store.read_results(tenant, cluster_id=...,
+  node_id=..., metric_name=..., start=..., end=..., anomalous_only=False, engine=None)``:
+  window verdicts (:class:`~backend.analytics.AnomalyResult`), keyed by series
+  ids, window and engine; rewriting a window replaces that engine's verdict,
+  and two engines' verdicts on the same window coexist (``engine=None`` reads
+  them all).
+* ``store.write_aggregates(scores, computed_at=t, engine=name)`` /
+  ``store.read_aggregates(tenant, computed_at=None, engine=None)``: node, cluster
+  and tenant scores (:class:`~backend.analytics.AggregatedAnomalyScore`, as
+  ``AggregationPipeline`` returns them) as snapshots; the default read is the
+  latest snapshot, tenant level first.
 
 6. Tenants
 ----------
@@ -240,15 +243,15 @@ def check_results_flow(store: SQLiteMetricStore) -> str:
     engine = EngineRegistry.default().create("zscore", window_size_points=10, stride_points=10)
     results = engine.detect(series)
     _expect(any(r.is_anomalous for r in results), "the injected spike was not detected")
-    store.write_results(results)
-    store.write_results(results)  # idempotent
+    store.write_results(results, engine="zscore")
+    store.write_results(results, engine="zscore")  # idempotent
     back = store.read_results("acme", cluster_id="c-5")
     _expect(back == results, "results did not round-trip")
     flagged = store.read_results("acme", anomalous_only=True, cluster_id="c-5")
     _expect(all(r.anomaly_label is not AnomalyType.NORMAL for r in flagged), "anomalous_only leaked")
     fleet = AggregationPipeline().run(results)
     snapshot = fleet.tenants + fleet.clusters + fleet.nodes
-    store.write_aggregates(snapshot, computed_at=T0 + 2 * timedelta(hours=1))
+    store.write_aggregates(fleet, computed_at=T0 + 2 * timedelta(hours=1), engine="zscore")
     latest = store.read_aggregates("acme")
     _expect(sorted(latest, key=repr) == sorted(snapshot, key=repr), "aggregates did not round-trip")
     _expect(latest[0].level == "tenant", f"first aggregate is {latest[0].level}, expected tenant")

@@ -546,8 +546,8 @@ def check_store() -> str:
             for s in series:
                 back = store.get_metric_series(*s.ids, EARLY, FAR)
                 expect(back == s, f"{'/'.join(s.ids)}: read back differs from what was written")
-            store.write_results(results)
-            store.write_aggregates(snapshot, computed_at=T0)
+            store.write_results(results, engine="zscore")
+            store.write_aggregates(snapshot, computed_at=T0, engine="zscore")
             for tenant in ("acme", "zeta"):
                 want_results = store_results_sorted(results, tenant)
                 expect(store.read_results(tenant) == want_results, f"{tenant}: results differ")

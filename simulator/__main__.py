@@ -1,19 +1,24 @@
-"""Command line: ``python -m simulator {generate,demo}``; see ``python -m simulator --help``."""
+"""Command line: ``python -m simulator {generate,demo,serve}``; see ``python -m simulator --help``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import FrameType
 
 from .config import FleetConfig, load_toml
-from .demo import format_report, run_demo
+from .demo import format_report, run_demo, write_html_report
 from .fleet import Fleet
-from .output import write_fleet, write_to_store
+from .output import write_fleet, write_ground_truth, write_to_store
 from .pipeline import DEFAULT_ENGINE
 
 __all__ = ["main"]
@@ -34,6 +39,22 @@ def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
             sys.stderr.flush()
 
     return report
+
+
+def _int_at_least(lo: int) -> Callable[[str], int]:
+    """An argparse ``type`` for ints >= ``lo``: a bad value is a usage error before any work."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int >= {lo}, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"expected an int >= {lo}, got {value}")
+        return value
+
+    parse.__name__ = f"int >= {lo}"  # argparse names the type in its messages
+    return parse
 
 
 def _config(args: argparse.Namespace) -> FleetConfig:
@@ -77,6 +98,78 @@ def _demo(args: argparse.Namespace) -> int:
         cfg, top=args.top, chunk_points=args.chunk_points, progress=progress, engine=args.engine
     )
     format_report(report, sys.stdout)
+    if args.report:
+        path = write_html_report(report, args.report)
+        print(f"\nwrote the HTML report {path}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Imported here: only `serve` needs the HTTP server and the exposition writer.
+    from backend.analytics.io.exposition import ExpositionServer  # noqa: PLC0415
+
+    from .serve import LiveFleet, anchored_config, live_from, parse_duration, write_history  # noqa: PLC0415
+
+    now = datetime.now(timezone.utc)
+    cfg = anchored_config(_config(args), now, parse_duration(args.start_offset))
+    duration = parse_duration(args.duration) if args.duration else None
+    fleet = Fleet(cfg)
+    live = LiveFleet(fleet, prefix=args.prefix)
+    step = cfg.step_seconds
+    first_live = live_from(cfg, now)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        write_ground_truth(fleet, args.out)
+        print(f"wrote {args.out / 'ground_truth.json'} and ground_truth.csv (times are absolute)")
+        if args.history:
+            path = args.out / "history.om"
+            with open(path, "w", encoding="utf-8", newline="\n") as fh:
+                n = write_history(live, first_live, fh)
+            print(f"wrote {n:,} samples before {first_live.isoformat()} to {path} (OpenMetrics)")
+    elif args.history:
+        raise ValueError("--history needs --out DIR")
+    server = ExpositionServer(
+        lambda: live.render_at(datetime.now(timezone.utc)), host=args.host, port=args.port
+    )
+    if args.out:
+        info = {
+            "url": server.url,
+            "prefix": args.prefix,
+            "start": live.start.isoformat(),
+            "end": live.end.isoformat(),
+            "live_from": first_live.isoformat(),
+            "step_seconds": step,
+        }
+        (args.out / "serve.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # SIGTERM (kill, timeout) stops the server cleanly; only the main thread may set a handler.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_signal) if in_main else None
+    deadline = live.end if duration is None else min(live.end, now + timedelta(seconds=duration))
+    server.start()
+    try:
+        print(
+            f"serving {len(fleet)} series of {len(cfg.tenants)} tenants at {server.url}; timeline "
+            f"{live.start.isoformat()} .. {live.end.isoformat()} every {step} s; "
+            f"stops at {deadline.isoformat()}",
+            flush=True,
+        )
+        while not stop.is_set():
+            left = (deadline - datetime.now(timezone.utc)).total_seconds()
+            if left <= 0:
+                break
+            stop.wait(min(left, 1.0))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    print("stopped", flush=True)
     return 0
 
 
@@ -88,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Same seed and configuration give byte-identical output. "
         "Configuration: a TOML file (see simulator/config.py); without one, the default fleet.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{generate,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{generate,demo,serve}")
     gen = sub.add_parser(
         "generate",
         help="write a fleet's series and ground truth to files (and a store)",
@@ -106,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--store", type=Path, help="also write into this SQLite reference store file")
     gen.add_argument(
         "--chunk-points",
-        type=int,
+        type=_int_at_least(1),
         default=None,
         help="write to the store in time slices of this many points (bounded memory)",
     )
@@ -126,15 +219,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--config", type=Path, help="TOML configuration file (default: the built-in fleet)")
     demo.add_argument("--seed", type=int, help="override the configuration's seed")
-    demo.add_argument("--top", type=int, default=3, help="top nodes shown per tenant (default 3)")
+    demo.add_argument(
+        "--top", type=_int_at_least(0), default=3, help="top nodes shown per tenant (default 3)"
+    )
     demo.add_argument(
         "--chunk-points",
-        type=int,
+        type=_int_at_least(1),
         default=None,
         help="generate and detect in time slices of this many points (streaming; same results)",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    demo.add_argument(
+        "--report", type=Path, help="also write a self-contained HTML report (heat map, top anomalies) here"
+    )
     demo.set_defaults(func=_demo)
+    serve = sub.add_parser(
+        "serve",
+        help="expose the fleet as a Prometheus scrape endpoint, in real time",
+        description="Serve the fleet's current points at http://HOST:PORT/metrics (Prometheus text format), "
+        "each with its own timestamp, advancing with the wall clock. The fleet's first point lies "
+        "--start-offset before now; --history writes every earlier point as OpenMetrics for "
+        "`promtool tsdb create-blocks-from openmetrics` (see simulator/serve.py).",
+    )
+    serve.add_argument("--config", type=Path, help="TOML configuration file (default: the built-in fleet)")
+    serve.add_argument("--seed", type=int, help="override the configuration's seed")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9108, help="port (default 9108; 0 picks a free one)")
+    serve.add_argument(
+        "--start-offset",
+        default="0",
+        help="how long before now the fleet's first point lies, e.g. 6d23h (default 0: it starts now)",
+    )
+    serve.add_argument("--duration", help="stop after this long, e.g. 10m (default: at the timeline's end)")
+    serve.add_argument("--prefix", default="sim_", help="metric name prefix (default sim_)")
+    serve.add_argument(
+        "--out", type=Path, help="write ground_truth.json/.csv (absolute times) and serve.json here"
+    )
+    serve.add_argument(
+        "--history", action="store_true", help="also write OUT/history.om: every earlier point (OpenMetrics)"
+    )
+    serve.set_defaults(func=_serve)
     return parser
 
 

@@ -25,7 +25,7 @@ From TOML (``FleetConfig.from_toml(path)``), every key optional::
     clusters = 2
     nodes_per_cluster = 4
     [tenant_defaults.anomalies]      # counts per cluster (cluster_incidents: per tenant)
-    spikes = 2
+    spikes = 2                       # the values shown are the built-in defaults
     level_shifts = 1
     ramps = 1
     seasonal = 1
@@ -40,6 +40,22 @@ From TOML (``FleetConfig.from_toml(path)``), every key optional::
 
 ``tenants`` may also be an integer (``tenants = 3`` gives ``tenant-1`` ..
 ``tenant-3``). Unknown keys are rejected with a ``ValueError`` naming them.
+
+**Anomaly kinds merge with the defaults.** An ``anomalies`` table changes only
+the kinds it lists; every kind it does not list keeps the value it had: the
+built-in default above for ``[tenant_defaults.anomalies]``, and the
+``tenant_defaults`` value for a tenant's own ``[tenants.anomalies]``. So
+``spikes = 3`` alone still injects level shifts, ramps, seasonal changes,
+node failures and cluster incidents. To inject only some kinds, set the
+others to 0 (``AnomalyMix.none()`` from code)::
+
+    [tenant_defaults.anomalies]      # spikes only
+    spikes = 3
+    level_shifts = 0
+    ramps = 0
+    seasonal = 0
+    node_failures = 0
+    cluster_incidents = 0
 
 Python 3.11+ reads TOML with the standard ``tomllib``. On Python 3.10 the
 loader uses the ``tomli`` package when it is installed (``pip install tomli``,
@@ -397,8 +413,15 @@ def _toml_module() -> ModuleType:
 
 
 def load_toml(path: str | Path) -> FleetConfig:
-    """Read a :class:`FleetConfig` from the TOML file at ``path``."""
+    """Read a :class:`FleetConfig` from the TOML file at ``path``.
+
+    A TOML syntax error is a ``ValueError`` that names the file and the
+    parser's line and column.
+    """
     toml = _toml_module()
     with open(path, "rb") as fh:
-        data = toml.load(fh)
+        try:
+            data = toml.load(fh)
+        except toml.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: not valid TOML: {exc}") from exc
     return _from_mapping(data, str(path))

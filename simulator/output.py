@@ -18,13 +18,14 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from backend.analytics import MetricSeries
+from backend.analytics.io import read_csv
 from backend.analytics.types import epoch_us_to_datetime
 
+from .config import _check_int
 from .fleet import Fleet
 
 __all__ = [
@@ -176,6 +177,8 @@ def write_to_store(
     memory stays bounded by one slice whatever the fleet's length.
     ``progress(done, total)`` is called after each batch.
     """
+    if chunk_points is not None:
+        _check_int("write_to_store", "chunk_points", chunk_points, 1)
     total = 0
     if chunk_points is None:
         for done, series in enumerate(fleet.iter_series(), 1):
@@ -192,18 +195,16 @@ def write_to_store(
 
 
 def read_series_csv(path: str | Path) -> list[MetricSeries]:
-    """Read a ``series.csv`` written by :func:`write_series_csv` back into series (file order)."""
-    groups: dict[tuple[str, str, str, str], tuple[list[datetime], list[float]]] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None or tuple(header) != SERIES_COLUMNS:
-            raise ValueError(
-                f"read_series_csv: {path}: expected header {','.join(SERIES_COLUMNS)}, got {header!r}"
-            )
-        for row in reader:
-            key = (row[0], row[1], row[2], row[3])
-            ts, vs = groups.setdefault(key, ([], []))
-            ts.append(datetime.fromisoformat(row[4]))
-            vs.append(float(row[5]))
-    return [MetricSeries(*key, ts, vs) for key, (ts, vs) in groups.items()]
+    """Read a ``series.csv`` written by :func:`write_series_csv` back into series (file order).
+
+    A thin wrapper over :func:`backend.analytics.io.read_csv` with its default
+    columns, ``duplicates="error"`` and ``strict=True``: any row that cannot
+    be used raises :class:`~backend.analytics.io.LoadError` (a ``ValueError``)
+    naming its line. Use ``read_csv`` itself to choose a duplicate policy or
+    to get a report of refused rows instead.
+
+    .. versionchanged:: 0.1.0
+       Columns are found by name (extra columns are ignored), and a row that
+       cannot be used raises ``LoadError`` naming its line.
+    """
+    return read_csv(path, duplicates="error", strict=True).series

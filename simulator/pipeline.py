@@ -16,7 +16,7 @@ from typing import Any
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, EngineRegistry
 
-from .config import FleetConfig
+from .config import FleetConfig, _check_int
 from .fleet import Fleet
 
 __all__ = ["DEFAULT_ENGINE", "default_engine_config", "detect_fleet", "evaluation_slack"]
@@ -62,6 +62,8 @@ def detect_fleet(
     engine offers), so memory stays bounded by a slice; the results are the same.
     ``progress(done, total)`` is called after each series (or slice).
     """
+    if chunk_points is not None:
+        _check_int("detect_fleet", "chunk_points", chunk_points, 1)
     det = EngineRegistry.default().create(engine, **dict(engine_config))
     out: list[AnomalyResult] = []
     if chunk_points is None:

@@ -19,7 +19,7 @@ from operator import lt
 from types import MappingProxyType
 from typing import Any, overload
 
-from ._validate import fail_type, fail_value
+from ._validate import MAX_UTC, MIN_UTC, brief, check_ordered, fail_type, fail_value
 
 __all__ = [
     "MetadataValue",
@@ -31,9 +31,9 @@ __all__ = [
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
-# The range of instants a datetime can represent, in epoch microseconds.
-_MIN_US = (datetime(1, 1, 2, tzinfo=timezone.utc) - _EPOCH) // _ONE_US
-_MAX_US = (datetime(9999, 12, 31, tzinfo=timezone.utc) - _EPOCH) // _ONE_US
+# The range of instants a datetime can represent (years 1..9999 in UTC), in epoch microseconds.
+_MIN_US = (MIN_UTC - _EPOCH) // _ONE_US
+_MAX_US = (MAX_UTC - _EPOCH) // _ONE_US
 
 MetadataValue = str | int | float | bool | None
 
@@ -163,23 +163,28 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
         return timestamps._data[:]
     if isinstance(timestamps, (str, bytes)) or not isinstance(timestamps, Iterable):
         fail_type(owner, "timestamps", "a sequence of timezone-aware datetimes", timestamps)
+    check_ordered(owner, "timestamps", timestamps, "a sequence of timezone-aware datetimes")
     items = timestamps if isinstance(timestamps, (list, tuple)) else list(timestamps)
     epoch, one_us = _EPOCH, _ONE_US
     try:
-        return array("q", [(t - epoch) // one_us for t in items])
+        us = array("q", [(t - epoch) // one_us for t in items])
     except (TypeError, ValueError, OverflowError):
         pass
+    else:
+        _check_in_range(owner, "timestamps", us, items)
+        return us
     for i, t in enumerate(items):
         if not isinstance(t, datetime):
             raise TypeError(
-                f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got {t!r} ({type(t).__name__})"
+                f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, "
+                f"got {brief(t)} ({type(t).__name__})"
             )
         if t.utcoffset() is None:
             raise ValueError(f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got naive {t!r}")
         try:
             array("q", [(t - epoch) // one_us])
         except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError(f"{owner}.timestamps[{i}]: cannot convert {t!r}: {exc}") from exc
+            raise ValueError(f"{owner}.timestamps[{i}]: cannot convert {brief(t)}: {exc}") from exc
     raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
 
 
@@ -191,6 +196,7 @@ def _values_to_array(owner: str, values: object) -> array[float]:
         return values[:]
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         fail_type(owner, "values", "a sequence of finite real numbers", values)
+    check_ordered(owner, "values", values, "a sequence of finite real numbers")
     items = values if isinstance(values, (list, tuple, array)) else list(values)
     try:
         return array("d", items)
@@ -199,24 +205,19 @@ def _values_to_array(owner: str, values: object) -> array[float]:
     for i, v in enumerate(items):
         if isinstance(v, (str, bytes)) or not hasattr(v, "__float__"):
             raise TypeError(
-                f"{owner}.values[{i}]: expected a finite real number, got {v!r} ({type(v).__name__})"
+                f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} ({type(v).__name__})"
             )
         try:
             array("d", [v])
         except OverflowError:
             raise ValueError(
-                f"{owner}.values[{i}]: expected a finite real number, got {_short(v)} (too large for a float)"
+                f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} (too large for a float)"
             ) from None
         except (TypeError, ValueError) as exc:
             raise TypeError(
-                f"{owner}.values[{i}]: expected a finite real number, got {v!r} ({type(v).__name__})"
+                f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} ({type(v).__name__})"
             ) from exc
     raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
-
-
-def _short(value: object, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 15]}...({len(text)} chars)"
 
 
 def _check_finite(owner: str, values: array[float]) -> None:
@@ -227,6 +228,22 @@ def _check_finite(owner: str, values: array[float]) -> None:
     for i, v in enumerate(values):
         if not math.isfinite(v):
             raise ValueError(f"{owner}.values[{i}]: expected a finite number, got {v!r}")
+
+
+def _check_in_range(owner: str, field: str, us: array[int], items: Sequence[object] | None = None) -> None:
+    """Every timestamp must lie within years 1..9999 in UTC; name the first that does not.
+
+    ``items``: the caller's original timestamps, shown in the message when given.
+    """
+    if not us or (min(us) >= _MIN_US and max(us) <= _MAX_US):
+        return
+    i = next(k for k, t in enumerate(us) if not _MIN_US <= t <= _MAX_US)
+    item = items[i] if items is not None else None
+    if isinstance(item, datetime):
+        got = item.isoformat()
+    else:
+        got = brief(item) if items is not None else f"{us[i]} microseconds since the epoch"
+    raise ValueError(f"{owner}.{field}[{i}]: expected an instant within years 1..9999 in UTC, got {got}")
 
 
 def _check_ascending(owner: str, us: array[int]) -> None:
@@ -248,8 +265,8 @@ def _check_metadata(owner: str, metadata: object) -> Mapping[str, MetadataValue]
         if not isinstance(key, str):
             fail_type(owner, "metadata key", "a str", key)
         if value is not None and not isinstance(value, (str, int, float, bool)):
-            fail_type(owner, f"metadata[{key!r}]", "a str, int, float, bool or None", value)
+            fail_type(owner, f"metadata[{brief(key)}]", "a str, int, float, bool or None", value)
         if isinstance(value, float) and not math.isfinite(value):
-            fail_value(owner, f"metadata[{key!r}]", "a finite float (JSON-safe)", value)
+            fail_value(owner, f"metadata[{brief(key)}]", "a finite float (JSON-safe)", value)
         copy[key] = value
     return MappingProxyType(copy)

@@ -2,25 +2,36 @@
 
 Every message has the shape ``"<owner>: <field> must be <expected>, got <value!r>"``
 or, for sequence items, ``"<owner>.<field>[<i>]: expected <expected>, got <value!r>"``.
+The value is shown by :func:`brief`: a ``repr`` bounded in length and nesting
+depth, so that a huge or deeply nested argument gives a short message rather
+than a ``RecursionError`` or a megabyte of text.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from datetime import datetime, timedelta
+import reprlib
+from collections.abc import Mapping, Set
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
 
 E = TypeVar("E", bound=Enum)
 
 __all__ = [
+    "MAX_POINTS",
+    "MAX_UTC",
+    "MIN_UTC",
+    "brief",
     "check_aware_datetime",
     "check_bool",
     "check_enum",
     "check_id",
     "check_non_negative_int",
     "check_optional_id",
+    "check_ordered",
+    "check_points",
     "check_positive_int",
     "check_positive_timedelta",
     "check_real",
@@ -30,14 +41,50 @@ __all__ = [
 ]
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxstring = 80
+_REPR.maxother = 120
+_REPR.maxlong = 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxfrozenset = _REPR.maxdeque = 6
+_REPR.maxarray = 6
+_REPR.maxdict = 4
+_BRIEF_LIMIT = 160
+
+
+def brief(value: object) -> str:
+    """``repr(value)`` for an error message: at most 160 characters and 3 levels of nesting.
+
+    Containers show their first few items (``[1, 2, 3, 4, 5, 6, ...]``), long
+    strings and numbers are cut in the middle (``'aaa...zzz'``), and an object
+    whose ``repr`` itself fails (or recurses without end) is shown by its type
+    name (``<TypeName instance at 0x...>``).
+
+    >>> brief(list(range(100)))
+    '[0, 1, 2, 3, 4, 5, ...]'
+    >>> nested: list[object] = []
+    >>> for _ in range(100_000):
+    ...     nested = [nested]
+    >>> brief(nested)
+    '[[[[...]]]]'
+    """
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a broken __repr__ must not replace the error being reported
+        return f"<{type(value).__name__} object>"
+    if len(text) > _BRIEF_LIMIT:
+        text = f"{text[: _BRIEF_LIMIT - 20]}...({len(text)} chars)"
+    return text
+
+
 def fail_type(owner: str, field: str, expected: str, got: object) -> NoReturn:
     """Raise ``TypeError`` with the uniform message."""
-    raise TypeError(f"{owner}: {field} must be {expected}, got {got!r} ({type(got).__name__})")
+    raise TypeError(f"{owner}: {field} must be {expected}, got {brief(got)} ({type(got).__name__})")
 
 
 def fail_value(owner: str, field: str, expected: str, got: object) -> NoReturn:
     """Raise ``ValueError`` with the uniform message."""
-    raise ValueError(f"{owner}: {field} must be {expected}, got {got!r}")
+    raise ValueError(f"{owner}: {field} must be {expected}, got {brief(got)}")
 
 
 def check_id(owner: str, field: str, value: object) -> str:
@@ -99,12 +146,59 @@ def check_positive_timedelta(owner: str, field: str, value: object) -> timedelta
     return value
 
 
+# The instants a datetime can hold, in UTC: an aware datetime near either end whose
+# offset moves it outside (0001-01-01T00:00+14:00) cannot be converted to UTC.
+MIN_UTC = datetime.min.replace(tzinfo=timezone.utc)
+MAX_UTC = datetime.max.replace(tzinfo=timezone.utc)
+
+
 def check_aware_datetime(owner: str, field: str, value: Any) -> datetime:
-    """Return ``value`` if it is a timezone-aware ``datetime``."""
+    """Return ``value`` if it is a timezone-aware ``datetime`` whose UTC instant is in years 1..9999."""
     if not isinstance(value, datetime):
         fail_type(owner, field, "a timezone-aware datetime", value)
     if value.utcoffset() is None:
         fail_value(owner, field, "a timezone-aware datetime (tzinfo with a UTC offset)", value)
+    if not MIN_UTC <= value <= MAX_UTC:
+        raise ValueError(
+            f"{owner}: {field} must be a datetime within years 1..9999 once converted to UTC, "
+            f"got {value.isoformat()}"
+        )
+    return value
+
+
+def check_ordered(owner: str, field: str, value: object, expected: str) -> None:
+    """Reject a ``set``, a ``dict`` or another unordered container given where a sequence belongs.
+
+    ``expected`` says what was expected (for example ``"a sequence of finite real numbers"``).
+    """
+    if isinstance(value, (Set, Mapping)):
+        unordered = f"{expected} (an ordered sequence, not an unordered {type(value).__name__})"
+        fail_type(owner, field, unordered, value)
+
+
+# The largest window, stride, baseline, history, period or warm-up, in points, that an engine
+# setting may ask for: 2**21 = 2,097,152 points, three and a half weeks at one point a second
+# (a weekly period at one second is 604,800 points). A live stream buffers a small multiple
+# of its settings, so this bounds its memory: about 100 MB a setting at the ~50 bytes a
+# buffered point costs in Python lists, instead of unbounded growth with the series.
+MAX_POINTS = 2**21
+
+
+def check_points(
+    owner: str, field: str, value: object, *, minimum: int = 1, maximum: int = MAX_POINTS
+) -> int:
+    """Return ``value`` if it is an ``int`` (not ``bool``) in ``[minimum, maximum]``.
+
+    For engine settings counted in points (window sizes, strides, baselines,
+    histories, seasonal periods, warm-ups): the default ``maximum`` is
+    :data:`MAX_POINTS`, so no configuration can ask a stream to buffer more
+    than that. The message states both bounds.
+    """
+    expected = f"an int in [{minimum}, {maximum}]"
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail_type(owner, field, expected, value)
+    if not minimum <= value <= maximum:
+        fail_value(owner, field, expected, value)
     return value
 
 

@@ -8,10 +8,14 @@ pipeline's :class:`AggregationStrategy`:
 - ``MEAN``: the arithmetic mean of the child scores (``math.fsum``, exact sum).
 - ``WEIGHTED``: at node level, the mean of the metric scores weighted by
   ``weights[metric_name]`` (a metric not in ``weights`` gets
-  ``default_weight``; with ``default_weight=None`` it is an error). Above node
-  level, each child is weighted by the number of metric series it aggregates
-  (its ``num_metrics_analyzed``), so a cluster of 40 metrics counts four times
-  as much in its tenant as one of 10.
+  ``default_weight``; with ``default_weight=None`` it is an error). A weight
+  of 0 leaves a metric out of its node's score, and a node whose metrics all
+  weigh 0 scores 0.0 (it never fails the run); such metrics still count in
+  ``num_metrics_analyzed`` and ``num_anomalies_detected``, which report what
+  was analysed. Above node level, each child is weighted by the number of
+  metric series it aggregates (its ``num_metrics_analyzed``), so a cluster of
+  40 metrics counts four times as much in its tenant as one of 10; a group
+  whose children all count 0 metrics likewise scores 0.0.
 - ``P95``: the 95th percentile by linear interpolation between closest ranks,
   exactly ``statistics.quantiles(scores, n=100, method="inclusive")[94]``; a
   single score gives itself.
@@ -146,8 +150,9 @@ class AggregationPipeline:
             return p95(scores)
         # WEIGHTED
         total = math.fsum(weights)
-        if total <= 0.0:
-            raise ValueError(f"{_OWNER}: WEIGHTED needs a positive total weight for {where}, got {total!r}")
+        if total == 0.0:
+            # Every child weighs 0: all are left out, so nothing raises the score (see the module doc).
+            return 0.0
         value = math.fsum(s * w for s, w in zip(scores, weights, strict=True)) / total
         return min(max(value, min(scores)), max(scores))
 

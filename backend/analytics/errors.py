@@ -7,7 +7,12 @@ Hierarchy::
     │   ├── UnknownEngineError      registry.get()/create() with a name nobody registered
     │   └── store.SeriesNotFoundError   (in backend.analytics.store) no such series for this tenant
     └── RuntimeError
-        └── EngineLoadError         an installed plugin's entry point could not be loaded
+        ├── EngineLoadError         an installed plugin's entry point could not be loaded, or was
+        │                           refused (its name is a built-in's or taken by an earlier one)
+        ├── EngineCreateError       an engine's constructor raised something other than
+        │                           ValueError/TypeError (those stay what they are, re-worded)
+        └── StoreError              a store's database failed (locked past its timeout, unreadable,
+                                    not a database, disk full); the sqlite3 error is its __cause__
 
 Bad input everywhere else raises the built-in ``ValueError`` (bad value) or
 ``TypeError`` (wrong type), with a message that names the object, the field (and
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["EngineLoadError", "UnknownEngineError"]
+__all__ = ["EngineCreateError", "EngineLoadError", "StoreError", "UnknownEngineError"]
 
 
 class UnknownEngineError(KeyError):
@@ -56,3 +61,34 @@ class EngineLoadError(RuntimeError):
             f"engine {name!r} (entry point {entry_point}, distribution {distribution}) "
             f"could not be loaded: {self.cause_text}"
         )
+
+
+class EngineCreateError(RuntimeError):
+    """An engine's constructor raised an unexpected error inside ``EngineRegistry.create``.
+
+    The message names the engine and where it comes from (``built-in``, or the
+    entry point and distribution of a plugin) and the cause; the original
+    exception is chained as ``__cause__``. A ``ValueError`` or ``TypeError``
+    from the constructor (a bad setting) is re-raised as a ``ValueError`` or
+    ``TypeError`` with the same prefix instead.
+    """
+
+    def __init__(self, name: str, origin: str, cause: BaseException) -> None:
+        self.name = name
+        self.origin = origin
+        super().__init__(
+            f"engine {name!r} ({origin}) could not be created: {type(cause).__name__}: {cause}"
+        )
+
+
+class StoreError(RuntimeError):
+    """A store's database could not be opened, read or written.
+
+    Raised for the database's own failures, never for bad arguments (those are
+    ``ValueError``/``TypeError``): another connection held the write lock longer
+    than the store's ``timeout``, the file is not a database or is corrupt, the
+    disk is full. The message names the store, the call and the file; the
+    original ``sqlite3`` error is chained as ``__cause__``. A write that raises
+    it has changed nothing (its transaction was rolled back), so it may be
+    retried.
+    """

@@ -6,7 +6,7 @@ A plugin author puts one line in their own tests::
 
     def test_my_engine_conforms() -> None:
         check_engine(MyEngine)                          # the class itself is a factory
-        check_engine(MyEngine, config={"threshold": 4.0})
+        check_engine(MyEngine, config={"z_threshold": 4.0})
         check_engine(lambda **kw: MyEngine(model="x", **kw))  # a preset
 
 ``check_engine`` runs every check, collects *all* failures and raises one

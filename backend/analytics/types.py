@@ -39,6 +39,7 @@ from ._sequences import (
     ValueSequence,
     _check_ascending,
     _check_finite,
+    _check_in_range,
     _check_metadata,
     _timestamps_to_us,
     _values_to_array,
@@ -46,10 +47,14 @@ from ._sequences import (
     epoch_us_to_datetime,
 )
 from ._validate import (
+    MAX_UTC,
+    MIN_UTC,
+    brief,
     check_aware_datetime,
     check_enum,
     check_id,
     check_optional_id,
+    check_ordered,
     check_unit_interval,
     fail_type,
     fail_value,
@@ -86,12 +91,11 @@ def _check_keys(owner: str, data: object, required: set[str], optional: set[str]
     missing = sorted(required - keys)
     if missing:
         raise ValueError(f"{owner}.from_dict: missing key(s) {', '.join(map(repr, missing))}")
-    unknown = sorted(map(str, keys - required - optional))
+    unknown = sorted(map(brief, keys - required - optional))
     if unknown:
         expected = ", ".join(sorted(required | optional))
-        raise ValueError(
-            f"{owner}.from_dict: unknown key(s) {', '.join(map(repr, unknown))}; expected only {expected}"
-        )
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise ValueError(f"{owner}.from_dict: unknown key(s) {shown}; expected only {expected}")
     return data
 
 
@@ -101,8 +105,10 @@ class MetricSeries:
 
     ``timestamps`` are timezone-aware datetimes, strictly ascending (compared as
     instants, so equal instants with different offsets are duplicates); they
-    are normalised to UTC. ``values`` are finite real numbers, same length.
-    The series copies its input. ``len(series)`` is the number of points.
+    are normalised to UTC and must lie within years 1..9999 in UTC. ``values``
+    are finite real numbers, same length. Both are ordered sequences or
+    iterables (a ``set`` or a ``dict`` is a ``TypeError``). The series copies
+    its input. ``len(series)`` is the number of points.
 
     Raises ``TypeError`` for a wrong type (for example a timestamp given as a
     string or a number) and ``ValueError`` for a bad value; the message names
@@ -185,22 +191,24 @@ class MetricSeries:
         elif isinstance(epoch_us, (str, bytes)) or not isinstance(epoch_us, Iterable):
             fail_type(owner, "epoch_us", "a sequence of ints", epoch_us)
         else:
+            check_ordered(owner, "epoch_us", epoch_us, "a sequence of ints")
             items = epoch_us if isinstance(epoch_us, (list, tuple)) else list(epoch_us)
             try:
                 us = array("q", items)
             except (TypeError, OverflowError):
                 for i, item in enumerate(items):
                     if isinstance(item, bool) or not hasattr(item, "__index__"):
+                        kind = type(item).__name__
                         raise TypeError(
-                            f"{owner}.epoch_us[{i}]: expected an int, got {item!r} ({type(item).__name__})"
+                            f"{owner}.epoch_us[{i}]: expected an int, got {brief(item)} ({kind})"
                         ) from None
                     if not _MIN_US <= item <= _MAX_US:
-                        break
-                raise ValueError(f"{owner}.epoch_us: values must fit a datetime (years 1..9999)") from None
-        if us and not (min(us[0], us[-1]) >= _MIN_US and max(us[0], us[-1]) <= _MAX_US):
-            raise ValueError(
-                f"{owner}.epoch_us: expected microseconds within years 1..9999, got {us[0]}..{us[-1]}"
-            )
+                        raise ValueError(
+                            f"{owner}.epoch_us[{i}]: expected an instant within years 1..9999 in UTC, "
+                            f"got {brief(item)} microseconds since the epoch"
+                        ) from None
+                raise  # pragma: no cover - array() failed on valid items
+        _check_in_range(owner, "epoch_us", us)
         self = cls.__new__(cls)
         self._init_validated(
             tenant_id, cluster_id, node_id, metric_name, us, _values_to_array(owner, values), metadata
@@ -309,7 +317,8 @@ class AnomalyResult:
     the window moved, normalised to [0, 1]) is optional. ``anomaly_label`` is an
     :class:`AnomalyType` (its ``str`` value is accepted and converted) and is
     ``NORMAL`` exactly when the engine judged the window not anomalous.
-    ``window_start <= window_end``, both timezone-aware.
+    ``window_start <= window_end``, both timezone-aware and, converted to UTC,
+    within years 1..9999.
     """
 
     tenant_id: str
@@ -369,7 +378,7 @@ class AnomalyResult:
             and we.tzinfo is not None
             and ws.utcoffset() is not None
             and we.utcoffset() is not None
-            and ws <= we
+            and MIN_UTC <= ws <= we <= MAX_UTC
             and type(score) is float
             and 0.0 <= score <= 1.0
             and type(self.anomaly_label) is AnomalyType
@@ -478,13 +487,17 @@ class AnomalyResult:
         )
 
 
+# Counts are stored in 64-bit signed integer columns (SQLite's INTEGER).
+_COUNT_LIMIT = 2**63
+
+
 @dataclass(frozen=True, slots=True)
 class AggregatedAnomalyScore:
     """A combined score for a node, a cluster (``node_id is None``) or a tenant (both ``None``).
 
     ``aggregate_score`` in [0, 1]. ``num_metrics_analyzed``: distinct metric
     series that contributed. ``num_anomalies_detected``: contributing results
-    whose label is not NORMAL.
+    whose label is not NORMAL. Both counts are ``int``s in ``[0, 2**63)``.
     """
 
     tenant_id: str
@@ -533,9 +546,9 @@ class AggregatedAnomalyScore:
         for name in ("num_metrics_analyzed", "num_anomalies_detected"):
             count = getattr(self, name)
             if isinstance(count, bool) or not isinstance(count, int):
-                fail_type(owner, name, "a non-negative int", count)
-            if count < 0:
-                fail_value(owner, name, "a non-negative int", count)
+                fail_type(owner, name, "a non-negative int below 2**63", count)
+            if not 0 <= count < _COUNT_LIMIT:
+                fail_value(owner, name, "a non-negative int below 2**63", count)
 
     @property
     def level(self) -> str:

@@ -84,6 +84,31 @@ def test_weighted_above_node_level_weights_by_metric_count() -> None:
     assert cluster.num_metrics_analyzed == 4 and cluster.num_anomalies_detected == 1
 
 
+def test_weighted_node_whose_metrics_all_weigh_zero_scores_zero() -> None:
+    """WEIGHTED: a node whose metrics all weigh 0 scores 0.0 and the run goes on (issue 14)."""
+    results = [
+        res("a", "c", "n1", "disk", 0.9),
+        res("a", "c", "n1", "swap", 0.8),
+        res("a", "c", "n2", "cpu", 0.6),
+    ]
+    p = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={"disk": 0.0, "swap": 0.0, "cpu": 1.0})
+    fleet = p.run(results)
+    assert [(s.node_id, s.aggregate_score, s.num_metrics_analyzed) for s in fleet.nodes] == [
+        ("n1", 0.0, 2),
+        ("n2", 0.6, 1),
+    ]
+    # Above node level the zero-weight node still counts its two metrics: (0 * 2 + 0.6 * 1) / 3.
+    assert fleet.clusters[0].aggregate_score == pytest.approx(0.2)
+    assert fleet.tenants[0].aggregate_score == pytest.approx(0.2)
+
+
+def test_weighted_group_of_children_without_metrics_scores_zero() -> None:
+    """WEIGHTED above node level: children that all count 0 metrics give 0.0, not an error."""
+    nodes = [AggregatedAnomalyScore("a", "c", "n1", "weighted", 0.7, 0, 0)]
+    (cluster,) = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={}).aggregate_clusters(nodes)
+    assert cluster.aggregate_score == 0.0
+
+
 def test_tenants_never_mix() -> None:
     """Equal cluster and node names in different tenants stay apart at every level."""
     results = [res("acme", "c1", "n1", "cpu", 0.9), res("globex", "c1", "n1", "cpu", 0.1)]

@@ -11,6 +11,7 @@ import pytest
 
 import INTEGRATION_CONTRACT as contract  # noqa: N811 - the script's name is fixed by issue 3
 from backend.analytics.store import SQLiteMetricStore
+from backend.analytics.store import _schema as schema_module
 from backend.analytics.store import sqlite as sqlite_module
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +35,8 @@ def test_script_passes_and_prints_a_checklist() -> None:
 
 
 def _no_read_results(mp: pytest.MonkeyPatch) -> None:
-    mp.delattr(SQLiteMetricStore, "read_results")
+    # None marks a protocol member as not implemented (the method lives on a private base class).
+    mp.setattr(SQLiteMetricStore, "read_results", None)
 
 
 def _drop_last_point(mp: pytest.MonkeyPatch) -> None:
@@ -82,11 +84,11 @@ def _max_not_mean(mp: pytest.MonkeyPatch) -> None:
 
 
 def _results_lost(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(SQLiteMetricStore, "write_results", lambda self, results: 0)
+    mp.setattr(SQLiteMetricStore, "write_results", lambda self, results, engine: 0)
 
 
 def _policy_not_persisted(mp: pytest.MonkeyPatch) -> None:
-    mp.setattr(sqlite_module, "_SET_META", "SELECT ?, ?")
+    mp.setattr(schema_module, "_SET_META", "SELECT ?, ?")
 
 
 BREAKAGES: dict[str, Callable[[pytest.MonkeyPatch], None]] = {

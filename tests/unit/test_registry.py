@@ -184,3 +184,196 @@ def test_detect_batch_isolates_failing_series() -> None:
         str(report.failures[0])
         == "m on node bad (cluster c, tenant t): RuntimeError: cannot handle this node"
     )
+
+
+# -- issue 14: hostile plugins; issue 15: describe() and cached discovery ----------------------------
+
+from backend.analytics import engine as engine_module  # noqa: E402
+from backend.analytics._registry import EngineInfo  # noqa: E402
+from backend.analytics.engines import CombinedEngine  # noqa: E402
+from backend.analytics.errors import EngineCreateError  # noqa: E402
+from tests.fakedist import engine_module as fake_engine  # noqa: E402
+from tests.fakedist import write_distribution  # noqa: E402
+
+SHADOW = "class Engine:\n    name = 'zscore'\n"
+
+
+@pytest.fixture
+def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Fake distributions that shadow built-ins, collide, exit, interrupt, sleep or fail in __init__."""
+    write_distribution(
+        tmp_path, "evil-shadow", "6.6", {"zscore": "evil_shadow:Engine"}, {"evil_shadow": SHADOW}
+    )
+    write_distribution(
+        tmp_path,
+        "evil-combined",
+        "1.0",
+        {"combined": "evil_combined:Engine"},
+        {"evil_combined": fake_engine("combined")},
+    )
+    write_distribution(tmp_path, "aaa-dup", "1.0", {"dup": "aaa_dup:Engine"}, {"aaa_dup": fake_engine("dup")})
+    write_distribution(tmp_path, "zzz-dup", "1.0", {"dup": "zzz_dup:Engine"}, {"zzz_dup": fake_engine("dup")})
+    write_distribution(
+        tmp_path, "exits", "0.1", {"exits": "exits_mod:Engine"}, {"exits_mod": "raise SystemExit(3)\n"}
+    )
+    write_distribution(
+        tmp_path,
+        "sleepy",
+        "0.2",
+        {"sleepy": "sleepy_mod:Engine"},
+        {"sleepy_mod": "import time\ntime.sleep(0.2)\n" + fake_engine("sleepy")},
+    )
+    write_distribution(
+        tmp_path,
+        "ctor",
+        "0.3",
+        {"ctor_raises": "ctor_mod:Engine", "ctor_value": "ctor_value_mod:Engine"},
+        {
+            "ctor_mod": fake_engine("ctor_raises", init="raise RuntimeError('no licence server')"),
+            "ctor_value_mod": fake_engine("ctor_value", init="raise ValueError('bad window')"),
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("builder", ["default", "load_entry_points"])
+def test_plugin_named_like_a_builtin_is_refused_and_recorded(hostile: Path, builder: str) -> None:
+    """An entry point named zscore or combined never replaces the built-in; failures() records it."""
+    if builder == "default":
+        reg = EngineRegistry.default()
+    else:
+        reg = EngineRegistry()
+        reg.load_entry_points()
+    assert reg.get("zscore") is ZScoreEngine
+    assert reg.get("combined") is CombinedEngine
+    failures = reg.failures()
+    assert {"zscore", "combined"} <= set(failures)
+    msg = str(failures["zscore"])
+    assert "entry point zscore = evil_shadow:Engine" in msg and "distribution evil-shadow 6.6" in msg
+    assert "belongs to the built-in engine backend.analytics.engines.zscore:ZScoreEngine" in msg
+    assert "evil_shadow" not in sys.modules  # refused without importing it
+    assert reg.describe("zscore").distribution == "built-in"
+
+
+def test_second_plugin_with_a_taken_name_is_refused(hostile: Path) -> None:
+    """Of two distributions publishing 'dup', the first (by distribution name) wins; the other is recorded."""
+    reg = EngineRegistry.default()
+    assert reg.get("dup").__module__ == "aaa_dup"
+    msg = str(reg.failures()["dup"])
+    assert "entry point dup = zzz_dup:Engine" in msg and "distribution zzz-dup 1.0" in msg
+    assert "already taken by entry point dup = aaa_dup:Engine of aaa-dup 1.0" in msg
+
+
+def test_system_exit_at_plugin_import_is_isolated(hostile: Path) -> None:
+    """SystemExit raised while importing a plugin is recorded; the registry and the process go on."""
+    reg = EngineRegistry.default()
+    with pytest.raises(EngineLoadError, match=r"entry point exits = exits_mod:Engine.*SystemExit: 3") as info:
+        reg.get("exits")
+    assert isinstance(info.value.__cause__, SystemExit)
+    assert "exits" in reg.failures() and "exits" not in reg.names()
+    assert "zscore" in reg.names()
+
+
+def test_keyboard_interrupt_at_plugin_import_propagates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KeyboardInterrupt raised while importing a plugin is not swallowed."""
+    write_distribution(
+        tmp_path, "ctrlc", "1.0", {"ctrlc": "ctrlc_mod:Engine"}, {"ctrlc_mod": "raise KeyboardInterrupt\n"}
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = EngineRegistry.default()
+    with pytest.raises(KeyboardInterrupt):
+        reg.get("ctrlc")
+
+
+def test_default_imports_no_plugin(hostile: Path) -> None:
+    """default(), describe(), catalogue() and create('zscore') never import plugin code (a slow one waits)."""
+    reg = EngineRegistry.default()
+    assert reg.describe("sleepy") == EngineInfo(
+        "sleepy", "sleepy_mod:Engine", "sleepy = sleepy_mod:Engine", "sleepy 0.2"
+    )
+    assert "sleepy" in {info.name for info in reg.catalogue()}
+    reg.create("zscore")
+    assert "sleepy_mod" not in sys.modules
+    assert reg.get("sleepy").__module__ == "sleepy_mod"  # imported when asked for
+    assert reg.describe("sleepy").class_path == "sleepy_mod:Engine"
+
+
+def test_constructor_errors_name_the_engine_and_distribution(hostile: Path) -> None:
+    """An engine whose __init__ raises reaches create()'s caller wrapped, naming engine and distribution."""
+    reg = EngineRegistry.default()
+    with pytest.raises(EngineCreateError) as info:
+        reg.create("ctor_raises")
+    assert str(info.value) == (
+        "engine 'ctor_raises' (entry point ctor_raises = ctor_mod:Engine, distribution ctor 0.3) "
+        "could not be created: RuntimeError: no licence server"
+    )
+    assert isinstance(info.value.__cause__, RuntimeError)
+    with pytest.raises(
+        ValueError,
+        match=r"engine 'ctor_value' \(entry point .*distribution ctor 0.3\) "
+        r"could not be created: bad window",
+    ) as bad:
+        reg.create("ctor_value")
+    assert isinstance(bad.value.__cause__, ValueError)
+    with pytest.raises(ValueError, match=r"engine 'zscore' \(built-in\) could not be created: ZScoreEngine"):
+        reg.create("zscore", window_size_points=0)
+
+
+def test_describe_built_in_plugin_and_registered(fake_plugins: Path) -> None:
+    """describe() gives the class path, entry point and distribution, or built-in / registered in code."""
+    reg = EngineRegistry.default()
+    assert reg.describe("zscore") == EngineInfo(
+        "zscore", "backend.analytics.engines.zscore:ZScoreEngine", None, "built-in"
+    )
+    assert reg.describe("good") == EngineInfo(
+        "good", "good_plugin:GoodEngine", "good = good_plugin:GoodEngine", "good-plugin 1.0"
+    )
+    reg.register("echo", EchoEngine)
+    assert reg.describe("echo") == EngineInfo("echo", f"{__name__}:EchoEngine", None, "registered in code")
+    broken = reg.describe("broken")
+    assert (broken.entry_point, broken.distribution) == ("broken = broken_plugin:Engine", "broken-plugin 0.3")
+    with pytest.raises(UnknownEngineError, match="unknown engine 'nope'"):
+        reg.describe("nope")
+
+
+def test_discovery_is_cached_until_refresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """default() reads the entry points once per process (per sys.path); refresh() makes it read again."""
+    from importlib import metadata
+
+
+    calls = []
+    real = metadata.entry_points
+
+    def counting(**kwargs: str) -> object:
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(metadata, "entry_points", counting)
+    EngineRegistry.refresh()
+    EngineRegistry.default()
+    EngineRegistry.default()
+    assert len(calls) == 1
+    EngineRegistry.refresh()
+    EngineRegistry.default()
+    assert len(calls) == 2
+
+
+def test_builtin_list_registry_and_pyproject_agree() -> None:
+    """The built-in engine table, the default registry and pyproject.toml's entry points agree."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    with pyproject.open("rb") as fh:
+        published = tomllib.load(fh)["project"]["entry-points"][engine_module.ENTRY_POINT_GROUP]
+    assert published == engine_module._BUILTINS
+    reg = EngineRegistry.default()
+    for name, target in engine_module._BUILTINS.items():
+        cls = reg.get(name)
+        assert f"{cls.__module__}:{cls.__qualname__}" == target
+        assert reg.describe(name).distribution == "built-in"

@@ -181,3 +181,103 @@ def test_demo_streaming_in_slices_gives_the_same_summary(
         lines = capsys.readouterr().out.splitlines()
         outputs.append([ln for ln in lines if not ln.startswith("Detection:")])
     assert outputs[0] == outputs[1]
+
+
+def test_demo_report_writes_the_html_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """demo --report PATH writes the HTML report: a heat map and one plot per top node with an anomaly."""
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(TOML, encoding="utf-8")
+    page = tmp_path / "demo.html"
+    assert main(["demo", "--config", str(cfg), "--quiet", "--top", "2", "--report", str(page)]) == 0
+    assert f"wrote the HTML report {page}" in capsys.readouterr().out
+    html = page.read_text(encoding="utf-8")
+    assert html.count('<svg class="heatmap"') == 1
+    assert 1 <= html.count('<svg class="plot"') <= 2 * 2  # two tenants, --top 2
+    assert "acme" in html and "globex" in html
+
+
+# -- issue 14: the command line refuses bad arguments before any work ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--chunk-points", "0"], "argument --chunk-points: expected an int >= 1, got 0"),
+        (
+            ["generate", "--out", "OUT", "--chunk-points", "0"],
+            "argument --chunk-points: expected an int >= 1",
+        ),
+        (["demo", "--top", "-1"], "argument --top: expected an int >= 0, got -1"),
+        (["demo", "--top", "many"], "argument --top: expected an int >= 0, got 'many'"),
+    ],
+)
+def test_bad_numbers_are_usage_errors_before_any_work(
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--chunk-points 0 and --top -1 exit 2 with a usage message; no fleet is simulated first."""
+    import simulator.__main__ as cli
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the fleet was built before the argument was checked")
+
+    monkeypatch.setattr(cli, "Fleet", no_work)
+    monkeypatch.setattr(cli, "run_demo", no_work)
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_library_entry_points_check_chunk_points_and_top(tmp_path: Path) -> None:
+    """run_demo, detect_fleet and write_to_store refuse chunk_points=0 (not a ZeroDivisionError)."""
+    from simulator.demo import run_demo
+    from simulator.pipeline import detect_fleet
+
+    with pytest.raises(ValueError, match=r"run_demo.top: expected an int >= 0, got -1"):
+        run_demo(top=-1)
+    with pytest.raises(ValueError, match=r"run_demo.chunk_points: expected an int >= 1, got 0"):
+        run_demo(chunk_points=0)
+    with pytest.raises(ValueError, match=r"detect_fleet.chunk_points: expected an int >= 1, got 0"):
+        detect_fleet(tiny(), {}, chunk_points=0)
+    with SQLiteMetricStore(tmp_path / "m.db") as store:
+        with pytest.raises(ValueError, match=r"write_to_store.chunk_points: expected an int >= 1, got 0"):
+            write_to_store(tiny(), store, chunk_points=0)
+        assert store.list_series("tenant-1") == []
+
+
+def test_toml_syntax_error_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A TOML syntax error is reported with the file's path, line and column, without a traceback."""
+    path = tmp_path / "broken.toml"
+    path.write_text("seed = 3\npoints = = 1\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--config", str(path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{path}: not valid TOML" in err and "line 2" in err
+    assert "Traceback" not in err
+
+
+def test_anomalies_table_merges_with_the_defaults(tmp_path: Path) -> None:
+    """An anomalies table changes only the kinds it lists; listing all of them injects exactly those."""
+    from simulator.config import load_toml
+
+    partial = tmp_path / "partial.toml"
+    partial.write_text("[tenant_defaults.anomalies]\nspikes = 3\n", encoding="utf-8")
+    mix = load_toml(partial).tenants[0].anomalies
+    assert mix == AnomalyMix(spikes=3)  # every other kind keeps its built-in default
+    assert mix.level_shifts == AnomalyMix().level_shifts > 0
+    only = tmp_path / "only.toml"
+    kinds = ["level_shifts", "ramps", "seasonal", "node_failures", "cluster_incidents"]
+    only.write_text(
+        "[tenant_defaults.anomalies]\nspikes = 3\n" + "".join(f"{k} = 0\n" for k in kinds), encoding="utf-8"
+    )
+    cfg = load_toml(only)
+    assert cfg.tenants[0].anomalies == AnomalyMix(3, 0, 0, 0, 0, 0)
+    fleet = Fleet(cfg)
+    assert {g.kind for g in fleet.ground_truth} == {"spike"}

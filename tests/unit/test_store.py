@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 
 from backend.analytics import (
-    AggregatedAnomalyScore,
-    AggregationStrategy,
     AnomalyResult,
     AnomalyType,
     MetricSeries,
@@ -26,6 +24,10 @@ from backend.analytics.store import (
     SeriesKey,
     SeriesNotFoundError,
     SQLiteMetricStore,
+    StoreError,
+    _connection,
+    _schema,
+    _sink,
 )
 from backend.analytics.store import sqlite as sqlite_module
 from backend.analytics.store.retention import bucket_start_us, robust_mean
@@ -204,8 +206,9 @@ def test_batch_lands_whole_or_not_at_all(store: SQLiteMetricStore) -> None:
     conn.close()
     first = MetricSeries("acme", "c-1", "n-1", "cpu", minutes(5, T0 + MIN), [1.0] * 5)
     second = MetricSeries("acme", "c-1", "n-2", "cpu", minutes(3), [1.0, 666.0, 1.0])
-    with pytest.raises(sqlite3.IntegrityError, match="injected failure"):
+    with pytest.raises(StoreError, match=r"write_batch: the database .* failed: IntegrityError") as info:
         store.write_batch([first, second])
+    assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
     assert read_all(store).values.tolist() == [0.0]
     assert store.list_series("acme") == [SeriesKey("acme", "c-1", "n-1", "cpu")]
     # The store is still usable after the rollback.
@@ -301,53 +304,6 @@ def test_bucket_math_and_robust_mean() -> None:
         robust_mean([])
 
 
-# -- results sink -----------------------------------------------------------------------------
-
-
-def _result(node: str, minute: int, score: float, label: AnomalyType, tenant: str = "acme") -> AnomalyResult:
-    return AnomalyResult(
-        tenant, "c-1", node, "cpu", T0 + minute * MIN, T0 + (minute + 4) * MIN, score, label, 0.5, "why"
-    )
-
-
-def test_results_round_trip_filter_and_upsert(store: SQLiteMetricStore) -> None:
-    """Results read back equal, filtered by ids/time/label; rewriting a window replaces it."""
-    rs = [
-        _result("n-1", 0, 0.1, AnomalyType.NORMAL),
-        _result("n-1", 5, 0.9, AnomalyType.SPIKE),
-        _result("n-2", 0, 0.7, AnomalyType.TREND),
-    ]
-    assert store.write_results(rs) == 3
-    store.write_results([_result("n-1", 0, 0.1, AnomalyType.NORMAL, tenant="other")])
-    assert store.read_results("acme") == rs
-    assert store.read_results("acme", node_id="n-2") == [rs[2]]
-    assert store.read_results("acme", anomalous_only=True) == rs[1:]
-    assert store.read_results("acme", start=T0 + MIN, end=T0 + 6 * MIN) == [rs[1]]
-    store.write_results([_result("n-1", 5, 0.95, AnomalyType.TREND)])
-    assert [r.anomaly_score for r in store.read_results("acme")] == [0.1, 0.95, 0.7]
-    with pytest.raises(TypeError, match=r"results\[0\] must be an AnomalyResult"):
-        store.write_results([rs[0].to_dict()])  # type: ignore[list-item]
-
-
-def test_aggregate_snapshots_round_trip(store: SQLiteMetricStore) -> None:
-    """Aggregates are stored per computed_at snapshot; read_aggregates gives the latest by default."""
-    snap = [
-        AggregatedAnomalyScore("acme", "c-1", "n-1", AggregationStrategy.MAX, 0.9, 2, 1),
-        AggregatedAnomalyScore("acme", "c-1", None, AggregationStrategy.MAX, 0.9, 2, 1),
-        AggregatedAnomalyScore("acme", None, None, AggregationStrategy.MAX, 0.9, 2, 1),
-    ]
-    assert store.read_aggregates("acme") == []
-    store.write_aggregates(snap, computed_at=T0)
-    later = [AggregatedAnomalyScore("acme", None, None, AggregationStrategy.MAX, 0.2, 2, 0)]
-    store.write_aggregates(later, computed_at=T0 + MIN)
-    assert store.aggregate_snapshots("acme") == [T0, T0 + MIN]
-    assert store.read_aggregates("acme") == later
-    assert store.read_aggregates("acme", computed_at=T0) == [snap[2], snap[1], snap[0]]
-    assert store.read_aggregates("other") == []
-    with pytest.raises(ValueError, match="computed_at must be a timezone-aware datetime"):
-        store.write_aggregates(snap, computed_at=T0.replace(tzinfo=None))
-
-
 # -- query plans and SQL hygiene --------------------------------------------------------------
 
 
@@ -372,10 +328,11 @@ def test_range_query_uses_primary_keys(store: SQLiteMetricStore) -> None:
 _SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|VALUES|PRAGMA|CREATE)\b", re.IGNORECASE)
 
 
-def test_sql_is_parameterised_only() -> None:
+@pytest.mark.parametrize("module", [sqlite_module, _sink, _schema, _connection], ids=lambda m: m.__name__)
+def test_sql_is_parameterised_only(module: object) -> None:
     """No SQL text in the store is built by formatting: no f-string, %, + or .format with SQL in it,
     and every execute() gets a constant (a module-level name or a literal) as its statement."""
-    tree = ast.parse(Path(sqlite_module.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))  # type: ignore[attr-defined]
     constants = {
         target.id
         for node in tree.body
@@ -414,7 +371,9 @@ def test_tenants_never_see_each_other(store: SQLiteMetricStore) -> None:
     """Equal cluster/node/metric names in two tenants are two series; neither reads the other."""
     store.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
     store.write_points("zeta", "c-1", "n-1", "cpu", minutes(3), [7.0, 8.0, 9.0])
-    store.write_results([_result("n-1", 0, 0.9, AnomalyType.SPIKE, tenant="zeta")])
+    store.write_results(
+        [AnomalyResult("zeta", "c-1", "n-1", "cpu", T0, T0 + MIN, 0.9, AnomalyType.SPIKE)], engine="zscore"
+    )
     store.apply_retention(T0 + timedelta(hours=3))
     assert read_all(store, "acme").values.tolist() == [2.0]
     assert read_all(store, "zeta").values.tolist() == [8.0]
@@ -422,3 +381,121 @@ def test_tenants_never_see_each_other(store: SQLiteMetricStore) -> None:
     with pytest.raises(SeriesNotFoundError):
         store.get_metric_series("nobody", "c-1", "n-1", "cpu", EARLY, FAR)
     assert {k.tenant_id for k in store.list_series("acme")} == {"acme"}
+
+
+# -- issue 14: hostile arguments, time range and sizes (each measured failure, reproduced) ---------
+
+
+@pytest.mark.parametrize("timeout", [math.nan, -1, 0, math.inf, -math.inf])
+def test_bad_timeout_is_a_value_error(tmp_path: Path, timeout: float) -> None:
+    """timeout must be a positive finite number of seconds (nan, -1, inf used to be accepted)."""
+    with pytest.raises(
+        ValueError, match=r"SQLiteMetricStore: timeout must be a positive finite number of seconds, got"
+    ):
+        SQLiteMetricStore(tmp_path / "m.db", timeout=timeout)
+    assert not (tmp_path / "m.db").exists()
+
+
+@pytest.mark.parametrize("timeout", ["abc", None, True])
+def test_timeout_of_wrong_type_is_a_type_error(tmp_path: Path, timeout: object) -> None:
+    """A str, None or bool timeout is a TypeError naming the field (not a bare float() error)."""
+    with pytest.raises(TypeError, match=r"timeout must be a positive finite number of seconds, got .* \("):
+        SQLiteMetricStore(tmp_path / "m.db", timeout=timeout)  # type: ignore[arg-type]
+
+
+def test_directory_as_path_is_a_value_error(tmp_path: Path) -> None:
+    """A directory as the path is a ValueError, not a raw sqlite3.OperationalError."""
+    with pytest.raises(ValueError, match="path must be a database file path, not a directory"):
+        SQLiteMetricStore(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        SQLiteMetricStore(tmp_path / "missing" / "m.db")
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    """Opening a file that is not SQLite raises StoreError chained from the sqlite3 error."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"this is not a database, just text, long enough to fill a header" * 20)
+    with pytest.raises(StoreError, match=r"SQLiteMetricStore: the database .*notes\.txt' failed") as info:
+        SQLiteMetricStore(path)
+    assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_lock_held_elsewhere_is_a_store_error(tmp_path: Path) -> None:
+    """With the write lock held elsewhere past timeout, writes raise StoreError, not a raw sqlite3 error."""
+    path = tmp_path / "m.db"
+    store = SQLiteMetricStore(path, timeout=0.05)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(
+            StoreError, match=r"write_points: the database .* is locked.*timeout=0\.05 s"
+        ) as info:
+            store.write_points("acme", "c-1", "n-1", "cpu", [T0], [1.0])
+        assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+        with pytest.raises(StoreError, match=r"SQLiteMetricStore: the database .* is locked"):
+            SQLiteMetricStore(path, timeout=0.05)  # opening takes the write lock too
+        assert store.list_series("acme") == []  # reads go on (WAL)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert store.write_points("acme", "c-1", "n-1", "cpu", [T0], [1.0]) == 1  # retried: fine
+    store.close()
+
+
+def test_result_at_year_one_reads_back(store: SQLiteMetricStore) -> None:
+    """A result at the first UTC instant writes and reads back (reads of the tenant used to overflow)."""
+    first = datetime.min.replace(tzinfo=timezone.utc)
+    r = AnomalyResult("acme", "c-1", "n-1", "cpu", first, first + MIN, 0.9, AnomalyType.SPIKE)
+    store.write_results([r], engine="zscore")
+    assert store.read_results("acme") == [r]
+    assert store.read_results("acme", end=first + MIN) == [r]
+
+
+def test_retention_before_year_one_changes_nothing(store: SQLiteMetricStore) -> None:
+    """apply_retention with a horizon before year 1 is a no-op (it used to commit it, then overflow)."""
+    store.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
+    report = store.apply_retention(datetime(1, 1, 1, 1, tzinfo=timezone.utc))
+    assert (report.horizon, report.points_rolled_up) == (None, 0)
+    assert store.horizon is None
+    assert read_all(store).values.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_first_bucket_of_the_calendar_starts_at_year_one(tmp_path: Path) -> None:
+    """Points in year 1 roll into a bucket starting at 0001-01-01T00:00Z (its aligned start is earlier)."""
+    first = datetime.min.replace(tzinfo=timezone.utc)
+    policy = RetentionPolicy(hot_retention=timedelta(days=1), rollup_interval=timedelta(days=7))
+    with SQLiteMetricStore(tmp_path / "m.db", policy=policy) as store:
+        store.write_points("acme", "c-1", "n-1", "cpu", [first, first + timedelta(hours=1)], [1.0, 3.0])
+        report = store.apply_retention(first + timedelta(days=30))
+        assert report.points_rolled_up == 2
+        buckets = store.get_rollup_buckets("acme", "c-1", "n-1", "cpu", first, FAR)
+        assert [(b.start, b.mean, b.count) for b in buckets] == [(first, 2.0, 2)]
+        assert store.get_metric_series("acme", "c-1", "n-1", "cpu", first, FAR).timestamps[0] == first
+
+
+def test_stored_horizon_before_year_one_is_dropped_on_open(tmp_path: Path) -> None:
+    """A horizon before year 1 left by an earlier version is removed on open; store.horizon works."""
+    path = tmp_path / "m.db"
+    SQLiteMetricStore(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("INSERT INTO meta VALUES ('horizon_us', ?)", (-62_135_596_800_000_000 - 10**12,))
+    conn.close()
+    with SQLiteMetricStore(path) as store:
+        assert store.horizon is None
+
+
+@pytest.mark.parametrize("field", ["hot_retention", "rollup_interval"])
+def test_retention_policy_longer_than_the_calendar_is_a_value_error(field: str) -> None:
+    """A timedelta beyond the span of years 1..9999 (timedelta.max) is a ValueError naming the field."""
+    with pytest.raises(ValueError, match=rf"RetentionPolicy: {field} must be at most 3652058 days"):
+        RetentionPolicy(**{field: timedelta.max})
+
+
+def test_very_long_retention_survives_a_reopen(tmp_path: Path) -> None:
+    """hot_retention of 3,000,000 days is stored and read back on reopen (it used to overflow)."""
+    policy = RetentionPolicy(hot_retention=timedelta(days=3_000_000))
+    SQLiteMetricStore(tmp_path / "m.db", policy=policy).close()
+    with SQLiteMetricStore(tmp_path / "m.db") as again:
+        assert again.policy == policy
+        assert again.apply_retention(FAR).points_rolled_up == 0

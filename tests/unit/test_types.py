@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from array import array
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -286,7 +287,9 @@ class TestAggregatedAnomalyScore:
 
     def test_negative_count(self) -> None:
         """Counts are non-negative ints."""
-        with pytest.raises(ValueError, match="num_anomalies_detected must be a non-negative int, got -1"):
+        with pytest.raises(
+            ValueError, match=r"num_anomalies_detected must be a non-negative int below 2\*\*63, got -1"
+        ):
             AggregatedAnomalyScore("t", "c", "n", "max", 0.1, 1, -1)
         with pytest.raises(TypeError, match="num_metrics_analyzed must be a non-negative int"):
             AggregatedAnomalyScore("t", "c", "n", "max", 0.1, 1.0, 0)  # type: ignore[arg-type]
@@ -301,3 +304,136 @@ def test_views_compare_with_lists_and_tuples() -> None:
     assert s.timestamps == stamps(3) and s.timestamps == tuple(stamps(3))
     assert hash(s.values) == hash((1.0, 2.5, 3.0))
     assert hash(s.timestamps) == hash(tuple(stamps(3)))
+
+
+# -- issue 14: hostile input (each measured failure, reproduced) -----------------------------------
+
+PLUS14 = timezone(timedelta(hours=14))
+MINUS14 = timezone(timedelta(hours=-14))
+IDS = ("acme", "c-1", "n-1", "cpu")
+
+
+ID_NAMES = ("tenant_id", "cluster_id", "node_id", "metric_name")
+
+
+def _series_dict(stamp: str) -> dict[str, object]:
+    return dict(zip(ID_NAMES, IDS, strict=True), timestamps=[stamp], values=[1.0])
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-14:00"])
+def test_from_dict_outside_utc_range_is_a_value_error(stamp: str) -> None:
+    """from_dict refuses a timestamp whose UTC instant is outside years 1..9999 (to_dict used to overflow)."""
+    with pytest.raises(
+        ValueError,
+        match=rf"MetricSeries.timestamps\[0\]: expected an instant within years "
+        rf"1..9999 in UTC, got {re.escape(stamp)}",
+    ):
+        MetricSeries.from_dict(_series_dict(stamp))
+
+
+def test_constructor_outside_utc_range_names_the_index() -> None:
+    """A datetime pushed past 9999 by its offset is a ValueError naming its index, not an OverflowError."""
+    ok = datetime(9999, 12, 31, 9, tzinfo=MINUS14)  # 23:00 UTC: still inside
+    late = datetime(9999, 12, 31, 23, tzinfo=MINUS14)
+    assert MetricSeries(*IDS, [ok], [1.0]).to_dict()["timestamps"] == ["9999-12-31T23:00:00+00:00"]
+    with pytest.raises(ValueError, match=r"timestamps\[1\]: expected an instant within years 1..9999"):
+        MetricSeries(*IDS, [ok, late], [1.0, 2.0])
+
+
+def test_extreme_valid_instants_round_trip() -> None:
+    """The first and last instants a datetime holds are valid and round-trip through to_dict."""
+    first = datetime.min.replace(tzinfo=timezone.utc)
+    last = datetime.max.replace(tzinfo=timezone.utc)
+    s = MetricSeries(*IDS, [first, last], [1.0, 2.0])
+    assert MetricSeries.from_dict(s.to_dict()) == s
+    assert MetricSeries.from_arrays(*IDS, s.epoch_us, [1.0, 2.0]) == s
+
+
+@pytest.mark.parametrize("us", [2**62, -(2**62), 2**63 - 1, 2**70])
+def test_from_arrays_far_epoch_is_a_value_error(us: int) -> None:
+    """from_arrays with an epoch beyond years 1..9999 (or beyond 64 bits) is a ValueError naming the index."""
+    with pytest.raises(
+        ValueError, match=r"MetricSeries.epoch_us\[1\]: expected an instant within years 1..9999"
+    ):
+        MetricSeries.from_arrays(*IDS, [0, us], [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    "bound", [datetime(1, 1, 1, tzinfo=PLUS14), datetime(9999, 12, 31, 23, tzinfo=MINUS14)]
+)
+def test_anomaly_result_outside_utc_range_is_a_value_error(bound: datetime) -> None:
+    """An AnomalyResult window outside years 1..9999 in UTC is refused at construction."""
+    start, end = (
+        (bound, bound + timedelta(hours=1)) if bound.year == 1 else (bound - timedelta(hours=1), bound)
+    )
+    with pytest.raises(ValueError, match=r"must be a datetime within years 1\.\.9999 once converted to UTC"):
+        AnomalyResult(*IDS, start, end, 0.5, "spike")
+    with pytest.raises(ValueError, match=r"within years 1\.\.9999"):
+        AnomalyResult.from_dict(
+            AnomalyResult(*IDS, T0, T0, 0.5, "spike").to_dict() | {"window_start": start.isoformat()}
+        )
+
+
+def test_anomaly_result_at_year_one_utc_round_trips() -> None:
+    """A result at the very first UTC instant is valid and round-trips through to_dict."""
+    first = datetime.min.replace(tzinfo=timezone.utc)
+    r = AnomalyResult(*IDS, first, first + timedelta(minutes=5), 0.5, "spike")
+    assert AnomalyResult.from_dict(r.to_dict()) == r
+
+
+@pytest.mark.parametrize("count", [2**63, 10**30])
+def test_counts_must_fit_64_bits(count: int) -> None:
+    """A count of 2**63 or more is a ValueError (a store's integer column could not hold it)."""
+    with pytest.raises(ValueError, match="num_metrics_analyzed must be a non-negative int below 2\\*\\*63"):
+        AggregatedAnomalyScore("t", None, None, "max", 0.5, count, 0)
+    assert AggregatedAnomalyScore("t", None, None, "max", 0.5, 2**63 - 1, 0).num_metrics_analyzed == 2**63 - 1
+
+
+@pytest.mark.parametrize("field", ["values", "timestamps"])
+@pytest.mark.parametrize("container", [set, frozenset, dict.fromkeys])
+def test_unordered_containers_are_type_errors(field: str, container: object) -> None:
+    """A set (or a dict) as values or timestamps is a TypeError: its order is not the caller's."""
+    data: dict[str, object] = {"values": [1.0], "timestamps": [T0]}
+    data[field] = container(data[field])  # type: ignore[operator]
+    with pytest.raises(
+        TypeError, match=rf"MetricSeries: {field} must be .*an ordered sequence, not an unordered"
+    ):
+        MetricSeries(*IDS, data["timestamps"], data["values"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="epoch_us must be a sequence of ints"):
+        MetricSeries.from_arrays(*IDS, {0}, [1.0])
+
+
+def _nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("field", ["tenant_id", "cluster_id", "node_id", "metric_name"])
+def test_deeply_nested_id_gives_a_short_type_error(field: str) -> None:
+    """An id nested 100,000 lists deep is a short TypeError (the message's repr is bounded)."""
+    ids: dict[str, object] = dict(zip(ID_NAMES, IDS, strict=True))
+    ids[field] = _nested(100_000)
+    with pytest.raises(
+        TypeError, match=rf"{field} must be a non-empty str, got \[\[\[\[\.\.\.\]\]\]\] \(list\)"
+    ):
+        MetricSeries(**ids, timestamps=[], values=[])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"{field} must be a non-empty str"):
+        AnomalyResult(**ids, window_start=T0, window_end=T0, anomaly_score=0.5, anomaly_label="spike")  # type: ignore[arg-type]
+
+
+def test_deeply_nested_value_gives_a_short_type_error() -> None:
+    """A value nested 100,000 lists deep is a TypeError naming its index, with a bounded repr."""
+    with pytest.raises(
+        TypeError, match=r"values\[1\]: expected a finite real number, got \[\[\[\[\.\.\.\]\]\]\]"
+    ):
+        MetricSeries(*IDS, stamps(2), [1.0, _nested(100_000)])  # type: ignore[list-item]
+
+
+def test_huge_unknown_key_is_shown_briefly() -> None:
+    """from_dict with a megabyte-long unknown key gives a message of bounded length."""
+    data = _series_dict("2024-01-01T00:00:00Z") | {"x" * 1_000_000: 1}
+    with pytest.raises(ValueError, match="unknown key") as info:
+        MetricSeries.from_dict(data)
+    assert len(str(info.value)) < 400

@@ -6,6 +6,12 @@
   idempotent writes).
 * :class:`SQLiteMetricStore`: the reference implementation on stdlib
   ``sqlite3`` (WAL, hot and cold tiers, parameterised SQL only).
+* :data:`UNRECORDED_ENGINE`: the engine name of results and aggregates
+  written before the store recorded engines (files of schema version 1 are
+  migrated on open; see :mod:`backend.analytics.store._schema`).
+* :class:`StoreError` (a ``RuntimeError``, from :mod:`backend.analytics.errors`):
+  the database itself failed (locked past the store's ``timeout``, corrupt,
+  disk full); bad arguments are ``ValueError``/``TypeError`` as everywhere.
 * :class:`RetentionPolicy`: how long points stay raw and how they are rolled up
   (:mod:`backend.analytics.store.retention`).
 
@@ -15,11 +21,14 @@ through the contract and checks it against a temporary database.
 
 from __future__ import annotations
 
+from ..errors import StoreError
 from ._protocols import MetricStore, ResultSink, SeriesKey, SeriesNotFoundError
+from ._schema import UNRECORDED_ENGINE
 from .retention import RetentionPolicy, RetentionReport, RollupBucket
 from .sqlite import SQLiteMetricStore
 
 __all__ = [
+    "UNRECORDED_ENGINE",
     "MetricStore",
     "ResultSink",
     "RetentionPolicy",
@@ -28,4 +37,5 @@ __all__ = [
     "SQLiteMetricStore",
     "SeriesKey",
     "SeriesNotFoundError",
+    "StoreError",
 ]

@@ -116,10 +116,14 @@ class MetricStore(Protocol):
 
 @runtime_checkable
 class ResultSink(Protocol):
-    """Where engines and the pipeline put their verdicts, and where services read them."""
+    """Where engines and the pipeline put their verdicts, and where services read them.
 
-    def write_results(self, results: Iterable[AnomalyResult]) -> int:
-        """Store results atomically, idempotent on (series ids, window_start, window_end)."""
+    Every stored result and aggregate records the name of the engine that
+    produced it; two engines' results on the same window coexist.
+    """
+
+    def write_results(self, results: Iterable[AnomalyResult], *, engine: str) -> int:
+        """Store engine ``engine``'s results atomically, idempotent on (series ids, window, engine)."""
         ...
 
     def read_results(
@@ -132,16 +136,22 @@ class ResultSink(Protocol):
         start: datetime | None = None,
         end: datetime | None = None,
         anomalous_only: bool = False,
+        engine: str | None = None,
     ) -> list[AnomalyResult]:
-        """The tenant's results with ``start <= window_start < end``, filtered, in a stable order."""
+        """The tenant's results with ``start <= window_start < end``, filtered, in a stable order.
+
+        ``engine=None`` means every engine's results.
+        """
         ...
 
-    def write_aggregates(self, scores: Iterable[AggregatedAnomalyScore], *, computed_at: datetime) -> int:
-        """Store one snapshot of aggregated scores taken at ``computed_at``, atomically."""
+    def write_aggregates(
+        self, scores: Iterable[AggregatedAnomalyScore], *, computed_at: datetime, engine: str
+    ) -> int:
+        """Store one snapshot of engine ``engine``'s aggregated scores taken at ``computed_at``."""
         ...
 
     def read_aggregates(
-        self, tenant_id: str, *, computed_at: datetime | None = None
+        self, tenant_id: str, *, computed_at: datetime | None = None, engine: str | None = None
     ) -> list[AggregatedAnomalyScore]:
         """The tenant's snapshot at ``computed_at`` (default: the latest), tenant level first."""
         ...

@@ -48,6 +48,7 @@ from .._validate import check_positive_timedelta
 __all__ = ["RetentionPolicy", "RetentionReport", "RollupBucket", "bucket_start_us", "robust_mean"]
 
 _ONE_US = timedelta(microseconds=1)
+_MAX_SPAN = datetime.max - datetime.min
 
 
 def bucket_start_us(ts_us: int, interval_us: int) -> int:
@@ -83,8 +84,10 @@ class RetentionPolicy:
 
     ``hot_retention``: points younger than this (relative to the ``now`` given
     to ``apply_retention``) always stay raw. ``rollup_interval``: width of a cold
-    bucket (epoch-aligned). Both are positive ``timedelta``s of at least one
-    microsecond. Defaults: 7 days raw, then hourly buckets.
+    bucket (epoch-aligned). Both are ``timedelta``s from one microsecond up to
+    the span of years 1..9999 (``datetime.max - datetime.min``, 3,652,059 days
+    minus a microsecond): a longer retention could never roll anything up.
+    Defaults: 7 days raw, then hourly buckets.
     """
 
     hot_retention: timedelta = timedelta(days=7)
@@ -96,6 +99,10 @@ class RetentionPolicy:
             value = check_positive_timedelta(owner, name, getattr(self, name))
             if value < _ONE_US:
                 raise ValueError(f"{owner}: {name} must be at least 1 microsecond, got {value!r}")
+            if value > _MAX_SPAN:
+                raise ValueError(
+                    f"{owner}: {name} must be at most {_MAX_SPAN} (the span of years 1..9999), got {value!r}"
+                )
 
     @property
     def hot_retention_us(self) -> int:

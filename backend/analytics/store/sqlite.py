@@ -1,20 +1,10 @@
 """``SQLiteMetricStore``: the reference ``MetricStore`` and ``ResultSink`` on stdlib ``sqlite3``.
 
-Schema (one database file, WAL journal)::
-
-    series         (series_id INTEGER PRIMARY KEY, tenant_id, cluster_id, node_id, metric_name,
-                    metadata JSON)            UNIQUE (tenant_id, cluster_id, node_id, metric_name)
-    hot_points     (series_id, ts_us, value)                 PRIMARY KEY (series_id, ts_us)
-    cold_buckets   (series_id, bucket_start_us, mean, min, max, count)
-                                                             PRIMARY KEY (series_id, bucket_start_us)
-    anomaly_results, aggregated_scores, meta
-
-Timestamps are integer microseconds since 1970-01-01T00:00:00Z. The point
-tables are ``WITHOUT ROWID`` tables clustered on their primary key, so a range
-query on one series is a B-tree seek plus a scan of exactly the rows returned:
-its cost grows with the points returned, not with the size of the database.
-The retention policy (hot tier, cold tier, horizon) is described in
-:mod:`backend.analytics.store.retention`.
+The store is built from three private parts: the schema and migrations
+(:mod:`~backend.analytics.store._schema`), the result sink
+(:mod:`~backend.analytics.store._sink`) and, here, the metric points with
+their retention. The retention policy (hot tier, cold tier, horizon) is
+described in :mod:`backend.analytics.store.retention`.
 
 Guarantees:
 
@@ -36,7 +26,7 @@ Guarantees:
 Each thread gets its own connection (opened on first use); the store object
 may be shared between threads. Connections stay open until :meth:`close`, so
 prefer a thread pool to a thread per request. Only parameterised SQL is used: every statement
-is a constant string in this module.
+is a constant string in these modules.
 
 >>> import tempfile, os
 >>> from datetime import datetime, timedelta, timezone
@@ -54,95 +44,26 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sqlite3
-import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from datetime import datetime
 from itertools import groupby, repeat
-from types import MappingProxyType, TracebackType
-from typing import Any
+from types import MappingProxyType
 
+from .._sequences import _MIN_US
 from .._validate import check_aware_datetime, check_id, check_optional_id, fail_type, fail_value
-from ..types import (
-    AggregatedAnomalyScore,
-    AnomalyResult,
-    MetricSeries,
-    datetime_to_epoch_us,
-    epoch_us_to_datetime,
-)
+from ..types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
+from ._connection import SYNCHRONOUS_LEVELS, wraps_sqlite_errors
 from ._protocols import MetadataValue, SeriesKey, SeriesNotFoundError
+from ._schema import init_schema, read_meta, write_meta
+from ._sink import _SQLiteResultSink
 from .retention import RetentionPolicy, RetentionReport, RollupBucket, robust_mean
 
 __all__ = ["SQLiteMetricStore"]
 
 logger = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS meta (
-        key TEXT PRIMARY KEY,
-        value INTEGER NOT NULL
-    ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS series (
-        series_id INTEGER PRIMARY KEY,
-        tenant_id TEXT NOT NULL,
-        cluster_id TEXT NOT NULL,
-        node_id TEXT NOT NULL,
-        metric_name TEXT NOT NULL,
-        metadata TEXT
-    )""",
-    """CREATE UNIQUE INDEX IF NOT EXISTS series_key
-        ON series (tenant_id, cluster_id, node_id, metric_name)""",
-    """CREATE TABLE IF NOT EXISTS hot_points (
-        series_id INTEGER NOT NULL REFERENCES series (series_id),
-        ts_us INTEGER NOT NULL,
-        value REAL NOT NULL,
-        PRIMARY KEY (series_id, ts_us)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS cold_buckets (
-        series_id INTEGER NOT NULL REFERENCES series (series_id),
-        bucket_start_us INTEGER NOT NULL,
-        mean REAL NOT NULL,
-        min REAL NOT NULL,
-        max REAL NOT NULL,
-        count INTEGER NOT NULL CHECK (count > 0),
-        PRIMARY KEY (series_id, bucket_start_us)
-    ) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS anomaly_results (
-        tenant_id TEXT NOT NULL,
-        cluster_id TEXT NOT NULL,
-        node_id TEXT NOT NULL,
-        metric_name TEXT NOT NULL,
-        window_start_us INTEGER NOT NULL,
-        window_end_us INTEGER NOT NULL,
-        anomaly_score REAL NOT NULL,
-        anomaly_label TEXT NOT NULL,
-        magnitude REAL,
-        explanation TEXT,
-        PRIMARY KEY (tenant_id, cluster_id, node_id, metric_name, window_start_us, window_end_us)
-    ) WITHOUT ROWID""",
-    # cluster_id / node_id hold '' for "not at this level" (ids are never empty),
-    # so that the primary key can deduplicate tenant- and cluster-level rows.
-    """CREATE TABLE IF NOT EXISTS aggregated_scores (
-        tenant_id TEXT NOT NULL,
-        computed_at_us INTEGER NOT NULL,
-        cluster_id TEXT NOT NULL,
-        node_id TEXT NOT NULL,
-        aggregation_strategy TEXT NOT NULL,
-        aggregate_score REAL NOT NULL,
-        num_metrics_analyzed INTEGER NOT NULL,
-        num_anomalies_detected INTEGER NOT NULL,
-        PRIMARY KEY (tenant_id, computed_at_us, cluster_id, node_id, aggregation_strategy)
-    ) WITHOUT ROWID""",
-)
-
-_GET_META = "SELECT value FROM meta WHERE key = ?"
-_SET_META = (
-    "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-)
 
 _INSERT_SERIES = (
     "INSERT OR IGNORE INTO series (tenant_id, cluster_id, node_id, metric_name) VALUES (?, ?, ?, ?)"
@@ -192,59 +113,12 @@ _INSERT_BUCKET = (
 _COUNT_HOT = "SELECT COUNT(*) FROM hot_points"
 _COUNT_COLD = "SELECT COUNT(*) FROM cold_buckets"
 
-_UPSERT_RESULT = (
-    "INSERT INTO anomaly_results (tenant_id, cluster_id, node_id, metric_name, window_start_us, "
-    "window_end_us, anomaly_score, anomaly_label, magnitude, explanation) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (tenant_id, cluster_id, node_id, metric_name, window_start_us, window_end_us) "
-    "DO UPDATE SET anomaly_score = excluded.anomaly_score, anomaly_label = excluded.anomaly_label, "
-    "magnitude = excluded.magnitude, explanation = excluded.explanation"
-)
-_SELECT_RESULTS = (
-    "SELECT tenant_id, cluster_id, node_id, metric_name, window_start_us, window_end_us, "
-    "anomaly_score, anomaly_label, magnitude, explanation FROM anomaly_results "
-    "WHERE tenant_id = :tenant "
-    "AND (:cluster IS NULL OR cluster_id = :cluster) "
-    "AND (:node IS NULL OR node_id = :node) "
-    "AND (:metric IS NULL OR metric_name = :metric) "
-    "AND (:start IS NULL OR window_start_us >= :start) "
-    "AND (:end IS NULL OR window_start_us < :end) "
-    "AND (:anomalous_only = 0 OR anomaly_label != 'normal') "
-    "ORDER BY cluster_id, node_id, metric_name, window_start_us, window_end_us"
-)
-_UPSERT_AGGREGATE = (
-    "INSERT INTO aggregated_scores (tenant_id, computed_at_us, cluster_id, node_id, "
-    "aggregation_strategy, aggregate_score, num_metrics_analyzed, num_anomalies_detected) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (tenant_id, computed_at_us, cluster_id, node_id, aggregation_strategy) "
-    "DO UPDATE SET aggregate_score = excluded.aggregate_score, "
-    "num_metrics_analyzed = excluded.num_metrics_analyzed, "
-    "num_anomalies_detected = excluded.num_anomalies_detected"
-)
-_LATEST_SNAPSHOT = "SELECT MAX(computed_at_us) FROM aggregated_scores WHERE tenant_id = ?"
-_SNAPSHOTS = (
-    "SELECT DISTINCT computed_at_us FROM aggregated_scores WHERE tenant_id = ? ORDER BY computed_at_us"
-)
-_SELECT_AGGREGATES = (
-    "SELECT tenant_id, cluster_id, node_id, aggregation_strategy, aggregate_score, "
-    "num_metrics_analyzed, num_anomalies_detected FROM aggregated_scores "
-    "WHERE tenant_id = ? AND computed_at_us = ? ORDER BY cluster_id, node_id, aggregation_strategy"
-)
-
-_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
-_PRAGMA_SYNCHRONOUS = {
-    "OFF": "PRAGMA synchronous = OFF",
-    "NORMAL": "PRAGMA synchronous = NORMAL",
-    "FULL": "PRAGMA synchronous = FULL",
-    "EXTRA": "PRAGMA synchronous = EXTRA",
-}
-
 
 def _empty_metadata() -> Mapping[str, MetadataValue]:
     return MappingProxyType({})
 
 
-class SQLiteMetricStore:
+class SQLiteMetricStore(_SQLiteResultSink):
     """A tiered, multi-tenant metric store and result sink in one SQLite file.
 
     ``path``: the database file (created if missing; ``":memory:"`` is refused
@@ -255,9 +129,14 @@ class SQLiteMetricStore:
     ``None`` keeps the stored policy (or the default for a new database).
     ``synchronous``: SQLite's ``synchronous`` pragma, ``"FULL"`` (default,
     durable on power loss) or ``"NORMAL"`` (durable on process crash only).
-    ``timeout``: seconds a writer waits for another writer's lock.
+    ``timeout``: seconds a writer waits for another writer's lock, a positive
+    finite number; past it the call raises
+    :class:`~backend.analytics.errors.StoreError` (as does any failure of the
+    database itself: a corrupt file, a full disk), with the ``sqlite3`` error
+    as ``__cause__``. Bad arguments raise ``ValueError``/``TypeError``.
     """
 
+    @wraps_sqlite_errors
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -269,118 +148,33 @@ class SQLiteMetricStore:
         owner = "SQLiteMetricStore"
         if not isinstance(path, (str, os.PathLike)):
             fail_type(owner, "path", "a str or os.PathLike file path", path)
-        self.path = os.fspath(path)
-        if self.path in ("", ":memory:") or self.path.startswith("file:"):
+        path_text = os.fspath(path)
+        if path_text in ("", ":memory:") or path_text.startswith("file:"):
             fail_value(owner, "path", "a database file path (not ':memory:' or a URI)", path)
         if policy is not None and not isinstance(policy, RetentionPolicy):
             fail_type(owner, "policy", "a RetentionPolicy or None", policy)
-        if synchronous not in _SYNCHRONOUS:
-            fail_value(owner, "synchronous", f"one of {', '.join(_SYNCHRONOUS)}", synchronous)
-        self._synchronous = synchronous
-        self._timeout = float(timeout)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        self._closed = False
-        self.policy = self._init_schema(policy)
-
-    # -- connections and transactions -------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise ValueError(f"SQLiteMetricStore: the store for {self.path!r} is closed")
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                conn.close()
-                raise ValueError(f"SQLiteMetricStore: could not enable WAL on {self.path!r}, got {mode!r}")
-            conn.execute(_PRAGMA_SYNCHRONOUS[self._synchronous])
-            conn.execute("PRAGMA foreign_keys = ON")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE`` (take the write lock now), commit or roll back."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every connection the store opened (from any thread). Idempotent."""
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
-
-    def __enter__(self) -> SQLiteMetricStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        if os.path.isdir(path_text):
+            fail_value(owner, "path", "a database file path, not a directory", path)
+        parent = os.path.dirname(os.path.abspath(path_text))
+        if not os.path.isdir(parent):
+            fail_value(owner, "path", f"a file in an existing directory ({parent!r} does not exist)", path)
+        if synchronous not in SYNCHRONOUS_LEVELS:
+            fail_value(owner, "synchronous", f"one of {', '.join(SYNCHRONOUS_LEVELS)}", synchronous)
+        seconds = "a positive finite number of seconds"
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            fail_type(owner, "timeout", seconds, timeout)
+        if not (math.isfinite(timeout) and timeout > 0):
+            fail_value(owner, "timeout", seconds, timeout)
+        super().__init__(path_text, synchronous=synchronous, timeout=float(timeout))
+        with self._transaction() as conn:
+            self.policy = init_schema(conn, self.path, policy)
 
     def __repr__(self) -> str:
         return f"SQLiteMetricStore({self.path!r}, policy={self.policy!r})"
 
-    def _init_schema(self, policy: RetentionPolicy | None) -> RetentionPolicy:
-        with self._transaction() as conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            stored = {
-                key: self._meta(conn, key)
-                for key in ("schema_version", "rollup_interval_us", "hot_retention_us")
-            }
-            if stored["schema_version"] is None:
-                conn.execute(_SET_META, ("schema_version", SCHEMA_VERSION))
-            elif stored["schema_version"] != SCHEMA_VERSION:
-                raise ValueError(
-                    f"SQLiteMetricStore: {self.path!r} has schema version {stored['schema_version']}, "
-                    f"expected {SCHEMA_VERSION}"
-                )
-            interval_us, retention_us = stored["rollup_interval_us"], stored["hot_retention_us"]
-            if policy is None:
-                if interval_us is None or retention_us is None:
-                    policy = RetentionPolicy()
-                else:
-                    policy = RetentionPolicy(
-                        hot_retention=epoch_us_to_datetime(retention_us) - epoch_us_to_datetime(0),
-                        rollup_interval=epoch_us_to_datetime(interval_us) - epoch_us_to_datetime(0),
-                    )
-            elif interval_us is not None and interval_us != policy.rollup_interval_us:
-                raise ValueError(
-                    f"SQLiteMetricStore: policy.rollup_interval must match the database's "
-                    f"({interval_us} us), got {policy.rollup_interval!r}; existing cold buckets "
-                    "are aligned to the stored interval"
-                )
-            conn.execute(_SET_META, ("rollup_interval_us", policy.rollup_interval_us))
-            conn.execute(_SET_META, ("hot_retention_us", policy.hot_retention_us))
-        return policy
-
-    @staticmethod
-    def _meta(conn: sqlite3.Connection, key: str) -> int | None:
-        row = conn.execute(_GET_META, (key,)).fetchone()
-        return None if row is None else int(row[0])
-
     # -- writing points ---------------------------------------------------------------------
 
+    @wraps_sqlite_errors
     def write_points(
         self,
         tenant_id: str,
@@ -404,12 +198,14 @@ class SQLiteMetricStore:
         series = MetricSeries(tenant_id, cluster_id, node_id, metric_name, timestamps, values, metadata)
         return self._write(iter((series,)), "write_points", single=True)
 
+    @wraps_sqlite_errors
     def write_series(self, series: MetricSeries) -> int:
         """Write every point of ``series`` (and its metadata, if any) atomically."""
         if not isinstance(series, MetricSeries):
             fail_type("SQLiteMetricStore.write_series", "series", "a MetricSeries", series)
         return self._write(iter((series,)), "write_series", single=True)
 
+    @wraps_sqlite_errors
     def write_batch(self, batch: Iterable[MetricSeries]) -> int:
         """Write several series in one transaction: every point lands, or none does.
 
@@ -425,7 +221,7 @@ class SQLiteMetricStore:
         owner = f"SQLiteMetricStore.{method}"
         written = 0
         with self._transaction() as conn:
-            horizon = self._meta(conn, "horizon_us")
+            horizon = read_meta(conn, "horizon_us")
             for i, series in enumerate(batch):
                 where = "" if single else f"batch[{i}]."
                 if not isinstance(series, MetricSeries):
@@ -476,6 +272,7 @@ class SQLiteMetricStore:
             raise ValueError(f"{owner}: start must be <= end, got start={start} > end={end}")
         return datetime_to_epoch_us(start), datetime_to_epoch_us(end)
 
+    @wraps_sqlite_errors
     def get_metric_series(
         self,
         tenant_id: str,
@@ -507,6 +304,7 @@ class SQLiteMetricStore:
         values = [r[1] for r in rows]
         return MetricSeries.from_arrays(*key, us, values, metadata)
 
+    @wraps_sqlite_errors
     def get_rollup_buckets(
         self,
         tenant_id: str,
@@ -524,6 +322,7 @@ class SQLiteMetricStore:
         rows = self._conn().execute(_SELECT_BUCKETS, (series_id, start_us, end_us)).fetchall()
         return [RollupBucket(epoch_us_to_datetime(b), mean, lo, hi, n) for b, mean, lo, hi, n in rows]
 
+    @wraps_sqlite_errors
     def list_series(
         self, tenant_id: str, cluster_id: str | None = None, node_id: str | None = None
     ) -> list[SeriesKey]:
@@ -547,6 +346,7 @@ class SQLiteMetricStore:
             rows = conn.execute(_LIST_NODE, (tenant_id, cluster_id, node_id)).fetchall()
         return [SeriesKey(*row) for row in rows]
 
+    @wraps_sqlite_errors
     def tier_counts(self) -> dict[str, int]:
         """``{"hot": raw points, "cold": buckets}`` over all tenants (for operators and checks)."""
         conn = self._conn()
@@ -556,19 +356,25 @@ class SQLiteMetricStore:
         }
 
     @property
+    @wraps_sqlite_errors
     def horizon(self) -> datetime | None:
         """The current rollup horizon (``None`` until ``apply_retention`` first rolls something up)."""
-        value = self._meta(self._conn(), "horizon_us")
-        return None if value is None else epoch_us_to_datetime(value)
+        value = read_meta(self._conn(), "horizon_us")
+        return None if value is None else epoch_us_to_datetime(value)  # init_schema keeps it in range
 
     # -- retention --------------------------------------------------------------------------
 
+    @wraps_sqlite_errors
     def apply_retention(self, now: datetime) -> RetentionReport:
         """Roll hot points older than the policy's horizon for ``now`` into cold buckets.
 
         One transaction: each affected bucket gets its mean (exact summation),
         min, max and count, and the raw points are deleted from the hot tier.
-        The horizon only moves forward; an earlier ``now`` does nothing.
+        The horizon only moves forward; an earlier ``now`` does nothing, and so
+        does a ``now`` whose horizon falls at or before 0001-01-01T00:00:00Z (no
+        point can be older). The bucket that holds that first instant starts
+        at it rather than at its epoch-aligned start, which a ``datetime``
+        cannot represent.
         """
         owner = "SQLiteMetricStore.apply_retention"
         check_aware_datetime(owner, "now", now)
@@ -576,16 +382,16 @@ class SQLiteMetricStore:
         interval = self.policy.rollup_interval_us
         points = buckets_written = touched = 0
         with self._transaction() as conn:
-            current = self._meta(conn, "horizon_us")
-            if current is not None and target <= current:
-                return RetentionReport(epoch_us_to_datetime(current), 0, 0, 0)
+            current = read_meta(conn, "horizon_us")
+            if target <= _MIN_US or (current is not None and target <= current):
+                return RetentionReport(None if current is None else epoch_us_to_datetime(current), 0, 0, 0)
             series_ids = [row[0] for row in conn.execute(_ALL_SERIES_IDS).fetchall()]
             for series_id in series_ids:
                 rows = conn.execute(_SELECT_OLD_POINTS, (series_id, target)).fetchall()
                 if not rows:
                     continue
                 buckets = []
-                for bucket, group in groupby(rows, key=lambda row: row[0] - row[0] % interval):
+                for bucket, group in groupby(rows, key=lambda row: max(_MIN_US, row[0] - row[0] % interval)):
                     values = [row[1] for row in group]
                     buckets.append(
                         (series_id, bucket, robust_mean(values), min(values), max(values), len(values))
@@ -595,7 +401,7 @@ class SQLiteMetricStore:
                 points += len(rows)
                 buckets_written += len(buckets)
                 touched += 1
-            conn.execute(_SET_META, ("horizon_us", target))
+            write_meta(conn, "horizon_us", target)
         logger.info(
             "retention: horizon %s, %d points rolled into %d buckets over %d series",
             epoch_us_to_datetime(target),
@@ -604,141 +410,3 @@ class SQLiteMetricStore:
             touched,
         )
         return RetentionReport(epoch_us_to_datetime(target), points, buckets_written, touched)
-
-    # -- results sink -----------------------------------------------------------------------
-
-    def write_results(self, results: Iterable[AnomalyResult]) -> int:
-        """Store results atomically; a result with the same series ids and window replaces the old one."""
-        owner = "SQLiteMetricStore.write_results"
-        if isinstance(results, AnomalyResult) or not isinstance(results, Iterable):
-            fail_type(owner, "results", "an iterable of AnomalyResult", results)
-        count = 0
-        with self._transaction() as conn:
-            for i, r in enumerate(results):
-                if not isinstance(r, AnomalyResult):
-                    raise TypeError(
-                        f"{owner}: results[{i}] must be an AnomalyResult, got {r!r} ({type(r).__name__})"
-                    )
-                conn.execute(
-                    _UPSERT_RESULT,
-                    (
-                        r.tenant_id,
-                        r.cluster_id,
-                        r.node_id,
-                        r.metric_name,
-                        datetime_to_epoch_us(r.window_start),
-                        datetime_to_epoch_us(r.window_end),
-                        r.anomaly_score,
-                        r.anomaly_label.value,
-                        r.magnitude,
-                        r.explanation,
-                    ),
-                )
-                count += 1
-        return count
-
-    def read_results(
-        self,
-        tenant_id: str,
-        *,
-        cluster_id: str | None = None,
-        node_id: str | None = None,
-        metric_name: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-        anomalous_only: bool = False,
-    ) -> list[AnomalyResult]:
-        """The tenant's results with ``start <= window_start < end`` (either bound optional).
-
-        Ordered by (cluster, node, metric, window_start, window_end); datetimes
-        come back in UTC (equal instants to what was written).
-        """
-        owner = "SQLiteMetricStore.read_results"
-        check_id(owner, "tenant_id", tenant_id)
-        for name, value in (("cluster_id", cluster_id), ("node_id", node_id), ("metric_name", metric_name)):
-            check_optional_id(owner, name, value)
-        bounds: dict[str, int | None] = {}
-        for name, bound in (("start", start), ("end", end)):
-            bounds[name] = (
-                None if bound is None else datetime_to_epoch_us(check_aware_datetime(owner, name, bound))
-            )
-        if not isinstance(anomalous_only, bool):
-            fail_type(owner, "anomalous_only", "a bool", anomalous_only)
-        params: dict[str, Any] = {
-            "tenant": tenant_id,
-            "cluster": cluster_id,
-            "node": node_id,
-            "metric": metric_name,
-            "anomalous_only": int(anomalous_only),
-            **bounds,
-        }
-        rows = self._conn().execute(_SELECT_RESULTS, params).fetchall()
-        return [
-            AnomalyResult(
-                t, c, n, m, epoch_us_to_datetime(ws), epoch_us_to_datetime(we), score, label, mag, text
-            )
-            for t, c, n, m, ws, we, score, label, mag, text in rows
-        ]
-
-    def write_aggregates(self, scores: Iterable[AggregatedAnomalyScore], *, computed_at: datetime) -> int:
-        """Store one snapshot of aggregated scores taken at ``computed_at``, atomically.
-
-        The key is (tenant, computed_at, cluster, node, strategy); writing the
-        same key again replaces the row (last write wins).
-        """
-        owner = "SQLiteMetricStore.write_aggregates"
-        at_us = datetime_to_epoch_us(check_aware_datetime(owner, "computed_at", computed_at))
-        if isinstance(scores, AggregatedAnomalyScore) or not isinstance(scores, Iterable):
-            fail_type(owner, "scores", "an iterable of AggregatedAnomalyScore", scores)
-        count = 0
-        with self._transaction() as conn:
-            for i, s in enumerate(scores):
-                if not isinstance(s, AggregatedAnomalyScore):
-                    raise TypeError(
-                        f"{owner}: scores[{i}] must be an AggregatedAnomalyScore, got {s!r} "
-                        f"({type(s).__name__})"
-                    )
-                conn.execute(
-                    _UPSERT_AGGREGATE,
-                    (
-                        s.tenant_id,
-                        at_us,
-                        s.cluster_id or "",
-                        s.node_id or "",
-                        s.aggregation_strategy.value,
-                        s.aggregate_score,
-                        s.num_metrics_analyzed,
-                        s.num_anomalies_detected,
-                    ),
-                )
-                count += 1
-        return count
-
-    def aggregate_snapshots(self, tenant_id: str) -> list[datetime]:
-        """The ``computed_at`` times of the tenant's stored snapshots, ascending."""
-        check_id("SQLiteMetricStore.aggregate_snapshots", "tenant_id", tenant_id)
-        rows = self._conn().execute(_SNAPSHOTS, (tenant_id,)).fetchall()
-        return [epoch_us_to_datetime(row[0]) for row in rows]
-
-    def read_aggregates(
-        self, tenant_id: str, *, computed_at: datetime | None = None
-    ) -> list[AggregatedAnomalyScore]:
-        """The tenant's snapshot at ``computed_at`` (default: the latest; ``[]`` if none).
-
-        Ordered tenant level first, then each cluster followed by its nodes
-        (by cluster id, node id, strategy).
-        """
-        owner = "SQLiteMetricStore.read_aggregates"
-        check_id(owner, "tenant_id", tenant_id)
-        conn = self._conn()
-        if computed_at is None:
-            at_us = conn.execute(_LATEST_SNAPSHOT, (tenant_id,)).fetchone()[0]
-            if at_us is None:
-                return []
-        else:
-            at_us = datetime_to_epoch_us(check_aware_datetime(owner, "computed_at", computed_at))
-        rows = conn.execute(_SELECT_AGGREGATES, (tenant_id, at_us)).fetchall()
-        return [
-            AggregatedAnomalyScore(t, c or None, n or None, strategy, score, n_metrics, n_anomalies)
-            for t, c, n, strategy, score, n_metrics, n_anomalies in rows
-        ]

@@ -22,21 +22,21 @@ def test_passes_the_kit_with_other_settings() -> None:
     check_engine(
         MedianMADEngine,
         config={"window_size_points": 20, "stride_points": 20, "history_points": 40},
-        bad_configs=[({"history_points": 5}, "history_points"), ({"threshold": 0.0}, "threshold")],
+        bad_configs=[({"history_points": 5}, "history_points"), ({"z_threshold": 0.0}, "z_threshold")],
     )
 
 
 def test_repr_shows_the_settings() -> None:
     """The engine's repr lists its settings (the base class writes it)."""
-    assert repr(MedianMADEngine(threshold=3.5)) == (
-        "MedianMADEngine(window_size_points=10, stride_points=5, history_points=120, threshold=3.5)"
+    assert repr(MedianMADEngine(z_threshold=3.5)) == (
+        "MedianMADEngine(window_size_points=10, stride_points=5, history_points=120, z_threshold=3.5)"
     )
 
 
 def test_finds_the_spike_of_the_kit_series() -> None:
     """The window holding the kit series' spike (+8 at 70 %) is the anomalous one with the top score."""
     series = make_test_series(240, seed=1)
-    engine = MedianMADEngine(threshold=3.0)  # the sine (amplitude 2) widens the MAD; +8 is ~3.8 of it
+    engine = MedianMADEngine(z_threshold=3.0)  # the sine (amplitude 2) widens the MAD; +8 is ~3.8 of it
     results = engine.detect(series)
     spike_time = series.timestamps[int(240 * 0.7)]
     best = max(results, key=lambda r: r.anomaly_score)

@@ -4,8 +4,8 @@ The method is one :class:`~backend.analytics.scoring.PointScorer`: it keeps
 the last ``history_points`` values in sorted order; a new value ``x`` scores
 ``z = |x - median| / (1.4826 * MAD)`` against them (1.4826 makes the median
 absolute deviation a consistent estimate of the standard deviation for
-Gaussian noise; Rousseeuw & Croux 1993), mapped to ``z / (z + threshold)``:
-0.5, the alarm line, at ``z == threshold``. When the MAD is 0, a value on the
+Gaussian noise; Rousseeuw & Croux 1993), mapped to ``z / (z + z_threshold)``:
+0.5, the alarm line, at ``z == z_threshold``. When the MAD is 0, a value on the
 median scores 0 and any other 1. The first ``min_history`` values (30) score 0.
 
 Everything else (windows, labels, magnitudes, sentences, ``.stream()``)
@@ -29,10 +29,10 @@ __all__ = ["MedianMADEngine", "MedianMADScorer"]
 class MedianMADScorer(PointScorer):
     """Robust z-score of each value against the ``history_points`` values before it."""
 
-    def __init__(self, history_points: int, threshold: float, min_history: int = 30) -> None:
+    def __init__(self, history_points: int, z_threshold: float, min_history: int = 30) -> None:
         self.warmup_points = min_history
         self.history_points = history_points
-        self.threshold = threshold
+        self.z_threshold = z_threshold
         self._recent: deque[float] = deque()
         self._sorted: list[float] = []
 
@@ -54,7 +54,7 @@ class MedianMADScorer(PointScorer):
         dev = abs(x / peak - med)
         if mad == 0.0:
             return 0.0 if dev == 0.0 else 1.0
-        return z_score_to_unit(dev / mad, self.threshold)
+        return z_score_to_unit(dev / mad, self.z_threshold)
 
 
 def _median(ordered: list[float]) -> float:
@@ -67,7 +67,8 @@ class MedianMADEngine(PointScoringEngine):
 
     Keyword arguments: ``window_size_points`` (default 10), ``stride_points``
     (default 5), ``history_points`` (default 120, at least 8): the values
-    before a point it is judged against (the first 30 points score 0); ``threshold`` (default 4.0, > 0):
+    before a point it is judged against (the first 30 points score 0);
+    ``z_threshold`` (default 4.0, > 0):
     the robust z-score that lands on the alarm line 0.5.
     """
 
@@ -80,13 +81,13 @@ class MedianMADEngine(PointScoringEngine):
         window_size_points: int = 10,
         stride_points: int = 5,
         history_points: int = 120,
-        threshold: float = 4.0,
+        z_threshold: float = 4.0,
     ) -> None:
         self.history_points = check_positive_int("MedianMADEngine", "history_points", history_points)
         if self.history_points < 8:
             fail_value("MedianMADEngine", "history_points", "an int >= 8", history_points)
-        self.threshold = check_positive_real("MedianMADEngine", "threshold", threshold)
+        self.z_threshold = check_positive_real("MedianMADEngine", "z_threshold", z_threshold)
         super().__init__(window_size_points=window_size_points, stride_points=stride_points)
 
     def scorer(self) -> MedianMADScorer:
-        return MedianMADScorer(self.history_points, self.threshold, min(30, self.history_points))
+        return MedianMADScorer(self.history_points, self.z_threshold, min(30, self.history_points))

@@ -1,0 +1,81 @@
+"""``report``: the self-contained HTML report of a tenant's stored results.
+
+python -m backend.analytics report --store DB --tenant T --out PATH.html [--engine NAME] [--top N]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..engine import EngineRegistry
+from ..report import write_report
+from ..store import SeriesNotFoundError
+from ..types import AnomalyResult, MetricSeries
+from ._common import add_store, open_store, parse_duration, parse_settings, pick_engine
+
+__all__ = ["add_parser"]
+
+
+def _report(args: argparse.Namespace) -> int:
+    store = open_store(args.store, create=False)
+    try:
+        name = pick_engine(store, args.tenant, args.engine)
+        results = store.read_results(args.tenant, engine=name)
+        aggregates = store.read_aggregates(args.tenant, engine=name)
+        registry = EngineRegistry.default()
+        # The engine object gives the expected band (and explanations missing from the store).
+        engine = registry.create(name, **parse_settings(args.set)) if name in registry else None
+        before, after = parse_duration(args.context), parse_duration(args.after)
+
+        def series_for(r: AnomalyResult) -> MetricSeries | None:
+            try:
+                return store.get_metric_series(
+                    r.tenant_id,
+                    r.cluster_id,
+                    r.node_id,
+                    r.metric_name,
+                    r.window_start - before,
+                    r.window_end + after,
+                )
+            except SeriesNotFoundError:
+                return None
+
+        path = write_report(
+            args.out,
+            results,
+            series_for=series_for,
+            node_scores=aggregates or None,
+            engine=engine,
+            engine_name=name,
+            title=args.title or f"Anomaly report: tenant {args.tenant}",
+            top=args.top,
+            context_points=args.context_points,
+        )
+    finally:
+        store.close()
+    print(f"wrote {path} ({len(results):,} results of engine {name})")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``report``."""
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a tenant's results",
+        description="One HTML file (inline SVG, no script, works offline): the fleet heat map, the top "
+        "nodes, and a plot of each top anomaly with its window, expected band and explanation.",
+    )
+    add_store(p)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--engine", help="whose results (default: the tenant's only engine)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="engine settings used for the band")
+    p.add_argument("--top", type=int, default=5, help="top nodes (default 5)")
+    p.add_argument("--context", default="1d", help="series shown before a window (default 1d)")
+    p.add_argument("--after", default="3h", help="series shown after a window (default 3h)")
+    p.add_argument(
+        "--context-points", type=int, default=288, help="at most this many points before (default 288)"
+    )
+    p.add_argument("--title", help="page title")
+    p.set_defaults(func=_report)

@@ -1,0 +1,287 @@
+"""A self-contained HTML report: fleet heat map, top nodes, and a plot of each top anomaly.
+
+One HTML file with inline SVG and CSS, written with the standard library: no
+script, no font or image from the network (a Content-Security-Policy forbids
+any), so it opens offline and can be mailed or attached to a ticket.
+
+* a heat map of the fleet: tenant -> cluster -> node, each node coloured by
+  its aggregated score (a cell links to its plot);
+* per tenant, the top nodes (``AggregationPipeline.top_nodes``) with their
+  scores and counts;
+* for each top node with an anomalous window, its strongest one: the series
+  around the window, the window shaded, the engine's expected band where it
+  has one, the label and the explanation sentence.
+
+The expected band: when the engine has a method
+``expected_band(series, start_index, end_index)`` returning ``(lower, upper)``
+(one float per point of ``series`` in ``[start_index, end_index)``, ``None`` or
+NaN where it has no expectation) or ``None``, the band is drawn; otherwise the
+plot has no band.
+
+Every string put into the page (ids, metric names, explanations) is escaped.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .._sequences import datetime_to_epoch_us
+from ..aggregation import AggregationPipeline
+from ..explain import AnomalyType
+from ..types import AggregatedAnomalyScore, AnomalyResult, MetricSeries
+from ._svg import HeatCell, heat_map_svg, plot_svg, score_colour
+
+__all__ = ["render_report", "write_report"]
+
+SeriesLookup = Callable[[AnomalyResult], "MetricSeries | None"]
+
+# Nothing may be fetched: no script, font, image or frame; only the inline style.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1000px;
+color:#1f2328;padding:0 16px;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+.meta{color:#57606a}table{border-collapse:collapse;margin:8px 0 16px}
+td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;font-size:.92em}th{background:#f6f8fa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;border:1px solid #888}
+section.anomaly{border:1px solid #d0d7de;border-radius:6px;padding:8px 14px;margin:14px 0}
+.label{display:inline-block;padding:1px 8px;border-radius:10px;background:#eef;font-weight:600;font-size:.9em}
+.label.spike{background:#ffe3e3}.label.trend{background:#fff1d6}.label.seasonal{background:#e3f2ff}
+.explain{font-size:1.02em}.legend{font-size:.85em;color:#57606a}svg{max-width:100%;height:auto}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plotted:
+    anchor: str
+    result: AnomalyResult
+    html: str
+
+
+def _check_positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"render_report: {name} must be a positive int, got {value!r}")
+    return value
+
+
+def _window_indices(series: MetricSeries, result: AnomalyResult) -> tuple[int, int]:
+    us = series.epoch_us
+    start = bisect.bisect_left(us, datetime_to_epoch_us(result.window_start))
+    end = bisect.bisect_right(us, datetime_to_epoch_us(result.window_end))
+    return start, end
+
+
+def _band(
+    engine: object, series: MetricSeries, p0: int, p1: int
+) -> tuple[list[float | None], list[float | None]] | None:
+    fn = getattr(engine, "expected_band", None)
+    if fn is None or not callable(fn):
+        return None
+    got = fn(series, p0, p1)
+    if got is None:
+        return None
+    name = getattr(engine, "name", type(engine).__name__)
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise TypeError(
+            f"engine {name!r}: expected_band must return (lower, upper) or None, got {type(got).__name__}"
+        )
+    edges: list[list[float | None]] = []
+    for which, seq in zip(("lower", "upper"), got, strict=True):
+        vals = list(seq)
+        if len(vals) != p1 - p0:
+            raise ValueError(
+                f"engine {name!r}: expected_band {which} must have {p1 - p0} values "
+                f"(points {p0}..{p1 - 1}), got {len(vals)}"
+            )
+        edge: list[float | None] = []
+        for v in vals:
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                edge.append(None)
+            elif isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"engine {name!r}: expected_band {which} values must be floats, got {v!r}")
+            else:
+                edge.append(float(v))
+        edges.append(edge)
+    return edges[0], edges[1]
+
+
+def _explanation(engine: object, series: MetricSeries, result: AnomalyResult) -> str:
+    if result.explanation:
+        return result.explanation
+    explain = getattr(engine, "explain", None)
+    if callable(explain):
+        text = explain(series, result)
+        if isinstance(text, str) and text:
+            return text
+    return "No explanation was stored with this result."
+
+
+def _plot_section(
+    k: int,
+    result: AnomalyResult,
+    series: MetricSeries | None,
+    engine: object,
+    context_points: int,
+    after_points: int,
+) -> _Plotted:
+    anchor = f"anomaly-{k}"
+    r = result
+    head = (
+        f'<section class="anomaly" id="{anchor}"><h3>{k}. {escape(r.tenant_id)} / {escape(r.cluster_id)} / '
+        f"{escape(r.node_id)} — {escape(r.metric_name)}</h3>"
+        f'<p><span class="label {escape(r.anomaly_label.value)}">{escape(r.anomaly_label.value)}</span> '
+        f"score {r.anomaly_score:.2f}, window {escape(r.window_start.isoformat())} – "
+        f"{escape(r.window_end.isoformat())}</p>"
+    )
+    if series is None or len(series) == 0:
+        body = '<p class="legend">The series is not available (no stored points around this window).</p>'
+        return _Plotted(anchor, r, head + body + "</section>")
+    w0, w1 = _window_indices(series, r)
+    p0 = max(0, w0 - context_points)
+    p1 = min(len(series), max(w1, w0 + 1) + after_points)
+    band = _band(engine, series, p0, p1) if engine is not None else None
+    svg = plot_svg(
+        list(series.epoch_us[p0:p1]),
+        series.values.tolist()[p0:p1],
+        window=(w0 - p0, w1 - p0),
+        band=band,
+        title=f"{r.metric_name} on {r.node_id} ({r.cluster_id}, {r.tenant_id}); window shaded",
+    )
+    legend = "Shaded: the window scored; line: the series"
+    legend += "; blue band: what the engine expected." if band is not None else "."
+    text = _explanation(engine, series, r)
+    body = f'{svg}<p class="legend">{escape(legend)}</p><p class="explain">{escape(text)}</p></section>'
+    return _Plotted(anchor, r, head + body)
+
+
+def _strongest(results: Sequence[AnomalyResult]) -> AnomalyResult | None:
+    anomalous = [r for r in results if r.anomaly_label is not AnomalyType.NORMAL]
+    if not anomalous:
+        return None
+    return min(anomalous, key=lambda r: (-r.anomaly_score, r.window_start, r.metric_name))
+
+
+def render_report(
+    results: Iterable[AnomalyResult],
+    *,
+    series_for: SeriesLookup,
+    node_scores: Iterable[AggregatedAnomalyScore] | None = None,
+    engine: Any = None,
+    engine_name: str | None = None,
+    title: str = "Anomaly report",
+    top: int = 5,
+    context_points: int = 144,
+    after_points: int = 36,
+    notes: Sequence[str] = (),
+    generated_at: datetime | None = None,
+) -> str:
+    """The report as one HTML document (a ``str``); see the module docstring for what it shows.
+
+    ``results``: every result to consider (all tenants in it are shown).
+    ``series_for(result)``: the series to plot for a result (its whole
+    series, or a part that holds the window), or ``None``. ``node_scores``:
+    node-level aggregates (other levels are ignored); default: computed from
+    ``results`` with ``AggregationPipeline()`` (MAX). ``engine``: the engine
+    object, for ``expected_band`` and, when a result has no stored
+    explanation, ``explain``. ``top``: top nodes per tenant.
+    ``context_points``/``after_points``: points shown before and after a window.
+    ``notes``: lines shown under the title.
+    """
+    top = _check_positive("top", top)
+    context_points = _check_positive("context_points", context_points)
+    after_points = _check_positive("after_points", after_points)
+    if not callable(series_for):
+        raise TypeError(f"render_report: series_for must be callable, got {series_for!r}")
+    results = list(results)
+    pipeline = AggregationPipeline()
+    nodes = (
+        pipeline.aggregate_nodes(results)
+        if node_scores is None
+        else [a for a in node_scores if a.level == "node"]
+    )
+    tenants = sorted({a.tenant_id for a in nodes} | {r.tenant_id for r in results})
+    by_node: dict[tuple[str, str, str], list[AnomalyResult]] = {}
+    for r in results:
+        by_node.setdefault((r.tenant_id, r.cluster_id, r.node_id), []).append(r)
+    plotted: list[_Plotted] = []
+    anchors: dict[tuple[str, str, str], str] = {}
+    tables: list[str] = []
+    for tenant in tenants:
+        ranked = pipeline.top_nodes(nodes, top, tenant_id=tenant)
+        rows = []
+        for rank, ns in enumerate(ranked, 1):
+            key = (tenant, ns.cluster_id or "", ns.node_id or "")
+            best = _strongest(by_node.get(key, []))
+            where = "no anomalous window"
+            if best is not None:
+                item = _plot_section(
+                    len(plotted) + 1, best, series_for(best), engine, context_points, after_points
+                )
+                plotted.append(item)
+                anchors[key] = item.anchor
+                what = f"{best.metric_name}: {best.anomaly_label.value}"
+                where = f'<a href="#{item.anchor}">{escape(what)}</a>'
+            rows.append(
+                f'<tr><td class="num">{rank}</td><td>{escape(key[1])}</td><td>{escape(key[2])}</td>'
+                f'<td class="num"><span class="swatch" style="background:{score_colour(ns.aggregate_score)}">'
+                f"</span>{ns.aggregate_score:.2f}</td>"
+                f'<td class="num">{ns.num_anomalies_detected}</td>'
+                f'<td class="num">{ns.num_metrics_analyzed}</td>'
+                f"<td>{where}</td></tr>"
+            )
+        tables.append(
+            f"<h3>{escape(tenant)}</h3><table><tr><th>#</th><th>cluster</th><th>node</th><th>score</th>"
+            "<th>anomalous windows</th><th>metrics</th><th>strongest</th></tr>"
+            + ("".join(rows) or '<tr><td colspan="7">no scored node</td></tr>')
+            + "</table>"
+        )
+    cells = [
+        HeatCell(
+            a.tenant_id,
+            a.cluster_id or "",
+            a.node_id or "",
+            a.aggregate_score,
+            anchors.get((a.tenant_id, a.cluster_id or "", a.node_id or "")),
+        )
+        for a in nodes
+    ]
+    when = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    n_anom = sum(1 for r in results if r.anomaly_label is not AnomalyType.NORMAL)
+    n_series = len({(r.tenant_id, r.cluster_id, r.node_id, r.metric_name) for r in results})
+    meta = (
+        f"{len(tenants)} tenant{'s' if len(tenants) != 1 else ''}, {len(nodes)} nodes, {n_series} series, "
+        f"{len(results):,} results of which {n_anom:,} anomalous"
+        + (f"; engine {engine_name}" if engine_name else "")
+        + f". Generated {when:%Y-%m-%d %H:%M} UTC."
+    )
+    note_html = "".join(f'<p class="meta">{escape(n)}</p>' for n in notes)
+    anomalies = "".join(p.html for p in plotted) or "<p>No anomalous window on the top nodes.</p>"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+        f'<h1>{escape(title)}</h1><p class="meta">{escape(meta)}</p>{note_html}'
+        '<h2>Fleet</h2><p class="legend">One cell per node, coloured by its aggregated anomaly score; '
+        "a cell with a plot below links to it.</p>"
+        f"{heat_map_svg(cells)}"
+        f"<h2>Top nodes</h2>{''.join(tables)}"
+        f"<h2>Top anomalies</h2>{anomalies}"
+        "</body></html>\n"
+    )
+
+
+def write_report(path: str | Path, results: Iterable[AnomalyResult], **options: Any) -> Path:
+    """Write :func:`render_report`'s page to ``path`` (UTF-8); return the path."""
+    out = Path(path)
+    html = render_report(results, **options)
+    out.write_text(html, encoding="utf-8")
+    return out

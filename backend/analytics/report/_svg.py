@@ -1,0 +1,230 @@
+"""Inline SVG for the HTML report: a series plot with its window and band, and the fleet heat map.
+
+Everything is drawn with plain SVG elements and escaped text; no script, no
+external reference. Colours come from :func:`score_colour` (green at 0,
+amber at the 0.5 alarm line, red at 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+
+__all__ = ["HeatCell", "heat_map_svg", "plot_svg", "score_colour"]
+
+_PLOT_W, _PLOT_H = 760, 230
+_MARGIN_L, _MARGIN_R, _MARGIN_T, _MARGIN_B = 64, 12, 14, 38
+
+
+def score_colour(score: float) -> str:
+    """``hsl(...)`` for a score in [0, 1]: green (0), amber (0.5), red (1)."""
+    s = min(1.0, max(0.0, score))
+    hue = 120.0 * (1.0 - s)
+    light = 88.0 - 40.0 * s
+    return f"hsl({hue:.0f},70%,{light:.0f}%)"
+
+
+def _fmt(v: float) -> str:
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if 1e-3 <= a < 1e6:
+        return f"{v:.4g}"
+    return f"{v:.3e}"
+
+
+def _time_label(us: int) -> str:
+    t = datetime.fromtimestamp(us / 1e6, tz=timezone.utc)
+    return t.strftime("%d %b %H:%M")
+
+
+def _path(xs: Sequence[float], ys: Sequence[float | None]) -> str:
+    """An SVG path through the points, broken where a y is missing."""
+    parts: list[str] = []
+    pen_down = False
+    for x, y in zip(xs, ys, strict=True):
+        if y is None:
+            pen_down = False
+            continue
+        parts.append(f"{'L' if pen_down else 'M'}{x:.1f},{y:.1f}")
+        pen_down = True
+    return "".join(parts)
+
+
+def _band_polygons(xs: Sequence[float], lo: Sequence[float | None], hi: Sequence[float | None]) -> list[str]:
+    """One polygon per run of points where both band edges are known."""
+    polys: list[str] = []
+    run: list[int] = []
+    for i in [*range(len(xs)), -1]:
+        if i >= 0 and lo[i] is not None and hi[i] is not None:
+            run.append(i)
+            continue
+        if len(run) >= 2:
+            top = " ".join(f"{xs[k]:.1f},{hi[k]:.1f}" for k in run)
+            bottom = " ".join(f"{xs[k]:.1f},{lo[k]:.1f}" for k in reversed(run))
+            polys.append(f"{top} {bottom}")
+        run = []
+    return polys
+
+
+def plot_svg(
+    epoch_us: Sequence[int],
+    values: Sequence[float],
+    *,
+    window: tuple[int, int],
+    band: tuple[Sequence[float | None], Sequence[float | None]] | None,
+    title: str,
+    unit_label: str = "",
+) -> str:
+    """A line plot of one series with the window ``[start_index, end_index)`` shaded and the band filled.
+
+    ``band`` gives lower and upper values per point (``None``/NaN where the
+    engine has none). The y range covers the values and the band.
+    """
+    n = len(values)
+    w0, w1 = window
+    lo_band: list[float | None] = []
+    hi_band: list[float | None] = []
+    if band is not None:
+        lo_band = [None if v is None or not math.isfinite(v) else v for v in band[0]]
+        hi_band = [None if v is None or not math.isfinite(v) else v for v in band[1]]
+    pool = [*values, *(v for v in lo_band if v is not None), *(v for v in hi_band if v is not None)]
+    y_min, y_max = (min(pool), max(pool)) if pool else (0.0, 1.0)
+    if not y_max > y_min:
+        pad = abs(y_max) * 0.05 or 1.0
+        y_min, y_max = y_min - pad, y_max + pad
+    span = y_max - y_min
+    y_min, y_max = y_min - 0.05 * span, y_max + 0.05 * span
+    t_min, t_max = (epoch_us[0], epoch_us[-1]) if n else (0, 1)
+    t_span = (t_max - t_min) or 1
+    inner_w = _PLOT_W - _MARGIN_L - _MARGIN_R
+    inner_h = _PLOT_H - _MARGIN_T - _MARGIN_B
+
+    def x_of(us: int) -> float:
+        return _MARGIN_L + inner_w * (us - t_min) / t_span
+
+    def y_of(v: float) -> float:
+        # Scale in two steps so values near 1e308 never overflow a float.
+        frac = (v / 2 - y_min / 2) / (y_max / 2 - y_min / 2)
+        return _MARGIN_T + inner_h * (1.0 - frac)
+
+    xs = [x_of(us) for us in epoch_us]
+    out = [
+        f'<svg class="plot" viewBox="0 0 {_PLOT_W} {_PLOT_H}" '
+        f'width="{_PLOT_W}" height="{_PLOT_H}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<rect x="{_MARGIN_L}" y="{_MARGIN_T}" width="{inner_w}" height="{inner_h}" fill="#fbfbfd" '
+        'stroke="#c9ccd3"/>',
+    ]
+    if n and 0 <= w0 < w1 <= n:
+        left = xs[w0]
+        right = xs[w1 - 1]
+        # Widen the shade by half a step on each side so a one-point window is visible.
+        half = (inner_w / max(n - 1, 1)) / 2
+        x0 = max(_MARGIN_L, left - half)
+        x1 = min(_MARGIN_L + inner_w, right + half)
+        out.append(
+            f'<rect class="window" x="{x0:.1f}" y="{_MARGIN_T}" width="{max(x1 - x0, 1.0):.1f}" '
+            f'height="{inner_h}" fill="#f4a261" fill-opacity="0.28"/>'
+        )
+    if band is not None and len(lo_band) == n:
+        lo_y = [None if v is None else y_of(v) for v in lo_band]
+        hi_y = [None if v is None else y_of(v) for v in hi_band]
+        for poly in _band_polygons(xs, lo_y, hi_y):
+            out.append(f'<polygon class="band" points="{poly}" fill="#4c78a8" fill-opacity="0.18"/>')
+    ys: list[float | None] = [y_of(v) for v in values]
+    out.append(f'<path class="series" d="{_path(xs, ys)}" fill="none" stroke="#1d3557" stroke-width="1.3"/>')
+    for frac in (0.0, 0.5, 1.0):
+        v = y_min + (y_max - y_min) * frac
+        y = _MARGIN_T + inner_h * (1.0 - frac)
+        out.append(
+            f'<text x="{_MARGIN_L - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
+            f"{escape(_fmt(v))}</text>"
+        )
+    if n:
+        base = _MARGIN_T + inner_h + 16
+        out.append(f'<text x="{_MARGIN_L}" y="{base}" font-size="11">{escape(_time_label(t_min))}</text>')
+        out.append(
+            f'<text x="{_MARGIN_L + inner_w}" y="{base}" font-size="11" text-anchor="end">'
+            f"{escape(_time_label(t_max))} UTC</text>"
+        )
+    if unit_label:
+        out.append(f'<text x="{_MARGIN_L}" y="{_PLOT_H - 4}" font-size="11">{escape(unit_label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class HeatCell:
+    """One node of the heat map: its ids, score, and the page anchor of its plot (if any)."""
+
+    tenant_id: str
+    cluster_id: str
+    node_id: str
+    score: float
+    anchor: str | None = None
+
+
+_CELL_W, _CELL_H, _GAP = 54, 26, 3
+_LABEL_W = 190
+
+
+def heat_map_svg(cells: Sequence[HeatCell]) -> str:
+    """Tenants as bands of rows, one row per cluster, one cell per node coloured by its score.
+
+    A cell with a plot links to it; every cell has a tooltip (``<title>``) with
+    its ids and score. Node names are shown in the cells when they fit.
+    """
+    rows: dict[tuple[str, str], list[HeatCell]] = {}
+    for c in sorted(cells, key=lambda c: (c.tenant_id, c.cluster_id, c.node_id)):
+        rows.setdefault((c.tenant_id, c.cluster_id), []).append(c)
+    widest = max((len(r) for r in rows.values()), default=1)
+    width = _LABEL_W + max(widest * (_CELL_W + _GAP), 5 * 64) + 10  # room for the legend too
+    height = 30 + len(rows) * (_CELL_H + _GAP) + 8 * len({t for t, _ in rows}) + 24
+    out = [
+        f'<svg class="heatmap" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="fleet heat map">',
+        "<title>Fleet heat map: one cell per node, coloured by its anomaly score</title>",
+    ]
+    y = 6
+    last_tenant = None
+    for (tenant, cluster), nodes in rows.items():
+        if tenant != last_tenant:
+            if last_tenant is not None:
+                y += 8
+            out.append(f'<text x="4" y="{y + 12}" font-size="12" font-weight="bold">{escape(tenant)}</text>')
+            y += 18
+            last_tenant = tenant
+        out.append(f'<text x="16" y="{y + 17}" font-size="12">{escape(cluster)}</text>')
+        for k, c in enumerate(nodes):
+            x = _LABEL_W + k * (_CELL_W + _GAP)
+            tip = f"{c.tenant_id} / {c.cluster_id} / {c.node_id}: score {c.score:.2f}"
+            rect = (
+                f'<rect x="{x}" y="{y}" width="{_CELL_W}" height="{_CELL_H}" rx="3" '
+                f'fill="{score_colour(c.score)}" stroke="#6c757d" stroke-width="0.5">'
+                f"<title>{escape(tip)}</title></rect>"
+            )
+            label = c.node_id if len(c.node_id) <= 7 else c.node_id[:6] + "…"
+            text = (
+                f'<text x="{x + _CELL_W / 2}" y="{y + 17}" font-size="10" text-anchor="middle">'
+                f"{escape(label)}</text>"
+            )
+            if c.anchor is not None:
+                out.append(f'<a href="#{escape(c.anchor)}">{rect}{text}</a>')
+            else:
+                out.append(rect + text)
+        y += _CELL_H + _GAP
+    y += 10
+    for k, s in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
+        x = _LABEL_W + k * 64
+        out.append(
+            f'<rect x="{x}" y="{y}" width="14" height="12" fill="{score_colour(s)}" '
+            'stroke="#6c757d" stroke-width="0.5"/>'
+        )
+        out.append(f'<text x="{x + 18}" y="{y + 10}" font-size="10">{s:.2f}</text>')
+    out.append(f'<text x="4" y="{y + 10}" font-size="10">score (alarm at 0.50)</text>')
+    out.append("</svg>")
+    return "".join(out)

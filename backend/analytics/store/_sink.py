@@ -1,0 +1,313 @@
+"""The result sink half of the SQLite store: anomaly results and aggregated scores.
+
+:class:`_SQLiteResultSink` implements :class:`~backend.analytics.store.ResultSink`
+on the tables ``anomaly_results`` and ``aggregated_scores`` (see
+:mod:`backend.analytics.store._schema`). Every row records the engine that
+produced it. Results are keyed by (series ids, window_start, window_end,
+engine) and aggregates by (tenant, computed_at, cluster, node, strategy,
+engine); writing a key again replaces the row (last write wins), so two
+engines' verdicts on the same window coexist.
+
+Every query filters on ``tenant_id`` first. A read names only the filters it
+was given (one of the statements built below from constant fragments), so
+SQLite can seek the primary key or an index on the given columns: its cost
+grows with the rows returned, not with the tenant's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from .._kinds import AnomalyType
+from .._sequences import _MAX_US, _MIN_US
+from .._validate import brief, check_aware_datetime, check_bool, check_id, check_optional_id, fail_type
+from ..aggregation import FleetScores
+from ..types import AggregatedAnomalyScore, AnomalyResult, datetime_to_epoch_us, epoch_us_to_datetime
+from ._connection import _SQLiteConnections, wraps_sqlite_errors
+
+__all__: list[str] = []
+
+_UPSERT_RESULT = (
+    "INSERT INTO anomaly_results (tenant_id, cluster_id, node_id, metric_name, window_start_us, "
+    "window_end_us, engine, anomaly_score, anomaly_label, magnitude, explanation) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, cluster_id, node_id, metric_name, window_start_us, window_end_us, engine) "
+    "DO UPDATE SET anomaly_score = excluded.anomaly_score, anomaly_label = excluded.anomaly_label, "
+    "magnitude = excluded.magnitude, explanation = excluded.explanation"
+)
+_INSERT_RESULT_ENGINE = "INSERT OR IGNORE INTO result_engines (tenant_id, engine) VALUES (?, ?)"
+_RESULT_ENGINES = "SELECT engine FROM result_engines WHERE tenant_id = ? ORDER BY engine"
+
+_SELECT_RESULTS = (
+    "SELECT tenant_id, cluster_id, node_id, metric_name, window_start_us, window_end_us, "
+    "anomaly_score, anomaly_label, magnitude, explanation FROM anomaly_results "
+)
+# A time range with neither cluster nor metric names the time index: left to itself, SQLite
+# prefers to walk the whole tenant in primary-key order to save the final sort.
+_BY_TIME = "INDEXED BY results_by_time "
+_TENANT = "WHERE tenant_id = :tenant"
+# filter name -> its SQL condition; a read appends only the conditions it was given.
+_RESULT_FILTERS = {
+    "cluster": " AND cluster_id = :cluster",
+    "node": " AND node_id = :node",
+    "metric": " AND metric_name = :metric",
+    "engine": " AND engine = :engine",
+    "start": " AND window_start_us >= :start",
+    "end": " AND window_start_us < :end",
+    "anomalous_only": " AND anomaly_label != 'normal'",
+}
+_RESULTS_ORDER = " ORDER BY cluster_id, node_id, metric_name, window_start_us, window_end_us, engine"
+
+_UPSERT_AGGREGATE = (
+    "INSERT INTO aggregated_scores (tenant_id, computed_at_us, cluster_id, node_id, "
+    "aggregation_strategy, engine, aggregate_score, num_metrics_analyzed, num_anomalies_detected) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (tenant_id, computed_at_us, cluster_id, node_id, aggregation_strategy, engine) "
+    "DO UPDATE SET aggregate_score = excluded.aggregate_score, "
+    "num_metrics_analyzed = excluded.num_metrics_analyzed, "
+    "num_anomalies_detected = excluded.num_anomalies_detected"
+)
+_LATEST_SNAPSHOT = {
+    False: "SELECT MAX(computed_at_us) FROM aggregated_scores WHERE tenant_id = :tenant",
+    True: "SELECT MAX(computed_at_us) FROM aggregated_scores WHERE tenant_id = :tenant AND engine = :engine",
+}
+_SNAPSHOTS = {
+    False: "SELECT DISTINCT computed_at_us FROM aggregated_scores WHERE tenant_id = :tenant "
+    "ORDER BY computed_at_us",
+    True: "SELECT DISTINCT computed_at_us FROM aggregated_scores WHERE tenant_id = :tenant "
+    "AND engine = :engine ORDER BY computed_at_us",
+}
+_SELECT_AGGREGATES = {
+    False: "SELECT tenant_id, cluster_id, node_id, aggregation_strategy, aggregate_score, "
+    "num_metrics_analyzed, num_anomalies_detected FROM aggregated_scores "
+    "WHERE tenant_id = :tenant AND computed_at_us = :at "
+    "ORDER BY cluster_id, node_id, aggregation_strategy, engine",
+    True: "SELECT tenant_id, cluster_id, node_id, aggregation_strategy, aggregate_score, "
+    "num_metrics_analyzed, num_anomalies_detected FROM aggregated_scores "
+    "WHERE tenant_id = :tenant AND computed_at_us = :at AND engine = :engine "
+    "ORDER BY cluster_id, node_id, aggregation_strategy",
+}
+
+
+@cache
+def _results_statement(filters: frozenset[str]) -> str:
+    """The results query with exactly the conditions in ``filters`` (keys of ``_RESULT_FILTERS``)."""
+    conditions = "".join(sql for name, sql in _RESULT_FILTERS.items() if name in filters)
+    by_time = bool(filters & {"start", "end"}) and not filters & {"cluster", "metric"}
+    return "".join((_SELECT_RESULTS, _BY_TIME if by_time else "", _TENANT, conditions, _RESULTS_ORDER))
+
+
+def _to_datetime(owner: str, what: str, us: int) -> datetime:
+    if not _MIN_US <= us <= _MAX_US:
+        raise ValueError(
+            f"{owner}: a stored {what} must lie within years 1..9999, got {us} microseconds since "
+            "the epoch (written by a version that did not check the range)"
+        )
+    return epoch_us_to_datetime(us)
+
+
+class _SQLiteResultSink(_SQLiteConnections):
+    """``write_results``/``read_results`` and ``write_aggregates``/``read_aggregates``."""
+
+    @wraps_sqlite_errors
+    def write_results(self, results: Iterable[AnomalyResult], *, engine: str) -> int:
+        """Store ``results`` of engine ``engine`` atomically; return how many were written.
+
+        A result with the same series ids, window and engine replaces the
+        stored one; results of different engines on the same window coexist.
+        ``engine`` is the name the engine is registered under (its ``name``).
+        """
+        owner = "SQLiteMetricStore.write_results"
+        check_id(owner, "engine", engine)
+        if isinstance(results, AnomalyResult) or not isinstance(results, Iterable):
+            fail_type(owner, "results", "an iterable of AnomalyResult", results)
+        tenants: set[str] = set()
+        count = 0
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            nonlocal count
+            for i, r in enumerate(results):
+                if not isinstance(r, AnomalyResult):
+                    fail_type(owner, f"results[{i}]", "an AnomalyResult", r)
+                tenants.add(r.tenant_id)
+                count += 1
+                yield (
+                    r.tenant_id,
+                    r.cluster_id,
+                    r.node_id,
+                    r.metric_name,
+                    datetime_to_epoch_us(r.window_start),
+                    datetime_to_epoch_us(r.window_end),
+                    engine,
+                    r.anomaly_score,
+                    r.anomaly_label.value,
+                    r.magnitude,
+                    r.explanation,
+                )
+
+        with self._transaction() as conn:
+            conn.executemany(_UPSERT_RESULT, rows())
+            conn.executemany(_INSERT_RESULT_ENGINE, ((tenant, engine) for tenant in sorted(tenants)))
+        return count
+
+    @wraps_sqlite_errors
+    def result_engines(self, tenant_id: str) -> list[str]:
+        """The names of the engines the tenant has stored results from, sorted."""
+        check_id("SQLiteMetricStore.result_engines", "tenant_id", tenant_id)
+        return [row[0] for row in self._conn().execute(_RESULT_ENGINES, (tenant_id,)).fetchall()]
+
+    @wraps_sqlite_errors
+    def read_results(
+        self,
+        tenant_id: str,
+        *,
+        cluster_id: str | None = None,
+        node_id: str | None = None,
+        metric_name: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        anomalous_only: bool = False,
+        engine: str | None = None,
+    ) -> list[AnomalyResult]:
+        """The tenant's results with ``start <= window_start < end`` (either bound optional).
+
+        ``engine=None`` returns every engine's results; a name returns only
+        that engine's. Ordered by (cluster, node, metric, window_start,
+        window_end, engine); datetimes come back in UTC (equal instants to what
+        was written). A filter on cluster (and node, and metric) and time is a
+        seek of the primary key; a metric alone, or a time range alone, seeks
+        an index; a ``node_id`` without its ``cluster_id`` reads the whole
+        tenant (node ids are unique only within a cluster).
+        """
+        owner = "SQLiteMetricStore.read_results"
+        check_id(owner, "tenant_id", tenant_id)
+        params: dict[str, Any] = {"tenant": tenant_id}
+        for key, name, value in (
+            ("cluster", "cluster_id", cluster_id),
+            ("node", "node_id", node_id),
+            ("metric", "metric_name", metric_name),
+            ("engine", "engine", engine),
+        ):
+            if check_optional_id(owner, name, value) is not None:
+                params[key] = value
+        for key, bound in (("start", start), ("end", end)):
+            if bound is not None:
+                params[key] = datetime_to_epoch_us(check_aware_datetime(owner, key, bound))
+        if check_bool(owner, "anomalous_only", anomalous_only):
+            params["anomalous_only"] = True
+        statement = _results_statement(frozenset(params) - {"tenant"})
+        rows = self._conn().execute(statement, params).fetchall()
+        return [
+            AnomalyResult(
+                t,
+                c,
+                n,
+                m,
+                _to_datetime(owner, "window_start", ws),
+                _to_datetime(owner, "window_end", we),
+                score,
+                AnomalyType(label),
+                mag,
+                text,
+            )
+            for t, c, n, m, ws, we, score, label, mag, text in rows
+        ]
+
+    @wraps_sqlite_errors
+    def write_aggregates(
+        self,
+        scores: Iterable[AggregatedAnomalyScore] | FleetScores,
+        *,
+        computed_at: datetime,
+        engine: str,
+    ) -> int:
+        """Store one snapshot of aggregated scores taken at ``computed_at``, atomically.
+
+        ``scores`` is what :class:`~backend.analytics.AggregationPipeline`
+        returns: the list of ``aggregate_nodes``, ``aggregate_clusters`` or
+        ``aggregate_tenants`` (or several of them chained), or the
+        :class:`~backend.analytics.aggregation.FleetScores` of ``run`` (all
+        three levels). ``engine`` names the engine whose results were
+        aggregated. The key is (tenant, computed_at, cluster, node, strategy,
+        engine); writing the same key again replaces the row (last write wins).
+        """
+        owner = "SQLiteMetricStore.write_aggregates"
+        at_us = datetime_to_epoch_us(check_aware_datetime(owner, "computed_at", computed_at))
+        check_id(owner, "engine", engine)
+        if isinstance(scores, FleetScores):
+            scores = [*scores.nodes, *scores.clusters, *scores.tenants]
+        elif isinstance(scores, AggregatedAnomalyScore) or not isinstance(scores, Iterable):
+            fail_type(owner, "scores", "an iterable of AggregatedAnomalyScore or a FleetScores", scores)
+        items: Iterable[object] = scores  # checked item by item below
+        count = 0
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            nonlocal count
+            for i, s in enumerate(items):
+                if not isinstance(s, AggregatedAnomalyScore):
+                    hint = (
+                        "; pass one level's list, or chain them (nodes + clusters + tenants)"
+                        if isinstance(s, (list, tuple))
+                        else ""
+                    )
+                    raise TypeError(
+                        f"{owner}: scores[{i}] must be an AggregatedAnomalyScore, "
+                        f"got {brief(s)} ({type(s).__name__}){hint}"
+                    )
+                count += 1
+                yield (
+                    s.tenant_id,
+                    at_us,
+                    s.cluster_id or "",
+                    s.node_id or "",
+                    s.aggregation_strategy.value,
+                    engine,
+                    s.aggregate_score,
+                    s.num_metrics_analyzed,
+                    s.num_anomalies_detected,
+                )
+
+        with self._transaction() as conn:
+            conn.executemany(_UPSERT_AGGREGATE, rows())
+        return count
+
+    @wraps_sqlite_errors
+    def aggregate_snapshots(self, tenant_id: str, *, engine: str | None = None) -> list[datetime]:
+        """The ``computed_at`` times of the tenant's stored snapshots (of one engine), ascending."""
+        owner = "SQLiteMetricStore.aggregate_snapshots"
+        check_id(owner, "tenant_id", tenant_id)
+        by_engine = check_optional_id(owner, "engine", engine) is not None
+        params = {"tenant": tenant_id, "engine": engine}
+        rows = self._conn().execute(_SNAPSHOTS[by_engine], params).fetchall()
+        return [_to_datetime(owner, "computed_at", row[0]) for row in rows]
+
+    @wraps_sqlite_errors
+    def read_aggregates(
+        self, tenant_id: str, *, computed_at: datetime | None = None, engine: str | None = None
+    ) -> list[AggregatedAnomalyScore]:
+        """The tenant's snapshot at ``computed_at`` (default: the latest; ``[]`` if none).
+
+        ``engine=None`` reads every engine's rows of that snapshot (the latest
+        of any engine); a name reads only that engine's (its latest snapshot).
+        Ordered tenant level first, then each cluster followed by its nodes (by
+        cluster id, node id, strategy, engine).
+        """
+        owner = "SQLiteMetricStore.read_aggregates"
+        check_id(owner, "tenant_id", tenant_id)
+        by_engine = check_optional_id(owner, "engine", engine) is not None
+        params: dict[str, Any] = {"tenant": tenant_id, "engine": engine}
+        conn = self._conn()
+        if computed_at is None:
+            params["at"] = conn.execute(_LATEST_SNAPSHOT[by_engine], params).fetchone()[0]
+            if params["at"] is None:
+                return []
+        else:
+            params["at"] = datetime_to_epoch_us(check_aware_datetime(owner, "computed_at", computed_at))
+        rows = conn.execute(_SELECT_AGGREGATES[by_engine], params).fetchall()
+        return [
+            AggregatedAnomalyScore(t, c or None, n or None, strategy, score, n_metrics, n_anomalies)
+            for t, c, n, strategy, score, n_metrics, n_anomalies in rows
+        ]

@@ -1,0 +1,126 @@
+"""`python -m backend.analytics`: load (CSV, Prometheus), detect, report and export, as the README shows."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from backend.analytics.cli import COMMANDS, build_parser, main
+from backend.analytics.store import SQLiteMetricStore
+
+from .test_io_prometheus import FakePrometheus
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "metrics.csv"
+LOAD_EXAMPLE = [
+    "load", "csv", str(EXAMPLE), "--column", "cluster=region", "--column", "node=host",
+    "--column", "metric=metric", "--column", "timestamp=time", "--id", "tenant=acme",
+    "--timezone", "Europe/Paris", "--duplicates", "last",
+]  # fmt: skip
+
+
+def test_every_command_is_registered() -> None:
+    """Each module named in COMMANDS adds its subcommand (the layout other commands plug into)."""
+    parser = build_parser()
+    for name in COMMANDS:
+        assert parser.parse_args([name, *_minimal(name)]).command == name
+
+
+def _minimal(name: str) -> list[str]:
+    return {
+        "load": ["csv", "f.csv", "--store", "s.db"],
+        "detect": ["--store", "s.db", "--tenant", "t"],
+        "report": ["--store", "s.db", "--tenant", "t", "--out", "r.html"],
+        "export": ["--store", "s.db", "--tenant", "t"],
+    }[name]
+
+
+def test_csv_to_report_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README path: load the example CSV, detect with zscore, write the report, export the scores."""
+    db = tmp_path / "my.db"
+    assert main([*LOAD_EXAMPLE, "--store", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "2 refused, 1 merged, 1 changed" in out and "line 12: refused: value 'n/a' is not a number" in out
+    assert "wrote 1,150 points of 4 series" in out
+    assert main(["detect", "--store", str(db), "--tenant", "acme", "--set", "level_points=48"]) == 0
+    out = capsys.readouterr().out
+    assert "zscore on 4 series of tenant acme" in out
+    html = tmp_path / "r.html"
+    assert main(["report", "--store", str(db), "--tenant", "acme", "--out", str(html)]) == 0
+    page = html.read_text()
+    assert page.count('<svg class="plot"') >= 1 and "web-2" in page
+    assert main(["export", "--store", str(db), "--tenant", "acme"]) == 0
+    text = capsys.readouterr().out
+    assert 'backend_analytics_node_score{tenant="acme",cluster="eu-west",node="web-2",strategy="max"}' in text
+    with SQLiteMetricStore(db) as store:
+        assert store.result_engines("acme") == ["zscore"]
+        assert store.read_aggregates("acme", engine="zscore")
+
+
+def test_errors_are_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing store, an unknown tenant and a bad option give exit status 2 and a one-line reason."""
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--store", str(tmp_path / "no.db"), "--tenant", "a", "--out", str(tmp_path / "x")])
+    assert info.value.code == 2
+    assert "no store file" in capsys.readouterr().err
+    db = tmp_path / "s.db"
+    main([*LOAD_EXAMPLE, "--store", str(db)])
+    with pytest.raises(SystemExit):
+        main(["report", "--store", str(db), "--tenant", "acme", "--out", str(tmp_path / "r.html")])
+    assert "tenant 'acme' has no stored results; run `python -m backend.analytics detect` first" in (
+        capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        main(["load", "csv", str(EXAMPLE), "--store", str(db), "--column", "cluster"])
+    assert "--column takes KEY=VALUE, got 'cluster'" in capsys.readouterr().err
+
+
+def test_several_engines_need_a_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With results of two engines the report asks for --engine, then uses the one named."""
+    db = tmp_path / "s.db"
+    main([*LOAD_EXAMPLE, "--store", str(db)])
+    main(["detect", "--store", str(db), "--tenant", "acme", "--set", "level_points=48"])
+    main(["detect", "--store", str(db), "--tenant", "acme", "--engine", "contextual"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["report", "--store", str(db), "--tenant", "acme", "--out", str(tmp_path / "r.html")])
+    assert "several engines (contextual, zscore); pick one with --engine" in capsys.readouterr().err
+    assert main(["report", "--store", str(db), "--tenant", "acme", "--engine", "contextual",
+                 "--out", str(tmp_path / "r.html")]) == 0  # fmt: skip
+
+
+def test_load_from_prometheus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`load prometheus` reads a (fake) server in chunks and stores the series under the mapped ids."""
+    fake = FakePrometheus([{"__name__": "node_load1", "team": "acme", "dc": "eu", "instance": "h1:9100"}])
+    fake.thread.start()
+    try:
+        db = tmp_path / "p.db"
+        status = main([
+            "load", "prometheus", "--url", fake.url, "--query", "node_load1",
+            "--start", "2024-05-01T00:00:00Z", "--end", "2024-05-01T01:00:00Z", "--step", "1m",
+            "--label", "tenant=team", "--label", "cluster=dc",
+            "--label", "node=instance", "--max-points", "25", "--store", str(db),
+        ])  # fmt: skip
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+    assert status == 0
+    assert len(fake.requests) == 3  # 61 instants in chunks of 25
+    assert "wrote 61 points of 1 series" in capsys.readouterr().out
+    with SQLiteMetricStore(db) as store:
+        key = store.list_series("acme")[0]
+        assert tuple(key) == ("acme", "eu", "h1:9100", "node_load1")
+        span = (datetime(2024, 1, 1, tzinfo=timezone.utc), datetime(2025, 1, 1, tzinfo=timezone.utc))
+        s = store.get_metric_series(*key, *span)
+        assert len(s) == 61
+
+
+def test_module_entry_point() -> None:
+    """`python -m backend.analytics --help` lists the commands."""
+    out = subprocess.run(
+        [sys.executable, "-m", "backend.analytics", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "{load,detect,report,export}" in out.stdout

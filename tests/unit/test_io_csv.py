@@ -1,0 +1,304 @@
+"""read_csv / write_csv: column mapping, timestamps, duplicate policies and the load report."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from backend.analytics import MetricSeries
+from backend.analytics.io import LoadError, read_csv, write_csv
+
+HEADER = "tenant_id,cluster_id,node_id,metric_name,timestamp,value\n"
+T0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
+DOCS_EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "metrics.csv"
+
+
+def _csv(*rows: str, header: str = HEADER) -> io.StringIO:
+    return io.StringIO(header + "".join(r + "\n" for r in rows))
+
+
+def test_default_columns_read_simulator_layout() -> None:
+    """The default columns are the simulator's header; values and UTC instants come back exactly."""
+    series, report = read_csv(
+        _csv("a,c,n,cpu,2024-05-01T10:00:00+00:00,1.5", "a,c,n,cpu,2024-05-01T12:01:00+02:00,2")
+    )
+    assert len(series) == 1
+    assert series[0].ids == ("a", "c", "n", "cpu")
+    assert series[0].values.tolist() == [1.5, 2.0]
+    assert series[0].timestamps[1] == T0 + timedelta(minutes=1)
+    assert report.clean and report.rows == 2 and report.points == 2 and report.series == 1
+
+
+def test_any_column_names_and_constant_ids() -> None:
+    """columns= maps roles to header names; ids= gives constants for roles the file lacks."""
+    text = "when;host;load;extra\n2024-05-01T10:00:00Z;web-1;0.5;x\n2024-05-01T10:00:00Z;web-2;0.7;y\n"
+    series, report = read_csv(
+        io.StringIO(text),
+        columns={"timestamp": "when", "node": "host", "value": "load"},
+        ids={"tenant": "acme", "cluster": "eu", "metric": "load1"},
+        delimiter=";",
+    )
+    assert [s.ids for s in series] == [("acme", "eu", "web-1", "load1"), ("acme", "eu", "web-2", "load1")]
+    assert [s.values.tolist() for s in series] == [[0.5], [0.7]]
+    assert report.clean
+
+
+def test_missing_column_names_the_role_and_lists_the_header() -> None:
+    """A header without a mapped column raises ValueError naming the column, the role and the header."""
+    with pytest.raises(ValueError, match=r"no column 'node_id' for the node; columns: tenant_id, cluster_id"):
+        read_csv(io.StringIO("tenant_id,cluster_id,metric_name,timestamp,value\n"))
+
+
+def test_role_given_twice_is_refused() -> None:
+    """A role cannot be both a column and a constant."""
+    with pytest.raises(ValueError, match="tenant given both as a column and as a constant id"):
+        read_csv(_csv(), columns={"tenant": "tenant_id"}, ids={"tenant": "acme"})
+
+
+def test_unknown_role_is_refused() -> None:
+    """An unknown role in columns= is a ValueError listing the roles."""
+    with pytest.raises(ValueError, match="unknown role 'host'; roles: tenant, cluster"):
+        read_csv(_csv(), columns={"host": "node_id"})
+
+
+def test_bad_rows_are_refused_with_their_line_numbers() -> None:
+    """Every unusable row is reported with its line (header is line 1) and reason; good rows load."""
+    series, report = read_csv(
+        _csv(
+            "a,c,n,cpu,2024-05-01T10:00:00Z,1",  # line 2: fine
+            "a,c,n,cpu,2024-05-01T10:01:00Z,",  # line 3: empty value
+            "a,c,n,cpu,yesterday,3",  # line 4: bad timestamp
+            "a,,n,cpu,2024-05-01T10:03:00Z,4",  # line 5: empty cluster id
+            "a,c,n,cpu,2024-05-01T10:04:00Z,nan",  # line 6: not finite
+            "a,c,n,cpu,2024-05-01T10:05:00Z",  # line 7: too few fields
+            "a,c,n,cpu,2024-05-01T10:06:00Z,1e999",  # line 8: overflows a float
+            "a,c,n,cpu,2024-05-01T10:07:00,8",  # line 9: naive
+            "a,c,n,cpu,2024-05-01T10:08:00Z,1_000",  # line 10: grouped digits
+            "a,c,n,cpu,2024-05-01T10:09:00Z,10",  # line 11: fine
+        )
+    )
+    assert series[0].values.tolist() == [1.0, 10.0]
+    got = [(i.row, i.action) for i in report.issues]
+    assert got == [(r, "refused") for r in (3, 4, 5, 6, 7, 8, 9, 10)]
+    reasons = [i.reason for i in report.refused]
+    assert reasons[0] == "empty value"
+    assert "timestamp 'yesterday' is not ISO 8601" in reasons[1]
+    assert reasons[2] == "empty cluster id"
+    assert reasons[3] == "value 'nan' is not a finite number"
+    assert reasons[4] == "expected 6 fields as in the header, got 5"
+    assert reasons[5] == "value '1e999' is too large for a float"
+    assert "has no UTC offset; pass timezone=" in reasons[6]
+    assert reasons[7] == "value '1_000' is not a number"
+    assert str(report.refused[0]) == "line 3: refused: empty value"
+    assert report.rows == 10 and report.points == 2
+
+
+def test_strict_raises_on_the_first_bad_row() -> None:
+    """strict=True raises LoadError (a ValueError) naming the source, the line and the reason."""
+    with pytest.raises(LoadError, match=r"^<stream>: line 3: refused: value 'x' is not a number$") as info:
+        read_csv(_csv("a,c,n,cpu,2024-05-01T10:00:00Z,1", "a,c,n,cpu,2024-05-01T10:01:00Z,x"), strict=True)
+    assert isinstance(info.value, ValueError)
+    assert info.value.issue.row == 3
+
+
+def test_refused_rows_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """A load that refused rows logs its summary as a warning."""
+    with caplog.at_level(logging.WARNING, logger="backend.analytics.io._csv"):
+        read_csv(_csv("a,c,n,cpu,2024-05-01T10:00:00Z,x"))
+    assert "1 refused" in caplog.text
+
+
+DUPS = (
+    "a,c,n,cpu,2024-05-01T10:00:00Z,1",  # line 2
+    "a,c,n,cpu,2024-05-01T10:01:00Z,2",  # line 3
+    "a,c,n,cpu,2024-05-01T12:01:00+02:00,4",  # line 4: the same instant as line 3
+    "a,c,n,cpu,2024-05-01T10:01:00Z,9",  # line 5: and again
+)
+
+
+def test_duplicates_error_names_both_lines() -> None:
+    """duplicates='error' (the default) raises LoadError naming the repeated line and the first one."""
+    with pytest.raises(
+        LoadError,
+        match=r"line 4: refused: duplicate timestamp 2024-05-01T10:01:00\+00:00 "
+        r"for series a/c/n/cpu, also at line 3; pass duplicates=",
+    ):
+        read_csv(_csv(*DUPS))
+
+
+def test_duplicates_first_keeps_the_first_row() -> None:
+    """duplicates='first' keeps the first row of the instant and reports the others as merged."""
+    series, report = read_csv(_csv(*DUPS), duplicates="first")
+    assert series[0].values.tolist() == [1.0, 2.0]
+    assert [(i.row, i.action) for i in report.issues] == [(4, "merged"), (5, "merged")]
+    assert "value 4.0 dropped, 2.0 kept (duplicates='first')" in report.issues[0].reason
+
+
+def test_duplicates_last_keeps_the_last_row() -> None:
+    """duplicates='last' keeps the last row in file order and reports the earlier ones as merged."""
+    series, report = read_csv(_csv(*DUPS), duplicates="last")
+    assert series[0].values.tolist() == [1.0, 9.0]
+    assert [(i.row, i.action) for i in report.issues] == [(3, "merged"), (4, "merged")]
+    assert report.issues[0].reason.startswith("same series and timestamp as line 5")
+
+
+def test_duplicates_mean_averages_and_reports_every_row() -> None:
+    """duplicates='mean' averages the rows of an instant; each of them is reported as merged."""
+    series, report = read_csv(_csv(*DUPS), duplicates="mean")
+    assert series[0].values.tolist() == [1.0, 5.0]
+    assert [(i.row, i.action) for i in report.issues] == [(3, "merged"), (4, "merged"), (5, "merged")]
+    assert report.issues[0].timestamp == T0 + timedelta(minutes=1)
+    assert "averaged into 5.0" in report.issues[2].reason
+
+
+def test_duplicates_mean_of_huge_values_does_not_overflow() -> None:
+    """The mean of values whose sum overflows a float is still the finite mean."""
+    series, _ = read_csv(
+        _csv("a,c,n,m,2024-05-01T10:00:00Z,1.5e308", "a,c,n,m,2024-05-01T10:00:00Z,1.5e308"),
+        duplicates="mean",
+    )
+    assert series[0].values.tolist() == [1.5e308]
+
+
+def test_bad_duplicate_policy() -> None:
+    """An unknown duplicates= value is a ValueError listing the policies."""
+    with pytest.raises(
+        ValueError, match="duplicates must be one of 'error', 'first', 'last', 'mean', got 'max'"
+    ):
+        read_csv(_csv(), duplicates="max")
+
+
+def test_out_of_order_rows_are_sorted_and_reported() -> None:
+    """Rows are put in time order per series; each row that came after a later one is reported changed."""
+    series, report = read_csv(
+        _csv(
+            "a,c,n,cpu,2024-05-01T10:02:00Z,3",
+            "a,c,n,cpu,2024-05-01T10:00:00Z,1",
+            "b,c,n,cpu,2024-05-01T10:00:00Z,7",
+            "a,c,n,cpu,2024-05-01T10:01:00Z,2",
+        )
+    )
+    assert [s.ids[0] for s in series] == ["a", "b"]
+    assert series[0].values.tolist() == [1.0, 2.0, 3.0]
+    assert [(i.row, i.action) for i in report.issues] == [(3, "changed"), (5, "changed")]
+    assert "comes after 2024-05-01T10:02:00+00:00 (line 2); put in time order" in report.issues[0].reason
+
+
+def test_naive_timestamps_need_a_timezone() -> None:
+    """timezone= applies to naive timestamps only; aware ones keep their own offset."""
+    rows = ("a,c,n,cpu,2024-05-01 12:00:00,1", "a,c,n,cpu,2024-05-01T10:01:00+00:00,2")
+    series, report = read_csv(_csv(*rows), timezone="Europe/Paris")
+    assert report.clean
+    assert list(series[0].timestamps) == [T0, T0 + timedelta(minutes=1)]
+
+
+def test_local_times_that_repeat_or_do_not_exist_are_refused() -> None:
+    """A naive time in a DST fold or gap of the given zone is refused: either reading would be a guess."""
+    _, report = read_csv(
+        _csv(
+            "a,c,n,cpu,2024-03-31 02:30:00,1",  # clocks went forward: 02:30 never happened in Paris
+            "a,c,n,cpu,2024-10-27 02:30:00,2",  # clocks went back: 02:30 happened twice
+            "a,c,n,cpu,2024-10-27 04:30:00,3",
+        ),
+        timezone="Europe/Paris",
+    )
+    assert [i.row for i in report.refused] == [2, 3]
+    assert "does not exist in Europe/Paris (clocks went forward)" in report.refused[0].reason
+    assert "happens twice in Europe/Paris (clocks went back)" in report.refused[1].reason
+
+
+def test_unknown_timezone_name() -> None:
+    """An unknown zone name is a ValueError naming it."""
+    with pytest.raises(ValueError, match=r"timezone must be an IANA zone name .* got 'Mars/Olympus'"):
+        read_csv(_csv(), timezone="Mars/Olympus")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text"),
+    [("epoch_s", "1714557600"), ("epoch_ms", "1714557600000"), ("epoch_us", "1714557600000000")],
+)
+def test_epoch_formats(fmt: str, text: str) -> None:
+    """Epoch seconds, milliseconds and microseconds are UTC instants."""
+    series, report = read_csv(_csv(f"a,c,n,cpu,{text},1"), timestamp_format=fmt)
+    assert series[0].timestamps[0] == T0 and report.clean
+
+
+def test_epoch_finer_than_a_microsecond_is_rounded_and_reported() -> None:
+    """A sub-microsecond epoch is rounded (half to even) and the row reported as changed."""
+    series, report = read_csv(_csv("a,c,n,cpu,1714557600.0000015,1"), timestamp_format="epoch_s")
+    assert series[0].epoch_us[0] == 1714557600000002
+    assert [i.action for i in report.issues] == ["changed"]
+    assert "finer than a microsecond; rounded to 2024-05-01T10:00:00.000002+00:00" in report.issues[0].reason
+
+
+def test_strptime_format() -> None:
+    """Any other format string is a strptime format; naive results take timezone=."""
+    series, _ = read_csv(
+        _csv("a,c,n,cpu,01/05/2024 10h00,1"), timestamp_format="%d/%m/%Y %Hh%M", timezone="UTC"
+    )
+    assert series[0].timestamps[0] == T0
+
+
+def test_bad_timestamp_format_argument() -> None:
+    """A format that is neither a known name nor a strptime format is refused up front."""
+    with pytest.raises(ValueError, match=r"timestamp_format must be 'iso', 'epoch_s'.* got 'epoch_days'"):
+        read_csv(_csv(), timestamp_format="epoch_days")
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_physical() -> None:
+    """Blank lines are not rows; line numbers still count them, as an editor does."""
+    _, report = read_csv(io.StringIO(HEADER + "\na,c,n,cpu,2024-05-01T10:00:00Z,1\n\na,c,n,cpu,bad,1\n"))
+    assert report.rows == 2
+    assert [i.row for i in report.refused] == [5]
+
+
+def test_multiline_quoted_field_reports_its_first_line() -> None:
+    """A record spanning lines is named by the line where it starts."""
+    text = HEADER + 'a,c,"n\nx",cpu,2024-05-01T10:00:00Z,1\na,c,n,cpu,2024-05-01T10:00:00Z,oops\n'
+    series, report = read_csv(io.StringIO(text))
+    assert series[0].node_id == "n\nx"
+    assert [i.row for i in report.refused] == [4]
+
+
+def test_empty_file_and_repeated_header() -> None:
+    """An empty file and a header that repeats a name are ValueErrors."""
+    with pytest.raises(ValueError, match="is empty; expected a header line"):
+        read_csv(io.StringIO(""))
+    with pytest.raises(ValueError, match="the header repeats 'value'"):
+        read_csv(io.StringIO("tenant_id,cluster_id,node_id,metric_name,timestamp,value,value\n"))
+
+
+def test_write_csv_then_read_csv_gives_equal_series(tmp_path: Path) -> None:
+    """write_csv output reads back to equal series, also with custom column names."""
+    s1 = MetricSeries("a", "c", "n", "cpu", [T0, T0 + timedelta(seconds=1)], [0.1, -3e-300])
+    s2 = MetricSeries("b", "c", "n", "mem", [T0], [1e308])
+    path = tmp_path / "out.csv"
+    cols = {"tenant": "t", "timestamp": "time"}
+    assert write_csv([s1, s2], path, columns=cols) == 3
+    assert path.read_text().splitlines()[0] == "t,cluster_id,node_id,metric_name,time,value"
+    series, report = read_csv(path, columns=cols)
+    assert series == [s1, s2] and report.clean
+    assert report.source == str(path)
+
+
+def test_docs_example_file_loads_as_documented() -> None:
+    """docs/examples/metrics.csv loads with the options docs/sources.md shows, and its report says why."""
+    series, report = read_csv(
+        DOCS_EXAMPLE,
+        columns={
+            "cluster": "region",
+            "node": "host",
+            "metric": "metric",
+            "timestamp": "time",
+            "value": "value",
+        },
+        ids={"tenant": "acme"},
+        timezone="Europe/Paris",
+        duplicates="last",
+    )
+    assert {s.node_id for s in series} == {"web-1", "web-2"}
+    assert len(report.refused) == 2 and len(report.merged) == 1 and len(report.changed) == 1

@@ -1,0 +1,229 @@
+"""The HTML report: well-formed, self-contained, escaped, one plot per top anomaly, the band when offered."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from backend.analytics import AnomalyResult, AnomalyType, MetricSeries
+from backend.analytics.report import render_report, write_report
+
+T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "wbr", "source", "track", "param"}
+SVG_SELF_CLOSING = {"rect", "path", "polygon", "line", "circle", "stop"}
+
+
+class _Checker(HTMLParser):
+    """Tracks element nesting (raising on a mismatch) and collects tags and attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            raise AssertionError(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _check(html: str) -> _Checker:
+    checker = _Checker()
+    checker.feed(html)
+    checker.close()
+    assert checker.stack == [], f"unclosed: {checker.stack}"
+    return checker
+
+
+def _series(tenant: str, node: str, metric: str, *, jump_at: int | None = None, n: int = 300) -> MetricSeries:
+    values = [10.0 + (i % 7) * 0.1 for i in range(n)]
+    if jump_at is not None:
+        values[jump_at] += 50.0
+    return MetricSeries(
+        tenant, "c-1", node, metric, [T0 + timedelta(minutes=5 * i) for i in range(n)], values
+    )
+
+
+def _result(
+    s: MetricSeries, i0: int, i1: int, score: float, label: AnomalyType, text: str | None
+) -> AnomalyResult:
+    return AnomalyResult(*s.ids, s.timestamps[i0], s.timestamps[i1 - 1], score, label, explanation=text)
+
+
+@pytest.fixture
+def fleet() -> tuple[list[MetricSeries], list[AnomalyResult]]:
+    evil = '<script>alert("x")</script>&'
+    s1 = _series("acme", "n-1", "cpu", jump_at=200)
+    s2 = _series("acme", "n-2", evil, jump_at=150)
+    s3 = _series("acme", "n-3", "mem")
+    s4 = _series("globex", "g-1", "cpu", jump_at=100)
+    results = [
+        _result(s1, 195, 201, 0.9, AnomalyType.SPIKE, "cpu spiked to 60 at 16:40."),
+        _result(s1, 0, 6, 0.1, AnomalyType.NORMAL, None),
+        _result(s2, 145, 151, 0.7, AnomalyType.TREND, f"{evil} rose"),
+        _result(s3, 100, 106, 0.2, AnomalyType.NORMAL, None),
+        _result(s4, 95, 101, 0.8, AnomalyType.SPIKE, None),
+    ]
+    return [s1, s2, s3, s4], results
+
+
+def _lookup(series: Sequence[MetricSeries]):  # type: ignore[no-untyped-def]
+    by_ids = {s.ids: s for s in series}
+    return lambda r: by_ids.get((r.tenant_id, r.cluster_id, r.node_id, r.metric_name))
+
+
+class FakeEngine:
+    """An engine offering an expected band: baseline +- 1 for each requested point."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def expected_band(
+        self, series: MetricSeries, start: int, end: int
+    ) -> tuple[list[float], list[float]] | None:
+        self.calls.append((start, end))
+        if series.metric_name == "mem":
+            return None
+        return [9.0] * (end - start), [11.0] * (end - start)
+
+    def explain(self, series: MetricSeries, result: AnomalyResult) -> str:
+        return f"fake explanation for {series.metric_name}"
+
+
+def test_report_is_well_formed_with_one_plot_per_top_anomaly(
+    fleet: tuple[list[MetricSeries], list[AnomalyResult]],
+) -> None:
+    """One SVG plot per top node that has an anomalous window, plus one heat map; the HTML nests correctly."""
+    series, results = fleet
+    html = render_report(results, series_for=_lookup(series), top=3)
+    checker = _check(html)
+    classes = [a.get("class") for t, a in checker.tags if t == "svg"]
+    assert classes.count("plot") == 3  # acme n-1, acme n-2 (n-3 has no anomaly), globex g-1
+    assert classes.count("heatmap") == 1
+    assert html.startswith("<!DOCTYPE html>")
+
+
+def test_top_limits_the_plots(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """top=1 plots only each tenant's first node."""
+    series, results = fleet
+    html = render_report(results, series_for=_lookup(series), top=1)
+    assert html.count('<svg class="plot"') == 2
+
+
+def test_every_string_is_escaped(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """Ids and explanations with markup come out as text: no script element, the text intact."""
+    series, results = fleet
+    html = render_report(results, series_for=_lookup(series), title="<b>T</b>", notes=["a < b"])
+    checker = _check(html)
+    assert all(t not in ("script", "b", "iframe") for t, _ in checker.tags)
+    text = "".join(checker.text)
+    assert '<script>alert("x")</script>& rose' in text
+    assert "<b>T</b>" in text and "a < b" in text
+
+
+def test_self_contained_no_external_reference(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """No script, no URL, no external stylesheet or font; a CSP forbids fetching anything."""
+    series, results = fleet
+    html = render_report(results, series_for=_lookup(series))
+    checker = _check(html)
+    assert not re.search(r"https?://|//[a-z]|url\(|@import|@font-face", html, re.IGNORECASE)
+    for tag, attrs in checker.tags:
+        assert tag not in ("script", "link", "img", "iframe", "object", "embed")
+        assert "src" not in attrs
+        href = attrs.get("href")
+        assert href is None or href.startswith("#"), href
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+    csp = [a for t, a in checker.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+    assert csp and "default-src 'none'" in (csp[0]["content"] or "")
+
+
+def test_band_drawn_when_the_engine_has_one(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """expected_band is asked for the plotted points; its band is drawn; a None band draws none."""
+    series, results = fleet
+    engine = FakeEngine()
+    html = render_report(
+        results, series_for=_lookup(series), engine=engine, context_points=40, after_points=10
+    )
+    assert html.count('class="band"') == 3
+    assert (155, 211) in engine.calls  # acme n-1: window 195..200, 40 points before, 10 after
+    assert "blue band: what the engine expected" in html
+    without = render_report(results, series_for=_lookup(series))
+    assert 'class="band"' not in without
+
+
+def test_band_of_the_wrong_length_is_an_error(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """A band that does not match the points asked for is a ValueError naming the engine."""
+    series, results = fleet
+
+    class Broken(FakeEngine):
+        def expected_band(
+            self, series: MetricSeries, start: int, end: int
+        ) -> tuple[list[float], list[float]]:
+            return [1.0], [2.0]
+
+    with pytest.raises(ValueError, match=r"engine 'fake': expected_band lower must have \d+ values"):
+        render_report(results, series_for=_lookup(series), engine=Broken())
+
+
+def test_explanation_from_the_result_or_the_engine(
+    fleet: tuple[list[MetricSeries], list[AnomalyResult]],
+) -> None:
+    """A stored explanation is shown; without one the engine explains; without engine a note says so."""
+    series, results = fleet
+    html = render_report(results, series_for=_lookup(series), engine=FakeEngine())
+    assert "cpu spiked to 60 at 16:40." in html and "fake explanation for cpu" in html
+    plain = render_report(results, series_for=_lookup(series))
+    assert "No explanation was stored with this result." in plain
+
+
+def test_missing_series_is_said(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """When the series cannot be found the section says so instead of plotting."""
+    _, results = fleet
+    html = render_report(results, series_for=lambda r: None)
+    assert html.count('<svg class="plot"') == 0
+    assert html.count("The series is not available") == 3
+
+
+def test_one_point_window_is_shaded(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """A window of a single point still gets a visible shaded rectangle."""
+    series, _ = fleet
+    r = _result(series[0], 200, 201, 0.95, AnomalyType.SPIKE, "x")
+    html = render_report([r], series_for=_lookup(series))
+    widths = [float(w) for w in re.findall(r'class="window" x="[\d.]+" y="\d+" width="([\d.]+)"', html)]
+    assert len(widths) == 1 and widths[0] >= 1.0
+
+
+def test_write_report(tmp_path: Path, fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """write_report writes the same page as UTF-8."""
+    series, results = fleet
+    path = write_report(tmp_path / "r.html", results, series_for=_lookup(series), generated_at=T0)
+    assert path.read_text(encoding="utf-8") == render_report(
+        results, series_for=_lookup(series), generated_at=T0
+    )
+
+
+def test_bad_options() -> None:
+    """top and context sizes must be positive ints; series_for must be callable."""
+    with pytest.raises(ValueError, match="top must be a positive int, got 0"):
+        render_report([], series_for=lambda r: None, top=0)
+    with pytest.raises(TypeError, match="series_for must be callable"):
+        render_report([], series_for=None)  # type: ignore[arg-type]
