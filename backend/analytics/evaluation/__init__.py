@@ -6,6 +6,7 @@
 - :mod:`.mapping`: engine window results -> causal per-point scores.
 - :mod:`.runner`: :func:`evaluate_engine` runs an engine over a corpus and scores it.
 - :mod:`.events`: event-level precision/recall/F1, point-adjusted F1, time to detect.
+- :mod:`.episodes`: alarm episodes and event detection with an onset tolerance, on index spans.
 
 A whole NAB run in a few lines::
 
@@ -22,6 +23,7 @@ which is, spelled out::
     results = score_corpus(items)          # {"standard": ProfileResult, ...}
 """
 
+from .episodes import anomalous_spans, detected_within, merge_spans, spans_outside
 from .events import (
     EventMetrics,
     PointAdjustedScores,
@@ -75,12 +77,15 @@ __all__ = [
     "ThresholdChoice",
     "TimestampRepair",
     "alarms_from_scores",
+    "anomalous_spans",
+    "detected_within",
     "evaluate_engine",
     "evaluate_point_scorer",
     "event_metrics",
     "events_from_labels",
     "load_nab_corpus",
     "load_profiles",
+    "merge_spans",
     "normalised_score",
     "optimize_threshold",
     "point_adjusted_scores",
@@ -90,6 +95,7 @@ __all__ = [
     "scaled_sigmoid",
     "score_corpus",
     "score_file",
+    "spans_outside",
     "sweep_thresholds",
     "sweep_weights",
 ]
