@@ -7,6 +7,8 @@
 - :mod:`.runner`: :func:`evaluate_engine` runs an engine over a corpus and scores it.
 - :mod:`.events`: event-level precision/recall/F1, point-adjusted F1, time to detect.
 - :mod:`.episodes`: alarm episodes and event detection with an onset tolerance, on index spans.
+- :mod:`.loco`: leave-one-group-out NAB scoring (configuration and thresholds chosen without
+  the group scored).
 
 A whole NAB run in a few lines::
 
@@ -33,6 +35,7 @@ from .events import (
     point_adjusted_scores,
 )
 from .loader import BadTimestampPolicy, NABCorpus, NABFile, TimestampRepair, load_nab_corpus
+from .loco import LocoChoice, LocoResult, leave_one_group_out
 from .mapping import point_scores_from_results
 from .nab import (
     NAB_PROBATION_PERCENT,
@@ -68,6 +71,8 @@ __all__ = [
     "EventMetrics",
     "FileScore",
     "GroupScore",
+    "LocoChoice",
+    "LocoResult",
     "NABCorpus",
     "NABFile",
     "NABFileLabels",
@@ -83,6 +88,7 @@ __all__ = [
     "evaluate_point_scorer",
     "event_metrics",
     "events_from_labels",
+    "leave_one_group_out",
     "load_nab_corpus",
     "load_profiles",
     "merge_spans",
