@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import sys
 import time
@@ -89,6 +88,7 @@ from _nab_loco import (  # noqa: E402
     read_anchors,
     rounded,
 )
+from _timing import machine_description  # noqa: E402
 
 from backend.analytics import EngineRegistry  # noqa: E402
 from backend.analytics.evaluation import (  # noqa: E402
@@ -120,20 +120,6 @@ def parse_config(pairs: Sequence[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             config[key] = raw
     return config
-
-
-def machine_description() -> str:
-    """CPU model (from /proc/cpuinfo where available), architecture and core count."""
-    model = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model or 'unknown CPU'} ({platform.machine()}, {os.cpu_count()} cpus, {platform.system()})"
 
 
 def reference_rate(corpus: NABCorpus) -> float:
