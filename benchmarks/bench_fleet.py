@@ -28,7 +28,9 @@ NORMAL``. Definitions (indices are points of the series; spans are half-open):
 - **false-alarm episodes on clean series, per series-day**: the anomalous
   windows of the clean series, from their first point, merged into episodes
   (a maximal run of anomalous windows, runs separated by fewer than 30 points
-  without an alarm merged into one), divided by (clean series x days).
+  without an alarm merged into one), divided by (clean series x days); the
+  share of those episodes that start on the first day is printed under it
+  (a fresh series' warm-up).
 - **false alarms on event series, per series-day**: on every series with
   events, the anomalous points outside each event's zone ``[onset, end + 30)``
   (the event, its return to normal and the same 30-point tolerance), merged
@@ -190,6 +192,7 @@ class Tally:
     repeats_found: int = 0
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [found, total]
     clean_episodes: int = 0
+    clean_episodes_day0: int = 0
     clean_series_days: float = 0.0
     event_fa_episodes: int = 0
     event_series_days: float = 0.0
@@ -223,6 +226,7 @@ class Tally:
             "recall_by_kind": {k: ratio(f, t) for k, (f, t) in sorted(self.by_kind.items())},
             "clean_fa_per_series_day": ratio(self.clean_episodes, self.clean_series_days),
             "clean_fa_episodes": self.clean_episodes,
+            "clean_fa_share_day0": ratio(self.clean_episodes_day0, self.clean_episodes),
             "event_series_fa_per_series_day": ratio(self.event_fa_episodes, self.event_series_days),
             "event_series_fa_episodes": self.event_fa_episodes,
             "agreement": ratio(self.agree, self.results),
@@ -236,7 +240,9 @@ def score_series(tally: Tally, fleet: CycleFleet, index: int, spans: list[tuple[
     item = fleet.series[index]
     days = fleet.days
     if not item.events:
-        tally.clean_episodes += len(merge_spans(spans, gap_points=GAP_POINTS))
+        episodes = merge_spans(spans, gap_points=GAP_POINTS)
+        tally.clean_episodes += len(episodes)
+        tally.clean_episodes_day0 += sum(1 for start, _ in episodes if start < fleet.config.points_per_day)
         tally.clean_series_days += days
         return
     for e in item.events:
@@ -407,6 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("event recall", "event_recall", 3),
         ("repeat recall", "repeat_recall", 3),
         ("FA episodes / series-day, clean", "clean_fa_per_series_day", 3),
+        ("  share of them starting on day 0", "clean_fa_share_day0", 3),
         ("FA episodes / series-day, event series", "event_series_fa_per_series_day", 3),
         ("agreement label vs score>=0.5", "agreement", 4),
         ("points/s (informative)", "points_per_second", 0),
