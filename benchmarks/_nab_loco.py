@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _cli import parse_value
+
 from backend.analytics import EngineRegistry
 from backend.analytics.evaluation import (
     NABCorpus,
@@ -48,14 +50,6 @@ Items = list[tuple[NABFileLabels, Sequence[float]]]
 def category(name: str) -> str:
     """NAB's category of ``category/file.csv``."""
     return name.split("/", 1)[0]
-
-
-def parse_value(raw: str) -> Any:
-    """JSON when it parses (3, 0.5, true, "x"), else the string itself."""
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw
 
 
 @dataclass(frozen=True)

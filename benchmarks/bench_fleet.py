@@ -77,12 +77,14 @@ for _path in (REPO_ROOT, Path(__file__).resolve().parent):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from _cli import parse_config  # noqa: E402
 from _timing import machine_description  # noqa: E402
 
 from backend.analytics import AnomalyType, EngineRegistry, MetricSeries  # noqa: E402
-from backend.analytics.evaluation.episodes import (  # noqa: E402
+from backend.analytics.evaluation import (  # noqa: E402
     anomalous_spans,
     detected_within,
+    events_from_labels,
     merge_spans,
     spans_outside,
 )
@@ -166,17 +168,8 @@ def _mad_scale(values: Sequence[float], level: float) -> float:
 
 
 def _alarm_spans(alarms: Sequence[bool]) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    start = -1
-    for i, a in enumerate(alarms):
-        if a and start < 0:
-            start = i
-        elif not a and start >= 0:
-            spans.append((start, i))
-            start = -1
-    if start >= 0:
-        spans.append((start, len(alarms)))
-    return spans
+    """Runs of alarms as half-open ``[start, end)`` spans."""
+    return [(first, last + 1) for first, last in events_from_labels(alarms)]
 
 
 # -- scoring ------------------------------------------------------------------------------------
@@ -265,52 +258,47 @@ def score_series(tally: Tally, fleet: CycleFleet, index: int, spans: list[tuple[
     tally.event_series_days += days
 
 
-def run_engine(make: Callable[[], Any], fleet: CycleFleet) -> Tally:
-    """Detect on every series of ``fleet`` with a fresh engine; tally the figures."""
+Outcome = tuple[list[tuple[int, int]], int, int]  # anomalous spans, results, results on the alarm line
+
+
+def run_detector(outcome: Callable[[MetricSeries], Outcome], fleet: CycleFleet) -> Tally:
+    """Run ``outcome`` (one detector) on every series of ``fleet``; tally the figures."""
     tally = Tally()
-    engine = make()
     for index, item in enumerate(fleet.series):
         start = time.perf_counter()
-        results = engine.detect(item.series)
+        spans, results, agree = outcome(item.series)
         tally.seconds += time.perf_counter() - start
         tally.points += len(item.series)
-        tally.results += len(results)
-        tally.agree += sum(
+        tally.results += results
+        tally.agree += agree
+        score_series(tally, fleet, index, spans)
+    return tally
+
+
+def engine_outcome(engine: Any) -> Callable[[MetricSeries], Outcome]:
+    """An engine's ``detect``: anomalous spans, and how many results agree with ``score >= 0.5``."""
+
+    def outcome(series: MetricSeries) -> Outcome:
+        results = engine.detect(series)
+        agree = sum(
             1 for r in results if (r.anomaly_label is not AnomalyType.NORMAL) == (r.anomaly_score >= 0.5)
         )
-        score_series(tally, fleet, index, anomalous_spans(item.series, results))
-    return tally
+        return anomalous_spans(series, results), len(results), agree
+
+    return outcome
 
 
-def run_reference(detector: ReferenceDetector, fleet: CycleFleet) -> Tally:
-    """The reference detector on every series of ``fleet`` (one result per point)."""
-    tally = Tally()
-    for index, item in enumerate(fleet.series):
-        start = time.perf_counter()
-        alarms = detector.alarms(item.series)
-        tally.seconds += time.perf_counter() - start
-        tally.points += len(item.series)
-        tally.results += len(alarms)
-        tally.agree += len(alarms)
-        score_series(tally, fleet, index, _alarm_spans(alarms))
-    return tally
+def reference_outcome(detector: ReferenceDetector) -> Callable[[MetricSeries], Outcome]:
+    """The reference detector: one result per point, each on the alarm line by construction."""
+
+    def outcome(series: MetricSeries) -> Outcome:
+        alarms = detector.alarms(series)
+        return _alarm_spans(alarms), len(alarms), len(alarms)
+
+    return outcome
 
 
 # -- command line -------------------------------------------------------------------------------
-
-
-def parse_config(pairs: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values parsed as JSON when they can be (3, 0.5, true), else strings."""
-    config: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--config expects key=value, got {pair!r}")
-        try:
-            config[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            config[key] = raw
-    return config
 
 
 def builtin_engines(registry: EngineRegistry) -> list[str]:
@@ -393,14 +381,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             per_fleet: dict[str, Any] = {}
             for label, fleet in fleets:
                 if det == REFERENCE:
-                    tally = run_reference(ReferenceDetector(), fleet)
+                    tally = run_detector(reference_outcome(ReferenceDetector()), fleet)
                 else:
-                    engine_config = config if args.engine else {}
-
-                    def make(name: str = det, cfg: dict[str, Any] = engine_config) -> Any:
-                        return registry.create(name, **cfg)
-
-                    tally = run_engine(make, fleet)
+                    engine = registry.create(det, **(config if args.engine else {}))
+                    tally = run_detector(engine_outcome(engine), fleet)
                 per_fleet[label] = tally.figures()
                 total.add(tally)
             figures = total.figures()
@@ -419,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("points/s (informative)", "points_per_second", 0),
     )
     for det in detectors:
-        print(f"\n== {det}" + (f" {json.dumps(config, sort_keys=True)}" if args.engine else " (defaults)"))
+        shown = json.dumps(config, sort_keys=True) if args.engine and det != REFERENCE else "(defaults)"
+        print(f"\n== {det} {shown}")
         print(f"  {'':40}" + "".join(f"{s:>12}" for s in splits))
         for title, key, digits in rows:
             print(f"  {title:40}" + "".join(f"{_fmt(table[det][s][key], digits):>12}" for s in splits))

@@ -74,6 +74,7 @@ for _path in (REPO_ROOT, Path(__file__).resolve().parent):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from _cli import parse_config  # noqa: E402
 from _nab_loco import (  # noqa: E402
     PROFILE_ORDER,
     ScoreCache,
@@ -106,20 +107,6 @@ PUBLISHED_TABLE = REPO_ROOT / "benchmarks" / "nab_published.json"
 TARGET_LOCO_STANDARD = 76.73  # ARTime on these 41 files (ANCHORS.md)
 TARGET_DEFAULT_STANDARD = 78.0
 SHORT = {"standard": "std", "reward_low_FP_rate": "lowFP", "reward_low_FN_rate": "lowFN"}
-
-
-def parse_config(pairs: Sequence[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values parsed as JSON when they can be (3, 0.5, true), else strings."""
-    config: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--config expects key=value, got {pair!r}")
-        try:
-            config[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            config[key] = raw
-    return config
 
 
 def reference_rate(corpus: NABCorpus) -> float:
