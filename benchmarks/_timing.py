@@ -1,9 +1,11 @@
-"""Timing helper shared by the benchmark scripts (run as ``python benchmarks/bench_*.py``)."""
+"""Timing and machine helpers shared by the benchmark scripts (run as ``python benchmarks/bench_*.py``)."""
 
 from __future__ import annotations
 
 import gc
 import math
+import os
+import platform
 import time
 from collections.abc import Callable
 
@@ -17,3 +19,17 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def machine_description() -> str:
+    """CPU model (from /proc/cpuinfo where available), architecture and core count."""
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model or 'unknown CPU'} ({platform.machine()}, {os.cpu_count()} cpus, {platform.system()})"

@@ -13,11 +13,23 @@ configuration always give byte-identical output.
 ['amplitude_change', 'cluster_incident', 'level_shift', 'missing_peak', 'node_failure',
  'phase_shift', 'ramp', 'spike']
 
+Daily-cycle fleets with labelled spikes, shifts, ramps and repeated spikes, for
+detection benchmarks: :mod:`simulator.cycles` (:func:`generate_cycle_fleet`).
+
 Command line: ``python -m simulator --help``.
 """
 
 from .anomalies import EXPECTED_LABEL, KINDS, GroundTruth, Incident
 from .config import AnomalyMix, FleetConfig, TenantConfig, load_toml
+from .cycles import (
+    FIVE_MINUTES_7_DAYS,
+    ONE_MINUTE_3_DAYS,
+    CycleEvent,
+    CycleFleet,
+    CycleFleetConfig,
+    CycleSeries,
+    generate_cycle_fleet,
+)
 from .fleet import Fleet, SeriesKey
 from .metrics import CATALOGUE, DEFAULT_METRICS, MetricProfile
 
@@ -25,8 +37,14 @@ __all__ = [
     "CATALOGUE",
     "DEFAULT_METRICS",
     "EXPECTED_LABEL",
+    "FIVE_MINUTES_7_DAYS",
     "KINDS",
+    "ONE_MINUTE_3_DAYS",
     "AnomalyMix",
+    "CycleEvent",
+    "CycleFleet",
+    "CycleFleetConfig",
+    "CycleSeries",
     "Fleet",
     "FleetConfig",
     "GroundTruth",
@@ -34,5 +52,6 @@ __all__ = [
     "MetricProfile",
     "SeriesKey",
     "TenantConfig",
+    "generate_cycle_fleet",
     "load_toml",
 ]

@@ -6,6 +6,9 @@
 - :mod:`.mapping`: engine window results -> causal per-point scores.
 - :mod:`.runner`: :func:`evaluate_engine` runs an engine over a corpus and scores it.
 - :mod:`.events`: event-level precision/recall/F1, point-adjusted F1, time to detect.
+- :mod:`.episodes`: alarm episodes and event detection with an onset tolerance, on index spans.
+- :mod:`.loco`: leave-one-group-out NAB scoring (configuration and thresholds chosen without
+  the group scored).
 
 A whole NAB run in a few lines::
 
@@ -22,6 +25,7 @@ which is, spelled out::
     results = score_corpus(items)          # {"standard": ProfileResult, ...}
 """
 
+from .episodes import anomalous_spans, detected_within, merge_spans, spans_outside
 from .events import (
     EventMetrics,
     PointAdjustedScores,
@@ -31,6 +35,7 @@ from .events import (
     point_adjusted_scores,
 )
 from .loader import BadTimestampPolicy, NABCorpus, NABFile, TimestampRepair, load_nab_corpus
+from .loco import LocoChoice, LocoResult, leave_one_group_out
 from .mapping import point_scores_from_results
 from .nab import (
     NAB_PROBATION_PERCENT,
@@ -66,6 +71,8 @@ __all__ = [
     "EventMetrics",
     "FileScore",
     "GroupScore",
+    "LocoChoice",
+    "LocoResult",
     "NABCorpus",
     "NABFile",
     "NABFileLabels",
@@ -75,12 +82,16 @@ __all__ = [
     "ThresholdChoice",
     "TimestampRepair",
     "alarms_from_scores",
+    "anomalous_spans",
+    "detected_within",
     "evaluate_engine",
     "evaluate_point_scorer",
     "event_metrics",
     "events_from_labels",
+    "leave_one_group_out",
     "load_nab_corpus",
     "load_profiles",
+    "merge_spans",
     "normalised_score",
     "optimize_threshold",
     "point_adjusted_scores",
@@ -90,6 +101,7 @@ __all__ = [
     "scaled_sigmoid",
     "score_corpus",
     "score_file",
+    "spans_outside",
     "sweep_thresholds",
     "sweep_weights",
 ]

@@ -76,17 +76,33 @@ class ThresholdChoice:
 
 
 class _Prepared:
-    """Scored rows of a whole corpus, sorted once by descending anomaly score."""
+    """Scored rows of a whole corpus, sorted once by descending anomaly score.
 
-    __slots__ = ("n_windows", "no_detection", "null_windows", "order", "owner", "scores", "units")
+    ``sweep(..., skip=files)`` sweeps the corpus without the files whose
+    indices (in the input order) are in ``files``, as if they had never been
+    given: leave-one-group-out sorts once and sweeps once per group.
+    """
+
+    __slots__ = (
+        "file_null_windows",
+        "file_of",
+        "n_windows",
+        "null_windows",
+        "order",
+        "owner",
+        "scores",
+        "units",
+        "weights",
+    )
 
     def __init__(self, items: ScoredFiles) -> None:
         scores: list[float] = []
         units: list[float] = []
         owner: list[int] = []
+        file_of: list[int] = []
+        file_null_windows: list[int] = []
         n_windows = 0
-        null_windows = 0
-        for labels, file_scores in items:
+        for f, (labels, file_scores) in enumerate(items):
             if not isinstance(labels, NABFileLabels):
                 raise TypeError(f"NAB corpus: expected NABFileLabels, got {type(labels).__name__}")
             values = check_scores(f"NAB corpus[{labels.name!r}]", file_scores, labels.n_rows)
@@ -95,34 +111,47 @@ class _Prepared:
             scores.extend(values[start:])
             units.extend(unit[start:])
             owner.extend(k + n_windows if k >= 0 else -1 for k in window[start:])
+            file_of.extend([f] * (labels.n_rows - start))
             n_windows += len(labels.windows)
-            null_windows += labels.scored_windows
+            file_null_windows.append(labels.scored_windows)
         self.scores = scores
         self.units = units
         self.owner = owner
+        self.file_of = file_of
+        self.file_null_windows = file_null_windows
         self.n_windows = n_windows
-        self.null_windows = null_windows
+        self.null_windows = sum(file_null_windows)
         # Python's sort is stable with reverse=True: equal scores keep file order.
         self.order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)
-        top = scores[self.order[0]] if scores else 0.0
-        self.no_detection = (
-            NO_DETECTION_THRESHOLD if top < NO_DETECTION_THRESHOLD else math.nextafter(top, math.inf)
-        )
+        self.weights: dict[CostProfile, list[float]] = {}
+
+    def _weights(self, profile: CostProfile) -> list[float]:
+        """Each row's weight under ``profile`` (computed once per profile)."""
+        if profile not in self.weights:
+            tp, fp = profile.tp_weight, profile.fp_weight
+            pairs = zip(self.units, self.owner, strict=True)
+            self.weights[profile] = [u * tp / _MAX_TP if k >= 0 else u * fp for u, k in pairs]
+        return self.weights[profile]
 
     def sweep(
-        self, profile: CostProfile, *, keep_curve: bool
+        self, profile: CostProfile, *, keep_curve: bool, skip: frozenset[int] = frozenset()
     ) -> tuple[float, float, list[tuple[float, float]]]:
-        """Return (best threshold, best score, curve) for ``profile``."""
-        tp, fp = profile.tp_weight, profile.fp_weight
-        pairs = zip(self.units, self.owner, strict=True)
-        weights = [u * tp / _MAX_TP if k >= 0 else u * fp for u, k in pairs]
+        """Return (best threshold, best score, curve) for ``profile``, without the files in ``skip``."""
+        weights = self._weights(profile)
+        order = self.order
+        null_windows = self.null_windows
+        if skip:
+            file_of = self.file_of
+            order = [i for i in order if file_of[i] not in skip]
+            null_windows -= sum(self.file_null_windows[f] for f in skip)
         best_in_window = [-profile.fn_weight] * self.n_windows
-        total = -profile.fn_weight * self.null_windows
-        threshold = self.no_detection
+        total = -profile.fn_weight * null_windows
+        top = self.scores[order[0]] if order else 0.0
+        threshold = NO_DETECTION_THRESHOLD if top < NO_DETECTION_THRESHOLD else math.nextafter(top, math.inf)
         best_threshold, best_score = threshold, total
         curve: list[tuple[float, float]] = []
         scores, owner = self.scores, self.owner
-        for i in self.order:
+        for i in order:
             s = scores[i]
             if s != threshold:
                 if keep_curve:
