@@ -16,7 +16,9 @@ residuals are smaller:
   (default 5) days' values at that slot. With only two days seen, the
   median of those two and the recent level is used; before that, this model
   has no say. One odd day (yesterday's incident) therefore never makes today
-  look odd, and a spike as large as yesterday's is still a spike today.
+  look odd, and a spike as large as yesterday's is still a spike today (a
+  spike that recurs at the same time on most of the last ``season_days`` days
+  becomes part of the profile).
 
 The scale of each model is an exponentially weighted mean of its absolute
 residuals, each clipped at 4 times the current scale (a Huber-style robust
@@ -68,12 +70,13 @@ from ..scoring import PointScorer, PointScoringEngine
 __all__ = ["ZScoreEngine", "ZScoreScorer"]
 
 _DAY_US = 86_400_000_000
-_SLOT_US = 300_000_000  # 5 minutes: the finest slot of the daily profile
+_SLOT_US = 60_000_000  # 1 minute: the finest slot of the daily profile
 _BLOCK = 16  # points scored with one state; state is updated at block boundaries
 _CLIP = 4.0  # residuals are clipped at this many scales when they update the scale
 _MAD_TO_SD = 1.2533141373155003  # sqrt(pi / 2): mean absolute deviation -> sd, Gaussian noise
 _MAX_SETTING = 1 << 20  # upper bound of the size settings: buffers stay bounded
 _INF = math.inf
+_NAN = math.nan
 
 
 def _bounded(owner: str, field: str, value: object, least: int) -> int:
@@ -106,7 +109,7 @@ class ZScoreScorer(PointScorer):
 
     __slots__ = (
         "_cycle_seen",
-        "_days",
+        "_prof_vals",
         "_level_buf",
         "_n",
         "_norm",
@@ -177,7 +180,8 @@ class ZScoreScorer(PointScorer):
         self._prof_n: array[int] = array("q")
         self._prof_count: array[int] = array("q")
         self._prof_med: array[float] = array("d")
-        self._days: list[list[float]] = []
+        # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
+        self._prof_vals: array[float] = array("d")
 
     def __repr__(self) -> str:
         return (
@@ -247,7 +251,7 @@ class ZScoreScorer(PointScorer):
         self._prof_n = array("q", [0]) * (3 * slots)
         self._prof_count = array("q", [0]) * (3 * slots)
         self._prof_med = array("d", [math.nan]) * (3 * slots)
-        self._days = [[] for _ in range(3 * slots)]
+        self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
         self._level_buf = xs[-self.level_points :]
@@ -307,7 +311,7 @@ class ZScoreScorer(PointScorer):
         out: list[float] = []
         level_buf, ring = self._level_buf, self._ring
         ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
-        slot_us, slots, expected = self._slot_us, self._slots, self._expected
+        slot_us, slots, expected, prof_count = self._slot_us, self._slots, self._expected, self._prof_count
         for x, t in zip(xs, ts, strict=True):
             v = x * norm
             if v - v != 0.0:  # beyond the float range once scaled (a jump of ~600 orders): off the scale
@@ -320,8 +324,8 @@ class ZScoreScorer(PointScorer):
             line = trend + slope * pos  # the local line at this point of the block
             r = abs(v - line)
             sum_trend += r if r < clip_trend else clip_trend
-            zt = r * k_trend
-            z = max(z, zt)
+            # The local models must agree: a steep stretch of the cycle fools only the level.
+            z = min(z, r * k_trend)
             day = t // _DAY_US
             slot = (t % _DAY_US) // slot_us
             e = expected(v, day, slot, line)
@@ -330,9 +334,15 @@ class ZScoreScorer(PointScorer):
                 sum_cycle += r if r < clip_cycle else clip_cycle
                 n_cycle += 1
                 zc = r * k_cycle
-                z = max(z, zc)
+                if k_cycle:
+                    # Where the cycle knows this time of day, the local models count only as far
+                    # as the cycle sees something too: a sharp daily edge is no news.
+                    z = max(min(z, 2.0 * zc), zc)
             # The sustained channel compares with days of the same kind (weekday or weekend) only.
-            e = expected(v, day, slot + (2 * slots if (day + 3) % 7 >= 5 else slots), line)
+            typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
+            e = expected(v, day, typed, line)
+            if prof_count[typed] < 3:  # the sustained channel trusts only a true median of days
+                e = _NAN
             d = v - e if e - e == 0.0 else 0.0
             # Clipped like the scales' inputs, so a spike cannot pass for a sustained departure.
             d = clip_cycle if d > clip_cycle else -clip_cycle if d < -clip_cycle else d
@@ -382,10 +392,11 @@ class ZScoreScorer(PointScorer):
     def _expected(self, v: float, day: int, s: int, line: float) -> float:
         """Profile slot ``s``'s expectation on ``day`` (nan before a day there); adds ``v`` to it.
 
-        With three days or more it is their median; with two, the median of
-        those and ``line`` (the local line's expectation); with one, the median
-        of that day, ``line`` and the recent level: one odd day cannot make a
-        normal point look odd.
+        With three days or more it is their median; with one or two, each
+        day's value is first taken as the median of it and its neighbouring
+        slots (:meth:`_despiked`), and two days are combined with ``line`` (the
+        local line's expectation) as a third vote: one odd day, or a spike on
+        it, cannot make a normal point look odd.
 
         Slots ``[0, slots)`` profile every day, ``[slots, 2 * slots)`` weekdays
         and ``[2 * slots, 3 * slots)`` weekend days (UTC), so that a weekly
@@ -394,26 +405,58 @@ class ZScoreScorer(PointScorer):
         """
         if self._prof_day[s] != day:
             if self._prof_n[s]:
-                past = self._days[s]
-                past.append(self._prof_acc[s] / self._prof_n[s])
-                if len(past) > self.season_days:
-                    del past[0]
-                self._prof_count[s] = len(past)
-                if len(past) >= 3:
-                    self._prof_med[s] = _median(past)
+                k = self.season_days
+                count = self._prof_count[s]
+                vals = self._prof_vals
+                vals[s * k + count % k] = self._prof_acc[s] / self._prof_n[s]
+                count += 1
+                self._prof_count[s] = count
+                if count >= 3:
+                    self._prof_med[s] = _median(vals[s * k : s * k + min(count, k)].tolist())
             self._prof_day[s] = day
             self._prof_acc[s] = 0.0
             self._prof_n[s] = 0
         self._prof_acc[s] += v
         self._prof_n[s] += 1
         count = self._prof_count[s]
-        if count == 2:
-            a, b = self._days[s]
-            return max(min(a, b), min(max(a, b), line))
+        if count >= 3 or count == 0:
+            return self._prof_med[s]
+        if s >= self._slots:  # a day-kind profile with one or two days: not used
+            return _NAN
+        a = self._despiked(s, day, 1)
         if count == 1:
-            a, level = self._days[s][0], self._state[0]
-            return max(min(a, line), min(max(a, line), level))
-        return self._prof_med[s]
+            return a
+        b = self._despiked(s, day, 2)
+        return max(min(a, b), min(max(a, b), line))
+
+    def _despiked(self, s: int, day: int, back: int) -> float:
+        """Slot ``s``'s value ``back`` days back, as the median of it and its two neighbouring slots.
+
+        With only one or two days of history a median across days cannot
+        outvote an odd day, so a past spike (one or two points) is outvoted
+        across time instead; on a steep but steady stretch of the cycle the
+        middle of three neighbours is the slot itself.
+        """
+        slots = self._slots
+        got = [self._past((s + d) % slots, day, back) for d in (-1, 0, 1)]
+        vals = [v for v in got if v - v == 0.0]
+        if len(vals) == 3:
+            p, q, r = vals
+            return max(min(p, q), min(max(p, q), r))
+        return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
+
+    def _past(self, n: int, day: int, back: int) -> float:
+        """Profile slot ``n``'s value on its ``back``-th latest finished day before ``day`` (nan if none)."""
+        if self._prof_day[n] != day and self._prof_n[n]:
+            # Slot n has not been reached today: its latest day is still in the accumulator.
+            if back == 1:
+                return self._prof_acc[n] / self._prof_n[n]
+            back -= 1
+        count = self._prof_count[n]
+        if count < back:
+            return _NAN
+        k = self.season_days
+        return self._prof_vals[n * k + (count - back) % k]
 
 
 def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> float:
