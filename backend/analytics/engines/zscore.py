@@ -109,7 +109,6 @@ class ZScoreScorer(PointScorer):
 
     __slots__ = (
         "_cycle_seen",
-        "_prof_vals",
         "_level_buf",
         "_n",
         "_norm",
@@ -119,6 +118,7 @@ class ZScoreScorer(PointScorer):
         "_prof_day",
         "_prof_med",
         "_prof_n",
+        "_prof_vals",
         "_ring",
         "_ring_sum",
         "_scale",
