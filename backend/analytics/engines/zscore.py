@@ -76,6 +76,9 @@ _CLIP = 4.0  # residuals are clipped at this many scales when they update the sc
 _MAD_TO_SD = 1.2533141373155003  # sqrt(pi / 2): mean absolute deviation -> sd, Gaussian noise
 _MAX_SETTING = 1 << 20  # upper bound of the size settings: buffers stay bounded
 _INF = math.inf
+_FRESH = 0.75  # before a day of history, the local models' z counts three quarters
+_Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
+_TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
 _NAN = math.nan
 
 
@@ -128,6 +131,7 @@ class ZScoreScorer(PointScorer):
         "_state",
         "_sums",
         "_sustained_seen",
+        "_tail_q",
         "_warm",
         "level_points",
         "scale_points",
@@ -139,7 +143,7 @@ class ZScoreScorer(PointScorer):
     def __init__(
         self,
         *,
-        z_threshold: float = 5.0,
+        z_threshold: float = 5.5,
         warmup_points: int = 64,
         level_points: int = 32,
         season_days: int = 5,
@@ -165,12 +169,15 @@ class ZScoreScorer(PointScorer):
         self._scale = [0.0, 0.0, 0.0, 0.0]
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
+        # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
+        # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
+        self._tail_q = _Q99
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0  # points of the current block already taken
-        self._state: tuple[float, ...] = (0.0,) * 10
+        self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
         self._slot_us = _SLOT_US
         self._slots = 1
         # Per slot of a weekday and of a weekend day: the day being accumulated, its sum and
@@ -298,16 +305,18 @@ class ZScoreScorer(PointScorer):
             k_cycle,
             clip_cycle,
             k_sustained / _BLOCK,
+            self._tail_q,
         )
 
     def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
-        (level, k_level, clip_level, trend, slope, k_trend, clip_trend, k_cycle, clip_cycle, k_sustained) = (
+        (level, k_level, clip_level, trend, slope, k_trend, clip_trend, k_cycle, clip_cycle, k_sustained, q99) = (
             self._state
         )
+        tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         norm, thr = self._norm, self.z_threshold
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
-        n_cycle, n_typed = int(sums[3]), int(sums[4])
+        n_cycle, n_typed, above = int(sums[3]), int(sums[4]), int(sums[5])
         out: list[float] = []
         level_buf, ring = self._level_buf, self._ring
         ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
@@ -338,6 +347,13 @@ class ZScoreScorer(PointScorer):
                     # Where the cycle knows this time of day, the local models count only as far
                     # as the cycle sees something too: a sharp daily edge is no news.
                     z = max(min(z, 2.0 * zc), zc)
+            else:
+                # No day of history here yet: the local models alone, with the caution of a
+                # fresh series (its scales are young, and a daily edge looks like a shift).
+                z *= _FRESH
+            if z > q99:
+                above += 1
+            z *= tail
             # The sustained channel compares with days of the same kind (weekday or weekend) only.
             typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
             e = expected(v, day, typed, line)
@@ -358,13 +374,27 @@ class ZScoreScorer(PointScorer):
             pos += 1
             level_buf.append(v)
             out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
-        sums[0], sums[1], sums[2], sums[3], sums[4] = sum_level, sum_trend, sum_cycle, n_cycle, n_typed
+        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5] = (
+            sum_level,
+            sum_trend,
+            sum_cycle,
+            n_cycle,
+            n_typed,
+            above,
+        )
         self._ring_sum = ring_sum
         return out
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
-        sum_level, sum_trend, sum_cycle, n_cycle, n_typed = self._sums
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above = self._sums
+        # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
+        # point above it, down by as much per 100 points below, between the Gaussian value and
+        # twice it. A block with more than two points above is an event, not the noise's tail.
+        if above > 2:
+            above = 0
+        q = self._tail_q * math.exp(_TAIL_RATE * (above - 0.01 * _BLOCK))
+        self._tail_q = min(2.0 * _Q99, max(_Q99, q))
         alpha = _BLOCK / self.scale_points
         scale = self._scale
         scale[0] += alpha * (sum_level / _BLOCK - scale[0])
@@ -383,7 +413,7 @@ class ZScoreScorer(PointScorer):
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
             self._sustained_seen += 1
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0
         keep = self.level_points
         if len(self._level_buf) > keep:
@@ -473,7 +503,7 @@ class ZScoreEngine(PointScoringEngine):
 
     - ``window_size_points`` (default 10), ``stride_points`` (default 10): the
       windows; a window scores its highest point.
-    - ``z_threshold`` (default 5.0, > 0): the robust z-score (in standard
+    - ``z_threshold`` (default 5.5, > 0): the robust z-score (in standard
       deviations of past residuals) that lands on the alarm line 0.5.
     - ``warmup_points`` (default 64, >= 8): points that score 0 and set the scale.
     - ``level_points`` (default 32): the recent points whose median is the level.
@@ -505,7 +535,7 @@ class ZScoreEngine(PointScoringEngine):
         *,
         window_size_points: int = 10,
         stride_points: int = 10,
-        z_threshold: float = 5.0,
+        z_threshold: float = 5.5,
         warmup_points: int = 64,
         level_points: int = 32,
         season_days: int = 5,
