@@ -74,10 +74,11 @@ class AnomalyDetectionEngine(ABC):
     #: ``anomaly_score >= score_threshold``. It is 0.5 for every engine
     #: (CONTRACT.md); engines calibrate their scores to it.
     score_threshold: ClassVar[float] = 0.5
-    #: Points of history an engine needs before a window can be anomalous, on a
-    #: regular series; before that its windows are NORMAL with low scores.
-    #: Engines set it per instance when it depends on their settings.
-    warmup_points: int = 0
+    #: Points of history an engine needs before a window can be anomalous (at
+    #: most, on a regular series); before that its windows are NORMAL with low
+    #: scores. Engines set it per instance when it depends on their settings;
+    #: the conformance kit sizes its test series from it.
+    min_history_points: int = 0
 
     @abstractmethod
     def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:

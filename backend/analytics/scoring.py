@@ -202,7 +202,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
         probe = self.scorer()
         if not isinstance(probe, PointScorer):
             fail_type(f"{owner}.scorer()", "return value", "a PointScorer", probe)
-        self.warmup_points = probe.warmup_points
+        self.min_history_points = probe.warmup_points
 
     @abstractmethod
     def scorer(self) -> PointScorer:

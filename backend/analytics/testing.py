@@ -43,7 +43,7 @@ The checks (``CHECK_NAMES``, in the order they run)
     line of CONTRACT.md) and the label is ``NORMAL`` exactly when
     ``anomaly_score < 0.5``.
     ``detects``: the main series carries a planted spike and a planted level
-    shift after the engine's declared warm-up (``warmup_points``); some window
+    shift after the engine's declared warm-up (``min_history_points``); some window
     holding one of them must score above every window of the warm-up and
     above the median window. An engine that scores nothing, or scores noise
     as high as the plants, fails here with the figures.
@@ -347,9 +347,9 @@ class _Runner:
             problems.append(f"class attribute name must be a non-empty str, got {name!r}")
         if not isinstance(causal, bool):
             problems.append(f"class attribute causal must be a bool, got {causal!r}")
-        warmup = getattr(engine, "warmup_points", 0)
+        warmup = getattr(engine, "min_history_points", 0)
         if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= 1_000_000:
-            problems.append(f"warmup_points must be an int in [0, 1000000], got {warmup!r}")
+            problems.append(f"min_history_points must be an int in [0, 1000000], got {warmup!r}")
             warmup = 0
         self.engine = engine
         self.warmup = warmup

@@ -18,8 +18,9 @@ T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 
 
 def make(values: list[float]) -> MetricSeries:
+    """Hourly points: the engine's quiet first day (24 points) ends inside its warm-up."""
     return MetricSeries(
-        "acme", "c-1", "n-7", "cpu", [T0 + timedelta(minutes=i) for i in range(len(values))], values
+        "acme", "c-1", "n-7", "cpu", [T0 + timedelta(hours=i) for i in range(len(values))], values
     )
 
 

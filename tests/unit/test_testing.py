@@ -167,7 +167,7 @@ def test_detects_sizes_the_series_from_the_warm_up() -> None:
     """An engine declaring a long warm-up is checked on a series whose anomalies come after it."""
 
     class SlowStart(GoodEngine):
-        warmup_points = 500
+        min_history_points = 500
 
         def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
             out = super().detect(time_series)

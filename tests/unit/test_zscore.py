@@ -63,6 +63,7 @@ def test_warm_up_points_score_zero_and_fresh_daily_series_stays_quiet() -> None:
     engine = ZScoreEngine(classify=False)
     scores = engine.scorer().update_many(vals, [i * 60_000_000 for i in range(len(vals))])
     assert scores[: engine.warmup_points] == [0.0] * engine.warmup_points
+    assert engine.min_history_points == engine.warmup_points
     assert max(scores) < 0.5
     assert not flagged(engine.detect(make(vals)))
 

@@ -18,15 +18,20 @@ from .._validate import check_real, fail_value
 from ..scoring import PointScorer
 
 __all__ = [
+    "DAY_US",
+    "QUIET_POINTS",
     "RATE_SCALE",
     "SPAN",
     "Z_CAP",
     "GridScorer",
+    "QuietStart",
     "check_evidence_threshold",
     "check_value",
     "squeeze",
 ]
 
+DAY_US = 86_400_000_000  # one day in microseconds
+QUIET_POINTS = 1440  # the longest quiet start, in points (a day at 1-minute steps)
 SPAN = 0.75  # linear grid out to SPAN * levels bins from the centre, logarithmic beyond
 Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
 RATE_SCALE = 0.05  # the rate of new levels (contexts, shapes) at which their evidence is halved
@@ -132,3 +137,45 @@ class GridScorer(PointScorer):
             if not step > 0.0:
                 step = _TINY
         return mid, step
+
+
+class QuietStart(PointScorer):
+    """``inner``'s scores, held at 0 for the first day: until a day has passed or 1440 points came.
+
+    A novelty detector meets every level of a daily cycle for the first time
+    on its first day; until a whole cycle has been seen, "new" means nothing.
+    The inner scorer still learns from those points. The quiet start ends at
+    the first point a day after the first one, or at the 1441st point,
+    whichever comes first (1440 points is a day at 1-minute steps), so it is
+    never longer than ``max(inner.warmup_points, QUIET_POINTS)`` points.
+    """
+
+    __slots__ = ("_n", "_over", "_until", "inner", "warmup_points")
+
+    def __init__(self, inner: PointScorer) -> None:
+        self.inner = inner
+        self.warmup_points = max(inner.warmup_points, QUIET_POINTS)
+        self._until: int | None = None
+        self._n = 0
+        self._over = False
+
+    def update(self, x: float, t: int) -> float:
+        """The score of ``x`` at ``t``: 0 while the start is quiet."""
+        return self.update_many((x,), (t,))[0]
+
+    def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+        """The scores of ``values``: 0 while the start is quiet."""
+        scores = self.inner.update_many(values, stamps)
+        if self._over or not scores:
+            return scores
+        if self._until is None:
+            self._until = stamps[0] + DAY_US
+        until, n0 = self._until, self._n
+        quiet_to = 0  # scores before this index are held at 0
+        for i, t in enumerate(stamps):
+            if t >= until or n0 + i >= QUIET_POINTS:
+                self._over = True
+                break
+            quiet_to = i + 1
+        self._n = n0 + len(scores)
+        return [0.0] * quiet_to + scores[quiet_to:]

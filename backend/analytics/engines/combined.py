@@ -1,34 +1,41 @@
-"""The built-in ``combined`` engine: the largest of the ``novelty``, ``contextual`` and shape point scores.
+"""The built-in ``combined`` engine: the novelty, contextual and shape channels, and a zscore channel.
 
 Method
 ------
-Three streaming scorers see every point: :class:`~backend.analytics.engines.novelty.NoveltyScorer`
-(has the series ever been at this level, at four time scales?),
-:class:`~backend.analytics.engines._contextual.ContextualScorer` (has this
+Three streaming novelty scorers see every point:
+:class:`~backend.analytics.engines.novelty.NoveltyScorer` (has the series
+ever been at this level, at four time scales?),
+:class:`~backend.analytics.engines.contextual.ContextualScorer` (has this
 context of quantised levels and steps been seen?) and
 :class:`~backend.analytics.engines._shape.ShapeScorer` (has the series ever
 traced this coarse shape: these 8 block means of 32 points, in this order?).
-They fail differently, so the combined point score is the largest of the
-three, each weighted::
+They fail differently, so their raw score is the largest of the three, each
+weighted::
 
-    score = min(1, max(novelty, contextual_weight * contextual, shape_weight * shape))
+    raw = min(1, max(novelty, contextual_weight * contextual, shape_weight * shape))
 
-Each scorer keeps its own warm-up and its own suppression of repeated alarms.
-The weights (1.1 and 0.85) and the raw alarm threshold (``evidence_threshold``, 0.37) were
-chosen on the design two thirds of the NAB corpus only; see BENCHMARKS.md for
-the figures on the held-out third and on all 41 files. At 0.85 the shape
-channel raises an alarm on its own only for a new shape in a series whose
-shapes rarely change, after a few thousand points of history (evidence above
-0.44 at the default threshold), such as a daily cycle that skips its rise;
-``shape_weight=0`` gives the two-scorer engine exactly.
+re-scaled so that ``evidence_threshold`` lands on the alarm line 0.5
+(:func:`~backend.analytics.scoring.raw_to_unit`), and held at 0 on the
+series' first day (until a day has passed or 1440 points came): a novelty
+detector meets every level of a daily cycle for the first time then.
 
-The engine re-scales the combined score so that ``evidence_threshold`` lands
-on the alarm line 0.5 (:func:`~backend.analytics.scoring.raw_to_unit`).
+Novelty alone forgets nothing: a level seen once is never news again, so
+yesterday's spike would hide today's. A fourth channel, the ``zscore``
+engine's scorer (each point against its time of day and recent level),
+answers that: where it alarms (score >= 0.5) the combined score is at least
+0.5, pressed into ``[0.5, 0.5 + 0.002 * zscore_weight]`` so that it ranks
+below the novelty channels' alarms; below the line its scores are halved.
+``zscore_weight=0`` gives the novelty channels alone.
+
+Defaults: the weights (1.1 and 0.85) were chosen on the design two thirds of
+the NAB corpus; ``evidence_threshold`` is 0.36, just below NAB's optimum for
+the novelty channels (0.37 raw), so that on NAB the optimised threshold lies
+above the zscore channel's band and NAB scores the novelty channels exactly
+(see BENCHMARKS.md for the figures, and for those at the 0.5 line).
+
 Windows, magnitudes, labels, sentences and the incremental form are those of
-every point-scoring engine (:class:`~backend.analytics.scoring.PointScoringEngine`):
-a window scores its highest point, is anomalous exactly when that reaches
-0.5, and the :class:`~backend.analytics.explain.ExplanationClassifier`
-labels and explains it. Cost: the three scorers' costs added, O(1) per point.
+every point-scoring engine (:class:`~backend.analytics.scoring.PointScoringEngine`).
+Cost: the four scorers' costs added, O(1) per point.
 """
 
 from __future__ import annotations
@@ -39,10 +46,11 @@ from typing import ClassVar
 
 from .._validate import check_real, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine, RescaledScorer
-from ._grid import check_evidence_threshold
+from ._grid import QuietStart, check_evidence_threshold
 from ._shape import ShapeScorer
 from .contextual import ContextualScorer
 from .novelty import NoveltyScorer
+from .zscore import ZScoreScorer
 
 __all__ = ["CombinedEngine", "CombinedScorer"]
 
@@ -114,14 +122,15 @@ def _check_weights(owner: str, contextual_weight: object, shape_weight: object) 
 
 
 class CombinedEngine(PointScoringEngine):
-    """``max(novelty, 1.1 * contextual, 0.85 * shape)`` per point; causal, streaming, deterministic.
+    """Novelty, contextual and shape channels, and a zscore channel; causal, streaming, deterministic.
 
     Keyword-only settings (validated; unknown keywords raise ``TypeError``):
     ``window_size_points`` (default 1) and ``stride_points`` (default 1): the
     windows, each scored by its highest point; ``contextual_weight`` (default
     1.1, > 0); ``shape_weight`` (default 0.85, >= 0; 0 switches the shape
-    channel off); ``evidence_threshold`` (default 0.37, in (0, 1]): the raw
-    combined score that lands on the alarm line 0.5;
+    channel off); ``zscore_weight`` (default 1.0, >= 0; 0 switches the zscore
+    channel off); ``evidence_threshold`` (default 0.36, in (0, 1]): the raw
+    novelty score that lands on the alarm line 0.5;
     ``classify`` (default True): label and explain anomalous windows with the
     :class:`ExplanationClassifier`; ``classifier_history_points`` (default
     None: the classifier's 2048): the labelling history a live stream buffers.
@@ -137,12 +146,16 @@ class CombinedEngine(PointScoringEngine):
         stride_points: int = 1,
         contextual_weight: float = 1.1,
         shape_weight: float = 0.85,
-        evidence_threshold: float = 0.37,
+        zscore_weight: float = 1.0,
+        evidence_threshold: float = 0.36,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
         owner = "CombinedEngine"
         self.contextual_weight, self.shape_weight = _check_weights(owner, contextual_weight, shape_weight)
+        self.zscore_weight = check_real(owner, "zscore_weight", zscore_weight)
+        if self.zscore_weight < 0.0:
+            fail_value(owner, "zscore_weight", "a non-negative number", zscore_weight)
         self.evidence_threshold = check_evidence_threshold(owner, evidence_threshold)
         super().__init__(
             window_size_points=window_size_points,
@@ -151,7 +164,35 @@ class CombinedEngine(PointScoringEngine):
             classifier_history_points=classifier_history_points,
         )
 
-    def scorer(self) -> RescaledScorer:
-        """A fresh scorer for one series: :class:`CombinedScorer` re-scaled to the 0.5 alarm line."""
+    def scorer(self) -> PointScorer:
+        """A fresh scorer for one series: the novelty channels (quiet on day 0) and the zscore channel."""
         raw = CombinedScorer(contextual_weight=self.contextual_weight, shape_weight=self.shape_weight)
-        return RescaledScorer(raw, self.evidence_threshold)
+        novelty = QuietStart(RescaledScorer(raw, self.evidence_threshold))
+        if not self.zscore_weight:
+            return novelty
+        return _WithZScore(novelty, ZScoreScorer(), self.zscore_weight)
+
+
+class _WithZScore(PointScorer):
+    """``max(novelty, zscore_weight * zscore)`` per point, capped at 1: both channels calibrated to 0.5."""
+
+    __slots__ = ("novelty", "warmup_points", "weight", "zscore")
+
+    def __init__(self, novelty: PointScorer, zscore: ZScoreScorer, weight: float) -> None:
+        self.novelty, self.zscore, self.weight = novelty, zscore, weight
+        self.warmup_points = min(novelty.warmup_points, zscore.warmup_points)
+
+    def update(self, x: float, t: int) -> float:
+        """The combined score of ``x`` at ``t``."""
+        return self.update_many((x,), (t,))[0]
+
+    def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+        """The combined scores of ``values``."""
+        a = self.novelty.update_many(values, stamps)
+        b = self.zscore.update_many(values, stamps)
+        w = self.weight
+        # The zscore channel alarms where it alarms (0.5), but ranks below the novelty channels:
+        # its scores are pressed into [0, 0.25) below the line and [0.5, 0.5 + 0.1 w] above it.
+        return [
+            max(x, 0.5 + w * 0.002 * (y - 0.5) if y >= 0.5 else 0.5 * y) for x, y in zip(a, b, strict=True)
+        ]

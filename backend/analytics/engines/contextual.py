@@ -42,7 +42,9 @@ that channel, and how far beyond the learnt range a new level lies.
    anomaly raises one alarm, whatever threshold the caller applies, and the
    earliest evidence is the one reported.
 
-The raw point score is in [0, 1). The engine re-scales it so that
+The raw point score is in [0, 1). The series' first day scores 0 (until a
+day has passed or 1440 points came: every context of a daily cycle is new on
+its first day). The engine re-scales the score so that
 ``evidence_threshold`` lands on the alarm line 0.5
 (:func:`~backend.analytics.scoring.raw_to_unit`, strictly increasing); a
 window's score is the largest point score inside it and the window is
@@ -74,7 +76,16 @@ from typing import ClassVar
 
 from .._validate import check_non_negative_int, check_positive_int, fail_value
 from ..scoring import PointScoringEngine, RescaledScorer
-from ._grid import RATE_SCALE, SPAN, Z_CAP, GridScorer, check_evidence_threshold, check_value, squeeze
+from ._grid import (
+    RATE_SCALE,
+    SPAN,
+    Z_CAP,
+    GridScorer,
+    QuietStart,
+    check_evidence_threshold,
+    check_value,
+    squeeze,
+)
 
 __all__ = ["DEFAULT_THRESHOLD", "ContextualEngine", "ContextualScorer"]
 
@@ -332,9 +343,9 @@ class ContextualEngine(PointScoringEngine):
     >>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
     >>> vals = [10.0 + (i % 7) * 0.5 for i in range(600)]
     >>> vals[500] = 60.0
-    >>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(minutes=i) for i in range(600)], vals)
+    >>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(hours=i) for i in range(600)], vals)
     >>> [r.window_start - t0 for r in ContextualEngine().detect(s) if r.is_anomalous]
-    [datetime.timedelta(seconds=30000)]
+    [datetime.timedelta(days=20, seconds=72000)]
     """
 
     name: ClassVar[str] = "contextual"
@@ -364,9 +375,9 @@ class ContextualEngine(PointScoringEngine):
             classifier_history_points=classifier_history_points,
         )
 
-    def scorer(self) -> RescaledScorer:
-        """A fresh scorer for one series: :class:`ContextualScorer` re-scaled to the 0.5 alarm line."""
+    def scorer(self) -> QuietStart:
+        """A fresh scorer: :class:`ContextualScorer` re-scaled to the 0.5 alarm line, quiet on day 0."""
         raw = ContextualScorer(
             warmup_points=self.warmup_points, levels=self.levels, rest_points=self.rest_points
         )
-        return RescaledScorer(raw, self.evidence_threshold)
+        return QuietStart(RescaledScorer(raw, self.evidence_threshold))

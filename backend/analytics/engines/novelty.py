@@ -47,7 +47,9 @@ first half fixes a grid, the second half learns the levels.
    an escalation starts a new rest period. One anomaly raises one alarm,
    whatever threshold the caller applies.
 
-The raw point score is in [0, 1); the first ``warmup_points`` points score 0.
+The raw point score is in [0, 1); the first ``warmup_points`` points score 0,
+and so does the series' first day (until a day has passed or 1440 points
+came: every level of a daily cycle is new on its first day).
 The engine re-scales it so that ``evidence_threshold`` lands on the alarm
 line 0.5 (:func:`~backend.analytics.scoring.raw_to_unit`, strictly
 increasing); a window's score is the largest point score inside it and the
@@ -87,7 +89,7 @@ from typing import ClassVar
 
 from .._validate import check_non_negative_int, check_positive_int, fail_type, fail_value
 from ..scoring import PointScoringEngine, RescaledScorer
-from ._grid import RATE_SCALE, SPAN, GridScorer, check_evidence_threshold, check_value, squeeze
+from ._grid import RATE_SCALE, SPAN, GridScorer, QuietStart, check_evidence_threshold, check_value, squeeze
 
 __all__ = ["NoveltyEngine", "NoveltyScorer"]
 
@@ -367,9 +369,9 @@ class NoveltyEngine(PointScoringEngine):
     >>> t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
     >>> vals = [10.0 + (i % 7) * 0.5 for i in range(400)]
     >>> vals[300] = 60.0
-    >>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(minutes=i) for i in range(400)], vals)
+    >>> s = MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(hours=i) for i in range(400)], vals)
     >>> [r.window_start - t0 for r in NoveltyEngine().detect(s) if r.is_anomalous]
-    [datetime.timedelta(seconds=18000)]
+    [datetime.timedelta(days=12, seconds=43200)]
     """
 
     name: ClassVar[str] = "novelty"
@@ -400,12 +402,12 @@ class NoveltyEngine(PointScoringEngine):
             classifier_history_points=classifier_history_points,
         )
 
-    def scorer(self) -> RescaledScorer:
-        """A fresh scorer for one series: :class:`NoveltyScorer` re-scaled to the 0.5 alarm line."""
+    def scorer(self) -> QuietStart:
+        """A fresh scorer: :class:`NoveltyScorer` re-scaled to the 0.5 alarm line, quiet on day 0."""
         raw = NoveltyScorer(
             warmup_points=self.warmup_points,
             levels=self.levels,
             scales=self.scales,
             rest_points=self.rest_points,
         )
-        return RescaledScorer(raw, self.evidence_threshold)
+        return QuietStart(RescaledScorer(raw, self.evidence_threshold))

@@ -122,6 +122,7 @@ class ZScoreScorer(PointScorer):
         "_prof_med",
         "_prof_n",
         "_prof_vals",
+        "_resolution",
         "_ring",
         "_ring_sum",
         "_scale",
@@ -172,6 +173,7 @@ class ZScoreScorer(PointScorer):
         # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
         # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
         self._tail_q = _Q99
+        self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up)
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
@@ -261,6 +263,11 @@ class ZScoreScorer(PointScorer):
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
+        # The series' resolution: the 10th percentile of its non-zero steps in the warm-up. No
+        # scale falls below half of it, so a noise-free or quantised series (a square wave,
+        # integer counts) does not make every small departure infinitely unlikely.
+        moves = sorted(abs(b - a) for a, b in itertools.pairwise(xs) if a != b)
+        self._resolution = moves[len(moves) // 10] * 0.5 if moves else 0.0
         self._level_buf = xs[-self.level_points :]
         for v, t in zip(xs, stamps, strict=True):
             day = t // _DAY_US
@@ -284,7 +291,7 @@ class ZScoreScorer(PointScorer):
             trend0 = m2 + slope * (len(buf) - c2)
         else:
             slope, trend0 = 0.0, level
-        floor = max(abs(level) * 1e-12, 1e-300)
+        floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
         s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
@@ -309,9 +316,8 @@ class ZScoreScorer(PointScorer):
         )
 
     def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
-        (level, k_level, clip_level, trend, slope, k_trend, clip_trend, k_cycle, clip_cycle, k_sustained, q99) = (
-            self._state
-        )
+        level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
+        k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         norm, thr = self._norm, self.z_threshold
         sums = self._sums
