@@ -133,9 +133,9 @@ def main() -> None:
     if results != reference:
         fail("detection on Prometheus' series differs from detection on the simulated series")
     truth = [g for g in fleet.ground_truth if g.start <= end and g.kind not in SEASONAL_KINDS]
-    ev = evaluate(
-        results, truth, slack=evaluation_slack(cfg, engine_cfg), gap=step * engine_cfg["stride_points"]
-    )
+    # The same slack and gap as the demo: two windows after an anomaly's end, windows one stride apart.
+    stride = int(getattr(engine, "stride_points", 1))
+    ev = evaluate(results, truth, slack=evaluation_slack(cfg, engine), gap=step * stride)
     print(
         f"zscore on Prometheus data: recall {ev.recall:.2f} ({ev.found_records}/{ev.records} injected "
         f"(series, anomaly) pairs, seasonal kinds left out), precision {ev.precision:.2f}, "
