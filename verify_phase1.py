@@ -63,6 +63,7 @@ from backend.analytics import (  # noqa: E402 - after the sys.path fix above
     TimeWindow,
 )
 from backend.analytics.store import RetentionPolicy, SQLiteMetricStore  # noqa: E402
+from backend.analytics.testing import run_checks as run_engine_checks  # noqa: E402
 
 SEED = 20240501
 CORE_PACKAGE = "backend.analytics"
@@ -396,6 +397,23 @@ def check_registry() -> str:
     return f"{len(names)} engine(s): {listed}; broken plugins: none"
 
 
+def check_conformance() -> str:
+    """Every registered engine, plugins included, passes the conformance kit (``backend.analytics.testing``).
+
+    The kit is the one plugin authors run (``check_engine``): contract types, determinism,
+    causality, validation, the 0.5 alarm line, a planted anomaly seen, stream equals detect.
+    """
+    registry = EngineRegistry.default()
+    problems, counts = [], []
+    for name in registry.names():
+        outcomes = run_engine_checks(registry.get(name))
+        failed = [o for o in outcomes if o.status == "failed"]
+        problems += [f"{name}: {o.check}: {o.message}" for o in failed]
+        counts.append(f"{name} {sum(o.status == 'passed' for o in outcomes)}/{len(outcomes)}")
+    expect(not problems, "conformance kit failures: " + "; ".join(problems))
+    return "checks passed per engine: " + ", ".join(counts)
+
+
 def _overlaps(r: AnomalyResult, series: MetricSeries, start: int, end: int) -> bool:
     return r.window_start <= series.timestamps[end - 1] and r.window_end >= series.timestamps[start]
 
@@ -594,6 +612,7 @@ CHECKS: list[Callable[[], str]] = [
     check_contracts,
     check_windows,
     check_registry,
+    check_conformance,
     check_detection,
     check_aggregation,
     check_explanations,

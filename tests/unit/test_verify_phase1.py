@@ -121,6 +121,11 @@ def _everything_a_spike(mp: pytest.MonkeyPatch, tmp_path: Path) -> None:
     mp.setattr(ZScoreEngine, "detect", mislabel)
 
 
+def _alarm_line_moved(mp: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An engine that declares an alarm line other than the contract's 0.5."""
+    mp.setattr(ZScoreEngine, "score_threshold", 0.4)
+
+
 def _tenants_mixed(mp: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tenant aggregation that leaks the highest score of any tenant into all of them."""
     original = AggregationPipeline.aggregate_tenants
@@ -160,6 +165,7 @@ BREAKAGES: list[tuple[str, Breakage]] = [
     ("contracts", _nan_accepted),
     ("windows", _last_window_dropped),
     ("registry", _broken_plugin),
+    ("conformance", _alarm_line_moved),
     ("detection", _anomalies_missed),
     ("detection", _everything_a_spike),
     ("aggregation", _tenants_mixed),

@@ -1,0 +1,58 @@
+"""Every documented submodule's ``__all__`` is exactly what is published: adding, renaming or dropping a
+public name is a deliberate change made here, in the docs and in CHANGELOG.md (issue 15)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+PUBLISHED: dict[str, set[str]] = {
+    "backend.analytics.types": {'AggregatedAnomalyScore', 'AnomalyResult', 'MetricSeries', 'TimestampSequence', 'ValueSequence', 'datetime_to_epoch_us', 'epoch_us_to_datetime'},
+    "backend.analytics.windows": {'SlidingWindowExtractor', 'TimeBasedWindowExtractor', 'TimeWindow', 'locate_window'},
+    "backend.analytics.engine": {'AnomalyDetectionEngine', 'BatchReport', 'ENTRY_POINT_GROUP', 'EngineInfo', 'EngineRegistry', 'SeriesFailure', 'detect_batch'},
+    "backend.analytics.engines": {'CombinedEngine', 'CombinedScorer', 'ContextualEngine', 'ContextualScorer', 'NoveltyEngine', 'NoveltyScorer', 'ZScoreEngine', 'ZScoreScorer'},
+    "backend.analytics.scoring": {'ALARM', 'PointScorer', 'PointScoringEngine', 'RescaledScorer', 'ScoreStream', 'raw_to_unit', 'z_score_to_unit'},
+    "backend.analytics.store": {'MetricStore', 'ResultSink', 'RetentionPolicy', 'RetentionReport', 'RollupBucket', 'SQLiteMetricStore', 'SeriesKey', 'SeriesNotFoundError', 'StoreError', 'UNRECORDED_ENGINE'},
+    "backend.analytics.io": {'LabelMapping', 'LoadError', 'LoadIssue', 'LoadReport', 'Loaded', 'PrometheusError', 'PrometheusSource', 'from_frame', 'read_csv', 'to_frame', 'write_csv'},
+    "backend.analytics.io.prometheus": {'LabelMapping', 'MAX_POINTS', 'PrometheusError', 'PrometheusSource'},
+    "backend.analytics.io.exposition": {'ExpositionServer', 'FamilyType', 'MetricFamily', 'OPENMETRICS_CONTENT_TYPE', 'PROMETHEUS_CONTENT_TYPE', 'Sample', 'analytics_families', 'escape_label_value', 'format_value', 'render', 'timestamp_ms'},
+    "backend.analytics.report": {'render_report', 'write_report'},
+    "backend.analytics.cli": {'COMMANDS', 'build_parser', 'main'},
+    "backend.analytics.evaluation": {'BadTimestampPolicy', 'CostProfile', 'EventMetrics', 'FileScore', 'GroupScore', 'LocoChoice', 'LocoResult', 'NABCorpus', 'NABFile', 'NABFileLabels', 'NABRun', 'NAB_PROBATION_PERCENT', 'NAB_PROFILES', 'NO_DETECTION_THRESHOLD', 'PointAdjustedScores', 'ProfileResult', 'ThresholdChoice', 'TimestampRepair', 'alarms_from_scores', 'anomalous_spans', 'detected_within', 'evaluate_engine', 'evaluate_point_scorer', 'event_metrics', 'events_from_labels', 'leave_one_group_out', 'load_nab_corpus', 'load_profiles', 'merge_spans', 'normalised_score', 'optimize_threshold', 'point_adjusted_scores', 'point_scores_from_results', 'probationary_length', 'resolve_windows', 'scaled_sigmoid', 'score_corpus', 'score_file', 'spans_outside', 'sweep_thresholds', 'sweep_weights'},
+    "backend.analytics.testing": {'CHECK_NAMES', 'CheckOutcome', 'EngineConformanceError', 'check_engine', 'engine_threshold', 'make_test_series', 'planted_anomalies', 'run_checks'},
+    "backend.analytics.aggregation": {'AggregationPipeline', 'AggregationStrategy', 'FleetScores', 'p95'},
+    "backend.analytics.explain": {'AnomalyType', 'ExplanationClassifier'},
+    "backend.analytics.errors": {'EngineCreateError', 'EngineLoadError', 'StoreError', 'UnknownEngineError'},
+    "backend.analytics.validators": {'check_bool', 'check_non_negative_int', 'check_positive_int', 'check_positive_real', 'check_real', 'fail_type', 'fail_value'},
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLISHED))
+def test_all_is_exactly_the_published_surface(module_name: str) -> None:
+    """``__all__`` holds exactly the published names, without repeats, and each one resolves."""
+    module = importlib.import_module(module_name)
+    exported = list(module.__all__)
+    assert len(exported) == len(set(exported)), f"{module_name}.__all__ repeats a name"
+    assert set(exported) == PUBLISHED[module_name], (
+        f"{module_name}.__all__ changed: added {sorted(set(exported) - PUBLISHED[module_name])}, "
+        f"dropped {sorted(PUBLISHED[module_name] - set(exported))}"
+    )
+    for name in exported:
+        assert hasattr(module, name), f"{module_name}.__all__ lists {name!r}, which the module lacks"
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLISHED))
+def test_public_definitions_are_exported(module_name: str) -> None:
+    """A public class or function defined in the module itself is in its ``__all__`` (no hidden API)."""
+    module = importlib.import_module(module_name)
+    defined = {
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(obj) or inspect.isfunction(obj))
+        and getattr(obj, "__module__", None) == module_name
+    }
+    missing = sorted(defined - set(module.__all__))
+    assert not missing, f"{module_name} defines public {missing} outside __all__: export them or prefix _"
