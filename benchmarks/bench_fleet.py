@@ -36,6 +36,9 @@ NORMAL``. Definitions (indices are points of the series; spans are half-open):
   (the event, its return to normal and the same 30-point tolerance), merged
   into episodes the same way, divided by (event series x days). An alarm
   that starts inside a zone and runs on past it counts once for the part outside.
+  For an engine whose windows hold ``w`` points the zone starts ``w - 1``
+  points before the onset: the window that holds the onset is the detection,
+  not a false alarm before it (the reference scores points: ``w = 1``).
 - **agreement**: over all results of all series, the fraction where
   ``anomaly_label != NORMAL`` equals ``anomaly_score >= 0.5`` (CONTRACT.md's
   one alarm line: 1.0 is required).
@@ -228,8 +231,10 @@ class Tally:
         }
 
 
-def score_series(tally: Tally, fleet: CycleFleet, index: int, spans: list[tuple[int, int]]) -> None:
-    """Add one series' detections (its anomalous spans) to ``tally``."""
+def score_series(
+    tally: Tally, fleet: CycleFleet, index: int, spans: list[tuple[int, int]], window_points: int = 1
+) -> None:
+    """Add one series' detections (its anomalous spans, from windows of ``window_points``) to ``tally``."""
     item = fleet.series[index]
     days = fleet.days
     if not item.events:
@@ -252,7 +257,8 @@ def score_series(tally: Tally, fleet: CycleFleet, index: int, spans: list[tuple[
         counts[0] += hit
         counts[1] += 1
     n = len(item.series)
-    zones = [(e.onset, min(n, e.end + TOLERANCE_POINTS)) for e in item.events]
+    lead = window_points - 1
+    zones = [(max(0, e.onset - lead), min(n, e.end + TOLERANCE_POINTS)) for e in item.events]
     outside = spans_outside(spans, zones)
     tally.event_fa_episodes += len(merge_spans(outside, gap_points=GAP_POINTS))
     tally.event_series_days += days
@@ -261,8 +267,10 @@ def score_series(tally: Tally, fleet: CycleFleet, index: int, spans: list[tuple[
 Outcome = tuple[list[tuple[int, int]], int, int]  # anomalous spans, results, results on the alarm line
 
 
-def run_detector(outcome: Callable[[MetricSeries], Outcome], fleet: CycleFleet) -> Tally:
-    """Run ``outcome`` (one detector) on every series of ``fleet``; tally the figures."""
+def run_detector(
+    outcome: Callable[[MetricSeries], Outcome], fleet: CycleFleet, window_points: int = 1
+) -> Tally:
+    """Run ``outcome`` (one detector, windows of ``window_points``) on every series of ``fleet``."""
     tally = Tally()
     for index, item in enumerate(fleet.series):
         start = time.perf_counter()
@@ -271,7 +279,7 @@ def run_detector(outcome: Callable[[MetricSeries], Outcome], fleet: CycleFleet) 
         tally.points += len(item.series)
         tally.results += results
         tally.agree += agree
-        score_series(tally, fleet, index, spans)
+        score_series(tally, fleet, index, spans, window_points)
     return tally
 
 
@@ -384,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     tally = run_detector(reference_outcome(ReferenceDetector()), fleet)
                 else:
                     engine = registry.create(det, **(config if args.engine else {}))
-                    tally = run_detector(engine_outcome(engine), fleet)
+                    window = int(getattr(engine, "window_size_points", 1))
+                    tally = run_detector(engine_outcome(engine), fleet, window)
                 per_fleet[label] = tally.figures()
                 total.add(tally)
             figures = total.figures()

@@ -65,6 +65,21 @@ def test_reference_detector_finds_a_shift_and_stays_quiet_on_a_clean_cycle() -> 
         assert bench.detected_within(spans, onset=event.onset, tolerance_points=30)
 
 
+def test_window_holding_the_onset_is_the_detection_not_a_false_alarm() -> None:
+    """On an event series, an anomalous window that starts before the onset and holds it is no false
+    alarm for an engine with windows that long; a window ending before the onset still is one."""
+    bench = _bench("bench_fleet")
+    shifted = replace(ONE_MINUTE_3_DAYS, kinds=("level_shift",))
+    fleet = generate_cycle_fleet(5, shifted, n_series=1)
+    (event,) = fleet.series[0].events
+    holding = [(event.onset - 9, event.onset + 1)]
+    before = [(event.onset - 20, event.onset - 10)]
+    for spans, window, expected in ((holding, 10, 0), (holding, 1, 1), (before, 10, 1)):
+        tally = bench.Tally()
+        bench.score_series(tally, fleet, 0, spans, window)
+        assert tally.event_fa_episodes == expected, (spans, window)
+
+
 def _write_corpus(root: Path) -> None:
     """Three categories of two files each: noise around 10 with a spike inside each label window."""
     rng = random.Random(11)
