@@ -57,7 +57,6 @@ on loess" (1990), for judging a point against its season's robust profile.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from array import array
@@ -93,6 +92,14 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     m = len(ordered)
     return ordered[m // 2] if m % 2 else (ordered[m // 2 - 1] + ordered[m // 2]) * 0.5
+
+
+def _median3(p: float, q: float, r: float) -> float:
+    """The median of the finite ones among ``p, q, r`` (nan if none; the mean of two), in this order."""
+    if p - p == 0.0 and q - q == 0.0 and r - r == 0.0:
+        return max(min(p, q), min(max(p, q), r))
+    vals = [v for v in (p, q, r) if v - v == 0.0]
+    return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
 
 
 class ZScoreScorer(PointScorer):
@@ -227,16 +234,9 @@ class ZScoreScorer(PointScorer):
             if len(warm) < self.warmup_points:
                 return out
             self._start(warm, self._stamps)
-        while i < n:
-            if self._pending == 0:
-                self._begin_block()
-            take = min(_BLOCK - self._pending, n - i)
-            out.extend(self._score(values[i : i + take], stamps[i : i + take]))
-            self._pending += take
-            self._n += take
-            i += take
-            if self._pending == _BLOCK:
-                self._end_block()
+        if i < n:
+            out.extend(self._run(values, stamps, i))
+            self._n += n - i
         return out
 
     # -- internals -----------------------------------------------------------------
@@ -292,7 +292,7 @@ class ZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
+        s_level, s_trend, s_cycle, s_sustained = [max(v, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means.
@@ -315,81 +315,201 @@ class ZScoreScorer(PointScorer):
             self._tail_q,
         )
 
-    def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
+    def _run(self, values: Sequence[float], stamps: Sequence[int], i: int) -> list[float]:
+        """Score ``values[i:]`` (at ``stamps[i:]``), the blocks' boundaries included.
+
+        The hot loop: it does what :meth:`_expected` (twice), :meth:`_despiked`
+        and :meth:`_past` describe, inlined, with the same operations in the
+        same order, so the scores are bit for bit theirs. Points are scored in
+        blocks of ``_BLOCK`` with the state fixed at the block's start
+        (:meth:`_begin_block`), folded in at its end (:meth:`_end_block`).
+        """
+        n = len(values)
+        out: list[float] = []
+        norm, thr = self._norm, self.z_threshold
+        level_buf, ring = self._level_buf, self._ring
+        slot_us, slots, k = self._slot_us, self._slots, self.season_days
+        p_day, p_acc, p_n = self._prof_day, self._prof_acc, self._prof_n
+        p_count, p_med, p_vals = self._prof_count, self._prof_med, self._prof_vals
+        early = self._early
+        append = out.append
+        pos = self._pending  # the point's place in its block
+        if pos == 0:
+            self._begin_block()
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
         k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
-        norm, thr = self._norm, self.z_threshold
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above = int(sums[3]), int(sums[4]), int(sums[5])
-        out: list[float] = []
-        level_buf, ring = self._level_buf, self._ring
-        ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
-        slot_us, slots, expected, prof_count = self._slot_us, self._slots, self._expected, self._prof_count
-        for x, t in zip(xs, ts, strict=True):
+        ring_sum = self._ring_sum
+        for x, t in zip(values[i:], stamps[i:], strict=True):
+            i += 1
             v = x * norm
-            if v - v != 0.0:  # beyond the float range once scaled (a jump of ~600 orders): off the scale
-                out.append(1.0)
-                pos += 1
-                continue
-            r = abs(v - level)
-            sum_level += r if r < clip_level else clip_level
-            z = r * k_level
-            line = trend + slope * pos  # the local line at this point of the block
-            r = abs(v - line)
-            sum_trend += r if r < clip_trend else clip_trend
-            # The local models must agree: a steep stretch of the cycle fools only the level.
-            z = min(z, r * k_trend)
-            day = t // _DAY_US
-            slot = (t % _DAY_US) // slot_us
-            e = expected(v, day, slot, line)
-            if e - e == 0.0:  # finite (not nan): the cycle has a say
-                r = abs(v - e)
-                sum_cycle += r if r < clip_cycle else clip_cycle
-                n_cycle += 1
-                zc = r * k_cycle
-                if k_cycle:
-                    # Where the cycle knows this time of day, the local models count only as far
-                    # as the cycle sees something too: a sharp daily edge is no news.
-                    z = max(min(z, 2.0 * zc), zc)
+            if v - v == 0.0:  # else beyond the float range once scaled (a jump of ~600 orders)
+                r = abs(v - level)
+                sum_level += r if r < clip_level else clip_level
+                z = r * k_level
+                line = trend + slope * pos  # the local line at this point of the block
+                r = abs(v - line)
+                sum_trend += r if r < clip_trend else clip_trend
+                # The local models must agree: a steep stretch of the cycle fools only the level.
+                r *= k_trend
+                if r < z:  # noqa: PLR1730 - min/max calls cost more here
+                    z = r
+                day = t // _DAY_US
+                s = (t % _DAY_US) // slot_us
+                # The every-day profile at slot s (_expected): close its latest day when today is new.
+                if p_day[s] != day:
+                    c = p_count[s]
+                    m = p_n[s]
+                    if m:
+                        at = s * k
+                        p_vals[at + c % k] = p_acc[s] / m
+                        c += 1
+                        p_count[s] = c
+                        if c >= 3:
+                            m = c if c < k else k
+                            o = sorted(p_vals[at : at + m])
+                            p_med[s] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
+                    p_day[s] = day
+                    p_acc[s] = 0.0 + v
+                    p_n[s] = 1
+                else:
+                    p_acc[s] += v
+                    p_n[s] += 1
+                    c = p_count[s]
+                e = p_med[s] if c >= 3 or c == 0 else early(s, day, c, line)
+                if e - e == 0.0:  # finite (not nan): the cycle has a say
+                    r = abs(v - e)
+                    sum_cycle += r if r < clip_cycle else clip_cycle
+                    n_cycle += 1
+                    if k_cycle:
+                        # Where the cycle knows this time of day, the local models count only as far
+                        # as the cycle sees something too: a sharp daily edge is no news.
+                        zc = r * k_cycle
+                        r = 2.0 * zc
+                        if r < z:  # noqa: PLR1730 - min/max calls cost more here
+                            z = r
+                        if zc > z:  # noqa: PLR1730 - min/max calls cost more here
+                            z = zc
+                else:
+                    # No day of history here yet: the local models alone, with the caution of a
+                    # fresh series (its scales are young, and a daily edge looks like a shift).
+                    z *= _FRESH
+                if z > q99:
+                    above += 1
+                z *= tail
+                # The sustained channel compares with days of the same kind (weekday or weekend)
+                # only: slot s of the day-kind profile, updated as above.
+                s += 2 * slots if (day + 3) % 7 >= 5 else slots
+                if p_day[s] != day:
+                    c = p_count[s]
+                    m = p_n[s]
+                    if m:
+                        at = s * k
+                        p_vals[at + c % k] = p_acc[s] / m
+                        c += 1
+                        p_count[s] = c
+                        if c >= 3:
+                            m = c if c < k else k
+                            o = sorted(p_vals[at : at + m])
+                            p_med[s] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
+                    p_day[s] = day
+                    p_acc[s] = 0.0 + v
+                    p_n[s] = 1
+                else:
+                    p_acc[s] += v
+                    p_n[s] += 1
+                    c = p_count[s]
+                # The sustained channel trusts only a true median of days (three or more), its
+                # departure clipped like the scales' inputs (a spike is not a sustained departure).
+                if c >= 3 and (e := p_med[s]) - e == 0.0:
+                    d = v - e
+                    if d > clip_cycle:
+                        d = clip_cycle
+                    elif d < -clip_cycle:
+                        d = -clip_cycle
+                    typed = 1
+                else:
+                    d, typed = 0.0, 0
+                if d - d == 0.0:  # finite
+                    n_typed += typed
+                    ring_sum += d - ring[pos]
+                    ring[pos] = d
+                    r = abs(ring_sum) * k_sustained
+                    if r > z:  # noqa: PLR1730 - min/max calls cost more here
+                        z = r
+                    level_buf.append(v)
+                    append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
+                else:
+                    level_buf.append(v)
+                    append(1.0)
             else:
-                # No day of history here yet: the local models alone, with the caution of a
-                # fresh series (its scales are young, and a daily edge looks like a shift).
-                z *= _FRESH
-            if z > q99:
-                above += 1
-            z *= tail
-            # The sustained channel compares with days of the same kind (weekday or weekend) only.
-            typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
-            e = expected(v, day, typed, line)
-            if prof_count[typed] < 3:  # the sustained channel trusts only a true median of days
-                e = _NAN
-            d = v - e if e - e == 0.0 else 0.0
-            # Clipped like the scales' inputs, so a spike cannot pass for a sustained departure.
-            d = clip_cycle if d > clip_cycle else -clip_cycle if d < -clip_cycle else d
-            if d - d == 0.0:  # finite
-                if e - e == 0.0:
-                    n_typed += 1
-                ring_sum += d - ring[pos]
-                ring[pos] = d
-                zs = abs(ring_sum) * k_sustained
-                z = max(z, zs)
-            else:
-                z = _INF
+                append(1.0)  # off the scale
             pos += 1
-            level_buf.append(v)
-            out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
-        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5] = (
-            sum_level,
-            sum_trend,
-            sum_cycle,
-            n_cycle,
-            n_typed,
-            above,
-        )
+            if pos == _BLOCK:
+                sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
+                sums[3], sums[4], sums[5] = n_cycle, n_typed, above
+                self._ring_sum = ring_sum
+                self._end_block()
+                pos = 0
+                if i == n:
+                    return out
+                self._begin_block()
+                level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
+                k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
+                tail = _Q99 / q99
+                sums = self._sums
+                sum_level = sum_trend = sum_cycle = 0.0
+                n_cycle = n_typed = above = 0
+                ring_sum = self._ring_sum
+        sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
+        sums[3], sums[4], sums[5] = n_cycle, n_typed, above
         self._ring_sum = ring_sum
+        self._pending = pos
         return out
+
+    def _early(self, s: int, day: int, count: int, line: float) -> float:
+        """:meth:`_expected` of every-day slot ``s`` (reached today) with ``count`` of 1 or 2 finished days.
+
+        :meth:`_despiked` and :meth:`_past` unrolled: the same values, in the same order.
+        """
+        slots, k = self._slots, self.season_days
+        p_day, p_acc, p_n, p_count, p_vals = (
+            self._prof_day,
+            self._prof_acc,
+            self._prof_n,
+            self._prof_count,
+            self._prof_vals,
+        )
+        lo, hi = (s - 1) % slots, (s + 1) % slots
+        # Slot s was reached today: its latest finished days are in the ring.
+        mid = p_vals[s * k + (count - 1) % k]
+        # A neighbour not reached today still holds its latest day in the accumulator.
+        open_lo = p_day[lo] != day and p_n[lo] > 0
+        open_hi = p_day[hi] != day and p_n[hi] > 0
+        c_lo, c_hi = p_count[lo], p_count[hi]
+        left = p_vals[lo * k + (c_lo - 1) % k] if c_lo >= 1 else _NAN
+        if open_lo:
+            left = p_acc[lo] / p_n[lo]
+        right = p_vals[hi * k + (c_hi - 1) % k] if c_hi >= 1 else _NAN
+        if open_hi:
+            right = p_acc[hi] / p_n[hi]
+        a = _median3(left, mid, right)
+        if count == 1:
+            return a
+        mid = p_vals[s * k + (count - 2) % k]
+        if open_lo:
+            left = p_vals[lo * k + (c_lo - 1) % k] if c_lo >= 1 else _NAN
+        else:
+            left = p_vals[lo * k + (c_lo - 2) % k] if c_lo >= 2 else _NAN
+        if open_hi:
+            right = p_vals[hi * k + (c_hi - 1) % k] if c_hi >= 1 else _NAN
+        else:
+            right = p_vals[hi * k + (c_hi - 2) % k] if c_hi >= 2 else _NAN
+        b = _median3(left, mid, right)
+        return max(min(a, b), min(max(a, b), line))
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
@@ -411,8 +531,10 @@ class ZScoreScorer(PointScorer):
             self._cycle_seen += weight
         # Exact again: no rounding drift over a long stream (residuals near the float limit can
         # overflow an exact sum: then the running sum stays).
-        with contextlib.suppress(OverflowError):
+        try:  # noqa: SIM105 - contextlib.suppress costs a microsecond a block
             self._ring_sum = math.fsum(self._ring)
+        except OverflowError:
+            pass
         if n_typed == _BLOCK:  # a whole block compared with days of its kind: one sample of the mean
             mean = abs(self._ring_sum) / _BLOCK
             if self._sustained_seen:
