@@ -2,53 +2,92 @@
 
 Method
 ------
-Every point is compared with an *expected value* and the difference (the
-residual) is measured in a robust scale of past residuals. Two models of the
-expected value run side by side; a point is judged by the one whose recent
-residuals are smaller:
+Each point ``v`` gets a robust z-score (its residual over a robust scale of
+past residuals) from two kinds of model, and the score ``z / (z +
+z_threshold)`` (0.5, the alarm line, at ``z == z_threshold``, default 5.5).
 
-- **level**: the median of the last ``level_points`` points (default 32);
-- **daily cycle**: the value the same time of day had on the previous days.
-  The day is cut into slots (5 minutes, or the series' step when longer;
-  slots come from the timestamps, so any step from 1 second to 1 hour
-  works); each day contributes one value per slot, the mean of its points
-  there, and the expectation is the median of the last ``season_days``
-  (default 5) days' values at that slot. With only two days seen, the
-  median of those two and the recent level is used; before that, this model
-  has no say. One odd day (yesterday's incident) therefore never makes today
-  look odd, and a spike as large as yesterday's is still a spike today (a
-  spike that recurs at the same time on most of the last ``season_days`` days
-  becomes part of the profile).
+**Local models**, fixed at the start of each block of 16 points (blocks are
+aligned on the point index, so a live stream's chunking never matters):
 
-The scale of each model is an exponentially weighted mean of its absolute
-residuals, each clipped at 4 times the current scale (a Huber-style robust
-update: one outlier moves it by at most a few per cent; ``scale_points``,
-default 512, is its memory). ``z = |residual| / (1.2533 * scale)``
-(1.2533 turns a mean absolute deviation into a standard deviation for
-Gaussian noise) and the point's score is ``z / (z + z_threshold)``: 0.5,
-the alarm line, at ``z == z_threshold`` (default 5).
+- *level*: the median of the last ``level_points`` values (default 32);
+- *local line*: the medians of the two halves of those values, joined by a
+  line and extrapolated over the block, so that a smooth daily cycle is
+  expected where it is going, not where it was.
 
-Warm-up: the first ``warmup_points`` points (default 64) score 0; they set
-the initial scale. A fresh series is then judged by the level model alone,
-which a daily cycle does not trip (its residuals set the scale), until two
-days of history give the cycle model its say.
+The local z is the smaller of the two (the models must agree: a steep stretch
+of the cycle fools only the level).
+
+**Daily cycle.** The day (UTC) is cut into slots of ``max(step, 1 minute)``
+(``step``: the median step of the warm-up; 1,440 slots a day at 1 minute, 288
+at 5 minutes; any step from 1 second to 1 hour works). A slot's value on a
+day is the mean of its points that day, and each slot keeps its values of the
+last ``season_days`` days (default 5). Where the slot has three days or more,
+the expectation is their median; with one or two, each day's value is first
+de-spiked (the median of it and its two neighbouring slots that day), and
+two days are combined with the local line as a third vote (their median);
+with none, the cycle has no say. One odd day (yesterday's incident) never
+makes today look odd, and a spike as large as yesterday's is still a spike
+today; a spike that recurs at the same time on most of the last days
+becomes part of the profile. Where the cycle has a say (once it has had 16
+residuals to learn its scale from), ``z = max(min(z_local, 2 * z_cycle),
+z_cycle)``: the local models count only as far as the cycle sees something
+too, so a sharp daily edge is no news (before those 16 residuals, ``z =
+z_local``). Where it has no say (no day of history at that slot yet), ``z =
+0.75 * z_local``: a fresh series' scales are young and its daily edges look
+like shifts.
+
+**Heavy tails.** The 99th percentile of the points' ``|z|`` is tracked by
+stochastic approximation (up about 2% for each point above it, down as much
+per 100 points below, between 2.576, the Gaussian value, and twice that; a
+block with more than two points above is an event and counts as none), and
+every ``z`` is multiplied by ``2.576 / q99``: a heavy-tailed series alarms
+as rarely as Gaussian noise would.
+
+**Sustained channel.** A second profile per slot, kept separately for
+weekdays and for weekend days (UTC), gives each point the median of the last
+days *of the same kind* once it has three or more; the point's departure from
+it, clipped at 4 scales (so a spike cannot pass for a sustained departure),
+is averaged over the last 16 points, in its own scale, and ``z`` is the
+larger of the two channels. It speaks once 8 blocks have been compared
+with their kind of day throughout (its scale is the mean absolute of such
+blocks' means): a departure too small for any one point but held over 16
+points adds up, and a weekly rhythm never makes a Saturday look like a
+broken Friday.
+
+**Scales.** Each model's scale is an exponentially weighted mean of its
+absolute residuals, each clipped at 4 times the current scale (a Huber-style
+robust update: one outlier moves it by at most a few per cent), updated at
+the end of each block; ``scale_points`` (default 512) is its memory. ``z =
+|residual| / (1.2533 * scale)`` (1.2533 turns a mean absolute deviation into
+a standard deviation for Gaussian noise). No scale falls below the series'
+*resolution*: half the 10th percentile of its non-zero steps in the warm-up
+(nor below ``1e-12 * |level|``), so that a noise-free or quantised series (a
+square wave, integer counts) does not make every small departure infinitely
+unlikely.
+
+**Warm-up.** The first ``warmup_points`` points (default 64) score 0; they
+fix the value scaling, the slot width and the initial scales, and they enter
+the profiles. Before a day of history the cycle has no say (the local
+models, at three quarters); the cycle model speaks from the second day on,
+the sustained channel from the fourth day of a kind on.
 
 Windows of ``window_size_points`` points advance by ``stride_points``; a
 window scores its highest point and is anomalous exactly when that score is
 at or above 0.5. Labels, magnitudes, sentences and the live form come from
-:class:`~backend.analytics.scoring.PointScoringEngine`.
+:class:`~backend.analytics.scoring.PointScoringEngine`. The engine is causal.
 
 Cost and numerics
 -----------------
-Points are scored in blocks of 16 (aligned on the point index, so the
-result does not depend on how a live stream is chunked): the level, the
-scales and the model choice are those at the block's start, and C-level
-``map`` loops do the per-point work. Memory per series: ``level_points``
-values and ``season_days`` values per slot (288 slots a day at 5 minutes),
-whatever the length of the series. Values are divided by a power of two
-fixed at warm-up (the warm-up's largest becomes about 2**-10), so residuals
-of values near 1e308 never overflow; a value that leaves the float range
-once scaled (a jump by hundreds of orders of magnitude) scores 1. The engine is causal.
+Per point, a constant amount of work: one pass of a single loop over the
+chunk (:meth:`ZScoreScorer._run`) that updates both profiles in place; per
+slot and day, a median of at most ``season_days`` values; per block, three
+medians of the level buffer. Memory per series: ``level_points`` values and,
+per slot of the three profiles, ``season_days`` day values plus five
+numbers (about 350 KB at 1-minute steps, 70 KB at 5 minutes), whatever the
+length of the series. Values are multiplied by a power of two fixed at
+warm-up (the warm-up's largest becomes about 2**-10), so residuals of values
+near 1e308 never overflow; a value that leaves the float range once scaled
+(a jump by hundreds of orders of magnitude) scores 1.
 
 References: P. J. Huber, "Robust estimation of a location parameter" (1964);
 R. B. Cleveland et al., "STL: a seasonal-trend decomposition procedure based
@@ -643,7 +682,7 @@ class ZScoreEngine(PointScoringEngine):
       :class:`~backend.analytics.explain.ExplanationClassifier`.
 
     See the module docs for the method. History needed: ``warmup_points``
-    points before anything can alarm; two days before the daily cycle is used.
+    points before anything can alarm; one day before the daily cycle is used.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> from backend.analytics import MetricSeries
