@@ -79,14 +79,15 @@ at or above 0.5. Labels, magnitudes, sentences and the live form come from
 Cost and numerics
 -----------------
 Per point, a constant amount of work: one pass of a single loop over the
-chunk (:meth:`ZScoreScorer._run`) that updates both profiles in place; per
-slot and day, a median of at most ``season_days`` values; per block, three
-medians of the level buffer. Memory per series: ``level_points`` values and,
-per slot of the three profiles, ``season_days`` day values plus five
-numbers (about 350 KB at 1-minute steps, 70 KB at 5 minutes), whatever the
-length of the series. Values are multiplied by a power of two fixed at
-warm-up (the warm-up's largest becomes about 2**-10), so residuals of values
-near 1e308 never overflow; a value that leaves the float range once scaled
+chunk (:meth:`ZScoreScorer._run`) that updates the profiles in place; per
+slot and day, two medians of at most ``season_days`` values; per block, three
+medians of the level buffer. Memory per series: ``level_points`` values, three
+numbers per slot of the day (the day being summed), and per slot of each of
+the three profiles ``season_days`` day values and two numbers (about 280 KB
+at 1-minute steps, 55 KB at 5 minutes), whatever the length of the series.
+Values are multiplied by a power of two fixed at warm-up (the warm-up's
+largest becomes about 2**-10), so residuals of values near 1e308 never
+overflow; a value that leaves the float range once scaled
 (a jump by hundreds of orders of magnitude) scores 1.
 
 References: P. J. Huber, "Robust estimation of a location parameter" (1964);
@@ -228,8 +229,9 @@ class ZScoreScorer(PointScorer):
         self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
         self._slot_us = _SLOT_US
         self._slots = 1
-        # Per slot of a weekday and of a weekend day: the day being accumulated, its sum and
-        # count, the finished days' values (latest last), their count and median (nan below 3).
+        # Per slot of the day (every-day profile): the day being accumulated, its sum and count.
+        # Per slot of the three profiles (every day, weekdays, weekend days; see _close): the
+        # finished days' count and median (nan below 3).
         self._prof_day: array[int] = array("q")
         self._prof_acc: array[float] = array("d")
         self._prof_n: array[int] = array("q")
@@ -294,9 +296,9 @@ class ZScoreScorer(PointScorer):
         slots = max(1, round(_DAY_US / slot))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
-        self._prof_day = array("q", [-1]) * (3 * slots)
-        self._prof_acc = array("d", [0.0]) * (3 * slots)
-        self._prof_n = array("q", [0]) * (3 * slots)
+        self._prof_day = array("q", [-1]) * slots
+        self._prof_acc = array("d", [0.0]) * slots
+        self._prof_n = array("q", [0]) * slots
         self._prof_count = array("q", [0]) * (3 * slots)
         self._prof_med = array("d", [math.nan]) * (3 * slots)
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
@@ -312,7 +314,6 @@ class ZScoreScorer(PointScorer):
             day = t // _DAY_US
             slot = (t % _DAY_US) // self._slot_us
             self._expected(v, day, slot, v)
-            self._expected(v, day, slot + (2 * slots if (day + 3) % 7 >= 5 else slots), v)
         self._warm = None
         self._stamps = []
 
@@ -403,14 +404,27 @@ class ZScoreScorer(PointScorer):
                     c = p_count[s]
                     m = p_n[s]
                     if m:
+                        # The slot's latest day ends: its value joins the slot's finished days, in
+                        # the every-day profile and in the profile of its kind of day (_close).
+                        val = p_acc[s] / m
                         at = s * k
-                        p_vals[at + c % k] = p_acc[s] / m
+                        p_vals[at + c % k] = val
                         c += 1
                         p_count[s] = c
                         if c >= 3:
                             m = c if c < k else k
                             o = sorted(p_vals[at : at + m])
                             p_med[s] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
+                        u = s + (2 * slots if (p_day[s] + 3) % 7 >= 5 else slots)
+                        cu = p_count[u]
+                        at = u * k
+                        p_vals[at + cu % k] = val
+                        cu += 1
+                        p_count[u] = cu
+                        if cu >= 3:
+                            m = cu if cu < k else k
+                            o = sorted(p_vals[at : at + m])
+                            p_med[u] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
                     p_day[s] = day
                     p_acc[s] = 0.0 + v
                     p_n[s] = 1
@@ -440,30 +454,10 @@ class ZScoreScorer(PointScorer):
                     above += 1
                 z *= tail
                 # The sustained channel compares with days of the same kind (weekday or weekend)
-                # only: slot s of the day-kind profile, updated as above.
+                # only, and trusts only a true median of days (three or more); its departure is
+                # clipped like the scales' inputs (a spike is not a sustained departure).
                 s += 2 * slots if (day + 3) % 7 >= 5 else slots
-                if p_day[s] != day:
-                    c = p_count[s]
-                    m = p_n[s]
-                    if m:
-                        at = s * k
-                        p_vals[at + c % k] = p_acc[s] / m
-                        c += 1
-                        p_count[s] = c
-                        if c >= 3:
-                            m = c if c < k else k
-                            o = sorted(p_vals[at : at + m])
-                            p_med[s] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
-                    p_day[s] = day
-                    p_acc[s] = 0.0 + v
-                    p_n[s] = 1
-                else:
-                    p_acc[s] += v
-                    p_n[s] += 1
-                    c = p_count[s]
-                # The sustained channel trusts only a true median of days (three or more), its
-                # departure clipped like the scales' inputs (a spike is not a sustained departure).
-                if c >= 3 and (e := p_med[s]) - e == 0.0:
+                if p_count[s] >= 3 and (e := p_med[s]) - e == 0.0:
                     d = v - e
                     if d > clip_cycle:
                         d = clip_cycle
@@ -587,29 +581,18 @@ class ZScoreScorer(PointScorer):
             del self._level_buf[: len(self._level_buf) - keep]
 
     def _expected(self, v: float, day: int, s: int, line: float) -> float:
-        """Profile slot ``s``'s expectation on ``day`` (nan before a day there); adds ``v`` to it.
+        """Every-day slot ``s``'s expectation on ``day`` (nan before a day there); adds ``v`` to it.
 
         With three days or more it is their median; with one or two, each
         day's value is first taken as the median of it and its neighbouring
         slots (:meth:`_despiked`), and two days are combined with ``line`` (the
         local line's expectation) as a third vote: one odd day, or a spike on
-        it, cannot make a normal point look odd.
-
-        Slots ``[0, slots)`` profile every day, ``[slots, 2 * slots)`` weekdays
-        and ``[2 * slots, 3 * slots)`` weekend days (UTC), so that a weekly
-        rhythm never makes a Saturday look like a broken Friday to the
-        sustained channel.
+        it, cannot make a normal point look odd. :meth:`_run` does the same,
+        inlined.
         """
         if self._prof_day[s] != day:
             if self._prof_n[s]:
-                k = self.season_days
-                count = self._prof_count[s]
-                vals = self._prof_vals
-                vals[s * k + count % k] = self._prof_acc[s] / self._prof_n[s]
-                count += 1
-                self._prof_count[s] = count
-                if count >= 3:
-                    self._prof_med[s] = _median(vals[s * k : s * k + min(count, k)].tolist())
+                self._close(s)
             self._prof_day[s] = day
             self._prof_acc[s] = 0.0
             self._prof_n[s] = 0
@@ -618,13 +601,33 @@ class ZScoreScorer(PointScorer):
         count = self._prof_count[s]
         if count >= 3 or count == 0:
             return self._prof_med[s]
-        if s >= self._slots:  # a day-kind profile with one or two days: not used
-            return _NAN
         a = self._despiked(s, day, 1)
         if count == 1:
             return a
         b = self._despiked(s, day, 2)
         return max(min(a, b), min(max(a, b), line))
+
+    def _close(self, s: int) -> None:
+        """Every-day slot ``s``'s latest day ends: its value (the mean of its points) joins the finished days.
+
+        Profile slots ``[0, slots)`` hold every day, ``[slots, 2 * slots)``
+        weekdays and ``[2 * slots, 3 * slots)`` weekend days (UTC): the value
+        joins slot ``s`` and slot ``s`` of its kind of day, so that a weekly
+        rhythm never makes a Saturday look like a broken Friday to the
+        sustained channel. Each keeps its last ``season_days`` values as a
+        ring, and their median once it has three.
+        """
+        value = self._prof_acc[s] / self._prof_n[s]
+        kind = s + (2 * self._slots if (self._prof_day[s] + 3) % 7 >= 5 else self._slots)
+        k = self.season_days
+        vals = self._prof_vals
+        for u in (s, kind):
+            count = self._prof_count[u]
+            vals[u * k + count % k] = value
+            count += 1
+            self._prof_count[u] = count
+            if count >= 3:
+                self._prof_med[u] = _median(vals[u * k : u * k + min(count, k)].tolist())
 
     def _despiked(self, s: int, day: int, back: int) -> float:
         """Slot ``s``'s value ``back`` days back, as the median of it and its two neighbouring slots.
