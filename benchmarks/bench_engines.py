@@ -31,7 +31,8 @@ as a ratio to the kernel measured in the same run on the same values:
   on every series, then ``AggregationPipeline().run`` up to tenant level;
 - river's ``GaussianScorer`` (window 64; ``score_one`` then ``learn_one`` per
   point) and Merlion's ``WindStats`` and ``ZMS`` (``train`` on each series,
-  which scores it), when importable, else "not installed".
+  which scores it; one run, they are slow), when importable, else "not
+  installed".
 
 Memory: per engine, the bytes a live stream (``engine.stream``) holds
 (``tracemalloc``) after one cycle-fleet series (7 days) fed in chunks of 100
@@ -401,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         merlion = merlion_scorers(series)
         for label in ("Merlion WindStats", "Merlion ZMS"):
             if label in merlion:
-                row(label, best_of(merlion[label], args.repeat))
+                row(label, best_of(merlion[label], 1))  # slow: one run
             else:
                 row(label, None, "not installed")
 
