@@ -25,6 +25,9 @@ as a ratio to the kernel measured in the same run on the same values:
   points every 16, a window flagged when its farthest point is 4 sd out;
 - **numpy rolling z-score** (when numpy is installed): the same z-scores
   from cumulative sums, vectorised per series;
+- the ``zscore`` scorer alone (``update_many`` on each series: no windows,
+  no labels), and the same for the scorer as it was before issue 11's speed
+  work (``tests/zscore_reference.py``, which gives the same scores bit for bit);
 - every built-in engine (``zscore`` with windows 64/16 and with its defaults,
   ``novelty``, ``contextual``, ``combined`` with their defaults), with
   ``classify=False`` and with labels (``classify=True``, the default): ``detect``
@@ -85,9 +88,11 @@ from backend.analytics import (  # noqa: E402
     EngineRegistry,
     MetricSeries,
 )
-from backend.analytics.scoring import PointScoringEngine  # noqa: E402
+from backend.analytics.engines.zscore import ZScoreScorer  # noqa: E402
+from backend.analytics.scoring import PointScorer, PointScoringEngine  # noqa: E402
 from backend.analytics.store import SQLiteMetricStore  # noqa: E402
 from simulator.cycles import FIVE_MINUTES_7_DAYS, generate_cycle_fleet  # noqa: E402
+from tests.zscore_reference import ReferenceZScoreScorer  # noqa: E402 - the scorer before issue 11
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 T0_US = (T0 - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
@@ -117,6 +122,14 @@ def cycles_workload(n_series: int) -> list[MetricSeries]:
         MetricSeries.from_arrays(*ids(k), s.series.epoch_us, s.series.values)
         for k, s in enumerate(fleet.series)
     ]
+
+
+def scorer_run(scorer_class: type[PointScorer], values: list[list[float]], stamps: list[list[int]]) -> int:
+    """Scores of every series from a fresh scorer (no windows, no labels); returns how many reach 0.5."""
+    return sum(
+        sum(1 for x in scorer_class().update_many(v, t) if x >= 0.5)
+        for v, t in zip(values, stamps, strict=True)
+    )
 
 
 def kernel(values: list[list[float]]) -> int:
@@ -395,6 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"pure-Python running-sum z-score kernel, W={KERNEL_BASE} (windows {KERNEL_W}/{KERNEL_STRIDE})",
             ref,
         )
+        stamps = [s.epoch_us.tolist() for s in series]
+        for label, scorer_class in (
+            ("`zscore` scorer alone (`ZScoreScorer.update_many`)", ZScoreScorer),
+            ("`zscore` scorer alone, before issue 11 (`tests/zscore_reference.py`)", ReferenceZScoreScorer),
+        ):
+            row(label, best_of(partial(scorer_run, scorer_class, values, stamps), args.repeat))
         for label, name, config in ENGINES:
             for classify in (False, True):
                 run = engine_run(name, {**config, "classify": classify}, series)
