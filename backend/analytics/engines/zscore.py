@@ -2,53 +2,93 @@
 
 Method
 ------
-Every point is compared with an *expected value* and the difference (the
-residual) is measured in a robust scale of past residuals. Two models of the
-expected value run side by side; a point is judged by the one whose recent
-residuals are smaller:
+Each point ``v`` gets a robust z-score (its residual over a robust scale of
+past residuals) from two kinds of model, and the score ``z / (z +
+z_threshold)`` (0.5, the alarm line, at ``z == z_threshold``, default 5.5).
 
-- **level**: the median of the last ``level_points`` points (default 32);
-- **daily cycle**: the value the same time of day had on the previous days.
-  The day is cut into slots (5 minutes, or the series' step when longer;
-  slots come from the timestamps, so any step from 1 second to 1 hour
-  works); each day contributes one value per slot, the mean of its points
-  there, and the expectation is the median of the last ``season_days``
-  (default 5) days' values at that slot. With only two days seen, the
-  median of those two and the recent level is used; before that, this model
-  has no say. One odd day (yesterday's incident) therefore never makes today
-  look odd, and a spike as large as yesterday's is still a spike today (a
-  spike that recurs at the same time on most of the last ``season_days`` days
-  becomes part of the profile).
+**Local models**, fixed at the start of each block of 16 points (blocks are
+aligned on the point index, so a live stream's chunking never matters):
 
-The scale of each model is an exponentially weighted mean of its absolute
-residuals, each clipped at 4 times the current scale (a Huber-style robust
-update: one outlier moves it by at most a few per cent; ``scale_points``,
-default 512, is its memory). ``z = |residual| / (1.2533 * scale)``
-(1.2533 turns a mean absolute deviation into a standard deviation for
-Gaussian noise) and the point's score is ``z / (z + z_threshold)``: 0.5,
-the alarm line, at ``z == z_threshold`` (default 5).
+- *level*: the median of the last ``level_points`` values (default 32);
+- *local line*: the medians of the two halves of those values, joined by a
+  line and extrapolated over the block, so that a smooth daily cycle is
+  expected where it is going, not where it was.
 
-Warm-up: the first ``warmup_points`` points (default 64) score 0; they set
-the initial scale. A fresh series is then judged by the level model alone,
-which a daily cycle does not trip (its residuals set the scale), until two
-days of history give the cycle model its say.
+The local z is the smaller of the two (the models must agree: a steep stretch
+of the cycle fools only the level).
+
+**Daily cycle.** The day (UTC) is cut into slots of ``max(step, 1 minute)``
+(``step``: the median step of the warm-up; 1,440 slots a day at 1 minute, 288
+at 5 minutes; any step from 1 second to 1 hour works). A slot's value on a
+day is the mean of its points that day, and each slot keeps its values of the
+last ``season_days`` days (default 5). Where the slot has three days or more,
+the expectation is their median; with one or two, each day's value is first
+de-spiked (the median of it and its two neighbouring slots that day), and
+two days are combined with the local line as a third vote (their median);
+with none, the cycle has no say. One odd day (yesterday's incident) never
+makes today look odd, and a spike as large as yesterday's is still a spike
+today; a spike that recurs at the same time on most of the last days
+becomes part of the profile. Where the cycle has a say (once it has had 16
+residuals to learn its scale from), ``z = max(min(z_local, 2 * z_cycle),
+z_cycle)``: the local models count only as far as the cycle sees something
+too, so a sharp daily edge is no news (before those 16 residuals, ``z =
+z_local``). Where it has no say (no day of history at that slot yet), ``z =
+0.75 * z_local``: a fresh series' scales are young and its daily edges look
+like shifts.
+
+**Heavy tails.** The 99th percentile of the points' ``|z|`` is tracked by
+stochastic approximation (up about 2% for each point above it, down as much
+per 100 points below, between 2.576, the Gaussian value, and twice that; a
+block with more than two points above is an event and counts as none), and
+every ``z`` is multiplied by ``2.576 / q99``: a heavy-tailed series alarms
+as rarely as Gaussian noise would.
+
+**Sustained channel.** A second profile per slot, kept separately for
+weekdays and for weekend days (UTC), gives each point the median of the last
+days *of the same kind* once it has three or more; the point's departure from
+it, clipped at 4 scales (so a spike cannot pass for a sustained departure),
+is averaged over the last 16 points, in its own scale, and ``z`` is the
+larger of the two channels. It speaks once 8 blocks have been compared
+with their kind of day throughout (its scale is the mean absolute of such
+blocks' means): a departure too small for any one point but held over 16
+points adds up, and a weekly rhythm never makes a Saturday look like a
+broken Friday.
+
+**Scales.** Each model's scale is an exponentially weighted mean of its
+absolute residuals, each clipped at 4 times the current scale (a Huber-style
+robust update: one outlier moves it by at most a few per cent), updated at
+the end of each block; ``scale_points`` (default 512) is its memory. ``z =
+|residual| / (1.2533 * scale)`` (1.2533 turns a mean absolute deviation into
+a standard deviation for Gaussian noise). No scale falls below the series'
+*resolution*: half the 10th percentile of its non-zero steps in the warm-up
+(nor below ``1e-12 * |level|``), so that a noise-free or quantised series (a
+square wave, integer counts) does not make every small departure infinitely
+unlikely.
+
+**Warm-up.** The first ``warmup_points`` points (default 64) score 0; they
+fix the value scaling, the slot width and the initial scales, and they enter
+the profiles. Before a day of history the cycle has no say (the local
+models, at three quarters); the cycle model speaks from the second day on,
+the sustained channel from the fourth day of a kind on.
 
 Windows of ``window_size_points`` points advance by ``stride_points``; a
 window scores its highest point and is anomalous exactly when that score is
 at or above 0.5. Labels, magnitudes, sentences and the live form come from
-:class:`~backend.analytics.scoring.PointScoringEngine`.
+:class:`~backend.analytics.scoring.PointScoringEngine`. The engine is causal.
 
 Cost and numerics
 -----------------
-Points are scored in blocks of 16 (aligned on the point index, so the
-result does not depend on how a live stream is chunked): the level, the
-scales and the model choice are those at the block's start, and C-level
-``map`` loops do the per-point work. Memory per series: ``level_points``
-values and ``season_days`` values per slot (288 slots a day at 5 minutes),
-whatever the length of the series. Values are divided by a power of two
-fixed at warm-up (the warm-up's largest becomes about 2**-10), so residuals
-of values near 1e308 never overflow; a value that leaves the float range
-once scaled (a jump by hundreds of orders of magnitude) scores 1. The engine is causal.
+Per point, a constant amount of work: one pass of a single loop over the
+chunk (:meth:`ZScoreScorer._run`) that updates the profiles in place; per
+slot and day, two medians of at most ``season_days`` values; per block, three
+medians of the level buffer. Memory per series: ``level_points`` values, three
+numbers per slot of the day (the day being summed), and per slot of each of
+the three profiles ``season_days`` day values and two numbers (about 280 KB
+at 1-minute steps, 55 KB at 5 minutes), whatever the length of the series.
+Values are multiplied by a power of two fixed at warm-up (the warm-up's
+largest becomes about 2**-10), so residuals of values near 1e308 never
+overflow; a value that leaves the float range once scaled
+(a jump by hundreds of orders of magnitude) scores 1.
 
 References: P. J. Huber, "Robust estimation of a location parameter" (1964);
 R. B. Cleveland et al., "STL: a seasonal-trend decomposition procedure based
@@ -57,7 +97,6 @@ on loess" (1990), for judging a point against its season's robust profile.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from array import array
@@ -93,6 +132,14 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     m = len(ordered)
     return ordered[m // 2] if m % 2 else (ordered[m // 2 - 1] + ordered[m // 2]) * 0.5
+
+
+def _median3(p: float, q: float, r: float) -> float:
+    """The median of the finite ones among ``p, q, r`` (nan if none; the mean of two), in this order."""
+    if p - p == 0.0 and q - q == 0.0 and r - r == 0.0:
+        return max(min(p, q), min(max(p, q), r))
+    vals = [v for v in (p, q, r) if v - v == 0.0]
+    return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
 
 
 class ZScoreScorer(PointScorer):
@@ -182,8 +229,9 @@ class ZScoreScorer(PointScorer):
         self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
         self._slot_us = _SLOT_US
         self._slots = 1
-        # Per slot of a weekday and of a weekend day: the day being accumulated, its sum and
-        # count, the finished days' values (latest last), their count and median (nan below 3).
+        # Per slot of the day (every-day profile): the day being accumulated, its sum and count.
+        # Per slot of the three profiles (every day, weekdays, weekend days; see _close): the
+        # finished days' count and median (nan below 3).
         self._prof_day: array[int] = array("q")
         self._prof_acc: array[float] = array("d")
         self._prof_n: array[int] = array("q")
@@ -227,16 +275,9 @@ class ZScoreScorer(PointScorer):
             if len(warm) < self.warmup_points:
                 return out
             self._start(warm, self._stamps)
-        while i < n:
-            if self._pending == 0:
-                self._begin_block()
-            take = min(_BLOCK - self._pending, n - i)
-            out.extend(self._score(values[i : i + take], stamps[i : i + take]))
-            self._pending += take
-            self._n += take
-            i += take
-            if self._pending == _BLOCK:
-                self._end_block()
+        if i < n:
+            out.extend(self._run(values, stamps, i))
+            self._n += n - i
         return out
 
     # -- internals -----------------------------------------------------------------
@@ -255,9 +296,9 @@ class ZScoreScorer(PointScorer):
         slots = max(1, round(_DAY_US / slot))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
-        self._prof_day = array("q", [-1]) * (3 * slots)
-        self._prof_acc = array("d", [0.0]) * (3 * slots)
-        self._prof_n = array("q", [0]) * (3 * slots)
+        self._prof_day = array("q", [-1]) * slots
+        self._prof_acc = array("d", [0.0]) * slots
+        self._prof_n = array("q", [0]) * slots
         self._prof_count = array("q", [0]) * (3 * slots)
         self._prof_med = array("d", [math.nan]) * (3 * slots)
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
@@ -273,7 +314,6 @@ class ZScoreScorer(PointScorer):
             day = t // _DAY_US
             slot = (t % _DAY_US) // self._slot_us
             self._expected(v, day, slot, v)
-            self._expected(v, day, slot + (2 * slots if (day + 3) % 7 >= 5 else slots), v)
         self._warm = None
         self._stamps = []
 
@@ -292,7 +332,7 @@ class ZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
+        s_level, s_trend, s_cycle, s_sustained = [max(v, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means.
@@ -315,81 +355,194 @@ class ZScoreScorer(PointScorer):
             self._tail_q,
         )
 
-    def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
+    def _run(self, values: Sequence[float], stamps: Sequence[int], i: int) -> list[float]:
+        """Score ``values[i:]`` (at ``stamps[i:]``), the blocks' boundaries included.
+
+        The hot loop: it does what :meth:`_expected` (twice), :meth:`_despiked`
+        and :meth:`_past` describe, inlined, with the same operations in the
+        same order, so the scores are bit for bit theirs. Points are scored in
+        blocks of ``_BLOCK`` with the state fixed at the block's start
+        (:meth:`_begin_block`), folded in at its end (:meth:`_end_block`).
+        """
+        n = len(values)
+        out: list[float] = []
+        norm, thr = self._norm, self.z_threshold
+        level_buf, ring = self._level_buf, self._ring
+        slot_us, slots, k = self._slot_us, self._slots, self.season_days
+        p_day, p_acc, p_n = self._prof_day, self._prof_acc, self._prof_n
+        p_count, p_med, p_vals = self._prof_count, self._prof_med, self._prof_vals
+        early = self._early
+        append = out.append
+        pos = self._pending  # the point's place in its block
+        if pos == 0:
+            self._begin_block()
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
         k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
-        norm, thr = self._norm, self.z_threshold
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above = int(sums[3]), int(sums[4]), int(sums[5])
-        out: list[float] = []
-        level_buf, ring = self._level_buf, self._ring
-        ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
-        slot_us, slots, expected, prof_count = self._slot_us, self._slots, self._expected, self._prof_count
-        for x, t in zip(xs, ts, strict=True):
+        ring_sum = self._ring_sum
+        for x, t in zip(values[i:], stamps[i:], strict=True):
+            i += 1
             v = x * norm
-            if v - v != 0.0:  # beyond the float range once scaled (a jump of ~600 orders): off the scale
-                out.append(1.0)
-                pos += 1
-                continue
-            r = abs(v - level)
-            sum_level += r if r < clip_level else clip_level
-            z = r * k_level
-            line = trend + slope * pos  # the local line at this point of the block
-            r = abs(v - line)
-            sum_trend += r if r < clip_trend else clip_trend
-            # The local models must agree: a steep stretch of the cycle fools only the level.
-            z = min(z, r * k_trend)
-            day = t // _DAY_US
-            slot = (t % _DAY_US) // slot_us
-            e = expected(v, day, slot, line)
-            if e - e == 0.0:  # finite (not nan): the cycle has a say
-                r = abs(v - e)
-                sum_cycle += r if r < clip_cycle else clip_cycle
-                n_cycle += 1
-                zc = r * k_cycle
-                if k_cycle:
-                    # Where the cycle knows this time of day, the local models count only as far
-                    # as the cycle sees something too: a sharp daily edge is no news.
-                    z = max(min(z, 2.0 * zc), zc)
+            if v - v == 0.0:  # else beyond the float range once scaled (a jump of ~600 orders)
+                r = abs(v - level)
+                sum_level += r if r < clip_level else clip_level
+                z = r * k_level
+                line = trend + slope * pos  # the local line at this point of the block
+                r = abs(v - line)
+                sum_trend += r if r < clip_trend else clip_trend
+                # The local models must agree: a steep stretch of the cycle fools only the level.
+                r *= k_trend
+                if r < z:  # noqa: PLR1730 - min/max calls cost more here
+                    z = r
+                day = t // _DAY_US
+                s = (t % _DAY_US) // slot_us
+                # The every-day profile at slot s (_expected): close its latest day when today is new.
+                if p_day[s] != day:
+                    c = p_count[s]
+                    m = p_n[s]
+                    if m:
+                        # The slot's latest day ends: its value joins the slot's finished days, in
+                        # the every-day profile and in the profile of its kind of day (_close).
+                        val = p_acc[s] / m
+                        at = s * k
+                        p_vals[at + c % k] = val
+                        c += 1
+                        p_count[s] = c
+                        if c >= 3:
+                            m = c if c < k else k
+                            o = sorted(p_vals[at : at + m])
+                            p_med[s] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
+                        u = s + (2 * slots if (p_day[s] + 3) % 7 >= 5 else slots)
+                        cu = p_count[u]
+                        at = u * k
+                        p_vals[at + cu % k] = val
+                        cu += 1
+                        p_count[u] = cu
+                        if cu >= 3:
+                            m = cu if cu < k else k
+                            o = sorted(p_vals[at : at + m])
+                            p_med[u] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
+                    p_day[s] = day
+                    p_acc[s] = 0.0 + v
+                    p_n[s] = 1
+                else:
+                    p_acc[s] += v
+                    p_n[s] += 1
+                    c = p_count[s]
+                e = p_med[s] if c >= 3 or c == 0 else early(s, day, c, line)
+                if e - e == 0.0:  # finite (not nan): the cycle has a say
+                    r = abs(v - e)
+                    sum_cycle += r if r < clip_cycle else clip_cycle
+                    n_cycle += 1
+                    if k_cycle:
+                        # Where the cycle knows this time of day, the local models count only as far
+                        # as the cycle sees something too: a sharp daily edge is no news.
+                        zc = r * k_cycle
+                        r = 2.0 * zc
+                        if r < z:  # noqa: PLR1730 - min/max calls cost more here
+                            z = r
+                        if zc > z:  # noqa: PLR1730 - min/max calls cost more here
+                            z = zc
+                else:
+                    # No day of history here yet: the local models alone, with the caution of a
+                    # fresh series (its scales are young, and a daily edge looks like a shift).
+                    z *= _FRESH
+                if z > q99:
+                    above += 1
+                z *= tail
+                # The sustained channel compares with days of the same kind (weekday or weekend)
+                # only, and trusts only a true median of days (three or more); its departure is
+                # clipped like the scales' inputs (a spike is not a sustained departure).
+                s += 2 * slots if (day + 3) % 7 >= 5 else slots
+                if p_count[s] >= 3 and (e := p_med[s]) - e == 0.0:
+                    d = v - e
+                    if d > clip_cycle:
+                        d = clip_cycle
+                    elif d < -clip_cycle:
+                        d = -clip_cycle
+                    typed = 1
+                else:
+                    d, typed = 0.0, 0
+                if d - d == 0.0:  # finite
+                    n_typed += typed
+                    ring_sum += d - ring[pos]
+                    ring[pos] = d
+                    r = abs(ring_sum) * k_sustained
+                    if r > z:  # noqa: PLR1730 - min/max calls cost more here
+                        z = r
+                    level_buf.append(v)
+                    append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
+                else:
+                    level_buf.append(v)
+                    append(1.0)
             else:
-                # No day of history here yet: the local models alone, with the caution of a
-                # fresh series (its scales are young, and a daily edge looks like a shift).
-                z *= _FRESH
-            if z > q99:
-                above += 1
-            z *= tail
-            # The sustained channel compares with days of the same kind (weekday or weekend) only.
-            typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
-            e = expected(v, day, typed, line)
-            if prof_count[typed] < 3:  # the sustained channel trusts only a true median of days
-                e = _NAN
-            d = v - e if e - e == 0.0 else 0.0
-            # Clipped like the scales' inputs, so a spike cannot pass for a sustained departure.
-            d = clip_cycle if d > clip_cycle else -clip_cycle if d < -clip_cycle else d
-            if d - d == 0.0:  # finite
-                if e - e == 0.0:
-                    n_typed += 1
-                ring_sum += d - ring[pos]
-                ring[pos] = d
-                zs = abs(ring_sum) * k_sustained
-                z = max(z, zs)
-            else:
-                z = _INF
+                append(1.0)  # off the scale
             pos += 1
-            level_buf.append(v)
-            out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
-        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5] = (
-            sum_level,
-            sum_trend,
-            sum_cycle,
-            n_cycle,
-            n_typed,
-            above,
-        )
+            if pos == _BLOCK:
+                sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
+                sums[3], sums[4], sums[5] = n_cycle, n_typed, above
+                self._ring_sum = ring_sum
+                self._end_block()
+                pos = 0
+                if i == n:
+                    return out
+                self._begin_block()
+                level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
+                k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
+                tail = _Q99 / q99
+                sums = self._sums
+                sum_level = sum_trend = sum_cycle = 0.0
+                n_cycle = n_typed = above = 0
+                ring_sum = self._ring_sum
+        sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
+        sums[3], sums[4], sums[5] = n_cycle, n_typed, above
         self._ring_sum = ring_sum
+        self._pending = pos
         return out
+
+    def _early(self, s: int, day: int, count: int, line: float) -> float:
+        """:meth:`_expected` of every-day slot ``s`` (reached today) with ``count`` of 1 or 2 finished days.
+
+        :meth:`_despiked` and :meth:`_past` unrolled: the same values, in the same order.
+        """
+        slots, k = self._slots, self.season_days
+        p_day, p_acc, p_n, p_count, p_vals = (
+            self._prof_day,
+            self._prof_acc,
+            self._prof_n,
+            self._prof_count,
+            self._prof_vals,
+        )
+        lo, hi = (s - 1) % slots, (s + 1) % slots
+        # Slot s was reached today: its latest finished days are in the ring.
+        mid = p_vals[s * k + (count - 1) % k]
+        # A neighbour not reached today still holds its latest day in the accumulator.
+        open_lo = p_day[lo] != day and p_n[lo] > 0
+        open_hi = p_day[hi] != day and p_n[hi] > 0
+        c_lo, c_hi = p_count[lo], p_count[hi]
+        left = p_vals[lo * k + (c_lo - 1) % k] if c_lo >= 1 else _NAN
+        if open_lo:
+            left = p_acc[lo] / p_n[lo]
+        right = p_vals[hi * k + (c_hi - 1) % k] if c_hi >= 1 else _NAN
+        if open_hi:
+            right = p_acc[hi] / p_n[hi]
+        a = _median3(left, mid, right)
+        if count == 1:
+            return a
+        mid = p_vals[s * k + (count - 2) % k]
+        if open_lo:
+            left = p_vals[lo * k + (c_lo - 1) % k] if c_lo >= 1 else _NAN
+        else:
+            left = p_vals[lo * k + (c_lo - 2) % k] if c_lo >= 2 else _NAN
+        if open_hi:
+            right = p_vals[hi * k + (c_hi - 1) % k] if c_hi >= 1 else _NAN
+        else:
+            right = p_vals[hi * k + (c_hi - 2) % k] if c_hi >= 2 else _NAN
+        b = _median3(left, mid, right)
+        return max(min(a, b), min(max(a, b), line))
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
@@ -411,8 +564,10 @@ class ZScoreScorer(PointScorer):
             self._cycle_seen += weight
         # Exact again: no rounding drift over a long stream (residuals near the float limit can
         # overflow an exact sum: then the running sum stays).
-        with contextlib.suppress(OverflowError):
+        try:  # noqa: SIM105 - contextlib.suppress costs a microsecond a block
             self._ring_sum = math.fsum(self._ring)
+        except OverflowError:
+            pass
         if n_typed == _BLOCK:  # a whole block compared with days of its kind: one sample of the mean
             mean = abs(self._ring_sum) / _BLOCK
             if self._sustained_seen:
@@ -426,29 +581,18 @@ class ZScoreScorer(PointScorer):
             del self._level_buf[: len(self._level_buf) - keep]
 
     def _expected(self, v: float, day: int, s: int, line: float) -> float:
-        """Profile slot ``s``'s expectation on ``day`` (nan before a day there); adds ``v`` to it.
+        """Every-day slot ``s``'s expectation on ``day`` (nan before a day there); adds ``v`` to it.
 
         With three days or more it is their median; with one or two, each
         day's value is first taken as the median of it and its neighbouring
         slots (:meth:`_despiked`), and two days are combined with ``line`` (the
         local line's expectation) as a third vote: one odd day, or a spike on
-        it, cannot make a normal point look odd.
-
-        Slots ``[0, slots)`` profile every day, ``[slots, 2 * slots)`` weekdays
-        and ``[2 * slots, 3 * slots)`` weekend days (UTC), so that a weekly
-        rhythm never makes a Saturday look like a broken Friday to the
-        sustained channel.
+        it, cannot make a normal point look odd. :meth:`_run` does the same,
+        inlined.
         """
         if self._prof_day[s] != day:
             if self._prof_n[s]:
-                k = self.season_days
-                count = self._prof_count[s]
-                vals = self._prof_vals
-                vals[s * k + count % k] = self._prof_acc[s] / self._prof_n[s]
-                count += 1
-                self._prof_count[s] = count
-                if count >= 3:
-                    self._prof_med[s] = _median(vals[s * k : s * k + min(count, k)].tolist())
+                self._close(s)
             self._prof_day[s] = day
             self._prof_acc[s] = 0.0
             self._prof_n[s] = 0
@@ -457,13 +601,33 @@ class ZScoreScorer(PointScorer):
         count = self._prof_count[s]
         if count >= 3 or count == 0:
             return self._prof_med[s]
-        if s >= self._slots:  # a day-kind profile with one or two days: not used
-            return _NAN
         a = self._despiked(s, day, 1)
         if count == 1:
             return a
         b = self._despiked(s, day, 2)
         return max(min(a, b), min(max(a, b), line))
+
+    def _close(self, s: int) -> None:
+        """Every-day slot ``s``'s latest day ends: its value (the mean of its points) joins the finished days.
+
+        Profile slots ``[0, slots)`` hold every day, ``[slots, 2 * slots)``
+        weekdays and ``[2 * slots, 3 * slots)`` weekend days (UTC): the value
+        joins slot ``s`` and slot ``s`` of its kind of day, so that a weekly
+        rhythm never makes a Saturday look like a broken Friday to the
+        sustained channel. Each keeps its last ``season_days`` values as a
+        ring, and their median once it has three.
+        """
+        value = self._prof_acc[s] / self._prof_n[s]
+        kind = s + (2 * self._slots if (self._prof_day[s] + 3) % 7 >= 5 else self._slots)
+        k = self.season_days
+        vals = self._prof_vals
+        for u in (s, kind):
+            count = self._prof_count[u]
+            vals[u * k + count % k] = value
+            count += 1
+            self._prof_count[u] = count
+            if count >= 3:
+                self._prof_med[u] = _median(vals[u * k : u * k + min(count, k)].tolist())
 
     def _despiked(self, s: int, day: int, back: int) -> float:
         """Slot ``s``'s value ``back`` days back, as the median of it and its two neighbouring slots.
@@ -521,7 +685,7 @@ class ZScoreEngine(PointScoringEngine):
       :class:`~backend.analytics.explain.ExplanationClassifier`.
 
     See the module docs for the method. History needed: ``warmup_points``
-    points before anything can alarm; two days before the daily cycle is used.
+    points before anything can alarm; one day before the daily cycle is used.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> from backend.analytics import MetricSeries

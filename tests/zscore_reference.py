@@ -1,0 +1,442 @@
+"""A straightforward reference for ``backend.analytics.engines.zscore.ZScoreScorer`` (tests only).
+
+This is the scorer as it read before its hot loop was inlined for speed (main
+at ac2ebc2): each point goes through ``_expected`` (twice), ``_despiked`` and
+``_past`` one call at a time, in blocks of 16 cut by ``update_many``. The
+engine's scorer must give the same scores bit for bit, whatever the chunking;
+``tests/unit/test_zscore_reference.py`` checks that on generated, simulated and
+real (NAB) series, comparing with scores computed here in the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from array import array
+from collections.abc import Sequence
+
+from backend.analytics._validate import check_positive_int, check_real, fail_value
+from backend.analytics.scoring import PointScorer
+
+__all__ = ["ReferenceZScoreScorer"]
+
+_DAY_US = 86_400_000_000
+_SLOT_US = 60_000_000  # 1 minute: the finest slot of the daily profile
+_BLOCK = 16  # points scored with one state; state is updated at block boundaries
+_CLIP = 4.0  # residuals are clipped at this many scales when they update the scale
+_MAD_TO_SD = 1.2533141373155003  # sqrt(pi / 2): mean absolute deviation -> sd, Gaussian noise
+_MAX_SETTING = 1 << 20  # upper bound of the size settings: buffers stay bounded
+_INF = math.inf
+_FRESH = 0.75  # before a day of history, the local models' z counts three quarters
+_Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
+_TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
+_NAN = math.nan
+
+
+def _bounded(owner: str, field: str, value: object, least: int) -> int:
+    checked = check_positive_int(owner, field, value)
+    if not least <= checked <= _MAX_SETTING:
+        fail_value(owner, field, f"an int in [{least}, {_MAX_SETTING}]", value)
+    return checked
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    m = len(ordered)
+    return ordered[m // 2] if m % 2 else (ordered[m // 2 - 1] + ordered[m // 2]) * 0.5
+
+
+class ReferenceZScoreScorer(PointScorer):
+    """The scorer of ``zscore`` as it read before its hot loop was inlined (ac2ebc2), kept as written."""
+
+    __slots__ = (
+        "_cycle_seen",
+        "_level_buf",
+        "_n",
+        "_norm",
+        "_pending",
+        "_prof_acc",
+        "_prof_count",
+        "_prof_day",
+        "_prof_med",
+        "_prof_n",
+        "_prof_vals",
+        "_resolution",
+        "_ring",
+        "_ring_sum",
+        "_scale",
+        "_slot_us",
+        "_slots",
+        "_stamps",
+        "_state",
+        "_sums",
+        "_sustained_seen",
+        "_tail_q",
+        "_warm",
+        "level_points",
+        "scale_points",
+        "season_days",
+        "warmup_points",
+        "z_threshold",
+    )
+
+    def __init__(
+        self,
+        *,
+        z_threshold: float = 5.5,
+        warmup_points: int = 64,
+        level_points: int = 32,
+        season_days: int = 5,
+        scale_points: int = 512,
+    ) -> None:
+        owner = "ReferenceZScoreScorer"
+        self.z_threshold = check_real(owner, "z_threshold", z_threshold)
+        if self.z_threshold <= 0.0:
+            fail_value(owner, "z_threshold", "a positive number", z_threshold)
+        self.warmup_points = _bounded(owner, "warmup_points", warmup_points, 8)
+        self.level_points = _bounded(owner, "level_points", level_points, 1)
+        self.season_days = check_positive_int(owner, "season_days", season_days)
+        if not 3 <= self.season_days <= 31:
+            fail_value(owner, "season_days", "an int in [3, 31]", season_days)
+        self.scale_points = _bounded(owner, "scale_points", scale_points, _BLOCK)
+        self._n = 0
+        self._warm: list[float] | None = []
+        self._stamps: list[int] = []
+        self._norm = 1.0  # values are multiplied by this (a power of two) before any arithmetic
+        self._level_buf: list[float] = []  # the latest values
+        # Mean absolute residual of: the level model, the trend model, the cycle model (point by
+        # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel).
+        self._scale = [0.0, 0.0, 0.0, 0.0]
+        self._cycle_seen = 0  # residuals the cycle model has had so far
+        self._sustained_seen = 0  # block means the sustained channel has had so far
+        # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
+        # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
+        self._tail_q = _Q99
+        self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up)
+        self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
+        self._ring_sum = 0.0
+        # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._pending = 0  # points of the current block already taken
+        self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
+        self._slot_us = _SLOT_US
+        self._slots = 1
+        # Per slot of a weekday and of a weekend day: the day being accumulated, its sum and
+        # count, the finished days' values (latest last), their count and median (nan below 3).
+        self._prof_day: array[int] = array("q")
+        self._prof_acc: array[float] = array("d")
+        self._prof_n: array[int] = array("q")
+        self._prof_count: array[int] = array("q")
+        self._prof_med: array[float] = array("d")
+        # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
+        self._prof_vals: array[float] = array("d")
+
+    def __repr__(self) -> str:
+        return (
+            f"ReferenceZScoreScorer(z_threshold={self.z_threshold!r}, warmup_points={self.warmup_points}, "
+            f"level_points={self.level_points}, season_days={self.season_days}, "
+            f"scale_points={self.scale_points})"
+        )
+
+    @property
+    def points_seen(self) -> int:
+        """How many values the scorer has taken."""
+        return self._n
+
+    def update(self, x: float, t: int) -> float:
+        """Take value ``x`` at time ``t`` (epoch microseconds); return its score in [0, 1]."""
+        return self.update_many([x], [t])[0]
+
+    def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+        """Take ``values`` at ``stamps`` (epoch microseconds) in order; return their scores."""
+        if len(values) != len(stamps):
+            raise ValueError(
+                f"ReferenceZScoreScorer.update_many: got {len(values)} values and {len(stamps)} timestamps"
+            )
+        out: list[float] = []
+        i, n = 0, len(values)
+        warm = self._warm
+        if warm is not None:
+            take = min(self.warmup_points - len(warm), n)
+            warm.extend(values[:take])
+            self._stamps.extend(stamps[:take])
+            out.extend([0.0] * take)
+            self._n += take
+            i = take
+            if len(warm) < self.warmup_points:
+                return out
+            self._start(warm, self._stamps)
+        while i < n:
+            if self._pending == 0:
+                self._begin_block()
+            take = min(_BLOCK - self._pending, n - i)
+            out.extend(self._score(values[i : i + take], stamps[i : i + take]))
+            self._pending += take
+            self._n += take
+            i += take
+            if self._pending == _BLOCK:
+                self._end_block()
+        return out
+
+    # -- internals -----------------------------------------------------------------
+
+    def _start(self, warm: list[float], stamps: list[int]) -> None:
+        """Fix the normalisation, the slots and the level's scale from the warm-up."""
+        # Values are scaled so the warm-up's largest is about 2**-10: sums of a slot's points and
+        # differences of opposite extremes stay finite, and the scale is the same at any level.
+        biggest = max(map(abs, warm))
+        if biggest > 0.0:
+            self._norm = math.ldexp(1.0, -10 - math.frexp(biggest)[1])
+        norm = self._norm
+        xs = [v * norm for v in warm]
+        steps = sorted(b - a for a, b in itertools.pairwise(stamps))
+        slot = max(_SLOT_US, steps[len(steps) // 2])
+        slots = max(1, round(_DAY_US / slot))
+        self._slots = slots
+        self._slot_us = -(-_DAY_US // slots)
+        self._prof_day = array("q", [-1]) * (3 * slots)
+        self._prof_acc = array("d", [0.0]) * (3 * slots)
+        self._prof_n = array("q", [0]) * (3 * slots)
+        self._prof_count = array("q", [0]) * (3 * slots)
+        self._prof_med = array("d", [math.nan]) * (3 * slots)
+        self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
+        med = _median(xs)
+        self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
+        # The series' resolution: the 10th percentile of its non-zero steps in the warm-up. No
+        # scale falls below half of it, so a noise-free or quantised series (a square wave,
+        # integer counts) does not make every small departure infinitely unlikely.
+        moves = sorted(abs(b - a) for a, b in itertools.pairwise(xs) if a != b)
+        self._resolution = moves[len(moves) // 10] * 0.5 if moves else 0.0
+        self._level_buf = xs[-self.level_points :]
+        for v, t in zip(xs, stamps, strict=True):
+            day = t // _DAY_US
+            slot = (t % _DAY_US) // self._slot_us
+            self._expected(v, day, slot, v)
+            self._expected(v, day, slot + (2 * slots if (day + 3) % 7 >= 5 else slots), v)
+        self._warm = None
+        self._stamps = []
+
+    def _begin_block(self) -> None:
+        """Fix the level, its trend and the four scales for the next block of points."""
+        buf = self._level_buf
+        level = _median(buf)
+        half = len(buf) // 2
+        if half >= 2:
+            # A robust local line: the medians of the buffer's two halves, extrapolated, so
+            # that a smooth daily cycle is expected where it is going, not where it was.
+            m1, m2 = _median(buf[:half]), _median(buf[half:])
+            c1, c2 = (half - 1) / 2.0, half + (len(buf) - half - 1) / 2.0
+            slope = (m2 - m1) / (c2 - c1)
+            trend0 = m2 + slope * (len(buf) - c2)
+        else:
+            slope, trend0 = 0.0, level
+        floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
+        s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
+        # The cycle model speaks once it has had a block of residuals to learn its scale from
+        # (its first residuals are not clipped: there is no scale to clip them to yet); the
+        # sustained channel once it has seen 8 block means.
+        if self._cycle_seen >= _BLOCK:
+            k_cycle, clip_cycle = 1.0 / (_MAD_TO_SD * s_cycle), _CLIP * s_cycle
+        else:
+            k_cycle, clip_cycle = 0.0, math.inf
+        k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if self._sustained_seen >= 8 else 0.0
+        self._state = (
+            level,
+            1.0 / (_MAD_TO_SD * s_level),
+            _CLIP * s_level,
+            trend0,
+            slope,
+            1.0 / (_MAD_TO_SD * s_trend),
+            _CLIP * s_trend,
+            k_cycle,
+            clip_cycle,
+            k_sustained / _BLOCK,
+            self._tail_q,
+        )
+
+    def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
+        level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
+        k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
+        tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
+        norm, thr = self._norm, self.z_threshold
+        sums = self._sums
+        sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
+        n_cycle, n_typed, above = int(sums[3]), int(sums[4]), int(sums[5])
+        out: list[float] = []
+        level_buf, ring = self._level_buf, self._ring
+        ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
+        slot_us, slots, expected, prof_count = self._slot_us, self._slots, self._expected, self._prof_count
+        for x, t in zip(xs, ts, strict=True):
+            v = x * norm
+            if v - v != 0.0:  # beyond the float range once scaled (a jump of ~600 orders): off the scale
+                out.append(1.0)
+                pos += 1
+                continue
+            r = abs(v - level)
+            sum_level += r if r < clip_level else clip_level
+            z = r * k_level
+            line = trend + slope * pos  # the local line at this point of the block
+            r = abs(v - line)
+            sum_trend += r if r < clip_trend else clip_trend
+            # The local models must agree: a steep stretch of the cycle fools only the level.
+            z = min(z, r * k_trend)
+            day = t // _DAY_US
+            slot = (t % _DAY_US) // slot_us
+            e = expected(v, day, slot, line)
+            if e - e == 0.0:  # finite (not nan): the cycle has a say
+                r = abs(v - e)
+                sum_cycle += r if r < clip_cycle else clip_cycle
+                n_cycle += 1
+                zc = r * k_cycle
+                if k_cycle:
+                    # Where the cycle knows this time of day, the local models count only as far
+                    # as the cycle sees something too: a sharp daily edge is no news.
+                    z = max(min(z, 2.0 * zc), zc)
+            else:
+                # No day of history here yet: the local models alone, with the caution of a
+                # fresh series (its scales are young, and a daily edge looks like a shift).
+                z *= _FRESH
+            if z > q99:
+                above += 1
+            z *= tail
+            # The sustained channel compares with days of the same kind (weekday or weekend) only.
+            typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
+            e = expected(v, day, typed, line)
+            if prof_count[typed] < 3:  # the sustained channel trusts only a true median of days
+                e = _NAN
+            d = v - e if e - e == 0.0 else 0.0
+            # Clipped like the scales' inputs, so a spike cannot pass for a sustained departure.
+            d = clip_cycle if d > clip_cycle else -clip_cycle if d < -clip_cycle else d
+            if d - d == 0.0:  # finite
+                if e - e == 0.0:
+                    n_typed += 1
+                ring_sum += d - ring[pos]
+                ring[pos] = d
+                zs = abs(ring_sum) * k_sustained
+                z = max(z, zs)
+            else:
+                z = _INF
+            pos += 1
+            level_buf.append(v)
+            out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
+        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5] = (
+            sum_level,
+            sum_trend,
+            sum_cycle,
+            n_cycle,
+            n_typed,
+            above,
+        )
+        self._ring_sum = ring_sum
+        return out
+
+    def _end_block(self) -> None:
+        """Fold the block into the scales; trim the level buffer."""
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above = self._sums
+        # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
+        # point above it, down by as much per 100 points below, between the Gaussian value and
+        # twice it. A block with more than two points above is an event, not the noise's tail.
+        if above > 2:
+            above = 0
+        q = self._tail_q * math.exp(_TAIL_RATE * (above - 0.01 * _BLOCK))
+        self._tail_q = min(2.0 * _Q99, max(_Q99, q))
+        alpha = _BLOCK / self.scale_points
+        scale = self._scale
+        scale[0] += alpha * (sum_level / _BLOCK - scale[0])
+        scale[1] += alpha * (sum_trend / _BLOCK - scale[1])
+        if n_cycle:
+            weight = int(n_cycle)
+            scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, alpha * weight / _BLOCK)
+            self._cycle_seen += weight
+        # Exact again: no rounding drift over a long stream (residuals near the float limit can
+        # overflow an exact sum: then the running sum stays).
+        with contextlib.suppress(OverflowError):
+            self._ring_sum = math.fsum(self._ring)
+        if n_typed == _BLOCK:  # a whole block compared with days of its kind: one sample of the mean
+            mean = abs(self._ring_sum) / _BLOCK
+            if self._sustained_seen:
+                mean = min(mean, _CLIP * scale[3])
+            scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
+            self._sustained_seen += 1
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._pending = 0
+        keep = self.level_points
+        if len(self._level_buf) > keep:
+            del self._level_buf[: len(self._level_buf) - keep]
+
+    def _expected(self, v: float, day: int, s: int, line: float) -> float:
+        """Profile slot ``s``'s expectation on ``day`` (nan before a day there); adds ``v`` to it.
+
+        With three days or more it is their median; with one or two, each
+        day's value is first taken as the median of it and its neighbouring
+        slots (:meth:`_despiked`), and two days are combined with ``line`` (the
+        local line's expectation) as a third vote: one odd day, or a spike on
+        it, cannot make a normal point look odd.
+
+        Slots ``[0, slots)`` profile every day, ``[slots, 2 * slots)`` weekdays
+        and ``[2 * slots, 3 * slots)`` weekend days (UTC), so that a weekly
+        rhythm never makes a Saturday look like a broken Friday to the
+        sustained channel.
+        """
+        if self._prof_day[s] != day:
+            if self._prof_n[s]:
+                k = self.season_days
+                count = self._prof_count[s]
+                vals = self._prof_vals
+                vals[s * k + count % k] = self._prof_acc[s] / self._prof_n[s]
+                count += 1
+                self._prof_count[s] = count
+                if count >= 3:
+                    self._prof_med[s] = _median(vals[s * k : s * k + min(count, k)].tolist())
+            self._prof_day[s] = day
+            self._prof_acc[s] = 0.0
+            self._prof_n[s] = 0
+        self._prof_acc[s] += v
+        self._prof_n[s] += 1
+        count = self._prof_count[s]
+        if count >= 3 or count == 0:
+            return self._prof_med[s]
+        if s >= self._slots:  # a day-kind profile with one or two days: not used
+            return _NAN
+        a = self._despiked(s, day, 1)
+        if count == 1:
+            return a
+        b = self._despiked(s, day, 2)
+        return max(min(a, b), min(max(a, b), line))
+
+    def _despiked(self, s: int, day: int, back: int) -> float:
+        """Slot ``s``'s value ``back`` days back, as the median of it and its two neighbouring slots.
+
+        With only one or two days of history a median across days cannot
+        outvote an odd day, so a past spike (one or two points) is outvoted
+        across time instead; on a steep but steady stretch of the cycle the
+        middle of three neighbours is the slot itself.
+        """
+        slots = self._slots
+        got = [self._past((s + d) % slots, day, back) for d in (-1, 0, 1)]
+        vals = [v for v in got if v - v == 0.0]
+        if len(vals) == 3:
+            p, q, r = vals
+            return max(min(p, q), min(max(p, q), r))
+        return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
+
+    def _past(self, n: int, day: int, back: int) -> float:
+        """Profile slot ``n``'s value on its ``back``-th latest finished day before ``day`` (nan if none)."""
+        if self._prof_day[n] != day and self._prof_n[n]:
+            # Slot n has not been reached today: its latest day is still in the accumulator.
+            if back == 1:
+                return self._prof_acc[n] / self._prof_n[n]
+            back -= 1
+        count = self._prof_count[n]
+        if count < back:
+            return _NAN
+        k = self.season_days
+        return self._prof_vals[n * k + (count - back) % k]
+
+
+def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> float:
+    """A running mean of the first samples, then an exponentially weighted one (rate ``alpha``)."""
+    if seen == 0:
+        return sample
+    return scale + max(alpha, weight / (seen + weight)) * (sample - scale)
