@@ -66,7 +66,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from ._kinds import AnomalyType
-from ._labels import LABEL_CONTEXT, fallback_label, label_and_explain, make_classifier, window_magnitude
+from ._labels import (
+    LABEL_CONTEXT,
+    fallback_label,
+    label_and_explain,
+    make_classifier,
+    new_memo,
+    window_magnitude,
+)
 from ._validate import check_bool, check_positive_int, fail_type
 from .engine import AnomalyDetectionEngine
 from .explain import ExplanationClassifier
@@ -268,6 +275,7 @@ class ScoreStream:
         "_episode",
         "_ids",
         "_keep",
+        "_memo",
         "_meta",
         "_n",
         "_next_start",
@@ -294,6 +302,7 @@ class ScoreStream:
         self._meta = probe.metadata or {}
         self._engine = engine
         self._classifier = engine._classifier
+        self._memo = new_memo(self._classifier)  # the series' cycle, found once per checkpoint
         self._scorer = engine.scorer()
         self._w = engine.window_size_points
         self._stride = engine.stride_points
@@ -419,7 +428,7 @@ class ScoreStream:
                 array("d", self._vals[lo - base : end - base]),
                 self._meta,
             )
-            result = label_and_explain(classifier, sub, start - lo, end - lo, result, label, forced)
+            result = label_and_explain(classifier, sub, start - lo, end - lo, result, label, forced, self._memo)
         self._episode = (result.anomaly_label, end, hits)
         return result
 
