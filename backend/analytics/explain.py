@@ -67,7 +67,8 @@ _TAIL = 3  # points at the end of a window that must agree for a TREND
 _LINE_MIN = 6  # a run shorter than this is a level or a line by default
 _LINE_MISFIT = 2.5  # mean squared misfit (sd**2) of a straight line through a TREND's run
 _AGAINST_Z = 2.5  # a changed shape that ends on one side also went this far the other way
-_SPIKE_SPAN = 4  # a spike's far points fit in this many consecutive points
+_SPIKE_SPAN = 3  # on a cycle, a spike's excursion (points >= _EDGE_Z sd off) spans at most this many points
+_EDGE_Z = 3.0
 _MIN_SD = 1e-12  # floor of the spread, relative to the largest |value| involved
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ACF_POINTS = 2048  # period detection by autocorrelation reads at most this many points
@@ -348,8 +349,11 @@ class ExplanationClassifier:
         if len(resid) < 8:
             return None
         sd = robust_sd(resid)
-        spread = robust_sd(raw)
-        if sd * sd > (1.0 - self.min_strength) * spread * spread:
+        # The plain variance of the values: a robust one would ignore a narrow
+        # daily peak (a nightly batch job) as if it were outliers.
+        mean = math.fsum(raw) / len(raw)
+        spread2 = math.fsum((v - mean) ** 2 for v in raw) / len(raw)
+        if sd * sd > (1.0 - self.min_strength) * spread2:
             return None
         return _Model("calendar", scale, sd, period, None)
 
@@ -418,9 +422,18 @@ class ExplanationClassifier:
             first, last = big[0], big[-1]
             if not seasonal:
                 return AnomalyType.SPIKE
-            if last - first < _SPIKE_SPAN:
-                rest = z[: max(0, first - 1)] + z[last + 2 :]
-                if not rest or math.fsum(v * v for v in rest) / len(rest) < self.seasonal_score:
+            sign = 1.0 if z[first] > 0.0 else -1.0
+            if all(z[i] * sign > 0.0 for i in big):
+                # The excursion: the far points and their neighbours still clearly off, on that side.
+                a, b = first, last
+                while a > 0 and z[a - 1] * sign >= _EDGE_Z:
+                    a -= 1
+                while b < len(z) - 1 and z[b + 1] * sign >= _EDGE_Z:
+                    b += 1
+                rest = z[: max(0, a - 1)] + z[b + 2 :]
+                if b - a < _SPIKE_SPAN and (
+                    not rest or math.fsum(v * v for v in rest) / len(rest) < self.seasonal_score
+                ):
                     return AnomalyType.SPIKE
             return AnomalyType.SEASONAL
         if seasonal and math.fsum(v * v for v in z) / len(z) >= self.seasonal_score:
