@@ -414,7 +414,7 @@ class ExplanationClassifier:
             sign = 1.0 if mean >= 0.0 else -1.0
             if abs(mean) >= self.trend_z and all(t * sign >= 0.5 * self.trend_z for t in tail):
                 # A changed shape also departs the other way; a shift or a ramp does not.
-                if seasonal and _both_ways(z, sign, _AGAINST_Z):
+                if seasonal and _both_ways(z, sign, _AGAINST_Z, self.spike_z):
                     return AnomalyType.SEASONAL
                 return AnomalyType.TREND
         big = [i for i, v in enumerate(z) if abs(v) >= self.spike_z]
@@ -521,10 +521,15 @@ def _where(series: MetricSeries) -> str:
     )
 
 
-def _both_ways(z: list[float], sign: float, far: float) -> bool:
-    """Whether a window ending ``sign``-wards of its expectation also went clearly the other way."""
-    against = sum(1 for v in z if v * sign <= -far)
-    return against >= max(3, len(z) // 50)
+def _both_ways(z: list[float], sign: float, far: float, spike_z: float) -> bool:
+    """Whether a window ending ``sign``-wards of its expectation also went clearly the other way.
+
+    Clearly: at least ``max(3, len(z) // 50)`` points ``far`` sd the other
+    way (noise puts 0.6% of points 2.5 sd to one side), or one ``spike_z``
+    sd away.
+    """
+    against = [v * sign for v in z if v * sign <= -far]
+    return len(against) >= max(3, len(z) // 50) or (bool(against) and min(against) <= -spike_z)
 
 
 def _line_like(z: list[float], sign: float) -> bool:
