@@ -278,15 +278,27 @@ class ExplanationClassifier:
         step = us[start] - us[start - 1]
         if step <= 0:
             return start
-        # A young history is judged from its start, not from a checkpoint up
-        # to r points earlier: there a cycle may have only just become
-        # visible (two periods, or two days from the timestamps).
-        young = max(4 * r, 3 * self.max_period)
-        if _DAY_US % step == 0:
-            young = max(young, 2 * (_DAY_US // step) + 8 + r)
-        if start < min(young, self.history_points):
+        if start < 4 * r:
             return start
         return start - min(r - 1, (us[start] % (r * step)) // step)
+
+    def _young(self, us: Sequence[int] | None, c: int, start: int, route: str) -> bool:
+        """Whether a cycle could be visible from ``start`` and not from the checkpoint ``c``.
+
+        By autocorrelation, a period needs two of them in the history: one up
+        to ``max_period`` can appear while ``c < 2 * max_period``. A daily
+        cycle from the timestamps appears when the history passes two days.
+        """
+        if c < 2 * min(self.max_period, (self.history_points - self.recheck_points) // 2):
+            return True
+        if us is None or route == "calendar":
+            return False
+        step = us[start] - us[start - 1]
+        if step <= 0 or _DAY_US % step:
+            return False
+        need = 2 * (_DAY_US // step) + 8
+        span = self.history_points - self.recheck_points
+        return min(c, span) < need <= min(start, span)
 
     def _model(self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None) -> _Model | None:
         if memo is not None:
@@ -369,9 +381,12 @@ class ExplanationClassifier:
         lo = max(0, start - self.history_points)
         if start - lo < 2 or not win:
             return _Judgement(AnomalyType.NORMAL, win)
-        model = self._model(vals, us, self._checkpoint(us, start), memo)
-        if model is None:  # (a checkpoint too close to the start of the series)
-            model = self._find_model(vals, us, start)
+        c = self._checkpoint(us, start)
+        model = self._model(vals, us, c, memo)
+        if model is None or c < start and self._young(us, c, start, model.route):
+            # A cycle may have become visible between the checkpoint and the window.
+            c = start
+            model = self._model(vals, us, c, memo)
         if model is None or model.scale == 0.0 and max(map(abs, win)) == 0.0:
             level = vals[start - 1] if model is None else 0.0
             z0 = [0.0] * len(win)
@@ -387,8 +402,7 @@ class ExplanationClassifier:
         if expect is None and model.route == "profile" and model.base is not None:
             scale = max(model.scale, *map(abs, win))
             ratio = model.scale / scale
-            shift = start - self._checkpoint(us, start) if us is not None else 0
-            expect = [model.base.expected(shift + i) * ratio for i in range(len(win))]
+            expect = [model.base.expected(start - c + i) * ratio for i in range(len(win))]
         if expect is None:
             period = None
             recent = sorted(vals[max(lo, start - 32) : start])
