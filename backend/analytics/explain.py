@@ -12,28 +12,47 @@ on call.
 Method (all in units of the history's own spread, so the scale of the metric
 does not matter):
 
-1. Baseline (:mod:`backend.analytics._seasonal`). The history's period is found
-   by autocorrelation (2 .. ``max_period`` points, default 336, at least two
-   periods of history). With a period, each window point is expected at the mean of its
-   phase over the last cycles; without one, at the recent median. ``sd`` is
-   the (outlier-trimmed) spread of a new point around that expectation.
-2. Every window point gets ``z = (value - expected) / sd``.
+1. Model (:mod:`backend.analytics._seasonal` and below). Three ways to
+   expect the next points, the best that fits:
+
+   - a daily cycle read from the timestamps (regular steps that divide a
+     day, two days of history): each point is expected at the median of the
+     same time of day on the latest earlier days of the same kind (weekdays,
+     or Saturdays and Sundays, UTC; up to 5 of them within 8 days; any kind
+     when fewer than 2). It counts when it leaves at most ``1 - min_strength``
+     of the variance of the last day's values;
+   - a period found by autocorrelation in the last 2048 points (2 ..
+     ``max_period`` points, two periods of history): the mean profile of the
+     last cycles, shifted to the level of the last cycle. It replaces the
+     daily cycle when it predicts better (a cycle that is not daily);
+   - otherwise the median of the last 32 points.
+
+   ``sd`` is the (outlier-trimmed) spread of a point around its expectation
+   (for the daily cycle, measured out of sample on the last day). The model
+   is found at a checkpoint at most ``recheck_points`` points before the
+   window (on a grid of steps since the epoch) and kept for the windows that
+   follow, so a live stream or ``detect`` finds it once per checkpoint; a
+   history young enough that a cycle may have appeared since the checkpoint
+   is modelled at the window's start.
+2. Every window point gets ``z = (value - expected) / sd``: a spike or a
+   shift on a cycle is judged on its distance from the cycle, wherever it
+   lands in the range the cycle has seen.
 3. TREND: the last 3 points are all on the same side, each at least
    ``trend_z / 2`` and on average at least ``trend_z`` sd away (a ramp or a
-   level shift that persists to the end). When
-   the history is seasonal and the last point is still inside the historical
-   range (the seasonal profile widened by ``range_sd`` noise sd), the shape
-   changed rather than the level: SEASONAL.
+   level shift that persists to the end). When the history is seasonal and
+   the window also went clearly the other way (at least
+   ``max(3, n // 50)`` points 2.5 sd the other way, or one ``spike_z`` sd),
+   the shape changed rather than the level: SEASONAL.
 4. SPIKE: points at least ``spike_z`` sd away. In a history without a cycle
-   that is all it takes (the series went and came back). In a seasonal
-   history the far points must also fit in 4 consecutive points with the rest
-   of the window consistent and leave the historical range, or most of them
-   must leave it; a wider or in-range departure is a changed shape: SEASONAL.
+   that is all it takes. In a seasonal history the excursion (the far points
+   and their neighbours still 3 sd off on the same side) must span at most 3
+   points with the rest of the window consistent (mean ``z**2`` below
+   ``seasonal_score``); a wider one is a changed shape: SEASONAL.
 5. SEASONAL: a seasonal history and a mean ``z**2`` over the window of at least
    ``seasonal_score`` (a window that follows the cycle scores about 1).
 6. NORMAL otherwise. A history counts as seasonal only with at least
-   ``min_cycles`` (default 3) periods in it, so a history shorter than two
-   periods is never SEASONAL.
+   ``min_cycles`` (default 3) periods in it before the window, so a history
+   shorter than that is never SEASONAL.
 
 >>> clf = ExplanationClassifier()
 >>> hist = [10.0 + (i % 3) * 0.1 for i in range(60)]
