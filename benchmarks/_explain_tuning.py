@@ -183,7 +183,10 @@ def make_calendar_case(rng: random.Random, background: str, kind: AnomalyType) -
             elif variant == "missing":
                 new = [min(c, mean) for c in base]
             elif variant == "extra":
-                new = [max(c, level - offset + swing * cyc(t + DAY_S / 2)) for c, t in zip(base, times, strict=True)]
+                new = [
+                    max(c, level - offset + swing * cyc(t + DAY_S / 2))
+                    for c, t in zip(base, times, strict=True)
+                ]
             else:
                 new = []
                 for t in times:

@@ -87,7 +87,9 @@ def run(engine: ZScoreEngine, data: list[MetricSeries], repeat: int) -> tuple[fl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--tree", help="import backend from this checkout instead")
     parser.add_argument("--workloads", default="flat,daily")
@@ -106,7 +108,8 @@ def main() -> None:
             print(
                 f"  zscore {title:8}: labels {points / labelled / 1e3:8.1f} k points/s CPU, "
                 f"classify=False {points / plain / 1e3:8.1f} k points/s; labelled/plain "
-                f"{plain / labelled:5.2f}x the speed; anomalous windows by label {dict(sorted(labels.items()))}"
+                f"{plain / labelled:5.2f}x the speed; anomalous windows by label "
+                f"{dict(sorted(labels.items()))}"
             )
 
 

@@ -143,10 +143,8 @@ def label_and_explain(
     series' cycle for every window; the result is the same without it.
     """
     judged = classifier._judge_span(series, start, end, memo)
-    if forced is not None:
-        label = forced
-    else:
-        label = fallback if judged.kind is AnomalyType.NORMAL else judged.kind
+    kind = fallback if judged.kind is AnomalyType.NORMAL else judged.kind  # (the engine found it anomalous)
+    label = forced if forced is not None else kind
     labeled = AnomalyResult._trusted(
         series.ids,
         result.window_start,

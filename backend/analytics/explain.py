@@ -114,7 +114,9 @@ class _Model:
 
     __slots__ = ("base", "period", "route", "scale", "sd")
 
-    def __init__(self, route: str, scale: float, sd: float, period: int | None, base: Baseline | None) -> None:
+    def __init__(
+        self, route: str, scale: float, sd: float, period: int | None, base: Baseline | None
+    ) -> None:
         self.route = route
         self.scale = scale
         self.sd = sd
@@ -286,7 +288,9 @@ class ExplanationClassifier:
         hist = hist[-self.history_points :]
         return self._judge(hist + win, None, len(hist), len(hist) + len(win), None).kind
 
-    def _judge_span(self, series: MetricSeries, start: int, end: int, memo: _Memo | None = None) -> _Judgement:
+    def _judge_span(
+        self, series: MetricSeries, start: int, end: int, memo: _Memo | None = None
+    ) -> _Judgement:
         return self._judge(series.values._data, series.timestamps._data, start, end, memo)
 
     def _checkpoint(self, us: Sequence[int] | None, start: int) -> int:
@@ -319,7 +323,9 @@ class ExplanationClassifier:
         span = self.history_points - self.recheck_points
         return min(c, span) < need <= min(start, span)
 
-    def _model(self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None) -> _Model | None:
+    def _model(
+        self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None
+    ) -> _Model | None:
         if memo is not None:
             key = us[c - 1] if us is not None and c > 0 else c
             if key in memo.models:
@@ -402,11 +408,11 @@ class ExplanationClassifier:
             return _Judgement(AnomalyType.NORMAL, win)
         c = self._checkpoint(us, start)
         model = self._model(vals, us, c, memo)
-        if model is None or c < start and self._young(us, c, start, model.route):
+        if model is None or (c < start and self._young(us, c, start, model.route)):
             # A cycle may have become visible between the checkpoint and the window.
             c = start
             model = self._model(vals, us, c, memo)
-        if model is None or model.scale == 0.0 and max(map(abs, win)) == 0.0:
+        if model is None or (model.scale == 0.0 and max(map(abs, win)) == 0.0):
             level = vals[start - 1] if model is None else 0.0
             z0 = [0.0] * len(win)
             return _Judgement(AnomalyType.NORMAL, win, has_base=True, expected=[level] * len(win), z=z0)
@@ -498,8 +504,9 @@ class ExplanationClassifier:
         start = bisect_left(us, (result.window_start - _EPOCH) // _ONE_US)
         end = bisect_right(us, (result.window_end - _EPOCH) // _ONE_US)
         if end <= start:
+            when = _when(result.window_start, result.window_end)
             return (
-                f"{_where(series)}: {result.anomaly_label.value} {_when(result.window_start, result.window_end)}, "
+                f"{_where(series)}: {result.anomaly_label.value} {when}, "
                 "but the series has no points in that window."
             )
         return self._sentence(series, result, start, self._judge_span(series, start, end))

@@ -428,7 +428,9 @@ class ScoreStream:
                 array("d", self._vals[lo - base : end - base]),
                 self._meta,
             )
-            result = label_and_explain(classifier, sub, start - lo, end - lo, result, label, forced, self._memo)
+            result = label_and_explain(
+                classifier, sub, start - lo, end - lo, result, label, forced, self._memo
+            )
         self._episode = (result.anomaly_label, end, hits)
         return result
 

@@ -32,7 +32,8 @@ def clean(seed: int, times: list[int], swing: float = 30.0) -> list[float]:
     peak, a2 = day_shape(seed)
     tau = 2 * math.pi
     return [
-        100.0 + 0.5 * swing * (math.cos(tau * (t - peak) / DAY_S) + a2 * math.cos(2 * tau * (t - peak) / DAY_S))
+        100.0
+        + 0.5 * swing * (math.cos(tau * (t - peak) / DAY_S) + a2 * math.cos(2 * tau * (t - peak) / DAY_S))
         for t in times
     ]
 
@@ -104,12 +105,15 @@ def test_a_spike_on_a_cycle_is_spike_even_inside_its_range(step_min: int, seed: 
 @pytest.mark.parametrize("step_min", STEPS)
 @pytest.mark.parametrize("seed", [7, 8])
 def test_a_changed_cycle_shape_is_seasonal(step_min: int, seed: int) -> None:
-    """A day whose cycle moved by 8 hours, or lost two thirds of its swing, is SEASONAL; a plain day NORMAL."""
+    """A day whose cycle moved by 8 hours, or lost 2/3 of its swing, is SEASONAL; a plain day NORMAL."""
     per_day = 24 * 60 // step_min
     times, values, hist = noisy_cycle(seed, step_min, 3.0, per_day)
     assert verdict(times, values, hist) is AnomalyType.NORMAL
     c = clean(seed, times)
-    moved = values[:hist] + [v - c[i] + clean(seed, [times[i] + 8 * 3600])[0] for i, v in enumerate(values)][hist:]
+    moved = (
+        values[:hist]
+        + [v - c[i] + clean(seed, [times[i] + 8 * 3600])[0] for i, v in enumerate(values)][hist:]
+    )
     assert verdict(times, moved, hist) is AnomalyType.SEASONAL
     damped = values[:hist] + [v - (c[i] - 100.0) * 2.0 / 3.0 for i, v in enumerate(values)][hist:]
     assert verdict(times, damped, hist) is AnomalyType.SEASONAL
@@ -132,7 +136,7 @@ def test_a_missing_nightly_batch_peak_is_seasonal(step_min: int) -> None:
 
 
 def test_a_quiet_weekend_day_is_normal_when_the_history_has_weekends() -> None:
-    """Saturdays and Sundays at 30% of the weekday swing: a plain Sunday is NORMAL, a weekday-shaped one is not."""
+    """Weekends at 30% of the weekday swing: a plain Sunday is NORMAL, a weekday-shaped one is not."""
     step = 600
     per_day = DAY_S // step
     n = 10 * per_day
@@ -148,7 +152,8 @@ def test_a_quiet_weekend_day_is_normal_when_the_history_has_weekends() -> None:
     assert ((times[sunday] // DAY_S) - 4) % 7 == 6
     assert verdict(times[: sunday + per_day], values[: sunday + per_day], sunday) is AnomalyType.NORMAL
     weekday_like = values[:sunday] + [
-        v + at(times[i] + 2 * DAY_S) - at(times[i]) for i, v in enumerate(values[sunday : sunday + per_day], sunday)
+        v + at(times[i] + 2 * DAY_S) - at(times[i])
+        for i, v in enumerate(values[sunday : sunday + per_day], sunday)
     ]
     assert verdict(times[: sunday + per_day], weekday_like, sunday) is AnomalyType.SEASONAL
 
