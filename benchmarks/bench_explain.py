@@ -249,8 +249,8 @@ def _reference(hist: list[float]) -> tuple[float, float]:
 def speed(repeats: int) -> None:
     """Print the median CPU time of one classify call (2048 + 32 points) next to the reference."""
     rng = random.Random(7)
-    clf = ExplanationClassifier()
-    n, w = clf.history_points, 32
+    n, w = 2048, 32
+    clf = ExplanationClassifier(history_points=n)
     shapes = {
         "cycle of 24": [50 + 20 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 2) for i in range(n + w)],
         "cycle of 168": [50 + 20 * math.sin(2 * math.pi * i / 168) + rng.gauss(0, 2) for i in range(n + w)],

@@ -96,6 +96,7 @@ _EVAL_POINTS = 384  # points of the last day a calendar cycle is checked on
 _SAME_PHASE = 5  # earlier days whose median is a point's expectation
 _TYPE_DAYS = 8  # how many days back a day of the same kind is looked for
 _DAY_US = 86_400_000_000
+_NEAR = 0.03  # a history of 3 periods may hold 2.97 of an estimated period (a point or two long)
 _WEEK_US = 7 * _DAY_US
 _MONDAY_US = 4 * _DAY_US  # 1970-01-05T00:00Z was a Monday
 _WEEKEND_US = 5 * _DAY_US  # Saturday 00:00 UTC, from Monday
@@ -438,8 +439,10 @@ class ExplanationClassifier:
         ratio = model.scale / scale
         sd = max(model.sd * ratio, _MIN_SD)
         z = [(v / scale - e) / sd for v, e in zip(win, expect, strict=True)]
-        cycles = (start - lo) // period if period is not None else 0
-        kind = self._decide(z, period is not None, cycles >= self.min_cycles)
+        # (An estimated period can be a point or two long: 3 periods of history
+        # are 2.99 of a period estimated 1% long.)
+        cycles = (start - lo) / period if period is not None else 0.0
+        kind = self._decide(z, period is not None, cycles >= self.min_cycles * (1.0 - _NEAR))
         spread = model.sd * ratio * scale if model.sd * ratio > _MIN_SD else 0.0  # below that: rounding only
         return _Judgement(
             kind, win, has_base=True, period=period, expected=[e * scale for e in expect], sd=spread, z=z

@@ -181,7 +181,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
     Shared keyword-only settings, validated here: ``window_size_points``
     (default 1), ``stride_points`` (default 1), ``classify`` (default True:
     label and explain anomalous windows with the :class:`ExplanationClassifier`)
-    and ``classifier_history_points`` (default None: the classifier's 2048;
+    and ``classifier_history_points`` (default None: the classifier's 12288;
     the points before a window it reads, which a live stream buffers).
 
     A subclass stores its own settings as attributes of the same names as its
