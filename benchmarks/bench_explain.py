@@ -297,10 +297,10 @@ def summary(
         for background, figures in holdout["backgrounds"].items():
             columns.append((f"held-out {background}", figures))
     print("\nsummary (accuracy and recall per class; held-out columns are the verdict):")
-    print(f"  {'':16}" + "".join(f"{title:>24}" for title, _ in columns))
+    print(f"  {'':16}" + "".join(f"{title:>26}" for title, _ in columns))
 
     def cell(value: float | None) -> str:
-        return f"{'-' if value is None else f'{value:.2%}':>24}"
+        return f"{'-' if value is None else f'{value:.2%}':>26}"
 
     print(f"  {'overall':16}" + "".join(cell(f["overall"]) for _, f in columns))
     for k in KINDS:
