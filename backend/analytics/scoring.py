@@ -308,8 +308,8 @@ class ScoreStream:
         self._stride = engine.stride_points
         self._keep = engine.context_points
         self._us: array[int] = array("q")
-        self._vals: list[float] = []
-        self._scores: list[float] = []
+        self._vals: array[float] = array("d")  # (8 bytes a point: a labelling stream buffers thousands)
+        self._scores: array[float] = array("d")
         self._base = 0  # absolute index of the first buffered point
         self._n = 0  # points taken
         self._next_start = 0  # absolute index where the next window starts
@@ -425,7 +425,7 @@ class ScoreStream:
             sub = MetricSeries._trusted(
                 self._ids,
                 self._us[lo - base : end - base],
-                array("d", self._vals[lo - base : end - base]),
+                self._vals[lo - base : end - base],
                 self._meta,
             )
             result = label_and_explain(
