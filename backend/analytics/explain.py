@@ -419,7 +419,13 @@ class ExplanationClassifier:
             return _Judgement(AnomalyType.NORMAL, win, has_base=True, expected=[level] * len(win), z=z0)
         period = model.period
         expect: list[float] | None = None  # in units of `scale` below
-        if model.route == "calendar" and us is not None and period is not None:
+        if (
+            model.route == "calendar"
+            and us is not None
+            and period is not None
+            and _regular(us, max(lo, start - _TYPE_DAYS * period), end, _DAY_US // period)
+        ):
+            # (Same time of day = same index modulo the period, on regular steps only.)
             looked = [_same_phase(vals, us, j, period, lo, start, 1.0) for j in range(start, end)]
             if all(e is not None for e in looked):
                 raw_e = [e for e in looked if e is not None]
@@ -555,6 +561,11 @@ class ExplanationClassifier:
             )
         close = "exactly at" if value == expect else f"within {dist} of"
         return f"{where} was normal {when}: {seen}, {close} {against}."
+
+
+def _regular(us: Sequence[int], lo: int, end: int, step: int) -> bool:
+    """Whether the timestamps in ``[lo, end)`` are ``step`` apart (from their ends: they increase)."""
+    return us[end - 1] - us[lo] == (end - 1 - lo) * step
 
 
 def _where(series: MetricSeries) -> str:

@@ -166,3 +166,21 @@ def test_the_sentence_names_the_daily_cycle_and_its_expectation() -> None:
     result = AnomalyResult(*s.ids, s.timestamps[start], s.timestamps[end - 1], 0.9, AnomalyType.TREND)
     text = ExplanationClassifier().explain(s, result)
     assert "rose to" in text and "its daily cycle expected there" in text, text
+
+
+def test_a_gap_in_the_window_does_not_misalign_the_cycle() -> None:
+    """Same time of day is read by index on regular steps only: across a gap the daily cycle is not used.
+
+    (1-minute steps: the day, 1,440 points, is beyond the autocorrelation's periods, which are
+    also read by index, as they always were.)
+    """
+    times, values, start, w = around_mid(110, 1)
+    at = start + w // 2
+    # A 7-hour hole in the window; the values after it follow the cycle at their own time of day.
+    gap = 7 * 3600
+    shifted = times[:at] + [t + gap for t in times[at:]]
+    rng = random.Random(5)
+    moved = values[:at] + [c + rng.gauss(0.0, 1.0) for c in clean(110, shifted[at:])]
+    s = series_of(shifted, moved)
+    j = ExplanationClassifier()._judge_span(s, start, len(s))
+    assert j.period is None  # judged against the recent level, not a misaligned cycle
