@@ -5,7 +5,10 @@ Two workloads, generated here (seeded, 1-minute steps):
 - ``flat``: 128 series x 2,000 points, noise around a level, with spikes
   (8-15 sd) and one level shift per series;
 - ``daily``: 16 series x 4,320 points (3 days), a daily cycle of 20 sd
-  swing, with spikes and a level shift on the third day.
+  swing, with spikes and a level shift on the third day;
+- ``long`` (not run by default): 8 series x 20,160 points (14 days) of the
+  same cycle, 40 spikes and a shift each after the second day: the steady
+  state of a long-lived series, past the young history.
 
 For each, ``ZScoreEngine`` (64/16 windows, then its defaults) runs
 ``detect`` on every series with ``classify=True`` and ``classify=False`` in
@@ -19,6 +22,7 @@ Run from the repository root::
 
     python benchmarks/bench_labels.py
     python benchmarks/bench_labels.py --tree /tmp/base   # the same on an older tree
+    python benchmarks/bench_labels.py --workloads long   # 14 days a series: the steady state
 """
 
 from __future__ import annotations
@@ -48,20 +52,20 @@ def _series(name: str, values: list[float]) -> MetricSeries:
 
 
 def workload(kind: str, seed: int = 11) -> list[MetricSeries]:
-    """The ``flat`` or ``daily`` workload (module docs)."""
+    """The ``flat``, ``daily`` or ``long`` workload (module docs)."""
     rng = random.Random(seed)
     out = []
-    count, n = (128, 2000) if kind == "flat" else (16, 3 * 1440)
+    count, n = {"flat": (128, 2000), "daily": (16, 3 * 1440), "long": (8, 14 * 1440)}[kind]
     for k in range(count):
         level, sd = 50.0, 1.0
         vals = []
         e = 0.0
         for i in range(n):
             e = 0.3 * e + rng.gauss(0.0, sd * math.sqrt(1 - 0.09))
-            cyc = 10.0 * math.sin(2 * math.pi * i / 1440) if kind == "daily" else 0.0
+            cyc = 10.0 * math.sin(2 * math.pi * i / 1440) if kind != "flat" else 0.0
             vals.append(level + cyc + e)
-        first = n // 3 if kind == "flat" else 2 * 1440
-        for _ in range(8):
+        first = {"flat": n // 3, "daily": 2 * 1440, "long": 2 * 1440}[kind]
+        for _ in range(8 if kind != "long" else 40):
             vals[rng.randrange(first, n)] += rng.choice((-1, 1)) * rng.uniform(8, 15) * sd
         shift_at = rng.randrange(first, n - 100)
         height = rng.choice((-1, 1)) * rng.uniform(8, 15) * sd
