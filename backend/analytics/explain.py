@@ -423,7 +423,7 @@ class ExplanationClassifier:
             model.route == "calendar"
             and us is not None
             and period is not None
-            and _regular(us, max(lo, start - _TYPE_DAYS * period), end, _DAY_US // period)
+            and _regular(us, max(lo, start - (_TYPE_DAYS + 1) * period), end, _DAY_US // period)
         ):
             # (Same time of day = same index modulo the period, on regular steps only.)
             looked = [_same_phase(vals, us, j, period, lo, start, 1.0) for j in range(start, end)]
@@ -615,27 +615,32 @@ def _same_phase(
 ) -> float | None:
     """The expected value of point ``j`` from the same time of day on previous days, over ``scale``.
 
-    The median of the 3 latest earlier days of the same kind (weekday, or
-    Saturday/Sunday, UTC) at index ``j - k * period`` (``k >= 1``), read only
-    in ``[lo, before)`` and at most ``_TYPE_DAYS`` days back; the mean when
-    only 2 exist. With fewer than 2 days of the same kind, the latest 3 days
-    of any kind; ``None`` with fewer than 2 days.
+    The median of the ``_SAME_PHASE`` (5) latest earlier days of the same kind
+    (weekday, or Saturday/Sunday, UTC) at index ``j - k * period`` (``k >= 1``),
+    read only in ``[lo, before)`` and at most ``_TYPE_DAYS`` days back (the mean
+    of the middle two of an even number). With fewer than 2 days of the same
+    kind, the latest 5 days of any kind; ``None`` with fewer than 2 days. The
+    steps are regular (``period`` points are a day), so the day of the week of
+    index ``j - k * period`` is ``k`` days before ``j``'s.
     """
-    weekend = (us[j] - _MONDAY_US) % _WEEK_US >= _WEEKEND_US
+    day = (us[j] - _MONDAY_US) // _DAY_US
+    weekend = day % 7 >= 5
     same: list[float] = []
     other: list[float] = []
     i = j - period
+    day -= 1
     while i >= before:
         i -= period
-    k = 0
-    while i >= lo and k < _TYPE_DAYS and len(same) < _SAME_PHASE:
+        day -= 1
+    stop = i - _TYPE_DAYS * period
+    while i >= lo and i > stop and len(same) < _SAME_PHASE:
         v = vals[i] / scale
-        if ((us[i] - _MONDAY_US) % _WEEK_US >= _WEEKEND_US) is weekend:
+        if (day % 7 >= 5) is weekend:
             same.append(v)
         if len(other) < _SAME_PHASE:
             other.append(v)
         i -= period
-        k += 1
+        day -= 1
     got = same if len(same) >= 2 else other
     if len(got) < 2:
         return None
@@ -691,7 +696,8 @@ def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
     us = series.epoch_us
     lo = max(0, start - period)
     step = (us[start] - us[lo]) // (start - lo) if start > lo else 0
-    if step > 0 and all(us[k] - us[k - 1] == step for k in range(lo + 1, start + 1)):
+    regular = step > 0 and us[lo : start + 1].tolist() == list(range(us[lo], us[start] + 1, step))
+    if regular:
         span = step * period
         for unit_us, unit, once in _UNITS:
             if span % unit_us == 0:
