@@ -184,3 +184,28 @@ def test_a_gap_in_the_window_does_not_misalign_the_cycle() -> None:
     s = series_of(shifted, moved)
     j = ExplanationClassifier()._judge_span(s, start, len(s))
     assert j.period is None  # judged against the recent level, not a misaligned cycle
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_zscore_finds_and_labels_a_shift_and_a_spike_on_a_one_minute_daily_cycle(seed: int) -> None:
+    """Through an engine (issue 10's example): 3 days at 1 minute, a 20-sd daily swing; a 10-sd level
+    shift on day 3 is found and labelled TREND, a 12-sd spike SPIKE."""
+    from backend.analytics.engines.zscore import ZScoreEngine
+
+    rng = random.Random(seed)
+    n = 3 * 1440
+    us = [T0_S * 1_000_000 + i * 60_000_000 for i in range(n)]
+    values = [
+        100 + 10 * math.sin(2 * math.pi * (i / 1440 + 0.1 * seed)) + rng.gauss(0, 0.5) for i in range(n)
+    ]
+    at = 2 * 1440 + 600 + 37 * seed
+    cases = {
+        AnomalyType.TREND: values[:at] + [v + 5.0 for v in values[at:]],
+        AnomalyType.SPIKE: [*values[:at], values[at] + 6.0, *values[at + 1 :]],
+    }
+    for kind, vals in cases.items():
+        s = MetricSeries.from_arrays("acme", "c-1", "n-1", "requests", us, vals)
+        found = [r for r in ZScoreEngine().detect(s) if r.is_anomalous and r.window_end >= s.timestamps[at]]
+        assert found, kind
+        assert found[0].anomaly_label is kind
+        assert found[0].explanation is not None and "daily cycle expected" in found[0].explanation
