@@ -41,8 +41,11 @@ How a case is drawn (all ranges uniform unless said otherwise):
   period), damped (to 0-50% of its amplitude), loses its peaks (flattened to
   the mid level) or gains extra ones (a copy half a period away). Such a
   window stays inside the historical range by construction. A draw is kept
-  only if the departure is visible: its largest point is at least 4 noise sd
-  and its root mean square at least 2 noise sd (else the phase is redrawn).
+  only if the departure is visible (its largest point is at least 4 noise sd
+  and its root mean square at least 2 noise sd) and is not a one-sided change
+  persisting to the window's end, which CONTRACT.md calls TREND (it changes
+  sign, by at least 3 sd each way, or it is under 1 sd on the window's last 3
+  points); else the phase is redrawn.
 - ``normal``: the base process simply continues.
 
 "sd" above is the noise sd. The ``period`` and ``variant`` fields of a case say
@@ -249,7 +252,11 @@ def make_case(
                 new = [max(clean_periodic[t], cyc(t + period // 2)) for t in range(start, n)]
             dep = [a - b for a, b in zip(new, clean_periodic[start:n], strict=True)]
             rms = math.sqrt(math.fsum(d * d for d in dep) / len(dep))
-            if max(map(abs, dep)) >= 4.0 * sd and rms >= 2.0 * sd:
+            # Not a sustained one-sided change either (CONTRACT.md calls one that
+            # persists to the window's end TREND): it changes sign, or it is over.
+            both_signs = max(dep) >= 3.0 * sd and min(dep) <= -3.0 * sd
+            over = all(abs(d) < sd for d in dep[-3:])
+            if max(map(abs, dep)) >= 4.0 * sd and rms >= 2.0 * sd and (both_signs or over):
                 break
             # Not visible at this phase: move the window to another phase.
             phase0 = rng.randrange(period)

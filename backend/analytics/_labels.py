@@ -24,11 +24,17 @@ from collections.abc import Sequence
 
 from ._kinds import AnomalyType
 from ._validate import check_positive_int
-from .explain import ExplanationClassifier
+from .explain import ExplanationClassifier, _Memo
 from .types import AnomalyResult, MetricSeries
-from .windows import TimeWindow
 
-__all__ = ["LABEL_CONTEXT", "fallback_label", "label_and_explain", "make_classifier", "window_magnitude"]
+__all__ = [
+    "LABEL_CONTEXT",
+    "fallback_label",
+    "label_and_explain",
+    "make_classifier",
+    "new_memo",
+    "window_magnitude",
+]
 
 #: Points before a window that the fallback label and the magnitude compare against.
 LABEL_CONTEXT = 32
@@ -104,6 +110,17 @@ def window_magnitude(window: Sequence[float], before: Sequence[float]) -> float:
     return 1.0 if s == 0.0 else d / (d + s)
 
 
+def new_memo(classifier: ExplanationClassifier | None) -> _Memo | None:
+    """A fresh per-series memo of the classifier's models (``None`` without a classifier).
+
+    A live stream and ``detect`` (which runs a stream over the whole series)
+    each hold one: the cycle, profile and spread of the series are then
+    found once per checkpoint (every ``classifier.recheck_points`` points),
+    not once per labelled window, with the same verdicts as without.
+    """
+    return _Memo() if classifier is not None else None
+
+
 def label_and_explain(
     classifier: ExplanationClassifier,
     series: MetricSeries,
@@ -112,23 +129,22 @@ def label_and_explain(
     result: AnomalyResult,
     fallback: AnomalyType,
     forced: AnomalyType | None = None,
+    memo: _Memo | None = None,
 ) -> AnomalyResult:
     """``result`` for the window ``[start, end)`` of ``series`` with the classifier's label and sentence.
 
     The classifier sees only ``classifier.history_points`` points before the
-    window (it is causal and bounded); when it judges the window NORMAL, the
-    engine's ``fallback`` label stands (the engine found it anomalous).
-    ``forced``, when given, is the label (an episode's, decided earlier) and
-    the classifier only writes the sentence.
+    window (it is causal and bounded) and judges the window once, for both
+    the label and the sentence (the same as ``classify`` then ``explain``);
+    when it judges the window NORMAL, the engine's ``fallback`` label stands
+    (the engine found it anomalous). ``forced``, when given, is the label (an
+    episode's, decided earlier) and the classifier only writes the sentence.
+    ``memo`` (from :func:`new_memo`, one per series) saves re-finding the
+    series' cycle for every window; the result is the same without it.
     """
-    lo = max(0, start - classifier.history_points)
-    sub = series.slice(lo, end) if lo or end != len(series) else series
-    if forced is not None:
-        label = forced
-    else:
-        window = TimeWindow(start - lo, end - lo, result.window_start, result.window_end, False)
-        kind = classifier.classify(sub, window)
-        label = fallback if kind is AnomalyType.NORMAL else kind
+    judged = classifier._judge_span(series, start, end, memo)
+    kind = fallback if judged.kind is AnomalyType.NORMAL else judged.kind  # (the engine found it anomalous)
+    label = forced if forced is not None else kind
     labeled = AnomalyResult._trusted(
         series.ids,
         result.window_start,
@@ -145,6 +161,5 @@ def label_and_explain(
         labeled.anomaly_score,
         label,
         labeled.magnitude,
-        classifier.explain(sub, labeled),
+        classifier._sentence(series, labeled, start, judged),
     )
-

@@ -12,28 +12,47 @@ on call.
 Method (all in units of the history's own spread, so the scale of the metric
 does not matter):
 
-1. Baseline (:mod:`backend.analytics._seasonal`). The history's period is found
-   by autocorrelation (2 .. ``max_period`` points, default 336, at least two
-   periods of history). With a period, each window point is expected at the mean of its
-   phase over the last cycles; without one, at the recent median. ``sd`` is
-   the (outlier-trimmed) spread of a new point around that expectation.
-2. Every window point gets ``z = (value - expected) / sd``.
+1. Model (:mod:`backend.analytics._seasonal` and below). Three ways to
+   expect the next points, the best that fits:
+
+   - a daily cycle read from the timestamps (regular steps that divide a
+     day, two days of history): each point is expected at the median of the
+     same time of day on the latest earlier days of the same kind (weekdays,
+     or Saturdays and Sundays, UTC; up to 5 of them within 8 days; any kind
+     when fewer than 2). It counts when it leaves at most ``1 - min_strength``
+     of the variance of the last day's values;
+   - a period found by autocorrelation in the last 2048 points (2 ..
+     ``max_period`` points, two periods of history): the mean profile of the
+     last cycles, shifted to the level of the last cycle. It replaces the
+     daily cycle when it predicts better (a cycle that is not daily);
+   - otherwise the median of the last 32 points.
+
+   ``sd`` is the (outlier-trimmed) spread of a point around its expectation
+   (for the daily cycle, measured out of sample on the last day). The model
+   is found at a checkpoint at most ``recheck_points`` points before the
+   window (on a grid of steps since the epoch) and kept for the windows that
+   follow, so a live stream or ``detect`` finds it once per checkpoint; a
+   history young enough that a cycle may have appeared since the checkpoint
+   is modelled at the window's start.
+2. Every window point gets ``z = (value - expected) / sd``: a spike or a
+   shift on a cycle is judged on its distance from the cycle, wherever it
+   lands in the range the cycle has seen.
 3. TREND: the last 3 points are all on the same side, each at least
    ``trend_z / 2`` and on average at least ``trend_z`` sd away (a ramp or a
-   level shift that persists to the end). When
-   the history is seasonal and the last point is still inside the historical
-   range (the seasonal profile widened by ``range_sd`` noise sd), the shape
-   changed rather than the level: SEASONAL.
+   level shift that persists to the end). When the history is seasonal and
+   the window also went clearly the other way (at least
+   ``max(3, n // 50)`` points 2.5 sd the other way, or one ``spike_z`` sd),
+   the shape changed rather than the level: SEASONAL.
 4. SPIKE: points at least ``spike_z`` sd away. In a history without a cycle
-   that is all it takes (the series went and came back). In a seasonal
-   history the far points must also fit in 4 consecutive points with the rest
-   of the window consistent and leave the historical range, or most of them
-   must leave it; a wider or in-range departure is a changed shape: SEASONAL.
+   that is all it takes. In a seasonal history the excursion (the far points
+   and their neighbours still 3 sd off on the same side) must span at most 3
+   points with the rest of the window consistent (mean ``z**2`` below
+   ``seasonal_score``); a wider one is a changed shape: SEASONAL.
 5. SEASONAL: a seasonal history and a mean ``z**2`` over the window of at least
    ``seasonal_score`` (a window that follows the cycle scores about 1).
 6. NORMAL otherwise. A history counts as seasonal only with at least
-   ``min_cycles`` (default 3) periods in it, so a history shorter than two
-   periods is never SEASONAL.
+   ``min_cycles`` (default 3) periods in it before the window, so a history
+   shorter than that is never SEASONAL.
 
 >>> clf = ExplanationClassifier()
 >>> hist = [10.0 + (i % 3) * 0.1 for i in range(60)]
@@ -55,7 +74,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from ._kinds import AnomalyType
-from ._seasonal import Baseline, baseline, detect_period
+from ._seasonal import Baseline, baseline, detect_period, robust_sd
 from ._validate import check_positive_int, check_real, fail_type, fail_value
 from .types import AnomalyResult, MetricSeries
 from .windows import TimeWindow
@@ -64,33 +83,88 @@ __all__ = ["AnomalyType", "ExplanationClassifier"]
 
 _OWNER = "ExplanationClassifier"
 _TAIL = 3  # points at the end of a window that must agree for a TREND
-_SPIKE_SPAN = 4  # a spike's far points fit in this many consecutive points
+_LINE_MIN = 6  # a run shorter than this is a level or a line by default
+_LINE_MISFIT = 2.5  # mean squared misfit (sd**2) of a straight line through a TREND's run
+_AGAINST_Z = 2.5  # a changed shape that ends on one side also went this far the other way
+_SPIKE_SPAN = 3  # on a cycle, a spike's excursion (points >= _EDGE_Z sd off) spans at most this many points
+_EDGE_Z = 3.0
 _MIN_SD = 1e-12  # floor of the spread, relative to the largest |value| involved
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ACF_POINTS = 2048  # period detection by autocorrelation reads at most this many points
+_RECHECK = 64  # a series' model is found again at most every this many points
+_EVAL_POINTS = 384  # points of the last day a calendar cycle is checked on
+_SAME_PHASE = 5  # earlier days whose median is a point's expectation
+_TYPE_DAYS = 8  # how many days back a day of the same kind is looked for
+_DAY_US = 86_400_000_000
+_NEAR = 0.03  # a history of 3 periods may hold 2.97 of an estimated period (a point or two long)
+_WEEK_US = 7 * _DAY_US
+_MONDAY_US = 4 * _DAY_US  # 1970-01-05T00:00Z was a Monday
+_WEEKEND_US = 5 * _DAY_US  # Saturday 00:00 UTC, from Monday
 _ONE_US = timedelta(microseconds=1)
+
+
+class _Model:
+    """What the history before a checkpoint says about the points after it (in units of ``scale``).
+
+    ``route`` is ``"calendar"`` (the same time of day on previous days,
+    found from the timestamps), ``"profile"`` (a period found by
+    autocorrelation, with its mean profile ``base``) or ``"flat"`` (no
+    cycle: the recent median). ``sd`` is the spread of a new point around its
+    expectation, ``period`` the cycle in points (``None`` when flat).
+    """
+
+    __slots__ = ("base", "period", "route", "scale", "sd")
+
+    def __init__(
+        self, route: str, scale: float, sd: float, period: int | None, base: Baseline | None
+    ) -> None:
+        self.route = route
+        self.scale = scale
+        self.sd = sd
+        self.period = period
+        self.base = base
+
+
+class _Memo:
+    """A series' models by checkpoint (one per live stream or ``detect`` call; see ``_labels``).
+
+    Models are a function of the series up to their checkpoint only, so a
+    memo gives the same verdicts as none: it only saves the work. At most
+    ``_MEMO_SIZE`` checkpoints are kept (the latest ones).
+    """
+
+    __slots__ = ("models",)
+
+    def __init__(self) -> None:
+        self.models: dict[int, _Model | None] = {}
+
+
+_MEMO_SIZE = 4
 
 
 class _Judgement:
     """The numbers behind one verdict, in the metric's units (shared by classify and explain)."""
 
-    __slots__ = ("base", "expected", "kind", "scale", "sd", "window", "z")
+    __slots__ = ("expected", "has_base", "kind", "period", "sd", "window", "z")
 
     def __init__(
         self,
         kind: AnomalyType,
         window: list[float],
-        base: Baseline | None = None,
-        scale: float = 1.0,
+        *,
+        has_base: bool = False,
+        period: int | None = None,
+        expected: list[float] | None = None,
         sd: float = 0.0,
         z: list[float] | None = None,
     ) -> None:
         self.kind = kind
         self.window = window
-        self.base = base
-        self.scale = scale
+        self.has_base = has_base
+        self.period = period
+        self.expected = expected if expected is not None else []
         self.sd = sd
         self.z = z if z is not None else []
-        self.expected = [base.expected(i) * scale for i in range(len(window))] if base is not None else []
 
 
 class ExplanationClassifier:
@@ -99,26 +173,31 @@ class ExplanationClassifier:
     All settings are keyword-only and validated (``TypeError`` for a wrong
     type, ``ValueError`` for a bad value; the message names the argument):
 
-    - ``history_points`` (int >= 8, default 2048): at most this many points
-      before the window are read. 2048 holds a whole week at 5 minutes (7.1
-      days: seven daily cycles of 288 points, so a weekend is always in the
-      history), 6 weeks at 30 minutes and 12 weeks of hourly data; engines
-      that label their windows buffer this many points per live stream.
-    - ``max_period`` (int >= 2, default 336): the longest period looked for,
-      in points: a day at 5 minutes (288) and a week at 30 minutes (336) or
-      hourly (168) are inside the range.
+    - ``history_points`` (int >= 8, default 12288): at most this many points
+      before the window are read. 12288 holds 8.5 days at 1 minute (so the
+      same weekday or weekend day a week earlier is in it), 6 weeks at 5
+      minutes; period detection by autocorrelation reads the last 2048 of
+      them. Engines that label their windows buffer this many points per
+      live stream.
+    - ``max_period`` (int >= 2, default 336): the longest period looked for
+      by autocorrelation, in points (a day at 5 minutes, 288, and a week at
+      30 minutes, 336, or hourly, 168, are inside the range). Daily cycles
+      are also found from the timestamps, at any step that divides a day.
     - ``spike_z`` (real > 0, default 4.5): how many sd from its expectation a
       point must be to count as far.
     - ``trend_z`` (real > 0, default 3.5): how many sd, on average, the last 3
       points must be away, on one side, for a TREND.
     - ``seasonal_score`` (real > 1, default 3.0): the mean squared z of a window
       of a seasonal series above which its shape counts as changed.
-    - ``min_strength`` (real in (0, 1), default 0.4): the autocorrelation at the
-      period needed to call a history periodic.
+    - ``min_strength`` (real in (0, 1), default 0.4): the share of the
+      history's variance the cycle must explain to call a history periodic
+      (the autocorrelation at the period; for a daily cycle from timestamps,
+      one minus the residual variance over the raw variance).
     - ``min_cycles`` (int >= 2, default 3): the periods of history needed before
       a departure from the cycle can be judged SEASONAL.
-    - ``range_sd`` (real >= 0, default 2.0): how many noise sd beyond the
-      seasonal profile's range still count as inside the historical range.
+    - ``range_sd`` (real >= 0, default 2.0): kept for compatibility; the
+      verdict no longer depends on the historical range (a spike or a shift
+      on a cycle is SPIKE or TREND wherever it lands).
     """
 
     __slots__ = (
@@ -135,7 +214,7 @@ class ExplanationClassifier:
     def __init__(
         self,
         *,
-        history_points: int = 2048,
+        history_points: int = 12288,
         max_period: int = 336,
         spike_z: float = 4.5,
         trend_z: float = 3.5,
@@ -161,6 +240,19 @@ class ExplanationClassifier:
         settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
         return f"ExplanationClassifier({settings})"
 
+    @property
+    def recheck_points(self) -> int:
+        """How often (in points) the cycle, profile and spread of a series are found again.
+
+        ``min(64, history_points // 4)``. The model a window is judged with is
+        the one found at the last checkpoint at or before its first point
+        (checkpoints fall on multiples of this many steps since the epoch), on
+        at most ``history_points - recheck_points`` points before the
+        checkpoint: so a window never reads more than ``history_points`` points
+        before it, and consecutive windows share one model.
+        """
+        return min(_RECHECK, self.history_points // 4)
+
     # -- classification -----------------------------------------------------------
 
     def classify(self, series: MetricSeries, window: TimeWindow) -> AnomalyType:
@@ -185,48 +277,192 @@ class ExplanationClassifier:
     def classify_values(self, history: Sequence[float], window: Sequence[float]) -> AnomalyType:
         """The kind of the values ``window`` that follow the values ``history``.
 
-        The same judgement as :meth:`classify`, on raw numbers: only the last
-        ``history_points`` values of ``history`` are used. Values must be finite
-        real numbers and ``window`` must not be empty.
+        The same judgement as :meth:`classify` on a series without timestamps
+        (so no daily cycle is read from them), on raw numbers: only the last
+        ``history_points`` values of ``history`` are used. Values must be
+        finite real numbers and ``window`` must not be empty.
         """
         hist = _finite_list("history", history)
         win = _finite_list("window", window)
         if not win:
             fail_value(_OWNER, "window", "a non-empty sequence of finite real numbers", window)
-        return self._judge(hist[-self.history_points :], win).kind
+        hist = hist[-self.history_points :]
+        return self._judge(hist + win, None, len(hist), len(hist) + len(win), None).kind
 
-    def _judge_span(self, series: MetricSeries, start: int, end: int) -> _Judgement:
-        values = series.values
-        lo = max(0, start - self.history_points)
-        return self._judge(values[lo:start].tolist(), values[start:end].tolist())
+    def _judge_span(
+        self, series: MetricSeries, start: int, end: int, memo: _Memo | None = None
+    ) -> _Judgement:
+        return self._judge(series.values._data, series.timestamps._data, start, end, memo)
 
-    def _judge(self, hist: list[float], win: list[float]) -> _Judgement:
-        if len(hist) < 2 or not win:
-            return _Judgement(AnomalyType.NORMAL, win)
-        # Work in units of the largest |value|: no overflow at 1e308, no
-        # underflow at 1e-300, and the same verdict at every scale.
-        scale = max(*map(abs, hist), *map(abs, win))
+    def _checkpoint(self, us: Sequence[int] | None, start: int) -> int:
+        """The checkpoint of a window starting at ``start`` (see :attr:`recheck_points`)."""
+        r = self.recheck_points
+        if us is None or start < 2:
+            return start
+        step = us[start] - us[start - 1]
+        if step <= 0:
+            return start
+        if start < 4 * r:
+            return start
+        return start - min(r - 1, (us[start] % (r * step)) // step)
+
+    def _young(self, us: Sequence[int] | None, c: int, start: int, route: str) -> bool:
+        """Whether a cycle could be visible from ``start`` and not from the checkpoint ``c``.
+
+        By autocorrelation, a period needs two of them in the history: one up
+        to ``max_period`` can appear while ``c < 2 * max_period``. A daily
+        cycle from the timestamps appears when the history passes two days.
+        """
+        if c < 2 * min(self.max_period, (self.history_points - self.recheck_points) // 2):
+            return True
+        if us is None or route == "calendar":
+            return False
+        step = us[start] - us[start - 1]
+        if step <= 0 or _DAY_US % step:
+            return False
+        need = 2 * (_DAY_US // step) + 8
+        span = self.history_points - self.recheck_points
+        return min(c, span) < need <= min(start, span)
+
+    def _model(
+        self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None
+    ) -> _Model | None:
+        if memo is not None:
+            key = us[c - 1] if us is not None and c > 0 else c
+            if key in memo.models:
+                return memo.models[key]
+        model = self._find_model(vals, us, c)
+        if memo is not None:
+            if len(memo.models) >= _MEMO_SIZE:
+                del memo.models[next(iter(memo.models))]
+            memo.models[key] = model
+        return model
+
+    def _find_model(self, vals: Sequence[float], us: Sequence[int] | None, c: int) -> _Model | None:
+        """The model of the points after ``c`` from at most ``history_points - recheck_points`` before it."""
+        lo = max(0, c - (self.history_points - self.recheck_points))
+        if c - lo < 2:
+            return None
+        scale = max(map(abs, vals[lo:c]))
         if scale == 0.0:
-            return _Judgement(AnomalyType.NORMAL, win, baseline(hist, None), 0.0, 0.0, [0.0] * len(win))
-        h = [v / scale for v in hist]
-        w = [v / scale for v in win]
+            return _Model("flat", 0.0, 0.0, None, None)
+        cal = self._calendar_model(vals, us, lo, c, scale) if us is not None else None
+        h = [v / scale for v in vals[max(lo, c - _ACF_POINTS) : c]]
         found = detect_period(h, max_period=self.max_period, min_strength=self.min_strength)
         base = baseline(h, found[0] if found else None)
-        sd = max(base.sd, _MIN_SD)
-        z = [(v - base.expected(i)) / sd for i, v in enumerate(w)]
-        spread = base.sd * scale if base.sd > _MIN_SD else 0.0  # below that: rounding only
-        return _Judgement(self._decide(base, w, z), win, base, scale, spread, z)
+        # The daily cycle from the timestamps, unless a period found by
+        # autocorrelation predicts the points better (a cycle that is not daily).
+        if cal is not None and (base.period is None or cal.sd <= base.sd):
+            return cal
+        if base.period is not None:
+            return _Model("profile", scale, base.sd, base.period, base)
+        return _Model("flat", scale, base.sd, None, None)
 
-    def _decide(self, base: Baseline, win: list[float], z: list[float]) -> AnomalyType:
-        seasonal = base.period is not None and base.cycles >= self.min_cycles
-        margin = self.range_sd * base.noise
-        lo, hi = base.low - margin, base.high + margin
+    def _calendar_model(
+        self, vals: Sequence[float], us: Sequence[int], lo: int, c: int, scale: float
+    ) -> _Model | None:
+        """A daily cycle read from the timestamps, if the history has one (else ``None``).
+
+        Needs regular steps that divide a day and two days of history. Each
+        point of the last day is predicted from the same time of day on
+        previous days (:func:`_same_phase`); the cycle counts when those
+        predictions leave at most ``1 - min_strength`` of the variance.
+        """
+        step = us[c - 1] - us[c - 2]
+        if step <= 0 or _DAY_US % step:
+            return None
+        period = _DAY_US // step
+        if period < 4 or c - lo < 2 * period + 8 or us[c - 1] - us[lo] != (c - 1 - lo) * step:
+            return None
+        first = max(lo + 2 * period, c - period)
+        stride = max(1, (c - first) // _EVAL_POINTS)
+        raw: list[float] = []
+        resid: list[float] = []
+        for j in range(c - 1, first - 1, -stride):
+            e = _same_phase(vals, us, j, period, lo, j, scale)
+            if e is not None:
+                v = vals[j] / scale
+                raw.append(v)
+                resid.append(v - e)
+        if len(resid) < 8:
+            return None
+        sd = robust_sd(resid)
+        # The plain variance of the values: a robust one would ignore a narrow
+        # daily peak (a nightly batch job) as if it were outliers.
+        mean = math.fsum(raw) / len(raw)
+        spread2 = math.fsum((v - mean) ** 2 for v in raw) / len(raw)
+        if sd * sd > (1.0 - self.min_strength) * spread2:
+            return None
+        return _Model("calendar", scale, sd, period, None)
+
+    def _judge(
+        self,
+        vals: Sequence[float],
+        us: Sequence[int] | None,
+        start: int,
+        end: int,
+        memo: _Memo | None,
+    ) -> _Judgement:
+        win = list(vals[start:end])
+        lo = max(0, start - self.history_points)
+        if start - lo < 2 or not win:
+            return _Judgement(AnomalyType.NORMAL, win)
+        c = self._checkpoint(us, start)
+        model = self._model(vals, us, c, memo)
+        if model is None or (c < start and self._young(us, c, start, model.route)):
+            # A cycle may have become visible between the checkpoint and the window.
+            c = start
+            model = self._model(vals, us, c, memo)
+        if model is None or (model.scale == 0.0 and max(map(abs, win)) == 0.0):
+            level = vals[start - 1] if model is None else 0.0
+            z0 = [0.0] * len(win)
+            return _Judgement(AnomalyType.NORMAL, win, has_base=True, expected=[level] * len(win), z=z0)
+        period = model.period
+        expect: list[float] | None = None  # in units of `scale` below
+        if (
+            model.route == "calendar"
+            and us is not None
+            and period is not None
+            and _regular(us, max(lo, start - (_TYPE_DAYS + 1) * period), end, _DAY_US // period)
+        ):
+            # (Same time of day = same index modulo the period, on regular steps only.)
+            looked = [_same_phase(vals, us, j, period, lo, start, 1.0) for j in range(start, end)]
+            if all(e is not None for e in looked):
+                raw_e = [e for e in looked if e is not None]
+                scale = max(model.scale, *map(abs, win), *map(abs, raw_e))
+                expect = [e / scale for e in raw_e]
+        if expect is None and model.route == "profile" and model.base is not None:
+            scale = max(model.scale, *map(abs, win))
+            ratio = model.scale / scale
+            expect = [model.base.expected(start - c + i) * ratio for i in range(len(win))]
+        if expect is None:
+            period = None
+            recent = sorted(vals[max(lo, start - 32) : start])
+            m = len(recent)
+            level = recent[(m - 1) // 2] / 2.0 + recent[m // 2] / 2.0
+            scale = max(model.scale, abs(level), *map(abs, win))
+            expect = [level / scale] * len(win)
+        ratio = model.scale / scale
+        sd = max(model.sd * ratio, _MIN_SD)
+        z = [(v / scale - e) / sd for v, e in zip(win, expect, strict=True)]
+        # (An estimated period can be a point or two long: 3 periods of history
+        # are 2.99 of a period estimated 1% long.)
+        cycles = (start - lo) / period if period is not None else 0.0
+        kind = self._decide(z, period is not None, cycles >= self.min_cycles * (1.0 - _NEAR))
+        spread = model.sd * ratio * scale if model.sd * ratio > _MIN_SD else 0.0  # below that: rounding only
+        return _Judgement(
+            kind, win, has_base=True, period=period, expected=[e * scale for e in expect], sd=spread, z=z
+        )
+
+    def _decide(self, z: list[float], periodic: bool, seasonal: bool) -> AnomalyType:
+        """The verdict from the window's distances to its expectation (in sd)."""
         if len(z) >= 2:
             tail = z[-_TAIL:]
             mean = math.fsum(tail) / len(tail)
             sign = 1.0 if mean >= 0.0 else -1.0
             if abs(mean) >= self.trend_z and all(t * sign >= 0.5 * self.trend_z for t in tail):
-                if seasonal and lo <= win[-1] <= hi:
+                # A changed shape also departs the other way; a shift or a ramp does not.
+                if seasonal and _both_ways(z, sign, _AGAINST_Z, self.spike_z):
                     return AnomalyType.SEASONAL
                 return AnomalyType.TREND
         big = [i for i, v in enumerate(z) if abs(v) >= self.spike_z]
@@ -234,12 +470,20 @@ class ExplanationClassifier:
             first, last = big[0], big[-1]
             if not seasonal:
                 return AnomalyType.SPIKE
-            outside = sum(1 for i in big if not lo <= win[i] <= hi)
-            if last - first < _SPIKE_SPAN:
-                rest = z[: max(0, first - 1)] + z[last + 2 :]
-                if outside and (not rest or math.fsum(v * v for v in rest) / len(rest) < self.seasonal_score):
+            sign = 1.0 if z[first] > 0.0 else -1.0
+            if all(z[i] * sign > 0.0 for i in big):
+                # The excursion: the far points and their neighbours still clearly off, on that side.
+                a, b = first, last
+                while a > 0 and z[a - 1] * sign >= _EDGE_Z:
+                    a -= 1
+                while b < len(z) - 1 and z[b + 1] * sign >= _EDGE_Z:
+                    b += 1
+                rest = z[: max(0, a - 1)] + z[b + 2 :]
+                if b - a < _SPIKE_SPAN and (
+                    not rest or math.fsum(v * v for v in rest) / len(rest) < self.seasonal_score
+                ):
                     return AnomalyType.SPIKE
-            return AnomalyType.SPIKE if 2 * outside > len(big) else AnomalyType.SEASONAL
+            return AnomalyType.SEASONAL
         if seasonal and math.fsum(v * v for v in z) / len(z) >= self.seasonal_score:
             return AnomalyType.SEASONAL
         return AnomalyType.NORMAL
@@ -265,31 +509,35 @@ class ExplanationClassifier:
             fail_type(_OWNER, "series", "a MetricSeries", series)
         if not isinstance(result, AnomalyResult):
             fail_type(_OWNER, "result", "an AnomalyResult", result)
-        where = (
-            f"{series.metric_name} on node {series.node_id} "
-            f"(cluster {series.cluster_id}, tenant {series.tenant_id})"
-        )
-        kind = result.anomaly_label
-        when = _when(result.window_start, result.window_end)
         us = series.epoch_us
         start = bisect_left(us, (result.window_start - _EPOCH) // _ONE_US)
         end = bisect_right(us, (result.window_end - _EPOCH) // _ONE_US)
         if end <= start:
-            return f"{where}: {kind.value} {when}, but the series has no points in that window."
-        j = self._judge_span(series, start, end)
+            when = _when(result.window_start, result.window_end)
+            return (
+                f"{_where(series)}: {result.anomaly_label.value} {when}, "
+                "but the series has no points in that window."
+            )
+        return self._sentence(series, result, start, self._judge_span(series, start, end))
+
+    def _sentence(self, series: MetricSeries, result: AnomalyResult, start: int, j: _Judgement) -> str:
+        """The sentence of :meth:`explain` for the window at ``start``, judged as ``j``."""
+        where = _where(series)
+        kind = result.anomaly_label
+        when = _when(result.window_start, result.window_end)
         lo, hi = min(j.window), max(j.window)
         seen = f"at {_num(lo)}" if lo == hi else f"between {_num(lo)} and {_num(hi)}"
-        if j.base is None:
+        if not j.has_base:
             label = "nothing unusual" if kind is AnomalyType.NORMAL else f"a possible {kind.value}"
             return f"{where} was {seen} {when} ({label}); no baseline yet to compare with."
-        cycle = _cycle(series, start, j.base.period)
+        cycle = _cycle(series, start, j.period)
         if kind is AnomalyType.TREND:
             i = len(j.window) - 1
         else:
             i = max(range(len(j.window)), key=lambda k: abs(j.window[k] - j.expected[k]))
         value, expect = j.window[i], j.expected[i]
         up = value >= expect
-        if j.base.period is not None:
+        if j.period is not None:
             against = f"the {_num(expect)} its {cycle} cycle expected there"
         else:
             against = f"its baseline of {_num(expect)}"
@@ -304,7 +552,7 @@ class ExplanationClassifier:
             verb = "rose to" if up else "fell to"
             return f"{where} {verb} {_num(value)} and stayed there, {far} {against}, {when}."
         if kind is AnomalyType.SEASONAL:
-            if j.base.period is None:
+            if j.period is None:
                 return f"{where} departed from its usual pattern at {_num(value)}, {far} {against}, {when}."
             note = "; its history had no spread" if j.sd == 0.0 and value != expect else ""
             return (
@@ -313,6 +561,92 @@ class ExplanationClassifier:
             )
         close = "exactly at" if value == expect else f"within {dist} of"
         return f"{where} was normal {when}: {seen}, {close} {against}."
+
+
+def _regular(us: Sequence[int], lo: int, end: int, step: int) -> bool:
+    """Whether the timestamps in ``[lo, end)`` are ``step`` apart (from their ends: they increase)."""
+    return us[end - 1] - us[lo] == (end - 1 - lo) * step
+
+
+def _where(series: MetricSeries) -> str:
+    return (
+        f"{series.metric_name} on node {series.node_id} "
+        f"(cluster {series.cluster_id}, tenant {series.tenant_id})"
+    )
+
+
+def _both_ways(z: list[float], sign: float, far: float, spike_z: float) -> bool:
+    """Whether a window ending ``sign``-wards of its expectation also went clearly the other way.
+
+    Clearly: at least ``max(3, len(z) // 50)`` points ``far`` sd the other
+    way (noise puts 0.6% of points 2.5 sd to one side), or one ``spike_z``
+    sd away.
+    """
+    against = [v * sign for v in z if v * sign <= -far]
+    return len(against) >= max(3, len(z) // 50) or (bool(against) and min(against) <= -spike_z)
+
+
+def _line_like(z: list[float], sign: float) -> bool:
+    """Whether the window's final one-sided run of distances is a level or a line, up to noise.
+
+    The run starts after the last point on the other side of the
+    expectation. A level shift or a ramp on the cycle leaves a constant or
+    linear distance (the fit leaves about 1 sd); a changed shape that happens
+    to end on one side (a peak missing or added at the window's end) leaves
+    a curve.
+    """
+    onset = len(z)
+    while onset > 0 and z[onset - 1] * sign > 0.0:
+        onset -= 1
+    run = z[onset:]
+    m = len(run)
+    if m < _LINE_MIN:
+        return True
+    tc = (m - 1) / 2.0
+    mean = math.fsum(run) / m
+    sxx = m * (m * m - 1) / 12.0
+    slope = math.fsum((i - tc) * v for i, v in enumerate(run)) / sxx
+    misfit = math.fsum((v - mean - slope * (i - tc)) ** 2 for i, v in enumerate(run)) / (m - 2)
+    return misfit <= _LINE_MISFIT
+
+
+def _same_phase(
+    vals: Sequence[float], us: Sequence[int], j: int, period: int, lo: int, before: int, scale: float
+) -> float | None:
+    """The expected value of point ``j`` from the same time of day on previous days, over ``scale``.
+
+    The median of the ``_SAME_PHASE`` (5) latest earlier days of the same kind
+    (weekday, or Saturday/Sunday, UTC) at index ``j - k * period`` (``k >= 1``),
+    read only in ``[lo, before)`` and at most ``_TYPE_DAYS`` days back (the mean
+    of the middle two of an even number). With fewer than 2 days of the same
+    kind, the latest 5 days of any kind; ``None`` with fewer than 2 days. The
+    steps are regular (``period`` points are a day), so the day of the week of
+    index ``j - k * period`` is ``k`` days before ``j``'s.
+    """
+    day = (us[j] - _MONDAY_US) // _DAY_US
+    weekend = day % 7 >= 5
+    same: list[float] = []
+    other: list[float] = []
+    i = j - period
+    day -= 1
+    while i >= before:
+        i -= period
+        day -= 1
+    stop = i - _TYPE_DAYS * period
+    while i >= lo and i > stop and len(same) < _SAME_PHASE:
+        v = vals[i] / scale
+        if (day % 7 >= 5) is weekend:
+            same.append(v)
+        if len(other) < _SAME_PHASE:
+            other.append(v)
+        i -= period
+        day -= 1
+    got = same if len(same) >= 2 else other
+    if len(got) < 2:
+        return None
+    got.sort()
+    m = len(got)
+    return got[(m - 1) // 2] / 2.0 + got[m // 2] / 2.0
 
 
 def _distance(value: float, expect: float, sd: float) -> str:
@@ -362,7 +696,8 @@ def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
     us = series.epoch_us
     lo = max(0, start - period)
     step = (us[start] - us[lo]) // (start - lo) if start > lo else 0
-    if step > 0 and all(us[k] - us[k - 1] == step for k in range(lo + 1, start + 1)):
+    regular = step > 0 and us[lo : start + 1].tolist() == list(range(us[lo], us[start] + 1, step))
+    if regular:
         span = step * period
         for unit_us, unit, once in _UNITS:
             if span % unit_us == 0:

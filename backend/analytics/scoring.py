@@ -66,7 +66,14 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from ._kinds import AnomalyType
-from ._labels import LABEL_CONTEXT, fallback_label, label_and_explain, make_classifier, window_magnitude
+from ._labels import (
+    LABEL_CONTEXT,
+    fallback_label,
+    label_and_explain,
+    make_classifier,
+    new_memo,
+    window_magnitude,
+)
 from ._validate import check_bool, check_positive_int, fail_type
 from .engine import AnomalyDetectionEngine
 from .explain import ExplanationClassifier
@@ -174,7 +181,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
     Shared keyword-only settings, validated here: ``window_size_points``
     (default 1), ``stride_points`` (default 1), ``classify`` (default True:
     label and explain anomalous windows with the :class:`ExplanationClassifier`)
-    and ``classifier_history_points`` (default None: the classifier's 2048;
+    and ``classifier_history_points`` (default None: the classifier's 12288;
     the points before a window it reads, which a live stream buffers).
 
     A subclass stores its own settings as attributes of the same names as its
@@ -268,6 +275,7 @@ class ScoreStream:
         "_episode",
         "_ids",
         "_keep",
+        "_memo",
         "_meta",
         "_n",
         "_next_start",
@@ -294,13 +302,14 @@ class ScoreStream:
         self._meta = probe.metadata or {}
         self._engine = engine
         self._classifier = engine._classifier
+        self._memo = new_memo(self._classifier)  # the series' cycle, found once per checkpoint
         self._scorer = engine.scorer()
         self._w = engine.window_size_points
         self._stride = engine.stride_points
         self._keep = engine.context_points
         self._us: array[int] = array("q")
-        self._vals: list[float] = []
-        self._scores: list[float] = []
+        self._vals: array[float] = array("d")  # (8 bytes a point: a labelling stream buffers thousands)
+        self._scores: array[float] = array("d")
         self._base = 0  # absolute index of the first buffered point
         self._n = 0  # points taken
         self._next_start = 0  # absolute index where the next window starts
@@ -416,10 +425,12 @@ class ScoreStream:
             sub = MetricSeries._trusted(
                 self._ids,
                 self._us[lo - base : end - base],
-                array("d", self._vals[lo - base : end - base]),
+                self._vals[lo - base : end - base],
                 self._meta,
             )
-            result = label_and_explain(classifier, sub, start - lo, end - lo, result, label, forced)
+            result = label_and_explain(
+                classifier, sub, start - lo, end - lo, result, label, forced, self._memo
+            )
         self._episode = (result.anomaly_label, end, hits)
         return result
 

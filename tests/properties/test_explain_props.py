@@ -147,3 +147,53 @@ def test_long_period_verdict_is_the_same_at_every_scale(
 
 def _result(s: MetricSeries, w: TimeWindow) -> AnomalyResult:
     return AnomalyResult(*s.ids, w.start_time, w.end_time, 0.9, AnomalyType.SEASONAL)
+
+
+@st.composite
+def labelled_stream(draw: st.DrawFn) -> tuple[MetricSeries, list[tuple[int, int]], int]:
+    """A series with a cycle (from timestamps or by points), noise, spikes and a shift, windows in order."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = random.Random(seed)
+    step_s = draw(st.sampled_from([60, 300, 900, 3600, 7]))
+    n = draw(st.integers(40, 1600))
+    period = draw(st.sampled_from([None, 24, 96, 86_400 // step_s]))
+    values = []
+    for i in range(n):
+        cyc = 10.0 * math.sin(2 * math.pi * i / period) if period else 0.0
+        values.append(100.0 + cyc + rng.gauss(0.0, 1.0))
+    for _ in range(draw(st.integers(0, 6))):
+        values[rng.randrange(n)] += rng.choice((-1, 1)) * rng.uniform(5, 15)
+    if draw(st.booleans()):
+        at = rng.randrange(n)
+        values[at:] = [v + 12.0 for v in values[at:]]
+    us = [1_700_000_000_000_000 + i * step_s * 1_000_000 for i in range(n)]
+    s = MetricSeries.from_arrays("t", "c", "n", "m", us, values)
+    stride = draw(st.integers(1, 40))
+    width = draw(st.integers(1, 40))
+    windows = [(a, min(n, a + width)) for a in range(2, n - 1, stride)]
+    history = draw(st.sampled_from([24, 300, 12288]))
+    return s, windows, history
+
+
+@settings(max_examples=25, deadline=None)
+@given(labelled_stream())
+def test_the_memo_gives_the_labels_and_sentences_of_the_slow_path(
+    case: tuple[MetricSeries, list[tuple[int, int]], int],
+) -> None:
+    """Labelling windows in order with a per-series memo (as a stream or detect does) gives the same
+    labels and sentences as classify then explain on a fresh classifier for every window."""
+    from backend.analytics._labels import label_and_explain, new_memo
+
+    s, windows, history = case
+    fast = ExplanationClassifier(history_points=history)
+    memo = new_memo(fast)
+    for a, b in windows:
+        w = _window(s, a, b)
+        result = AnomalyResult(*s.ids, w.start_time, w.end_time, 0.9, AnomalyType.SPIKE)
+        got = label_and_explain(fast, s, a, b, result, AnomalyType.SPIKE, None, memo)
+        slow = ExplanationClassifier(history_points=history)
+        kind = slow.classify(s, w)
+        label = AnomalyType.SPIKE if kind is AnomalyType.NORMAL else kind
+        expected = AnomalyResult(*s.ids, w.start_time, w.end_time, 0.9, label)
+        assert got.anomaly_label is label
+        assert got.explanation == slow.explain(s, expected)

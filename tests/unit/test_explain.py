@@ -313,9 +313,12 @@ def test_settings_are_validated(name: str, value: object, error: type[Exception]
 
 
 def test_defaults_cover_a_day_at_five_minutes() -> None:
-    """By default periods up to 336 points are looked for, in up to 2048 points of history."""
+    """By default periods up to 336 points are looked for, in up to 12288 points of history
+    (8.5 days at 1 minute), and a series' model is found again every 64 points."""
     clf = ExplanationClassifier()
-    assert clf.max_period == 336 and clf.history_points == 2048
+    assert clf.max_period == 336 and clf.history_points == 12288
+    assert clf.recheck_points == 64
+    assert ExplanationClassifier(history_points=24).recheck_points == 6
 
 
 def test_a_day_at_five_minutes_moved_or_flattened_is_seasonal_and_left_alone_is_normal() -> None:
