@@ -133,7 +133,7 @@ class CombinedEngine(PointScoringEngine):
     novelty score that lands on the alarm line 0.5;
     ``classify`` (default True): label and explain anomalous windows with the
     :class:`ExplanationClassifier`; ``classifier_history_points`` (default
-    None: the classifier's 2048): the labelling history a live stream buffers.
+    None: the classifier's 12288): the labelling history a live stream buffers.
     """
 
     name: ClassVar[str] = "combined"

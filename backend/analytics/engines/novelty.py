@@ -361,7 +361,7 @@ class NoveltyEngine(PointScoringEngine):
     - ``classify`` (default True): label and explain anomalous windows with the
       :class:`ExplanationClassifier` (else SPIKE/TREND from the window's shape).
     - ``classifier_history_points`` (default None: the classifier's default,
-      2048): points before a window the classifier reads; a live stream
+      12288): points before a window the classifier reads; a live stream
       buffers that many, so lower it to save memory per stream.
 
     >>> from datetime import datetime, timedelta, timezone

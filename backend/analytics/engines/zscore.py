@@ -681,7 +681,7 @@ class ZScoreEngine(PointScoringEngine):
       the same time of day is the daily-cycle expectation.
     - ``scale_points`` (default 512, >= 16): the memory of the residual scale.
     - ``classify`` (default True), ``classifier_history_points`` (default
-      None: 2048): label and explain anomalous windows with the
+      None: 12288): label and explain anomalous windows with the
       :class:`~backend.analytics.explain.ExplanationClassifier`.
 
     See the module docs for the method. History needed: ``warmup_points``
