@@ -67,7 +67,7 @@ from typing import Any, ClassVar
 
 from ._kinds import AnomalyType
 from ._labels import LABEL_CONTEXT, fallback_label, label_and_explain, make_classifier, window_magnitude
-from ._validate import check_bool, check_positive_int, fail_type
+from ._validate import MAX_POINTS, check_bool, check_points, check_positive_int, fail_type, fail_value
 from .engine import AnomalyDetectionEngine
 from .explain import ExplanationClassifier
 from .types import AnomalyResult, MetricSeries, epoch_us_to_datetime
@@ -168,6 +168,11 @@ class RescaledScorer(PointScorer):
         return [raw_to_unit(r, thr) for r in self.inner.update_many(values, stamps)]
 
 
+def _check_setting(owner: str, field: str, value: object) -> int:
+    """A positive int (that message for 0 or a wrong type) of at most ``MAX_POINTS`` points."""
+    return check_points(owner, field, check_positive_int(owner, field, value))
+
+
 class PointScoringEngine(AnomalyDetectionEngine):
     """Base of every engine built on a :class:`PointScorer`: subclasses implement :meth:`scorer`.
 
@@ -176,6 +181,9 @@ class PointScoringEngine(AnomalyDetectionEngine):
     label and explain anomalous windows with the :class:`ExplanationClassifier`)
     and ``classifier_history_points`` (default None: the classifier's 2048;
     the points before a window it reads, which a live stream buffers).
+    Each of these, and the scorer's ``warmup_points``, is at most
+    :data:`~backend.analytics._validate.MAX_POINTS` (2**21) points, so a live
+    stream's memory is bounded whatever the configuration asks.
 
     A subclass stores its own settings as attributes of the same names as its
     constructor's keywords (the ``repr`` reads them), then calls
@@ -194,14 +202,23 @@ class PointScoringEngine(AnomalyDetectionEngine):
         classifier_history_points: int | None = None,
     ) -> None:
         owner = type(self).__name__
-        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
-        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        # Settings counted in points are bounded by MAX_POINTS: a stream buffers a small multiple
+        # of them, so no configuration can make its memory grow with the series (issue 14).
+        self.window_size_points = _check_setting(owner, "window_size_points", window_size_points)
+        self.stride_points = _check_setting(owner, "stride_points", stride_points)
         self.classify = check_bool(owner, "classify", classify)
+        if classifier_history_points is not None:
+            _check_setting(owner, "classifier_history_points", classifier_history_points)
         self.classifier_history_points = classifier_history_points
         self._classifier = make_classifier(owner, classify, classifier_history_points)
         probe = self.scorer()
         if not isinstance(probe, PointScorer):
             fail_type(f"{owner}.scorer()", "return value", "a PointScorer", probe)
+        if not 0 <= probe.warmup_points <= MAX_POINTS:
+            # A scorer holds its warm-up values until it has them all: bound them like a window.
+            fail_value(
+                owner, "warmup_points", f"at most {MAX_POINTS} points (MAX_POINTS)", probe.warmup_points
+            )
         self.min_history_points = probe.warmup_points
 
     @abstractmethod
