@@ -448,6 +448,7 @@ def test_lone_surrogate_in_an_id_is_a_value_error(field: str) -> None:
     with pytest.raises(ValueError, match=expected):
         MetricSeries(**ids, timestamps=[], values=[])
     with pytest.raises(ValueError, match=expected):
-        AnomalyResult(*ids.values(), T0, T0, 0.1, AnomalyType.NORMAL)
+        t, c, n, m = ids.values()
+        AnomalyResult(t, c, n, m, T0, T0, 0.1, AnomalyType.NORMAL)
     with pytest.raises(ValueError, match="explanation must be Unicode text"):
         AnomalyResult("t", "c", "n", "m", T0, T0, 0.9, AnomalyType.SPIKE, None, "jump \udcff")
