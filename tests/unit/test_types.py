@@ -418,7 +418,7 @@ def test_deeply_nested_id_gives_a_short_type_error(field: str) -> None:
     with pytest.raises(
         TypeError, match=rf"{field} must be a non-empty str, got \[\[\[\[\.\.\.\]\]\]\] \(list\)"
     ):
-        MetricSeries(**ids, timestamps=[], values=[])  # type: ignore[arg-type]
+        MetricSeries(*ids.values(), [], [])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=rf"{field} must be a non-empty str"):
         AnomalyResult(**ids, window_start=T0, window_end=T0, anomaly_score=0.5, anomaly_label="spike")  # type: ignore[arg-type]
 
@@ -445,10 +445,10 @@ def test_lone_surrogate_in_an_id_is_a_value_error(field: str) -> None:
     ids = dict.fromkeys(("tenant_id", "cluster_id", "node_id", "metric_name"), "ok-é")
     ids[field] = "é\ud800"
     expected = rf"{field} must be Unicode text that encodes as UTF-8, got .*index 1\)"
+    t, c, n, m = ids.values()
     with pytest.raises(ValueError, match=expected):
-        MetricSeries(**ids, timestamps=[], values=[])
+        MetricSeries(t, c, n, m, [], [])
     with pytest.raises(ValueError, match=expected):
-        t, c, n, m = ids.values()
         AnomalyResult(t, c, n, m, T0, T0, 0.1, AnomalyType.NORMAL)
     with pytest.raises(ValueError, match="explanation must be Unicode text"):
         AnomalyResult("t", "c", "n", "m", T0, T0, 0.9, AnomalyType.SPIKE, None, "jump \udcff")
