@@ -418,7 +418,7 @@ def test_deeply_nested_id_gives_a_short_type_error(field: str) -> None:
     with pytest.raises(
         TypeError, match=rf"{field} must be a non-empty str, got \[\[\[\[\.\.\.\]\]\]\] \(list\)"
     ):
-        MetricSeries(*ids.values(), [], [])  # type: ignore[arg-type]
+        MetricSeries(**ids, timestamps=[], values=[])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=rf"{field} must be a non-empty str"):
         AnomalyResult(**ids, window_start=T0, window_end=T0, anomaly_score=0.5, anomaly_label="spike")  # type: ignore[arg-type]
 
