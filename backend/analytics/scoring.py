@@ -168,6 +168,12 @@ class RescaledScorer(PointScorer):
         return [raw_to_unit(r, thr) for r in self.inner.update_many(values, stamps)]
 
 
+def _point_settings(cls: type) -> list[str]:
+    """The keyword-only constructor settings of ``cls`` counted in points (named ``*_points``)."""
+    params = inspect.signature(cls).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name.endswith("_points")]
+
+
 def _check_setting(owner: str, field: str, value: object) -> int:
     """A positive int (that message for 0 or a wrong type) of at most ``MAX_POINTS`` points."""
     return check_points(owner, field, check_positive_int(owner, field, value))
@@ -181,9 +187,11 @@ class PointScoringEngine(AnomalyDetectionEngine):
     label and explain anomalous windows with the :class:`ExplanationClassifier`)
     and ``classifier_history_points`` (default None: the classifier's 2048;
     the points before a window it reads, which a live stream buffers).
-    Each of these, and the scorer's ``warmup_points``, is at most
-    :data:`~backend.analytics._validate.MAX_POINTS` (2**21) points, so a live
-    stream's memory is bounded whatever the configuration asks.
+    Each of these, every other keyword setting of the subclass named
+    ``*_points`` (checked before the scorer is built), and the scorer's
+    ``warmup_points`` is at most :data:`~backend.analytics._validate.MAX_POINTS`
+    (2**21) points, so a live stream's memory is bounded whatever the
+    configuration asks.
 
     A subclass stores its own settings as attributes of the same names as its
     constructor's keywords (the ``repr`` reads them), then calls
@@ -211,6 +219,14 @@ class PointScoringEngine(AnomalyDetectionEngine):
             _check_setting(owner, "classifier_history_points", classifier_history_points)
         self.classifier_history_points = classifier_history_points
         self._classifier = make_classifier(owner, classify, classifier_history_points)
+        # The subclass's own settings in points (warmup_points, rest_points, ...), before a scorer
+        # is built from them: a scorer may allocate its buffers up front.
+        for name in _point_settings(type(self)):
+            value = getattr(self, name, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_POINTS:
+                fail_value(
+                    owner, name, f"an int in [0, {MAX_POINTS}] (MAX_POINTS bounds settings in points)", value
+                )
         probe = self.scorer()
         if not isinstance(probe, PointScorer):
             fail_type(f"{owner}.scorer()", "return value", "a PointScorer", probe)

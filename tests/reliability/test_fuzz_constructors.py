@@ -21,17 +21,19 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import os
 import pickle
 import tempfile
 from bisect import bisect_left
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from backend.analytics import (
@@ -52,6 +54,7 @@ from backend.analytics.windows import _count_windows
 from tests.reliability import scale
 from tests.reliability.hostile import (
     UTC,
+    _BadRepr,
     ascending_us,
     call,
     finite,
@@ -490,7 +493,50 @@ def test_engine_configuration_extremes(name: str, data: st.DataObject) -> None:
 def test_engine_configuration_junk(name: str, data: st.DataObject, bad: Any) -> None:
     """A junk value for any setting: a clean ValueError/TypeError naming the setting."""
     key = data.draw(st.sampled_from(sorted(_keywords(name))))
-    call(REGISTRY.create, name, **{key: bad}, names=(key,))
+    # Known, reported: novelty formats a bad item of scales with !r (see the xfail test below).
+    assume(not (key == "scales" and isinstance(bad, (list, tuple)) and any(map(_bad_repr, bad))))
+    # Known, reported: novelty's levels has no upper bound; above 1.8e308 it overflows a float.
+    assume(not (name == "novelty" and key == "levels" and isinstance(bad, int) and bad > 2**1000))
+    # novelty checks warmup_points >= the largest of scales; a huge scale is reported that way.
+    call(REGISTRY.create, name, **{key: bad}, names=(key, "largest scale"))
+
+
+def _bad_repr(item: object) -> bool:
+    """An item whose ``repr`` raises (or recurses without end)."""
+    try:
+        repr(item)
+    except (RuntimeError, RecursionError):
+        return True
+    return False
+
+
+def _nested(depth: int) -> list[object]:
+    nested: list[object] = []
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engines/novelty.py _check_scales formats a bad item with !r, not validators' brief(): "
+    "an item nested 60,000 lists deep, or whose repr raises, escapes as RecursionError/RuntimeError "
+    "(found by this fuzzing; engines/* belong to another helper, reported to the lead)",
+)
+@pytest.mark.parametrize("item", [_nested(60_000), _BadRepr()], ids=["nested", "bad_repr"])
+def test_novelty_unprintable_scale_is_a_clean_type_error(item: object) -> None:
+    with pytest.raises(TypeError, match=r"scales\[0\]"):
+        REGISTRY.create("novelty", scales=(item,))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engines/novelty.py: levels has no upper bound (contextual's is 1,000,000); levels=10**400 "
+    "raises OverflowError in SPAN * levels (found by this fuzzing; reported to the lead)",
+)
+def test_novelty_astronomical_levels_is_a_clean_value_error() -> None:
+    with pytest.raises(ValueError, match="levels"):
+        REGISTRY.create("novelty", levels=10**400)
 
 
 # -- the store and its retention policy ---------------------------------------------------------
@@ -547,9 +593,22 @@ def test_store_argument_junk(field: str, bad: Any) -> None:
         }
         args[field] = bad
         path = args.pop("path")
-        store = call(SQLiteMetricStore, path, **args, names=(field,))
-        if store is not None:
-            store.close()
+        # A junk str or bytes path is relative: it must land in the temporary directory.
+        with working_directory(d):
+            store = call(SQLiteMetricStore, path, **args, names=(field,))
+            if store is not None:
+                store.close()
+
+
+@contextmanager
+def working_directory(path: str) -> Iterator[None]:
+    """``contextlib.chdir`` (Python 3.11+) for 3.10."""
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 @EXAMPLES

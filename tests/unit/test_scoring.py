@@ -230,6 +230,8 @@ def test_locate_window() -> None:
     + [
         ("novelty", {"warmup_points": 10**9, "scales": (10**9,)}, "warmup_points"),
         ("contextual", {"warmup_points": 10**18}, "warmup_points"),
+        ("novelty", {"rest_points": 10**9}, "rest_points"),
+        ("contextual", {"rest_points": MAX_POINTS + 1}, "rest_points"),
     ],
 )
 def test_settings_in_points_are_bounded(engine: str, config: dict[str, object], field: str) -> None:
