@@ -502,12 +502,11 @@ def test_engine_configuration_junk(name: str, data: st.DataObject, bad: Any) -> 
 
 
 def _bad_repr(item: object) -> bool:
-    """An item whose ``repr`` raises (or recurses without end)."""
+    """An item whose ``repr`` raises, recurses without end, or runs past 500 characters."""
     try:
-        repr(item)
-    except (RuntimeError, RecursionError):
+        return len(repr(item)) > 500
+    except (RuntimeError, RecursionError, ValueError):
         return True
-    return False
 
 
 def _nested(depth: int) -> list[object]:
@@ -520,13 +519,17 @@ def _nested(depth: int) -> list[object]:
 @pytest.mark.xfail(
     strict=True,
     reason="engines/novelty.py _check_scales formats a bad item with !r, not validators' brief(): "
-    "an item nested 60,000 lists deep, or whose repr raises, escapes as RecursionError/RuntimeError "
+    "an item nested 60,000 lists deep, or whose repr raises, escapes as RecursionError/RuntimeError, "
+    "and a 100,000-character item is echoed whole "
     "(found by this fuzzing; engines/* belong to another helper, reported to the lead)",
 )
-@pytest.mark.parametrize("item", [_nested(60_000), _BadRepr()], ids=["nested", "bad_repr"])
+@pytest.mark.parametrize(
+    "item", [_nested(60_000), _BadRepr(), "x" * 100_000], ids=["nested", "bad_repr", "long"]
+)
 def test_novelty_unprintable_scale_is_a_clean_type_error(item: object) -> None:
-    with pytest.raises(TypeError, match=r"scales\[0\]"):
+    with pytest.raises(TypeError, match=r"scales\[0\]") as info:
         REGISTRY.create("novelty", scales=(item,))
+    assert len(str(info.value)) < 2_000
 
 
 @pytest.mark.xfail(
