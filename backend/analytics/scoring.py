@@ -189,7 +189,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
     the points before a window it reads, which a live stream buffers).
     Each of these, every other keyword setting of the subclass named
     ``*_points`` (checked before the scorer is built), and the scorer's
-    ``warmup_points`` is at most :data:`~backend.analytics._validate.MAX_POINTS`
+    ``warmup_points`` is at most :data:`~backend.analytics.validators.MAX_POINTS`
     (2**21) points, so a live stream's memory is bounded whatever the
     configuration asks.
 
