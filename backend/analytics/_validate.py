@@ -35,6 +35,7 @@ __all__ = [
     "check_positive_int",
     "check_positive_timedelta",
     "check_real",
+    "check_text",
     "check_unit_interval",
     "fail_type",
     "fail_value",
@@ -88,11 +89,30 @@ def fail_value(owner: str, field: str, expected: str, got: object) -> NoReturn:
 
 
 def check_id(owner: str, field: str, value: object) -> str:
-    """Return ``value`` if it is a non-empty ``str``."""
+    """Return ``value`` if it is a non-empty ``str`` of Unicode text.
+
+    A lone surrogate (``"\\ud800"``, which no UTF-8 file, database or wire
+    format can hold) is a ``ValueError`` here rather than an encoding error
+    deep inside a store or an exporter.
+    """
     if not isinstance(value, str):
         fail_type(owner, field, "a non-empty str", value)
     if not value:
         fail_value(owner, field, "a non-empty str", value)
+    if not value.isascii():
+        check_text(owner, field, value)
+    return value
+
+
+def check_text(owner: str, field: str, value: str) -> str:
+    """Return ``value`` if it encodes as UTF-8 (holds no lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{owner}: {field} must be Unicode text that encodes as UTF-8, got {brief(value)} "
+            f"(a lone surrogate {value[exc.start]!r} at index {exc.start})"
+        ) from None
     return value
 
 

@@ -149,7 +149,12 @@ class AggregationPipeline:
         if strategy is AggregationStrategy.P95:
             return p95(scores)
         # WEIGHTED
-        total = math.fsum(weights)
+        try:
+            total = math.fsum(weights)
+        except OverflowError:  # weights near 1.8e308 whose sum exceeds a float: use w / max(w)
+            largest = max(weights)
+            weights = [w / largest for w in weights]
+            total = math.fsum(weights)
         if total == 0.0:
             # Every child weighs 0: all are left out, so nothing raises the score (see the module doc).
             return 0.0

@@ -74,7 +74,7 @@ from ._labels import (
     new_memo,
     window_magnitude,
 )
-from ._validate import check_bool, check_positive_int, fail_type
+from ._validate import MAX_POINTS, check_bool, check_points, check_positive_int, fail_type, fail_value
 from .engine import AnomalyDetectionEngine
 from .explain import ExplanationClassifier
 from .types import AnomalyResult, MetricSeries, epoch_us_to_datetime
@@ -175,6 +175,17 @@ class RescaledScorer(PointScorer):
         return [raw_to_unit(r, thr) for r in self.inner.update_many(values, stamps)]
 
 
+def _point_settings(cls: type) -> list[str]:
+    """The keyword-only constructor settings of ``cls`` counted in points (named ``*_points``)."""
+    params = inspect.signature(cls).parameters.values()
+    return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name.endswith("_points")]
+
+
+def _check_setting(owner: str, field: str, value: object) -> int:
+    """A positive int (that message for 0 or a wrong type) of at most ``MAX_POINTS`` points."""
+    return check_points(owner, field, check_positive_int(owner, field, value))
+
+
 class PointScoringEngine(AnomalyDetectionEngine):
     """Base of every engine built on a :class:`PointScorer`: subclasses implement :meth:`scorer`.
 
@@ -183,6 +194,11 @@ class PointScoringEngine(AnomalyDetectionEngine):
     label and explain anomalous windows with the :class:`ExplanationClassifier`)
     and ``classifier_history_points`` (default None: the classifier's 12288;
     the points before a window it reads, which a live stream buffers).
+    Each of these, every other keyword setting of the subclass named
+    ``*_points`` (checked before the scorer is built), and the scorer's
+    ``warmup_points`` is at most :data:`~backend.analytics.validators.MAX_POINTS`
+    (2**21) points, so a live stream's memory is bounded whatever the
+    configuration asks.
 
     A subclass stores its own settings as attributes of the same names as its
     constructor's keywords (the ``repr`` reads them), then calls
@@ -201,14 +217,31 @@ class PointScoringEngine(AnomalyDetectionEngine):
         classifier_history_points: int | None = None,
     ) -> None:
         owner = type(self).__name__
-        self.window_size_points = check_positive_int(owner, "window_size_points", window_size_points)
-        self.stride_points = check_positive_int(owner, "stride_points", stride_points)
+        # Settings counted in points are bounded by MAX_POINTS: a stream buffers a small multiple
+        # of them, so no configuration can make its memory grow with the series (issue 14).
+        self.window_size_points = _check_setting(owner, "window_size_points", window_size_points)
+        self.stride_points = _check_setting(owner, "stride_points", stride_points)
         self.classify = check_bool(owner, "classify", classify)
+        if classifier_history_points is not None:
+            _check_setting(owner, "classifier_history_points", classifier_history_points)
         self.classifier_history_points = classifier_history_points
         self._classifier = make_classifier(owner, classify, classifier_history_points)
+        # The subclass's own settings in points (warmup_points, rest_points, ...), before a scorer
+        # is built from them: a scorer may allocate its buffers up front.
+        for name in _point_settings(type(self)):
+            value = getattr(self, name, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_POINTS:
+                fail_value(
+                    owner, name, f"an int in [0, {MAX_POINTS}] (MAX_POINTS bounds settings in points)", value
+                )
         probe = self.scorer()
         if not isinstance(probe, PointScorer):
             fail_type(f"{owner}.scorer()", "return value", "a PointScorer", probe)
+        if not 0 <= probe.warmup_points <= MAX_POINTS:
+            # A scorer holds its warm-up values until it has them all: bound them like a window.
+            fail_value(
+                owner, "warmup_points", f"at most {MAX_POINTS} points (MAX_POINTS)", probe.warmup_points
+            )
         self.min_history_points = probe.warmup_points
 
     @abstractmethod

@@ -55,6 +55,7 @@ from ._validate import (
     check_id,
     check_optional_id,
     check_ordered,
+    check_text,
     check_unit_interval,
     fail_type,
     fail_value,
@@ -372,6 +373,7 @@ class AnomalyResult:
             and self.cluster_id
             and self.node_id
             and self.metric_name
+            and (self.tenant_id + self.cluster_id + self.node_id + self.metric_name).isascii()
             and type(ws) is datetime
             and type(we) is datetime
             and ws.tzinfo is not None
@@ -383,7 +385,7 @@ class AnomalyResult:
             and 0.0 <= score <= 1.0
             and type(self.anomaly_label) is AnomalyType
             and (mag is None or (type(mag) is float and 0.0 <= mag <= 1.0))
-            and (self.explanation is None or type(self.explanation) is str)
+            and (self.explanation is None or (type(self.explanation) is str and self.explanation.isascii()))
         ):
             return
         self._validate()
@@ -405,8 +407,10 @@ class AnomalyResult:
         setter(self, "anomaly_label", check_enum(owner, "anomaly_label", AnomalyType, self.anomaly_label))
         if self.magnitude is not None:
             setter(self, "magnitude", check_unit_interval(owner, "magnitude", self.magnitude))
-        if self.explanation is not None and not isinstance(self.explanation, str):
-            fail_type(owner, "explanation", "a str or None", self.explanation)
+        if self.explanation is not None:
+            if not isinstance(self.explanation, str):
+                fail_type(owner, "explanation", "a str or None", self.explanation)
+            check_text(owner, "explanation", self.explanation)
 
     @classmethod
     def _trusted(

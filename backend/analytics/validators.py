@@ -13,14 +13,21 @@ Traceback (most recent call last):
 ...
 ValueError: MyEngine: z_threshold must be a positive finite number, got 0
 
+``MAX_POINTS`` (2**21) is the largest setting counted in points (a window, a
+stride, a history, a warm-up) that the built-in engines accept, and
+:func:`check_points` the check that enforces it; a plugin engine built on
+``PointScoringEngine`` gets it for every keyword setting named ``*_points``.
+
 .. versionadded:: 0.2.0
 """
 
 from __future__ import annotations
 
 from ._validate import (
+    MAX_POINTS,
     check_bool,
     check_non_negative_int,
+    check_points,
     check_positive_int,
     check_real,
     fail_type,
@@ -28,8 +35,10 @@ from ._validate import (
 )
 
 __all__ = [
+    "MAX_POINTS",
     "check_bool",
     "check_non_negative_int",
+    "check_points",
     "check_positive_int",
     "check_positive_real",
     "check_real",

@@ -22,7 +22,13 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ._validate import check_aware_datetime, check_positive_int, check_positive_timedelta, fail_type
+from ._validate import (
+    MAX_POINTS,
+    check_aware_datetime,
+    check_positive_int,
+    check_positive_timedelta,
+    fail_type,
+)
 from .types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
 
 __all__ = ["SlidingWindowExtractor", "TimeBasedWindowExtractor", "TimeWindow", "locate_window"]
@@ -128,6 +134,13 @@ class TimeBasedWindowExtractor:
     gap). A window is partial when the series' last timestamp is earlier than
     the window's end; partial windows are returned only with
     ``include_partial=True``. Arithmetic is exact, in integer microseconds.
+
+    A stride much shorter than the window repeats each point in many windows
+    (a 1-hour window moved by 1 µs puts a point in 3.6e9 of them), so
+    :meth:`extract` refuses, with a ``ValueError`` naming ``window`` and
+    ``stride``, to cut a series of ``n`` points into more than
+    ``max(n, MAX_POINTS)`` windows (``MAX_POINTS`` = 2**21), rather than run
+    out of memory.
     """
 
     __slots__ = ("include_partial", "stride", "window")
@@ -158,6 +171,16 @@ class TimeBasedWindowExtractor:
             return []
         width, stride = self.window // _ONE_US, self.stride // _ONE_US
         t0, t_last = us[0], us[n - 1]
+        limit = max(n, MAX_POINTS)
+        # The last window start the loop below can reach: past it, windows start after the last
+        # point or (without include_partial) end after it.
+        k_cap = (t_last - t0 - (0 if self.include_partial else width)) // stride
+        if k_cap >= limit and _count_windows(us, width, stride, k_cap) > limit:
+            raise ValueError(
+                f"TimeBasedWindowExtractor.extract: window={self.window} with stride={self.stride} "
+                f"would cut this series of {n} points into more than {limit} windows "
+                f"(at most max(points, {MAX_POINTS})); use a longer stride"
+            )
         out: list[TimeWindow] = []
         k = 0
         while t0 + k * stride <= t_last:
@@ -176,6 +199,23 @@ class TimeBasedWindowExtractor:
                 offset = us[lo] - t0
                 k = max(k + 1, (offset - width) // stride + 1)
         return out
+
+
+def _count_windows(us: memoryview, width: int, stride: int, k_cap: int) -> int:
+    """How many windows ``k`` in ``[0, k_cap]`` hold a point, in O(n) whatever the stride.
+
+    Point ``p`` lies in the windows ``k`` with ``t0 + k*stride <= p < t0 + k*stride + width``, a
+    range of ``k`` that moves forward with ``p``; the count is the size of their union.
+    """
+    t0 = us[0]
+    count, covered = 0, -1
+    for p in us:
+        first = max(covered + 1, -((width - 1 - (p - t0)) // stride), 0)
+        last = min((p - t0) // stride, k_cap)
+        if last >= first:
+            count += last - first + 1
+            covered = last
+    return count
 
 
 def locate_window(series: MetricSeries, start_time: datetime, end_time: datetime) -> TimeWindow:

@@ -182,3 +182,15 @@ def test_flagged_uses_threshold() -> None:
         for n, s in [("x", 0.3), ("y", 0.3001), ("z", 0.9)]
     ]
     assert [s.node_id for s in AggregationPipeline(anomaly_threshold=0.3001).flagged(scores)] == ["y", "z"]
+
+
+def test_weighted_with_weights_whose_sum_overflows_a_float() -> None:
+    """Two weights of 1e308 (their sum is beyond a float): the weighted mean, not an OverflowError."""
+    t = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    results = [
+        AnomalyResult("t", "c", "n", "cpu", t, t, 0.2, "normal"),
+        AnomalyResult("t", "c", "n", "mem", t, t, 0.8, "spike"),
+    ]
+    pipeline = AggregationPipeline("weighted", {"cpu": 1e308, "mem": 1e308})
+    [node] = pipeline.aggregate_nodes(results)
+    assert node.aggregate_score == 0.5

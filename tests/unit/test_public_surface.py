@@ -110,8 +110,10 @@ PUBLISHED: dict[str, set[str]] = {
     "backend.analytics.explain": {"AnomalyType", "ExplanationClassifier"},
     "backend.analytics.errors": {"EngineCreateError", "EngineLoadError", "StoreError", "UnknownEngineError"},
     "backend.analytics.validators": {
+        "MAX_POINTS",
         "check_bool",
         "check_non_negative_int",
+        "check_points",
         "check_positive_int",
         "check_positive_real",
         "check_real",

@@ -11,6 +11,7 @@ import pytest
 
 from backend.analytics import AnomalyType, MetricSeries
 from backend.analytics._labels import fallback_label, window_magnitude
+from backend.analytics._validate import MAX_POINTS
 from backend.analytics.scoring import (
     PointScorer,
     PointScoringEngine,
@@ -216,3 +217,39 @@ def test_locate_window() -> None:
     assert (w.start_index, w.end_index) == (3, 6)
     with pytest.raises(ValueError, match="no point"):
         locate_window(s, T0 + timedelta(hours=1), T0 + timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("engine", "config", "field"),
+    [
+        (name, {field: value}, field)
+        for name in ("zscore", "novelty", "contextual", "combined")
+        for field in ("window_size_points", "stride_points", "classifier_history_points")
+        for value in (MAX_POINTS + 1, 10**18)
+    ]
+    + [
+        ("novelty", {"warmup_points": 10**9, "scales": (10**9,)}, "warmup_points"),
+        ("contextual", {"warmup_points": 10**18}, "warmup_points"),
+        ("novelty", {"rest_points": 10**9}, "rest_points"),
+        ("contextual", {"rest_points": MAX_POINTS + 1}, "rest_points"),
+    ],
+)
+def test_settings_in_points_are_bounded(engine: str, config: dict[str, object], field: str) -> None:
+    """Issue 14: a setting of 10**18 points (that a stream would buffer without end) is a ValueError."""
+    from backend.analytics import EngineRegistry
+
+    with pytest.raises(
+        ValueError, match=rf"engine '{engine}' \(built-in\) could not be created: .*{field} must"
+    ):
+        EngineRegistry.default().create(engine, **config)
+
+
+def test_settings_of_max_points_are_accepted() -> None:
+    """The bound itself is a valid setting: the engine builds and scores a short series."""
+    from backend.analytics import EngineRegistry
+    from backend.analytics.testing import make_test_series
+
+    engine = EngineRegistry.default().create(
+        "novelty", window_size_points=MAX_POINTS, stride_points=MAX_POINTS, warmup_points=MAX_POINTS
+    )
+    assert engine.detect(make_test_series(50, seed=1)) == []

@@ -386,7 +386,7 @@ def test_tenants_never_see_each_other(store: SQLiteMetricStore) -> None:
 # -- issue 14: hostile arguments, time range and sizes (each measured failure, reproduced) ---------
 
 
-@pytest.mark.parametrize("timeout", [math.nan, -1, 0, math.inf, -math.inf])
+@pytest.mark.parametrize("timeout", [math.nan, -1, 0, math.inf, -math.inf, 10**400])
 def test_bad_timeout_is_a_value_error(tmp_path: Path, timeout: float) -> None:
     """timeout must be a positive finite number of seconds (nan, -1, inf used to be accepted)."""
     with pytest.raises(
@@ -499,3 +499,16 @@ def test_very_long_retention_survives_a_reopen(tmp_path: Path) -> None:
     with SQLiteMetricStore(tmp_path / "m.db") as again:
         assert again.policy == policy
         assert again.apply_retention(FAR).points_rolled_up == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("a\x00b.db", "path must be a file path without NUL characters"),
+        ("\ud800.db", "path must be Unicode text"),
+    ],
+)
+def test_unopenable_path_text_is_a_value_error(tmp_path: Path, path: str, message: str) -> None:
+    """A NUL or a lone surrogate in the path: a ValueError naming it (not os/sqlite3's bare errors)."""
+    with pytest.raises(ValueError, match=message):
+        SQLiteMetricStore(str(tmp_path / path))

@@ -437,3 +437,18 @@ def test_huge_unknown_key_is_shown_briefly() -> None:
     with pytest.raises(ValueError, match="unknown key") as info:
         MetricSeries.from_dict(data)
     assert len(str(info.value)) < 400
+
+
+@pytest.mark.parametrize("field", ["tenant_id", "cluster_id", "node_id", "metric_name"])
+def test_lone_surrogate_in_an_id_is_a_value_error(field: str) -> None:
+    """An id no UTF-8 store can hold is refused by every contract, naming the field and index."""
+    ids = dict.fromkeys(("tenant_id", "cluster_id", "node_id", "metric_name"), "ok-é")
+    ids[field] = "é\ud800"
+    expected = rf"{field} must be Unicode text that encodes as UTF-8, got .*index 1\)"
+    t, c, n, m = ids.values()
+    with pytest.raises(ValueError, match=expected):
+        MetricSeries(t, c, n, m, [], [])
+    with pytest.raises(ValueError, match=expected):
+        AnomalyResult(t, c, n, m, T0, T0, 0.1, AnomalyType.NORMAL)
+    with pytest.raises(ValueError, match="explanation must be Unicode text"):
+        AnomalyResult("t", "c", "n", "m", T0, T0, 0.9, AnomalyType.SPIKE, None, "jump \udcff")

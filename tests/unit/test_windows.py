@@ -146,3 +146,29 @@ class TestTimeWindow:
             TimeWindow(0, 2, T0 + timedelta(1), T0)
         with pytest.raises(TypeError, match="start_index must be a non-negative int"):
             TimeWindow(0.0, 2, T0, T0)  # type: ignore[arg-type]
+
+
+def test_time_windows_refuse_to_multiply_a_series_without_end() -> None:
+    """A 1 µs stride under a 2-hour window would make 3.6e9 windows of 2 points: a ValueError, not a hang."""
+    from backend.analytics._validate import MAX_POINTS
+
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    series = MetricSeries("t", "c", "n", "m", [t0, t0 + timedelta(hours=1)], [1.0, 2.0])
+    extractor = TimeBasedWindowExtractor(timedelta(hours=2), timedelta(microseconds=1), include_partial=True)
+    with pytest.raises(
+        ValueError, match=rf"window=2:00:00 with stride=0:00:00.000001 .* {MAX_POINTS} windows"
+    ):
+        extractor.extract(series)
+
+
+@pytest.mark.parametrize("include_partial", [False, True])
+def test_time_windows_with_a_tiny_stride_over_a_sparse_series_are_served(include_partial: bool) -> None:
+    """Billions of empty windows (a year at 1 µs strides) are not counted against the limit."""
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    stamps = [t0, t0 + timedelta(days=365), t0 + timedelta(days=365, milliseconds=5)]
+    series = MetricSeries("t", "c", "n", "m", stamps, [1.0, 2.0, 3.0])
+    one_us = timedelta(microseconds=1)
+    windows = TimeBasedWindowExtractor(timedelta(milliseconds=1), one_us, include_partial).extract(series)
+    # The first point's window, the 1,000 windows around the second point, and (partial) the third's.
+    assert [w.start_index for w in windows[:2]] == [0, 1]
+    assert len(windows) == 1 + 1000 + (1000 if include_partial else 0)

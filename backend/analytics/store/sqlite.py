@@ -53,7 +53,14 @@ from itertools import groupby, repeat
 from types import MappingProxyType
 
 from .._sequences import _MIN_US
-from .._validate import check_aware_datetime, check_id, check_optional_id, fail_type, fail_value
+from .._validate import (
+    check_aware_datetime,
+    check_id,
+    check_optional_id,
+    check_text,
+    fail_type,
+    fail_value,
+)
 from ..types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
 from ._connection import SYNCHRONOUS_LEVELS, wraps_sqlite_errors
 from ._protocols import MetadataValue, SeriesKey, SeriesNotFoundError
@@ -151,6 +158,9 @@ class SQLiteMetricStore(_SQLiteResultSink):
         path_text = os.fspath(path)
         if path_text in ("", ":memory:") or path_text.startswith("file:"):
             fail_value(owner, "path", "a database file path (not ':memory:' or a URI)", path)
+        if "\x00" in path_text:
+            fail_value(owner, "path", "a file path without NUL characters", path)
+        check_text(owner, "path", path_text)  # SQLite opens paths as UTF-8
         if policy is not None and not isinstance(policy, RetentionPolicy):
             fail_type(owner, "policy", "a RetentionPolicy or None", policy)
         if os.path.isdir(path_text):
@@ -163,9 +173,13 @@ class SQLiteMetricStore(_SQLiteResultSink):
         seconds = "a positive finite number of seconds"
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             fail_type(owner, "timeout", seconds, timeout)
-        if not (math.isfinite(timeout) and timeout > 0):
+        try:
+            timeout_s = float(timeout)
+        except OverflowError:  # an int beyond a float's range
             fail_value(owner, "timeout", seconds, timeout)
-        super().__init__(path_text, synchronous=synchronous, timeout=float(timeout))
+        if not (math.isfinite(timeout_s) and timeout_s > 0):
+            fail_value(owner, "timeout", seconds, timeout)
+        super().__init__(path_text, synchronous=synchronous, timeout=timeout_s)
         with self._transaction() as conn:
             self.policy = init_schema(conn, self.path, policy)
 

@@ -1,0 +1,83 @@
+"""Bounded memory per stream: a live stream's state does not grow with the series.
+
+Every built-in engine's stream is fed a long series (a daily cycle with
+spikes, level shifts and a flat stretch) in chunks of random sizes. After each
+chunk:
+
+* the buffered points (``_vals``, ``_us``, ``_scores``) stay within the
+  documented bound, ``2 * (context_points + window_size_points +
+  stride_points)`` plus the chunk just taken (trimming is amortised);
+
+and between the middle and the end of the series, once every model has
+filled its fixed-size state (several days of one-minute points), the
+stream's checkpoint (its pickle, which holds every piece of its state)
+does not grow by more than a few kilobytes, whatever the series' length.
+
+The settings are the largest ``MAX_POINTS`` allows for what a stream buffers
+by default and a mid-size window; settings beyond ``MAX_POINTS`` are refused
+(see ``tests/unit/test_scoring.py::test_settings_in_points_are_bounded``).
+
+Default: 8 days of one-minute points; ``--long``: 60 days.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+
+import pytest
+
+from backend.analytics import EngineRegistry, MetricSeries
+from backend.analytics.scoring import PointScoringEngine
+from tests.reliability import scale
+
+DAY = 1440
+DAYS = scale.size(8, 60)
+
+
+def fleet_like_series(days: int, seed: int) -> MetricSeries:
+    """One-minute points: a daily cycle, noise, spikes, level shifts and a flat stretch."""
+    rng = random.Random(seed)
+    values = []
+    level = 50.0
+    for i in range(days * DAY):
+        if rng.random() < 0.0005:
+            level += rng.choice([-10.0, 10.0])
+        v = level + 10 * math.sin(2 * math.pi * i / DAY) + rng.gauss(0, 1)
+        if rng.random() < 0.001:
+            v += 40
+        if 2 * DAY <= i < 2 * DAY + 300:
+            v = 7.0
+        values.append(v)
+    return MetricSeries.from_arrays("t", "c", "n", "m", [i * 60_000_000 for i in range(len(values))], values)
+
+
+@pytest.mark.parametrize("name", ["zscore", "novelty", "contextual", "combined"])
+def test_stream_state_does_not_grow_with_the_series(name: str) -> None:
+    engine = EngineRegistry.default().create(name, window_size_points=30, stride_points=10)
+    assert isinstance(engine, PointScoringEngine)
+    series = fleet_like_series(DAYS, seed=len(name))
+    stream = engine.stream(*series.ids)
+    bound = 2 * (engine.context_points + engine.window_size_points + engine.stride_points)
+    rng = random.Random(7)
+    n = len(series)
+    middle_size = 0
+    largest_buffer = 0
+    lo = 0
+    while lo < n:
+        chunk = rng.choice([1, 7, 60, 500, 2000])
+        stream.update(series.slice(lo, lo + chunk))
+        lo += chunk
+        buffered = len(stream._vals)
+        assert buffered == len(stream._us) == len(stream._scores)
+        assert buffered <= bound + chunk, f"{name}: {buffered} points buffered after {lo}"
+        largest_buffer = max(largest_buffer, buffered)
+        if not middle_size and lo >= n // 2:
+            middle_size = len(pickle.dumps(stream))
+    end_size = len(pickle.dumps(stream))
+    # Twice the points, the same state: a few KB of slack for counters and the episode in progress.
+    assert end_size <= middle_size + 8_192, f"{name}: checkpoint {middle_size} -> {end_size} bytes"
+    figures = scale.FIGURES.setdefault("stream_memory", {"days": DAYS, "points_per_stream": n})
+    figures[f"{name}_checkpoint_bytes"] = f"{middle_size}->{end_size}"
+    figures[f"{name}_max_buffered"] = largest_buffer
