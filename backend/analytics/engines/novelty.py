@@ -87,7 +87,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from .._validate import check_non_negative_int, check_positive_int, fail_type, fail_value
+from .._validate import brief, check_non_negative_int, check_positive_int, fail_type, fail_value
 from ..scoring import PointScoringEngine, RescaledScorer
 from ._grid import RATE_SCALE, SPAN, GridScorer, QuietStart, check_evidence_threshold, check_value, squeeze
 
@@ -110,9 +110,9 @@ def _check_scales(owner: str, scales: object) -> tuple[int, ...]:
     out: list[int] = []
     for i, s in enumerate(scales):
         if isinstance(s, bool) or not isinstance(s, int):
-            raise TypeError(f"{owner}.scales[{i}]: expected a positive int, got {s!r}")
+            raise TypeError(f"{owner}.scales[{i}]: expected a positive int, got {brief(s)}")
         if s <= 0:
-            raise ValueError(f"{owner}.scales[{i}]: expected a positive int, got {s!r}")
+            raise ValueError(f"{owner}.scales[{i}]: expected a positive int, got {brief(s)}")
         if out and s <= out[-1]:
             raise ValueError(
                 f"{owner}.scales[{i}]: expected strictly ascending scales, got {s!r} after {out[-1]!r}"
@@ -126,6 +126,8 @@ def _check_settings(
 ) -> tuple[int, int, tuple[int, ...], int]:
     warm = check_positive_int(owner, "warmup_points", warmup_points)
     lev = check_positive_int(owner, "levels", levels)
+    if lev > 1_000_000:  # as contextual's: a grid finer than this is no grid (and 10**400 is no float)
+        fail_value(owner, "levels", "an int in [1, 1000000]", levels)
     scl = _check_scales(owner, scales)
     if warm < 2 or warm < scl[-1]:
         fail_value(owner, "warmup_points", f"an int >= 2 and >= the largest scale ({scl[-1]})", warmup_points)
