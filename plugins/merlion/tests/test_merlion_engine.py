@@ -10,7 +10,7 @@ from backend_analytics_merlion import MODELS, MerlionCausalEngine, MerlionEngine
 from conftest import load_nab
 
 from backend.analytics import AnomalyDetectionEngine, EngineRegistry, MetricSeries
-from backend.analytics.testing import check_engine
+from backend.analytics.testing import CHECK_NAMES, check_engine, make_test_series
 
 ENGINES = [MerlionEngine, MerlionCausalEngine]
 
@@ -24,16 +24,64 @@ NAB_ROWS = (2304, 3312)
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("engine", ENGINES, ids=lambda c: c.name)
 def test_passes_the_conformance_kit(engine: type[AnomalyDetectionEngine], model: str) -> None:
-    """Every model in both modes passes check_engine; only causality is skipped, for the in-sample engine."""
+    """Every model in both modes passes check_engine.
+
+    The in-sample engine is a batch model: the kit skips its causality and stream checks, saying so.
+    The causal engine passes everything, the stream included (the kit series fed in uneven pieces
+    gives exactly detect's results), except for model="default", whose stream is refused (see
+    test_the_ensemble_refuses_to_stream) and so is not run.
+    """
     bad: list[tuple[dict[str, Any], str]] = [
         ({"model": "arima"}, "model"),
-        ({"threshold": -1.0}, "threshold"),
+        ({"model": 3}, "model"),
+        ({"z_threshold": -1.0}, "z_threshold"),
+        ({"threshold": 3.0}, "threshold"),  # renamed z_threshold in 0.2.0: rejected, not ignored
+        ({"seed": 1.5}, "seed"),
     ]
     if engine is MerlionCausalEngine:
-        bad.append(({"train_points": 8}, "train_points"))
-    outcomes = check_engine(engine, config={"model": model}, bad_configs=bad)
+        bad += [({"train_points": 8}, "train_points"), ({"chunk_points": 0}, "chunk_points")]
+    else:
+        bad.append(({"min_train_points": 0}, "min_train_points"))
+    checks = [c for c in CHECK_NAMES if not (engine.causal and model == "default" and c == "stream")]
+    outcomes = check_engine(engine, config={"model": model}, bad_configs=bad, checks=checks)
     skipped = {o.check: o.message for o in outcomes if o.status == "skipped"}
-    assert skipped == ({} if engine.causal else {"causality": "MerlionEngine declares causal = False"})
+    if engine.causal:
+        assert skipped == {}
+    else:
+        assert skipped == {
+            "stream": "MerlionEngine has no stream() (or is not causal)",
+            "causality": "MerlionEngine declares causal = False",
+        }
+
+
+def test_only_the_causal_engine_streams() -> None:
+    """The in-sample engine and its scorer refuse to score piecewise, with errors that say why."""
+    with pytest.raises(TypeError, match="not causal"):
+        MerlionEngine().stream("t", "c", "n", "m")
+    scorer = MerlionEngine().scorer()
+    with pytest.raises(TypeError, match="whole series"):
+        scorer.update(1.0, 0)
+    series = make_test_series(60)
+    scorer.update_many(series.values.tolist(), list(series.epoch_us))
+    with pytest.raises(RuntimeError, match="already scored a series"):
+        scorer.update_many(series.values.tolist(), list(series.epoch_us))
+
+
+def test_the_ensemble_refuses_to_stream() -> None:
+    """merlion_causal with model="default" has no live form, and says why; the other models have one."""
+    with pytest.raises(TypeError, match="model='default' has no live form"):
+        MerlionCausalEngine(model="default").stream("t", "c", "n", "m")
+    assert MerlionCausalEngine(model="zms").stream("t", "c", "n", "m").points_seen == 0
+
+
+@pytest.mark.parametrize("model", ["zms", "isolation_forest"])
+def test_stream_point_by_point_equals_detect(model: str) -> None:
+    """Fed one point at a time (every chunk re-scored at each point), the stream gives detect's results."""
+    engine = MerlionCausalEngine(model=model, train_points=40, chunk_points=16, window_size_points=6)
+    series = make_test_series(80, seed=2, warmup_points=40)
+    stream = engine.stream(*series.ids)
+    live = [r for i in range(len(series)) for r in stream.update(series.slice(i, i + 1))]
+    assert live == engine.detect(series)
 
 
 def test_causal_flags() -> None:
