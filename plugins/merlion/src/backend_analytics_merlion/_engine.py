@@ -26,14 +26,14 @@ that the registry and the conformance kit read from the class:
   ``min_history_points``) and scores the rest as a continuation (Merlion's
   ``time_series_prev``, all earlier points), in chunks of ``chunk_points``
   whose borders are fixed from ``train_points`` on. A point is scored as soon
-  as it arrives, with the points of its chunk up to it: for ``zms`` and
-  ``isolation_forest`` Merlion's score of a point does not depend on later
-  points of its chunk (bit for bit; the tests feed the kit series in uneven
-  pieces), so ``.stream()`` gives exactly ``detect``'s results. The
-  ``default`` ensemble's forecasting member rounds differently (about 1e-16)
-  when a chunk is scored in pieces, so for ``model="default"`` ``.stream()``
-  raises ``TypeError`` rather than drift from ``detect``. A live stream keeps
-  every point it has seen, because Merlion reads them all as context.
+  as it arrives, with the points of its chunk up to it: Merlion's score of a
+  point does not depend on later points of its chunk, bit for bit (the tests
+  feed series in uneven pieces and one point at a time), so ``.stream()``
+  gives exactly ``detect``'s results. For that the ensemble averages its
+  members element by element (Merlion's ``Mean`` uses ``np.dot``, whose
+  rounding depends on the chunk's length; the two agree to about 1e-16). A
+  live stream keeps every point it has seen, because Merlion reads them all
+  as context.
 
 Conversion. ``MetricSeries`` epoch microseconds become a pandas
 ``DatetimeIndex`` (UTC, naive) and the values one column of a Merlion
@@ -77,7 +77,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
-from backend.analytics.scoring import PointScorer, PointScoringEngine, ScoreStream, z_score_to_unit
+from backend.analytics.scoring import PointScorer, PointScoringEngine, z_score_to_unit
 from backend.analytics.validators import check_positive_int, check_positive_real, fail_type, fail_value
 
 if importlib.util.find_spec("merlion") is None:  # fail at load time, so the registry reports it
@@ -104,17 +104,47 @@ def _make_model(model: str, seed: int) -> Any:
         from merlion.models.anomaly.isolation_forest import IsolationForest, IsolationForestConfig
 
         return IsolationForest(IsolationForestConfig())
+    import numpy as np
     from merlion.models.defaults import DefaultDetector, DefaultDetectorConfig
+    from merlion.models.ensemble.combine import Mean
     from merlion.models.factory import ModelFactory
+    from merlion.utils import UnivariateTimeSeries
+
+    class ElementwiseMean(Mean):  # type: ignore[misc]
+        """Merlion's ``Mean(abs_score=True)``, summed element by element instead of by ``np.dot``.
+
+        ``np.dot`` (BLAS) may add the members' scores in a different order for a
+        different number of points, so a chunk scored in pieces came out about
+        1e-16 apart from the whole chunk; an elementwise weighted sum is the same
+        for each point whatever the length, which lets ``merlion_causal`` stream.
+        """
+
+        def _combine_univariates(self, univariates: list[Any]) -> Any:
+            non_none = [var for var in univariates if var is not None]
+            weights = np.asarray(
+                [w for w, var in zip(self.weights, univariates, strict=True) if var is not None]
+            )
+            weights = weights / weights.sum()
+            rows = [var.np_values for var in non_none]
+            signs = None
+            if self.abs_score and sum(self.models_used) > 1:
+                signs = np.median(np.sign(rows), axis=0)
+                signs[signs == 0] = -1
+                rows = [np.abs(row) for row in rows]
+            total = weights[0] * rows[0]
+            for w, row in zip(weights[1:], rows[1:], strict=True):
+                total = total + w * row
+            values = total if signs is None else signs * total
+            return UnivariateTimeSeries(non_none[0].time_stamps, values, non_none[0].name)
 
     class SeededDefaultDetector(DefaultDetector):  # type: ignore[misc]
-        """DefaultDetector whose univariate ensemble passes ``seed`` to the random cut forest."""
+        """DefaultDetector whose univariate ensemble seeds the random cut forest and sums elementwise."""
 
         def train(self, train_data: Any, *args: Any, **kwargs: Any) -> Any:
             if train_data.dim > 1:
                 return super().train(train_data, *args, **kwargs)
             resample = dict(name="TemporalResample", granularity=self.granularity)
-            self.model = ModelFactory.create(
+            ensemble = ModelFactory.create(
                 "DetectorEnsemble",
                 models=[
                     ModelFactory.create("AutoETS", model=dict(name="ETSDetector"), transform=resample),
@@ -130,6 +160,9 @@ def _make_model(model: str, seed: int) -> Any:
                 ],
                 **self.config.model_kwargs,
             )
+            if type(ensemble.config.combiner) is Mean:  # Merlion's default Mean(abs_score=True)
+                ensemble.config.combiner = ElementwiseMean(abs_score=ensemble.config.combiner.abs_score)
+            self.model = ensemble
             # Skip DefaultDetector.train (it would rebuild an unseeded ensemble).
             return super(DefaultDetector, self).train(train_data, *args, **kwargs)
 
@@ -391,8 +424,7 @@ class MerlionCausalEngine(_MerlionSettings, PointScoringEngine):
     training only (they score 0), and ``chunk_points`` (default 24): the later
     points are scored by Merlion in chunks of this many, each with all earlier
     points as history, so forecasting models predict at most this far ahead.
-    ``.stream()`` gives ``detect``'s results live, for ``zms`` and
-    ``isolation_forest`` (see the module docstring for ``default``).
+    ``.stream()`` gives ``detect``'s results live.
 
     .. versionchanged:: 0.2.0
        A :class:`~backend.analytics.scoring.PointScoringEngine` with a live
@@ -430,13 +462,3 @@ class MerlionCausalEngine(_MerlionSettings, PointScoringEngine):
         return MerlionCausalScorer(
             self.model, self.z_threshold, self.seed, self.train_points, self.chunk_points
         )
-
-    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ScoreStream:
-        """A live detector giving ``detect``'s results; refused for ``model="default"`` (module docs)."""
-        if self.model == "default":
-            raise TypeError(
-                "MerlionCausalEngine: model='default' has no live form: its AutoETS member scores a chunk "
-                "fed in pieces about 1e-16 apart from the whole chunk, so a stream could not reproduce "
-                "detect; use model='zms' or 'isolation_forest' for streaming"
-            )
-        return super().stream(tenant_id, cluster_id, node_id, metric_name)
