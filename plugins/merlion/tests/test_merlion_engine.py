@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from backend_analytics_merlion import MODELS, MerlionCausalEngine, MerlionEngine
+from backend_analytics_merlion._engine import _make_model
 from conftest import load_nab
+from merlion.models.ensemble.combine import Mean
+from merlion.utils import TimeSeries, UnivariateTimeSeries
 
 from backend.analytics import AnomalyDetectionEngine, EngineRegistry, MetricSeries
-from backend.analytics.testing import check_engine
+from backend.analytics.testing import check_engine, make_test_series
 
 ENGINES = [MerlionEngine, MerlionCausalEngine]
 
@@ -24,16 +29,81 @@ NAB_ROWS = (2304, 3312)
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("engine", ENGINES, ids=lambda c: c.name)
 def test_passes_the_conformance_kit(engine: type[AnomalyDetectionEngine], model: str) -> None:
-    """Every model in both modes passes check_engine; only causality is skipped, for the in-sample engine."""
+    """Every model in both modes passes check_engine.
+
+    The in-sample engine is a batch model: the kit skips its causality and stream checks, saying so.
+    The causal engine passes everything, the stream included (the kit series fed in uneven pieces
+    gives exactly detect's results).
+    """
     bad: list[tuple[dict[str, Any], str]] = [
         ({"model": "arima"}, "model"),
-        ({"threshold": -1.0}, "threshold"),
+        ({"model": 3}, "model"),
+        ({"z_threshold": -1.0}, "z_threshold"),
+        ({"threshold": 3.0}, "threshold"),  # renamed z_threshold in 0.2.0: rejected, not ignored
+        ({"seed": 1.5}, "seed"),
     ]
     if engine is MerlionCausalEngine:
-        bad.append(({"train_points": 8}, "train_points"))
+        bad += [({"train_points": 8}, "train_points"), ({"chunk_points": 0}, "chunk_points")]
+    else:
+        bad.append(({"min_train_points": 0}, "min_train_points"))
     outcomes = check_engine(engine, config={"model": model}, bad_configs=bad)
     skipped = {o.check: o.message for o in outcomes if o.status == "skipped"}
-    assert skipped == ({} if engine.causal else {"causality": "MerlionEngine declares causal = False"})
+    if engine.causal:
+        assert skipped == {}
+    else:
+        assert skipped == {
+            "stream": "MerlionEngine has no stream() (or is not causal)",
+            "causality": "MerlionEngine declares causal = False",
+        }
+
+
+def test_only_the_causal_engine_streams() -> None:
+    """The in-sample engine and its scorer refuse to score piecewise, with errors that say why."""
+    with pytest.raises(TypeError, match="not causal"):
+        MerlionEngine().stream("t", "c", "n", "m")
+    scorer = MerlionEngine().scorer()
+    with pytest.raises(TypeError, match="whole series"):
+        scorer.update(1.0, 0)
+    series = make_test_series(60)
+    scorer.update_many(series.values.tolist(), list(series.epoch_us))
+    with pytest.raises(RuntimeError, match="already scored a series"):
+        scorer.update_many(series.values.tolist(), list(series.epoch_us))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_stream_point_by_point_equals_detect(model: str) -> None:
+    """Fed one point at a time (its chunk re-scored at each point), the stream gives detect's results."""
+    engine = MerlionCausalEngine(model=model, train_points=40, chunk_points=16, window_size_points=6)
+    series = make_test_series(80, seed=2, warmup_points=40)
+    stream = engine.stream(*series.ids)
+    live = [r for i in range(len(series)) for r in stream.update(series.slice(i, i + 1))]
+    assert live == engine.detect(series)
+
+
+def test_the_ensemble_average_is_merlions_to_rounding() -> None:
+    """The elementwise mean that lets the ensemble stream equals Merlion's own Mean within 1e-12."""
+
+    rng = np.random.default_rng(0)
+    stamps = [1_704_067_200 + 60 * i for i in range(500)]
+    members = [UnivariateTimeSeries(stamps, rng.normal(size=500), "anom_score") for _ in range(3)]
+    ensemble = _make_model("default", 0)
+    ensemble.train(make_merlion_series())
+    ours = ensemble.model.combiner
+    assert type(ours) is not Mean and isinstance(ours, Mean)
+    theirs = Mean(abs_score=True)
+    theirs.n_models = ours.n_models
+    got = ours._combine_univariates(members).np_values
+    want = theirs._combine_univariates(members).np_values
+    assert np.allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(got, 0.0)
+
+
+def make_merlion_series() -> Any:
+    """The kit's series as a Merlion TimeSeries (to train the ensemble once)."""
+
+    series = make_test_series(200)
+    index = pd.to_datetime(pd.Series(list(series.epoch_us), dtype="int64"), unit="us")
+    return TimeSeries.from_pd(pd.DataFrame({"value": series.values.tolist()}, index=pd.DatetimeIndex(index)))
 
 
 def test_causal_flags() -> None:

@@ -9,6 +9,6 @@ Details, calibration and cost: :mod:`backend_analytics_merlion._engine`.
 
 from __future__ import annotations
 
-from ._engine import MODELS, MerlionCausalEngine, MerlionEngine
+from ._engine import MODELS, MerlionCausalEngine, MerlionCausalScorer, MerlionEngine, MerlionInSampleScorer
 
-__all__ = ["MODELS", "MerlionCausalEngine", "MerlionEngine"]
+__all__ = ["MODELS", "MerlionCausalEngine", "MerlionCausalScorer", "MerlionEngine", "MerlionInSampleScorer"]
