@@ -14,6 +14,12 @@ Hierarchy::
         └── StoreError              a store's database failed (locked past its timeout, unreadable,
                                     not a database, disk full); the sqlite3 error is its __cause__
 
+and one warning::
+
+    UserWarning
+    └── InsufficientHistoryWarning   engine.detect() on a series too short for the engine's
+                                     warm-up: every window scored 0, none could be anomalous
+
 Bad input everywhere else raises the built-in ``ValueError`` (bad value) or
 ``TypeError`` (wrong type), with a message that names the object, the field (and
 index for sequences), what was expected and what was given.
@@ -23,7 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["EngineCreateError", "EngineLoadError", "StoreError", "UnknownEngineError"]
+__all__ = [
+    "EngineCreateError",
+    "EngineLoadError",
+    "InsufficientHistoryWarning",
+    "StoreError",
+    "UnknownEngineError",
+]
 
 
 class UnknownEngineError(KeyError):
@@ -91,4 +103,15 @@ class StoreError(RuntimeError):
     original ``sqlite3`` error is chained as ``__cause__``. A write that raises
     it has changed nothing (its transaction was rolled back), so it may be
     retried.
+    """
+
+
+class InsufficientHistoryWarning(UserWarning):
+    """``detect`` scored a series shorter than the history its engine needs before it can alarm.
+
+    Every window of such a series scores 0 and is NORMAL: not because nothing is
+    wrong, but because the engine was still warming up (see the engine's
+    ``min_history_points``). Filter it like any warning
+    (``warnings.simplefilter("ignore", InsufficientHistoryWarning)``) when short
+    series are expected.
     """

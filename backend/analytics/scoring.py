@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Sequence
@@ -76,6 +77,7 @@ from ._labels import (
 )
 from ._validate import MAX_POINTS, check_bool, check_points, check_positive_int, fail_type, fail_value
 from .engine import AnomalyDetectionEngine
+from .errors import InsufficientHistoryWarning
 from .explain import ExplanationClassifier
 from .types import AnomalyResult, MetricSeries, epoch_us_to_datetime
 
@@ -267,7 +269,17 @@ class PointScoringEngine(AnomalyDetectionEngine):
         """Score every full window of ``time_series``; see the module docs."""
         if not isinstance(time_series, MetricSeries):
             fail_type(f"{type(self).__name__}.detect", "time_series", "a MetricSeries", time_series)
-        return ScoreStream(self, *time_series.ids)._feed(time_series, whole=True)
+        results = ScoreStream(self, *time_series.ids)._feed(time_series, whole=True)
+        n = len(time_series)
+        if n < self.min_history_points and all(r.anomaly_score == 0.0 for r in results):
+            warnings.warn(
+                f"{self.name}: {'/'.join(time_series.ids)} has {n} points, fewer than the "
+                f"{self.min_history_points} this engine may need before it scores (its warm-up, "
+                f"min_history_points); all {len(results)} windows scored 0, none could be anomalous",
+                InsufficientHistoryWarning,
+                stacklevel=2,
+            )
+        return results
 
     def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ScoreStream:
         """An incremental detector for one live series with these ids (the same results as ``detect``).

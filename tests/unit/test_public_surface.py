@@ -108,7 +108,13 @@ PUBLISHED: dict[str, set[str]] = {
     },
     "backend.analytics.aggregation": {"AggregationPipeline", "AggregationStrategy", "FleetScores", "p95"},
     "backend.analytics.explain": {"AnomalyType", "ExplanationClassifier"},
-    "backend.analytics.errors": {"EngineCreateError", "EngineLoadError", "StoreError", "UnknownEngineError"},
+    "backend.analytics.errors": {
+        "EngineCreateError",
+        "EngineLoadError",
+        "InsufficientHistoryWarning",
+        "StoreError",
+        "UnknownEngineError",
+    },
     "backend.analytics.validators": {
         "MAX_POINTS",
         "check_bool",

@@ -253,3 +253,30 @@ def test_settings_of_max_points_are_accepted() -> None:
         "novelty", window_size_points=MAX_POINTS, stride_points=MAX_POINTS, warmup_points=MAX_POINTS
     )
     assert engine.detect(make_test_series(50, seed=1)) == []
+
+
+def _minute_series(n: int) -> MetricSeries:
+    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    values = [50.0 + (i % 7) * 0.3 for i in range(n)]
+    return MetricSeries("acme", "c-1", "n-1", "cpu", [t0 + timedelta(minutes=i) for i in range(n)], values)
+
+
+def test_a_series_shorter_than_the_warm_up_warns_it_could_not_alarm() -> None:
+    """detect() on a series inside the warm-up says so (InsufficientHistoryWarning), naming the series,
+    its length and the engine's min_history_points; a series past the warm-up gives no warning."""
+    import warnings
+
+    from backend.analytics import EngineRegistry
+    from backend.analytics.errors import InsufficientHistoryWarning
+
+    for name in ("zscore", "novelty"):
+        engine = EngineRegistry.default().create(name, window_size_points=5, stride_points=5)
+        need = engine.min_history_points
+        with pytest.warns(InsufficientHistoryWarning) as caught:
+            results = engine.detect(_minute_series(need - 20))
+        assert results and all(r.anomaly_score == 0.0 and not r.is_anomalous for r in results)
+        message = str(caught[0].message)
+        assert f"{need - 20} points" in message and str(need) in message and "acme/c-1/n-1/cpu" in message
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InsufficientHistoryWarning)
+            engine.detect(_minute_series(need + 200))  # past the warm-up: silent
