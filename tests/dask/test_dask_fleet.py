@@ -85,3 +85,20 @@ def test_executor_from_an_address_closes_its_client(cluster: Any, store_path: Pa
 def test_bad_address_type() -> None:
     with pytest.raises(TypeError, match="dask_executor: address_or_client must be a scheduler address"):
         dask_executor(8786)
+
+
+def test_fleet_command_with_a_scheduler(
+    cluster: Any, store_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from backend.analytics.cli import main
+
+    assert main(["fleet", "--store", str(store_path), "--scheduler", cluster.scheduler_address]) == 0
+    out, err = capsys.readouterr()
+    assert f"with Dask scheduler {cluster.scheduler_address}" in out
+    assert "series (100%)" in err
+    serial = detect_fleet(StoreSource(store_path), "zscore", executor=InlineExecutor())
+    with SQLiteMetricStore(store_path) as store:
+        stored = [
+            r for t in ("tenant-1", "tenant-2", "tenant-3") for r in store.read_results(t, engine="zscore")
+        ]
+    assert sorted(stored, key=repr) == sorted(serial.results, key=repr)
