@@ -68,6 +68,20 @@ def _check_range(owner: str, start: datetime | None, end: datetime | None) -> tu
     return lo, hi
 
 
+# Stores opened by StoreSource.load in this process, by (process id, path): kept for the next partition.
+_STORES: dict[tuple[int, str], Any] = {}
+
+
+def _worker_store(path: str) -> Any:
+    from ..store import SQLiteMetricStore  # noqa: PLC0415 - opened where the source is used
+
+    key = (os.getpid(), path)
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = SQLiteMetricStore(path)
+    return store
+
+
 @dataclass(frozen=True, slots=True)
 class StoreSource:
     """The series of a SQLite store file: every tenant's, or those of ``tenants``.
@@ -114,31 +128,27 @@ class StoreSource:
         setter(self, "start", start)
         setter(self, "end", end)
 
-    def _open(self) -> Any:
-        from ..store import SQLiteMetricStore  # noqa: PLC0415 - opened where the source is used
-
-        return SQLiteMetricStore(self.path)
-
     def keys(self) -> list[SeriesKey]:
         """Every series key of the chosen tenants, sorted."""
-        store = self._open()
-        try:
+        from ..store import SQLiteMetricStore  # noqa: PLC0415 - opened where the source is used
+
+        with SQLiteMetricStore(self.path) as store:
             tenants = self.tenants if self.tenants is not None else tuple(store.list_tenants())
             keys: list[SeriesKey] = []
             for tenant in tenants:
                 keys.extend(store.list_series(tenant))
             return keys
-        finally:
-            store.close()
 
     def load(self, keys: Sequence[SeriesKey]) -> dict[SeriesKey, MetricSeries]:
-        """The points of ``keys`` in ``[start, end)``, read by this process."""
+        """The points of ``keys`` in ``[start, end)``, read by this process.
+
+        The store is opened once per process and kept open for the next
+        partitions (opening runs a short write transaction to check the
+        schema, which partitions of many workers would otherwise queue on).
+        """
         lo, hi = _check_range("StoreSource", self.start, self.end)
-        store = self._open()
-        try:
-            return {SeriesKey(*key): store.get_metric_series(*key, lo, hi) for key in keys}
-        finally:
-            store.close()
+        store = _worker_store(self.path)
+        return {SeriesKey(*key): store.get_metric_series(*key, lo, hi) for key in keys}
 
 
 @dataclass(frozen=True, slots=True)
