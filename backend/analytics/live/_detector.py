@@ -52,7 +52,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from .._validate import check_aware_datetime, check_id, check_positive_int, fail_type, fail_value
@@ -134,18 +134,32 @@ class _Series:
         return series
 
 
-def _check_point(i: int, point: object) -> tuple[SeriesKey, int, float | None]:
-    """The key, instant and value of ``point`` (value None when not finite); raise on malformed input."""
+def _check_point(
+    i: int, point: object, known: dict[tuple[Any, ...], SeriesKey]
+) -> tuple[SeriesKey, int, float | None]:
+    """The key, instant and value of ``point`` (value None when not finite); raise on malformed input.
+
+    ``known`` maps the id tuples already validated to their key (so each series' ids are checked once).
+    """
     if not isinstance(point, tuple) or len(point) != 6:
         fail_type(_OWNER, f"points[{i}]", "a LivePoint or a tuple of six fields", point)
     tenant, cluster, node, metric, timestamp, value = point
-    key = SeriesKey(
-        check_id(_OWNER, f"points[{i}].tenant_id", tenant),
-        check_id(_OWNER, f"points[{i}].cluster_id", cluster),
-        check_id(_OWNER, f"points[{i}].node_id", node),
-        check_id(_OWNER, f"points[{i}].metric_name", metric),
-    )
-    us = datetime_to_epoch_us(check_aware_datetime(_OWNER, f"points[{i}].timestamp", timestamp))
+    ids = (tenant, cluster, node, metric)
+    try:
+        key = known.get(ids)
+    except TypeError:  # an unhashable id: check_id below names it
+        key = None
+    if key is None:
+        key = SeriesKey(
+            check_id(_OWNER, f"points[{i}].tenant_id", tenant),
+            check_id(_OWNER, f"points[{i}].cluster_id", cluster),
+            check_id(_OWNER, f"points[{i}].node_id", node),
+            check_id(_OWNER, f"points[{i}].metric_name", metric),
+        )
+        known[ids] = key
+    if type(timestamp) is not datetime or timestamp.tzinfo is not timezone.utc:
+        check_aware_datetime(_OWNER, f"points[{i}].timestamp", timestamp)
+    us = datetime_to_epoch_us(timestamp)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         fail_type(_OWNER, f"points[{i}].value", "a real number", value)
     number = float(value)
@@ -222,6 +236,8 @@ class LiveDetector:
         if self._checkpoints is not None and not isinstance(self._checkpoints, CheckpointFile):
             fail_type(_OWNER, "checkpoints", "a file path, a CheckpointFile or None", checkpoints)
         self._series: dict[SeriesKey, _Series] = {}
+        # Id tuples already validated -> their key (bounded by the number of series seen, plus the batch).
+        self._known: dict[tuple[Any, ...], SeriesKey] = {}
         self._dirty: set[SeriesKey] = set()
         self._counts: Counter[str] = Counter()
         self.gaps: deque[GapSplit] = deque(maxlen=1000)
@@ -311,8 +327,9 @@ class LiveDetector:
             fail_type(_OWNER, "points", "an iterable of LivePoint", points)
         groups: dict[SeriesKey, list[tuple[int, float | None]]] = {}
         received = 0
+        known = self._known
         for i, point in enumerate(points):
-            key, us, value = _check_point(i, point)
+            key, us, value = _check_point(i, point, known)
             groups.setdefault(key, []).append((us, value))
             received += 1
         out: list[AnomalyResult] = []
