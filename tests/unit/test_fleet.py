@@ -258,3 +258,34 @@ def test_empty_source_gives_an_empty_run() -> None:
     run = detect_fleet(ListSource([]), "zscore", executor=InlineExecutor())
     assert run.results == () and run.ok and run.series_total == 0
     assert run.aggregates.nodes == [] and run.aggregates.tenants == []
+
+
+class KillingSource:
+    """Kills the worker process that loads the partition holding ``victim`` (as an OOM kill would)."""
+
+    def __init__(self, series: Sequence[MetricSeries], victim: SeriesKey) -> None:
+        self.inner = ListSource(series)
+        self.victim = victim
+
+    def keys(self) -> list[SeriesKey]:
+        return self.inner.keys()
+
+    def load(self, keys: Sequence[SeriesKey]) -> Mapping[SeriesKey, MetricSeries]:
+        if self.victim in keys:
+            import os
+
+            os._exit(9)
+        return self.inner.load(keys)
+
+
+def test_a_dead_worker_fails_its_partitions_and_the_run_still_returns() -> None:
+    series = small_fleet(points=60)
+    keys = [SeriesKey(*s.ids) for s in series]
+    with local_executor(1) as pool:
+        run = detect_fleet(KillingSource(series, keys[0]), "zscore", executor=pool, partitions=len(keys))
+    # The pool breaks: the killed partition and every one not yet finished are reported, none lost.
+    assert keys[0] in run.failures and "BrokenProcessPool" in run.failures[keys[0]]
+    assert set(run.failures) | {
+        (r.tenant_id, r.cluster_id, r.node_id, r.metric_name) for r in run.results
+    } == set(keys)
+    assert run.series_total == len(keys)

@@ -269,7 +269,12 @@ def _collect(
     try:
         while True:
             for index in upcoming:
-                pending[pool.submit(_run_partition, source, spec, parts[index])] = index
+                try:
+                    future = pool.submit(_run_partition, source, spec, parts[index])
+                except Exception as exc:  # a broken or shut-down executor: the partition fails, reported
+                    future = Future()
+                    future.set_exception(exc)
+                pending[future] = index
                 if len(pending) >= in_flight:
                     break
             if not pending:
