@@ -199,3 +199,13 @@ def test_bad_input_is_named_and_leaves_the_detector_unchanged() -> None:
         LiveDetector("zscore", lateness=timedelta(seconds=-1))
     with pytest.raises(ValueError, match="LiveDetector: max_gap must be a positive timedelta"):
         LiveDetector("zscore", max_gap=timedelta(0))
+
+
+def test_timestamps_in_any_offset_are_the_same_instants() -> None:
+    paris = timezone(timedelta(hours=2))
+    pts = points(200)
+    shifted = [p._replace(timestamp=p.timestamp.astimezone(paris)) for p in pts]
+    assert LiveDetector("zscore").ingest(shifted) == LiveDetector("zscore").ingest(pts)
+    live = LiveDetector("zscore")
+    with pytest.raises(TypeError, match=r"LiveDetector: points\[0\]\.tenant_id"):
+        live.ingest([(["a"], "c", "n", "m", T0, 1.0)])
