@@ -5,7 +5,7 @@ LiveDetector throughput with checkpoints off and on, peak memory per live series
 Usage::
 
     python benchmarks/bench_fleet_scale.py [--series 128] [--points 4000] [--repeat 3] [--no-dask]
-        [--live-series 200] [--live-points 2000] [--memory-series 40] [--json FILE]
+        [--live-series 160] [--live-points 2000] [--memory-series 40] [--json FILE]
 
 Batch (``detect_fleet`` with the ``zscore`` engine, default settings, over a SQLite store the workers
 read themselves):
@@ -142,8 +142,9 @@ def batch_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
             runners.append(Runner("dask LocalCluster, 2 workers", dask, dask_cpu))
     reference = None
-    for _ in range(args.repeat):
-        for runner in runners:
+    for round_ in range(args.repeat):
+        # Alternate the order (A B C D, D C B A, ...) so that a load drifting during a round hits all alike.
+        for runner in runners if round_ % 2 == 0 else runners[::-1]:
             cpu0 = runner.cpu()
             t = time.perf_counter()
             run = detect_fleet(source, "zscore", executor=runner.executor)
@@ -158,17 +159,22 @@ def batch_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if client is not None and cluster is not None:
         client.close()
         cluster.close()
-    base = statistics.median(runners[0].walls)
     rows = []
     for runner in runners:
         wall = statistics.median(runner.walls)
+        # The speedup of each round against the one-process run of the same round, then their median.
+        ratios = sorted(b / w for b, w in zip(runners[0].walls, runner.walls, strict=True))
         rows.append(
             {
                 "name": runner.name,
                 "wall_s": wall,
                 "points_per_s": n_points / wall,
-                "speedup": base / wall,
+                "speedup": statistics.median(ratios),
+                "speedup_range": (ratios[0], ratios[-1]),
                 "cpu_s": statistics.median(runner.cpus),
+                "cores_busy": statistics.median(
+                    c / w for c, w in zip(runner.cpus, runner.walls, strict=True)
+                ),
                 "walls": runner.walls,
             }
         )
@@ -289,7 +295,7 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-dask", action="store_true")
-    parser.add_argument("--live-series", type=int, default=200)
+    parser.add_argument("--live-series", type=int, default=160)
     parser.add_argument("--live-points", type=int, default=2000)
     parser.add_argument("--memory-series", type=int, default=40)
     parser.add_argument("--skip", choices=("batch", "live", "memory"), action="append", default=[])
@@ -307,12 +313,16 @@ def main() -> int:
                 f"\nbatch: zscore over {batch['series']} series, {batch['points']:,} points "
                 f"(median of {args.repeat})"
             )
-            print("| run | wall s | points/s | vs one process | CPU s (client + workers) |")
-            print("|---|---:|---:|---:|---:|")
+            print(
+                "| run | wall s | points/s | vs one process (median of rounds; range) "
+                "| CPU s (client + workers) | cores busy |"
+            )
+            print("|---|---:|---:|---:|---:|---:|")
             for r in batch["rows"]:
+                lo, hi = r["speedup_range"]
                 print(
                     f"| {r['name']} | {r['wall_s']:.2f} | {r['points_per_s']:,.0f} | {r['speedup']:.2f}x "
-                    f"| {r['cpu_s']:.2f} |"
+                    f"({lo:.2f}-{hi:.2f}) | {r['cpu_s']:.2f} | {r['cores_busy']:.2f} |"
                 )
             print("start-up (s): " + ", ".join(f"{k} {v:.2f}" for k, v in batch["startup_s"].items()))
         if "live" not in args.skip:
