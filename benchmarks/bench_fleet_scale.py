@@ -20,7 +20,7 @@ over all of them alike; the median wall time is reported with the CPU seconds sp
 workers), so a figure on a shared machine can be judged.
 
 Live: ``LiveDetector`` over ``--live-series`` series fed in time slices (one batch per 10 points of
-every series), checkpoints off and every 10,000 points into a SQLite file, beside the same series
+every series), checkpoints off and every 10,000 or 100,000 points into a SQLite file, beside the series
 through ``engine.detect`` in the same run. Memory: ``tracemalloc`` peak and retained size of a
 ``LiveDetector`` holding ``--memory-series`` series in steady state (past the classifier's history),
 with the default engine and with ``classify=False``, and the pickled checkpoint size per series.
@@ -205,12 +205,10 @@ def live_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     n_points = sum(len(b) for b in batches)
     engine = EngineRegistry.default().create("zscore")
     out: dict[str, Any] = {"series": len(series), "points": n_points, "batch_points": len(batches[0])}
-    timings: dict[str, list[float]] = {
-        "detect": [],
-        "live, no checkpoints": [],
-        "live, checkpoint every 10k points": [],
-    }
-    checkpoint_counts = []
+    every = (10_000, 100_000)
+    names = ["detect", "live, no checkpoints"] + [f"live, checkpoint every {n:,} points" for n in every]
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    checkpoint_counts: dict[str, int] = {}
     for r in range(args.repeat):
         t = time.perf_counter()
         for s in series:
@@ -221,20 +219,21 @@ def live_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for b in batches:
             live.ingest(b)
         timings["live, no checkpoints"].append(time.perf_counter() - t)
-        path = tmp / f"live-{r}.db"
-        live = LiveDetector(
-            engine, checkpoints=str(path), checkpoint_every_points=10_000, checkpoint_every_seconds=None
-        )
-        t = time.perf_counter()
-        for i, b in enumerate(batches):
-            live.ingest(b, cursor=i)
-        timings["live, checkpoint every 10k points"].append(time.perf_counter() - t)
-        checkpoint_counts.append(live.stats.checkpoints)
+        for n, name in zip(every, names[2:], strict=True):
+            path = tmp / f"live-{r}-{n}.db"
+            live = LiveDetector(
+                engine, checkpoints=str(path), checkpoint_every_points=n, checkpoint_every_seconds=None
+            )
+            t = time.perf_counter()
+            for i, b in enumerate(batches):
+                live.ingest(b, cursor=i)
+            timings[name].append(time.perf_counter() - t)
+            checkpoint_counts[name] = live.stats.checkpoints
     out["rows"] = [
         {"name": name, "wall_s": statistics.median(ws), "points_per_s": n_points / statistics.median(ws)}
         for name, ws in timings.items()
     ]
-    out["checkpoints"] = checkpoint_counts[0]
+    out["checkpoints"] = checkpoint_counts
     return out
 
 
@@ -273,7 +272,8 @@ def estimate(batch: dict[str, Any], live: dict[str, Any], memory: dict[str, Any]
     """Machines for 1,000,000 series at one point every 10 s, from the measured figures."""
     rate_needed = 1_000_000 / 10
     live_rows = {r["name"]: r for r in live["rows"]}
-    per_core = live_rows["live, checkpoint every 10k points"]["points_per_s"]
+    per_core = live_rows["live, no checkpoints"]["points_per_s"]
+    with_checkpoints = live_rows["live, checkpoint every 100,000 points"]["points_per_s"]
     mem = memory["default zscore"]["retained_bytes_per_series"]
     mem_lean = memory["zscore, classify=False"]["retained_bytes_per_series"]
     blob = memory["default zscore"]["checkpoint_bytes_per_series"]
@@ -281,6 +281,7 @@ def estimate(batch: dict[str, Any], live: dict[str, Any], memory: dict[str, Any]
         "points_per_s_needed": rate_needed,
         "live_points_per_s_per_core": per_core,
         "cores_needed": rate_needed / per_core,
+        "cores_needed_checkpoint_every_100k_points": rate_needed / with_checkpoints,
         "memory_gb_default": 1_000_000 * mem / 1e9,
         "memory_gb_lean": 1_000_000 * mem_lean / 1e9,
         "checkpoint_gb_per_full_checkpoint": 1_000_000 * blob / 1e9,
@@ -329,8 +330,7 @@ def main() -> int:
             live = report["live"] = live_section(args, Path(tmp))
             print(
                 f"\nlive: {live['series']} series, {live['points']:,} points "
-                f"in batches of {live['batch_points']:,}"
-                f" ({live['checkpoints']} checkpoints when on)"
+                f"in batches of {live['batch_points']:,}; checkpoints: {live['checkpoints']}"
             )
             print("| path | wall s | points/s |")
             print("|---|---:|---:|")
