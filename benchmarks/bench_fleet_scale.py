@@ -66,27 +66,43 @@ def _worker_cpu() -> float:
 
 
 class Runner:
-    """One way of running the fleet: a name, an executor, and how to count its CPU seconds."""
+    """One way of running the fleet: a name, an executor, and how to read CPU seconds per process.
 
-    def __init__(self, name: str, executor: Executor, cpu: Callable[[], float]) -> None:
+    ``cpu()`` returns ``{"client": s, <worker>: s, ...}``: CPU seconds so far of the client and of
+    each worker process.
+    """
+
+    def __init__(self, name: str, executor: Executor, cpu: Callable[[], dict[str, float]]) -> None:
         self.name, self.executor, self.cpu = name, executor, cpu
         self.walls: list[float] = []
         self.cpus: list[float] = []
+        self.critical: list[float] = []
+
+    def measure(self, before: dict[str, float], after: dict[str, float]) -> None:
+        deltas = {k: after[k] - before.get(k, 0.0) for k in after}
+        self.cpus.append(sum(deltas.values()))
+        workers = [v for k, v in deltas.items() if k != "client"]
+        # The critical path if every process had a core of its own: the client plus the busiest worker.
+        self.critical.append(deltas["client"] + max(workers, default=0.0))
 
 
-def pool_cpu(executor: Executor) -> Callable[[], float]:
-    """Client CPU plus the pool's live worker processes' CPU (read from /proc)."""
+def client_cpu() -> dict[str, float]:
+    return {"client": time.process_time()}
+
+
+def pool_cpu(executor: Executor) -> Callable[[], dict[str, float]]:
+    """Client CPU and each of the pool's worker processes' CPU (read from /proc)."""
     ticks = os.sysconf("SC_CLK_TCK")
 
-    def read() -> float:
-        total = time.process_time()
+    def read() -> dict[str, float]:
+        out = {"client": time.process_time()}
         for pid in list(getattr(executor, "_processes", {}) or {}):
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / ticks
+                out[str(pid)] = (int(fields[11]) + int(fields[12])) / ticks
             except (OSError, IndexError, ValueError):
                 pass
-        return total
+        return out
 
     return read
 
@@ -102,7 +118,7 @@ def batch_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         store.write_batch(fleet.series(tuple(k)) for k in keep)
     source = StoreSource(db)
     n_points = sum(len(fleet.series(tuple(k))) for k in keep)
-    runners = [Runner("one process (InlineExecutor)", InlineExecutor(), time.process_time)]
+    runners = [Runner("one process (InlineExecutor)", InlineExecutor(), client_cpu)]
     startup: dict[str, float] = {}
     pools = []
     for n in (1, 2):
@@ -137,8 +153,8 @@ def batch_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             detect_fleet(StoreSource(db, tenants=["tenant-1"]), "zscore", executor=dask)
             startup["dask cluster"] = time.perf_counter() - t
 
-            def dask_cpu() -> float:
-                return time.process_time() + sum(client.run(_worker_cpu).values())
+            def dask_cpu() -> dict[str, float]:
+                return {"client": time.process_time(), **client.run(_worker_cpu)}
 
             runners.append(Runner("dask LocalCluster, 2 workers", dask, dask_cpu))
     reference = None
@@ -149,7 +165,7 @@ def batch_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             t = time.perf_counter()
             run = detect_fleet(source, "zscore", executor=runner.executor)
             runner.walls.append(time.perf_counter() - t)
-            runner.cpus.append(runner.cpu() - cpu0)
+            runner.measure(cpu0, runner.cpu())
             if reference is None:
                 reference = run
             elif run.results != reference.results or run.aggregates != reference.aggregates:
@@ -174,6 +190,11 @@ def batch_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 "cpu_s": statistics.median(runner.cpus),
                 "cores_busy": statistics.median(
                     c / w for c, w in zip(runner.cpus, runner.walls, strict=True)
+                ),
+                "critical_cpu_s": statistics.median(runner.critical),
+                # One process's CPU seconds over this run's critical path, round by round.
+                "projected": statistics.median(
+                    b / c for b, c in zip(runners[0].cpus, runner.critical, strict=True)
                 ),
                 "walls": runner.walls,
             }
@@ -316,14 +337,15 @@ def main() -> int:
             )
             print(
                 "| run | wall s | points/s | vs one process (median of rounds; range) "
-                "| CPU s (client + workers) | cores busy |"
+                "| CPU s (client + workers) | cores busy | critical path CPU s | projected on idle cores |"
             )
-            print("|---|---:|---:|---:|---:|---:|")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
             for r in batch["rows"]:
                 lo, hi = r["speedup_range"]
                 print(
                     f"| {r['name']} | {r['wall_s']:.2f} | {r['points_per_s']:,.0f} | {r['speedup']:.2f}x "
-                    f"({lo:.2f}-{hi:.2f}) | {r['cpu_s']:.2f} | {r['cores_busy']:.2f} |"
+                    f"({lo:.2f}-{hi:.2f}) | {r['cpu_s']:.2f} | {r['cores_busy']:.2f} "
+                    f"| {r['critical_cpu_s']:.2f} | {r['projected']:.2f}x |"
                 )
             print("start-up (s): " + ", ".join(f"{k} {v:.2f}" for k, v in batch["startup_s"].items()))
         if "live" not in args.skip:
