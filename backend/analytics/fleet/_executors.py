@@ -8,11 +8,13 @@ imported only when :func:`dask_executor` is called.
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from concurrent.futures import Executor, Future
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 from .._validate import check_positive_int, fail_type
 
@@ -48,6 +50,11 @@ def local_executor(workers: int | None = None) -> ProcessPoolExecutor:
     threads the client runs. As with any such pool, a script that uses it
     needs the ``if __name__ == "__main__":`` guard.
     """
+    # Imported here: importing multiprocessing registers the '__mp_main__' alias, which a mere
+    # `import backend.analytics.fleet` should not do.
+    import multiprocessing  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
     n = (os.cpu_count() or 1) if workers is None else check_positive_int("local_executor", "workers", workers)
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
