@@ -289,3 +289,18 @@ def test_a_dead_worker_fails_its_partitions_and_the_run_still_returns() -> None:
         (r.tenant_id, r.cluster_id, r.node_id, r.metric_name) for r in run.results
     } == set(keys)
     assert run.series_total == len(keys)
+
+
+def test_csv_source_loads_without_keys_first(tmp_path: Path) -> None:
+    """A source pickled before keys() ran builds its file index in the worker."""
+    import pickle
+
+    series = small_fleet(points=50)
+    write_csv(series[:3], tmp_path / "a.csv")
+    write_csv(series[3:], tmp_path / "b.csv")
+    fresh = pickle.loads(pickle.dumps(CsvDirectorySource(tmp_path)))
+    key = SeriesKey(*series[4].ids)
+    (got,) = fresh.load([key]).values()
+    assert got.ids == series[4].ids and list(got.timestamps) == list(series[4].timestamps)
+    assert got.values.tolist() == series[4].values.tolist()
+    assert fresh.load([SeriesKey("no", "such", "series", "here")]) == {}
