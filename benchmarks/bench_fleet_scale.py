@@ -269,16 +269,28 @@ def live_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def memory_section(args: argparse.Namespace) -> dict[str, Any]:
-    # Past the classifier's 2,048-point history, so every buffer is at its steady-state size.
-    points = 5000
-    cfg = FleetConfig.uniform(
-        tenants=1, clusters=1, nodes_per_cluster=5, points=points, step_seconds=60, seed=9
+    configs: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("default zscore", {}),
+        ("zscore, classify=False", {"classify": False}),
     )
-    series = list(Fleet(cfg).iter_series())[: args.memory_series]
-    batches = live_batches(series, 50)
+    if args.history_points:
+        configs += (
+            (
+                f"zscore, classifier_history_points={args.history_points}",
+                {"classifier_history_points": args.history_points},
+            ),
+        )
     out = {}
-    for label, config in (("default zscore", {}), ("zscore, classify=False", {"classify": False})):
+    for label, config in configs:
         engine = EngineRegistry.default().create("zscore", **config)
+        # Past the classifier's history (and a few days of the daily profile), so that every buffer
+        # is at its steady-state size.
+        points = max(5000, 2 * engine.context_points + 1000)
+        cfg = FleetConfig.uniform(
+            tenants=1, clusters=1, nodes_per_cluster=5, points=points, step_seconds=60, seed=9
+        )
+        series = list(Fleet(cfg).iter_series())[: args.memory_series]
+        batches = live_batches(series, 50)
         tracemalloc.start()
         live = LiveDetector(engine)
         for b in batches:
@@ -291,6 +303,7 @@ def memory_section(args: argparse.Namespace) -> dict[str, Any]:
         n = len(series)
         out[label] = {
             "series": n,
+            "points_per_series": points,
             "retained_bytes_per_series": current / n,
             "peak_bytes_per_series": peak / n,
             "checkpoint_bytes_per_series": blob / n,
@@ -330,6 +343,9 @@ def main() -> int:
     parser.add_argument("--live-series", type=int, default=160)
     parser.add_argument("--live-points", type=int, default=2000)
     parser.add_argument("--memory-series", type=int, default=40)
+    parser.add_argument(
+        "--history-points", type=int, default=None, help="also measure this classifier_history_points"
+    )
     parser.add_argument("--skip", choices=("batch", "live", "memory"), action="append", default=[])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
