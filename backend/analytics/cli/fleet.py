@@ -111,7 +111,7 @@ def add_parser(sub: Any) -> None:
     where.add_argument(
         "--scheduler", metavar="ADDRESS", help="a Dask scheduler address (needs the [dask] extra)"
     )
-    p.add_argument("--partitions", type=_positive, metavar="N", help="partitions (default: 4 per worker)")
+    p.add_argument("--partitions", type=_positive, metavar="N", help="partitions (default: 8 per worker)")
     p.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="engine setting, e.g. window_size_points=6"
     )

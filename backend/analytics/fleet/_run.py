@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 _OWNER = "detect_fleet"
 # Series per partition when ``partitions`` is not given: at most this many, and at
-# least four partitions per worker so that a slow partition does not idle the others.
+# least eight partitions per worker so that a slow partition does not idle the others.
 _MAX_PARTITION_SERIES = 256
 
 
@@ -235,7 +235,7 @@ def detect_fleet(
     be None, and the instance must pickle). ``executor``: where partitions
     run; default a :func:`local_executor` sized to the cores, made and shut
     down here. An executor passed in is left running. ``partitions``: how
-    many partitions to cut the keys into (default: four per worker, at most
+    many partitions to cut the keys into (default: eight per worker, at most
     256 series each). ``max_in_flight``: partitions submitted and not yet
     collected (default: twice the executor's workers); the client's memory is
     bounded by it. ``progress``: called with a :class:`FleetProgress` after
@@ -280,7 +280,7 @@ def detect_fleet(
     try:
         width = executor_width(pool)
         if partitions is None:
-            partitions = max(4 * width, math.ceil(len(keys) / _MAX_PARTITION_SERIES))
+            partitions = max(8 * width, math.ceil(len(keys) / _MAX_PARTITION_SERIES))
         parts = _split(keys, partitions)
         in_flight = max_in_flight if max_in_flight is not None else 2 * width
         by_part, failures, points = _collect(pool, source, spec, parts, in_flight, progress, len(keys))
