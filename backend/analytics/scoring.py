@@ -371,6 +371,37 @@ class ScoreStream:
         """``(tenant_id, cluster_id, node_id, metric_name)`` of the stream's series."""
         return self._ids
 
+    @property
+    def pending_points(self) -> int:
+        """Points taken that no completed window covers yet (they wait for the next window to fill)."""
+        if self._next_start == 0:
+            return self._n
+        covered = self._next_start - self._stride + self._w
+        return max(0, self._n - covered)
+
+    def export_state(self) -> dict[str, Any]:
+        """The stream's state without its engine (for checkpoints); :meth:`from_state` rebuilds it.
+
+        The engine is left out so that a checkpoint of many streams stores the
+        engine once; the state is plain data (lists, arrays, numbers, the
+        scorer) and pickles.
+        """
+        state = self.__getstate__()
+        del state["_engine"], state["_classifier"]
+        return state
+
+    @classmethod
+    def from_state(cls, engine: PointScoringEngine, state: dict[str, Any]) -> ScoreStream:
+        """The stream that :meth:`export_state` described, bound to ``engine`` (the same settings)."""
+        if not isinstance(engine, PointScoringEngine):
+            fail_type("ScoreStream.from_state", "engine", "a PointScoringEngine", engine)
+        expected = set(cls.__slots__) - {"_engine", "_classifier"}
+        if not isinstance(state, dict) or set(state) != expected:
+            fail_type("ScoreStream.from_state", "state", "a dict from ScoreStream.export_state()", state)
+        stream = cls.__new__(cls)
+        stream.__setstate__({**state, "_engine": engine, "_classifier": engine._classifier})
+        return stream
+
     def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
         """Take the points of ``chunk``; return the results of the windows they complete."""
         owner = "ScoreStream.update"

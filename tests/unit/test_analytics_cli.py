@@ -33,6 +33,7 @@ def _minimal(name: str) -> list[str]:
     return {
         "load": ["csv", "f.csv", "--store", "s.db"],
         "detect": ["--store", "s.db", "--tenant", "t"],
+        "fleet": ["--store", "s.db"],
         "report": ["--store", "s.db", "--tenant", "t", "--out", "r.html"],
         "export": ["--store", "s.db", "--tenant", "t"],
     }[name]
@@ -123,4 +124,4 @@ def test_module_entry_point() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "backend.analytics", "--help"], capture_output=True, text=True, check=True
     )
-    assert "{load,detect,report,export}" in out.stdout
+    assert "{load,detect,fleet,report,export}" in out.stdout

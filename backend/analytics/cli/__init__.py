@@ -7,6 +7,7 @@ write the module and add its name to :data:`COMMANDS`.
 
 * ``load``: read a CSV file or a Prometheus server into a SQLite store.
 * ``detect``: run an engine over a tenant's stored series; store results and aggregates.
+* ``fleet``: run an engine over every stored series, in parallel (local processes or Dask).
 * ``report``: write the self-contained HTML report of a tenant's stored results.
 * ``export``: the stored scores as Prometheus metrics (printed, or served for scraping).
 """
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: tuple[str, ...] = ("load", "detect", "report", "export")
+COMMANDS: tuple[str, ...] = ("load", "detect", "fleet", "report", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:

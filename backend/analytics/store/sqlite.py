@@ -82,6 +82,7 @@ _SELECT_SERIES = (
 _UPDATE_METADATA = "UPDATE series SET metadata = ? WHERE series_id = ?"
 _ALL_SERIES_IDS = "SELECT series_id FROM series ORDER BY series_id"
 
+_LIST_TENANTS = "SELECT DISTINCT tenant_id FROM series ORDER BY tenant_id"
 _LIST_TENANT = (
     "SELECT tenant_id, cluster_id, node_id, metric_name FROM series WHERE tenant_id = ? "
     "ORDER BY cluster_id, node_id, metric_name"
@@ -359,6 +360,14 @@ class SQLiteMetricStore(_SQLiteResultSink):
         else:
             rows = conn.execute(_LIST_NODE, (tenant_id, cluster_id, node_id)).fetchall()
         return [SeriesKey(*row) for row in rows]
+
+    @wraps_sqlite_errors
+    def list_tenants(self) -> list[str]:
+        """Every tenant with at least one stored series, sorted (for fleet-wide runs and operators).
+
+        .. versionadded:: 0.2.0
+        """
+        return [str(row[0]) for row in self._conn().execute(_LIST_TENANTS).fetchall()]
 
     @wraps_sqlite_errors
     def tier_counts(self) -> dict[str, int]:

@@ -1,0 +1,217 @@
+"""Checkpoints of live detectors in a SQLite file (the store's file, or any other).
+
+Two tables, created if missing beside the store's own (they do not change the
+store's schema version):
+
+::
+
+    live_detectors    (detector)                                          PRIMARY KEY
+                      version, engine (repr), policy (JSON), cursor (JSON), counters (JSON), saved_at_us
+    live_series       (detector, tenant_id, cluster_id, node_id, metric_name)  PRIMARY KEY
+                      version, state (pickle of the series' stream and reorder buffer)
+
+A checkpoint is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction: the states
+of the series that changed since the last one, and the detector's row (its
+input cursor and counters). After a crash the file holds the last committed
+checkpoint whole, never half of one.
+
+``version`` is :data:`CHECKPOINT_VERSION`; a checkpoint of another version is
+refused with ``ValueError`` rather than guessed at. The states are pickles:
+load checkpoints only from a file you trust, as with any pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import StoreError
+from ..store import SeriesKey
+
+__all__ = ["CHECKPOINT_VERSION", "CheckpointFile", "DetectorRow"]
+
+#: The layout of a pickled series state; bumped when it changes.
+CHECKPOINT_VERSION = 1
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS live_detectors (
+        detector TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        engine TEXT NOT NULL,
+        policy TEXT NOT NULL,
+        cursor TEXT NOT NULL,
+        counters TEXT NOT NULL,
+        saved_at_us INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS live_series (
+        detector TEXT NOT NULL,
+        tenant_id TEXT NOT NULL,
+        cluster_id TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        metric_name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (detector, tenant_id, cluster_id, node_id, metric_name)
+    ) WITHOUT ROWID""",
+)
+_UPSERT_DETECTOR = (
+    "INSERT INTO live_detectors (detector, version, engine, policy, cursor, counters, saved_at_us) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (detector) DO UPDATE SET version = excluded.version, "
+    "engine = excluded.engine, policy = excluded.policy, cursor = excluded.cursor, "
+    "counters = excluded.counters, saved_at_us = excluded.saved_at_us"
+)
+_UPSERT_SERIES = (
+    "INSERT INTO live_series (detector, tenant_id, cluster_id, node_id, metric_name, version, state) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (detector, tenant_id, cluster_id, node_id, metric_name) "
+    "DO UPDATE SET version = excluded.version, state = excluded.state"
+)
+_SELECT_DETECTOR = (
+    "SELECT version, engine, policy, cursor, counters, saved_at_us FROM live_detectors WHERE detector = ?"
+)
+_SELECT_SERIES = (
+    "SELECT tenant_id, cluster_id, node_id, metric_name, version, state FROM live_series "
+    "WHERE detector = ? ORDER BY tenant_id, cluster_id, node_id, metric_name"
+)
+_DELETE_DETECTOR = "DELETE FROM live_detectors WHERE detector = ?"
+_DELETE_SERIES = "DELETE FROM live_series WHERE detector = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorRow:
+    """A detector's saved row: what it was built with, where its input stood, its counters."""
+
+    version: int
+    engine: str
+    policy: dict[str, Any]
+    cursor: Any
+    counters: dict[str, Any]
+    saved_at_us: int
+
+
+class CheckpointFile:
+    """Reads and writes live-detector checkpoints in one SQLite file (a connection per call).
+
+    ``path``: the file (created if missing; usually the store's file).
+    ``timeout``: seconds to wait for another writer's lock. A failure of the
+    database raises :class:`~backend.analytics.errors.StoreError`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"CheckpointFile: path must be a str or os.PathLike, got {path!r}")
+        self.path = os.fspath(path)
+        if self.path in ("", ":memory:"):
+            raise ValueError(f"CheckpointFile: path must be a database file path, got {self.path!r}")
+        self.timeout = timeout
+        with self._connect() as conn:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+
+    def __repr__(self) -> str:
+        return f"CheckpointFile({self.path!r})"
+
+    def _connect(self) -> closing[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"CheckpointFile: the database {self.path!r} failed: {exc}") from exc
+        return closing(conn)
+
+    def save(
+        self,
+        detector: str,
+        row: DetectorRow,
+        states: Iterable[tuple[SeriesKey, Any]],
+    ) -> int:
+        """Write ``row`` and the pickled ``states`` in one transaction; return the series written."""
+        written = 0
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            nonlocal written
+            for key, state in states:
+                written += 1
+                blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+                yield (detector, *key, CHECKPOINT_VERSION, blob)
+
+        try:
+            with self._connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_UPSERT_SERIES, rows())
+                    conn.execute(
+                        _UPSERT_DETECTOR,
+                        (
+                            detector,
+                            row.version,
+                            row.engine,
+                            json.dumps(row.policy, sort_keys=True),
+                            json.dumps(row.cursor),
+                            json.dumps(row.counters, sort_keys=True),
+                            row.saved_at_us,
+                        ),
+                    )
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"CheckpointFile.save: the database {self.path!r} failed: {exc}") from exc
+        return written
+
+    def load(self, detector: str) -> tuple[DetectorRow, list[tuple[SeriesKey, Any]]] | None:
+        """The detector's last checkpoint (its row and every series state), or None if it has none.
+
+        One read transaction, so the row and the states are of the same checkpoint.
+        """
+        try:
+            with self._connect() as conn:
+                conn.execute("BEGIN")
+                found = conn.execute(_SELECT_DETECTOR, (detector,)).fetchone()
+                series = conn.execute(_SELECT_SERIES, (detector,)).fetchall() if found else []
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"CheckpointFile.load: the database {self.path!r} failed: {exc}") from exc
+        if found is None:
+            return None
+        version, engine, policy, cursor, counters, saved_at_us = found
+        if version != CHECKPOINT_VERSION:
+            raise ValueError(
+                f"CheckpointFile.load: detector {detector!r} in {self.path!r} was checkpointed with "
+                f"version {version}; this backend.analytics reads version {CHECKPOINT_VERSION}"
+            )
+        states = []
+        for tenant, cluster, node, metric, v, blob in series:
+            if v != CHECKPOINT_VERSION:
+                raise ValueError(
+                    f"CheckpointFile.load: series {(tenant, cluster, node, metric)!r} of detector "
+                    f"{detector!r} has checkpoint version {v}; expected {CHECKPOINT_VERSION}"
+                )
+            states.append((SeriesKey(tenant, cluster, node, metric), pickle.loads(blob)))
+        row = DetectorRow(
+            int(version),
+            str(engine),
+            json.loads(policy),
+            json.loads(cursor),
+            json.loads(counters),
+            saved_at_us,
+        )
+        return row, states
+
+    def delete(self, detector: str) -> None:
+        """Forget the detector's checkpoint (to start it afresh)."""
+        try:
+            with self._connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(_DELETE_SERIES, (detector,))
+                conn.execute(_DELETE_DETECTOR, (detector,))
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"CheckpointFile.delete: the database {self.path!r} failed: {exc}") from exc

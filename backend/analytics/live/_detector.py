@@ -1,0 +1,448 @@
+"""``LiveDetector``: live detection for many series at once, checkpointed so that it survives a restart.
+
+Points arrive in batches, for any ``(tenant, cluster, node, metric)`` series,
+in any mix. Each series gets its own incremental stream (the engine's
+:meth:`~backend.analytics.scoring.PointScoringEngine.stream`), created on the
+series' first point; :meth:`LiveDetector.ingest` returns the results of the
+windows the batch completed (series in order of first appearance in the
+batch, each series' windows in time order).
+
+**Late, out-of-order and duplicate points** (per series):
+
+* With ``lateness=timedelta(0)`` (the default) a point must be later than the
+  series' last accepted point. A point at the same instant as a point already
+  accepted is rejected as ``"duplicate"`` (the first one wins, whatever the
+  values); an earlier one as ``"late"``.
+* With ``lateness=L``, points are held in a per-series reorder buffer and
+  released to the stream, in time order, once the series has seen a point at
+  least ``L`` later. Points out of order within ``L`` are therefore accepted
+  and sorted; a point at or before the last *released* point is ``"late"``;
+  a point at an instant already held or released is ``"duplicate"``.
+  :meth:`LiveDetector.flush` releases what is held (end of input).
+* A value that is not a finite number is rejected as ``"not_finite"``.
+
+Every rejection is counted by reason in :attr:`LiveStats.rejected`; nothing
+is dropped without a count. Malformed input (a naive timestamp, an empty
+id, a value that is not a number) raises, naming the point.
+
+**Gaps**: with ``max_gap`` set, a released point more than ``max_gap`` after
+the series' previous point starts a fresh stream for the series, so no
+window ever spans the gap; the points of the window left open before it are
+never scored. Each such split is counted and recorded as a
+:class:`GapSplit` (the last 1,000 are kept in :attr:`LiveDetector.gaps`).
+
+**Checkpoints**: given ``checkpoints`` (a SQLite file, usually the store's),
+the detector saves, every ``checkpoint_every_points`` points received or
+``checkpoint_every_seconds`` seconds (whichever comes first, checked after
+each batch), the state of every series that changed, the counters and the
+``cursor`` of the last batch, in one transaction. A detector built with the
+same ``name``, engine and policy on that file resumes from it: feed it the
+input after :attr:`LiveDetector.cursor` and it gives the same results as a
+detector that never stopped. With a ``sink`` (a
+:class:`~backend.analytics.store.ResultSink`), each batch's results are
+written to it *before* the checkpoint that covers them; since results are
+keyed by window, the batches replayed after a restart rewrite identical rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, NamedTuple
+
+from .._validate import check_aware_datetime, check_id, check_positive_int, fail_type, fail_value
+from ..engine import EngineRegistry
+from ..scoring import PointScoringEngine, ScoreStream
+from ..store import SeriesKey
+from ..types import AnomalyResult, MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
+from ._checkpoint import CHECKPOINT_VERSION, CheckpointFile, DetectorRow
+
+__all__ = ["REJECT_REASONS", "GapSplit", "LiveDetector", "LivePoint", "LiveStats"]
+
+logger = logging.getLogger(__name__)
+
+_OWNER = "LiveDetector"
+#: Why a point can be rejected.
+REJECT_REASONS = ("late", "duplicate", "not_finite")
+
+
+class LivePoint(NamedTuple):
+    """One point of one series (plain tuples of the same six fields are accepted too)."""
+
+    tenant_id: str
+    cluster_id: str
+    node_id: str
+    metric_name: str
+    timestamp: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class GapSplit:
+    """A series' stream restarted because of a gap longer than ``max_gap``."""
+
+    key: SeriesKey
+    last_before: datetime
+    first_after: datetime
+    unscored_points: int
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStats:
+    """The detector's counters (since it was first started, across restarts)."""
+
+    series: int
+    received: int
+    accepted: int
+    held: int
+    rejected: Mapping[str, int] = field(default_factory=dict)
+    gap_splits: int = 0
+    results: int = 0
+    checkpoints: int = 0
+
+
+class _Series:
+    """One series' live state: its stream, its reorder buffer, the last released and latest seen instant."""
+
+    __slots__ = ("held", "last_us", "max_us", "stream")
+
+    def __init__(self, stream: ScoreStream) -> None:
+        self.stream = stream
+        self.held: dict[int, float] = {}
+        self.last_us: int | None = None
+        self.max_us: int | None = None
+
+    def export(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream.export_state(),
+            "held": dict(self.held),
+            "last_us": self.last_us,
+            "max_us": self.max_us,
+        }
+
+    @classmethod
+    def restore(cls, engine: PointScoringEngine, state: dict[str, Any]) -> _Series:
+        series = cls(ScoreStream.from_state(engine, state["stream"]))
+        series.held = dict(state["held"])
+        series.last_us = state["last_us"]
+        series.max_us = state["max_us"]
+        return series
+
+
+def _check_point(
+    i: int, point: object, known: dict[tuple[Any, ...], SeriesKey]
+) -> tuple[SeriesKey, int, float | None]:
+    """The key, instant and value of ``point`` (value None when not finite); raise on malformed input.
+
+    ``known`` maps the id tuples already validated to their key (so each series' ids are checked once).
+    """
+    if not isinstance(point, tuple) or len(point) != 6:
+        fail_type(_OWNER, f"points[{i}]", "a LivePoint or a tuple of six fields", point)
+    tenant, cluster, node, metric, timestamp, value = point
+    ids = (tenant, cluster, node, metric)
+    try:
+        key = known.get(ids)
+    except TypeError:  # an unhashable id: check_id below names it
+        key = None
+    if key is None:
+        key = SeriesKey(
+            check_id(_OWNER, f"points[{i}].tenant_id", tenant),
+            check_id(_OWNER, f"points[{i}].cluster_id", cluster),
+            check_id(_OWNER, f"points[{i}].node_id", node),
+            check_id(_OWNER, f"points[{i}].metric_name", metric),
+        )
+        known[ids] = key
+    if type(timestamp) is not datetime or timestamp.tzinfo is not timezone.utc:
+        check_aware_datetime(_OWNER, f"points[{i}].timestamp", timestamp)
+    us = datetime_to_epoch_us(timestamp)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        fail_type(_OWNER, f"points[{i}].value", "a real number", value)
+    number = float(value)
+    return key, us, (number if math.isfinite(number) else None)
+
+
+class LiveDetector:
+    """Live detection over many series; see the module docs for the policy and the checkpoints.
+
+    ``engine``: a causal :class:`~backend.analytics.scoring.PointScoringEngine`
+    or a registered engine name built with ``config``. ``name``: the
+    detector's name in the checkpoint file. ``lateness``: how far out of
+    order a point may arrive (default 0). ``max_gap``: the longest gap a
+    stream spans (default None: any). ``checkpoints``: the SQLite file for
+    checkpoints (default None: none). ``checkpoint_every_points`` /
+    ``checkpoint_every_seconds``: when to checkpoint (None: never on that
+    count). ``sink``: where each batch's results are written (a
+    ``ResultSink``, e.g. the store), under the engine's name. ``clock``: the
+    monotonic clock for ``checkpoint_every_seconds``.
+    """
+
+    def __init__(
+        self,
+        engine: str | PointScoringEngine,
+        config: Mapping[str, Any] | None = None,
+        *,
+        name: str = "live",
+        lateness: timedelta = timedelta(0),
+        max_gap: timedelta | None = None,
+        checkpoints: CheckpointFile | str | None = None,
+        checkpoint_every_points: int | None = 100_000,
+        checkpoint_every_seconds: float | None = 60.0,
+        sink: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if isinstance(engine, str):
+            built = EngineRegistry.default().create(engine, **dict(config or {}))
+        elif config is not None:
+            fail_value(_OWNER, "config", "None when engine is an engine instance", config)
+        else:
+            built = engine
+        if not isinstance(built, PointScoringEngine) or not built.causal:
+            fail_type(_OWNER, "engine", "a causal PointScoringEngine (one with a live .stream())", built)
+        self.engine: PointScoringEngine = built
+        self.name = check_id(_OWNER, "name", name)
+        if not isinstance(lateness, timedelta) or lateness < timedelta(0):
+            fail_value(_OWNER, "lateness", "a non-negative timedelta", lateness)
+        if max_gap is not None and (not isinstance(max_gap, timedelta) or max_gap <= timedelta(0)):
+            fail_value(_OWNER, "max_gap", "a positive timedelta or None", max_gap)
+        self.lateness = lateness
+        self.max_gap = max_gap
+        self._lateness_us = lateness // timedelta(microseconds=1)
+        self._max_gap_us = None if max_gap is None else max_gap // timedelta(microseconds=1)
+        if checkpoint_every_points is not None:
+            check_positive_int(_OWNER, "checkpoint_every_points", checkpoint_every_points)
+        if checkpoint_every_seconds is not None and (
+            isinstance(checkpoint_every_seconds, bool)
+            or not isinstance(checkpoint_every_seconds, (int, float))
+            or not checkpoint_every_seconds > 0
+        ):
+            fail_value(
+                _OWNER,
+                "checkpoint_every_seconds",
+                "a positive number of seconds or None",
+                checkpoint_every_seconds,
+            )
+        self.checkpoint_every_points = checkpoint_every_points
+        self.checkpoint_every_seconds = checkpoint_every_seconds
+        if sink is not None and not callable(getattr(sink, "write_results", None)):
+            fail_type(_OWNER, "sink", "a ResultSink (with write_results) or None", sink)
+        self.sink = sink
+        self._clock = clock
+        self._checkpoints = CheckpointFile(checkpoints) if isinstance(checkpoints, str) else checkpoints
+        if self._checkpoints is not None and not isinstance(self._checkpoints, CheckpointFile):
+            fail_type(_OWNER, "checkpoints", "a file path, a CheckpointFile or None", checkpoints)
+        self._series: dict[SeriesKey, _Series] = {}
+        # Id tuples already validated -> their key (bounded by the number of series seen, plus the batch).
+        self._known: dict[tuple[Any, ...], SeriesKey] = {}
+        self._dirty: set[SeriesKey] = set()
+        self._counts: Counter[str] = Counter()
+        self.gaps: deque[GapSplit] = deque(maxlen=1000)
+        self.cursor: Any = None
+        self.restored = False
+        self._since_points = 0
+        self._since_time = clock()
+        if self._checkpoints is not None:
+            self._restore(self._checkpoints)
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def _policy(self) -> dict[str, Any]:
+        return {"lateness_us": self._lateness_us, "max_gap_us": self._max_gap_us}
+
+    def _restore(self, checkpoints: CheckpointFile) -> None:
+        saved = checkpoints.load(self.name)
+        if saved is None:
+            return
+        row, states = saved
+        if row.engine != repr(self.engine):
+            raise ValueError(
+                f"{_OWNER}: the checkpoint of {self.name!r} in {checkpoints.path!r} was made by engine "
+                f"{row.engine}, not {self.engine!r}; use the same engine settings or another name"
+            )
+        if row.policy != self._policy():
+            raise ValueError(
+                f"{_OWNER}: the checkpoint of {self.name!r} was made with policy {row.policy}, "
+                f"not {self._policy()} (lateness and max_gap in microseconds)"
+            )
+        self._series = {key: _Series.restore(self.engine, state) for key, state in states}
+        self._counts = Counter(row.counters)
+        self.cursor = row.cursor
+        self.restored = True
+        logger.info(
+            "%s %r resumed from its checkpoint: %d series, cursor %r",
+            _OWNER,
+            self.name,
+            len(states),
+            row.cursor,
+        )
+
+    def checkpoint(self) -> int:
+        """Save the changed series, the counters and the cursor now; return the series written."""
+        if self._checkpoints is None:
+            raise ValueError(f"{_OWNER}: no checkpoints file was given, so there is nowhere to checkpoint")
+        self._counts["checkpoints"] += 1
+        row = DetectorRow(
+            CHECKPOINT_VERSION,
+            repr(self.engine),
+            self._policy(),
+            self.cursor,
+            dict(self._counts),
+            datetime_to_epoch_us(datetime.now().astimezone()),
+        )
+        dirty = sorted(self._dirty)
+        written = self._checkpoints.save(self.name, row, ((key, self._series[key].export()) for key in dirty))
+        self._dirty.clear()
+        self._since_points = 0
+        self._since_time = self._clock()
+        return written
+
+    def _due(self) -> bool:
+        if self._checkpoints is None:
+            return False
+        every = self.checkpoint_every_points
+        if every is not None and self._since_points >= every:
+            return True
+        seconds = self.checkpoint_every_seconds
+        return seconds is not None and self._clock() - self._since_time >= seconds
+
+    # -- input --------------------------------------------------------------------------------
+
+    def ingest(
+        self, points: Iterable[LivePoint | tuple[Any, ...]], *, cursor: Any = None
+    ) -> list[AnomalyResult]:
+        """Take a batch of points; return the results of the windows it completes.
+
+        ``cursor``: where this batch ends in your input (a JSON value: an
+        offset, a file position), saved with the next checkpoint and read back
+        as :attr:`cursor` after a restart. The whole batch is validated
+        before any of it is taken, so a malformed point leaves the detector
+        unchanged.
+        """
+        items: object = points
+        if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
+            fail_type(_OWNER, "points", "an iterable of LivePoint", points)
+        groups: dict[SeriesKey, list[tuple[int, float | None]]] = {}
+        received = 0
+        known = self._known
+        for i, point in enumerate(points):
+            key, us, value = _check_point(i, point, known)
+            groups.setdefault(key, []).append((us, value))
+            received += 1
+        out: list[AnomalyResult] = []
+        for key, items in groups.items():
+            out.extend(self._take(key, items))
+        self._counts["received"] += received
+        self._finish(out, cursor, received)
+        return out
+
+    def flush(self, *, cursor: Any = None) -> list[AnomalyResult]:
+        """Release every held point (the end of the input): the results of the windows they complete."""
+        out: list[AnomalyResult] = []
+        for key, series in self._series.items():
+            if series.held:
+                self._dirty.add(key)
+                out.extend(self._release(key, series, everything=True))
+        self._finish(out, cursor, 0)
+        return out
+
+    def _finish(self, out: list[AnomalyResult], cursor: Any, received: int) -> None:
+        self._counts["results"] += len(out)
+        if out and self.sink is not None:
+            self.sink.write_results(out, engine=self.engine.name)
+        if cursor is not None:
+            self.cursor = cursor
+        self._since_points += received
+        if self._due():
+            self.checkpoint()
+
+    def _take(self, key: SeriesKey, items: list[tuple[int, float | None]]) -> list[AnomalyResult]:
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(self.engine.stream(*key))
+        self._dirty.add(key)
+        counts = self._counts
+        held = series.held
+        for us, value in items:
+            if value is None:
+                counts["rejected:not_finite"] += 1
+            elif series.last_us is not None and us <= series.last_us:
+                counts["rejected:duplicate" if us == series.last_us else "rejected:late"] += 1
+            elif us in held:
+                counts["rejected:duplicate"] += 1
+            else:
+                held[us] = value
+                counts["accepted"] += 1
+                if series.max_us is None or us > series.max_us:
+                    series.max_us = us
+        return self._release(key, series, everything=False)
+
+    def _release(self, key: SeriesKey, series: _Series, *, everything: bool) -> list[AnomalyResult]:
+        held = series.held
+        if not held or series.max_us is None:
+            return []
+        if everything:
+            ready = sorted(held)
+        else:
+            limit = series.max_us - self._lateness_us
+            ready = sorted(us for us in held if us <= limit)
+        if not ready:
+            return []
+        out: list[AnomalyResult] = []
+        start = 0
+        gap = self._max_gap_us
+        previous = series.last_us
+        for j, us in enumerate(ready):
+            if gap is not None and previous is not None and us - previous > gap:
+                out.extend(self._feed(key, series, ready[start:j]))
+                self._split(key, series, previous, us)
+                start = j
+            previous = us
+        out.extend(self._feed(key, series, ready[start:]))
+        for us in ready:
+            del held[us]
+        series.last_us = ready[-1]
+        return out
+
+    def _feed(self, key: SeriesKey, series: _Series, stamps: list[int]) -> list[AnomalyResult]:
+        if not stamps:
+            return []
+        held = series.held
+        chunk = MetricSeries.from_arrays(*key, stamps, [held[us] for us in stamps])
+        return series.stream.update(chunk)
+
+    def _split(self, key: SeriesKey, series: _Series, before: int, after: int) -> None:
+        split = GapSplit(
+            key, epoch_us_to_datetime(before), epoch_us_to_datetime(after), series.stream.pending_points
+        )
+        logger.info("%s %r: %s gap in %s; stream restarted", _OWNER, self.name, after - before, "/".join(key))
+        self.gaps.append(split)
+        self._counts["gap_splits"] += 1
+        series.stream = self.engine.stream(*key)
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> LiveStats:
+        """The counters now."""
+        c = self._counts
+        rejected = {reason: c[f"rejected:{reason}"] for reason in REJECT_REASONS}
+        return LiveStats(
+            series=len(self._series),
+            received=c["received"],
+            accepted=c["accepted"],
+            held=sum(len(s.held) for s in self._series.values()),
+            rejected=rejected,
+            gap_splits=c["gap_splits"],
+            results=c["results"],
+            checkpoints=c["checkpoints"],
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"LiveDetector({self.engine!r}, name={self.name!r}, lateness={self.lateness!r}, "
+            f"max_gap={self.max_gap!r}, series={len(self._series)})"
+        )

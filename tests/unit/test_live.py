@@ -1,0 +1,211 @@
+"""backend.analytics.live: the LiveDetector's point policy (late, duplicate, non-finite), gaps, checkpoint."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from backend.analytics import AnomalyResult, MetricSeries
+from backend.analytics.engines.zscore import ZScoreEngine
+from backend.analytics.live import CheckpointFile, LiveDetector, LivePoint
+from backend.analytics.store import SQLiteMetricStore
+
+T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+KEY = ("acme", "c-1", "n-1", "cpu")
+
+
+def values(n: int, seed: int = 0) -> list[float]:
+    out = [10.0 + ((i * 7919 + seed * 31) % 13) * 0.1 for i in range(n)]
+    if n > 150:
+        out[150] = 40.0
+    return out
+
+
+def points(n: int, *, key: tuple[str, str, str, str] = KEY, step: int = 60, seed: int = 0) -> list[LivePoint]:
+    return [LivePoint(*key, T0 + timedelta(seconds=step * i), v) for i, v in enumerate(values(n, seed))]
+
+
+def as_series(pts: list[LivePoint]) -> MetricSeries:
+    return MetricSeries(*pts[0][:4], [p.timestamp for p in pts], [p.value for p in pts])
+
+
+def test_in_order_batches_equal_detect() -> None:
+    pts = points(400)
+    live = LiveDetector("zscore")
+    out: list[AnomalyResult] = []
+    for i in range(0, 400, 37):
+        out.extend(live.ingest(pts[i : i + 37]))
+    assert out == ZScoreEngine().detect(as_series(pts))
+    assert any(r.is_anomalous for r in out)
+    assert live.stats.accepted == live.stats.received == 400 and live.stats.series == 1
+
+
+def test_duplicates_late_and_not_finite_are_counted_not_taken() -> None:
+    pts = points(200)
+    live = LiveDetector("zscore")
+    live.ingest(pts[:100])
+    extra = [
+        pts[99]._replace(value=99.0),  # same instant as the last point: duplicate (first wins)
+        pts[50],  # before the last point: late
+        pts[100]._replace(value=float("nan")),  # not finite
+    ]
+    live.ingest(extra)
+    rest = live.ingest(pts[100:])
+    stats = live.stats
+    assert dict(stats.rejected) == {"late": 1, "duplicate": 1, "not_finite": 1}
+    assert stats.accepted == 200 and stats.received == 203
+    reference = ZScoreEngine().detect(as_series(pts))
+    assert rest == reference[10:]
+
+
+def test_lateness_reorders_within_the_bound() -> None:
+    pts = points(300)
+    shuffled = list(pts)
+    for i in range(0, 300, 4):  # swap neighbours in blocks of four
+        shuffled[i : i + 4] = [shuffled[i + 2], shuffled[i], shuffled[i + 3], shuffled[i + 1]][
+            : len(shuffled[i : i + 4])
+        ]
+    live = LiveDetector("zscore", lateness=timedelta(minutes=3))
+    out = [r for i in range(0, 300, 25) for r in live.ingest(shuffled[i : i + 25])]
+    assert live.stats.held > 0
+    out.extend(live.flush())
+    assert out == ZScoreEngine().detect(as_series(pts))
+    assert live.stats.held == 0 and sum(live.stats.rejected.values()) == 0
+    # Past the lateness: rejected as late; at a held or released instant: duplicate.
+    live.ingest([pts[0]._replace(value=1.0), pts[-1]])
+    assert dict(live.stats.rejected) == {"late": 1, "duplicate": 1, "not_finite": 0}
+
+
+def test_a_long_gap_splits_the_stream() -> None:
+    first = points(200)
+    later = [p._replace(timestamp=p.timestamp + timedelta(days=2)) for p in points(200, seed=3)]
+    live = LiveDetector("zscore", max_gap=timedelta(hours=1))
+    out = live.ingest(first[:105]) + live.ingest(first[105:] + later)
+    engine = ZScoreEngine()
+    assert out == engine.detect(as_series(first)) + engine.detect(as_series(later))
+    (gap,) = live.gaps
+    assert gap.key == KEY and gap.last_before == first[-1].timestamp and gap.first_after == later[0].timestamp
+    assert gap.unscored_points == 0  # 200 points: the last window closed exactly
+    assert live.stats.gap_splits == 1
+    spanning = LiveDetector("zscore")  # no max_gap: one stream spans it
+    assert spanning.ingest(first + later) == engine.detect(as_series(first + later))
+
+
+def test_unscored_points_at_a_gap_are_reported() -> None:
+    live = LiveDetector("zscore", max_gap=timedelta(hours=1))
+    first = points(95)
+    later = [p._replace(timestamp=p.timestamp + timedelta(days=1)) for p in points(20)]
+    live.ingest(first + later)
+    assert [g.unscored_points for g in live.gaps] == [5]
+
+
+def test_many_series_interleaved() -> None:
+    keys = [("acme", "c-1", f"n-{k}", "cpu") for k in range(3)] + [("beta", "c-1", "n-1", "cpu")]
+    streams = {key: points(250, key=key, seed=k) for k, key in enumerate(keys)}
+    arrivals = [streams[key][i] for i in range(250) for key in keys]
+    live = LiveDetector("zscore")
+    out = [r for i in range(0, len(arrivals), 53) for r in live.ingest(arrivals[i : i + 53])]
+    engine = ZScoreEngine()
+    for key in keys:
+        assert [
+            r for r in out if (r.tenant_id, r.cluster_id, r.node_id, r.metric_name) == key
+        ] == engine.detect(as_series(streams[key]))
+
+
+def test_checkpoint_and_restore_gives_the_same_results(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    pts = points(500)
+    batches = [pts[i : i + 40] for i in range(0, 500, 40)]
+    straight = LiveDetector("zscore")
+    expected = [r for b in batches for r in straight.ingest(b)]
+    first = LiveDetector(
+        "zscore", checkpoints=str(db), checkpoint_every_points=100, checkpoint_every_seconds=None
+    )
+    assert not first.restored and first.cursor is None
+    got: list[AnomalyResult] = []
+    for i, b in enumerate(batches[:7]):
+        got.extend(first.ingest(b, cursor=i))
+    assert first.stats.checkpoints == 2  # after 120 and 240 points (batches 2 and 5)
+    second = LiveDetector(
+        "zscore", checkpoints=str(db), checkpoint_every_points=100, checkpoint_every_seconds=None
+    )
+    assert second.restored and second.cursor == 5
+    replayed = [r for b in batches[6:] for r in second.ingest(b)]
+    # Results up to the checkpoint's batch, then everything from the replay: as if never stopped.
+    upto = [r for r in got if r.window_end < batches[6][0].timestamp]
+    assert upto + replayed == expected
+    assert second.stats.accepted == 500
+
+
+def test_checkpoint_refuses_another_engine_or_version(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    live = LiveDetector("zscore", checkpoints=str(db))
+    live.ingest(points(30))
+    live.checkpoint()
+    with pytest.raises(ValueError, match="was made by engine ZScoreEngine"):
+        LiveDetector("zscore", {"z_threshold": 4.0}, checkpoints=str(db))
+    with pytest.raises(ValueError, match="was made with policy"):
+        LiveDetector("zscore", checkpoints=str(db), lateness=timedelta(seconds=5))
+    assert LiveDetector("zscore", checkpoints=str(db), name="other").restored is False
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE live_detectors SET version = 99")
+    with pytest.raises(ValueError, match="checkpointed with version 99"):
+        LiveDetector("zscore", checkpoints=str(db))
+    CheckpointFile(db).delete("live")
+    assert LiveDetector("zscore", checkpoints=str(db)).restored is False
+
+
+def test_checkpoint_every_seconds_and_sink(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    now = [0.0]
+    with SQLiteMetricStore(db) as store:
+        live = LiveDetector(
+            "zscore",
+            checkpoints=str(db),
+            checkpoint_every_points=None,
+            checkpoint_every_seconds=30,
+            sink=store,
+            clock=lambda: now[0],
+        )
+        pts = points(300)
+        out = live.ingest(pts[:150])
+        assert live.stats.checkpoints == 0
+        now[0] = 31.0
+        out += live.ingest(pts[150:])
+        assert live.stats.checkpoints == 1
+        assert store.read_results("acme", engine="zscore") == out
+    with pytest.raises(ValueError, match="no checkpoints file was given"):
+        LiveDetector("zscore").checkpoint()
+
+
+def test_bad_input_is_named_and_leaves_the_detector_unchanged() -> None:
+    live = LiveDetector("zscore")
+    good = points(3)
+    with pytest.raises(ValueError, match=r"LiveDetector: points\[1\]\.timestamp"):
+        live.ingest([good[0], good[1]._replace(timestamp=datetime(2024, 5, 1))])
+    assert live.stats.received == 0 and live.stats.series == 0
+    with pytest.raises(TypeError, match=r"LiveDetector: points\[0\] must be a LivePoint"):
+        live.ingest([("a", "b")])
+    with pytest.raises(TypeError, match=r"LiveDetector: points\[0\]\.value must be a real number"):
+        live.ingest([(*good[0][:5], "1.0")])
+    with pytest.raises(ValueError, match=r"LiveDetector: points\[0\]\.node_id"):
+        live.ingest([good[0]._replace(node_id="")])
+    with pytest.raises(TypeError, match="LiveDetector: engine must be a causal PointScoringEngine"):
+        LiveDetector(object())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="LiveDetector: lateness must be a non-negative timedelta"):
+        LiveDetector("zscore", lateness=timedelta(seconds=-1))
+    with pytest.raises(ValueError, match="LiveDetector: max_gap must be a positive timedelta"):
+        LiveDetector("zscore", max_gap=timedelta(0))
+
+
+def test_timestamps_in_any_offset_are_the_same_instants() -> None:
+    paris = timezone(timedelta(hours=2))
+    pts = points(200)
+    shifted = [p._replace(timestamp=p.timestamp.astimezone(paris)) for p in pts]
+    assert LiveDetector("zscore").ingest(shifted) == LiveDetector("zscore").ingest(pts)
+    live = LiveDetector("zscore")
+    with pytest.raises(TypeError, match=r"LiveDetector: points\[0\]\.tenant_id"):
+        live.ingest([(["a"], "c", "n", "m", T0, 1.0)])
