@@ -9,8 +9,10 @@ import inspect
 import pytest
 
 from tests.unit.test_evaluation_exports import EXPECTED as EVALUATION
+from tests.unit.test_fleet_exports import PUBLISHED as FLEET_AND_LIVE
 
 PUBLISHED: dict[str, set[str]] = {
+    **FLEET_AND_LIVE,  # pinned in test_fleet_exports, with docs/fleet.md
     "backend.analytics.types": {
         "AggregatedAnomalyScore",
         "AnomalyResult",
