@@ -209,3 +209,23 @@ def test_timestamps_in_any_offset_are_the_same_instants() -> None:
     live = LiveDetector("zscore")
     with pytest.raises(TypeError, match=r"LiveDetector: points\[0\]\.tenant_id"):
         live.ingest([(["a"], "c", "n", "m", T0, 1.0)])
+
+
+def test_checkpoint_file_checks_its_arguments_and_reports_a_held_lock(tmp_path: Path) -> None:
+    """The checkpoint file takes the store's path and timeout checks, and a database failure is a
+    StoreError naming CheckpointFile's method and the file (the store's error handling)."""
+    from backend.analytics.errors import StoreError
+
+    with pytest.raises(ValueError, match=r"path.*not a directory"):
+        CheckpointFile(tmp_path)
+    with pytest.raises(ValueError, match="timeout"):
+        CheckpointFile(tmp_path / "c.db", timeout=float("nan"))
+    checkpoints = CheckpointFile(tmp_path / "c.db", timeout=0.05)
+    holder = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreError, match=r"CheckpointFile\.delete: the database .*c\.db' is locked"):
+            checkpoints.delete("live")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

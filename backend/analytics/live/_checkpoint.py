@@ -31,8 +31,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import StoreError
 from ..store import SeriesKey
+from ..store._connection import (
+    check_database_path,
+    check_timeout,
+    open_connection,
+    wraps_sqlite_errors,
+    write_transaction,
+)
 
 __all__ = ["CHECKPOINT_VERSION", "CheckpointFile", "DetectorRow"]
 
@@ -99,17 +105,17 @@ class CheckpointFile:
 
     ``path``: the file (created if missing; usually the store's file).
     ``timeout``: seconds to wait for another writer's lock. A failure of the
-    database raises :class:`~backend.analytics.errors.StoreError`.
+    database raises :class:`~backend.analytics.errors.StoreError`. Connections,
+    transactions, argument checks and errors are the store's own
+    (``store._connection``), with ``synchronous = FULL``.
     """
 
+    @wraps_sqlite_errors
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
-        if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"CheckpointFile: path must be a str or os.PathLike, got {path!r}")
-        self.path = os.fspath(path)
-        if self.path in ("", ":memory:"):
-            raise ValueError(f"CheckpointFile: path must be a database file path, got {self.path!r}")
-        self.timeout = timeout
-        with self._connect() as conn:
+        self.path = check_database_path("CheckpointFile", path)
+        # (``_timeout`` is what the store's error messages read, as for the store itself)
+        self.timeout = self._timeout = check_timeout("CheckpointFile", timeout)
+        with self._connect() as conn, write_transaction(conn):
             for statement in _SCHEMA:
                 conn.execute(statement)
 
@@ -117,14 +123,9 @@ class CheckpointFile:
         return f"CheckpointFile({self.path!r})"
 
     def _connect(self) -> closing[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-        except sqlite3.Error as exc:
-            raise StoreError(f"CheckpointFile: the database {self.path!r} failed: {exc}") from exc
-        return closing(conn)
+        return closing(open_connection("CheckpointFile", self.path, timeout=self.timeout, synchronous="FULL"))
 
+    @wraps_sqlite_errors
     def save(
         self,
         detector: str,
@@ -141,44 +142,33 @@ class CheckpointFile:
                 blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
                 yield (detector, *key, CHECKPOINT_VERSION, blob)
 
-        try:
-            with self._connect() as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.executemany(_UPSERT_SERIES, rows())
-                    conn.execute(
-                        _UPSERT_DETECTOR,
-                        (
-                            detector,
-                            row.version,
-                            row.engine,
-                            json.dumps(row.policy, sort_keys=True),
-                            json.dumps(row.cursor),
-                            json.dumps(row.counters, sort_keys=True),
-                            row.saved_at_us,
-                        ),
-                    )
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"CheckpointFile.save: the database {self.path!r} failed: {exc}") from exc
+        with self._connect() as conn, write_transaction(conn):
+            conn.executemany(_UPSERT_SERIES, rows())
+            conn.execute(
+                _UPSERT_DETECTOR,
+                (
+                    detector,
+                    row.version,
+                    row.engine,
+                    json.dumps(row.policy, sort_keys=True),
+                    json.dumps(row.cursor),
+                    json.dumps(row.counters, sort_keys=True),
+                    row.saved_at_us,
+                ),
+            )
         return written
 
+    @wraps_sqlite_errors
     def load(self, detector: str) -> tuple[DetectorRow, list[tuple[SeriesKey, Any]]] | None:
         """The detector's last checkpoint (its row and every series state), or None if it has none.
 
         One read transaction, so the row and the states are of the same checkpoint.
         """
-        try:
-            with self._connect() as conn:
-                conn.execute("BEGIN")
-                found = conn.execute(_SELECT_DETECTOR, (detector,)).fetchone()
-                series = conn.execute(_SELECT_SERIES, (detector,)).fetchall() if found else []
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"CheckpointFile.load: the database {self.path!r} failed: {exc}") from exc
+        with self._connect() as conn:
+            conn.execute("BEGIN")
+            found = conn.execute(_SELECT_DETECTOR, (detector,)).fetchone()
+            series = conn.execute(_SELECT_SERIES, (detector,)).fetchall() if found else []
+            conn.execute("COMMIT")
         if found is None:
             return None
         version, engine, policy, cursor, counters, saved_at_us = found
@@ -205,13 +195,9 @@ class CheckpointFile:
         )
         return row, states
 
+    @wraps_sqlite_errors
     def delete(self, detector: str) -> None:
         """Forget the detector's checkpoint (to start it afresh)."""
-        try:
-            with self._connect() as conn:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute(_DELETE_SERIES, (detector,))
-                conn.execute(_DELETE_DETECTOR, (detector,))
-                conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"CheckpointFile.delete: the database {self.path!r} failed: {exc}") from exc
+        with self._connect() as conn, write_transaction(conn):
+            conn.execute(_DELETE_SERIES, (detector,))
+            conn.execute(_DELETE_DETECTOR, (detector,))

@@ -1,18 +1,23 @@
-"""Per-thread connections and write transactions shared by the SQLite store's parts (internal).
+"""Connections and write transactions of the SQLite files this library writes (internal).
 
-:class:`_SQLiteConnections` opens one connection per thread on first use (WAL
-journal, the chosen ``synchronous`` level, foreign keys on) and hands out
-``BEGIN IMMEDIATE`` ... ``COMMIT`` write transactions that roll back on any
-error. :class:`~backend.analytics.store.sqlite.SQLiteMetricStore` builds on it.
+:func:`check_database_path` and :func:`check_timeout` validate a file path and
+a lock timeout; :func:`open_connection` opens a connection (WAL journal, the
+chosen ``synchronous`` level, foreign keys on); :func:`write_transaction` is a
+``BEGIN IMMEDIATE`` ... ``COMMIT`` that rolls back on any error.
+:class:`_SQLiteConnections` keeps one connection per thread and hands out
+those transactions; :class:`~backend.analytics.store.sqlite.SQLiteMetricStore`
+builds on it, and the live detectors' checkpoint file uses the same pieces.
 
 :func:`wraps_sqlite_errors` marks a public method: a ``sqlite3.Error`` raised
 inside it reaches the caller as :class:`~backend.analytics.errors.StoreError`,
-naming the method and the file, with the original as ``__cause__``.
+naming the class, the method and the file, with the original as ``__cause__``.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -20,9 +25,17 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import ParamSpec, TypeVar
 
+from .._validate import check_text, fail_type, fail_value
 from ..errors import StoreError
 
-__all__ = ["SYNCHRONOUS_LEVELS", "wraps_sqlite_errors"]
+__all__ = [
+    "SYNCHRONOUS_LEVELS",
+    "check_database_path",
+    "check_timeout",
+    "open_connection",
+    "wraps_sqlite_errors",
+    "write_transaction",
+]
 
 _C = TypeVar("_C", bound="_SQLiteConnections")
 _P = ParamSpec("_P")
@@ -35,6 +48,65 @@ _PRAGMA_SYNCHRONOUS = {
     "FULL": "PRAGMA synchronous = FULL",
     "EXTRA": "PRAGMA synchronous = EXTRA",
 }
+
+
+def check_database_path(owner: str, path: object) -> str:
+    """``path`` as a str if it names a database file that can be created (not a URI, a directory, ...)."""
+    if not isinstance(path, (str, os.PathLike)):
+        fail_type(owner, "path", "a str or os.PathLike file path", path)
+    path_text = os.fspath(path)
+    if not isinstance(path_text, str):
+        fail_type(owner, "path", "a str or os.PathLike file path", path)
+    if path_text in ("", ":memory:") or path_text.startswith("file:"):
+        fail_value(owner, "path", "a database file path (not ':memory:' or a URI)", path)
+    if "\x00" in path_text:
+        fail_value(owner, "path", "a file path without NUL characters", path)
+    check_text(owner, "path", path_text)  # SQLite opens paths as UTF-8
+    if os.path.isdir(path_text):
+        fail_value(owner, "path", "a database file path, not a directory", path)
+    parent = os.path.dirname(os.path.abspath(path_text))
+    if not os.path.isdir(parent):
+        fail_value(owner, "path", f"a file in an existing directory ({parent!r} does not exist)", path)
+    return path_text
+
+
+def check_timeout(owner: str, timeout: object) -> float:
+    """``timeout`` as a float if it is a positive finite number of seconds."""
+    seconds = "a positive finite number of seconds"
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        fail_type(owner, "timeout", seconds, timeout)
+    try:
+        timeout_s = float(timeout)
+    except OverflowError:  # an int beyond a float's range
+        fail_value(owner, "timeout", seconds, timeout)
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        fail_value(owner, "timeout", seconds, timeout)
+    return timeout_s
+
+
+def open_connection(owner: str, path: str, *, timeout: float, synchronous: str) -> sqlite3.Connection:
+    """A connection to ``path``: autocommit, WAL journal (checked), ``synchronous``, foreign keys on."""
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        conn.close()
+        raise ValueError(f"{owner}: could not enable WAL on {path!r}, got {mode!r}")
+    conn.execute(_PRAGMA_SYNCHRONOUS[synchronous])
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A write transaction on ``conn``: ``BEGIN IMMEDIATE`` (take the write lock now), commit or roll back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class _SQLiteConnections:
@@ -52,19 +124,12 @@ class _SQLiteConnections:
         self._closed = False
 
     def _conn(self) -> sqlite3.Connection:
+        owner = type(self).__name__
         if self._closed:
-            raise ValueError(f"SQLiteMetricStore: the store for {self.path!r} is closed")
+            raise ValueError(f"{owner}: the store for {self.path!r} is closed")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-            )
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                conn.close()
-                raise ValueError(f"SQLiteMetricStore: could not enable WAL on {self.path!r}, got {mode!r}")
-            conn.execute(_PRAGMA_SYNCHRONOUS[self._synchronous])
-            conn.execute("PRAGMA foreign_keys = ON")
+            conn = open_connection(owner, self.path, timeout=self._timeout, synchronous=self._synchronous)
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
@@ -72,16 +137,9 @@ class _SQLiteConnections:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: ``BEGIN IMMEDIATE`` (take the write lock now), commit or roll back."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        """A write transaction (:func:`write_transaction`) on this thread's connection."""
+        with write_transaction(self._conn()) as conn:
             yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close every connection the store opened (from any thread). Idempotent."""
@@ -104,7 +162,8 @@ class _SQLiteConnections:
 
 
 def _store_error(store: object, method: str, exc: sqlite3.Error) -> StoreError:
-    owner = "SQLiteMetricStore" if method == "__init__" else f"SQLiteMetricStore.{method}"
+    name = type(store).__name__
+    owner = name if method == "__init__" else f"{name}.{method}"
     path = getattr(store, "path", "?")
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         timeout = getattr(store, "_timeout", "?")

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -57,12 +56,11 @@ from .._validate import (
     check_aware_datetime,
     check_id,
     check_optional_id,
-    check_text,
     fail_type,
     fail_value,
 )
 from ..types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
-from ._connection import SYNCHRONOUS_LEVELS, wraps_sqlite_errors
+from ._connection import SYNCHRONOUS_LEVELS, check_database_path, check_timeout, wraps_sqlite_errors
 from ._protocols import MetadataValue, SeriesKey, SeriesNotFoundError
 from ._schema import init_schema, read_meta, write_meta
 from ._sink import _SQLiteResultSink
@@ -154,32 +152,12 @@ class SQLiteMetricStore(_SQLiteResultSink):
         timeout: float = 30.0,
     ) -> None:
         owner = "SQLiteMetricStore"
-        if not isinstance(path, (str, os.PathLike)):
-            fail_type(owner, "path", "a str or os.PathLike file path", path)
-        path_text = os.fspath(path)
-        if path_text in ("", ":memory:") or path_text.startswith("file:"):
-            fail_value(owner, "path", "a database file path (not ':memory:' or a URI)", path)
-        if "\x00" in path_text:
-            fail_value(owner, "path", "a file path without NUL characters", path)
-        check_text(owner, "path", path_text)  # SQLite opens paths as UTF-8
+        path_text = check_database_path(owner, path)
         if policy is not None and not isinstance(policy, RetentionPolicy):
             fail_type(owner, "policy", "a RetentionPolicy or None", policy)
-        if os.path.isdir(path_text):
-            fail_value(owner, "path", "a database file path, not a directory", path)
-        parent = os.path.dirname(os.path.abspath(path_text))
-        if not os.path.isdir(parent):
-            fail_value(owner, "path", f"a file in an existing directory ({parent!r} does not exist)", path)
         if synchronous not in SYNCHRONOUS_LEVELS:
             fail_value(owner, "synchronous", f"one of {', '.join(SYNCHRONOUS_LEVELS)}", synchronous)
-        seconds = "a positive finite number of seconds"
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            fail_type(owner, "timeout", seconds, timeout)
-        try:
-            timeout_s = float(timeout)
-        except OverflowError:  # an int beyond a float's range
-            fail_value(owner, "timeout", seconds, timeout)
-        if not (math.isfinite(timeout_s) and timeout_s > 0):
-            fail_value(owner, "timeout", seconds, timeout)
+        timeout_s = check_timeout(owner, timeout)
         super().__init__(path_text, synchronous=synchronous, timeout=timeout_s)
         with self._transaction() as conn:
             self.policy = init_schema(conn, self.path, policy)
