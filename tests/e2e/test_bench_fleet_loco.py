@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from simulator.cycles import ONE_MINUTE_3_DAYS, generate_cycle_fleet
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _bench(name: str) -> Any:
-    """``benchmarks/<name>.py`` as a module (the command BENCHMARKS.md quotes)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+from tests.bench_scripts import load_benchmark
 
 
 def test_bench_fleet_counts_events_as_the_fleet_defines_them(tmp_path: Path) -> None:
     """A small run writes per-split figures whose event counts follow the generator's kinds."""
-    bench = _bench("bench_fleet")
+    bench = load_benchmark("bench_fleet")
     out = tmp_path / "fleet.json"
     argv = ["--series", "5", "--split", "tune", "--engine", "zscore", "--json", str(out)]
     assert bench.main(argv) == 0
@@ -52,7 +38,7 @@ def test_reference_detector_finds_a_shift_and_stays_quiet_on_a_clean_cycle() -> 
     (Its first day, judged against the recent median, may raise an alarm on a steep part of the
     cycle; the benchmark counts those.)
     """
-    bench = _bench("bench_fleet")
+    bench = load_benchmark("bench_fleet")
     detector = bench.ReferenceDetector()
     clean = replace(ONE_MINUTE_3_DAYS, kinds=("clean",))
     for item in generate_cycle_fleet(4, clean, n_series=3).series:
@@ -68,7 +54,7 @@ def test_reference_detector_finds_a_shift_and_stays_quiet_on_a_clean_cycle() -> 
 def test_window_holding_the_onset_is_the_detection_not_a_false_alarm() -> None:
     """On an event series, an anomalous window that starts before the onset and holds it is no false
     alarm for an engine with windows that long; a window ending before the onset still is one."""
-    bench = _bench("bench_fleet")
+    bench = load_benchmark("bench_fleet")
     shifted = replace(ONE_MINUTE_3_DAYS, kinds=("level_shift",))
     fleet = generate_cycle_fleet(5, shifted, n_series=1)
     (event,) = fleet.series[0].events
@@ -109,7 +95,7 @@ def test_bench_nab_loco_chooses_per_category_and_reuses_its_cache(
     """--loco names a choice per category; a second run reads the cache and gives the same figures."""
     data = tmp_path / "nab"
     _write_corpus(data)
-    bench = _bench("bench_nab")
+    bench = load_benchmark("bench_nab")
     argv = [
         "--loco",
         "--engine",

@@ -9,14 +9,12 @@ layout runs the same path everywhere.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
 import random
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -29,6 +27,7 @@ from backend.analytics.evaluation import (
     point_scores_from_results,
     score_corpus,
 )
+from tests.bench_scripts import load_benchmark
 
 REPO = Path(__file__).resolve().parents[2]
 NAB_ROOT = Path(os.environ.get("NAB_DATA", REPO.parent / "shared" / "data" / "nab"))
@@ -132,15 +131,6 @@ def test_point_scores_are_causal_on_real_data() -> None:
     assert cut == full[: k + 1]
 
 
-def _bench_nab() -> Any:
-    """``benchmarks/bench_nab.py`` as a module (the command BENCHMARKS.md quotes)."""
-    spec = importlib.util.spec_from_file_location("bench_nab", REPO / "benchmarks" / "bench_nab.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @needs_nab
 def test_bench_nab_command_runs_and_writes_its_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -150,7 +140,7 @@ def test_bench_nab_command_runs_and_writes_its_json(
     argv = ["--engine", "combined", "--config", "classify=false", "--data", str(NAB_ROOT), "--json", str(out)]
     for name in FILES[:2]:
         argv += ["--files", name]
-    assert _bench_nab().main(argv) == 0
+    assert load_benchmark("bench_nab").main(argv) == 0
     printed = capsys.readouterr().out
     assert 'NAB benchmark: engine combined {"classify": false}' in printed
     assert "NOT causal" not in printed
@@ -173,7 +163,7 @@ def test_bench_nab_marks_an_engine_that_is_not_causal(
 
     registry = EngineRegistry.default()
     monkeypatch.setattr(registry, "create", lambda name, **config: InSample(**config))
-    bench = _bench_nab()
+    bench = load_benchmark("bench_nab")
     monkeypatch.setattr(bench.EngineRegistry, "default", staticmethod(lambda: registry))
     argv = ["--engine", "insample", "--data", str(NAB_ROOT), "--files", FILES[0]]
     assert bench.main(argv) == 0

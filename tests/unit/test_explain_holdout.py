@@ -6,32 +6,16 @@ they never run the classifier on it, so no test tunes anything on held-out data.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import statistics
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backend.analytics import AnomalyType
+from tests.bench_scripts import load_benchmark
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load() -> Any:
-    """``benchmarks/_explain_holdout.py`` as a module (benchmarks are scripts, not a package)."""
-    path = REPO / "benchmarks" / "_explain_holdout.py"
-    spec = importlib.util.spec_from_file_location("_explain_holdout", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load()
+gen = load_benchmark("_explain_holdout")
 PER_KIND = 4
 
 

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
-from pathlib import Path
-from typing import Any
 
 from backend.analytics import AnomalyType
+from tests.bench_scripts import load_benchmark
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load() -> Any:
-    """``benchmarks/_explain_tuning.py`` as a module (benchmarks are scripts, not a package)."""
-    path = REPO / "benchmarks" / "_explain_tuning.py"
-    spec = importlib.util.spec_from_file_location("_explain_tuning", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load()
+gen = load_benchmark("_explain_tuning")
 
 
 def test_balanced_deterministic_and_the_window_ends_the_series() -> None:
