@@ -55,6 +55,14 @@ day's residuals (at most ``P`` of them, refreshed every half hour), and point
 minutes. Its settings were chosen on the tune split only. It scores each point
 (windows of one point), so its agreement is 1 by construction.
 
+**Weekly rhythm** (informative, not pooled into the figures above or the
+targets): a third fleet per split (seeds 1103 and 2203), 5-minute steps over
+21 days from a Monday whose weekends (UTC) run at 0.4-0.8 of the weekday
+cycle (``CycleFleetConfig.weekend``), events from day 7 on (after one
+weekend). Printed: event and repeat recall, clean false-alarm episodes per
+series-day from the first point, and from day 7 on (once a weekend has been
+seen: the first weekend is news to any detector that learns from history).
+
 Targets (issue 10), printed PASS/FAIL for ``zscore`` and for ``--recommended``
 (default ``zscore``) on each split, the held-out verdict being the one that
 counts: event recall >= 0.95, repeat recall >= 0.95, at most 0.2 false-alarm
@@ -70,7 +78,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -106,6 +114,10 @@ FLEETS: tuple[tuple[str, CycleFleetConfig], ...] = (
     ("5min-7d", FIVE_MINUTES_7_DAYS),
 )
 SPLITS: dict[str, tuple[int, ...]] = {"tune": (1101, 1102), "holdout": (2201, 2202)}
+WEEKLY_LABEL = "5min-21d-weekly"
+WEEKLY = replace(FIVE_MINUTES_7_DAYS, days=21.0, weekend=(0.4, 0.8), event_start_days=7.0)
+WEEKLY_SEEDS = {"tune": 1103, "holdout": 2203}
+WEEKLY_SETTLED_DAYS = 7  # clean false alarms are also counted from here on (after one weekend)
 TARGETS = (
     ("event_recall", ">=", 0.95),
     ("repeat_recall", ">=", 0.95),
@@ -190,6 +202,8 @@ class Tally:
     clean_episodes: int = 0
     clean_episodes_day0: int = 0
     clean_series_days: float = 0.0
+    clean_episodes_settled: int = 0
+    clean_series_days_settled: float = 0.0
     event_fa_episodes: int = 0
     event_series_days: float = 0.0
     results: int = 0
@@ -223,6 +237,9 @@ class Tally:
             "clean_fa_per_series_day": ratio(self.clean_episodes, self.clean_series_days),
             "clean_fa_episodes": self.clean_episodes,
             "clean_fa_share_day0": ratio(self.clean_episodes_day0, self.clean_episodes),
+            "clean_fa_per_series_day_settled": ratio(
+                self.clean_episodes_settled, self.clean_series_days_settled
+            ),
             "event_series_fa_per_series_day": ratio(self.event_fa_episodes, self.event_series_days),
             "event_series_fa_episodes": self.event_fa_episodes,
             "agreement": ratio(self.agree, self.results),
@@ -232,16 +249,29 @@ class Tally:
 
 
 def score_series(
-    tally: Tally, fleet: CycleFleet, index: int, spans: list[tuple[int, int]], window_points: int = 1
+    tally: Tally,
+    fleet: CycleFleet,
+    index: int,
+    spans: list[tuple[int, int]],
+    window_points: int = 1,
+    settled_days: int | None = None,
 ) -> None:
-    """Add one series' detections (its anomalous spans, from windows of ``window_points``) to ``tally``."""
+    """Add one series' detections (its anomalous spans, from windows of ``window_points``) to ``tally``.
+
+    With ``settled_days``, clean series' episodes that start on that day or
+    later are also counted apart, over the days from there on.
+    """
     item = fleet.series[index]
     days = fleet.days
     if not item.events:
+        per_day = fleet.config.points_per_day
         episodes = merge_spans(spans, gap_points=GAP_POINTS)
         tally.clean_episodes += len(episodes)
-        tally.clean_episodes_day0 += sum(1 for start, _ in episodes if start < fleet.config.points_per_day)
+        tally.clean_episodes_day0 += sum(1 for start, _ in episodes if start < per_day)
         tally.clean_series_days += days
+        if settled_days is not None:
+            tally.clean_episodes_settled += sum(1 for start, _ in episodes if start >= settled_days * per_day)
+            tally.clean_series_days_settled += days - settled_days
         return
     for e in item.events:
         hit = detected_within(spans, onset=e.onset, tolerance_points=TOLERANCE_POINTS)
@@ -268,7 +298,10 @@ Outcome = tuple[list[tuple[int, int]], int, int]  # anomalous spans, results, re
 
 
 def run_detector(
-    outcome: Callable[[MetricSeries], Outcome], fleet: CycleFleet, window_points: int = 1
+    outcome: Callable[[MetricSeries], Outcome],
+    fleet: CycleFleet,
+    window_points: int = 1,
+    settled_days: int | None = None,
 ) -> Tally:
     """Run ``outcome`` (one detector, windows of ``window_points``) on every series of ``fleet``."""
     tally = Tally()
@@ -279,7 +312,7 @@ def run_detector(
         tally.points += len(item.series)
         tally.results += results
         tally.agree += agree
-        score_series(tally, fleet, index, spans, window_points)
+        score_series(tally, fleet, index, spans, window_points, settled_days)
     return tally
 
 
@@ -368,6 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{label} ({c.n_points} points)" for label, c in FLEETS)
         + "; seeds "
         + ", ".join(f"{s} {SPLITS[s]}" for s in splits)
+        + f"; informative: {WEEKLY_LABEL} ({WEEKLY.n_points} points, weekend at {WEEKLY.weekend} of weekdays)"
+        + ", seeds "
+        + ", ".join(f"{s} {WEEKLY_SEEDS[s]}" for s in splits)
     )
     detectors = list(names) + ([] if args.no_reference else [REFERENCE])
     out: dict[str, Any] = {
@@ -384,20 +420,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
             for (label, cfg), seed in zip(FLEETS, SPLITS[split], strict=True)
         ]
+        weekly = generate_cycle_fleet(WEEKLY_SEEDS[split], WEEKLY, n_series=args.series)
         for det in detectors:
+
+            def run(fleet: CycleFleet, settled: int | None = None, det: str = det) -> Tally:
+                if det == REFERENCE:
+                    return run_detector(reference_outcome(ReferenceDetector()), fleet, 1, settled)
+                engine = registry.create(det, **(config if args.engine else {}))
+                window = int(getattr(engine, "window_size_points", 1))
+                return run_detector(engine_outcome(engine), fleet, window, settled)
+
             total = Tally()
             per_fleet: dict[str, Any] = {}
             for label, fleet in fleets:
-                if det == REFERENCE:
-                    tally = run_detector(reference_outcome(ReferenceDetector()), fleet)
-                else:
-                    engine = registry.create(det, **(config if args.engine else {}))
-                    window = int(getattr(engine, "window_size_points", 1))
-                    tally = run_detector(engine_outcome(engine), fleet, window)
+                tally = run(fleet)
                 per_fleet[label] = tally.figures()
                 total.add(tally)
             figures = total.figures()
             figures["fleets"] = per_fleet
+            weekly_tally = run(weekly, WEEKLY_SETTLED_DAYS)
+            figures["weekly"] = weekly_tally.figures()
+            total.seconds += weekly_tally.seconds
             table[det][split] = figures
             print(f"  done {det:<12} {split:<8} ({total.seconds:.1f} s detecting)", flush=True)
     out["results"] = table
@@ -425,6 +468,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             for title, key, _digits in rows[:3]:
                 cells = "".join(f"{_fmt(table[det][s]['fleets'][label][key]):>12}" for s in splits)
                 print(f"  {'  ' + label + ': ' + title:40}" + cells)
+        weekly_rows = (
+            *rows[:3],
+            (
+                f"FA episodes / series-day, clean, day {WEEKLY_SETTLED_DAYS}+",
+                "clean_fa_per_series_day_settled",
+                3,
+            ),
+        )
+        for title, key, _digits in weekly_rows:
+            cells = "".join(f"{_fmt(table[det][s]['weekly'][key]):>12}" for s in splits)
+            print(f"  {'  ' + WEEKLY_LABEL + ': ' + title:40}" + cells)
 
     judged = [d for d in dict.fromkeys(["zscore", args.recommended]) if d in table]
     out["verdicts"] = {}

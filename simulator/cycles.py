@@ -11,9 +11,13 @@ every platform. Standard library only.
 One series, point ``i`` at time ``t_i`` (the cycle is read from the
 timestamp's UTC time of day, so it follows ``start``)::
 
-    value[i] = level + (swing / 2) * shape(time of day of t_i) + noise_sd * z_i + event[i]
+    value[i] = week(t_i) * (level + (swing / 2) * shape(time of day of t_i)) + noise_sd * z_i + event[i]
 
-with ``z_i`` standard normal, ``noise_sd = level * U(noise_fraction)`` and
+with ``week(t) = 1``, except on Saturdays and Sundays (UTC) when
+``CycleFleetConfig.weekend`` is not ``(1, 1)``: then a factor drawn per series
+from that range (a weekly rhythm; it is drawn after everything else, so a
+fleet without one is the same as before the option existed). ``z_i`` is
+standard normal, ``noise_sd = level * U(noise_fraction)`` and
 ``swing = noise_sd * U(swing_sd)`` (the peak-to-trough daily swing, about 20
 noise sd by default). ``level`` is log-uniform in ``level``. ``shape`` is one
 of :data:`SHAPES`, each scaled to [-1, 1]:
@@ -151,6 +155,7 @@ class CycleFleetConfig:
     repeats: int = 10
     event_start_days: float = 1.0
     tail_points: int = 60
+    weekend: tuple[float, float] = (1.0, 1.0)
 
     def __post_init__(self) -> None:
         owner = "CycleFleetConfig"
@@ -176,6 +181,7 @@ class CycleFleetConfig:
         _check_range(owner, "noise_fraction", self.noise_fraction, lo=1e-12)
         for name in ("swing_sd", "spike_sd", "shift_sd", "ramp_sd", "shift_hours", "ramp_hold_hours"):
             _check_range(owner, name, getattr(self, name), lo=0.0)
+        _check_range(owner, "weekend", self.weekend, lo=1e-3)
         _check_range(owner, "spike_points", self.spike_points, lo=1, integer=True)
         _check_range(owner, "ramp_points", self.ramp_points, lo=1, integer=True)
         if not _is_number(self.up_probability) or not 0.0 <= self.up_probability <= 1.0:
@@ -253,8 +259,8 @@ class CycleEvent:
 class CycleSeries:
     """One series of a cycle fleet, its events and how it was drawn.
 
-    ``expected`` is the noiseless cycle without events (``level + swing/2 *
-    shape``), one value per point: ``series.values[i] - expected[i]`` is the
+    ``expected`` is the noiseless cycle without events (``week * (level +
+    swing/2 * shape)``), one value per point: ``series.values[i] - expected[i]`` is the
     noise plus the events.
     """
 
@@ -387,6 +393,14 @@ def _one_series(rng: random.Random, fleet_seed: int, index: int, config: CycleFl
     values = [e + noise_sd * gauss(0.0, 1.0) for e in expected]
     drawn = _events(rng, index, kind, config)
     events: list[CycleEvent] = []
+    if config.weekend != (1.0, 1.0):
+        # A weekly rhythm: on Saturdays and Sundays (UTC) the cycle (level and swing) runs at
+        # `factor` of the weekdays'. Drawn last, so a fleet without one draws exactly as before.
+        factor = rng.uniform(*config.weekend)
+        weekend = [((t // _US) // DAY_S + 3) % 7 >= 5 for t in us]
+        lift = factor - 1.0
+        values = [v + lift * e if w else v for v, e, w in zip(values, expected, weekend, strict=True)]
+        expected = tuple(e * factor if w else e for e, w in zip(expected, weekend, strict=True))
     for event, offsets in drawn:
         scaled = CycleEvent(
             event.series_index,

@@ -41,6 +41,12 @@ def _bounded(owner: str, field: str, value: object, least: int) -> int:
     return checked
 
 
+def _median_finite(values: list[float]) -> float:
+    """The median of the finite ones among ``values`` (nan if none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    return _median(finite) if finite else _NAN
+
+
 def _median(values: list[float]) -> float:
     ordered = sorted(values)
     m = len(ordered)
@@ -284,6 +290,9 @@ class ReferenceZScoreScorer(PointScorer):
             day = t // _DAY_US
             slot = (t % _DAY_US) // slot_us
             e = expected(v, day, slot, line)
+            typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
+            e_typed = expected(v, day, typed, line)
+            e = self._weekly(e, slot, typed, line)
             if e - e == 0.0:  # finite (not nan): the cycle has a say
                 r = abs(v - e)
                 sum_cycle += r if r < clip_cycle else clip_cycle
@@ -301,8 +310,7 @@ class ReferenceZScoreScorer(PointScorer):
                 above += 1
             z *= tail
             # The sustained channel compares with days of the same kind (weekday or weekend) only.
-            typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
-            e = expected(v, day, typed, line)
+            e = e_typed
             if prof_count[typed] < 3:  # the sustained channel trusts only a true median of days
                 e = _NAN
             d = v - e if e - e == 0.0 else 0.0
@@ -404,6 +412,27 @@ class ReferenceZScoreScorer(PointScorer):
             return a
         b = self._despiked(s, day, 2)
         return max(min(a, b), min(max(a, b), line))
+
+    def _weekly(self, e: float, slot: int, typed: int, line: float) -> float:
+        """The cycle's expectation ``e`` at ``slot``; on a weekend day, against the weekend days.
+
+        On a weekend day (``typed`` a weekend slot) whose every-day profile
+        holds weekdays too (the counts differ), once a weekend day is
+        profiled: the weekend days' median with three or more; with two, the
+        median of those two and ``e``; with one, the median of it, ``e`` and
+        ``line``. Otherwise ``e``.
+        """
+        count, typed_count = self._prof_count[slot], self._prof_count[typed]
+        if typed < 2 * self._slots or not typed_count or typed_count == count:
+            return e
+        if typed_count >= 3:
+            return self._prof_med[typed]
+        k = self.season_days
+        vals = self._prof_vals
+        latest = vals[typed * k + (typed_count - 1) % k]
+        if typed_count == 2:
+            return _median_finite([latest, vals[typed * k], e])
+        return _median_finite([latest, e, line])
 
     def _despiked(self, s: int, day: int, back: int) -> float:
         """Slot ``s``'s value ``back`` days back, as the median of it and its two neighbouring slots.

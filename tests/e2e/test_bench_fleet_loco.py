@@ -30,6 +30,10 @@ def test_bench_fleet_counts_events_as_the_fleet_defines_them(tmp_path: Path) -> 
             assert 0.0 <= figures[key] <= 1.0
         assert figures["clean_fa_per_series_day"] >= 0.0
     assert summary["results"]["reference"]["tune"]["agreement"] == 1.0
+    # The weekly-rhythm fleet is reported apart: 21 days, the same kinds, clean days counted from day 7.
+    weekly = summary["results"]["zscore"]["tune"]["weekly"]
+    assert weekly["events"] == 4 and weekly["repeats"] == 9
+    assert 0.0 <= weekly["clean_fa_per_series_day_settled"] <= weekly["clean_fa_episodes"] / 14
 
 
 def test_reference_detector_finds_a_shift_and_stays_quiet_on_a_clean_cycle() -> None:

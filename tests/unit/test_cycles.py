@@ -163,6 +163,7 @@ def test_every_shape_is_scaled_to_the_swing() -> None:
         ({"spike_sd": (15.0, 8.0)}, ValueError, "spike_sd: expected finite low <= high"),
         ({"spike_points": (1.0, 3.0)}, TypeError, "spike_points: expected a pair (low, high) of ints"),
         ({"up_probability": 1.5}, ValueError, "up_probability: expected a number in [0, 1]"),
+        ({"weekend": (0.0, 0.5)}, ValueError, "weekend: expected finite low <= high, both >= 0.001"),
         ({"start": datetime(2024, 1, 1)}, TypeError, "start: expected a timezone-aware datetime"),
     ],
 )
@@ -191,3 +192,23 @@ def test_start_other_than_utc_midnight_is_honoured() -> None:
     s = generate_cycle_fleet(1, config, n_series=1).series[0].series
     assert s.timestamps[0] == start
     assert s.timestamps[1] - s.timestamps[0] == timedelta(seconds=300)
+
+
+def test_a_weekly_rhythm_scales_the_weekend_cycle_and_nothing_else() -> None:
+    """With ``weekend`` set, Saturdays and Sundays (UTC) run at one factor of the weekday cycle.
+
+    Everything else (noise, events, weekdays) is the fleet drawn without it.
+    """
+    config = replace(FIVE_MINUTES_7_DAYS, weekend=(0.4, 0.7))
+    plain = generate_cycle_fleet(5, FIVE_MINUTES_7_DAYS, n_series=6)
+    weekly = generate_cycle_fleet(5, config, n_series=6)
+    per_day = config.points_per_day
+    for a, b in zip(plain.series, weekly.series, strict=True):
+        assert a.events == b.events
+        factors = {round(w / p, 9) for p, w in zip(a.expected, b.expected, strict=True)}
+        weekend = [b.expected[i] / a.expected[i] for i in range(5 * per_day, 7 * per_day)]
+        assert len(factors) == 2 and 0.4 <= min(factors) <= 0.7 and max(factors) == 1.0
+        assert weekend == pytest.approx([min(factors)] * len(weekend))
+        assert b.expected[: 5 * per_day] == a.expected[: 5 * per_day]  # 2024-01-01 is a Monday
+        noise_a, noise_b = residuals(plain, plain.series.index(a)), residuals(weekly, weekly.series.index(b))
+        assert noise_b == pytest.approx(noise_a, abs=1e-9 * a.level)

@@ -263,3 +263,47 @@ def test_classifier_history_bounds_stream_memory(name: str) -> None:
         registry.create(name, classifier_history_points=4)
     with pytest.raises(TypeError, match="classifier_history_points must be a positive int"):
         registry.create(name, classifier_history_points=2.5)
+
+
+def weekly(
+    weeks: int, seed: int, *, weekend: float = 0.6, per_day: int = 288
+) -> tuple[list[datetime], list[float]]:
+    """5-minute points from a Monday: a daily cycle whose weekend (UTC) runs at ``weekend`` of weekdays."""
+    monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    rng = random.Random(seed)
+    stamps, vals = [], []
+    for i in range(weeks * 7 * per_day):
+        factor = weekend if (i // per_day) % 7 >= 5 else 1.0
+        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (i % per_day) / per_day - math.pi / 2)
+        stamps.append(monday + timedelta(minutes=5 * i))
+        vals.append(100.0 * factor * cycle + rng.gauss(0.0, 2.0))
+    return stamps, vals
+
+
+def test_weekly_rhythm_alarms_on_the_first_weekend_only() -> None:
+    """A weekend at 60% of the weekdays is judged against earlier weekend days once one exists.
+
+    The first Saturday is news (no weekend has been seen: its windows may
+    alarm); from its Sunday on the weekends are quiet, where an every-day
+    profile of mostly weekdays would flag every Saturday.
+    """
+    stamps, vals = weekly(3, 11)
+    series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
+    hits = flagged(ZScoreEngine(classify=False).detect(series))
+    first_sunday = datetime(2024, 1, 7, tzinfo=timezone.utc)
+    assert any(r.window_start.weekday() == 5 for r in hits)  # the first Saturday: new behaviour
+    assert [r for r in hits if r.window_end >= first_sunday] == []
+
+
+def test_weekly_rhythm_still_finds_a_broken_weekend() -> None:
+    """On the third weekend, a Saturday whose afternoon peak is missing is flagged (the weekend profile)."""
+    stamps, vals = weekly(3, 12)
+    per_day = 288
+    saturday = 19 * per_day  # day 19: the third Saturday
+    for i in range(saturday + 120, saturday + 240):  # 10:00-20:00: the peak flattened to the day's mean
+        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (i % per_day) / per_day - math.pi / 2)
+        vals[i] -= 60.0 * (cycle - min(cycle, 1.0))
+    series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
+    hits = flagged(ZScoreEngine(classify=False).detect(series))
+    start, end = stamps[saturday + 120], stamps[saturday + 240]
+    assert any(r.window_end >= start and r.window_start < end for r in hits)

@@ -36,6 +36,15 @@ z_local``). Where it has no say (no day of history at that slot yet), ``z =
 0.75 * z_local``: a fresh series' scales are young and its daily edges look
 like shifts.
 
+**Weekly rhythm.** On a Saturday or Sunday (UTC) whose slot has weekdays in
+its profile, the expectation comes from the weekend days instead: their
+median with three or more; with two, the median of those two and the
+every-day expectation; with one, the median of it, the every-day expectation
+and the local line. A metric whose weekends run lower (or higher) than its
+weekdays alarms on its first weekend, which nothing has shown yet, and not on
+the next ones; a weekend that breaks the weekend's own cycle is still found.
+Weekdays keep the every-day profile (they are the majority of any five days).
+
 **Heavy tails.** The 99th percentile of the points' ``|z|`` is tracked by
 stochastic approximation (up about 2% for each point above it, down as much
 per 100 points below, between 2.576, the Gaussian value, and twice that; a
@@ -433,6 +442,21 @@ class ZScoreScorer(PointScorer):
                     p_n[s] += 1
                     c = p_count[s]
                 e = p_med[s] if c >= 3 or c == 0 else early(s, day, c, line)
+                # On a weekend day (UTC) whose every-day profile holds weekdays too, the point is
+                # judged against the weekend days (_weekly): a weekly rhythm never makes a Saturday
+                # look broken. (Weekdays outnumber weekend days in any five, so they need not.)
+                if (day + 3) % 7 >= 5:
+                    u = s + 2 * slots
+                    cu = p_count[u]
+                    if cu and cu != c:
+                        if cu >= 3:
+                            e = p_med[u]
+                        else:
+                            at = u * k
+                            a = p_vals[at + (cu - 1) % k]
+                            e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
+                else:
+                    u = s + slots
                 if e - e == 0.0:  # finite (not nan): the cycle has a say
                     r = abs(v - e)
                     sum_cycle += r if r < clip_cycle else clip_cycle
@@ -456,8 +480,7 @@ class ZScoreScorer(PointScorer):
                 # The sustained channel compares with days of the same kind (weekday or weekend)
                 # only, and trusts only a true median of days (three or more); its departure is
                 # clipped like the scales' inputs (a spike is not a sustained departure).
-                s += 2 * slots if (day + 3) % 7 >= 5 else slots
-                if p_count[s] >= 3 and (e := p_med[s]) - e == 0.0:
+                if p_count[u] >= 3 and (e := p_med[u]) - e == 0.0:
                     d = v - e
                     if d > clip_cycle:
                         d = clip_cycle
