@@ -304,3 +304,44 @@ def test_csv_source_loads_without_keys_first(tmp_path: Path) -> None:
     assert got.ids == series[4].ids and list(got.timestamps) == list(series[4].timestamps)
     assert got.values.tolist() == series[4].values.tolist()
     assert fresh.load([SeriesKey("no", "such", "series", "here")]) == {}
+
+
+class _Keys:
+    """A source whose keys() returns whatever it is given (load is never reached)."""
+
+    def __init__(self, keys: object) -> None:
+        self._keys = keys
+
+    def keys(self) -> object:
+        return self._keys
+
+    def load(self, keys: object) -> list[MetricSeries]:  # pragma: no cover - keys are refused first
+        raise AssertionError("load must not be called")
+
+
+@pytest.mark.parametrize(
+    ("keys", "exc", "words"),
+    [
+        (("t", "c", "n", "m"), TypeError, "source.keys() must be a list of SeriesKey"),
+        ([("t", "c", "n")], TypeError, "source.keys()[0] must be a SeriesKey of four non-empty str"),
+        (
+            [("t", "c", "n", "m"), ("t", "", "n", "m")],
+            ValueError,
+            "source.keys()[1].cluster_id must be a non-empty str",
+        ),
+        ([("t", "c", 7, "m")], TypeError, "source.keys()[0].node_id must be a non-empty str"),
+        ([("t", "c", "n", "m\ud800")], ValueError, "source.keys()[0].metric_name must be Unicode text"),
+        (
+            [("t", "c", "n", "m"), SeriesKey("t", "c", "n", "m")],
+            ValueError,
+            "source.keys()[1] must be a key listed once",
+        ),
+    ],
+)
+def test_bad_keys_from_a_source_are_refused_before_any_work(
+    keys: object, exc: type[Exception], words: str
+) -> None:
+    """Every key part is an id (non-empty Unicode text, as the store requires), each key listed once."""
+    with pytest.raises(exc) as info:
+        detect_fleet(_Keys(keys), "zscore", executor=InlineExecutor())  # type: ignore[arg-type]
+    assert words in str(info.value)

@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._kinds import AnomalyType
-from .._validate import check_positive_int, fail_type, fail_value
+from .._validate import check_id, check_positive_int, fail_type, fail_value
 from ..aggregation import AggregationPipeline, FleetScores
 from ..engine import AnomalyDetectionEngine, EngineRegistry
 from ..store import SeriesKey
@@ -193,9 +193,10 @@ def _check_keys(keys: object) -> list[SeriesKey]:
     out: list[SeriesKey] = []
     seen: set[SeriesKey] = set()
     for i, key in enumerate(keys):
-        if not isinstance(key, tuple) or len(key) != 4 or not all(isinstance(p, str) and p for p in key):
+        if not isinstance(key, tuple) or len(key) != 4:
             fail_type(_OWNER, f"source.keys()[{i}]", "a SeriesKey of four non-empty str", key)
-        skey = SeriesKey(*key)
+        parts = zip(SeriesKey._fields, key, strict=True)
+        skey = SeriesKey(*(check_id(_OWNER, f"source.keys()[{i}].{name}", part) for name, part in parts))
         if skey in seen:
             fail_value(_OWNER, f"source.keys()[{i}]", "a key listed once", key)
         seen.add(skey)
