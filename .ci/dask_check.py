@@ -13,9 +13,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import distributed
-
-from backend.analytics.fleet import InlineExecutor, StoreSource, dask_executor, detect_fleet
+from backend.analytics.fleet import (
+    InlineExecutor,
+    StoreSource,
+    dask_executor,
+    detect_fleet,
+    local_dask_cluster,
+)
 from backend.analytics.store import SQLiteMetricStore
 from simulator import Fleet, FleetConfig
 from simulator.output import write_to_store
@@ -39,14 +43,7 @@ def main() -> int:
         t = time.perf_counter()
         serial = detect_fleet(source, "zscore", executor=InlineExecutor())
         print(f"serial: {len(serial.results):,} results in {time.perf_counter() - t:.1f} s")
-        with distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=40,
-        ) as cluster:
+        with local_dask_cluster(2) as cluster:
             print(f"LocalCluster at {cluster.scheduler_address} with {len(cluster.workers)} workers")
             executor = dask_executor(cluster.scheduler_address, timeout=args.timeout)
             try:

@@ -137,17 +137,10 @@ def batch_section(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         except ImportError:
             print("distributed is not installed: the Dask row is skipped", file=sys.stderr)
         else:
-            from backend.analytics.fleet import dask_executor  # noqa: PLC0415
+            from backend.analytics.fleet import dask_executor, local_dask_cluster  # noqa: PLC0415
 
             t = time.perf_counter()
-            cluster = distributed.LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=40,
-            )
+            cluster = local_dask_cluster(2)
             client = distributed.Client(cluster)
             dask = dask_executor(client)
             detect_fleet(StoreSource(db, tenants=["tenant-1"]), "zscore", executor=dask)

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from backend.analytics.fleet import InlineExecutor, StoreSource, dask_executor, detect_fleet
+from backend.analytics.fleet import (
+    InlineExecutor,
+    StoreSource,
+    dask_executor,
+    detect_fleet,
+    local_dask_cluster,
+)
 from backend.analytics.store import SQLiteMetricStore
 from simulator import Fleet, FleetConfig
 from simulator.output import write_to_store
@@ -31,14 +37,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::Depr
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        silence_logs=40,
-    ) as local:
+    with local_dask_cluster(2) as local:
         yield local
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -20,7 +21,9 @@ from backend.analytics.fleet import (
     ListSource,
     SeriesSource,
     StoreSource,
+    dask_executor,
     detect_fleet,
+    local_dask_cluster,
     local_executor,
 )
 from backend.analytics.io import LoadError, write_csv
@@ -345,3 +348,15 @@ def test_bad_keys_from_a_source_are_refused_before_any_work(
     with pytest.raises(exc) as info:
         detect_fleet(_Keys(keys), "zscore", executor=InlineExecutor())  # type: ignore[arg-type]
     assert words in str(info.value)
+
+
+def test_dask_helpers_refuse_bad_arguments_and_name_the_extra() -> None:
+    """Bad arguments are refused before anything starts; without `distributed` the error names the extra."""
+    with pytest.raises(ValueError, match="local_dask_cluster: n_workers must be"):
+        local_dask_cluster(0)
+    with pytest.raises(TypeError, match="local_dask_cluster: host must be a non-empty str"):
+        local_dask_cluster(2, host="")
+    if importlib.util.find_spec("distributed") is None:
+        for call in (lambda: local_dask_cluster(1), lambda: dask_executor("tcp://127.0.0.1:1")):
+            with pytest.raises(ImportError, match=r"needs the \[dask\] extra: pip install"):
+                call()

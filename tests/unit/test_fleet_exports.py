@@ -19,6 +19,7 @@ PUBLISHED = {
         "StoreSource",
         "dask_executor",
         "detect_fleet",
+        "local_dask_cluster",
         "local_executor",
     },
     "backend.analytics.live": {

@@ -8,7 +8,8 @@
   :class:`StoreSource` (a SQLite store file), :class:`CsvDirectorySource`
   (a directory of CSV files), :class:`ListSource` (series in memory).
 * Executors: :class:`InlineExecutor` (serial), :func:`local_executor` (a
-  process pool, the default), :func:`dask_executor` (the ``[dask]`` extra);
+  process pool, the default), :func:`dask_executor` (the ``[dask]`` extra;
+  :func:`local_dask_cluster` starts a loopback cluster to try it on);
   any :class:`concurrent.futures.Executor` works.
 
 >>> from datetime import datetime, timedelta, timezone
@@ -27,7 +28,7 @@ fleet`` for the command line.
 
 from __future__ import annotations
 
-from ._executors import DaskExecutor, InlineExecutor, dask_executor, local_executor
+from ._executors import DaskExecutor, InlineExecutor, dask_executor, local_dask_cluster, local_executor
 from ._run import FleetProgress, FleetRun, detect_fleet
 from ._sources import CsvDirectorySource, ListSource, SeriesSource, StoreSource
 
@@ -42,5 +43,6 @@ __all__ = [
     "StoreSource",
     "dask_executor",
     "detect_fleet",
+    "local_dask_cluster",
     "local_executor",
 ]

@@ -8,6 +8,7 @@ imported only when :func:`dask_executor` is called.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -106,13 +107,7 @@ def dask_executor(address_or_client: object, *, timeout: float = 30.0) -> DaskEx
     ``backend.analytics`` and to read the source (the store file or the CSV
     directory, at the same path).
     """
-    try:
-        # Through importlib: the module is optional, and typed as Any whether installed or not.
-        client_class: Any = importlib.import_module("distributed").Client
-    except ImportError as exc:
-        raise ImportError(
-            "dask_executor needs the [dask] extra: pip install 'backend-analytics[dask]' (distributed)"
-        ) from exc
+    client_class: Any = _distributed("dask_executor").Client
     if isinstance(address_or_client, client_class):
         return DaskExecutor(address_or_client, owns_client=False)
     if not isinstance(address_or_client, str) or not address_or_client:
@@ -120,3 +115,38 @@ def dask_executor(address_or_client: object, *, timeout: float = 30.0) -> DaskEx
             "dask_executor", "address_or_client", "a scheduler address str or a Client", address_or_client
         )
     return DaskExecutor(client_class(address_or_client, timeout=timeout), owns_client=True)
+
+
+def local_dask_cluster(n_workers: int = 2, *, host: str = "127.0.0.1") -> Any:
+    """A ``distributed.LocalCluster`` on this machine, to try :func:`dask_executor` on (``[dask]`` extra).
+
+    ``n_workers`` worker processes of one thread each, listening on
+    ``host`` only (the loopback address by default: nothing is reachable
+    from other machines), no dashboard, errors only in the logs. Use it as a context manager; pass it, or its
+    ``scheduler_address``, to ``distributed.Client`` or :func:`dask_executor`.
+
+    >>> with local_dask_cluster(2) as cluster:                  # doctest: +SKIP
+    ...     executor = dask_executor(cluster.scheduler_address)
+    """
+    n = check_positive_int("local_dask_cluster", "n_workers", n_workers)
+    if not isinstance(host, str) or not host:
+        fail_type("local_dask_cluster", "host", "a non-empty str", host)
+    return _distributed("local_dask_cluster").LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        host=host,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+
+
+def _distributed(caller: str) -> Any:
+    """The ``distributed`` module, or an ``ImportError`` naming the extra that brings it."""
+    try:
+        # Through importlib: the module is optional, and typed as Any whether installed or not.
+        return importlib.import_module("distributed")
+    except ImportError as exc:
+        raise ImportError(
+            f"{caller} needs the [dask] extra: pip install 'backend-analytics[dask]' (distributed)"
+        ) from exc
