@@ -177,6 +177,9 @@ class RescaledScorer(PointScorer):
         return [raw_to_unit(r, thr) for r in self.inner.update_many(values, stamps)]
 
 
+_BASE_POINT_SETTINGS = frozenset({"window_size_points", "stride_points", "classifier_history_points"})
+
+
 def _point_settings(cls: type) -> list[str]:
     """The keyword-only constructor settings of ``cls`` counted in points (named ``*_points``)."""
     params = inspect.signature(cls).parameters.values()
@@ -231,6 +234,8 @@ class PointScoringEngine(AnomalyDetectionEngine):
         # The subclass's own settings in points (warmup_points, rest_points, ...), before a scorer
         # is built from them: a scorer may allocate its buffers up front.
         for name in _point_settings(type(self)):
+            if name in _BASE_POINT_SETTINGS:  # checked above
+                continue
             value = getattr(self, name, None)
             if isinstance(value, int) and not isinstance(value, bool) and value > MAX_POINTS:
                 fail_value(
