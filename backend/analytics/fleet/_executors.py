@@ -123,10 +123,10 @@ def local_dask_cluster(n_workers: int = 2, *, host: str = "127.0.0.1") -> Any:
     ``n_workers`` worker processes of one thread each, listening on
     ``host`` only (the loopback address by default: nothing is reachable
     from other machines), no dashboard, errors only in the logs. Use it as a context manager; pass it, or its
-    ``scheduler_address``, to ``distributed.Client`` or :func:`dask_executor`.
+    ``scheduler_address``, to ``distributed.Client`` or :func:`dask_executor`::
 
-    >>> with local_dask_cluster(2) as cluster:                  # doctest: +SKIP
-    ...     executor = dask_executor(cluster.scheduler_address)
+        with local_dask_cluster(2) as cluster:
+            executor = dask_executor(cluster.scheduler_address)
     """
     n = check_positive_int("local_dask_cluster", "n_workers", n_workers)
     if not isinstance(host, str) or not host:
