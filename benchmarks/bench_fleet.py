@@ -63,6 +63,16 @@ weekend). Printed: event and repeat recall, clean false-alarm episodes per
 series-day from the first point, and from day 7 on (once a weekend has been
 seen: the first weekend is news to any detector that learns from history).
 
+**After an incident** (informative, not pooled): two more fleets per split
+(seeds 1104, 1105 and 2204, 2205), 1-minute over 3 days and 5-minute over 7
+days, half ``incident_then_spike`` series (a 2-8 hour level shift of 8-12
+sd, then a spike of 8-15 sd 12-30 hours after it ends: is the detector still
+sensitive the day after an incident?) and half ``permanent_shift`` series (a
+step of 8-12 sd to the end of the series). Printed: recall of the incident,
+of the spike after it and of the permanent shift, and the mean hours of
+anomalous points after a permanent shift's onset (how long a new normal
+keeps alarming: lower is better once it has been reported).
+
 Targets (issue 10), printed PASS/FAIL for ``zscore`` and for ``--recommended``
 (default ``zscore``) on each split, the held-out verdict being the one that
 counts: event recall >= 0.95, repeat recall >= 0.95, at most 0.2 false-alarm
@@ -100,6 +110,7 @@ from backend.analytics.evaluation import (  # noqa: E402
     spans_outside,
 )
 from simulator.cycles import (  # noqa: E402
+    EXTRA_KINDS,
     FIVE_MINUTES_7_DAYS,
     ONE_MINUTE_3_DAYS,
     CycleFleet,
@@ -118,6 +129,11 @@ WEEKLY_LABEL = "5min-21d-weekly"
 WEEKLY = replace(FIVE_MINUTES_7_DAYS, days=21.0, weekend=(0.4, 0.8), event_start_days=7.0)
 WEEKLY_SEEDS = {"tune": 1103, "holdout": 2203}
 WEEKLY_SETTLED_DAYS = 7  # clean false alarms are also counted from here on (after one weekend)
+AFTER_FLEETS: tuple[tuple[str, CycleFleetConfig], ...] = (
+    ("1min-3d-after", replace(ONE_MINUTE_3_DAYS, kinds=EXTRA_KINDS)),
+    ("5min-7d-after", replace(FIVE_MINUTES_7_DAYS, kinds=EXTRA_KINDS)),
+)
+AFTER_SEEDS = {"tune": (1104, 1105), "holdout": (2204, 2205)}
 TARGETS = (
     ("event_recall", ">=", 0.95),
     ("repeat_recall", ">=", 0.95),
@@ -204,6 +220,8 @@ class Tally:
     clean_series_days: float = 0.0
     clean_episodes_settled: int = 0
     clean_series_days_settled: float = 0.0
+    permanent_shifts: int = 0
+    permanent_alarm_hours: float = 0.0
     event_fa_episodes: int = 0
     event_series_days: float = 0.0
     results: int = 0
@@ -241,6 +259,7 @@ class Tally:
                 self.clean_episodes_settled, self.clean_series_days_settled
             ),
             "event_series_fa_per_series_day": ratio(self.event_fa_episodes, self.event_series_days),
+            "permanent_shift_alarm_hours": ratio(self.permanent_alarm_hours, self.permanent_shifts),
             "event_series_fa_episodes": self.event_fa_episodes,
             "agreement": ratio(self.agree, self.results),
             "results": self.results,
@@ -275,6 +294,10 @@ def score_series(
         return
     for e in item.events:
         hit = detected_within(spans, onset=e.onset, tolerance_points=TOLERANCE_POINTS)
+        if e.kind == "permanent_shift":  # how long the new normal keeps alarming
+            alarmed = sum(max(0, min(b, e.end) - max(a, e.onset)) for a, b in spans)
+            tally.permanent_shifts += 1
+            tally.permanent_alarm_hours += alarmed * fleet.config.step_seconds / 3600
         if e.kind == "repeated_spike" and e.occurrence > 0:
             tally.repeats += 1
             tally.repeats_found += hit
@@ -404,6 +427,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         + f"; informative: {WEEKLY_LABEL} ({WEEKLY.n_points} points, weekend at {WEEKLY.weekend} of weekdays)"
         + ", seeds "
         + ", ".join(f"{s} {WEEKLY_SEEDS[s]}" for s in splits)
+        + "; informative: "
+        + ", ".join(f"{label} ({c.n_points} points, {'/'.join(c.kinds)})" for label, c in AFTER_FLEETS)
+        + ", seeds "
+        + ", ".join(f"{s} {AFTER_SEEDS[s]}" for s in splits)
     )
     detectors = list(names) + ([] if args.no_reference else [REFERENCE])
     out: dict[str, Any] = {
@@ -421,6 +448,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for (label, cfg), seed in zip(FLEETS, SPLITS[split], strict=True)
         ]
         weekly = generate_cycle_fleet(WEEKLY_SEEDS[split], WEEKLY, n_series=args.series)
+        after = [
+            (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
+            for (label, cfg), seed in zip(AFTER_FLEETS, AFTER_SEEDS[split], strict=True)
+        ]
         for det in detectors:
 
             def run(fleet: CycleFleet, settled: int | None = None, det: str = det) -> Tally:
@@ -441,6 +472,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             weekly_tally = run(weekly, WEEKLY_SETTLED_DAYS)
             figures["weekly"] = weekly_tally.figures()
             total.seconds += weekly_tally.seconds
+            after_total = Tally()
+            for _label, fleet in after:
+                after_total.add(run(fleet))
+            figures["after_incident"] = after_total.figures()
+            total.seconds += after_total.seconds
             table[det][split] = figures
             print(f"  done {det:<12} {split:<8} ({total.seconds:.1f} s detecting)", flush=True)
     out["results"] = table
@@ -479,6 +515,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         for title, key, _digits in weekly_rows:
             cells = "".join(f"{_fmt(table[det][s]['weekly'][key]):>12}" for s in splits)
             print(f"  {'  ' + WEEKLY_LABEL + ': ' + title:40}" + cells)
+        for title, kind in (
+            ("incident (level shift) recall", "level_shift"),
+            ("spike 12-30 h after it: recall", "spike_after_incident"),
+            ("permanent shift: recall", "permanent_shift"),
+        ):
+            cells = "".join(
+                f"{_fmt(table[det][s]['after_incident']['recall_by_kind'].get(kind)):>12}" for s in splits
+            )
+            print(f"  {'  after-incident: ' + title:40}" + cells)
+        cells = "".join(
+            f"{_fmt(table[det][s]['after_incident']['permanent_shift_alarm_hours'], 1):>12}" for s in splits
+        )
+        print(f"  {'  after-incident: permanent shift, alarm h':40}" + cells)
 
     judged = [d for d in dict.fromkeys(["zscore", args.recommended]) if d in table]
     out["verdicts"] = {}

@@ -47,6 +47,17 @@ configured ranges; the sign is upward with probability ``up_probability``):
   at least half a slice apart); each is a
   :class:`CycleEvent` with ``occurrence`` 0, 1, ...
 
+Two more kinds are not in the default ``kinds`` (:data:`EXTRA_KINDS`; the
+fleets drawn with the defaults do not change):
+
+- ``incident_then_spike``: a ``level_shift`` (an incident of ``shift_sd``
+  lasting ``shift_hours``), then, 12 to 30 hours after it ends, a
+  ``spike_after_incident`` of ``spike_sd``: is a detector still sensitive the
+  day after an incident?
+- ``permanent_shift``: a step of ``shift_sd`` that lasts to the end of the
+  series (the event ends at the last point; no ``tail_points`` after it): how
+  long does a detector keep alarming on a new normal?
+
 No event starts before ``event_start_days`` (a day of history by default, so
 that a detector comparing with yesterday can be judged on every event), and
 every event ends at least ``tail_points`` points before the series does (so
@@ -77,6 +88,7 @@ from .metrics import DAY_S, daily_curve
 
 __all__ = [
     "EVENT_KINDS",
+    "EXTRA_KINDS",
     "FIVE_MINUTES_7_DAYS",
     "ONE_MINUTE_3_DAYS",
     "SERIES_KINDS",
@@ -92,12 +104,17 @@ __all__ = [
 SHAPES: Final[tuple[str, ...]] = ("sine", "business", "two_peaks", "night_batch")
 #: Kinds of series in a fleet.
 SERIES_KINDS: Final[tuple[str, ...]] = ("clean", "spike", "level_shift", "ramp", "repeated_spikes")
+#: Kinds of series that ``CycleFleetConfig.kinds`` may also name (not in its default).
+EXTRA_KINDS: Final[tuple[str, ...]] = ("incident_then_spike", "permanent_shift")
+_AFTER_INCIDENT_HOURS = (12.0, 30.0)  # the spike of incident_then_spike: this long after the incident
 #: Kinds of :class:`CycleEvent`, with the label an explanation should give each.
 EVENT_KINDS: Final[dict[str, str]] = {
     "spike": "spike",
     "level_shift": "trend",
     "ramp": "trend",
     "repeated_spike": "spike",
+    "spike_after_incident": "spike",
+    "permanent_shift": "trend",
 }
 _START: Final[datetime] = datetime(2024, 1, 1, tzinfo=timezone.utc)  # a Monday
 _US: Final[int] = 1_000_000
@@ -170,7 +187,7 @@ class CycleFleetConfig:
             _fail(owner, "days", "a positive number of days that is a whole number of steps", self.days)
         if not isinstance(self.start, datetime) or self.start.tzinfo is None:
             raise TypeError(f"{owner}.start: expected a timezone-aware datetime, got {self.start!r}")
-        for name, known in (("kinds", SERIES_KINDS), ("shapes", SHAPES)):
+        for name, known in (("kinds", SERIES_KINDS + EXTRA_KINDS), ("shapes", SHAPES)):
             value = getattr(self, name)
             if not isinstance(value, tuple) or not value:
                 raise TypeError(f"{owner}.{name}: expected a non-empty tuple of str, got {value!r}")
@@ -201,6 +218,9 @@ class CycleFleetConfig:
             self._points(self.shift_hours[1] * 3600),
             self.ramp_points[1] + self._points(self.ramp_hold_hours[1] * 3600),
             2 * self.repeats * (self.spike_points[1] + 1),
+            self._points((self.shift_hours[1] + _AFTER_INCIDENT_HOURS[1]) * 3600) + self.spike_points[1]
+            if "incident_then_spike" in self.kinds
+            else 0,
         )
         room = self.n_points - self._points(self.event_start_days * DAY_S) - self.tail_points
         if room <= longest:
@@ -362,6 +382,23 @@ def _events(
         onset = rng.randrange(first, last - rise - hold + 1)
         offsets = [size * (k + 1) / rise for k in range(rise)] + [size] * hold
         out.append((CycleEvent(index, "ramp", onset, onset + rise + hold, abs(size), size), offsets))
+    elif kind == "incident_then_spike":
+        length = config._points(rng.uniform(*config.shift_hours) * 3600)
+        size = _signed(rng, config, config.shift_sd)
+        width = rng.randint(*config.spike_points)
+        spike = _signed(rng, config, config.spike_sd)
+        gap = config._points(rng.uniform(*_AFTER_INCIDENT_HOURS) * 3600)
+        onset = rng.randrange(first, last - length - gap - width + 1)
+        incident = CycleEvent(index, "level_shift", onset, onset + length, abs(size), size)
+        out.append((incident, [size] * length))
+        at = onset + length + gap
+        after = CycleEvent(index, "spike_after_incident", at, at + width, abs(spike), spike)
+        out.append((after, [spike] * width))
+    elif kind == "permanent_shift":
+        size = _signed(rng, config, config.shift_sd)
+        onset = rng.randrange(first, last)
+        event = CycleEvent(index, "permanent_shift", onset, config.n_points, abs(size), size)
+        out.append((event, [size] * (config.n_points - onset)))
     elif kind == "repeated_spikes":
         width = rng.randint(*config.spike_points)
         size = _signed(rng, config, config.spike_sd)

@@ -58,6 +58,7 @@ class ReferenceZScoreScorer(PointScorer):
 
     __slots__ = (
         "_cycle_seen",
+        "_held",
         "_level_buf",
         "_n",
         "_norm",
@@ -80,6 +81,7 @@ class ReferenceZScoreScorer(PointScorer):
         "_sustained_seen",
         "_tail_q",
         "_warm",
+        "incident_points",
         "level_points",
         "scale_points",
         "season_days",
@@ -95,6 +97,7 @@ class ReferenceZScoreScorer(PointScorer):
         level_points: int = 32,
         season_days: int = 5,
         scale_points: int = 512,
+        incident_points: int = 128,
     ) -> None:
         owner = "ReferenceZScoreScorer"
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
@@ -106,6 +109,8 @@ class ReferenceZScoreScorer(PointScorer):
         if not 3 <= self.season_days <= 31:
             fail_value(owner, "season_days", "an int in [3, 31]", season_days)
         self.scale_points = _bounded(owner, "scale_points", scale_points, _BLOCK)
+        self.incident_points = incident_points
+        self._held = 0
         self._n = 0
         self._warm: list[float] | None = []
         self._stamps: list[int] = []
@@ -123,7 +128,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0  # points of the current block already taken
         self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
         self._slot_us = _SLOT_US
@@ -268,7 +273,7 @@ class ReferenceZScoreScorer(PointScorer):
         norm, thr = self._norm, self.z_threshold
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
-        n_cycle, n_typed, above = int(sums[3]), int(sums[4]), int(sums[5])
+        n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
         out: list[float] = []
         level_buf, ring = self._level_buf, self._ring
         ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
@@ -296,6 +301,7 @@ class ReferenceZScoreScorer(PointScorer):
             if e - e == 0.0:  # finite (not nan): the cycle has a say
                 r = abs(v - e)
                 sum_cycle += r if r < clip_cycle else clip_cycle
+                n_far += r >= clip_cycle
                 n_cycle += 1
                 zc = r * k_cycle
                 if k_cycle:
@@ -328,20 +334,21 @@ class ReferenceZScoreScorer(PointScorer):
             pos += 1
             level_buf.append(v)
             out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
-        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5] = (
+        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6] = (
             sum_level,
             sum_trend,
             sum_cycle,
             n_cycle,
             n_typed,
             above,
+            n_far,
         )
         self._ring_sum = ring_sum
         return out
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
-        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above = self._sums
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far = self._sums
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and
         # twice it. A block with more than two points above is an event, not the noise's tail.
@@ -353,7 +360,14 @@ class ReferenceZScoreScorer(PointScorer):
         scale = self._scale
         scale[0] += alpha * (sum_level / _BLOCK - scale[0])
         scale[1] += alpha * (sum_trend / _BLOCK - scale[1])
-        if n_cycle:
+        # An incident block (most points more than 4 scales from the cycle) is kept out of the
+        # cycle's scale for up to incident_points points in a row.
+        incident = n_far * 2 > n_cycle
+        if incident and self._held * _BLOCK < self.incident_points:
+            self._held += 1
+        elif n_cycle:
+            if not incident:
+                self._held = 0
             weight = int(n_cycle)
             scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, alpha * weight / _BLOCK)
             self._cycle_seen += weight
@@ -367,7 +381,7 @@ class ReferenceZScoreScorer(PointScorer):
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
             self._sustained_seen += 1
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0
         keep = self.level_points
         if len(self._level_buf) > keep:

@@ -307,3 +307,53 @@ def test_weekly_rhythm_still_finds_a_broken_weekend() -> None:
     hits = flagged(ZScoreEngine(classify=False).detect(series))
     start, end = stamps[saturday + 120], stamps[saturday + 240]
     assert any(r.window_end >= start and r.window_start < end for r in hits)
+
+
+def incident_day(seed: int, *, permanent: bool) -> tuple[list[datetime], list[float], int]:
+    """6 days at 5 minutes of a daily sine (swing 20 sd); from day 3 + 6 h, +10 sd for 6 hours or for good."""
+    per_day = 288
+    rng = random.Random(seed)
+    vals = [
+        100.0 + 10.0 * math.sin(2 * math.pi * i / per_day) + rng.gauss(0.0, 1.0) for i in range(6 * per_day)
+    ]
+    onset = 3 * per_day + 72
+    for i in range(onset, len(vals) if permanent else onset + 72):
+        vals[i] += 10.0
+    return [T0 + timedelta(minutes=5 * i) for i in range(len(vals))], vals, onset
+
+
+def test_an_incident_does_not_blunt_the_next_day() -> None:
+    """A 9-sd spike 20 hours after a 6-hour incident is found: the incident did not teach the scale.
+
+    With ``incident_points=0`` (the scale learns from everything) the same
+    spike scores lower every time: the incident had grown the cycle's scale.
+    """
+    for seed in range(10):
+        stamps, vals, onset = incident_day(seed, permanent=False)
+        at = onset + 72 + 240
+        vals[at] += 9.0
+        series = MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals)
+        held = ZScoreEngine(classify=False, window_size_points=1, stride_points=1).detect(series)
+        learnt = ZScoreEngine(
+            classify=False, window_size_points=1, stride_points=1, incident_points=0
+        ).detect(series)
+        assert held[at].is_anomalous, f"seed {seed}: the spike after the incident was missed"
+        assert held[at].anomaly_score > learnt[at].anomaly_score
+
+
+def test_a_permanent_shift_is_accepted_as_the_new_normal_within_a_day() -> None:
+    """A lasting +10 sd step alarms, then goes quiet within 30 hours (the hold, then the scale grows)."""
+    for seed in range(3):
+        stamps, vals, onset = incident_day(seed, permanent=True)
+        series = MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals)
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        assert hits and hits[0].window_start <= stamps[onset] <= hits[0].window_end
+        assert max(r.window_end for r in hits) < stamps[onset] + timedelta(hours=30)
+
+
+@pytest.mark.parametrize(
+    ("value", "exc"), [(-1, ValueError), (2**21, ValueError), (1.5, TypeError), (True, TypeError)]
+)
+def test_incident_points_is_validated(value: object, exc: type[Exception]) -> None:
+    with pytest.raises(exc, match="ZScoreEngine: incident_points"):
+        ZScoreEngine(incident_points=value)  # type: ignore[arg-type]

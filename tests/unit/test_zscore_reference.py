@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from backend.analytics import MetricSeries
 from backend.analytics.engines import ZScoreEngine
 from backend.analytics.engines.zscore import ZScoreScorer
-from simulator.cycles import FIVE_MINUTES_7_DAYS, ONE_MINUTE_3_DAYS, generate_cycle_fleet
+from simulator.cycles import EXTRA_KINDS, FIVE_MINUTES_7_DAYS, ONE_MINUTE_3_DAYS, generate_cycle_fleet
 from tests.zscore_reference import ReferenceZScoreScorer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,6 +105,7 @@ def series_strategy(draw: st.DrawFn) -> tuple[list[float], list[int]]:
     level_points=st.integers(1, 40),
     season_days=st.integers(3, 7),
     scale_points=st.integers(16, 600),
+    incident_points=st.integers(0, 300),
 )
 def test_fast_scorer_equals_reference_on_generated_series(
     data: tuple[list[float], list[int]],
@@ -114,6 +115,7 @@ def test_fast_scorer_equals_reference_on_generated_series(
     level_points: int,
     season_days: int,
     scale_points: int,
+    incident_points: int,
 ) -> None:
     """Any series, settings and chunking: the same scores as the reference fed the whole series."""
     values, stamps = data
@@ -126,6 +128,7 @@ def test_fast_scorer_equals_reference_on_generated_series(
         level_points=level_points,
         season_days=season_days,
         scale_points=scale_points,
+        incident_points=incident_points,
     )
 
 
@@ -134,6 +137,11 @@ FLEETS = {
     "5-minute, 7 days": (FIVE_MINUTES_7_DAYS, 2202),
     "5-minute, 21 days": (dataclasses.replace(FIVE_MINUTES_7_DAYS, days=21.0), 33),
     "20-second, 2 days": (dataclasses.replace(ONE_MINUTE_3_DAYS, step_seconds=20, days=2.0), 34),
+    "5-minute, 21 days, weekly rhythm": (
+        dataclasses.replace(FIVE_MINUTES_7_DAYS, days=21.0, weekend=(0.4, 0.8)),
+        35,
+    ),
+    "1-minute, 3 days, incidents": (dataclasses.replace(ONE_MINUTE_3_DAYS, kinds=EXTRA_KINDS), 36),
 }
 
 
@@ -171,6 +179,7 @@ class _ReferenceEngine(ZScoreEngine):
             level_points=self.level_points,
             season_days=self.season_days,
             scale_points=self.scale_points,
+            incident_points=self.incident_points,
         )
 
 

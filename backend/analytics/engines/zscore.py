@@ -66,7 +66,14 @@ broken Friday.
 **Scales.** Each model's scale is an exponentially weighted mean of its
 absolute residuals, each clipped at 4 times the current scale (a Huber-style
 robust update: one outlier moves it by at most a few per cent), updated at
-the end of each block; ``scale_points`` (default 512) is its memory. ``z =
+the end of each block; ``scale_points`` (default 512) is its memory. A block
+in which most points lie more than 4 scales from the daily cycle is an
+*incident*: the cycle's scale skips it, for up to ``incident_points``
+(default 128) points in a row; a departure that lasts longer is taken as the
+new normal and learnt from then on. Without this, a few hours' incident
+would grow the scale several-fold (up to ~9% a block) and blunt the next
+day's detection; with it, a permanent shift alarms for longer (the hold,
+then the scale's growth) before it goes quiet. ``z =
 |residual| / (1.2533 * scale)`` (1.2533 turns a mean absolute deviation into
 a standard deviation for Gaussian noise). No scale falls below the series'
 *resolution*: half the 10th percentile of its non-zero steps in the warm-up
@@ -112,7 +119,7 @@ from array import array
 from collections.abc import Sequence
 from typing import ClassVar
 
-from .._validate import check_positive_int, check_real, fail_value
+from .._validate import check_positive_int, check_real, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine
 
 __all__ = ["ZScoreEngine", "ZScoreScorer"]
@@ -168,6 +175,8 @@ class ZScoreScorer(PointScorer):
 
     __slots__ = (
         "_cycle_seen",
+        "_held",
+        "_hold_blocks",
         "_level_buf",
         "_n",
         "_norm",
@@ -190,6 +199,7 @@ class ZScoreScorer(PointScorer):
         "_sustained_seen",
         "_tail_q",
         "_warm",
+        "incident_points",
         "level_points",
         "scale_points",
         "season_days",
@@ -205,6 +215,7 @@ class ZScoreScorer(PointScorer):
         level_points: int = 32,
         season_days: int = 5,
         scale_points: int = 512,
+        incident_points: int = 128,
     ) -> None:
         owner = "ZScoreScorer"
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
@@ -216,6 +227,12 @@ class ZScoreScorer(PointScorer):
         if not 3 <= self.season_days <= 31:
             fail_value(owner, "season_days", "an int in [3, 31]", season_days)
         self.scale_points = _bounded(owner, "scale_points", scale_points, _BLOCK)
+        if isinstance(incident_points, bool) or not isinstance(incident_points, int):
+            fail_type(owner, "incident_points", f"an int in [0, {_MAX_SETTING}]", incident_points)
+        if not 0 <= incident_points <= _MAX_SETTING:
+            fail_value(owner, "incident_points", f"an int in [0, {_MAX_SETTING}]", incident_points)
+        self.incident_points = incident_points
+        self._hold_blocks = -(-incident_points // _BLOCK)
         self._n = 0
         self._warm: list[float] | None = []
         self._stamps: list[int] = []
@@ -232,8 +249,10 @@ class ZScoreScorer(PointScorer):
         self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up)
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
-        # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._held = 0  # incident blocks in a row kept out of the cycle's scale
+        # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed
+        # one, above the tail percentile, and more than 4 scales from the cycle.
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0  # points of the current block already taken
         self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
         self._slot_us = _SLOT_US
@@ -253,7 +272,7 @@ class ZScoreScorer(PointScorer):
         return (
             f"ZScoreScorer(z_threshold={self.z_threshold!r}, warmup_points={self.warmup_points}, "
             f"level_points={self.level_points}, season_days={self.season_days}, "
-            f"scale_points={self.scale_points})"
+            f"scale_points={self.scale_points}, incident_points={self.incident_points})"
         )
 
     @property
@@ -390,7 +409,7 @@ class ZScoreScorer(PointScorer):
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
-        n_cycle, n_typed, above = int(sums[3]), int(sums[4]), int(sums[5])
+        n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
         ring_sum = self._ring_sum
         for x, t in zip(values[i:], stamps[i:], strict=True):
             i += 1
@@ -459,7 +478,11 @@ class ZScoreScorer(PointScorer):
                     u = s + slots
                 if e - e == 0.0:  # finite (not nan): the cycle has a say
                     r = abs(v - e)
-                    sum_cycle += r if r < clip_cycle else clip_cycle
+                    if r < clip_cycle:
+                        sum_cycle += r
+                    else:
+                        sum_cycle += clip_cycle
+                        n_far += 1
                     n_cycle += 1
                     if k_cycle:
                         # Where the cycle knows this time of day, the local models count only as far
@@ -506,7 +529,7 @@ class ZScoreScorer(PointScorer):
             pos += 1
             if pos == _BLOCK:
                 sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
-                sums[3], sums[4], sums[5] = n_cycle, n_typed, above
+                sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
                 self._ring_sum = ring_sum
                 self._end_block()
                 pos = 0
@@ -518,10 +541,10 @@ class ZScoreScorer(PointScorer):
                 tail = _Q99 / q99
                 sums = self._sums
                 sum_level = sum_trend = sum_cycle = 0.0
-                n_cycle = n_typed = above = 0
+                n_cycle = n_typed = above = n_far = 0
                 ring_sum = self._ring_sum
         sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
-        sums[3], sums[4], sums[5] = n_cycle, n_typed, above
+        sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
         self._ring_sum = ring_sum
         self._pending = pos
         return out
@@ -569,7 +592,7 @@ class ZScoreScorer(PointScorer):
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
-        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above = self._sums
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far = self._sums
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and
         # twice it. A block with more than two points above is an event, not the noise's tail.
@@ -581,7 +604,15 @@ class ZScoreScorer(PointScorer):
         scale = self._scale
         scale[0] += alpha * (sum_level / _BLOCK - scale[0])
         scale[1] += alpha * (sum_trend / _BLOCK - scale[1])
-        if n_cycle:
+        # An incident (most of the block more than 4 scales from the cycle) does not teach the
+        # cycle's scale what normal is, for up to incident_points points: the day after it is
+        # judged as sharply as the day before. A departure that lasts longer is the new normal.
+        incident = 2 * n_far > n_cycle
+        if incident and self._held < self._hold_blocks:
+            self._held += 1
+        elif n_cycle:
+            if not incident:
+                self._held = 0
             weight = int(n_cycle)
             scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, alpha * weight / _BLOCK)
             self._cycle_seen += weight
@@ -597,7 +628,7 @@ class ZScoreScorer(PointScorer):
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
             self._sustained_seen += 1
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0
         keep = self.level_points
         if len(self._level_buf) > keep:
@@ -703,6 +734,9 @@ class ZScoreEngine(PointScoringEngine):
     - ``season_days`` (default 5, 3..31): the previous days whose median at
       the same time of day is the daily-cycle expectation.
     - ``scale_points`` (default 512, >= 16): the memory of the residual scale.
+    - ``incident_points`` (default 128, >= 0): how long a departure from the
+      daily cycle is kept out of the cycle's scale (an incident, not the new
+      normal); 0 learns from everything.
     - ``classify`` (default True), ``classifier_history_points`` (default
       None: 12288): label and explain anomalous windows with the
       :class:`~backend.analytics.explain.ExplanationClassifier`.
@@ -733,6 +767,7 @@ class ZScoreEngine(PointScoringEngine):
         level_points: int = 32,
         season_days: int = 5,
         scale_points: int = 512,
+        incident_points: int = 128,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
@@ -741,6 +776,7 @@ class ZScoreEngine(PointScoringEngine):
         self.level_points = level_points
         self.season_days = season_days
         self.scale_points = scale_points
+        self.incident_points = incident_points
         super().__init__(
             window_size_points=window_size_points,
             stride_points=stride_points,
@@ -758,6 +794,7 @@ class ZScoreEngine(PointScoringEngine):
                 level_points=self.level_points,
                 season_days=self.season_days,
                 scale_points=self.scale_points,
+                incident_points=self.incident_points,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("ZScoreScorer", "ZScoreEngine", 1)) from None
