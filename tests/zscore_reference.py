@@ -85,6 +85,7 @@ class ReferenceZScoreScorer(PointScorer):
         "level_points",
         "scale_points",
         "season_days",
+        "utc_offset_minutes",
         "warmup_points",
         "z_threshold",
     )
@@ -98,6 +99,7 @@ class ReferenceZScoreScorer(PointScorer):
         season_days: int = 5,
         scale_points: int = 512,
         incident_points: int = 128,
+        utc_offset_minutes: int = 0,
     ) -> None:
         owner = "ReferenceZScoreScorer"
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
@@ -110,6 +112,7 @@ class ReferenceZScoreScorer(PointScorer):
             fail_value(owner, "season_days", "an int in [3, 31]", season_days)
         self.scale_points = _bounded(owner, "scale_points", scale_points, _BLOCK)
         self.incident_points = incident_points
+        self.utc_offset_minutes = utc_offset_minutes
         self._held = 0
         self._n = 0
         self._warm: list[float] | None = []
@@ -224,7 +227,7 @@ class ReferenceZScoreScorer(PointScorer):
             day = t // _DAY_US
             slot = (t % _DAY_US) // self._slot_us
             self._expected(v, day, slot, v)
-            self._expected(v, day, slot + (2 * slots if (day + 3) % 7 >= 5 else slots), v)
+            self._expected(v, day, slot + (2 * slots if self._weekend(day, slot) else slots), v)
         self._warm = None
         self._stamps = []
 
@@ -295,7 +298,7 @@ class ReferenceZScoreScorer(PointScorer):
             day = t // _DAY_US
             slot = (t % _DAY_US) // slot_us
             e = expected(v, day, slot, line)
-            typed = slot + (2 * slots if (day + 3) % 7 >= 5 else slots)
+            typed = slot + (2 * slots if self._weekend(day, slot) else slots)
             e_typed = expected(v, day, typed, line)
             e = self._weekly(e, slot, typed, line)
             if e - e == 0.0:  # finite (not nan): the cycle has a say
@@ -426,6 +429,11 @@ class ReferenceZScoreScorer(PointScorer):
             return a
         b = self._despiked(s, day, 2)
         return max(min(a, b), min(max(a, b), line))
+
+    def _weekend(self, day: int, slot: int) -> bool:
+        """Whether slot ``slot``'s start on UTC day ``day`` is a Saturday or Sunday in local time."""
+        start = day * _DAY_US + slot * self._slot_us + self.utc_offset_minutes * 60_000_000
+        return (start // _DAY_US + 3) % 7 >= 5
 
     def _weekly(self, e: float, slot: int, typed: int, line: float) -> float:
         """The cycle's expectation ``e`` at ``slot``; on a weekend day, against the weekend days.

@@ -42,24 +42,25 @@ LABEL_CONTEXT = 32
 _MAD_TO_SD = 1.482602218505602  # 1 / Phi^-1(3/4): MAD of a normal sample -> its sd
 
 
-def make_classifier(owner: str, classify: bool, history_points: int | None) -> ExplanationClassifier | None:
+def make_classifier(
+    owner: str, classify: bool, history_points: int | None, *, utc_offset_minutes: int = 0
+) -> ExplanationClassifier | None:
     """The classifier an engine labels with: ``None`` without ``classify``, else one reading
-    ``history_points`` points (the classifier's default when ``None``)."""
+    ``history_points`` points (the classifier's default when ``None``), days of the week in
+    UTC plus ``utc_offset_minutes``."""
     if history_points is not None:
         check_positive_int(owner, "classifier_history_points", history_points)
     if not classify:
         return None
     if history_points is None:
-        return ExplanationClassifier()
+        return ExplanationClassifier(utc_offset_minutes=utc_offset_minutes)
     try:
-        return ExplanationClassifier(history_points=history_points)
+        return ExplanationClassifier(history_points=history_points, utc_offset_minutes=utc_offset_minutes)
     except ValueError as exc:
         raise ValueError(f"{owner}: classifier_history_points: {exc}") from None
 
 
-def _reference(
-    before: Sequence[float], window: Sequence[float]
-) -> tuple[float, list[float], list[float]]:
+def _reference(before: Sequence[float], window: Sequence[float]) -> tuple[float, list[float], list[float]]:
     """``(median of before, before, window)``, all divided by the largest ``|value|`` of the two.
 
     Working in units of the largest value keeps every difference finite, from

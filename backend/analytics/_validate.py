@@ -22,6 +22,7 @@ E = TypeVar("E", bound=Enum)
 __all__ = [
     "MAX_POINTS",
     "MAX_UTC",
+    "MAX_UTC_OFFSET_MINUTES",
     "MIN_UTC",
     "brief",
     "check_aware_datetime",
@@ -37,6 +38,7 @@ __all__ = [
     "check_real",
     "check_text",
     "check_unit_interval",
+    "check_utc_offset",
     "fail_type",
     "fail_value",
 ]
@@ -129,6 +131,19 @@ def check_positive_int(owner: str, field: str, value: object) -> int:
         fail_type(owner, field, "a positive int", value)
     if value <= 0:
         fail_value(owner, field, "a positive int", value)
+    return value
+
+
+MAX_UTC_OFFSET_MINUTES = 14 * 60  # UTC-14:00 .. UTC+14:00 spans every time zone in use
+
+
+def check_utc_offset(owner: str, value: object, field: str = "utc_offset_minutes") -> int:
+    """Return ``value`` if it is an int number of minutes in [-840, 840] (an offset from UTC)."""
+    expected = f"an int number of minutes in [-{MAX_UTC_OFFSET_MINUTES}, {MAX_UTC_OFFSET_MINUTES}]"
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail_type(owner, field, expected, value)
+    if not -MAX_UTC_OFFSET_MINUTES <= value <= MAX_UTC_OFFSET_MINUTES:
+        fail_value(owner, field, expected, value)
     return value
 
 

@@ -75,7 +75,7 @@ from datetime import datetime, timedelta, timezone
 
 from ._kinds import AnomalyType
 from ._seasonal import Baseline, baseline, detect_period, robust_sd
-from ._validate import check_positive_int, check_real, fail_type, fail_value
+from ._validate import check_positive_int, check_real, check_utc_offset, fail_type, fail_value
 from .types import AnomalyResult, MetricSeries
 from .windows import TimeWindow
 
@@ -198,6 +198,9 @@ class ExplanationClassifier:
     - ``range_sd`` (real >= 0, default 2.0): kept for compatibility; the
       verdict no longer depends on the historical range (a spike or a shift
       on a cycle is SPIKE or TREND wherever it lands).
+    - ``utc_offset_minutes`` (int in [-840, 840], default 0): the local time
+      in which days of the week are read (weekdays against weekdays, Saturdays
+      and Sundays against weekend days), as an offset from UTC.
     """
 
     __slots__ = (
@@ -209,6 +212,7 @@ class ExplanationClassifier:
         "seasonal_score",
         "spike_z",
         "trend_z",
+        "utc_offset_minutes",
     )
 
     def __init__(
@@ -222,6 +226,7 @@ class ExplanationClassifier:
         min_strength: float = 0.4,
         min_cycles: int = 3,
         range_sd: float = 2.0,
+        utc_offset_minutes: int = 0,
     ) -> None:
         self.history_points = _int_at_least("history_points", history_points, 8)
         self.max_period = _int_at_least("max_period", max_period, 2)
@@ -232,6 +237,7 @@ class ExplanationClassifier:
         self.min_strength = _real_above("min_strength", min_strength, 0.0)
         if self.min_strength >= 1.0:
             fail_value(_OWNER, "min_strength", "a real number in (0, 1)", min_strength)
+        self.utc_offset_minutes = check_utc_offset(_OWNER, utc_offset_minutes)
         self.range_sd = check_real(_OWNER, "range_sd", range_sd)
         if self.range_sd < 0.0:
             fail_value(_OWNER, "range_sd", "a real number >= 0", range_sd)
@@ -379,7 +385,7 @@ class ExplanationClassifier:
         raw: list[float] = []
         resid: list[float] = []
         for j in range(c - 1, first - 1, -stride):
-            e = _same_phase(vals, us, j, period, lo, j, scale)
+            e = _same_phase(vals, us, j, period, lo, j, scale, self.utc_offset_minutes)
             if e is not None:
                 v = vals[j] / scale
                 raw.append(v)
@@ -426,7 +432,8 @@ class ExplanationClassifier:
             and _regular(us, max(lo, start - (_TYPE_DAYS + 1) * period), end, _DAY_US // period)
         ):
             # (Same time of day = same index modulo the period, on regular steps only.)
-            looked = [_same_phase(vals, us, j, period, lo, start, 1.0) for j in range(start, end)]
+            off = self.utc_offset_minutes
+            looked = [_same_phase(vals, us, j, period, lo, start, 1.0, off) for j in range(start, end)]
             if all(e is not None for e in looked):
                 raw_e = [e for e in looked if e is not None]
                 scale = max(model.scale, *map(abs, win), *map(abs, raw_e))
@@ -611,19 +618,27 @@ def _line_like(z: list[float], sign: float) -> bool:
 
 
 def _same_phase(
-    vals: Sequence[float], us: Sequence[int], j: int, period: int, lo: int, before: int, scale: float
+    vals: Sequence[float],
+    us: Sequence[int],
+    j: int,
+    period: int,
+    lo: int,
+    before: int,
+    scale: float,
+    utc_offset_minutes: int = 0,
 ) -> float | None:
     """The expected value of point ``j`` from the same time of day on previous days, over ``scale``.
 
     The median of the ``_SAME_PHASE`` (5) latest earlier days of the same kind
-    (weekday, or Saturday/Sunday, UTC) at index ``j - k * period`` (``k >= 1``),
-    read only in ``[lo, before)`` and at most ``_TYPE_DAYS`` days back (the mean
-    of the middle two of an even number). With fewer than 2 days of the same
-    kind, the latest 5 days of any kind; ``None`` with fewer than 2 days. The
-    steps are regular (``period`` points are a day), so the day of the week of
-    index ``j - k * period`` is ``k`` days before ``j``'s.
+    (weekday, or Saturday/Sunday, in UTC plus ``utc_offset_minutes``) at index
+    ``j - k * period`` (``k >= 1``), read only in ``[lo, before)`` and at most
+    ``_TYPE_DAYS`` days back (the mean of the middle two of an even number).
+    With fewer than 2 days of the same kind, the latest 5 days of any kind;
+    ``None`` with fewer than 2 days. The steps are regular (``period`` points
+    are a day), so the day of the week of index ``j - k * period`` is ``k``
+    days before ``j``'s.
     """
-    day = (us[j] - _MONDAY_US) // _DAY_US
+    day = (us[j] + utc_offset_minutes * 60_000_000 - _MONDAY_US) // _DAY_US
     weekend = day % 7 >= 5
     same: list[float] = []
     other: list[float] = []

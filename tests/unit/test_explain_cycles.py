@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import random
+from datetime import datetime, timezone
 
 import pytest
 
 from backend.analytics import AnomalyResult, AnomalyType, ExplanationClassifier, MetricSeries, TimeWindow
+from backend.analytics.explain import _same_phase
 
 DAY_S = 86_400
 T0_S = 1_717_200_000 - 1_717_200_000 % DAY_S  # a midnight UTC (2024-06-01, a Saturday)
@@ -209,3 +211,15 @@ def test_zscore_finds_and_labels_a_shift_and_a_spike_on_a_one_minute_daily_cycle
         assert found, kind
         assert found[0].anomaly_label is kind
         assert found[0].explanation is not None and "daily cycle expected" in found[0].explanation
+
+
+def test_days_of_the_same_kind_are_read_in_local_time() -> None:
+    """Sunday 20:00 in UTC-8 is Monday 04:00 UTC: with the offset its same-kind days are weekend days."""
+    hour = 3_600_000_000
+    monday = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1_000_000)
+    us = [monday + i * hour for i in range(24 * 21)]
+    # 1.0 on local weekdays, 0.0 on local (UTC-8) Saturdays and Sundays.
+    vals = [0.0 if ((t - 8 * hour - monday) // (24 * hour)) % 7 >= 5 else 1.0 for t in us]
+    j = 24 * 14 + 4  # Monday of week 3, 04:00 UTC: Sunday 20:00 in UTC-8
+    assert _same_phase(vals, us, j, 24, 0, j, 1.0, -480) == 0.0  # the weekend days before it
+    assert _same_phase(vals, us, j, 24, 0, j, 1.0) == 1.0  # read in UTC: a Monday, among weekdays

@@ -11,6 +11,7 @@ import pytest
 from backend.analytics import AnomalyType, EngineRegistry, MetricSeries
 from backend.analytics.engines import ZScoreEngine
 from backend.analytics.engines.zscore import ZScoreScorer
+from backend.analytics.explain import ExplanationClassifier
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)  # a Wednesday
 
@@ -357,3 +358,38 @@ def test_a_permanent_shift_is_accepted_as_the_new_normal_within_a_day() -> None:
 def test_incident_points_is_validated(value: object, exc: type[Exception]) -> None:
     with pytest.raises(exc, match="ZScoreEngine: incident_points"):
         ZScoreEngine(incident_points=value)  # type: ignore[arg-type]
+
+
+def test_weekly_rhythm_in_local_time_needs_the_offset() -> None:
+    """A fleet in UTC-8 whose weekends run at 60%: with ``utc_offset_minutes=-480`` only its first
+    weekend alarms; read in UTC, the local weekend's edges look broken every week."""
+    monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    rng = random.Random(3)
+    stamps, vals = [], []
+    for i in range(3 * 7 * 288):
+        seconds = i * 300 - 8 * 3600  # local time, in seconds since Monday 00:00 UTC
+        factor = 0.6 if (seconds // 86_400) % 7 >= 5 else 1.0
+        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (seconds % 86_400) / 86_400 - math.pi / 2)
+        stamps.append(monday + timedelta(seconds=300 * i))
+        vals.append(100.0 * factor * cycle + rng.gauss(0.0, 2.0))
+    series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
+    second_week = monday + timedelta(days=8)  # local Sunday 16:00: the first local weekend is over
+    local = flagged(ZScoreEngine(classify=False, utc_offset_minutes=-480).detect(series))
+    utc = flagged(ZScoreEngine(classify=False).detect(series))
+    assert [r for r in local if r.window_end >= second_week] == []
+    assert len([r for r in utc if r.window_end >= second_week]) >= 10
+    assert "utc_offset_minutes=-480" in repr(ZScoreEngine(utc_offset_minutes=-480))
+    classifier = ZScoreEngine(utc_offset_minutes=-480)._classifier
+    assert classifier is not None and classifier.utc_offset_minutes == -480
+
+
+@pytest.mark.parametrize(
+    ("value", "exc"), [(900, ValueError), (-841, ValueError), (60.0, TypeError), (False, TypeError)]
+)
+def test_utc_offset_minutes_is_validated(value: object, exc: type[Exception]) -> None:
+    with pytest.raises(
+        exc, match=r"ZScoreEngine: utc_offset_minutes must be an int number of minutes in \[-840, 840\]"
+    ):
+        ZScoreEngine(utc_offset_minutes=value)  # type: ignore[arg-type]
+    with pytest.raises(exc, match="ExplanationClassifier: utc_offset_minutes"):
+        ExplanationClassifier(utc_offset_minutes=value)  # type: ignore[arg-type]

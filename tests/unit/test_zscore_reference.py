@@ -106,6 +106,7 @@ def series_strategy(draw: st.DrawFn) -> tuple[list[float], list[int]]:
     season_days=st.integers(3, 7),
     scale_points=st.integers(16, 600),
     incident_points=st.integers(0, 300),
+    utc_offset_minutes=st.sampled_from([0, 0, -480, 330, 840, -7]),
 )
 def test_fast_scorer_equals_reference_on_generated_series(
     data: tuple[list[float], list[int]],
@@ -116,6 +117,7 @@ def test_fast_scorer_equals_reference_on_generated_series(
     season_days: int,
     scale_points: int,
     incident_points: int,
+    utc_offset_minutes: int,
 ) -> None:
     """Any series, settings and chunking: the same scores as the reference fed the whole series."""
     values, stamps = data
@@ -129,6 +131,7 @@ def test_fast_scorer_equals_reference_on_generated_series(
         season_days=season_days,
         scale_points=scale_points,
         incident_points=incident_points,
+        utc_offset_minutes=utc_offset_minutes,
     )
 
 
@@ -180,10 +183,13 @@ class _ReferenceEngine(ZScoreEngine):
             season_days=self.season_days,
             scale_points=self.scale_points,
             incident_points=self.incident_points,
+            utc_offset_minutes=self.utc_offset_minutes,
         )
 
 
-@pytest.mark.parametrize("config", [{}, {"window_size_points": 64, "stride_points": 16}])
+@pytest.mark.parametrize(
+    "config", [{}, {"window_size_points": 64, "stride_points": 16}, {"utc_offset_minutes": -480}]
+)
 def test_engine_results_equal_the_reference_engine(config: dict[str, Any]) -> None:
     """detect with labels and sentences: the same results as the engine built on the reference scorer."""
     fleet = generate_cycle_fleet(1101, FIVE_MINUTES_7_DAYS, n_series=5)

@@ -87,6 +87,10 @@ the profiles. Before a day of history the cycle has no say (the local
 models, at three quarters); the cycle model speaks from the second day on,
 the sustained channel from the fourth day of a kind on.
 
+**Local time.** Days of the week are UTC unless ``utc_offset_minutes`` says
+otherwise (a fleet in UTC-8 passes -480): a point's day of the week is that of
+its slot's start in that local time. Times of day (the slots) need no offset.
+
 Windows of ``window_size_points`` points advance by ``stride_points``; a
 window scores its highest point and is anomalous exactly when that score is
 at or above 0.5. Labels, magnitudes, sentences and the live form come from
@@ -119,7 +123,8 @@ from array import array
 from collections.abc import Sequence
 from typing import ClassVar
 
-from .._validate import check_positive_int, check_real, fail_type, fail_value
+from .._labels import make_classifier
+from .._validate import check_positive_int, check_real, check_utc_offset, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine
 
 __all__ = ["ZScoreEngine", "ZScoreScorer"]
@@ -180,6 +185,7 @@ class ZScoreScorer(PointScorer):
         "_level_buf",
         "_n",
         "_norm",
+        "_off_us",
         "_pending",
         "_prof_acc",
         "_prof_count",
@@ -203,6 +209,7 @@ class ZScoreScorer(PointScorer):
         "level_points",
         "scale_points",
         "season_days",
+        "utc_offset_minutes",
         "warmup_points",
         "z_threshold",
     )
@@ -216,6 +223,7 @@ class ZScoreScorer(PointScorer):
         season_days: int = 5,
         scale_points: int = 512,
         incident_points: int = 128,
+        utc_offset_minutes: int = 0,
     ) -> None:
         owner = "ZScoreScorer"
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
@@ -233,6 +241,8 @@ class ZScoreScorer(PointScorer):
             fail_value(owner, "incident_points", f"an int in [0, {_MAX_SETTING}]", incident_points)
         self.incident_points = incident_points
         self._hold_blocks = -(-incident_points // _BLOCK)
+        self.utc_offset_minutes = check_utc_offset(owner, utc_offset_minutes)
+        self._off_us = self.utc_offset_minutes * 60_000_000
         self._n = 0
         self._warm: list[float] | None = []
         self._stamps: list[int] = []
@@ -272,7 +282,8 @@ class ZScoreScorer(PointScorer):
         return (
             f"ZScoreScorer(z_threshold={self.z_threshold!r}, warmup_points={self.warmup_points}, "
             f"level_points={self.level_points}, season_days={self.season_days}, "
-            f"scale_points={self.scale_points}, incident_points={self.incident_points})"
+            f"scale_points={self.scale_points}, incident_points={self.incident_points}, "
+            f"utc_offset_minutes={self.utc_offset_minutes})"
         )
 
     @property
@@ -394,7 +405,7 @@ class ZScoreScorer(PointScorer):
         """
         n = len(values)
         out: list[float] = []
-        norm, thr = self._norm, self.z_threshold
+        norm, thr, off = self._norm, self.z_threshold, self._off_us
         level_buf, ring = self._level_buf, self._ring
         slot_us, slots, k = self._slot_us, self._slots, self.season_days
         p_day, p_acc, p_n = self._prof_day, self._prof_acc, self._prof_n
@@ -443,7 +454,8 @@ class ZScoreScorer(PointScorer):
                             m = c if c < k else k
                             o = sorted(p_vals[at : at + m])
                             p_med[s] = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
-                        u = s + (2 * slots if (p_day[s] + 3) % 7 >= 5 else slots)
+                        wd = p_day[s] if not off else (p_day[s] * _DAY_US + s * slot_us + off) // _DAY_US
+                        u = s + (2 * slots if (wd + 3) % 7 >= 5 else slots)
                         cu = p_count[u]
                         at = u * k
                         p_vals[at + cu % k] = val
@@ -464,7 +476,8 @@ class ZScoreScorer(PointScorer):
                 # On a weekend day (UTC) whose every-day profile holds weekdays too, the point is
                 # judged against the weekend days (_weekly): a weekly rhythm never makes a Saturday
                 # look broken. (Weekdays outnumber weekend days in any five, so they need not.)
-                if (day + 3) % 7 >= 5:
+                wd = day if not off else (day * _DAY_US + s * slot_us + off) // _DAY_US
+                if (wd + 3) % 7 >= 5:
                     u = s + 2 * slots
                     cu = p_count[u]
                     if cu and cu != c:
@@ -672,7 +685,8 @@ class ZScoreScorer(PointScorer):
         ring, and their median once it has three.
         """
         value = self._prof_acc[s] / self._prof_n[s]
-        kind = s + (2 * self._slots if (self._prof_day[s] + 3) % 7 >= 5 else self._slots)
+        wd = (self._prof_day[s] * _DAY_US + s * self._slot_us + self._off_us) // _DAY_US
+        kind = s + (2 * self._slots if (wd + 3) % 7 >= 5 else self._slots)
         k = self.season_days
         vals = self._prof_vals
         for u in (s, kind):
@@ -737,6 +751,11 @@ class ZScoreEngine(PointScoringEngine):
     - ``incident_points`` (default 128, >= 0): how long a departure from the
       daily cycle is kept out of the cycle's scale (an incident, not the new
       normal); 0 learns from everything.
+    - ``utc_offset_minutes`` (default 0, -840..840): the local time the
+      fleet's week follows, as an offset from UTC: Saturdays and Sundays are
+      read in it (the weekly rhythm, and the explanations' days of the same
+      kind). A fixed offset: daylight saving time moves the weekend's edges
+      by an hour for half the year.
     - ``classify`` (default True), ``classifier_history_points`` (default
       None: 12288): label and explain anomalous windows with the
       :class:`~backend.analytics.explain.ExplanationClassifier`.
@@ -768,6 +787,7 @@ class ZScoreEngine(PointScoringEngine):
         season_days: int = 5,
         scale_points: int = 512,
         incident_points: int = 128,
+        utc_offset_minutes: int = 0,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
@@ -777,6 +797,7 @@ class ZScoreEngine(PointScoringEngine):
         self.season_days = season_days
         self.scale_points = scale_points
         self.incident_points = incident_points
+        self.utc_offset_minutes = utc_offset_minutes
         super().__init__(
             window_size_points=window_size_points,
             stride_points=stride_points,
@@ -784,6 +805,13 @@ class ZScoreEngine(PointScoringEngine):
             classifier_history_points=classifier_history_points,
         )
         self.z_threshold = float(z_threshold)
+        if utc_offset_minutes:  # the explanations read days of the week in the same local time
+            self._classifier = make_classifier(
+                type(self).__name__,
+                classify,
+                classifier_history_points,
+                utc_offset_minutes=utc_offset_minutes,
+            )
 
     def scorer(self) -> ZScoreScorer:
         """A fresh scorer with this engine's settings, for one series."""
@@ -795,6 +823,7 @@ class ZScoreEngine(PointScoringEngine):
                 season_days=self.season_days,
                 scale_points=self.scale_points,
                 incident_points=self.incident_points,
+                utc_offset_minutes=self.utc_offset_minutes,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("ZScoreScorer", "ZScoreEngine", 1)) from None
