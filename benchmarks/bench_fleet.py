@@ -63,6 +63,11 @@ weekend). Printed: event and repeat recall, clean false-alarm episodes per
 series-day from the first point, and from day 7 on (once a weekend has been
 seen: the first weekend is news to any detector that learns from history).
 
+**Weekly rhythm in local time** (informative): the same fleet with its
+weekend in UTC-8 (``weekend_utc_offset_minutes=-480``; seeds 1106 and 2206),
+run with each engine's defaults (weekends read in UTC) and, for engines that
+take ``utc_offset_minutes``, again with ``-480``.
+
 **After an incident** (informative, not pooled): two more fleets per split
 (seeds 1104, 1105 and 2204, 2205), 1-minute over 3 days and 5-minute over 7
 days, half ``incident_then_spike`` series (a 2-8 hour level shift of 8-12
@@ -82,6 +87,7 @@ episodes per series-day on clean series, agreement 1.0.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import platform
@@ -129,6 +135,10 @@ WEEKLY_LABEL = "5min-21d-weekly"
 WEEKLY = replace(FIVE_MINUTES_7_DAYS, days=21.0, weekend=(0.4, 0.8), event_start_days=7.0)
 WEEKLY_SEEDS = {"tune": 1103, "holdout": 2203}
 WEEKLY_SETTLED_DAYS = 7  # clean false alarms are also counted from here on (after one weekend)
+LOCAL_LABEL = "5min-21d-weekly-utc-8"
+LOCAL_OFFSET = -480  # the local fleet's weekend follows UTC-8
+LOCAL = replace(WEEKLY, weekend_utc_offset_minutes=LOCAL_OFFSET)
+LOCAL_SEEDS = {"tune": 1106, "holdout": 2206}
 AFTER_FLEETS: tuple[tuple[str, CycleFleetConfig], ...] = (
     ("1min-3d-after", replace(ONE_MINUTE_3_DAYS, kinds=EXTRA_KINDS)),
     ("5min-7d-after", replace(FIVE_MINUTES_7_DAYS, kinds=EXTRA_KINDS)),
@@ -427,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + f"; informative: {WEEKLY_LABEL} ({WEEKLY.n_points} points, weekend at {WEEKLY.weekend} of weekdays)"
         + ", seeds "
         + ", ".join(f"{s} {WEEKLY_SEEDS[s]}" for s in splits)
+        + f"; informative: {LOCAL_LABEL} (the same, its weekend in UTC-8), seeds "
+        + ", ".join(f"{s} {LOCAL_SEEDS[s]}" for s in splits)
         + "; informative: "
         + ", ".join(f"{label} ({c.n_points} points, {'/'.join(c.kinds)})" for label, c in AFTER_FLEETS)
         + ", seeds "
@@ -448,16 +460,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             for (label, cfg), seed in zip(FLEETS, SPLITS[split], strict=True)
         ]
         weekly = generate_cycle_fleet(WEEKLY_SEEDS[split], WEEKLY, n_series=args.series)
+        local = generate_cycle_fleet(LOCAL_SEEDS[split], LOCAL, n_series=args.series)
         after = [
             (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
             for (label, cfg), seed in zip(AFTER_FLEETS, AFTER_SEEDS[split], strict=True)
         ]
         for det in detectors:
 
-            def run(fleet: CycleFleet, settled: int | None = None, det: str = det) -> Tally:
+            def run(
+                fleet: CycleFleet,
+                settled: int | None = None,
+                det: str = det,
+                extra: dict[str, Any] | None = None,
+            ) -> Tally:
                 if det == REFERENCE:
                     return run_detector(reference_outcome(ReferenceDetector()), fleet, 1, settled)
-                engine = registry.create(det, **(config if args.engine else {}))
+                engine = registry.create(det, **(config if args.engine else {}), **(extra or {}))
                 window = int(getattr(engine, "window_size_points", 1))
                 return run_detector(engine_outcome(engine), fleet, window, settled)
 
@@ -472,6 +490,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             weekly_tally = run(weekly, WEEKLY_SETTLED_DAYS)
             figures["weekly"] = weekly_tally.figures()
             total.seconds += weekly_tally.seconds
+            local_tally = run(local, WEEKLY_SETTLED_DAYS)
+            figures["weekly_local"] = local_tally.figures()
+            total.seconds += local_tally.seconds
+            if det != REFERENCE and "utc_offset_minutes" in inspect.signature(registry.get(det)).parameters:
+                told = run(local, WEEKLY_SETTLED_DAYS, extra={"utc_offset_minutes": LOCAL_OFFSET})
+                figures["weekly_local_told"] = told.figures()
+                total.seconds += told.seconds
             after_total = Tally()
             for _label, fleet in after:
                 after_total.add(run(fleet))
@@ -515,6 +540,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for title, key, _digits in weekly_rows:
             cells = "".join(f"{_fmt(table[det][s]['weekly'][key]):>12}" for s in splits)
             print(f"  {'  ' + WEEKLY_LABEL + ': ' + title:40}" + cells)
+        for key, label in (
+            ("weekly_local", f"{LOCAL_LABEL}, read in UTC"),
+            ("weekly_local_told", f"{LOCAL_LABEL}, utc_offset_minutes={LOCAL_OFFSET}"),
+        ):
+            if all(key in table[det][s] for s in splits):
+                for title, field_name, _digits in (rows[0], rows[1], weekly_rows[-1]):
+                    cells = "".join(f"{_fmt(table[det][s][key][field_name]):>12}" for s in splits)
+                    print(f"  {'  ' + label + ': ' + title:40}" + cells)
         for title, kind in (
             ("incident (level shift) recall", "level_shift"),
             ("spike 12-30 h after it: recall", "spike_after_incident"),

@@ -13,10 +13,11 @@ timestamp's UTC time of day, so it follows ``start``)::
 
     value[i] = week(t_i) * (level + (swing / 2) * shape(time of day of t_i)) + noise_sd * z_i + event[i]
 
-with ``week(t) = 1``, except on Saturdays and Sundays (UTC) when
-``CycleFleetConfig.weekend`` is not ``(1, 1)``: then a factor drawn per series
-from that range (a weekly rhythm; it is drawn after everything else, so a
-fleet without one is the same as before the option existed). ``z_i`` is
+with ``week(t) = 1``, except on Saturdays and Sundays (UTC, or UTC plus
+``weekend_utc_offset_minutes``: a fleet whose week follows another time zone)
+when ``CycleFleetConfig.weekend`` is not ``(1, 1)``: then a factor drawn per
+series from that range (a weekly rhythm; it is drawn after everything else, so
+a fleet without one is the same as before the option existed). ``z_i`` is
 standard normal, ``noise_sd = level * U(noise_fraction)`` and
 ``swing = noise_sd * U(swing_sd)`` (the peak-to-trough daily swing, about 20
 noise sd by default). ``level`` is log-uniform in ``level``. ``shape`` is one
@@ -173,6 +174,7 @@ class CycleFleetConfig:
     event_start_days: float = 1.0
     tail_points: int = 60
     weekend: tuple[float, float] = (1.0, 1.0)
+    weekend_utc_offset_minutes: int = 0
 
     def __post_init__(self) -> None:
         owner = "CycleFleetConfig"
@@ -199,6 +201,13 @@ class CycleFleetConfig:
         for name in ("swing_sd", "spike_sd", "shift_sd", "ramp_sd", "shift_hours", "ramp_hold_hours"):
             _check_range(owner, name, getattr(self, name), lo=0.0)
         _check_range(owner, "weekend", self.weekend, lo=1e-3)
+        off = self.weekend_utc_offset_minutes
+        if isinstance(off, bool) or not isinstance(off, int):
+            raise TypeError(
+                f"{owner}.weekend_utc_offset_minutes: expected an int, got {off!r} ({type(off).__name__})"
+            )
+        if not -840 <= off <= 840:
+            _fail(owner, "weekend_utc_offset_minutes", "an int number of minutes in [-840, 840]", off)
         _check_range(owner, "spike_points", self.spike_points, lo=1, integer=True)
         _check_range(owner, "ramp_points", self.ramp_points, lo=1, integer=True)
         if not _is_number(self.up_probability) or not 0.0 <= self.up_probability <= 1.0:
@@ -434,7 +443,8 @@ def _one_series(rng: random.Random, fleet_seed: int, index: int, config: CycleFl
         # A weekly rhythm: on Saturdays and Sundays (UTC) the cycle (level and swing) runs at
         # `factor` of the weekdays'. Drawn last, so a fleet without one draws exactly as before.
         factor = rng.uniform(*config.weekend)
-        weekend = [((t // _US) // DAY_S + 3) % 7 >= 5 for t in us]
+        shift = config.weekend_utc_offset_minutes * 60
+        weekend = [((t // _US + shift) // DAY_S + 3) % 7 >= 5 for t in us]
         lift = factor - 1.0
         values = [v + lift * e if w else v for v, e, w in zip(values, expected, weekend, strict=True)]
         expected = tuple(e * factor if w else e for e, w in zip(expected, weekend, strict=True))

@@ -75,7 +75,15 @@ from ._labels import (
     new_memo,
     window_magnitude,
 )
-from ._validate import MAX_POINTS, check_bool, check_points, check_positive_int, fail_type, fail_value
+from ._validate import (
+    MAX_POINTS,
+    check_bool,
+    check_points,
+    check_positive_int,
+    check_utc_offset,
+    fail_type,
+    fail_value,
+)
 from .engine import AnomalyDetectionEngine
 from .errors import InsufficientHistoryWarning
 from .explain import ExplanationClassifier
@@ -198,7 +206,9 @@ class PointScoringEngine(AnomalyDetectionEngine):
     (default 1), ``stride_points`` (default 1), ``classify`` (default True:
     label and explain anomalous windows with the :class:`ExplanationClassifier`)
     and ``classifier_history_points`` (default None: the classifier's 12288;
-    the points before a window it reads, which a live stream buffers).
+    the points before a window it reads, which a live stream buffers); an
+    engine whose week follows a local time passes ``utc_offset_minutes``
+    (default 0) on to its classifier.
     Each of these, every other keyword setting of the subclass named
     ``*_points`` (checked before the scorer is built), and the scorer's
     ``warmup_points`` is at most :data:`~backend.analytics.validators.MAX_POINTS`
@@ -220,6 +230,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
         stride_points: int = 1,
         classify: bool = True,
         classifier_history_points: int | None = None,
+        utc_offset_minutes: int = 0,
     ) -> None:
         owner = type(self).__name__
         # Settings counted in points are bounded by MAX_POINTS: a stream buffers a small multiple
@@ -230,7 +241,11 @@ class PointScoringEngine(AnomalyDetectionEngine):
         if classifier_history_points is not None:
             _check_setting(owner, "classifier_history_points", classifier_history_points)
         self.classifier_history_points = classifier_history_points
-        self._classifier = make_classifier(owner, classify, classifier_history_points)
+        # The explanations read days of the week in UTC plus this (for engines that take it).
+        check_utc_offset(owner, utc_offset_minutes)
+        self._classifier = make_classifier(
+            owner, classify, classifier_history_points, utc_offset_minutes=utc_offset_minutes
+        )
         # The subclass's own settings in points (warmup_points, rest_points, ...), before a scorer
         # is built from them: a scorer may allocate its buffers up front.
         for name in _point_settings(type(self)):

@@ -164,6 +164,12 @@ def test_every_shape_is_scaled_to_the_swing() -> None:
         ({"spike_points": (1.0, 3.0)}, TypeError, "spike_points: expected a pair (low, high) of ints"),
         ({"up_probability": 1.5}, ValueError, "up_probability: expected a number in [0, 1]"),
         ({"weekend": (0.0, 0.5)}, ValueError, "weekend: expected finite low <= high, both >= 0.001"),
+        (
+            {"weekend_utc_offset_minutes": 900},
+            ValueError,
+            "weekend_utc_offset_minutes: expected an int number",
+        ),
+        ({"weekend_utc_offset_minutes": 1.5}, TypeError, "weekend_utc_offset_minutes: expected an int"),
         ({"start": datetime(2024, 1, 1)}, TypeError, "start: expected a timezone-aware datetime"),
     ],
 )
@@ -212,3 +218,16 @@ def test_a_weekly_rhythm_scales_the_weekend_cycle_and_nothing_else() -> None:
         assert b.expected[: 5 * per_day] == a.expected[: 5 * per_day]  # 2024-01-01 is a Monday
         noise_a, noise_b = residuals(plain, plain.series.index(a)), residuals(weekly, weekly.series.index(b))
         assert noise_b == pytest.approx(noise_a, abs=1e-9 * a.level)
+
+
+def test_a_weekly_rhythm_in_local_time_moves_the_weekend_edges() -> None:
+    """With ``weekend_utc_offset_minutes=-480`` the weekend runs from Saturday 08:00 to Monday 08:00 UTC."""
+    config = replace(FIVE_MINUTES_7_DAYS, weekend=(0.5, 0.5), weekend_utc_offset_minutes=-480)
+    plain = generate_cycle_fleet(5, FIVE_MINUTES_7_DAYS, n_series=1).series[0]
+    local = generate_cycle_fleet(5, config, n_series=1).series[0]
+    per_day, per_hour = config.points_per_day, 12
+    ratio = [w / p for p, w in zip(plain.expected, local.expected, strict=True)]
+    monday_8h, saturday_8h = 8 * per_hour, 5 * per_day + 8 * per_hour  # the series starts Monday 00:00 UTC
+    assert ratio[:monday_8h] == pytest.approx([0.5] * monday_8h)  # still Sunday in UTC-8
+    assert ratio[monday_8h:saturday_8h] == [1.0] * (saturday_8h - monday_8h)
+    assert ratio[saturday_8h:] == pytest.approx([0.5] * (7 * per_day - saturday_8h))

@@ -393,3 +393,16 @@ def test_utc_offset_minutes_is_validated(value: object, exc: type[Exception]) ->
         ZScoreEngine(utc_offset_minutes=value)  # type: ignore[arg-type]
     with pytest.raises(exc, match="ExplanationClassifier: utc_offset_minutes"):
         ExplanationClassifier(utc_offset_minutes=value)  # type: ignore[arg-type]
+
+
+def test_combined_passes_the_offset_to_its_zscore_channel_and_classifier() -> None:
+    """``combined(utc_offset_minutes=...)``: its zscore channel and explanations read the same local week."""
+    from backend.analytics.engines import CombinedEngine
+
+    engine = CombinedEngine(utc_offset_minutes=330)
+    assert "utc_offset_minutes=330" in repr(engine)
+    assert engine._classifier is not None and engine._classifier.utc_offset_minutes == 330
+    scorer = engine.scorer()
+    assert scorer.zscore.utc_offset_minutes == 330  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="CombinedEngine: utc_offset_minutes"):
+        CombinedEngine(utc_offset_minutes=-900)

@@ -44,7 +44,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from .._validate import check_real, fail_type, fail_value
+from .._validate import check_real, check_utc_offset, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine, RescaledScorer
 from ._grid import QuietStart, check_evidence_threshold
 from ._shape import ShapeScorer
@@ -130,7 +130,9 @@ class CombinedEngine(PointScoringEngine):
     1.1, > 0); ``shape_weight`` (default 0.85, >= 0; 0 switches the shape
     channel off); ``zscore_weight`` (default 1.0, >= 0; 0 switches the zscore
     channel off); ``evidence_threshold`` (default 0.36, in (0, 1]): the raw
-    novelty score that lands on the alarm line 0.5;
+    novelty score that lands on the alarm line 0.5; ``utc_offset_minutes``
+    (default 0, -840..840): the local time in which the zscore channel and the
+    explanations read Saturdays and Sundays (see ``zscore``);
     ``classify`` (default True): label and explain anomalous windows with the
     :class:`ExplanationClassifier`; ``classifier_history_points`` (default
     None: the classifier's 12288): the labelling history a live stream buffers.
@@ -148,6 +150,7 @@ class CombinedEngine(PointScoringEngine):
         shape_weight: float = 0.85,
         zscore_weight: float = 1.0,
         evidence_threshold: float = 0.36,
+        utc_offset_minutes: int = 0,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
@@ -157,11 +160,13 @@ class CombinedEngine(PointScoringEngine):
         if self.zscore_weight < 0.0:
             fail_value(owner, "zscore_weight", "a non-negative number", zscore_weight)
         self.evidence_threshold = check_evidence_threshold(owner, evidence_threshold)
+        self.utc_offset_minutes = check_utc_offset(owner, utc_offset_minutes)
         super().__init__(
             window_size_points=window_size_points,
             stride_points=stride_points,
             classify=classify,
             classifier_history_points=classifier_history_points,
+            utc_offset_minutes=self.utc_offset_minutes,
         )
 
     def scorer(self) -> PointScorer:
@@ -170,7 +175,8 @@ class CombinedEngine(PointScoringEngine):
         novelty = QuietStart(RescaledScorer(raw, self.evidence_threshold))
         if not self.zscore_weight:
             return novelty
-        return _WithZScore(novelty, ZScoreScorer(), self.zscore_weight)
+        zscore = ZScoreScorer(utc_offset_minutes=self.utc_offset_minutes)
+        return _WithZScore(novelty, zscore, self.zscore_weight)
 
 
 class _WithZScore(PointScorer):

@@ -123,7 +123,6 @@ from array import array
 from collections.abc import Sequence
 from typing import ClassVar
 
-from .._labels import make_classifier
 from .._validate import check_positive_int, check_real, check_utc_offset, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine
 
@@ -803,15 +802,9 @@ class ZScoreEngine(PointScoringEngine):
             stride_points=stride_points,
             classify=classify,
             classifier_history_points=classifier_history_points,
+            utc_offset_minutes=utc_offset_minutes,
         )
         self.z_threshold = float(z_threshold)
-        if utc_offset_minutes:  # the explanations read days of the week in the same local time
-            self._classifier = make_classifier(
-                type(self).__name__,
-                classify,
-                classifier_history_points,
-                utc_offset_minutes=utc_offset_minutes,
-            )
 
     def scorer(self) -> ZScoreScorer:
         """A fresh scorer with this engine's settings, for one series."""
