@@ -4,6 +4,7 @@ Run (from the repository root)::
 
     python benchmarks/bench_engines.py                  # the tables of issue 11 (a few minutes)
     python benchmarks/bench_engines.py --series 16 --results 100000 --repeat 1   # a quick look
+    python benchmarks/bench_engines.py --part store                     # only the store's table
 
 Workloads (timestamps at a fixed step, ids spread over 4 clusters of nodes):
 
@@ -74,10 +75,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, Path(__file__).resolve().parent):  # the repository, and benchmarks/ when imported
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from _reference import make_values  # noqa: E402 - benchmarks/ is on sys.path when run as a script
+from _reference import make_values  # noqa: E402 - benchmarks/ is on sys.path (above)
 from _timing import best_of, machine_description  # noqa: E402
 from bench_core import reference_zscore  # noqa: E402
 
@@ -364,7 +366,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="timed runs per row, best kept (default 2)")
     parser.add_argument("--results", type=int, default=1_000_000, help="results in the store (1,000,000)")
     parser.add_argument("--workload", choices=("issue", "cycles", "both"), default="both")
+    parser.add_argument(
+        "--part",
+        choices=("engines", "memory", "store"),
+        action="append",
+        help="print only these tables (repeat; default all)",
+    )
     args = parser.parse_args(argv)
+    parts = set(args.part or ("engines", "memory", "store"))
     if args.series < 4 or args.points < 200 or args.repeat < 1 or args.results < 256 * 24:
         parser.error("need --series >= 4, --points >= 200, --repeat >= 1, --results >= 6144")
     print(f"command: python benchmarks/bench_engines.py {' '.join(sys.argv[1:] if argv is None else argv)}")
@@ -377,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cycles": lambda: cycles_workload(args.series),
     }
     names = list(workloads) if args.workload == "both" else [args.workload]
+    if "engines" not in parts:
+        names = []
     numpy_run, river_run = numpy_kernel(), river_scorer()
     issue_series: list[MetricSeries] = []
     for wname in names:
@@ -430,6 +441,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 row(label, None, "not installed")
 
+    if "memory" in parts:
+        memory_table()
+    if "store" in parts:
+        print("\n### store\n")
+        print("| what | figure | reference in the same run |")
+        print("|---|---:|---|")
+        for line in store_figures(issue_series or issue_workload(args.series, args.points), args.results):
+            print(line)
+    return 0
+
+
+def memory_table() -> None:
+    """Bytes one live stream of each engine holds, growing with the series only up to its bounds."""
     print("\n### memory held by one live stream (`engine.stream`, defaults, chunks of 100 points)\n")
     one = cycles_workload(4)[1]  # a series with an event
     print(
@@ -446,13 +470,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| `{name}` | {small / 1024:,.0f} KiB | {mid / 1024:,.0f} KiB | {big / 1024:,.0f} KiB "
             f"| {pickled / 1024:,.0f} KiB |"
         )
-
-    print("\n### store\n")
-    print("| what | figure | reference in the same run |")
-    print("|---|---:|---|")
-    for line in store_figures(issue_series or issue_workload(args.series, args.points), args.results):
-        print(line)
-    return 0
 
 
 if __name__ == "__main__":

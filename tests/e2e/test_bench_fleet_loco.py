@@ -132,3 +132,15 @@ def test_bench_nab_loco_chooses_per_category_and_reuses_its_cache(
     path.write_text(path.read_text().replace(",1", ",2", 1))
     assert bench.main(argv) == 0
     assert capsys.readouterr().out.count("(ran,") == 2
+
+
+def test_bench_engines_store_part_prints_the_store_next_to_bare_sqlite(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`bench_engines.py --part store` prints only the store's table: ingest, results, the 12-row read."""
+    bench = load_benchmark("bench_engines")
+    assert bench.main(["--part", "store", "--series", "4", "--points", "200", "--results", "6144"]) == 0
+    out = capsys.readouterr().out
+    assert "### store" in out and "### workload" not in out and "### memory" not in out
+    assert "bare `executemany` of the same rows" in out
+    assert "(12 rows of" in out

@@ -230,6 +230,26 @@ def test_bad_item_in_lazy_batch_rolls_back(store: SQLiteMetricStore) -> None:
     assert store.list_series("acme") == []
 
 
+def test_foreign_keys_hold_and_are_checked_again_after_a_write(store: SQLiteMetricStore) -> None:
+    """Bulk writes skip the per-point key check (each point's series row is written first, in the
+    same transaction); the check is back on afterwards, after a failed batch too, and no point
+    ever lacks its series."""
+    good = MetricSeries("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
+
+    def exploding() -> Iterator[MetricSeries]:
+        yield good
+        raise RuntimeError("producer died")
+
+    with pytest.raises(RuntimeError, match="producer died"):
+        store.write_batch(exploding())
+    assert store.write_batch([good]) == 3
+    conn = store._conn()
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        conn.execute("INSERT INTO hot_points (series_id, ts_us, value) VALUES (987654, 1, 1.0)")
+
+
 # -- retention and tiers ----------------------------------------------------------------------
 
 
