@@ -68,6 +68,32 @@ def test_every_label_lies_inside_its_series(seed: int, n: int) -> None:
         assert onsets == sorted(onsets)
 
 
+@settings(max_examples=15)
+@given(seed=st.integers(0, 2**32), n=st.integers(1, 8))
+def test_extra_kinds_place_their_events_as_documented(seed: int, n: int) -> None:
+    """incident_then_spike: a shift, then a spike 12-30 h after it; permanent_shift: a step to the end."""
+    config = replace(SMALL, kinds=cycles.EXTRA_KINDS)
+    first = round(config.event_start_days * 86_400 / config.step_seconds)
+    per_hour = 3_600 // config.step_seconds
+    fleet = generate_cycle_fleet(seed, config, n_series=n)
+    for index, s in enumerate(fleet.series):
+        if s.kind == "incident_then_spike":
+            shift, spike = s.events
+            assert (shift.kind, spike.kind) == ("level_shift", "spike_after_incident")
+            assert first <= shift.onset < shift.end
+            assert 12 * per_hour <= spike.onset - shift.end <= 30 * per_hour
+            assert spike.end <= config.n_points - config.tail_points
+            assert spike.expected_label == "spike"
+        else:
+            (step,) = s.events
+            assert step.kind == "permanent_shift" and step.expected_label == "trend"
+            assert first <= step.onset < config.n_points - config.tail_points
+            assert step.end == config.n_points
+            # The step is there from its onset to the last point.
+            residual = residuals(fleet, index)
+            assert statistics.fmean(residual[step.onset :]) == pytest.approx(step.size, abs=0.5 * s.noise_sd)
+
+
 def test_presets_have_the_documented_lengths() -> None:
     """1 minute over 3 days is 4320 points; 5 minutes over 7 days is 2016 points."""
     assert (ONE_MINUTE_3_DAYS.n_points, ONE_MINUTE_3_DAYS.points_per_day) == (4320, 1440)
