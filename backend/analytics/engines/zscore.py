@@ -36,7 +36,8 @@ z_local``). Where it has no say (no day of history at that slot yet), ``z =
 0.75 * z_local``: a fresh series' scales are young and its daily edges look
 like shifts.
 
-**Weekly rhythm.** On a Saturday or Sunday (UTC) whose slot has weekdays in
+**Weekly rhythm.** On a Saturday or Sunday (UTC, or the local time of
+``utc_offset_minutes``: see *Local time*) whose slot has weekdays in
 its profile, the expectation comes from the weekend days instead: their
 median with three or more; with two, the median of those two and the
 every-day expectation; with one, the median of it, the every-day expectation
@@ -472,7 +473,7 @@ class ZScoreScorer(PointScorer):
                     p_n[s] += 1
                     c = p_count[s]
                 e = p_med[s] if c >= 3 or c == 0 else early(s, day, c, line)
-                # On a weekend day (UTC) whose every-day profile holds weekdays too, the point is
+                # On a weekend day (in UTC + off) whose every-day profile holds weekdays too, the point is
                 # judged against the weekend days (_weekly): a weekly rhythm never makes a Saturday
                 # look broken. (Weekdays outnumber weekend days in any five, so they need not.)
                 wd = day if not off else (day * _DAY_US + s * slot_us + off) // _DAY_US
