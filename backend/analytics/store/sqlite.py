@@ -66,7 +66,6 @@ from ._connection import (
     check_database_path,
     check_timeout,
     wraps_sqlite_errors,
-    write_transaction,
 )
 from ._protocols import MetadataValue, SeriesKey, SeriesNotFoundError
 from ._schema import init_schema, read_meta, write_meta
@@ -257,7 +256,7 @@ class SQLiteMetricStore(_SQLiteResultSink):
         conn = self._conn()
         conn.execute("PRAGMA foreign_keys = OFF")
         try:
-            with write_transaction(conn) as tx:
+            with self._transaction() as tx:
                 yield tx
         finally:
             conn.execute("PRAGMA foreign_keys = ON")
