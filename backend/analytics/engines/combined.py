@@ -44,7 +44,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
-from .._validate import check_real, check_utc_offset, fail_type, fail_value
+from .._validate import check_real, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine, RescaledScorer
 from ._grid import QuietStart, check_evidence_threshold
 from ._shape import ShapeScorer
@@ -160,7 +160,9 @@ class CombinedEngine(PointScoringEngine):
         if self.zscore_weight < 0.0:
             fail_value(owner, "zscore_weight", "a non-negative number", zscore_weight)
         self.evidence_threshold = check_evidence_threshold(owner, evidence_threshold)
-        self.utc_offset_minutes = check_utc_offset(owner, utc_offset_minutes)
+        self.utc_offset_minutes = (
+            utc_offset_minutes  # checked by PointScoringEngine, before the scorer is built
+        )
         super().__init__(
             window_size_points=window_size_points,
             stride_points=stride_points,

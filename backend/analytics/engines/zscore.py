@@ -124,7 +124,7 @@ from array import array
 from collections.abc import Sequence
 from typing import ClassVar
 
-from .._validate import check_positive_int, check_real, check_utc_offset, fail_type, fail_value
+from .._validate import check_points, check_positive_int, check_real, check_utc_offset, fail_value
 from ..scoring import PointScorer, PointScoringEngine
 
 __all__ = ["ZScoreEngine", "ZScoreScorer"]
@@ -235,11 +235,9 @@ class ZScoreScorer(PointScorer):
         if not 3 <= self.season_days <= 31:
             fail_value(owner, "season_days", "an int in [3, 31]", season_days)
         self.scale_points = _bounded(owner, "scale_points", scale_points, _BLOCK)
-        if isinstance(incident_points, bool) or not isinstance(incident_points, int):
-            fail_type(owner, "incident_points", f"an int in [0, {_MAX_SETTING}]", incident_points)
-        if not 0 <= incident_points <= _MAX_SETTING:
-            fail_value(owner, "incident_points", f"an int in [0, {_MAX_SETTING}]", incident_points)
-        self.incident_points = incident_points
+        self.incident_points = check_points(
+            owner, "incident_points", incident_points, minimum=0, maximum=_MAX_SETTING
+        )
         self._hold_blocks = -(-incident_points // _BLOCK)
         self.utc_offset_minutes = check_utc_offset(owner, utc_offset_minutes)
         self._off_us = self.utc_offset_minutes * 60_000_000
