@@ -6,6 +6,7 @@ import gc
 import math
 import os
 import platform
+import statistics
 import time
 from collections.abc import Callable
 
@@ -19,6 +20,16 @@ def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
         fn()
         best = min(best, time.perf_counter() - t)
     return best
+
+
+def median_seconds(fn: Callable[[], object], repeat: int = 7) -> float:
+    """Median wall time of ``repeat`` calls of ``fn``, in seconds (for queries: their typical cost)."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def machine_description() -> str:

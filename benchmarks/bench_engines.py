@@ -63,7 +63,6 @@ import gc
 import pickle
 import platform
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -80,7 +79,7 @@ for _path in (ROOT, Path(__file__).resolve().parent):  # the repository, and ben
         sys.path.insert(0, str(_path))
 
 from _reference import make_values  # noqa: E402 - benchmarks/ is on sys.path (above)
-from _timing import best_of, machine_description  # noqa: E402
+from _timing import best_of, machine_description, median_seconds  # noqa: E402
 from bench_core import reference_zscore  # noqa: E402
 
 from backend.analytics import (  # noqa: E402
@@ -254,15 +253,6 @@ def stream_bytes(name: str, series: MetricSeries, repeats: int) -> int:
     tracemalloc.stop()
     del stream
     return held
-
-
-def median_seconds(fn: Callable[[], object], repeat: int = 7) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def store_figures(series: list[MetricSeries], n_results: int) -> list[str]:

@@ -26,17 +26,18 @@ import argparse
 import os
 import platform
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, Path(__file__).resolve().parent):  # the repository, and benchmarks/ when imported
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from _timing import median_seconds  # noqa: E402 - benchmarks/ is on sys.path (above)
 
 from backend.analytics import MetricSeries  # noqa: E402 - after the sys.path fix
 from backend.analytics.store import RetentionPolicy, SQLiteMetricStore  # noqa: E402
@@ -48,16 +49,6 @@ SECOND_US = 1_000_000
 SCAN_REFERENCE = (
     "SELECT ts_us, value FROM hot_points WHERE +series_id = ? AND +ts_us >= ? AND +ts_us < ? ORDER BY ts_us"
 )
-
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``repeat`` calls of ``fn``."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def build(path: Path, n_series: int, n_points: int) -> tuple[SQLiteMetricStore, float]:
