@@ -267,15 +267,19 @@ def test_classifier_history_bounds_stream_memory(name: str) -> None:
 
 
 def weekly(
-    weeks: int, seed: int, *, weekend: float = 0.6, per_day: int = 288
+    weeks: int, seed: int, *, weekend: float = 0.6, utc_offset_minutes: int = 0
 ) -> tuple[list[datetime], list[float]]:
-    """5-minute points from a Monday: a daily cycle whose weekend (UTC) runs at ``weekend`` of weekdays."""
+    """5-minute points from Monday 00:00 UTC: a daily cycle whose weekend runs at ``weekend`` of weekdays.
+
+    The cycle and the weekend follow local time, UTC plus ``utc_offset_minutes`` (a multiple of 5).
+    """
     monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rng = random.Random(seed)
     stamps, vals = [], []
-    for i in range(weeks * 7 * per_day):
-        factor = weekend if (i // per_day) % 7 >= 5 else 1.0
-        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (i % per_day) / per_day - math.pi / 2)
+    for i in range(weeks * 7 * 288):
+        j = i + utc_offset_minutes // 5  # the point's 5-minute step in local time since Monday 00:00 UTC
+        factor = weekend if (j // 288) % 7 >= 5 else 1.0
+        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (j % 288) / 288 - math.pi / 2)
         stamps.append(monday + timedelta(minutes=5 * i))
         vals.append(100.0 * factor * cycle + rng.gauss(0.0, 2.0))
     return stamps, vals
@@ -364,14 +368,7 @@ def test_weekly_rhythm_in_local_time_needs_the_offset() -> None:
     """A fleet in UTC-8 whose weekends run at 60%: with ``utc_offset_minutes=-480`` only its first
     weekend alarms; read in UTC, the local weekend's edges look broken every week."""
     monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
-    rng = random.Random(3)
-    stamps, vals = [], []
-    for i in range(3 * 7 * 288):
-        seconds = i * 300 - 8 * 3600  # local time, in seconds since Monday 00:00 UTC
-        factor = 0.6 if (seconds // 86_400) % 7 >= 5 else 1.0
-        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (seconds % 86_400) / 86_400 - math.pi / 2)
-        stamps.append(monday + timedelta(seconds=300 * i))
-        vals.append(100.0 * factor * cycle + rng.gauss(0.0, 2.0))
+    stamps, vals = weekly(3, 3, utc_offset_minutes=-480)
     series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
     second_week = monday + timedelta(days=8)  # local Sunday 16:00: the first local weekend is over
     local = flagged(ZScoreEngine(classify=False, utc_offset_minutes=-480).detect(series))
