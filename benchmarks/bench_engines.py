@@ -46,7 +46,8 @@ by whole days): the buffers fill up to their bound, then do not grow.
 Store (:class:`~backend.analytics.store.SQLiteMetricStore`, a file in a
 temporary folder): ``write_batch`` of the ``issue`` workload's points (one
 transaction, ``executemany``, WAL) next to a bare ``executemany`` into an
-equivalent table in the same run; then ``--results`` results (default
+equivalent table (SQLite's default page size and ``synchronous``) in the
+same run, each the median of 5 interleaved runs into new files; then ``--results`` results (default
 1,000,000: 64 nodes x 4 metrics x 5-minute windows, one tenant) written with
 ``write_results``, and a ``read_results`` filtered by cluster, node, metric
 and one hour (12 rows) next to the same rows read by a full scan
@@ -63,6 +64,7 @@ import gc
 import pickle
 import platform
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -98,6 +100,7 @@ from tests.zscore_reference import ReferenceZScoreScorer  # noqa: E402 - the sco
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 T0_US = (T0 - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
 MINUTE_US = 60_000_000
+WRITE_RUNS = 5  # interleaved write_batch / bare executemany runs; their medians are printed
 KERNEL_W, KERNEL_STRIDE, KERNEL_BASE, KERNEL_THR = 64, 16, 64, 4.0
 ENGINES: list[tuple[str, str, dict[str, Any]]] = [
     ("`zscore` 64/16", "zscore", {"window_size_points": 64, "stride_points": 16}),
@@ -260,24 +263,32 @@ def store_figures(series: list[MetricSeries], n_results: int) -> list[str]:
     lines = []
     n_points = sum(len(s) for s in series)
     with tempfile.TemporaryDirectory(prefix="bench-engines-") as tmp:
-        store = SQLiteMetricStore(Path(tmp) / "store.db")
-        started = time.perf_counter()
-        store.write_batch(series)
-        write_s = time.perf_counter() - started
-        bare = sqlite3.connect(Path(tmp) / "bare.db")
-        bare.execute("PRAGMA journal_mode = WAL")
-        bare.execute(
-            "CREATE TABLE p (series_id INTEGER, ts_us INTEGER, value REAL, PRIMARY KEY (series_id, ts_us))"
-            " WITHOUT ROWID"
-        )
         rows = [(k, t, v) for k, s in enumerate(series) for t, v in zip(s.epoch_us, s.values, strict=True)]
-        started = time.perf_counter()
-        with bare:
-            bare.executemany("INSERT INTO p VALUES (?, ?, ?)", rows)
-        bare_s = time.perf_counter() - started
-        bare.close()
+        write_times, bare_times = [], []
+        for run in range(WRITE_RUNS):  # interleaved, each into a new file
+            store = SQLiteMetricStore(Path(tmp) / f"store-{run}.db")
+            gc.collect()
+            started = time.perf_counter()
+            store.write_batch(series)
+            write_times.append(time.perf_counter() - started)
+            store.close()
+            bare = sqlite3.connect(Path(tmp) / f"bare-{run}.db")
+            bare.execute("PRAGMA journal_mode = WAL")
+            bare.execute(
+                "CREATE TABLE p (series_id INTEGER, ts_us INTEGER, value REAL, "
+                "PRIMARY KEY (series_id, ts_us)) WITHOUT ROWID"
+            )
+            gc.collect()
+            started = time.perf_counter()
+            with bare:
+                bare.executemany("INSERT INTO p VALUES (?, ?, ?)", rows)
+            bare_times.append(time.perf_counter() - started)
+            bare.close()
+        write_s, bare_s = statistics.median(write_times), statistics.median(bare_times)
+        store = SQLiteMetricStore(Path(tmp) / "store.db")
         lines.append(
-            f"| store `write_batch`, {len(series)} series x {len(series[0]):,} points in one call | "
+            f"| store `write_batch`, {len(series)} series x {len(series[0]):,} points in one call "
+            f"(median of {WRITE_RUNS}) | "
             f"{n_points / write_s:,.0f} points/s | bare `executemany` of the same rows: "
             f"{n_points / bare_s:,.0f} points/s ({write_s / bare_s:.2f}x its time) |"
         )

@@ -71,6 +71,29 @@ def test_database_is_in_wal_mode(store: SQLiteMetricStore) -> None:
         conn.close()
 
 
+def test_new_file_gets_large_pages_and_an_existing_file_keeps_its_own(tmp_path: Path) -> None:
+    """A new store file has 16 KiB pages; a file made with 4 KiB pages keeps them and works."""
+    with SQLiteMetricStore(tmp_path / "new.db") as fresh:
+        fresh.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
+    old_path = tmp_path / "old.db"
+    old = sqlite3.connect(old_path)
+    old.execute("PRAGMA page_size = 4096")
+    old.execute("PRAGMA journal_mode = WAL")  # fixes the page size, as an older store's open did
+    old.execute("CREATE TABLE unrelated (x INTEGER)")
+    old.close()
+    with SQLiteMetricStore(old_path) as kept:
+        kept.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
+        assert read_all(kept).values.tolist() == [1.0, 2.0, 3.0]
+    sizes = {}
+    for name in ("new.db", "old.db"):
+        conn = sqlite3.connect(tmp_path / name)
+        try:
+            sizes[name] = conn.execute("PRAGMA page_size").fetchone()[0]
+        finally:
+            conn.close()
+    assert sizes == {"new.db": 16384, "old.db": 4096}
+
+
 def test_round_trip_exact(store: SQLiteMetricStore) -> None:
     """Written points read back exactly, with microsecond timestamps and float values."""
     ts = [T0, T0 + timedelta(microseconds=1), T0 + MIN]
