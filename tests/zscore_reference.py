@@ -59,6 +59,7 @@ class ReferenceZScoreScorer(PointScorer):
     __slots__ = (
         "_cycle_seen",
         "_held",
+        "_kept_scale",
         "_level_buf",
         "_n",
         "_norm",
@@ -114,6 +115,7 @@ class ReferenceZScoreScorer(PointScorer):
         self.incident_points = incident_points
         self.utc_offset_minutes = utc_offset_minutes
         self._held = 0
+        self._kept_scale: float | None = None
         self._n = 0
         self._warm: list[float] | None = []
         self._stamps: list[int] = []
@@ -131,7 +133,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0  # points of the current block already taken
         self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
         self._slot_us = _SLOT_US
@@ -277,6 +279,7 @@ class ReferenceZScoreScorer(PointScorer):
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
+        n_first = int(sums[7])
         out: list[float] = []
         level_buf, ring = self._level_buf, self._ring
         ring_sum, pos = self._ring_sum, self._pending  # pos: the point's place in its block
@@ -300,6 +303,8 @@ class ReferenceZScoreScorer(PointScorer):
             e = expected(v, day, slot, line)
             typed = slot + (2 * slots if self._weekend(day, slot) else slots)
             e_typed = expected(v, day, typed, line)
+            # A first weekend day: a weekend slot with no weekend day in its profile, weekdays only.
+            n_first += typed >= 2 * slots and not prof_count[typed] and prof_count[slot] > 0
             e = self._weekly(e, slot, typed, line)
             if e - e == 0.0:  # finite (not nan): the cycle has a say
                 r = abs(v - e)
@@ -337,7 +342,7 @@ class ReferenceZScoreScorer(PointScorer):
             pos += 1
             level_buf.append(v)
             out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
-        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6] = (
+        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7] = (
             sum_level,
             sum_trend,
             sum_cycle,
@@ -345,13 +350,21 @@ class ReferenceZScoreScorer(PointScorer):
             n_typed,
             above,
             n_far,
+            n_first,
         )
         self._ring_sum = ring_sum
         return out
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
-        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far = self._sums
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums
+        # While the first weekend day is judged against weekdays, the cycle's scale learns its
+        # departures; once the weekend has a day of its own, the scale is put back as it was.
+        if n_first and self._kept_scale is None:
+            self._kept_scale = self._scale[2]
+        elif not n_first and self._kept_scale is not None:
+            self._scale[2] = self._kept_scale
+            self._kept_scale = None
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and
         # twice it. A block with more than two points above is an event, not the noise's tail.
@@ -384,7 +397,7 @@ class ReferenceZScoreScorer(PointScorer):
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
             self._sustained_seen += 1
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0
         keep = self.level_points
         if len(self._level_buf) > keep:

@@ -44,6 +44,14 @@ every-day expectation; with one, the median of it, the every-day expectation
 and the local line. A metric whose weekends run lower (or higher) than its
 weekdays alarms on its first weekend, which nothing has shown yet, and not on
 the next ones; a weekend that breaks the weekend's own cycle is still found.
+On the first weekend day (its slot has only weekdays in its profile) the
+cycle's scale learns the day's departure from the weekdays as it goes, so a
+quieter weekend does not alarm all day; once the weekend has a day of its own
+to be judged against, the scale is put back as it was before the weekend, so
+the first Sunday is judged as sharply as a weekday. The cost: a lasting step
+that begins on the first weekend is news again on Monday (the weekday profile
+has not seen it, and what the weekend taught the scale was put back), until
+the scale grows.
 Weekdays keep the every-day profile (they are the majority of any five days).
 
 **Heavy tails.** The 99th percentile of the points' ``|z|`` is tracked by
@@ -182,6 +190,7 @@ class ZScoreScorer(PointScorer):
         "_cycle_seen",
         "_held",
         "_hold_blocks",
+        "_kept_scale",
         "_level_buf",
         "_n",
         "_norm",
@@ -257,10 +266,13 @@ class ZScoreScorer(PointScorer):
         self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up)
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
+        # The cycle's scale as it was before the first weekend day (None otherwise): see _end_block.
+        self._kept_scale: float | None = None
         self._held = 0  # incident blocks in a row kept out of the cycle's scale
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed
-        # one, above the tail percentile, and more than 4 scales from the cycle.
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        # one, above the tail percentile, more than 4 scales from the cycle, and on a first weekend
+        # day (a weekend day whose slot has only weekdays in its profile).
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0  # points of the current block already taken
         self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
         self._slot_us = _SLOT_US
@@ -283,6 +295,21 @@ class ZScoreScorer(PointScorer):
             f"scale_points={self.scale_points}, incident_points={self.incident_points}, "
             f"utc_offset_minutes={self.utc_offset_minutes})"
         )
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        """Restore a pickled scorer (a live checkpoint's).
+
+        A scorer pickled before the first-weekend rule (no ``_kept_scale``,
+        seven block sums) is restored with that rule's empty state, so that a
+        checkpoint taken by the previous version resumes instead of failing.
+        """
+        slots = dict(state[1])
+        slots.setdefault("_kept_scale", None)
+        sums = slots["_sums"]
+        if isinstance(sums, list) and len(sums) == 7:
+            slots["_sums"] = [*sums, 0.0]
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
 
     @property
     def points_seen(self) -> int:
@@ -419,6 +446,7 @@ class ZScoreScorer(PointScorer):
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
+        n_first = int(sums[7])
         ring_sum = self._ring_sum
         for x, t in zip(values[i:], stamps[i:], strict=True):
             i += 1
@@ -478,6 +506,8 @@ class ZScoreScorer(PointScorer):
                 if (wd + 3) % 7 >= 5:
                     u = s + 2 * slots
                     cu = p_count[u]
+                    if not cu and c:
+                        n_first += 1
                     if cu and cu != c:
                         if cu >= 3:
                             e = p_med[u]
@@ -541,6 +571,7 @@ class ZScoreScorer(PointScorer):
             if pos == _BLOCK:
                 sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
                 sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
+                sums[7] = n_first
                 self._ring_sum = ring_sum
                 self._end_block()
                 pos = 0
@@ -552,10 +583,11 @@ class ZScoreScorer(PointScorer):
                 tail = _Q99 / q99
                 sums = self._sums
                 sum_level = sum_trend = sum_cycle = 0.0
-                n_cycle = n_typed = above = n_far = 0
+                n_cycle = n_typed = above = n_far = n_first = 0
                 ring_sum = self._ring_sum
         sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
         sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
+        sums[7] = n_first
         self._ring_sum = ring_sum
         self._pending = pos
         return out
@@ -603,7 +635,18 @@ class ZScoreScorer(PointScorer):
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
-        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far = self._sums
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums
+        # The first weekend day is judged against weekdays only: a weekly rhythm makes it depart
+        # from them all day, and the cycle's scale learns that as it goes, so that a quieter
+        # weekend does not alarm all day. Once the weekend has a day of its own to be judged
+        # against, the scale is put back as it was before: the first weekend's novelty does not
+        # blunt the days after it.
+        if n_first:
+            if self._kept_scale is None:
+                self._kept_scale = self._scale[2]
+        elif self._kept_scale is not None:
+            self._scale[2] = self._kept_scale
+            self._kept_scale = None
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and
         # twice it. A block with more than two points above is an event, not the noise's tail.
@@ -639,7 +682,7 @@ class ZScoreScorer(PointScorer):
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
             self._sustained_seen += 1
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0
         keep = self.level_points
         if len(self._level_buf) > keep:
