@@ -131,6 +131,7 @@ def label_and_explain(
     fallback: AnomalyType,
     forced: AnomalyType | None = None,
     memo: _Memo | None = None,
+    anchor: int | None = None,
 ) -> AnomalyResult:
     """``result`` for the window ``[start, end)`` of ``series`` with the classifier's label and sentence.
 
@@ -142,8 +143,13 @@ def label_and_explain(
     episode's, decided earlier) and the classifier only writes the sentence.
     ``memo`` (from :func:`new_memo`, one per series) saves re-finding the
     series' cycle for every window; the result is the same without it.
+    ``anchor`` (at most ``start``), when given, is where the history the
+    window is judged against ends: a later window of an episode is judged
+    against the history before the episode's first window, so that its
+    sentence measures the departure from what was normal, not from the
+    episode's own earlier points.
     """
-    judged = classifier._judge_span(series, start, end, memo)
+    judged = classifier._judge_span(series, start, end, memo, anchor)
     kind = fallback if judged.kind is AnomalyType.NORMAL else judged.kind  # (the engine found it anomalous)
     label = forced if forced is not None else kind
     labeled = AnomalyResult._trusted(

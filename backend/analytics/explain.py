@@ -296,9 +296,9 @@ class ExplanationClassifier:
         return self._judge(hist + win, None, len(hist), len(hist) + len(win), None).kind
 
     def _judge_span(
-        self, series: MetricSeries, start: int, end: int, memo: _Memo | None = None
+        self, series: MetricSeries, start: int, end: int, memo: _Memo | None = None, anchor: int | None = None
     ) -> _Judgement:
-        return self._judge(series.values._data, series.timestamps._data, start, end, memo)
+        return self._judge(series.values._data, series.timestamps._data, start, end, memo, anchor)
 
     def _checkpoint(self, us: Sequence[int] | None, start: int) -> int:
         """The checkpoint of a window starting at ``start`` (see :attr:`recheck_points`)."""
@@ -408,16 +408,25 @@ class ExplanationClassifier:
         start: int,
         end: int,
         memo: _Memo | None,
+        anchor: int | None = None,
     ) -> _Judgement:
+        """The verdict on ``vals[start:end]`` from the history before it.
+
+        ``anchor`` (at most ``start``), when given, ends that history instead:
+        a window inside an episode of anomalous windows is judged against the
+        history before the episode began (``anchor``, its first window), not
+        against the episode's own earlier points.
+        """
         win = list(vals[start:end])
-        lo = max(0, start - self.history_points)
-        if start - lo < 2 or not win:
+        h = start if anchor is None else anchor  # the history is vals[lo:h]
+        lo = max(0, h - self.history_points)
+        if h - lo < 2 or not win:
             return _Judgement(AnomalyType.NORMAL, win)
-        c = self._checkpoint(us, start)
+        c = self._checkpoint(us, h)
         model = self._model(vals, us, c, memo)
-        if model is None or (c < start and self._young(us, c, start, model.route)):
+        if model is None or (c < h and self._young(us, c, h, model.route)):
             # A cycle may have become visible between the checkpoint and the window.
-            c = start
+            c = h
             model = self._model(vals, us, c, memo)
         if model is None or (model.scale == 0.0 and max(map(abs, win)) == 0.0):
             level = vals[start - 1] if model is None else 0.0
@@ -433,7 +442,7 @@ class ExplanationClassifier:
         ):
             # (Same time of day = same index modulo the period, on regular steps only.)
             off = self.utc_offset_minutes
-            looked = [_same_phase(vals, us, j, period, lo, start, 1.0, off) for j in range(start, end)]
+            looked = [_same_phase(vals, us, j, period, lo, h, 1.0, off) for j in range(start, end)]
             if all(e is not None for e in looked):
                 raw_e = [e for e in looked if e is not None]
                 scale = max(model.scale, *map(abs, win), *map(abs, raw_e))
@@ -444,7 +453,7 @@ class ExplanationClassifier:
             expect = [model.base.expected(start - c + i) * ratio for i in range(len(win))]
         if expect is None:
             period = None
-            recent = sorted(vals[max(lo, start - 32) : start])
+            recent = sorted(vals[max(lo, h - 32) : h])
             m = len(recent)
             level = recent[(m - 1) // 2] / 2.0 + recent[m // 2] / 2.0
             scale = max(model.scale, abs(level), *map(abs, win))
@@ -454,7 +463,7 @@ class ExplanationClassifier:
         z = [(v / scale - e) / sd for v, e in zip(win, expect, strict=True)]
         # (An estimated period can be a point or two long: 3 periods of history
         # are 2.99 of a period estimated 1% long.)
-        cycles = (start - lo) / period if period is not None else 0.0
+        cycles = (h - lo) / period if period is not None else 0.0
         kind = self._decide(z, period is not None, cycles >= self.min_cycles * (1.0 - _NEAR))
         spread = model.sd * ratio * scale if model.sd * ratio > _MIN_SD else 0.0  # below that: rounding only
         return _Judgement(
@@ -538,10 +547,12 @@ class ExplanationClassifier:
             label = "nothing unusual" if kind is AnomalyType.NORMAL else f"a possible {kind.value}"
             return f"{where} was {seen} {when} ({label}); no baseline yet to compare with."
         cycle = _cycle(series, start, j.period)
+        d = [v - e for v, e in zip(j.window, j.expected, strict=True)]
+        i = max(range(len(d)), key=lambda k: abs(d[k]))
         if kind is AnomalyType.TREND:
-            i = len(j.window) - 1
-        else:
-            i = max(range(len(j.window)), key=lambda k: abs(j.window[k] - j.expected[k]))
+            # Where the change stands: the latest point at least half as far out, the same way,
+            # as the farthest (not the window's last point, which may be the recovery).
+            i = max(k for k in range(len(d)) if d[k] * d[i] >= 0.5 * d[i] * d[i])
         value, expect = j.window[i], j.expected[i]
         up = value >= expect
         if j.period is not None:

@@ -378,8 +378,9 @@ class ScoreStream:
         self._base = 0  # absolute index of the first buffered point
         self._n = 0  # points taken
         self._next_start = 0  # absolute index where the next window starts
-        # The current episode of consecutive anomalous windows: (label, end index, anomalous points).
-        self._episode: tuple[AnomalyType, int, int] | None = None
+        # The current episode of consecutive anomalous windows: (label, end index, anomalous points,
+        # start index of its first window).
+        self._episode: tuple[AnomalyType, int, int, int] | None = None
 
     @property
     def points_seen(self) -> int:
@@ -495,15 +496,21 @@ class ScoreStream:
         fallback rule). Later windows of the episode keep the episode's label,
         because their history already holds the anomaly; a SPIKE episode whose
         anomalous points outnumber a spike's (more than ``SPIKE_POINTS``) has
-        turned into a sustained change: TREND.
+        turned into a sustained change: TREND. Their magnitude and sentence
+        measure them against the history before the episode's first window,
+        not against the episode's own earlier points ("212 sd above its
+        baseline of 0.54", not "1.1 sd below its baseline of 13.45"), while
+        the episode spans at most half of :attr:`PointScoringEngine.context_points`;
+        a longer one is measured against the points before the window.
         """
         base, end = self._base, start + self._w
         window = self._vals[start - base : end - base]
-        before = self._vals[max(base, start - LABEL_CONTEXT) - base : start - base]
         episode = self._episode
         fresh_from = start if episode is None else max(start, episode[1])
         hits = sum(1 for v in self._scores[fresh_from - base : end - base] if v >= ALARM)
         if episode is None or start > episode[1]:
+            onset = start
+            before = self._vals[max(base, start - LABEL_CONTEXT) - base : start - base]
             label = fallback_label(window, before)
             forced = None
         else:
@@ -512,6 +519,13 @@ class ScoreStream:
             if forced is AnomalyType.SPIKE and hits > SPIKE_POINTS:
                 forced = AnomalyType.TREND
             label = forced
+            # A later window of the episode measures its departure from the points before the
+            # episode began, while the episode so far spans at most half of the points a window
+            # may read (so that at least half of them came before it, and detect and a trimmed
+            # stream read the same); a longer one, from the points before the window.
+            onset = episode[3] if 0 <= start - episode[3] <= self._keep // 2 else start
+            floor = max(base, start - self._keep, onset - LABEL_CONTEXT)
+            before = self._vals[floor - base : onset - base]
         result = AnomalyResult._trusted(
             self._ids, t_start, t_end, score, label, window_magnitude(window, before), None
         )
@@ -524,16 +538,20 @@ class ScoreStream:
                 self._vals[lo - base : end - base],
                 self._meta,
             )
+            anchor = None if onset == start else onset - lo
             result = label_and_explain(
-                classifier, sub, start - lo, end - lo, result, label, forced, self._memo
+                classifier, sub, start - lo, end - lo, result, label, forced, self._memo, anchor
             )
-        self._episode = (result.anomaly_label, end, hits)
+        self._episode = (result.anomaly_label, end, hits, onset)
         return result
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        episode = state.get("_episode")
+        if isinstance(episode, tuple) and len(episode) == 3:  # from before episodes kept their onset
+            state = {**state, "_episode": (*episode, -(1 << 62))}  # unknown: later windows fall back
         for name, value in state.items():
             object.__setattr__(self, name, value)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import pickle
+import random
+import re
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
@@ -280,3 +282,81 @@ def test_a_series_shorter_than_the_warm_up_warns_it_could_not_alarm() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", InsufficientHistoryWarning)
             engine.detect(_minute_series(need + 200))  # past the warm-up: silent
+
+
+def stepped(seed: int, *, step_from: int, step_to: int, n: int = 500) -> MetricSeries:
+    """A flat series at 100 (noise sd 1) with +50 on ``[step_from, step_to)``."""
+    rng = random.Random(seed)
+    return make([100.0 + rng.gauss(0.0, 1.0) + (50.0 if step_from <= i < step_to else 0.0) for i in range(n)])
+
+
+def test_later_windows_of_an_episode_are_told_against_what_came_before_it() -> None:
+    """Every window of a 100-point step (one episode) is explained against the level before the step.
+
+    Before, a later window's sentence measured it against the points just before that window, which
+    were the step's own: "rose to 150 and stayed there, 0.4 sd above its baseline of 150".
+    """
+    s = stepped(1, step_from=300, step_to=400)
+    flagged = [
+        r for r in Deviation(limit=0.1, window_size_points=10, stride_points=10).detect(s) if r.is_anomalous
+    ]
+    inside = [
+        r for r in flagged if T0 + timedelta(minutes=300) <= r.window_start < T0 + timedelta(minutes=400)
+    ]
+    assert len(inside) >= 8
+    assert all(r.anomaly_label is AnomalyType.TREND for r in inside[1:])
+    for r in inside:
+        assert r.explanation is not None and r.magnitude is not None
+        found = re.search(
+            r"rose to ([\d.]+) and stayed there, ([\d.]+) sd above its baseline of ([\d.]+)", r.explanation
+        )
+        assert found, r.explanation
+        value, sd, baseline = (float(g) for g in found.groups())
+        assert 145.0 < value < 155.0 and 97.0 < baseline < 103.0 and sd > 10.0, r.explanation
+        assert r.magnitude > 0.3  # |150 - 100| / (|150 - 100| + 100): against the level before the step
+
+
+def test_a_trend_sentence_tells_where_the_change_stands_not_the_recovery() -> None:
+    """A TREND window whose last points have recovered is told by its latest point still shifted."""
+    s = stepped(2, step_from=300, step_to=405)
+    results = Deviation(limit=0.1, window_size_points=10, stride_points=10).detect(s)
+    straddle = next(r for r in results if r.window_start == T0 + timedelta(minutes=400))
+    assert straddle.is_anomalous and straddle.anomaly_label is AnomalyType.TREND
+    assert straddle.explanation is not None
+    assert f"rose to {s.values[404]:.4g} and stayed there" in straddle.explanation, straddle.explanation
+
+
+def test_episode_sentences_are_the_same_from_a_trimmed_stream() -> None:
+    """A stream that forgets old points (classifier history of 64) labels and explains a 300-point
+    episode exactly as detect does: the episode's earlier start is used only while both hold it."""
+    from backend.analytics.engines import ZScoreEngine
+
+    s = stepped(3, step_from=200, step_to=500, n=700)
+    engine = ZScoreEngine(classifier_history_points=64)
+    stream = engine.stream(*s.ids)
+    got = []
+    for lo in range(0, len(s), 37):
+        got.extend(stream.update(s.slice(lo, lo + 37)))
+    expected = engine.detect(s)
+    assert got == expected
+    assert sum(r.is_anomalous for r in expected) >= 5
+
+
+def test_a_stream_state_from_before_episodes_kept_their_start_resumes() -> None:
+    """A checkpoint whose running episode has no recorded start (the previous layout) resumes: its
+    later windows keep the episode's label and are told against the points before each window."""
+    s = stepped(1, step_from=300, step_to=400)
+    engine = Deviation(limit=0.1, window_size_points=10, stride_points=10)
+    stream = engine.stream(*s.ids)
+    stream.update(s.slice(0, 350))
+    state = stream.export_state()
+    assert len(state["_episode"]) == 4
+    state["_episode"] = state["_episode"][:3]
+    resumed = ScoreStream.from_state(engine, state)
+    rest = resumed.update(s.slice(350, 500))
+    whole = engine.detect(s)[35:]
+    assert [(r.anomaly_label, r.anomaly_score) for r in rest] == [
+        (r.anomaly_label, r.anomaly_score) for r in whole
+    ]
+    found = re.search(r"baseline of ([\d.]+)", rest[0].explanation or "")
+    assert found and float(found.group(1)) > 140.0  # the step's own points: the start is unknown

@@ -1,0 +1,96 @@
+"""How far from their baseline the sentences of anomalous windows say they are, on the demo's fleet.
+
+A sentence of an anomalous window states the departure in standard deviations
+("rose to 13.38 and stayed there, 212 sd above its baseline of 0.5405"). A
+window the engine found anomalous but whose sentence says it is within a
+couple of sd of its baseline reads to a person on call as a contradiction.
+This script runs ``python -m simulator demo``'s pipeline (default fleet, the
+engine's defaults) for each seed, and counts the anomalous windows' sentences
+by the distance they state (below 3 sd, at least 3 sd, or none stated),
+separately for the first window of an episode (a run of consecutive anomalous
+windows) and for its later windows, whose history already holds the anomaly.
+
+Usage::
+
+    python benchmarks/bench_sentences.py                 # seeds 0-3, zscore
+    python benchmarks/bench_sentences.py --seeds 4-11 --engine combined
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from backend.analytics import AnomalyResult  # noqa: E402
+from simulator.config import FleetConfig  # noqa: E402
+from simulator.demo import run_demo  # noqa: E402
+
+_SD = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]?\d+)?) sd (?:above|below)")
+NEAR = 3.0  # a stated distance below this many sd counts as "near"
+
+
+def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]:
+    """``(first|later, near|far|none)`` counts over the anomalous windows of ``results``.
+
+    A window is *later* when the previous window of its series (in time) is
+    anomalous and ends before it starts (windows do not overlap here) within
+    one window length; *near* when its sentence states fewer than
+    :data:`NEAR` sd, *far* when at least that, *none* when it states no sd.
+    """
+    tally: Counter[tuple[str, str]] = Counter()
+    by_series: dict[tuple[str, str, str, str], list[AnomalyResult]] = {}
+    for r in results:
+        by_series.setdefault((r.tenant_id, r.cluster_id, r.node_id, r.metric_name), []).append(r)
+    for rows in by_series.values():
+        rows.sort(key=lambda r: r.window_start)
+        previous: AnomalyResult | None = None
+        for r in rows:
+            if r.is_anomalous:
+                width = r.window_end - r.window_start
+                later = (
+                    previous is not None
+                    and previous.is_anomalous
+                    and r.window_start - previous.window_end <= width
+                )
+                found = _SD.search(r.explanation or "")
+                distance = "none" if found is None else "near" if float(found.group(1)) < NEAR else "far"
+                tally["later" if later else "first", distance] += 1
+            previous = r
+    return tally
+
+
+def _seeds(text: str) -> list[int]:
+    lo, _, hi = text.partition("-")
+    return list(range(int(lo), int(hi or lo) + 1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0-3", help="a seed or a range, e.g. 4-11 (default 0-3)")
+    parser.add_argument("--engine", default="zscore", help="a registered engine (default zscore)")
+    args = parser.parse_args(argv)
+    total: Counter[tuple[str, str]] = Counter()
+    for seed in _seeds(args.seeds):
+        tally = sentence_tally(run_demo(FleetConfig(seed=seed), engine=args.engine).results)
+        total.update(tally)
+        print(f"seed {seed}: " + ", ".join(f"{a} {b} {n}" for (a, b), n in sorted(tally.items())))
+    for part in ("first", "later"):
+        n = sum(v for (a, _), v in total.items() if a == part)
+        near = total[part, "near"]
+        print(f"{part} windows of an episode: {n}, stating < {NEAR:g} sd: {near} ({near / max(n, 1):.1%})")
+    n = sum(total.values())
+    near = total["first", "near"] + total["later", "near"]
+    print(f"all anomalous windows: {n}, stating < {NEAR:g} sd: {near} ({near / max(n, 1):.1%})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""benchmarks/bench_sentences.py: the tally of stated distances, on hand-made results."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from backend.analytics import AnomalyResult, AnomalyType
+from tests.bench_scripts import load_benchmark
+
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+W = timedelta(minutes=10)
+
+
+def result(node: str, k: int, score: float, sentence: str | None) -> AnomalyResult:
+    label = AnomalyType.TREND if score >= 0.5 else AnomalyType.NORMAL
+    return AnomalyResult(
+        "t", "c", node, "m", T0 + k * W, T0 + k * W + W - timedelta(minutes=1), score, label, None, sentence
+    )
+
+
+def test_tally_splits_first_and_later_windows_and_reads_the_stated_distance() -> None:
+    tally = load_benchmark("bench_sentences").sentence_tally
+    rows = [
+        result("a", 0, 0.1, None),
+        result("a", 1, 0.9, "m rose to 9 and stayed there, 212 sd above its baseline of 0.5"),
+        result("a", 2, 0.8, "m rose to 9 and stayed there, 1.14 sd below its baseline of 9.1"),
+        result("a", 3, 0.2, None),
+        result("a", 4, 0.7, "m spiked to 5, 2.5e+01 sd above its baseline of 1"),
+        result("b", 1, 0.6, "m was at 3 at 10:00 UTC (a possible trend); no baseline yet to compare with."),
+        result("b", 0, 0.9, "m dropped to 1, 0.5 sd below its baseline of 2"),  # out of order: sorted by time
+    ]
+    got = tally(rows)
+    assert got == {("first", "far"): 2, ("later", "near"): 1, ("first", "near"): 1, ("later", "none"): 1}
