@@ -64,6 +64,10 @@ def anomalous_series(draw: st.DrawFn) -> MetricSeries:
     for _ in range(draw(st.integers(0, 3))):
         if n:
             vals[rng.randrange(n)] += rng.choice([-1, 1]) * rng.uniform(3, 30)
+    if n and draw(st.booleans()):  # a level shift held for a while: long episodes of anomalous windows
+        at, shift = rng.randrange(n), rng.choice([-1, 1]) * rng.uniform(5, 40)
+        for i in range(at, min(n, at + rng.randrange(1, 300))):
+            vals[i] += shift
     return MetricSeries("t", "c", "n", "m", [T0 + timedelta(seconds=step * i) for i in range(n)], vals)
 
 

@@ -326,20 +326,37 @@ def test_a_trend_sentence_tells_where_the_change_stands_not_the_recovery() -> No
     assert f"rose to {s.values[404]:.4g} and stayed there" in straddle.explanation, straddle.explanation
 
 
+class ShortHistoryDeviation(Deviation):
+    """Deviation with windows of 10, limit 0.1 and a classifier that reads 64 points of history."""
+
+    def __init__(self, *, classifier_history_points: int = 64) -> None:
+        self.limit = 0.1
+        PointScoringEngine.__init__(
+            self, window_size_points=10, stride_points=10, classifier_history_points=classifier_history_points
+        )
+
+
 def test_episode_sentences_are_the_same_from_a_trimmed_stream() -> None:
     """A stream that forgets old points (classifier history of 64) labels and explains a 300-point
-    episode exactly as detect does: the episode's earlier start is used only while both hold it."""
-    from backend.analytics.engines import ZScoreEngine
-
+    episode exactly as detect does: the episode's start is used only while both hold the points
+    before it (its first 32 points here), then each window is told against the points before it."""
     s = stepped(3, step_from=200, step_to=500, n=700)
-    engine = ZScoreEngine(classifier_history_points=64)
+    engine = ShortHistoryDeviation()
     stream = engine.stream(*s.ids)
     got = []
     for lo in range(0, len(s), 37):
         got.extend(stream.update(s.slice(lo, lo + 37)))
     expected = engine.detect(s)
     assert got == expected
-    assert sum(r.is_anomalous for r in expected) >= 5
+    step = T0 + timedelta(minutes=200)
+    episode = [
+        r for r in expected if r.is_anomalous and step <= r.window_start < step + timedelta(minutes=150)
+    ]
+    assert len(episode) >= 10 and episode[0].window_start == step
+    baselines = [float(re.findall(r"baseline of ([\d.]+)", r.explanation or "")[0]) for r in episode]
+    # Windows starting up to 32 points (half of 64) after the episode's: told against the level
+    # before the step; later ones against the points before them (the step's own).
+    assert all(b < 103.0 for b in baselines[:4]) and all(b > 140.0 for b in baselines[4:])
 
 
 def test_a_stream_state_from_before_episodes_kept_their_start_resumes() -> None:
