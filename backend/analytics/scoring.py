@@ -538,7 +538,9 @@ class ScoreStream:
                 self._vals[lo - base : end - base],
                 self._meta,
             )
-            anchor = None if onset == start else onset - lo
+            # (The classifier may read fewer points than the magnitude: with less than two of its
+            # own before the episode, it judges the window against the points before the window.)
+            anchor = onset - lo if onset != start and onset - lo >= 2 else None
             result = label_and_explain(
                 classifier, sub, start - lo, end - lo, result, label, forced, self._memo, anchor
             )

@@ -359,6 +359,16 @@ def test_episode_sentences_are_the_same_from_a_trimmed_stream() -> None:
     assert all(b < 103.0 for b in baselines[:4]) and all(b > 140.0 for b in baselines[4:])
 
 
+def test_a_classifier_history_shorter_than_the_episode_still_gives_a_baseline() -> None:
+    """With the shortest classifier history (8 points), a later window of an episode, whose start
+    the classifier no longer reads, is told against the points before the window, never "no
+    baseline yet"."""
+    s = stepped(3, step_from=200, step_to=500, n=700)
+    flagged = [r for r in ShortHistoryDeviation(classifier_history_points=8).detect(s) if r.is_anomalous]
+    assert len(flagged) >= 10
+    assert all("no baseline" not in (r.explanation or "no baseline") for r in flagged)
+
+
 def test_a_stream_state_from_before_episodes_kept_their_start_resumes() -> None:
     """A checkpoint whose running episode has no recorded start (the previous layout) resumes: its
     later windows keep the episode's label and are told against the points before each window."""
