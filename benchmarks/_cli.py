@@ -24,3 +24,15 @@ def parse_config(pairs: Sequence[str]) -> dict[str, Any]:
             raise SystemExit(f"--config expects key=value, got {pair!r}")
         config[key] = parse_value(raw)
     return config
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"5000-5004"``, ``"0,3,5"`` or a mix (``"0-2,7"``): the seeds, in order."""
+    out: list[int] = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
+    return out

@@ -56,6 +56,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _cli import parse_seeds
 from _explain_holdout import HOLDOUT_SEEDS, KINDS_BY_BACKGROUND, generate_holdout
 from _explain_tuning import CALENDAR_SEEDS, generate_calendar_cases
 
@@ -65,17 +66,6 @@ from simulator.labeled import KINDS, generate_cases
 TARGET_OVERALL = 0.97
 TARGET_RECALL = 0.95
 Confusion = Counter[tuple[AnomalyType, AnomalyType]]
-
-
-def _seeds(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        else:
-            out.append(int(part))
-    return out
 
 
 def _group(period: int | None) -> str:
@@ -358,16 +348,16 @@ def main() -> None:
     tuning = holdout = calendar = None
     if args.mode in ("calendar", "both"):
         t = time.perf_counter()
-        calendar = calendar_accuracy(_seeds(args.calendar_seeds), args.calendar_per_kind, args.errors)
+        calendar = calendar_accuracy(parse_seeds(args.calendar_seeds), args.calendar_per_kind, args.errors)
         print(f"(accuracy run on the calendar tuning generator took {time.perf_counter() - t:.1f} s)\n")
     if args.mode in ("tuning", "both"):
         t = time.perf_counter()
-        tuning = accuracy(_seeds(args.seeds), args.per_kind, args.errors)
+        tuning = accuracy(parse_seeds(args.seeds), args.per_kind, args.errors)
         print(f"(accuracy run on simulator.labeled took {time.perf_counter() - t:.1f} s)\n")
     if args.mode in ("holdout", "both"):
         t = time.perf_counter()
         holdout = holdout_accuracy(
-            _seeds(args.holdout_seeds),
+            parse_seeds(args.holdout_seeds),
             args.holdout_per_kind,
             args.errors,
             args.history_cycles,

@@ -26,8 +26,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, Path(__file__).resolve().parent):  # the repository, and benchmarks/ when imported
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+from _cli import parse_seeds  # noqa: E402 - benchmarks/ is on sys.path (above)
 
 from backend.analytics import AnomalyResult  # noqa: E402
 from simulator.config import FleetConfig  # noqa: E402
@@ -67,18 +70,13 @@ def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]
     return tally
 
 
-def _seeds(text: str) -> list[int]:
-    lo, _, hi = text.partition("-")
-    return list(range(int(lo), int(hi or lo) + 1))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0-3", help="a seed or a range, e.g. 4-11 (default 0-3)")
+    parser.add_argument("--seeds", default="0-3", help="seeds, e.g. 4-11 or 0,3,5 (default 0-3)")
     parser.add_argument("--engine", default="zscore", help="a registered engine (default zscore)")
     args = parser.parse_args(argv)
     total: Counter[tuple[str, str]] = Counter()
-    for seed in _seeds(args.seeds):
+    for seed in parse_seeds(args.seeds):
         tally = sentence_tally(run_demo(FleetConfig(seed=seed), engine=args.engine).results)
         total.update(tally)
         print(f"seed {seed}: " + ", ".join(f"{a} {b} {n}" for (a, b), n in sorted(tally.items())))
