@@ -509,23 +509,21 @@ class ScoreStream:
         fresh_from = start if episode is None else max(start, episode[1])
         hits = sum(1 for v in self._scores[fresh_from - base : end - base] if v >= ALARM)
         if episode is None or start > episode[1]:
-            onset = start
-            before = self._vals[max(base, start - LABEL_CONTEXT) - base : start - base]
-            label = fallback_label(window, before)
-            forced = None
+            onset, forced = start, None
         else:
             hits += episode[2]
             forced = episode[0]
             if forced is AnomalyType.SPIKE and hits > SPIKE_POINTS:
                 forced = AnomalyType.TREND
-            label = forced
             # A later window of the episode measures its departure from the points before the
             # episode began, while the episode so far spans at most half of the points a window
             # may read (so that at least half of them came before it, and detect and a trimmed
             # stream read the same); a longer one, from the points before the window.
             onset = episode[3] if 0 <= start - episode[3] <= self._keep // 2 else start
-            floor = max(base, start - self._keep, onset - LABEL_CONTEXT)
-            before = self._vals[floor - base : onset - base]
+        # (context_points >= LABEL_CONTEXT: for the first window this is the 32 points before it.)
+        floor = max(base, start - self._keep, onset - LABEL_CONTEXT)
+        before = self._vals[floor - base : onset - base]
+        label = fallback_label(window, before) if forced is None else forced
         result = AnomalyResult._trusted(
             self._ids, t_start, t_end, score, label, window_magnitude(window, before), None
         )
