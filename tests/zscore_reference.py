@@ -79,6 +79,7 @@ class ReferenceZScoreScorer(PointScorer):
         "_stamps",
         "_state",
         "_sums",
+        "_sustained_after",
         "_sustained_seen",
         "_tail_q",
         "_warm",
@@ -126,6 +127,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._scale = [0.0, 0.0, 0.0, 0.0]
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
+        self._sustained_after = 8  # ... before it speaks: a day of them, at least 8 (set by _start)
         # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
         # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
         self._tail_q = _Q99
@@ -207,8 +209,10 @@ class ReferenceZScoreScorer(PointScorer):
         norm = self._norm
         xs = [v * norm for v in warm]
         steps = sorted(b - a for a, b in itertools.pairwise(stamps))
-        slot = max(_SLOT_US, steps[len(steps) // 2])
+        step = steps[len(steps) // 2]
+        slot = max(_SLOT_US, step)
         slots = max(1, round(_DAY_US / slot))
+        self._sustained_after = max(8, -(-_DAY_US // (step * _BLOCK)))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
         self._prof_day = array("q", [-1]) * (3 * slots)
@@ -251,12 +255,13 @@ class ReferenceZScoreScorer(PointScorer):
         s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
-        # sustained channel once it has seen 8 block means.
+        # sustained channel once it has seen a day of block means (at least 8).
         if self._cycle_seen >= _BLOCK:
             k_cycle, clip_cycle = 1.0 / (_MAD_TO_SD * s_cycle), _CLIP * s_cycle
         else:
             k_cycle, clip_cycle = 0.0, math.inf
-        k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if self._sustained_seen >= 8 else 0.0
+        speaks = self._sustained_seen >= self._sustained_after
+        k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if speaks else 0.0
         self._state = (
             level,
             1.0 / (_MAD_TO_SD * s_level),
@@ -323,9 +328,13 @@ class ReferenceZScoreScorer(PointScorer):
             if z > q99:
                 above += 1
             z *= tail
-            # The sustained channel compares with days of the same kind (weekday or weekend) only.
-            e = e_typed
-            if prof_count[typed] < 3:  # the sustained channel trusts only a true median of days
+            # The sustained channel compares with days of the same kind (weekday or weekend) only: their
+            # median from three days; on a weekday whose slot has one or two days, all weekdays, the
+            # point's expectation (made of those days); on a weekend day, nothing before three.
+            count = prof_count[typed]
+            if count >= 3:
+                e = e_typed
+            elif not count or count != prof_count[slot] or typed >= 2 * slots:
                 e = _NAN
             d = v - e if e - e == 0.0 else 0.0
             # Clipped like the scales' inputs, so a spike cannot pass for a sustained departure.

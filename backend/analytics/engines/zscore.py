@@ -63,14 +63,18 @@ as rarely as Gaussian noise would.
 
 **Sustained channel.** A second profile per slot, kept separately for
 weekdays and for weekend days (UTC), gives each point the median of the last
-days *of the same kind* once it has three or more; the point's departure from
-it, clipped at 4 scales (so a spike cannot pass for a sustained departure),
-is averaged over the last 16 points, in its own scale, and ``z`` is the
-larger of the two channels. It speaks once 8 blocks have been compared
-with their kind of day throughout (its scale is the mean absolute of such
-blocks' means): a departure too small for any one point but held over 16
-points adds up, and a weekly rhythm never makes a Saturday look like a
-broken Friday.
+days *of the same kind* once it has three or more. On a weekday whose slot
+has one or two days, all of them weekdays, the point's own expectation (made
+of those days, as above) stands in; a weekend day waits for three weekend
+days, because one weekend day does not foretell the other (a Saturday night
+is not a Friday night). The point's departure, clipped at 4 scales (so a
+spike cannot pass for a sustained departure), is averaged over the last 16
+points, in its own scale, and ``z`` is the larger of the two channels. It
+speaks once a day of blocks (and at least 8) have been compared with their
+kind of day throughout (its scale is the mean absolute of such blocks'
+means), so that its scale knows the day's busy hours as well as its quiet
+ones: a departure too small for any one point but held over 16 points adds
+up, and a weekly rhythm never makes a Saturday look like a broken Friday.
 
 **Scales.** Each model's scale is an exponentially weighted mean of its
 absolute residuals, each clipped at 4 times the current scale (a Huber-style
@@ -93,8 +97,11 @@ unlikely.
 **Warm-up.** The first ``warmup_points`` points (default 64) score 0; they
 fix the value scaling, the slot width and the initial scales, and they enter
 the profiles. Before a day of history the cycle has no say (the local
-models, at three quarters); the cycle model speaks from the second day on,
-the sustained channel from the fourth day of a kind on.
+models, at three quarters); the cycle model speaks from the second day on;
+the sustained channel, on a series that starts on a weekday, from the third
+day on at steps up to 10 minutes (it learns its scale for a day of blocks,
+and at least 8 blocks, from the second day), and on weekends from the fourth
+weekend day (it needs three before).
 
 **Local time.** Days of the week are UTC unless ``utc_offset_minutes`` says
 otherwise (a fleet in UTC-8 passes -480): a point's day of the week is that of
@@ -211,6 +218,7 @@ class ZScoreScorer(PointScorer):
         "_stamps",
         "_state",
         "_sums",
+        "_sustained_after",
         "_sustained_seen",
         "_tail_q",
         "_warm",
@@ -260,6 +268,7 @@ class ZScoreScorer(PointScorer):
         self._scale = [0.0, 0.0, 0.0, 0.0]
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
+        self._sustained_after = 8  # ... before it speaks: a day of them, at least 8 (set by _start)
         # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
         # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
         self._tail_q = _Q99
@@ -305,6 +314,7 @@ class ZScoreScorer(PointScorer):
         """
         slots = dict(state[1])
         slots.setdefault("_kept_scale", None)
+        slots.setdefault("_sustained_after", 8)
         sums = slots["_sums"]
         if isinstance(sums, list) and len(sums) == 7:
             slots["_sums"] = [*sums, 0.0]
@@ -356,8 +366,10 @@ class ZScoreScorer(PointScorer):
         norm = self._norm
         xs = [v * norm for v in warm]
         steps = sorted(b - a for a, b in itertools.pairwise(stamps))
-        slot = max(_SLOT_US, steps[len(steps) // 2])
+        step = steps[len(steps) // 2]
+        slot = max(_SLOT_US, step)
         slots = max(1, round(_DAY_US / slot))
+        self._sustained_after = max(8, -(-_DAY_US // (step * _BLOCK)))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
         self._prof_day = array("q", [-1]) * slots
@@ -399,12 +411,14 @@ class ZScoreScorer(PointScorer):
         s_level, s_trend, s_cycle, s_sustained = [max(v, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
-        # sustained channel once it has seen 8 block means.
+        # sustained channel once it has seen a day of block means (and at least 8), so that its
+        # scale knows the day's busy hours as well as its quiet ones.
         if self._cycle_seen >= _BLOCK:
             k_cycle, clip_cycle = 1.0 / (_MAD_TO_SD * s_cycle), _CLIP * s_cycle
         else:
             k_cycle, clip_cycle = 0.0, math.inf
-        k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if self._sustained_seen >= 8 else 0.0
+        speaks = self._sustained_seen >= self._sustained_after
+        k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if speaks else 0.0
         self._state = (
             level,
             1.0 / (_MAD_TO_SD * s_level),
@@ -541,10 +555,18 @@ class ZScoreScorer(PointScorer):
                 if z > q99:
                     above += 1
                 z *= tail
-                # The sustained channel compares with days of the same kind (weekday or weekend)
-                # only, and trusts only a true median of days (three or more); its departure is
-                # clipped like the scales' inputs (a spike is not a sustained departure).
-                if p_count[u] >= 3 and (e := p_med[u]) - e == 0.0:
+                # The departure from it is clipped like the scales' inputs (a spike is not a sustained
+                # departure).
+                # The sustained channel compares with days of the same kind (weekday or weekend) only:
+                # their median once there are three; on a weekday whose slot has one or two days, all
+                # weekdays, the point's own expectation (made of those days). A weekend day needs three:
+                # one weekend day does not foretell the other (a Saturday night is not a Friday night).
+                cu = p_count[u]
+                if cu >= 3:
+                    e = p_med[u]
+                elif not cu or cu != c or u >= 2 * slots:
+                    e = _NAN
+                if e - e == 0.0:
                     d = v - e
                     if d > clip_cycle:
                         d = clip_cycle
