@@ -212,7 +212,7 @@ class ReferenceZScoreScorer(PointScorer):
         step = steps[len(steps) // 2]
         slot = max(_SLOT_US, step)
         slots = max(1, round(_DAY_US / slot))
-        self._sustained_after = max(8, -(-_DAY_US // (step * _BLOCK)))
+        self._sustained_after = max(8, -(-_DAY_US // (max(step, 1) * _BLOCK)))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
         self._prof_day = array("q", [-1]) * (3 * slots)

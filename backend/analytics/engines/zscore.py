@@ -369,7 +369,7 @@ class ZScoreScorer(PointScorer):
         step = steps[len(steps) // 2]
         slot = max(_SLOT_US, step)
         slots = max(1, round(_DAY_US / slot))
-        self._sustained_after = max(8, -(-_DAY_US // (step * _BLOCK)))
+        self._sustained_after = max(8, -(-_DAY_US // (max(step, 1) * _BLOCK)))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
         self._prof_day = array("q", [-1]) * slots
@@ -555,18 +555,18 @@ class ZScoreScorer(PointScorer):
                 if z > q99:
                     above += 1
                 z *= tail
-                # The departure from it is clipped like the scales' inputs (a spike is not a sustained
-                # departure).
                 # The sustained channel compares with days of the same kind (weekday or weekend) only:
-                # their median once there are three; on a weekday whose slot has one or two days, all
-                # weekdays, the point's own expectation (made of those days). A weekend day needs three:
-                # one weekend day does not foretell the other (a Saturday night is not a Friday night).
+                # their median once there are three. On a weekday whose slot has one or two finished
+                # days, all of them weekdays, the point's own expectation (made of those days) stands
+                # in; a weekend day waits for three, as one weekend day does not foretell the other (a
+                # Saturday night is not a Friday night).
                 cu = p_count[u]
                 if cu >= 3:
                     e = p_med[u]
                 elif not cu or cu != c or u >= 2 * slots:
                     e = _NAN
                 if e - e == 0.0:
+                    # Clipped like the scales' inputs: a spike is not a sustained departure.
                     d = v - e
                     if d > clip_cycle:
                         d = clip_cycle
