@@ -312,14 +312,21 @@ class ExplanationClassifier:
             return start
         return start - min(r - 1, (us[start] % (r * step)) // step)
 
+    def _young_any(self, c: int) -> bool:
+        """Whether a period could appear by autocorrelation after checkpoint ``c``, whatever its model.
+
+        A period needs two of them in the history: one up to ``max_period``
+        can appear while ``c < 2 * max_period``.
+        """
+        return c < 2 * min(self.max_period, (self.history_points - self.recheck_points) // 2)
+
     def _young(self, us: Sequence[int] | None, c: int, start: int, route: str) -> bool:
         """Whether a cycle could be visible from ``start`` and not from the checkpoint ``c``.
 
-        By autocorrelation, a period needs two of them in the history: one up
-        to ``max_period`` can appear while ``c < 2 * max_period``. A daily
-        cycle from the timestamps appears when the history passes two days.
+        By autocorrelation while :meth:`_young_any`; a daily cycle from the
+        timestamps appears when the history passes two days.
         """
-        if c < 2 * min(self.max_period, (self.history_points - self.recheck_points) // 2):
+        if self._young_any(c):
             return True
         if us is None or route == "calendar":
             return False
@@ -423,9 +430,10 @@ class ExplanationClassifier:
         if h - lo < 2 or not win:
             return _Judgement(AnomalyType.NORMAL, win)
         c = self._checkpoint(us, h)
-        model = self._model(vals, us, c, memo)
+        # A young history (a cycle may have become visible between the checkpoint and the window) is
+        # modelled at the window; where that holds whatever the checkpoint's model, it is not found.
+        model = None if c < h and self._young_any(c) else self._model(vals, us, c, memo)
         if model is None or (c < h and self._young(us, c, h, model.route)):
-            # A cycle may have become visible between the checkpoint and the window.
             c = h
             model = self._model(vals, us, c, memo)
         if model is None or (model.scale == 0.0 and max(map(abs, win)) == 0.0):
