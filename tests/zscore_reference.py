@@ -60,6 +60,7 @@ class ReferenceZScoreScorer(PointScorer):
         "_cycle_seen",
         "_held",
         "_kept_scale",
+        "_last_t",
         "_level_buf",
         "_n",
         "_norm",
@@ -79,7 +80,7 @@ class ReferenceZScoreScorer(PointScorer):
         "_stamps",
         "_state",
         "_sums",
-        "_sustained_after",
+        "_sustained_from",
         "_sustained_seen",
         "_tail_q",
         "_warm",
@@ -127,7 +128,9 @@ class ReferenceZScoreScorer(PointScorer):
         self._scale = [0.0, 0.0, 0.0, 0.0]
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
-        self._sustained_after = 8  # ... before it speaks: a day of them, at least 8 (set by _start)
+        # It speaks from 8 of them and a day after the first (the time of the first; -1: none yet).
+        self._sustained_from = -1
+        self._last_t = 0  # the time of the latest point of the latest finished block
         # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
         # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
         self._tail_q = _Q99
@@ -194,6 +197,7 @@ class ReferenceZScoreScorer(PointScorer):
             self._n += take
             i += take
             if self._pending == _BLOCK:
+                self._last_t = stamps[i - 1]
                 self._end_block()
         return out
 
@@ -209,10 +213,8 @@ class ReferenceZScoreScorer(PointScorer):
         norm = self._norm
         xs = [v * norm for v in warm]
         steps = sorted(b - a for a, b in itertools.pairwise(stamps))
-        step = steps[len(steps) // 2]
-        slot = max(_SLOT_US, step)
+        slot = max(_SLOT_US, steps[len(steps) // 2])
         slots = max(1, round(_DAY_US / slot))
-        self._sustained_after = max(8, -(-_DAY_US // (max(step, 1) * _BLOCK)))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
         self._prof_day = array("q", [-1]) * (3 * slots)
@@ -255,12 +257,12 @@ class ReferenceZScoreScorer(PointScorer):
         s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
-        # sustained channel once it has seen a day of block means (at least 8).
+        # sustained channel once it has seen 8 block means over at least a day (from the first).
         if self._cycle_seen >= _BLOCK:
             k_cycle, clip_cycle = 1.0 / (_MAD_TO_SD * s_cycle), _CLIP * s_cycle
         else:
             k_cycle, clip_cycle = 0.0, math.inf
-        speaks = self._sustained_seen >= self._sustained_after
+        speaks = self._sustained_seen >= 8 and self._last_t - self._sustained_from >= _DAY_US
         k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if speaks else 0.0
         self._state = (
             level,
@@ -405,6 +407,8 @@ class ReferenceZScoreScorer(PointScorer):
             if self._sustained_seen:
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
+            if not self._sustained_seen:
+                self._sustained_from = self._last_t
             self._sustained_seen += 1
         self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0

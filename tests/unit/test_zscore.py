@@ -344,8 +344,8 @@ def test_a_scorer_pickled_before_the_first_weekend_rule_resumes() -> None:
 
     Away from a first weekend the rule has nothing to keep, and by Thursday
     the sustained channel has seen more than a day of blocks (it speaks after
-    8 in the old layout), so the resumed scorer scores exactly as one that
-    was never pickled.
+    8 in the old layout, which has no time of its first block), so the
+    resumed scorer scores exactly as one that was never pickled.
     """
     stamps, vals = weekly(1, 5)  # Monday to Sunday: stop on Thursday, resume to the end
     us = [int(t.timestamp()) * 1_000_000 for t in stamps]
@@ -354,7 +354,7 @@ def test_a_scorer_pickled_before_the_first_weekend_rule_resumes() -> None:
     scorer.update_many(vals[:cut], us[:cut])
     state = {name: getattr(scorer, name) for name in ZScoreScorer.__slots__}  # what pickle saves
     assert state.pop("_kept_scale") is None and state["_sums"][7] == 0.0
-    assert state.pop("_sustained_after") == 18  # a day of 16-point blocks at 5 minutes
+    assert state.pop("_sustained_from") > 0 and state.pop("_last_t") > 0
     state["_sums"] = state["_sums"][:7]
     old = ZScoreScorer.__new__(ZScoreScorer)
     old.__setstate__((None, state))
@@ -439,6 +439,27 @@ def test_a_damped_cycle_on_the_third_or_fourth_day_is_found(day: int) -> None:
         hits = flagged(
             ZScoreEngine(classify=False).detect(MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals))
         )
+        assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
+        found += bool(hits)
+    assert found >= 5
+
+
+def test_a_dense_warm_up_does_not_silence_the_sustained_channel() -> None:
+    """The channel's day of learning is a day of time, not a count of blocks at the warm-up's step.
+
+    64 points at 10-second steps, then the 5-minute series with its cycle
+    damped on Thursday: counted in blocks of the warm-up's step, a day would
+    be 540 blocks, 30 days at 5 minutes, and the damped day would go unseen.
+    """
+    found = 0
+    for seed in range(6):
+        stamps, vals, a, b = damped_day(seed, 3)
+        rng = random.Random(seed)
+        burst = [stamps[0] - timedelta(seconds=10 * (64 - i)) for i in range(64)]
+        series = MetricSeries(
+            "acme", "c-1", "n-7", "cpu", burst + stamps, [100.0 + rng.gauss(0.0, 1.0) for _ in burst] + vals
+        )
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
         assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
         found += bool(hits)
     assert found >= 5

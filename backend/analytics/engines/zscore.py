@@ -70,10 +70,10 @@ days, because one weekend day does not foretell the other (a Saturday night
 is not a Friday night). The point's departure, clipped at 4 scales (so a
 spike cannot pass for a sustained departure), is averaged over the last 16
 points, in its own scale, and ``z`` is the larger of the two channels. It
-speaks once a day of blocks (and at least 8) have been compared with their
-kind of day throughout (its scale is the mean absolute of such blocks'
-means), so that its scale knows the day's busy hours as well as its quiet
-ones: a departure too small for any one point but held over 16 points adds
+speaks once 8 blocks have been compared with their kind of day throughout
+and a day has passed since the first of them (its scale is the mean absolute
+of such blocks' means), so that its scale knows the day's busy hours as well
+as its quiet ones, at any step: a departure too small for any one point but held over 16 points adds
 up, and a weekly rhythm never makes a Saturday look like a broken Friday.
 
 **Scales.** Each model's scale is an exponentially weighted mean of its
@@ -98,9 +98,9 @@ unlikely.
 fix the value scaling, the slot width and the initial scales, and they enter
 the profiles. Before a day of history the cycle has no say (the local
 models, at three quarters); the cycle model speaks from the second day on;
-the sustained channel, on a series that starts on a weekday, from the third
-day on at steps up to 10 minutes (it learns its scale for a day of blocks,
-and at least 8 blocks, from the second day), and on weekends from the fourth
+the sustained channel, on a series that starts on a weekday, from about the
+third day on at steps up to 10 minutes (it learns its scale for a day, and
+for at least 8 blocks, from the second day), and on weekends from the fourth
 weekend day (it needs three before).
 
 **Local time.** Days of the week are UTC unless ``utc_offset_minutes`` says
@@ -198,6 +198,7 @@ class ZScoreScorer(PointScorer):
         "_held",
         "_hold_blocks",
         "_kept_scale",
+        "_last_t",
         "_level_buf",
         "_n",
         "_norm",
@@ -218,7 +219,7 @@ class ZScoreScorer(PointScorer):
         "_stamps",
         "_state",
         "_sums",
-        "_sustained_after",
+        "_sustained_from",
         "_sustained_seen",
         "_tail_q",
         "_warm",
@@ -268,7 +269,9 @@ class ZScoreScorer(PointScorer):
         self._scale = [0.0, 0.0, 0.0, 0.0]
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
-        self._sustained_after = 8  # ... before it speaks: a day of them, at least 8 (set by _start)
+        # It speaks from 8 of them and a day after the first (the time of the first; -1: none yet).
+        self._sustained_from = -1
+        self._last_t = 0  # the time of the latest point of the latest finished block
         # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
         # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
         self._tail_q = _Q99
@@ -314,7 +317,9 @@ class ZScoreScorer(PointScorer):
         """
         slots = dict(state[1])
         slots.setdefault("_kept_scale", None)
-        slots.setdefault("_sustained_after", 8)
+        # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
+        slots.setdefault("_sustained_from", -_DAY_US)
+        slots.setdefault("_last_t", 0)
         sums = slots["_sums"]
         if isinstance(sums, list) and len(sums) == 7:
             slots["_sums"] = [*sums, 0.0]
@@ -366,10 +371,8 @@ class ZScoreScorer(PointScorer):
         norm = self._norm
         xs = [v * norm for v in warm]
         steps = sorted(b - a for a, b in itertools.pairwise(stamps))
-        step = steps[len(steps) // 2]
-        slot = max(_SLOT_US, step)
+        slot = max(_SLOT_US, steps[len(steps) // 2])
         slots = max(1, round(_DAY_US / slot))
-        self._sustained_after = max(8, -(-_DAY_US // (max(step, 1) * _BLOCK)))
         self._slots = slots
         self._slot_us = -(-_DAY_US // slots)
         self._prof_day = array("q", [-1]) * slots
@@ -411,13 +414,13 @@ class ZScoreScorer(PointScorer):
         s_level, s_trend, s_cycle, s_sustained = [max(v, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
-        # sustained channel once it has seen a day of block means (and at least 8), so that its
-        # scale knows the day's busy hours as well as its quiet ones.
+        # sustained channel once it has seen 8 block means over at least a day (from the end of the
+        # first), so that its scale knows the day's busy hours as well as its quiet ones.
         if self._cycle_seen >= _BLOCK:
             k_cycle, clip_cycle = 1.0 / (_MAD_TO_SD * s_cycle), _CLIP * s_cycle
         else:
             k_cycle, clip_cycle = 0.0, math.inf
-        speaks = self._sustained_seen >= self._sustained_after
+        speaks = self._sustained_seen >= 8 and self._last_t - self._sustained_from >= _DAY_US
         k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if speaks else 0.0
         self._state = (
             level,
@@ -595,6 +598,7 @@ class ZScoreScorer(PointScorer):
                 sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
                 sums[7] = n_first
                 self._ring_sum = ring_sum
+                self._last_t = t
                 self._end_block()
                 pos = 0
                 if i == n:
@@ -703,6 +707,8 @@ class ZScoreScorer(PointScorer):
             if self._sustained_seen:
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
+            if not self._sustained_seen:
+                self._sustained_from = self._last_t
             self._sustained_seen += 1
         self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0
