@@ -362,20 +362,21 @@ def test_a_scorer_pickled_before_the_first_weekend_rule_resumes() -> None:
     assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])
 
 
+def from_monday(n: int) -> list[datetime]:
+    """``n`` timestamps at 5 minutes from Monday 2024-04-29 00:00 UTC."""
+    monday = datetime(2024, 4, 29, tzinfo=timezone.utc)
+    return [monday + timedelta(minutes=5 * i) for i in range(n)]
+
+
 def incident_day(seed: int, *, permanent: bool, days: int = 6) -> tuple[list[datetime], list[float], int]:
     """``days`` days at 5 minutes from a Monday of a daily sine (swing 20 sd); from Thursday 06:00, +10 sd
     for 6 hours or for good. (A departure on a first weekend: see test_a_shift_on_the_first_weekend_...)"""
     per_day = 288
-    rng = random.Random(seed)
-    vals = [
-        100.0 + 10.0 * math.sin(2 * math.pi * i / per_day) + rng.gauss(0.0, 1.0)
-        for i in range(days * per_day)
-    ]
+    vals = daily(days * per_day, seed, per_day=per_day)
     onset = 3 * per_day + 72
     for i in range(onset, len(vals) if permanent else onset + 72):
         vals[i] += 10.0
-    monday = datetime(2024, 4, 29, tzinfo=timezone.utc)
-    return [monday + timedelta(minutes=5 * i) for i in range(len(vals))], vals, onset
+    return from_monday(len(vals)), vals, onset
 
 
 def test_an_incident_does_not_blunt_the_next_day() -> None:
@@ -411,15 +412,12 @@ def damped_day(seed: int, day: int) -> tuple[list[datetime], list[float], int, i
     """5 days at 5 minutes from a Monday of a daily sine (swing 5 sd); on ``day`` from 06:00, for 24
     hours, the swing cut to 30%: no point is more than 3.5 sd from its usual value."""
     per_day = 288
-    rng = random.Random(seed)
     a = day * per_day + 72
     b = a + per_day
-    vals = [
-        100.0 + 5.0 * math.sin(2 * math.pi * i / per_day) * (0.3 if a <= i < b else 1.0) + rng.gauss(0.0, 1.0)
-        for i in range(5 * per_day)
-    ]
-    monday = datetime(2024, 4, 29, tzinfo=timezone.utc)
-    return [monday + timedelta(minutes=5 * i) for i in range(len(vals))], vals, a, b
+    vals = daily(5 * per_day, seed, per_day=per_day, swing=10.0)
+    for i in range(a, b):
+        vals[i] -= 0.7 * 5.0 * math.sin(2 * math.pi * i / per_day)
+    return from_monday(len(vals)), vals, a, b
 
 
 @pytest.mark.parametrize("day", [2, 3])

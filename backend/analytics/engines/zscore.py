@@ -73,8 +73,9 @@ points, in its own scale, and ``z`` is the larger of the two channels. It
 speaks once 8 blocks have been compared with their kind of day throughout
 and a day has passed since the first of them (its scale is the mean absolute
 of such blocks' means), so that its scale knows the day's busy hours as well
-as its quiet ones, at any step: a departure too small for any one point but held over 16 points adds
-up, and a weekly rhythm never makes a Saturday look like a broken Friday.
+as its quiet ones, at any step: a departure too small for any one point but
+held over 16 points adds up, and a weekly rhythm never makes a Saturday look
+like a broken Friday.
 
 **Scales.** Each model's scale is an exponentially weighted mean of its
 absolute residuals, each clipped at 4 times the current scale (a Huber-style
