@@ -173,6 +173,16 @@ def test_extreme_scales_give_finite_scores(values: list[float], jump: int | None
         assert any(r.is_anomalous and r.window_start <= at <= r.window_end for r in results)
 
 
+def test_a_warm_up_of_subnormal_values_does_not_overflow() -> None:
+    """Values scaled so the warm-up's largest is about 2**-10 would need a factor above the float
+    range for a warm-up of subnormals (5e-324 needs 2**1063): the factor stops at 2**1023."""
+    minute = 60_000_000
+    scorer = ZScoreScorer()
+    scores = scorer.update_many([5e-324, 0.0, -5e-324] * 30 + [1.0], list(range(0, 91 * minute, minute)))
+    assert all(0.0 <= x <= 1.0 for x in scores)
+    assert scores[-1] == 1.0  # a jump by 300 orders of magnitude is off the scale
+
+
 def test_scale_free() -> None:
     """Multiplying a series by a power of two leaves every score unchanged."""
     vals = daily(2000, 10)

@@ -368,7 +368,9 @@ class ZScoreScorer(PointScorer):
         # differences of opposite extremes stay finite, and the scale is the same at any level.
         biggest = max(map(abs, warm))
         if biggest > 0.0:
-            self._norm = math.ldexp(1.0, -10 - math.frexp(biggest)[1])
+            # (At most 2**1023, a finite float: a warm-up of subnormal values is scaled as far as
+            # it can be, not to infinity.)
+            self._norm = math.ldexp(1.0, min(-10 - math.frexp(biggest)[1], 1023))
         norm = self._norm
         xs = [v * norm for v in warm]
         steps = sorted(b - a for a, b in itertools.pairwise(stamps))
