@@ -45,7 +45,8 @@ def datetime_to_epoch_us(value: datetime) -> int:
 
 def epoch_us_to_datetime(us: int) -> datetime:
     """The UTC ``datetime`` for ``us`` microseconds since the epoch (exact)."""
-    return _EPOCH + timedelta(microseconds=us)
+    # (timedelta * int is exact, and about twice as fast as timedelta(microseconds=us).)
+    return _EPOCH + _ONE_US * us
 
 
 class _ArrayView:
@@ -136,12 +137,13 @@ class TimestampSequence(_ArrayView, Sequence[datetime]):
     def __getitem__(self, index: int | slice) -> datetime | TimestampSequence:
         if isinstance(index, slice):
             return TimestampSequence(self._data[index])
-        return _EPOCH + timedelta(microseconds=self._data[index])
+        us: int = self._data[index]
+        return _EPOCH + _ONE_US * us
 
     def __iter__(self) -> Iterator[datetime]:
-        epoch = _EPOCH
+        epoch, one_us = _EPOCH, _ONE_US
         for us in self._data:
-            yield epoch + timedelta(microseconds=us)
+            yield epoch + one_us * us
 
     @property
     def epoch_us(self) -> memoryview:

@@ -77,6 +77,22 @@ def p95(scores: Sequence[float]) -> float:
     return min(max(value, data[j]), data[j + 1])
 
 
+def _fold_series(
+    nodes: dict[tuple[str, str, str], dict[str, float]],
+    anomalies: dict[tuple[str, str, str], int],
+    ids: tuple[str, str, str, str],
+    top: float,
+    hits: int,
+) -> None:
+    """Fold a run of one series' results (their max score, their anomalous count) into its node."""
+    key = (ids[0], ids[1], ids[2])
+    metrics = nodes.setdefault(key, {})
+    previous = metrics.get(ids[3])
+    if previous is None or top > previous:
+        metrics[ids[3]] = top
+    anomalies[key] = anomalies.get(key, 0) + hits
+
+
 @dataclass(frozen=True, slots=True)
 class FleetScores:
     """All three levels at once, as :meth:`AggregationPipeline.run` returns them."""
@@ -181,21 +197,38 @@ class AggregationPipeline:
         """
         nodes: dict[tuple[str, str, str], dict[str, float]] = {}
         anomalies: dict[tuple[str, str, str], int] = {}
+        normal = AnomalyType.NORMAL
+        # An engine's results come series by series: while the ids are the very same objects as
+        # the previous result's, its series' running max and count are kept in locals (folded in
+        # when the series changes), which halves the cost per result of a long run of windows.
+        last: tuple[str, str, str, str] | None = None
+        top, hits = -1.0, 0
         for i, result in enumerate(results):
             if not isinstance(result, AnomalyResult):
                 raise TypeError(
                     f"{_OWNER}.aggregate_nodes: results[{i}] must be an AnomalyResult, "
                     f"got {type(result).__name__}"
                 )
-            key = (result.tenant_id, result.cluster_id, result.node_id)
-            metrics = nodes.setdefault(key, {})
-            previous = metrics.get(result.metric_name)
-            if previous is None or result.anomaly_score > previous:
-                metrics[result.metric_name] = result.anomaly_score
-            if result.anomaly_label is not AnomalyType.NORMAL:
-                anomalies[key] = anomalies.get(key, 0) + 1
-            else:
-                anomalies.setdefault(key, 0)
+            if (
+                last is not None
+                and result.metric_name is last[3]
+                and result.node_id is last[2]
+                and result.cluster_id is last[1]
+                and result.tenant_id is last[0]
+            ):
+                score = result.anomaly_score
+                if score > top:  # noqa: PLR1730 - a max() call costs more here
+                    top = score
+                if result.anomaly_label is not normal:
+                    hits += 1
+                continue
+            if last is not None:
+                _fold_series(nodes, anomalies, last, top, hits)
+            last = (result.tenant_id, result.cluster_id, result.node_id, result.metric_name)
+            top = result.anomaly_score
+            hits = 0 if result.anomaly_label is normal else 1
+        if last is not None:
+            _fold_series(nodes, anomalies, last, top, hits)
         out = []
         for key in sorted(nodes):
             metrics = nodes[key]

@@ -75,6 +75,7 @@ from ._labels import (
     new_memo,
     window_magnitude,
 )
+from ._sequences import _EPOCH, _ONE_US
 from ._validate import (
     MAX_POINTS,
     check_bool,
@@ -182,7 +183,12 @@ class RescaledScorer(PointScorer):
     def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
         """The re-scaled scores of ``values``."""
         thr = self.raw_threshold
-        return [raw_to_unit(r, thr) for r in self.inner.update_many(values, stamps)]
+        raws = self.inner.update_many(values, stamps)
+        if thr >= 1.0:
+            return [raw_to_unit(r, thr) for r in raws]
+        # raw_to_unit inlined (the same operations, so the same floats): once per point.
+        alarm, span = ALARM, 1.0 - thr
+        return [alarm * r / thr if r < thr else alarm + alarm * (r - thr) / span for r in raws]
 
 
 _BASE_POINT_SETTINGS = frozenset({"window_size_points", "stride_points", "classifier_history_points"})
@@ -454,27 +460,28 @@ class ScoreStream:
         self._n += len(new_vals)
         w, stride, base = self._w, self._stride, self._base
         scores, us = self._scores, self._us
-        to_dt = epoch_us_to_datetime
+        epoch, one_us = _EPOCH, _ONE_US  # (epoch_us_to_datetime, inlined: once per window)
         trusted = AnomalyResult._trusted
         ids = self._ids
         normal = AnomalyType.NORMAL
         out: list[AnomalyResult] = []
-        start = self._next_start
-        while start + w <= self._n:
+        append = out.append
+        starts = range(self._next_start, self._n - w + 1, stride)  # every window that ends by now
+        for start in starts:
             lo = start - base
             if w == 1:
                 score = scores[lo]
-                t_start = t_end = to_dt(us[lo])
+                t_start = t_end = epoch + one_us * us[lo]
             else:
                 score = max(scores[lo : lo + w])
-                t_start, t_end = to_dt(us[lo]), to_dt(us[lo + w - 1])
+                t_start, t_end = epoch + one_us * us[lo], epoch + one_us * us[lo + w - 1]
             if score >= ALARM:
-                out.append(self._anomalous(start, t_start, t_end, score))
+                append(self._anomalous(start, t_start, t_end, score))
             else:
                 self._episode = None
-                out.append(trusted(ids, t_start, t_end, score, normal, None, None))
-            start += stride
-        self._next_start = start
+                append(trusted(ids, t_start, t_end, score, normal, None, None))
+        if starts:
+            self._next_start = starts[-1] + stride
         if not whole:
             self._trim()
         return out

@@ -6,6 +6,8 @@ import statistics
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.analytics import (
     AggregatedAnomalyScore,
@@ -35,6 +37,60 @@ def test_metric_is_max_over_windows_and_counts() -> None:
     (node,) = AggregationPipeline(AggregationStrategy.MEAN).aggregate_nodes(results)
     assert node.aggregate_score == pytest.approx((0.9 + 0.4) / 2)
     assert node.num_metrics_analyzed == 2 and node.num_anomalies_detected == 2
+
+
+_IDS = [
+    ("a", "c1", "n1", "cpu"),
+    ("a", "c1", "n1", "mem"),
+    ("a", "c1", "n2", "cpu"),
+    ("b", "c1", "n1", "cpu"),
+]
+
+
+def _fresh(text: str) -> str:
+    """An equal string that is not the same object (runs of results need not share id objects)."""
+    return "".join(list(text))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(_IDS) - 1),
+            st.floats(0.0, 1.0),
+            st.sampled_from(["normal", "spike", "trend"]),
+            st.booleans(),
+        ),
+        max_size=40,
+    )
+)
+def test_node_scores_are_the_per_metric_max_whatever_the_order(
+    rows: list[tuple[int, float, str, bool]],
+) -> None:
+    """Per node: each metric's max window score and the non-NORMAL count, in any order, ids shared or not.
+
+    Runs of one series' results are folded at once (a fast path keyed on the ids' identity):
+    interleaved series, and equal ids that are distinct objects, must give the same answer.
+    """
+    results = []
+    for k, score, label, fresh in rows:
+        t, c, n, m = (_fresh(x) for x in _IDS[k]) if fresh else _IDS[k]
+        results.append(AnomalyResult(t, c, n, m, T, T, score, label))
+    pipeline = AggregationPipeline(AggregationStrategy.MAX)
+    got = pipeline.aggregate_nodes(results)
+    expected: dict[tuple[str, str, str], tuple[dict[str, float], int]] = {}
+    for r in results:
+        key = (r.tenant_id, r.cluster_id, r.node_id)
+        metrics, hits = expected.get(key, ({}, 0))
+        metrics[r.metric_name] = max(metrics.get(r.metric_name, 0.0), r.anomaly_score)
+        expected[key] = (metrics, hits + (r.anomaly_label.value != "normal"))
+    assert [(g.tenant_id, g.cluster_id, g.node_id) for g in got] == sorted(expected)
+    for node in got:
+        assert node.cluster_id is not None and node.node_id is not None
+        metrics, hits = expected[(node.tenant_id, node.cluster_id, node.node_id)]
+        assert node.aggregate_score == max(metrics.values())
+        assert node.num_metrics_analyzed == len(metrics)
+        assert node.num_anomalies_detected == hits
+    assert pipeline.aggregate_nodes(results[::-1]) == got
 
 
 @pytest.mark.parametrize(

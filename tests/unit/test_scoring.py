@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.analytics import AnomalyType, MetricSeries
 from backend.analytics._labels import fallback_label, window_magnitude
@@ -184,6 +186,23 @@ def test_rescaled_scorer_keeps_the_ranking() -> None:
     scaled = RescaledScorer(inner, 0.3)
     assert scaled.warmup_points == 1
     assert scaled.update_many([1.0, 1.1, 3.0, 1.0], [0, 1, 2, 3]) == [raw_to_unit(r, 0.3) for r in raw]
+
+
+class _Given(PointScorer):
+    """An inner scorer that returns the raw scores it was built with (for RescaledScorer)."""
+
+    def __init__(self, raws: list[float]) -> None:
+        self.raws = raws
+
+    def update(self, x: float, t: int) -> float:
+        return self.raws[t]
+
+
+@given(st.lists(st.floats(0.0, 1.0), max_size=30), st.floats(0.0, 1.0))
+def test_rescaled_scores_are_raw_to_unit_to_the_last_bit(raws: list[float], thr: float) -> None:
+    """RescaledScorer's inlined loop gives exactly raw_to_unit of each raw score, at any threshold."""
+    got = RescaledScorer(_Given(raws), thr).update_many([0.0] * len(raws), list(range(len(raws))))
+    assert [s.hex() for s in got] == [raw_to_unit(r, thr).hex() for r in raws]
 
 
 def test_z_score_to_unit() -> None:

@@ -19,6 +19,7 @@ from backend.analytics import (
     AnomalyType,
     MetricSeries,
 )
+from backend.analytics.types import datetime_to_epoch_us, epoch_us_to_datetime
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -452,3 +453,26 @@ def test_lone_surrogate_in_an_id_is_a_value_error(field: str) -> None:
         AnomalyResult(t, c, n, m, T0, T0, 0.1, AnomalyType.NORMAL)
     with pytest.raises(ValueError, match="explanation must be Unicode text"):
         AnomalyResult("t", "c", "n", "m", T0, T0, 0.9, AnomalyType.SPIKE, None, "jump \udcff")
+
+
+def test_trusted_result_equals_the_validated_one_field_by_field() -> None:
+    """``AnomalyResult._trusted`` (the engines' fast path: slot setters by field order) sets every field."""
+    values = ("t", "c", "n", "m", T0, T0 + timedelta(minutes=5), 0.75, AnomalyType.TREND, 0.25, "it rose")
+    fast = AnomalyResult._trusted(("t", "c", "n", "m"), *values[4:])
+    assert fast == AnomalyResult(*values)
+    assert [getattr(fast, name) for name in AnomalyResult.__slots__] == list(values)
+
+
+@pytest.mark.parametrize(
+    "us",
+    [0, 1, -1, 1_714_557_600_123_456, -62_135_596_800_000_000, 253_402_300_799_999_999],
+)
+def test_epoch_microseconds_to_datetime_is_exact(us: int) -> None:
+    """Epoch microseconds -> datetime -> epoch microseconds is the identity, to the first and last instant.
+
+    (-62135596800000000 is 0001-01-01T00:00:00Z, 253402300799999999 is 9999-12-31T23:59:59.999999Z.)
+    """
+    stamp = epoch_us_to_datetime(us)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert stamp == epoch + timedelta(microseconds=us) and stamp.tzinfo is timezone.utc
+    assert datetime_to_epoch_us(stamp) == us
