@@ -32,6 +32,7 @@ _FRESH = 0.75  # before a day of history, the local models' z counts three quart
 _Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
 _TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
 _NAN = math.nan
+_LONG = 64  # points: the long sustained channel's span
 
 
 def _bounded(owner: str, field: str, value: object, least: int) -> int:
@@ -62,6 +63,13 @@ class ReferenceZScoreScorer(PointScorer):
         "_kept_scale",
         "_last_t",
         "_level_buf",
+        "_long",
+        "_long_base",
+        "_long_from",
+        "_long_loud",
+        "_long_run",
+        "_long_seen",
+        "_long_sum",
         "_n",
         "_norm",
         "_pending",
@@ -124,8 +132,9 @@ class ReferenceZScoreScorer(PointScorer):
         self._norm = 1.0  # values are multiplied by this (a power of two) before any arithmetic
         self._level_buf: list[float] = []  # the latest values
         # Mean absolute residual of: the level model, the trend model, the cycle model (point by
-        # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel).
-        self._scale = [0.0, 0.0, 0.0, 0.0]
+        # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel)
+        # and over _LONG points (the long channel).
+        self._scale = [0.0, 0.0, 0.0, 0.0, 0.0]
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
         # It speaks from 8 of them and a day after the first (the time of the first; -1: none yet).
@@ -137,6 +146,16 @@ class ReferenceZScoreScorer(PointScorer):
         self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up)
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
+        # The long channel: the same residuals over the last _LONG points (slot _long_base + the
+        # point's place in its block), the blocks in a row wholly compared with their kind of
+        # day, the samples its scale has had, and its points above the line, net of those below.
+        self._long = [0.0] * _LONG
+        self._long_sum = 0.0
+        self._long_base = 0
+        self._long_from = -1  # the time of its first sample (-1: none yet)
+        self._long_run = 0
+        self._long_seen = 0
+        self._long_loud = 0
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
         self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0  # points of the current block already taken
@@ -256,7 +275,7 @@ class ReferenceZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained = (max(v, floor) for v in self._scale)
+        s_level, s_trend, s_cycle, s_sustained, s_long = (max(v, floor) for v in self._scale)
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means over at least a day (from the first).
@@ -266,6 +285,9 @@ class ReferenceZScoreScorer(PointScorer):
             k_cycle, clip_cycle = 0.0, math.inf
         speaks = self._sustained_seen >= 8 and self._last_t - self._sustained_from >= _DAY_US
         k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if speaks else 0.0
+        # The long channel speaks with it, on the same terms from its own samples.
+        long_speaks = self._long_seen >= 8 and self._last_t - self._long_from >= _DAY_US
+        k_long = 1.0 / (_MAD_TO_SD * s_long) / _LONG if speaks and long_speaks else 0.0
         self._state = (
             level,
             1.0 / (_MAD_TO_SD * s_level),
@@ -278,13 +300,15 @@ class ReferenceZScoreScorer(PointScorer):
             clip_cycle,
             k_sustained / _BLOCK,
             self._tail_q,
+            k_long,
         )
 
     def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
-        k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
+        k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         norm, thr = self._norm, self.z_threshold
+        long_buf, long_sum, lb, loud = self._long, self._long_sum, self._long_base, self._long_loud
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
@@ -350,6 +374,13 @@ class ReferenceZScoreScorer(PointScorer):
                 ring[pos] = d
                 zs = abs(ring_sum) * k_sustained
                 z = max(z, zs)
+                long_sum += d - long_buf[lb + pos]
+                long_buf[lb + pos] = d
+                zl = abs(long_sum) * k_long
+                # At or above the line for at most incident_points points, net of those below it.
+                loud = loud + 1 if zl >= thr else max(loud - 1, 0)
+                if zl < thr or loud <= self.incident_points:
+                    z = max(z, zl)
             else:
                 z = _INF
             pos += 1
@@ -366,6 +397,7 @@ class ReferenceZScoreScorer(PointScorer):
             n_first,
         )
         self._ring_sum = ring_sum
+        self._long_sum, self._long_loud = long_sum, loud
         return out
 
     def _end_block(self) -> None:
@@ -412,6 +444,20 @@ class ReferenceZScoreScorer(PointScorer):
             if not self._sustained_seen:
                 self._sustained_from = self._last_t
             self._sustained_seen += 1
+        # The long channel: exact again; one sample of its mean once _LONG points in a row were
+        # compared with their kind of day.
+        with contextlib.suppress(OverflowError):
+            self._long_sum = math.fsum(self._long)
+        self._long_base = (self._long_base + _BLOCK) % _LONG
+        self._long_run = self._long_run + 1 if n_typed == _BLOCK else 0
+        if self._long_run * _BLOCK >= _LONG:
+            mean = abs(self._long_sum) / _LONG
+            if self._long_seen:
+                mean = min(mean, _CLIP * scale[4])
+            scale[4] = _fold(scale[4], mean, self._long_seen, 1, alpha)
+            if not self._long_seen:
+                self._long_from = self._last_t
+            self._long_seen += 1
         self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0
         keep = self.level_points

@@ -350,7 +350,7 @@ def test_the_first_weekend_does_not_blunt_its_own_sunday() -> None:
 
 def test_a_scorer_pickled_before_the_first_weekend_rule_resumes() -> None:
     """A live checkpoint's scorer from an earlier layout (no kept scale, seven block sums, no day of
-    blocks before the sustained channel speaks) resumes.
+    blocks before the sustained channel speaks, no long channel) resumes.
 
     Away from a first weekend the rule has nothing to keep, and by Thursday
     the sustained channel has seen more than a day of blocks (it speaks after
@@ -370,6 +370,36 @@ def test_a_scorer_pickled_before_the_first_weekend_rule_resumes() -> None:
     old.__setstate__((None, state))
     resumed = pickle.loads(pickle.dumps(old))
     assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])
+
+
+def test_a_scorer_pickled_before_the_long_channel_resumes() -> None:
+    """A checkpoint's scorer without the long channel (four scales, an 11-number block state) resumes.
+
+    Its long channel starts empty and stays silent until its scale has had 8
+    samples (a sample a block from the 4th, so 11 blocks): until then its scores are at most those of a scorer
+    that was never pickled (one channel fewer); then it learns, and speaks a day after its first
+    sample, on the same terms as the sustained channel (not from a young scale).
+    """
+    stamps, vals = weekly(1, 5)
+    us = [int(t.timestamp()) * 1_000_000 for t in stamps]
+    cut = 3 * 288 + 7  # in the middle of a block
+    scorer = ZScoreScorer()
+    scorer.update_many(vals[:cut], us[:cut])
+    state = {name: getattr(scorer, name) for name in ZScoreScorer.__slots__}
+    for name in ("_long", "_long_base", "_long_loud", "_long_run", "_long_seen", "_long_sum"):
+        del state[name]
+    state["_scale"], state["_state"] = state["_scale"][:4], state["_state"][:11]
+    old = ZScoreScorer.__new__(ZScoreScorer)
+    old.__setstate__((None, state))
+    resumed = pickle.loads(pickle.dumps(old))
+    quiet = 9 + 10 * 16  # the rest of the block, then 10 more: its 1st sample after 4, its 8th after 11
+    got, want = resumed.update_many(vals[cut:], us[cut:]), scorer.update_many(vals[cut:], us[cut:])
+    assert all(a <= b for a, b in zip(got[:quiet], want[:quiet], strict=True))
+    assert got[:quiet] != want[:quiet]  # the long channel counts in the never-pickled one
+    assert resumed._long_seen > 8 and resumed._scale[4] > 0.0
+    # Both alarm at the same points: the first Saturday, which runs at 60% of the weekdays.
+    alarms = [i for i, score in enumerate(got) if score >= 0.5]
+    assert alarms and alarms == [i for i, score in enumerate(want) if score >= 0.5]
 
 
 def from_monday(n: int) -> list[datetime]:
@@ -409,7 +439,11 @@ def test_an_incident_does_not_blunt_the_next_day() -> None:
 
 
 def test_a_permanent_shift_is_accepted_as_the_new_normal_within_a_day() -> None:
-    """A lasting +10 sd step alarms, then goes quiet within 30 hours (the hold, then the scale grows)."""
+    """A lasting +10 sd step alarms, then goes quiet within 30 hours (the hold, then the scale grows).
+
+    The long channel (64 points) would hold it for about 32 hours: it stands
+    down after ``incident_points`` points above the line, net of those below.
+    """
     for seed in range(3):
         stamps, vals, onset = incident_day(seed, permanent=True)
         series = MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals)
@@ -418,15 +452,18 @@ def test_a_permanent_shift_is_accepted_as_the_new_normal_within_a_day() -> None:
         assert max(r.window_end for r in hits) < stamps[onset] + timedelta(hours=30)
 
 
-def damped_day(seed: int, day: int) -> tuple[list[datetime], list[float], int, int]:
-    """5 days at 5 minutes from a Monday of a daily sine (swing 5 sd); on ``day`` from 06:00, for 24
-    hours, the swing cut to 30%: no point is more than 3.5 sd from its usual value."""
+def damped_day(
+    seed: int, day: int, *, amplitude: float = 5.0, cut: float = 0.7
+) -> tuple[list[datetime], list[float], int, int]:
+    """5 days at 5 minutes from a Monday of a daily sine (``amplitude`` sd, 5 by default); on ``day``
+    from 06:00, for 24 hours, the swing cut by ``cut`` (to 30% by default: then no point is more than
+    3.5 sd from its usual value)."""
     per_day = 288
     a = day * per_day + 72
     b = a + per_day
-    vals = daily(5 * per_day, seed, per_day=per_day, swing=10.0)
+    vals = daily(5 * per_day, seed, per_day=per_day, swing=2.0 * amplitude)
     for i in range(a, b):
-        vals[i] -= 0.7 * 5.0 * math.sin(2 * math.pi * i / per_day)
+        vals[i] -= cut * amplitude * math.sin(2 * math.pi * i / per_day)
     return from_monday(len(vals)), vals, a, b
 
 
@@ -450,6 +487,24 @@ def test_a_damped_cycle_on_the_third_or_fourth_day_is_found(day: int) -> None:
         assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
         found += bool(hits)
     assert found >= 5
+
+
+def test_a_gentler_damped_cycle_is_found_by_the_long_channel() -> None:
+    """A 3-sd daily sine whose swing is cut to 30% for Thursday: departures of about 2 sd at most.
+
+    Averaged over 16 points they stay under the line; over 64 (the long
+    channel) they cross it: found on at least 7 of 8 seeds (3 of 8 before the
+    long channel), and nothing alarms outside the damped day.
+    """
+    found = 0
+    for seed in range(8):
+        stamps, vals, a, b = damped_day(seed, 3, amplitude=3.0)
+        hits = flagged(
+            ZScoreEngine(classify=False).detect(MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals))
+        )
+        assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
+        found += bool(hits)
+    assert found >= 7
 
 
 def test_a_dense_warm_up_does_not_silence_the_sustained_channel() -> None:

@@ -156,6 +156,7 @@ _FRESH = 0.75  # before a day of history, the local models' z counts three quart
 _Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
 _TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
 _NAN = math.nan
+_LONG = 64  # points: the long sustained channel's span (4 blocks)
 
 
 def _bounded(owner: str, field: str, value: object, least: int) -> int:
@@ -201,6 +202,13 @@ class ZScoreScorer(PointScorer):
         "_kept_scale",
         "_last_t",
         "_level_buf",
+        "_long",
+        "_long_base",
+        "_long_from",
+        "_long_loud",
+        "_long_run",
+        "_long_seen",
+        "_long_sum",
         "_n",
         "_norm",
         "_off_us",
@@ -266,8 +274,9 @@ class ZScoreScorer(PointScorer):
         self._norm = 1.0  # values are multiplied by this (a power of two) before any arithmetic
         self._level_buf: list[float] = []  # the latest values
         # Mean absolute residual of: the level model, the trend model, the cycle model (point by
-        # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel).
-        self._scale = [0.0, 0.0, 0.0, 0.0]
+        # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel)
+        # and over _LONG points (the long sustained channel).
+        self._scale = [0.0, 0.0, 0.0, 0.0, 0.0]
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
         # It speaks from 8 of them and a day after the first (the time of the first; -1: none yet).
@@ -279,6 +288,16 @@ class ZScoreScorer(PointScorer):
         self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up)
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
+        # The same residuals over the last _LONG points (the long channel), written block by block
+        # from _long_base; the blocks in a row wholly compared with their kind of day; the samples
+        # its scale has had.
+        self._long = [0.0] * _LONG
+        self._long_sum = 0.0
+        self._long_base = 0
+        self._long_from = -1  # the time of its first sample (-1: none yet)
+        self._long_loud = 0  # points in a row at which the long channel alone reached the line
+        self._long_run = 0
+        self._long_seen = 0
         # The cycle's scale as it was before the first weekend day (None otherwise): see _end_block.
         self._kept_scale: float | None = None
         self._held = 0  # incident blocks in a row kept out of the cycle's scale
@@ -324,6 +343,16 @@ class ZScoreScorer(PointScorer):
         sums = slots["_sums"]
         if isinstance(sums, list) and len(sums) == 7:
             slots["_sums"] = [*sums, 0.0]
+        # (An older scorer had no long channel: it starts empty, and silent until it has seen
+        # 8 spans of _LONG points.)
+        if "_long" not in slots:
+            slots.update(_long=[0.0] * _LONG, _long_sum=0.0, _long_base=0, _long_run=0, _long_seen=0)
+            slots["_long_loud"], slots["_long_from"] = 0, -1
+            scale, block_state = slots["_scale"], slots["_state"]
+            if isinstance(scale, list) and len(scale) == 4:
+                slots["_scale"] = [*scale, 0.0]
+            if isinstance(block_state, tuple) and len(block_state) == 11:
+                slots["_state"] = (*block_state, 0.0)
         for name, value in slots.items():
             object.__setattr__(self, name, value)
 
@@ -414,7 +443,7 @@ class ZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained = [max(v, floor) for v in self._scale]
+        s_level, s_trend, s_cycle, s_sustained, s_long = [max(v, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means over at least a day (from the end of the
@@ -425,6 +454,10 @@ class ZScoreScorer(PointScorer):
             k_cycle, clip_cycle = 0.0, math.inf
         speaks = self._sustained_seen >= 8 and self._last_t - self._sustained_from >= _DAY_US
         k_sustained = 1.0 / (_MAD_TO_SD * s_sustained) if speaks else 0.0
+        # The long channel on the same terms, from its own samples (it may have started later:
+        # a checkpoint from before it).
+        long_speaks = self._long_seen >= 8 and self._last_t - self._long_from >= _DAY_US
+        k_long = 1.0 / (_MAD_TO_SD * s_long) / _LONG if speaks and long_speaks else 0.0
         self._state = (
             level,
             1.0 / (_MAD_TO_SD * s_level),
@@ -437,6 +470,7 @@ class ZScoreScorer(PointScorer):
             clip_cycle,
             k_sustained / _BLOCK,
             self._tail_q,
+            k_long,
         )
 
     def _run(self, values: Sequence[float], stamps: Sequence[int], i: int) -> list[float]:
@@ -461,13 +495,15 @@ class ZScoreScorer(PointScorer):
         if pos == 0:
             self._begin_block()
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
-        k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
+        k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
         n_first = int(sums[7])
         ring_sum = self._ring_sum
+        long_buf, long_sum, lb = self._long, self._long_sum, self._long_base
+        loud, hold = self._long_loud, self.incident_points
         for x, t in zip(values[i:], stamps[i:], strict=True):
             i += 1
             v = x * norm
@@ -588,6 +624,21 @@ class ZScoreScorer(PointScorer):
                     r = abs(ring_sum) * k_sustained
                     if r > z:  # noqa: PLR1730 - min/max calls cost more here
                         z = r
+                    long_sum += d - long_buf[lb + pos]
+                    long_buf[lb + pos] = d
+                    r = abs(long_sum) * k_long
+                    if r < thr:
+                        if loud:
+                            loud -= 1
+                        if r > z:  # noqa: PLR1730 - min/max calls cost more here
+                            z = r
+                    else:
+                        # Above the line for at most incident_points points, net of those below
+                        # it since: a departure that lasts longer is the new normal (as for the
+                        # cycle's scale), and a dip below the line does not start it afresh.
+                        loud += 1
+                        if loud <= hold and r > z:
+                            z = r
                     level_buf.append(v)
                     append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
                 else:
@@ -601,6 +652,8 @@ class ZScoreScorer(PointScorer):
                 sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
                 sums[7] = n_first
                 self._ring_sum = ring_sum
+                self._long_sum = long_sum
+                self._long_loud = loud
                 self._last_t = t
                 self._end_block()
                 pos = 0
@@ -608,8 +661,9 @@ class ZScoreScorer(PointScorer):
                     return out
                 self._begin_block()
                 level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
-                k_cycle, clip_cycle, k_sustained, q99 = self._state[7:]
+                k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
                 tail = _Q99 / q99
+                long_sum, lb = self._long_sum, self._long_base
                 sums = self._sums
                 sum_level = sum_trend = sum_cycle = 0.0
                 n_cycle = n_typed = above = n_far = n_first = 0
@@ -618,6 +672,8 @@ class ZScoreScorer(PointScorer):
         sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
         sums[7] = n_first
         self._ring_sum = ring_sum
+        self._long_sum = long_sum
+        self._long_loud = loud
         self._pending = pos
         return out
 
@@ -705,6 +761,23 @@ class ZScoreScorer(PointScorer):
             self._ring_sum = math.fsum(self._ring)
         except OverflowError:
             pass
+        # The long channel: the same departures over the last _LONG points (its ring is written
+        # block by block). Its scale takes one sample a block, once _LONG points in a row were
+        # compared with their kind of day.
+        try:  # noqa: SIM105 - contextlib.suppress costs a microsecond a block
+            self._long_sum = math.fsum(self._long)
+        except OverflowError:
+            pass
+        self._long_base = (self._long_base + _BLOCK) % _LONG
+        self._long_run = self._long_run + 1 if n_typed == _BLOCK else 0
+        if self._long_run >= _LONG // _BLOCK:
+            mean = abs(self._long_sum) / _LONG
+            if self._long_seen:
+                mean = min(mean, _CLIP * scale[4])
+            scale[4] = _fold(scale[4], mean, self._long_seen, 1, alpha)
+            if not self._long_seen:
+                self._long_from = self._last_t
+            self._long_seen += 1
         if n_typed == _BLOCK:  # a whole block compared with days of its kind: one sample of the mean
             mean = abs(self._ring_sum) / _BLOCK
             if self._sustained_seen:
