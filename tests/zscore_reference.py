@@ -65,6 +65,7 @@ class ReferenceZScoreScorer(PointScorer):
         "_level_buf",
         "_long",
         "_long_base",
+        "_long_calm",
         "_long_from",
         "_long_loud",
         "_long_run",
@@ -156,6 +157,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._long_run = 0
         self._long_seen = 0
         self._long_loud = 0
+        self._long_calm = 0
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
         self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self._pending = 0  # points of the current block already taken
@@ -309,6 +311,7 @@ class ReferenceZScoreScorer(PointScorer):
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         norm, thr = self._norm, self.z_threshold
         long_buf, long_sum, lb, loud = self._long, self._long_sum, self._long_base, self._long_loud
+        calm = self._long_calm
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
@@ -322,6 +325,7 @@ class ReferenceZScoreScorer(PointScorer):
             if v - v != 0.0:  # beyond the float range once scaled (a jump of ~600 orders): off the scale
                 out.append(1.0)
                 pos += 1
+                calm = 0
                 continue
             r = abs(v - level)
             sum_level += r if r < clip_level else clip_level
@@ -356,6 +360,9 @@ class ReferenceZScoreScorer(PointScorer):
             if z > q99:
                 above += 1
             z *= tail
+            if z >= thr:  # the point alarms on its own: a departure's point for the long channel too
+                calm = 0
+                loud += 1
             # The sustained channel compares with days of the same kind (weekday or weekend) only: their
             # median from three days; on a weekday whose slot has one or two days, all weekdays, the
             # point's expectation (made of those days); on a weekend day, nothing before three.
@@ -376,13 +383,17 @@ class ReferenceZScoreScorer(PointScorer):
                 z = max(z, zs)
                 long_sum += d - long_buf[lb + pos]
                 long_buf[lb + pos] = d
-                zl = abs(long_sum) * k_long
-                # At or above the line for at most incident_points points, net of those below it.
-                loud = loud + 1 if zl >= thr else max(loud - 1, 0)
-                if zl < thr or loud <= self.incident_points:
-                    z = max(z, zl)
+                calm += 1
+                if calm > _LONG:  # no point of the last _LONG alarmed on its own
+                    # The long average counts only as far as the last 16 points bear it out.
+                    zl = min(abs(long_sum) * k_long, 2.0 * zs)
+                    # At or above the line for at most incident_points points, net of those below.
+                    loud = loud + 1 if zl >= thr else max(loud - 1, 0)
+                    if zl < thr or loud <= self.incident_points:
+                        z = max(z, zl)
             else:
                 z = _INF
+                calm = 0
             pos += 1
             level_buf.append(v)
             out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
@@ -397,7 +408,7 @@ class ReferenceZScoreScorer(PointScorer):
             n_first,
         )
         self._ring_sum = ring_sum
-        self._long_sum, self._long_loud = long_sum, loud
+        self._long_sum, self._long_loud, self._long_calm = long_sum, loud, calm
         return out
 
     def _end_block(self) -> None:

@@ -77,6 +77,16 @@ as its quiet ones, at any step: a departure too small for any one point but
 held over 16 points adds up, and a weekly rhythm never makes a Saturday look
 like a broken Friday.
 
+**Long channel.** The same clipped departures averaged over the last 64
+points, in a scale of their own (the mean absolute of such 64-point means,
+one sample a block once 64 points in a row were compared with their kind of
+day), speaking on the same terms (8 samples, a day after the first): a swing
+cut to a third, or a flattened peak, whose departures average 1.5-2 noise sd
+stays under the line over 16 points and crosses it over 64. It stands down
+after ``incident_points`` points at or above the line (net of those below it
+since): a departure that lasts longer is the new normal, as for the cycle's
+scale, so a lasting step goes quiet as soon as it did without this channel.
+
 **Scales.** Each model's scale is an exponentially weighted mean of its
 absolute residuals, each clipped at 4 times the current scale (a Huber-style
 robust update: one outlier moves it by at most a few per cent), updated at
@@ -102,7 +112,7 @@ models, at three quarters); the cycle model speaks from the second day on;
 the sustained channel, on a series that starts on a weekday, from about the
 third day on at steps up to 10 minutes (it learns its scale for a day, and
 for at least 8 blocks, from the second day), and on weekends from the fourth
-weekend day (it needs three before).
+weekend day (it needs three before); the long channel a few blocks after it.
 
 **Local time.** Days of the week are UTC unless ``utc_offset_minutes`` says
 otherwise (a fleet in UTC-8 passes -480): a point's day of the week is that of
@@ -118,7 +128,8 @@ Cost and numerics
 Per point, a constant amount of work: one pass of a single loop over the
 chunk (:meth:`ZScoreScorer._run`) that updates the profiles in place; per
 slot and day, two medians of at most ``season_days`` values; per block, three
-medians of the level buffer. Memory per series: ``level_points`` values, three
+medians of the level buffer. Memory per series: ``level_points`` values, the
+16 and 64 latest departures of the two sustained channels, three
 numbers per slot of the day (the day being summed), and per slot of each of
 the three profiles ``season_days`` day values and two numbers (about 280 KB
 at 1-minute steps, 55 KB at 5 minutes), whatever the length of the series.
@@ -204,6 +215,7 @@ class ZScoreScorer(PointScorer):
         "_level_buf",
         "_long",
         "_long_base",
+        "_long_calm",
         "_long_from",
         "_long_loud",
         "_long_run",
@@ -296,6 +308,7 @@ class ZScoreScorer(PointScorer):
         self._long_base = 0
         self._long_from = -1  # the time of its first sample (-1: none yet)
         self._long_loud = 0  # points in a row at which the long channel alone reached the line
+        self._long_calm = 0  # points since the latest that alarmed on its own (point channels)
         self._long_run = 0
         self._long_seen = 0
         # The cycle's scale as it was before the first weekend day (None otherwise): see _end_block.
@@ -347,7 +360,7 @@ class ZScoreScorer(PointScorer):
         # 8 spans of _LONG points.)
         if "_long" not in slots:
             slots.update(_long=[0.0] * _LONG, _long_sum=0.0, _long_base=0, _long_run=0, _long_seen=0)
-            slots["_long_loud"], slots["_long_from"] = 0, -1
+            slots["_long_loud"], slots["_long_from"], slots["_long_calm"] = 0, -1, 0
             scale, block_state = slots["_scale"], slots["_state"]
             if isinstance(scale, list) and len(scale) == 4:
                 slots["_scale"] = [*scale, 0.0]
@@ -503,7 +516,7 @@ class ZScoreScorer(PointScorer):
         n_first = int(sums[7])
         ring_sum = self._ring_sum
         long_buf, long_sum, lb = self._long, self._long_sum, self._long_base
-        loud, hold = self._long_loud, self.incident_points
+        loud, hold, calm = self._long_loud, self.incident_points, self._long_calm
         for x, t in zip(values[i:], stamps[i:], strict=True):
             i += 1
             v = x * norm
@@ -597,6 +610,9 @@ class ZScoreScorer(PointScorer):
                 if z > q99:
                     above += 1
                 z *= tail
+                if z >= thr:  # the point alarms on its own: a departure's point for the long channel too
+                    calm = 0
+                    loud += 1
                 # The sustained channel compares with days of the same kind (weekday or weekend) only:
                 # their median once there are three. On a weekday whose slot has one or two finished
                 # days, all of them weekdays, the point's own expectation (made of those days) stands
@@ -621,31 +637,44 @@ class ZScoreScorer(PointScorer):
                     n_typed += typed
                     ring_sum += d - ring[pos]
                     ring[pos] = d
-                    r = abs(ring_sum) * k_sustained
-                    if r > z:  # noqa: PLR1730 - min/max calls cost more here
-                        z = r
+                    zs = abs(ring_sum) * k_sustained
+                    if zs > z:  # noqa: PLR1730 - min/max calls cost more here
+                        z = zs
                     long_sum += d - long_buf[lb + pos]
                     long_buf[lb + pos] = d
-                    r = abs(long_sum) * k_long
-                    if r < thr:
-                        if loud:
-                            loud -= 1
-                        if r > z:  # noqa: PLR1730 - min/max calls cost more here
-                            z = r
-                    else:
-                        # Above the line for at most incident_points points, net of those below
-                        # it since: a departure that lasts longer is the new normal (as for the
-                        # cycle's scale), and a dip below the line does not start it afresh.
-                        loud += 1
-                        if loud <= hold and r > z:
-                            z = r
+                    calm += 1
+                    # The long channel is for departures no point shows: it speaks only where no
+                    # point of the last _LONG alarmed on its own, so it does not trail an incident.
+                    if calm > _LONG:
+                        r = abs(long_sum) * k_long
+                        # It counts only as far as the last 16 points bear it out (twice their z:
+                        # the ratio of the two averages' noise), so it does not trail a departure
+                        # that has ended either.
+                        zs += zs
+                        if zs < r:  # noqa: PLR1730 - min/max calls cost more here
+                            r = zs
+                        if r < thr:
+                            if loud:
+                                loud -= 1
+                            if r > z:  # noqa: PLR1730 - min/max calls cost more here
+                                z = r
+                        else:
+                            # Above the line for at most incident_points points, net of those
+                            # below it since: a departure that lasts longer is the new normal (as
+                            # for the cycle's scale), and a dip below the line does not start it
+                            # afresh.
+                            loud += 1
+                            if loud <= hold and r > z:
+                                z = r
                     level_buf.append(v)
                     append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
                 else:
                     level_buf.append(v)
                     append(1.0)
+                    calm = 0
             else:
                 append(1.0)  # off the scale
+                calm = 0
             pos += 1
             if pos == _BLOCK:
                 sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
@@ -654,6 +683,7 @@ class ZScoreScorer(PointScorer):
                 self._ring_sum = ring_sum
                 self._long_sum = long_sum
                 self._long_loud = loud
+                self._long_calm = calm
                 self._last_t = t
                 self._end_block()
                 pos = 0
@@ -674,6 +704,7 @@ class ZScoreScorer(PointScorer):
         self._ring_sum = ring_sum
         self._long_sum = long_sum
         self._long_loud = loud
+        self._long_calm = calm
         self._pending = pos
         return out
 
