@@ -802,18 +802,12 @@ class ZScoreScorer(PointScorer):
         self._long_base = (self._long_base + _BLOCK) % _LONG
         self._long_run = self._long_run + 1 if n_typed == _BLOCK else 0
         if self._long_run >= _LONG // _BLOCK:
-            mean = abs(self._long_sum) / _LONG
-            if self._long_seen:
-                mean = min(mean, _CLIP * scale[4])
-            scale[4] = _fold(scale[4], mean, self._long_seen, 1, alpha)
+            scale[4] = _fold_mean(scale[4], self._long_sum, _LONG, self._long_seen, alpha)
             if not self._long_seen:
                 self._long_from = self._last_t
             self._long_seen += 1
         if n_typed == _BLOCK:  # a whole block compared with days of its kind: one sample of the mean
-            mean = abs(self._ring_sum) / _BLOCK
-            if self._sustained_seen:
-                mean = min(mean, _CLIP * scale[3])
-            scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
+            scale[3] = _fold_mean(scale[3], self._ring_sum, _BLOCK, self._sustained_seen, alpha)
             if not self._sustained_seen:
                 self._sustained_from = self._last_t
             self._sustained_seen += 1
@@ -908,6 +902,15 @@ def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> 
     if seen == 0:
         return sample
     return scale + max(alpha, weight / (seen + weight)) * (sample - scale)
+
+
+def _fold_mean(scale: float, total: float, points: int, seen: int, alpha: float) -> float:
+    """A sustained channel's scale after one sample: the mean of its last ``points`` departures
+    (their sum ``total``), in absolute value, clipped at 4 scales once it has a scale."""
+    mean = abs(total) / points
+    if seen:
+        mean = min(mean, _CLIP * scale)
+    return _fold(scale, mean, seen, 1, alpha)
 
 
 class ZScoreEngine(PointScoringEngine):
