@@ -201,3 +201,22 @@ def test_engine_results_equal_the_reference_engine(config: dict[str, Any]) -> No
         assert got == want
         labelled += sum(1 for r in got if r.is_anomalous and r.explanation)
     assert labelled > 0  # the labelling path ran
+
+
+def test_fast_scorer_equals_reference_where_the_long_channel_alarms_and_stands_down() -> None:
+    """Series on which the long channel speaks: gentle damped days (it alarms) and a lasting step
+    (it stands down after ``incident_points``), whole and chunked, at the default and a short hold."""
+    from tests.unit.test_zscore import damped_day, incident_day
+
+    alarmed = 0
+    for seed in range(4):
+        stamps, vals, a, b = damped_day(seed, 3, amplitude=3.0)
+        us = [int(t.timestamp()) * SECOND for t in stamps]
+        assert_same(vals, us, [1, 15, 100, 16])
+        assert_same(vals, us, [288], incident_points=8)  # it stands down within the damped day
+        alarmed += max(ZScoreScorer().update_many(vals, us)[a:b]) >= 0.5
+        stamps, vals, _ = incident_day(seed, permanent=True)
+        us = [int(t.timestamp()) * SECOND for t in stamps]
+        assert_same(vals, us, [64, 7])
+        assert_same(vals, us, [300], incident_points=8)
+    assert alarmed >= 3  # the long channel's alarm branch ran
