@@ -467,6 +467,25 @@ def damped_day(
     return from_monday(len(vals)), vals, a, b
 
 
+def damped_days_found(seeds: range, day: int, *, amplitude: float = 5.0, burst: bool = False) -> int:
+    """On how many of ``seeds``' :func:`damped_day` series ``zscore`` alarms; nothing may alarm outside
+    the damped day. With ``burst``, 64 points at 10-second steps come first (a dense warm-up)."""
+    found = 0
+    for seed in seeds:
+        stamps, vals, a, b = damped_day(seed, day, amplitude=amplitude)
+        series = MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals)
+        if burst:
+            rng = random.Random(seed)
+            warm = [stamps[0] - timedelta(seconds=10 * (64 - i)) for i in range(64)]
+            series = MetricSeries(
+                "acme", "c-1", "n-7", "cpu", warm + stamps, [100.0 + rng.gauss(0.0, 1.0) for _ in warm] + vals
+            )
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
+        found += bool(hits)
+    return found
+
+
 @pytest.mark.parametrize("day", [2, 3])
 def test_a_damped_cycle_on_the_third_or_fourth_day_is_found(day: int) -> None:
     """An amplitude change too small for any one point is found from the third day of a series.
@@ -478,15 +497,7 @@ def test_a_damped_cycle_on_the_third_or_fourth_day_is_found(day: int) -> None:
     itself: 0 of these 6 series were found on either day. Nothing alarms
     outside the damped day.
     """
-    found = 0
-    for seed in range(6):
-        stamps, vals, a, b = damped_day(seed, day)
-        hits = flagged(
-            ZScoreEngine(classify=False).detect(MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals))
-        )
-        assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
-        found += bool(hits)
-    assert found >= 5
+    assert damped_days_found(range(6), day) >= 5
 
 
 def test_a_gentler_damped_cycle_is_found_by_the_long_channel() -> None:
@@ -496,15 +507,7 @@ def test_a_gentler_damped_cycle_is_found_by_the_long_channel() -> None:
     channel) they cross it: found on at least 7 of 8 seeds (3 of 8 before the
     long channel), and nothing alarms outside the damped day.
     """
-    found = 0
-    for seed in range(8):
-        stamps, vals, a, b = damped_day(seed, 3, amplitude=3.0)
-        hits = flagged(
-            ZScoreEngine(classify=False).detect(MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals))
-        )
-        assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
-        found += bool(hits)
-    assert found >= 7
+    assert damped_days_found(range(8), 3, amplitude=3.0) >= 7
 
 
 def test_a_dense_warm_up_does_not_silence_the_sustained_channel() -> None:
@@ -514,18 +517,7 @@ def test_a_dense_warm_up_does_not_silence_the_sustained_channel() -> None:
     damped on Thursday: counted in blocks of the warm-up's step, a day would
     be 540 blocks, 30 days at 5 minutes, and the damped day would go unseen.
     """
-    found = 0
-    for seed in range(6):
-        stamps, vals, a, b = damped_day(seed, 3)
-        rng = random.Random(seed)
-        burst = [stamps[0] - timedelta(seconds=10 * (64 - i)) for i in range(64)]
-        series = MetricSeries(
-            "acme", "c-1", "n-7", "cpu", burst + stamps, [100.0 + rng.gauss(0.0, 1.0) for _ in burst] + vals
-        )
-        hits = flagged(ZScoreEngine(classify=False).detect(series))
-        assert all(stamps[a] <= r.window_end and r.window_start < stamps[b] for r in hits), f"seed {seed}"
-        found += bool(hits)
-    assert found >= 5
+    assert damped_days_found(range(6), 3, burst=True) >= 5
 
 
 def test_a_shift_on_the_first_weekend_is_news_again_on_monday() -> None:
