@@ -149,7 +149,8 @@ class ReferenceZScoreScorer(PointScorer):
         self._ring_sum = 0.0
         # The long channel: the same residuals over the last _LONG points (slot _long_base + the
         # point's place in its block), the blocks in a row wholly compared with their kind of
-        # day, the samples its scale has had, and its points above the line, net of those below.
+        # day, the samples its scale has had, and the points above the line (its own, and those that
+        # alarmed on their own), net of its points below it.
         self._long = [0.0] * _LONG
         self._long_sum = 0.0
         self._long_base = 0

@@ -82,10 +82,14 @@ points, in a scale of their own (the mean absolute of such 64-point means,
 one sample a block once 64 points in a row were compared with their kind of
 day), speaking on the same terms (8 samples, a day after the first): a swing
 cut to a third, or a flattened peak, whose departures average 1.5-2 noise sd
-stays under the line over 16 points and crosses it over 64. It stands down
-after ``incident_points`` points at or above the line (net of those below it
-since): a departure that lasts longer is the new normal, as for the cycle's
-scale, so a lasting step goes quiet as soon as it did without this channel.
+stays under the line over 16 points and crosses it over 64. It is for
+departures no point shows, so it does not trail an event: it speaks only
+where no point of the last 64 alarmed on its own, and counts only as far as
+twice the 16-point channel's z (the ratio of the two averages' noise). It
+stands down after ``incident_points`` points at or above the line (its own,
+and those that alarm on their own; net of its points below the line since):
+a departure that lasts longer is the new normal, as for the cycle's scale, so
+a lasting step goes quiet as soon as it did without this channel.
 
 **Scales.** Each model's scale is an exponentially weighted mean of its
 absolute residuals, each clipped at 4 times the current scale (a Huber-style
@@ -307,7 +311,9 @@ class ZScoreScorer(PointScorer):
         self._long_sum = 0.0
         self._long_base = 0
         self._long_from = -1  # the time of its first sample (-1: none yet)
-        self._long_loud = 0  # points in a row at which the long channel alone reached the line
+        # Points at or above the line (the long channel's, and those that alarmed on their own), net
+        # of the long channel's points below it since: it stands down beyond incident_points.
+        self._long_loud = 0
         self._long_calm = 0  # points since the latest that alarmed on its own (point channels)
         self._long_run = 0
         self._long_seen = 0
@@ -786,19 +792,11 @@ class ZScoreScorer(PointScorer):
             weight = int(n_cycle)
             scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, alpha * weight / _BLOCK)
             self._cycle_seen += weight
-        # Exact again: no rounding drift over a long stream (residuals near the float limit can
-        # overflow an exact sum: then the running sum stays).
-        try:  # noqa: SIM105 - contextlib.suppress costs a microsecond a block
-            self._ring_sum = math.fsum(self._ring)
-        except OverflowError:
-            pass
-        # The long channel: the same departures over the last _LONG points (its ring is written
-        # block by block). Its scale takes one sample a block, once _LONG points in a row were
-        # compared with their kind of day.
-        try:  # noqa: SIM105 - contextlib.suppress costs a microsecond a block
-            self._long_sum = math.fsum(self._long)
-        except OverflowError:
-            pass
+        # Both running sums exact again: no rounding drift over a long stream.
+        self._ring_sum = _resummed(self._ring, self._ring_sum)
+        self._long_sum = _resummed(self._long, self._long_sum)
+        # The long channel's ring is written block by block. Its scale takes one sample a block,
+        # once _LONG points in a row were compared with their kind of day.
         self._long_base = (self._long_base + _BLOCK) % _LONG
         self._long_run = self._long_run + 1 if n_typed == _BLOCK else 0
         if self._long_run >= _LONG // _BLOCK:
@@ -902,6 +900,14 @@ def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> 
     if seen == 0:
         return sample
     return scale + max(alpha, weight / (seen + weight)) * (sample - scale)
+
+
+def _resummed(values: list[float], running: float) -> float:
+    """The exact sum of ``values``, or ``running`` if that overflows (residuals near the float limit)."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return running
 
 
 def _fold_mean(scale: float, total: float, points: int, seen: int, alpha: float) -> float:
