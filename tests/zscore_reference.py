@@ -366,17 +366,31 @@ class ReferenceZScoreScorer(PointScorer):
                 loud += 1
             # The sustained channel compares with days of the same kind (weekday or weekend) only: their
             # median from three days; on a weekday whose slot has one or two days, all weekdays, the
-            # point's expectation (made of those days); on a weekend day, nothing before three.
+            # point's expectation (made of those days); on a weekend day with one or two weekend days,
+            # their mean, as far as the point's expectation agrees, weighted by 1 / sqrt(1 + 1/days).
             count = prof_count[typed]
+            ref, weight = _NAN, 0.0
             if count >= 3:
-                e = e_typed
-            elif not count or count != prof_count[slot] or typed >= 2 * slots:
-                e = _NAN
-            d = v - e if e - e == 0.0 else 0.0
+                ref = e_typed
+            elif count and count == prof_count[slot] and typed < 2 * slots:
+                ref = e
+            elif count and count != prof_count[slot] and typed >= 2 * slots:
+                k = self.season_days
+                days = [self._prof_vals[typed * k + (count - 1 - j) % k] for j in range(count)]
+                ref = days[0] if count == 1 else (days[0] + days[1]) * 0.5
+                weight = math.sqrt(1.0 / (1.0 + 1.0 / count))
+            d = v - ref if ref - ref == 0.0 else 0.0
+            if weight:
+                r = v - e
+                if (d > 0.0) != (r > 0.0):
+                    d = 0.0
+                elif abs(r) < abs(d):
+                    d = r
+                d *= weight
             # Clipped like the scales' inputs, so a spike cannot pass for a sustained departure.
             d = clip_cycle if d > clip_cycle else -clip_cycle if d < -clip_cycle else d
             if d - d == 0.0:  # finite
-                if e - e == 0.0:
+                if ref - ref == 0.0:
                     n_typed += 1
                 ring_sum += d - ring[pos]
                 ring[pos] = d

@@ -525,11 +525,13 @@ def test_a_shift_on_the_first_weekend_is_news_again_on_monday() -> None:
 
     A lasting +10 sd step from the first Saturday 06:00 alarms on Saturday;
     on Sunday only before 06:00 (Saturday had not shifted yet at those
-    hours), not after (judged against Saturday); and again all Monday, until
-    early Tuesday: the weekday profile has not seen the step, the sustained
-    channel (which has known the weekdays since Thursday) holds Monday
-    against them until its scale grows, and what Saturday taught the
-    cycle's scale was put back.
+    hours) and for the 16 points (80 minutes) the sustained channel's
+    average trails that, not after (judged against Saturday); and again on
+    Monday from midnight to past noon: the weekday profile has not seen the
+    step, the sustained channel holds Monday against the weekdays until its
+    scale grows (Sunday's early hours, compared with Saturday, have taught
+    it some), and what Saturday taught the cycle's scale was put back. All
+    alarms end before Tuesday 03:00.
     """
     for seed in range(3):
         stamps, vals, onset = incident_day(seed, permanent=True, days=9)
@@ -539,9 +541,9 @@ def test_a_shift_on_the_first_weekend_is_news_again_on_monday() -> None:
         assert wednesday[onset].strftime("%a %H:%M") == "Sat 06:00"
         assert hits[0].window_start <= wednesday[onset] <= hits[0].window_end
         by_day = {day: [r for r in hits if r.window_start.strftime("%a") == day] for day in ("Sun", "Mon")}
-        assert by_day["Sun"] and all(r.window_start.hour < 6 for r in by_day["Sun"]), f"seed {seed}"
+        assert by_day["Sun"] and all(r.window_start.hour < 7 for r in by_day["Sun"]), f"seed {seed}"
         assert by_day["Mon"][0].window_start.strftime("%a %H") == "Mon 00", f"seed {seed}"
-        assert by_day["Mon"][-1].window_start.strftime("%a %H") >= "Mon 20", f"seed {seed}"
+        assert by_day["Mon"][-1].window_start.strftime("%a %H") >= "Mon 12", f"seed {seed}"
         end = max(r.window_end for r in hits)
         assert end < wednesday[0].replace(hour=3) + timedelta(days=6), f"seed {seed}: still alarming at {end}"
 

@@ -171,6 +171,11 @@ _FRESH = 0.75  # before a day of history, the local models' z counts three quart
 _Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
 _TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
 _NAN = math.nan
+# The weight of a weekend point's departure in the sustained channels when its kind of day has only
+# one or two finished days (index: their count): 1 / sqrt(1 + 1/m). The departure from the mean of
+# m days carries their noise too, (1 + 1/m) times the point's own variance, and the channels' scales
+# were learned against days whose median is far steadier.
+_FEW_DAYS = (0.0, math.sqrt(0.5), math.sqrt(2.0 / 3.0))
 _LONG = 64  # points: the long sustained channel's span (4 blocks)
 
 
@@ -622,16 +627,34 @@ class ZScoreScorer(PointScorer):
                 # The sustained channel compares with days of the same kind (weekday or weekend) only:
                 # their median once there are three. On a weekday whose slot has one or two finished
                 # days, all of them weekdays, the point's own expectation (made of those days) stands
-                # in; a weekend day waits for three, as one weekend day does not foretell the other (a
-                # Saturday night is not a Friday night).
+                # in. On a weekend day with one or two weekend days, their mean does, weighted by
+                # _FEW_DAYS (so a phase shift that runs into Sunday shows there); the first weekend
+                # day has none and the channel is silent.
                 cu = p_count[u]
+                few = 0.0
                 if cu >= 3:
                     e = p_med[u]
-                elif not cu or cu != c or u >= 2 * slots:
+                elif not cu or (cu != c) == (u < 2 * slots):
                     e = _NAN
+                elif cu != c:  # (a weekend day)
+                    own = e
+                    at = u * k
+                    e = p_vals[at + (cu - 1) % k]
+                    if cu == 2:
+                        e = (e + p_vals[at + (cu - 2) % k]) * 0.5
+                    few = _FEW_DAYS[cu]
                 if e - e == 0.0:
                     # Clipped like the scales' inputs: a spike is not a sustained departure.
                     d = v - e
+                    if few:
+                        # Only as far as the point's own expectation (which has a say for the weekdays
+                        # and the local line) agrees: a day that was itself odd leaves no echo.
+                        r = v - own
+                        if (d > 0.0) != (r > 0.0):
+                            d = 0.0
+                        elif abs(r) < abs(d):
+                            d = r
+                        d *= few
                     if d > clip_cycle:
                         d = clip_cycle
                     elif d < -clip_cycle:
