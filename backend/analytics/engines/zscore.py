@@ -65,9 +65,14 @@ as rarely as Gaussian noise would.
 weekdays and for weekend days (UTC), gives each point the median of the last
 days *of the same kind* once it has three or more. On a weekday whose slot
 has one or two days, all of them weekdays, the point's own expectation (made
-of those days, as above) stands in; a weekend day waits for three weekend
-days, because one weekend day does not foretell the other (a Saturday night
-is not a Friday night). The point's departure, clipped at 4 scales (so a
+of those days, as above) stands in. On a weekend day with one or two weekend
+days (the first Sunday), their mean does, but only as far as the point's own
+expectation (their vote with the weekdays and the local line) agrees: if the
+two departures differ in sign the point adds nothing, else the smaller
+counts, so a Saturday that was itself odd leaves no echo; and it is weighted
+by ``1 / sqrt(1 + 1/m)`` for ``m`` days, whose noise it carries. The first
+weekend day has no weekend day before it, and the channel is silent there
+(a Saturday night is not a Friday night). The point's departure, clipped at 4 scales (so a
 spike cannot pass for a sustained departure), is averaged over the last 16
 points, in its own scale, and ``z`` is the larger of the two channels. It
 speaks once 8 blocks have been compared with their kind of day throughout
