@@ -348,6 +348,40 @@ def test_the_first_weekend_does_not_blunt_its_own_sunday() -> None:
         assert [r for r in hits if r.window_start.weekday() == 6 and r.window_end < start] == []
 
 
+def test_a_phase_shift_from_the_first_saturday_is_found_on_sunday() -> None:
+    """A gentle 6-hour phase shift from the first Saturday noon to Sunday noon is still flagged on Sunday.
+
+    The swing is +-10 with noise sd 4: point by point the shift stays near
+    the noise. Saturday has no weekend to be judged against (its windows
+    may alarm as news, as on any first weekend); on Sunday the sustained
+    channels compare with Saturday, as far as the every-day expectation
+    agrees, and find it on 7 or more of 8 seeds (0 of 8 when they waited
+    for three weekend days). Nothing alarms from two hours after the shift
+    to the second Friday evening (the series' weekend starts with a step at
+    midnight, which is not the point here).
+    """
+    per_day = 288
+    monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    lo, hi = 5 * per_day + 144, 6 * per_day + 144  # Saturday 12:00 - Sunday 12:00
+    found = 0
+    for seed in range(8):
+        rng = random.Random(seed)
+        stamps, vals = [], []
+        for i in range(14 * per_day):
+            factor = 0.6 if (i // per_day) % 7 >= 5 else 1.0
+            j = i - 72 if lo <= i < hi else i  # the cycle 6 hours late
+            cycle = 1.0 + 0.1 * math.sin(2 * math.pi * (j % per_day) / per_day - math.pi / 2)
+            stamps.append(monday + timedelta(minutes=5 * i))
+            vals.append(100.0 * factor * cycle + rng.gauss(0.0, 4.0))
+        series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        found += any(stamps[6 * per_day] <= r.window_start < stamps[hi] for r in hits)
+        quiet_from, quiet_to = stamps[hi] + timedelta(hours=2), stamps[11 * per_day + 240]  # to Friday 20:00
+        late = [r for r in hits if r.window_end > quiet_from and r.window_start < quiet_to]
+        assert late == [], f"seed {seed}: {late[0]}"
+    assert found >= 7
+
+
 def test_a_scorer_pickled_before_the_first_weekend_rule_resumes() -> None:
     """A live checkpoint's scorer from an earlier layout (no kept scale, seven block sums, no day of
     blocks before the sustained channel speaks, no long channel) resumes.
