@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import pickle
 import platform
 import sqlite3
@@ -194,6 +195,8 @@ def merlion_scorers(series: list[MetricSeries]) -> dict[str, Callable[[], int]]:
         from merlion.utils import TimeSeries  # noqa: PLC0415
     except ImportError:
         return {}
+    # Merlion logs "Inferred granularity ..." once per series trained: 128 warnings per row.
+    logging.getLogger("merlion").setLevel(logging.ERROR)
     frames = [
         TimeSeries.from_pd(pd.Series(list(s.values), index=pd.to_datetime(list(s.epoch_us), unit="us")))
         for s in series
