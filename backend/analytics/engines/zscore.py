@@ -200,7 +200,10 @@ def _median(values: list[float]) -> float:
 def _median3(p: float, q: float, r: float) -> float:
     """The median of the finite ones among ``p, q, r`` (nan if none; the mean of two), in this order."""
     if p - p == 0.0 and q - q == 0.0 and r - r == 0.0:
-        return max(min(p, q), min(max(p, q), r))
+        # max(min(p, q), min(max(p, q), r)) by comparisons (no builtin calls: this is per point)
+        if q < p:
+            p, q = q, p
+        return p if r < p else q if q < r else r
     vals = [v for v in (p, q, r) if v - v == 0.0]
     return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
 
