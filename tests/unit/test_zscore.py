@@ -278,11 +278,20 @@ def test_classifier_history_bounds_stream_memory(name: str) -> None:
 
 
 def weekly(
-    weeks: int, seed: int, *, weekend: float = 0.6, utc_offset_minutes: int = 0
+    weeks: int,
+    seed: int,
+    *,
+    weekend: float = 0.6,
+    utc_offset_minutes: int = 0,
+    swing: float = 0.5,
+    noise: float = 2.0,
+    late: range = range(0),
 ) -> tuple[list[datetime], list[float]]:
     """5-minute points from Monday 00:00 UTC: a daily cycle whose weekend runs at ``weekend`` of weekdays.
 
-    The cycle and the weekend follow local time, UTC plus ``utc_offset_minutes`` (a multiple of 5).
+    Around 100, the cycle +-``100 * swing``, Gaussian noise of sd ``noise``. The cycle and the
+    weekend follow local time, UTC plus ``utc_offset_minutes`` (a multiple of 5). At the points
+    ``late``, the cycle runs 6 hours (72 points) late: a phase shift.
     """
     monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
     rng = random.Random(seed)
@@ -290,9 +299,10 @@ def weekly(
     for i in range(weeks * 7 * 288):
         j = i + utc_offset_minutes // 5  # the point's 5-minute step in local time since Monday 00:00 UTC
         factor = weekend if (j // 288) % 7 >= 5 else 1.0
-        cycle = 1.0 + 0.5 * math.sin(2 * math.pi * (j % 288) / 288 - math.pi / 2)
+        phase = j - 72 if i in late else j
+        cycle = 1.0 + swing * math.sin(2 * math.pi * (phase % 288) / 288 - math.pi / 2)
         stamps.append(monday + timedelta(minutes=5 * i))
-        vals.append(100.0 * factor * cycle + rng.gauss(0.0, 2.0))
+        vals.append(100.0 * factor * cycle + rng.gauss(0.0, noise))
     return stamps, vals
 
 
@@ -361,18 +371,10 @@ def test_a_phase_shift_from_the_first_saturday_is_found_on_sunday() -> None:
     midnight, which is not the point here).
     """
     per_day = 288
-    monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
     lo, hi = 5 * per_day + 144, 6 * per_day + 144  # Saturday 12:00 - Sunday 12:00
     found = 0
     for seed in range(8):
-        rng = random.Random(seed)
-        stamps, vals = [], []
-        for i in range(14 * per_day):
-            factor = 0.6 if (i // per_day) % 7 >= 5 else 1.0
-            j = i - 72 if lo <= i < hi else i  # the cycle 6 hours late
-            cycle = 1.0 + 0.1 * math.sin(2 * math.pi * (j % per_day) / per_day - math.pi / 2)
-            stamps.append(monday + timedelta(minutes=5 * i))
-            vals.append(100.0 * factor * cycle + rng.gauss(0.0, 4.0))
+        stamps, vals = weekly(2, seed, swing=0.1, noise=4.0, late=range(lo, hi))
         series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
         hits = flagged(ZScoreEngine(classify=False).detect(series))
         found += any(stamps[6 * per_day] <= r.window_start < stamps[hi] for r in hits)
