@@ -643,6 +643,8 @@ class ZScoreScorer(PointScorer):
                 if cu >= 3:
                     e = p_med[u]
                 elif not cu or (cu != c) == (u < 2 * slots):
+                    # (None of its kind; a weekday slot whose days are not all weekdays; or a weekend
+                    # slot with no weekday beside its days, as on a series that began on a weekend.)
                     e = _NAN
                 elif cu != c:  # (a weekend day)
                     own = e
