@@ -209,7 +209,10 @@ def place_anomalies(
     clusters, nodes = names(config, tenant)
     metrics = list(config.metrics)
     gauges = [m for m in metrics if CATALOGUE[m].kind == "gauge"]
-    seasonal = [m for m in gauges if CATALOGUE[m].seasonal]
+    # Cycles that stand clear of this tenant's noise (a noisy neighbour's is several times the
+    # profile's): a reshaped cycle that the noise hides is an anomaly nobody could see.
+    factor = config.noisy_factor if tenant.noisy else 1.0
+    seasonal = [m for m in gauges if CATALOGUE[m].seasonal_with(factor)]
     failure_metrics = [m for m in gauges if CATALOGUE[m].failure]
     incident_metrics = [m for m in gauges if CATALOGUE[m].incident]
     incident_clusters = set(rng.sample(clusters, min(mix.cluster_incidents, len(clusters))))

@@ -19,7 +19,9 @@ noisy_neighbour    spike      bursts on a noisy tenant's nodes, 1-3 points
 
 Seasonal disruptions go only to metrics whose daily swing stands clear of
 their noise (:attr:`~simulator.metrics.MetricProfile.seasonal`: cpu,
-latency_p50 and request_rate in the catalogue). "typical sd" is the metric's
+latency_p50 and request_rate in the catalogue; in a noisy-neighbour tenant,
+whose noise is ``FleetConfig.noisy_factor`` times higher, only request_rate:
+:meth:`~simulator.metrics.MetricProfile.seasonal_with`). "typical sd" is the metric's
 :attr:`~simulator.metrics.MetricProfile.spread` times the series' level.
 Node failures and cluster incidents move each metric by its profile's
 ``failure`` / ``incident`` multiple of the level (request rate drops, errors

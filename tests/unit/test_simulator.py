@@ -266,6 +266,24 @@ def test_ground_truth_is_consistent() -> None:
     assert {"spike", "level_shift", "ramp", "node_failure", "cluster_incident", "noisy_neighbour"} <= kinds
 
 
+def test_seasonal_anomalies_go_only_to_cycles_clear_of_the_tenants_noise() -> None:
+    """A noisy neighbour's cycles count its noise: seasonal changes go only where the swing is >= 4 noise sd.
+
+    With the default noise factor (3) only ``request_rate`` (swing 0.5, noise
+    0.04 x 3) stands clear in a noisy tenant; ``cpu`` (2.3 noise sd there) and
+    ``latency_p50`` (1.7) would be reshaped where the noise hides them.
+    """
+    cfg = small(nodes_per_cluster=4, clusters=3, noisy_tenants=1, anomalies=AnomalyMix(0, 0, 0, 4, 0, 0))
+    fleet = Fleet(cfg)
+    placed: dict[str, set[str]] = {"tenant-1": set(), "tenant-2": set()}
+    for g in fleet.ground_truth:
+        if g.expected_label == "seasonal":
+            placed[g.tenant_id].add(g.metric_name)
+    assert placed["tenant-2"] == {"request_rate"}
+    assert placed["tenant-1"] == {m for m in cfg.metrics if CATALOGUE[m].seasonal}
+    assert [m for m in cfg.metrics if CATALOGUE[m].seasonal_with(cfg.noisy_factor)] == ["request_rate"]
+
+
 def test_node_failure_and_cluster_incident_are_correlated() -> None:
     """A node failure moves several metrics of one node at once; a cluster incident >= 75 % of nodes."""
     cfg = small(nodes_per_cluster=4, anomalies=AnomalyMix(0, 0, 0, 0, 1, 1))
