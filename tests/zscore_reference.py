@@ -431,10 +431,12 @@ class ReferenceZScoreScorer(PointScorer):
         sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums
         # While the first weekend day is judged against weekdays, the cycle's scale learns its
         # departures; once the weekend has a day of its own, the scale is put back as it was.
+        # (Nothing to put back when the cycle had not spoken before the weekend: nan.)
         if n_first and self._kept_scale is None:
-            self._kept_scale = self._scale[2]
+            self._kept_scale = self._scale[2] if self._cycle_seen >= _BLOCK else math.nan
         elif not n_first and self._kept_scale is not None:
-            self._scale[2] = self._kept_scale
+            if not math.isnan(self._kept_scale):
+                self._scale[2] = self._kept_scale
             self._kept_scale = None
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and

@@ -358,6 +358,24 @@ def test_the_first_weekend_does_not_blunt_its_own_sunday() -> None:
         assert [r for r in hits if r.window_start.weekday() == 6 and r.window_end < start] == []
 
 
+@pytest.mark.parametrize("weekend", [1.0, 0.6])
+def test_a_series_that_starts_on_a_friday_stays_quiet_after_its_first_weekend(weekend: float) -> None:
+    """A clean daily cycle first seen on a Friday raises no alarm from its Sunday on.
+
+    Its cycle model first speaks on Saturday, the first weekend day, so there
+    is no weekday scale to put back once Sunday has Saturday to be judged
+    against. Before this was handled the empty scale was put back: every
+    such series (with or without a weekly rhythm) alarmed on 60-100 windows
+    from Sunday to Wednesday, at scores 0.79-0.90.
+    """
+    friday = 4 * 288
+    for seed in range(3):
+        stamps, vals = weekly(2, seed, weekend=weekend)
+        series = MetricSeries("acme", "c-1", "n-7", "requests", stamps[friday:], vals[friday:])
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        assert [r for r in hits if r.window_end > stamps[friday + 2 * 288]] == [], f"seed {seed}"
+
+
 def test_a_phase_shift_from_the_first_saturday_is_found_on_sunday() -> None:
     """A gentle 6-hour phase shift from the first Saturday noon to Sunday noon is still flagged on Sunday.
 

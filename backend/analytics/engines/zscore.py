@@ -795,12 +795,16 @@ class ZScoreScorer(PointScorer):
         # from them all day, and the cycle's scale learns that as it goes, so that a quieter
         # weekend does not alarm all day. Once the weekend has a day of its own to be judged
         # against, the scale is put back as it was before: the first weekend's novelty does not
-        # blunt the days after it.
+        # blunt the days after it. Unless the cycle had not spoken before the weekend (a series
+        # that starts on a Friday): then there is no weekday scale to put back (nan), and the
+        # weekend's is the only one it has; putting back its empty start would make every point
+        # of the next days look many sd away.
         if n_first:
             if self._kept_scale is None:
-                self._kept_scale = self._scale[2]
+                self._kept_scale = self._scale[2] if self._cycle_seen >= _BLOCK else _NAN
         elif self._kept_scale is not None:
-            self._scale[2] = self._kept_scale
+            if self._kept_scale == self._kept_scale:
+                self._scale[2] = self._kept_scale
             self._kept_scale = None
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and
