@@ -63,6 +63,10 @@ weekend). Printed: event and repeat recall, clean false-alarm episodes per
 series-day from the first point, and from day 7 on (once a weekend has been
 seen: the first weekend is news to any detector that learns from history).
 
+**Weekly rhythm from a Friday** (informative): the same fleet starting on a
+Friday (seeds 1107 and 2207): its first weekend comes before the cycle has
+had a weekday to learn from, as for any series first seen on a Friday.
+
 **Weekly rhythm in local time** (informative): the same fleet with its
 weekend in UTC-8 (``weekend_utc_offset_minutes=-480``; seeds 1106 and 2206),
 run with each engine's defaults (weekends read in UTC) and, for engines that
@@ -139,6 +143,9 @@ LOCAL_LABEL = "5min-21d-weekly-utc-8"
 LOCAL_OFFSET = -480  # the local fleet's weekend follows UTC-8
 LOCAL = replace(WEEKLY, weekend_utc_offset_minutes=LOCAL_OFFSET)
 LOCAL_SEEDS = {"tune": 1106, "holdout": 2206}
+FRIDAY_LABEL = "5min-21d-weekly-from-friday"
+FRIDAY = replace(WEEKLY, start=datetime(2024, 1, 5, tzinfo=timezone.utc))  # a Friday
+FRIDAY_SEEDS = {"tune": 1107, "holdout": 2207}
 AFTER_FLEETS: tuple[tuple[str, CycleFleetConfig], ...] = (
     ("1min-3d-after", replace(ONE_MINUTE_3_DAYS, kinds=EXTRA_KINDS)),
     ("5min-7d-after", replace(FIVE_MINUTES_7_DAYS, kinds=EXTRA_KINDS)),
@@ -439,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{s} {WEEKLY_SEEDS[s]}" for s in splits)
         + f"; informative: {LOCAL_LABEL} (the same, its weekend in UTC-8), seeds "
         + ", ".join(f"{s} {LOCAL_SEEDS[s]}" for s in splits)
+        + f"; informative: {FRIDAY_LABEL} (the same, from a Friday), seeds "
+        + ", ".join(f"{s} {FRIDAY_SEEDS[s]}" for s in splits)
         + "; informative: "
         + ", ".join(f"{label} ({c.n_points} points, {'/'.join(c.kinds)})" for label, c in AFTER_FLEETS)
         + ", seeds "
@@ -461,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
         weekly = generate_cycle_fleet(WEEKLY_SEEDS[split], WEEKLY, n_series=args.series)
         local = generate_cycle_fleet(LOCAL_SEEDS[split], LOCAL, n_series=args.series)
+        friday = generate_cycle_fleet(FRIDAY_SEEDS[split], FRIDAY, n_series=args.series)
         after = [
             (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
             for (label, cfg), seed in zip(AFTER_FLEETS, AFTER_SEEDS[split], strict=True)
@@ -490,6 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             weekly_tally = run(weekly, WEEKLY_SETTLED_DAYS)
             figures["weekly"] = weekly_tally.figures()
             total.seconds += weekly_tally.seconds
+            friday_tally = run(friday, WEEKLY_SETTLED_DAYS)
+            figures["weekly_friday"] = friday_tally.figures()
+            total.seconds += friday_tally.seconds
             local_tally = run(local, WEEKLY_SETTLED_DAYS)
             figures["weekly_local"] = local_tally.figures()
             total.seconds += local_tally.seconds
@@ -537,9 +550,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 3,
             ),
         )
-        for title, key, _digits in weekly_rows:
-            cells = "".join(f"{_fmt(table[det][s]['weekly'][key]):>12}" for s in splits)
-            print(f"  {'  ' + WEEKLY_LABEL + ': ' + title:40}" + cells)
+        for name, label in (("weekly", WEEKLY_LABEL), ("weekly_friday", FRIDAY_LABEL)):
+            for title, key, _digits in weekly_rows:
+                cells = "".join(f"{_fmt(table[det][s][name][key]):>12}" for s in splits)
+                print(f"  {'  ' + label + ': ' + title:40}" + cells)
         for key, label in (
             ("weekly_local", f"{LOCAL_LABEL}, read in UTC"),
             ("weekly_local_told", f"{LOCAL_LABEL}, utc_offset_minutes={LOCAL_OFFSET}"),

@@ -431,12 +431,15 @@ class ReferenceZScoreScorer(PointScorer):
         sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums
         # While the first weekend day is judged against weekdays, the cycle's scale learns its
         # departures; once the weekend has a day of its own, the scale is put back as it was.
-        # (Nothing to put back when the cycle had not spoken before the weekend: nan.)
+        # (Nothing to put back when the cycle had not spoken before the weekend, nan: the scale
+        # starts over instead.)
         if n_first and self._kept_scale is None:
             self._kept_scale = self._scale[2] if self._cycle_seen >= _BLOCK else math.nan
         elif not n_first and self._kept_scale is not None:
             if not math.isnan(self._kept_scale):
                 self._scale[2] = self._kept_scale
+            else:
+                self._scale[2] = self._scale[1]
             self._kept_scale = None
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and
@@ -544,10 +547,16 @@ class ReferenceZScoreScorer(PointScorer):
         holds weekdays too (the counts differ), once a weekend day is
         profiled: the weekend days' median with three or more; with two, the
         median of those two and ``e``; with one, the median of it, ``e`` and
-        ``line``. Otherwise ``e``.
+        ``line``. The same on a weekday against the weekdays, once one is
+        profiled, while the every-day profile holds at most ``season_days``
+        days and half of them or more are weekend days. Otherwise ``e``.
         """
         count, typed_count = self._prof_count[slot], self._prof_count[typed]
-        if typed < 2 * self._slots or not typed_count or typed_count == count:
+        if typed < 2 * self._slots:
+            weekend_days = count - typed_count
+            if not typed_count or count > self.season_days or count > 2 * weekend_days:
+                return e
+        elif not typed_count or typed_count == count:
             return e
         if typed_count >= 3:
             return self._prof_med[typed]

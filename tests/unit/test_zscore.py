@@ -376,6 +376,25 @@ def test_a_series_that_starts_on_a_friday_stays_quiet_after_its_first_weekend(we
         assert [r for r in hits if r.window_end > stamps[friday + 2 * 288]] == [], f"seed {seed}"
 
 
+def test_a_series_first_seen_on_a_thursday_judges_its_first_monday_against_weekdays() -> None:
+    """Thursday, Friday and a weekend at 60% make a Monday profile of mostly weekend days: not used.
+
+    On Monday the every-day profile holds four days, two of them a weekend's,
+    so the weekdays are judged against the weekdays (Thursday and Friday, with
+    the every-day expectation as a third vote) until weekdays outnumber the
+    weekend. Before, Monday was judged against the median of all four and
+    alarmed all day (141 windows on 8 seeds). The first Saturday is news and
+    may alarm; nothing after it does.
+    """
+    thursday = 3 * 288
+    for seed in range(3):
+        stamps, vals = weekly(2, seed)
+        series = MetricSeries("acme", "c-1", "n-7", "requests", stamps[thursday:], vals[thursday:])
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        sunday = stamps[thursday + 3 * 288]
+        assert [r for r in hits if r.window_start >= sunday] == [], f"seed {seed}"
+
+
 def test_a_phase_shift_from_the_first_saturday_is_found_on_sunday() -> None:
     """A gentle 6-hour phase shift from the first Saturday noon to Sunday noon is still flagged on Sunday.
 

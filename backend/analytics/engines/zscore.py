@@ -48,11 +48,20 @@ On the first weekend day (its slot has only weekdays in its profile) the
 cycle's scale learns the day's departure from the weekdays as it goes, so a
 quieter weekend does not alarm all day; once the weekend has a day of its own
 to be judged against, the scale is put back as it was before the weekend, so
-the first Sunday is judged as sharply as a weekday. The cost: a lasting step
+the first Sunday is judged as sharply as a weekday (on a series first seen on
+a Friday, whose cycle had not spoken before the weekend, there is nothing to
+put back: the scale restarts from the local line's). The cost: a lasting step
 that begins on the first weekend is news again on Monday (the weekday profile
 has not seen it, and what the weekend taught the scale was put back), until
 the scale grows.
-Weekdays keep the every-day profile (they are the majority of any five days).
+Weekdays keep the every-day profile (they are the majority of any five days),
+except while it holds at most ``season_days`` days and half of them or more
+are a weekend's (a series first seen late in the week: on its first Monday,
+Thursday, Friday, Saturday and Sunday): then a weekday is judged against the
+weekdays, as a weekend day is against the weekend days (their median with
+three or more; with two, the median of those two and the every-day
+expectation; with one, the median of it, the every-day expectation and the
+local line).
 
 **Heavy tails.** The 99th percentile of the points' ``|z|`` is tracked by
 stochastic approximation (up about 2% for each point above it, down as much
@@ -589,7 +598,9 @@ class ZScoreScorer(PointScorer):
                 e = p_med[s] if c >= 3 or c == 0 else early(s, day, c, line)
                 # On a weekend day (in UTC + off) whose every-day profile holds weekdays too, the point is
                 # judged against the weekend days (_weekly): a weekly rhythm never makes a Saturday
-                # look broken. (Weekdays outnumber weekend days in any five, so they need not.)
+                # look broken. A weekday is, against the weekdays, while its every-day profile holds
+                # at most season_days days and half of them or more are a weekend's (a series first
+                # seen late in the week); after that weekdays outnumber weekend days in any five.
                 wd = day if not off else (day * _DAY_US + s * slot_us + off) // _DAY_US
                 if (wd + 3) % 7 >= 5:
                     u = s + 2 * slots
@@ -605,6 +616,14 @@ class ZScoreScorer(PointScorer):
                             e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
                 else:
                     u = s + slots
+                    cu = p_count[u]
+                    if cu and c <= k and c <= 2 * (c - cu):
+                        if cu >= 3:
+                            e = p_med[u]
+                        else:
+                            at = u * k
+                            a = p_vals[at + (cu - 1) % k]
+                            e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
                 if e - e == 0.0:  # finite (not nan): the cycle has a say
                     r = abs(v - e)
                     if r < clip_cycle:
@@ -795,16 +814,18 @@ class ZScoreScorer(PointScorer):
         # from them all day, and the cycle's scale learns that as it goes, so that a quieter
         # weekend does not alarm all day. Once the weekend has a day of its own to be judged
         # against, the scale is put back as it was before: the first weekend's novelty does not
-        # blunt the days after it. Unless the cycle had not spoken before the weekend (a series
-        # that starts on a Friday): then there is no weekday scale to put back (nan), and the
-        # weekend's is the only one it has; putting back its empty start would make every point
-        # of the next days look many sd away.
+        # blunt the days after it. If the cycle had not spoken before the weekend (a series first
+        # seen on a Friday), there is no weekday scale to put back (nan): the scale starts over
+        # instead, from the points judged against the weekend (what the first weekend day taught
+        # it was its departure from the weekdays, not noise).
         if n_first:
             if self._kept_scale is None:
                 self._kept_scale = self._scale[2] if self._cycle_seen >= _BLOCK else _NAN
         elif self._kept_scale is not None:
             if self._kept_scale == self._kept_scale:
                 self._scale[2] = self._kept_scale
+            else:
+                self._scale[2] = self._scale[1]
             self._kept_scale = None
         # Stochastic approximation of the 99th percentile of isolated excursions: up by ~2% per
         # point above it, down by as much per 100 points below, between the Gaussian value and
