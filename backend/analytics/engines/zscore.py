@@ -607,23 +607,18 @@ class ZScoreScorer(PointScorer):
                     cu = p_count[u]
                     if not cu and c:
                         n_first += 1
-                    if cu and cu != c:
-                        if cu >= 3:
-                            e = p_med[u]
-                        else:
-                            at = u * k
-                            a = p_vals[at + (cu - 1) % k]
-                            e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
+                    own_kind = cu and cu != c
                 else:
                     u = s + slots
                     cu = p_count[u]
-                    if cu and c <= k and c <= 2 * (c - cu):
-                        if cu >= 3:
-                            e = p_med[u]
-                        else:
-                            at = u * k
-                            a = p_vals[at + (cu - 1) % k]
-                            e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
+                    own_kind = cu and c <= k and c <= 2 * (c - cu)
+                if own_kind:
+                    if cu >= 3:
+                        e = p_med[u]
+                    else:
+                        at = u * k
+                        a = p_vals[at + (cu - 1) % k]
+                        e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
                 if e - e == 0.0:  # finite (not nan): the cycle has a say
                     r = abs(v - e)
                     if r < clip_cycle:
