@@ -651,8 +651,7 @@ class ZScoreScorer(PointScorer):
                 # days, all of them weekdays, the point's own expectation (made of those days) stands
                 # in. On a weekend day with one or two weekend days, their mean does, weighted by
                 # _FEW_DAYS (so a phase shift that runs into Sunday shows there); the first weekend
-                # day has none and the channel is silent.
-                cu = p_count[u]
+                # day has none and the channel is silent. (cu: the count of slot u, read above.)
                 few = 0.0
                 if cu >= 3:
                     e = p_med[u]
