@@ -445,6 +445,25 @@ def test_a_scorer_pickled_before_the_first_weekend_rule_resumes() -> None:
     assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])
 
 
+def test_a_checkpoint_from_a_fridays_first_weekend_resumes_without_the_empty_scale() -> None:
+    """A scorer pickled on the first Saturday of a series first seen on a Friday, by a version that
+    kept the empty scale (0) to put back on Sunday, resumes as the current one: nothing put back."""
+    stamps, vals = weekly(2, 3)
+    friday = 4 * 288
+    us = [int(t.timestamp()) * 1_000_000 for t in stamps[friday:]]
+    vals = vals[friday:]
+    cut = 288 + 100  # Saturday, 08:20
+    scorer = ZScoreScorer()
+    scorer.update_many(vals[:cut], us[:cut])
+    state = {name: getattr(scorer, name) for name in ZScoreScorer.__slots__}
+    assert math.isnan(state["_kept_scale"])  # the cycle had not spoken before Saturday
+    state["_kept_scale"] = 0.0  # what the earlier version kept
+    old = ZScoreScorer.__new__(ZScoreScorer)
+    old.__setstate__((None, state))
+    resumed = pickle.loads(pickle.dumps(old))
+    assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])
+
+
 def test_a_scorer_pickled_before_the_long_channel_resumes() -> None:
     """A checkpoint's scorer without the long channel (four scales, an 11-number block state) resumes.
 

@@ -375,9 +375,14 @@ class ZScoreScorer(PointScorer):
         A scorer pickled before the first-weekend rule (no ``_kept_scale``,
         seven block sums) is restored with that rule's empty state, so that a
         checkpoint taken by the previous version resumes instead of failing.
+        One pickled on a first weekend whose cycle had not spoken before it
+        kept a scale of exactly 0 (earlier versions put it back): that is
+        read as nothing to put back.
         """
         slots = dict(state[1])
         slots.setdefault("_kept_scale", None)
+        if slots["_kept_scale"] == 0.0:
+            slots["_kept_scale"] = _NAN
         # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
         slots.setdefault("_sustained_from", -_DAY_US)
         slots.setdefault("_last_t", 0)
