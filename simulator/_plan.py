@@ -59,12 +59,17 @@ def names(config: FleetConfig, tenant: TenantConfig) -> tuple[list[str], list[st
     return clusters, nodes
 
 
+def noise_factor(config: FleetConfig, tenant: TenantConfig) -> float:
+    """How many times the catalogue's noise a tenant's series carry (a noisy neighbour: ``noisy_factor``)."""
+    return config.noisy_factor if tenant.noisy else 1.0
+
+
 def build_plans(config: FleetConfig, tenant: TenantConfig) -> list[SeriesPlan]:
     """The series of one tenant in (cluster, node, metric) order, with drawn parameters."""
     plans: list[SeriesPlan] = []
     clusters, nodes = names(config, tenant)
     per_day = DAY_S / config.step_seconds
-    factor = config.noisy_factor if tenant.noisy else 1.0
+    factor = noise_factor(config, tenant)
     for cluster in clusters:
         for node in nodes:
             node_rng = random.Random(derive_seed(config.seed, "node", tenant.name, cluster, node))
@@ -211,8 +216,7 @@ def place_anomalies(
     gauges = [m for m in metrics if CATALOGUE[m].kind == "gauge"]
     # Cycles that stand clear of this tenant's noise (a noisy neighbour's is several times the
     # profile's): a reshaped cycle that the noise hides is an anomaly nobody could see.
-    factor = config.noisy_factor if tenant.noisy else 1.0
-    seasonal = [m for m in gauges if CATALOGUE[m].seasonal_with(factor)]
+    seasonal = [m for m in gauges if CATALOGUE[m].seasonal_with(noise_factor(config, tenant))]
     failure_metrics = [m for m in gauges if CATALOGUE[m].failure]
     incident_metrics = [m for m in gauges if CATALOGUE[m].incident]
     incident_clusters = set(rng.sample(clusters, min(mix.cluster_incidents, len(clusters))))
