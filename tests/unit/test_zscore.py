@@ -458,10 +458,16 @@ def test_a_checkpoint_from_a_fridays_first_weekend_resumes_without_the_empty_sca
     state = {name: getattr(scorer, name) for name in ZScoreScorer.__slots__}
     assert math.isnan(state["_kept_scale"])  # the cycle had not spoken before Saturday
     state["_kept_scale"] = 0.0  # what the earlier version kept
+    del state["_layout"]  # (which it did not have)
     old = ZScoreScorer.__new__(ZScoreScorer)
     old.__setstate__((None, state))
     resumed = pickle.loads(pickle.dumps(old))
     assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])
+    # A current scorer's kept scale of 0 (residuals exactly 0) is its own: a checkpoint keeps it.
+    current = ZScoreScorer()
+    current.update_many(vals[:cut], us[:cut])
+    current._kept_scale = 0.0
+    assert pickle.loads(pickle.dumps(current))._kept_scale == 0.0
 
 
 def test_a_scorer_pickled_before_the_long_channel_resumes() -> None:

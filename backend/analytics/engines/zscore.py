@@ -191,6 +191,8 @@ _NAN = math.nan
 # were learned against days whose median is far steadier.
 _FEW_DAYS = (0.0, math.sqrt(0.5), math.sqrt(2.0 / 3.0))
 _LONG = 64  # points: the long sustained channel's span (4 blocks)
+# The layout of the scorer's state (its slots and their meaning): 2 since a kept scale may be nan.
+_LAYOUT = 2
 
 
 def _bounded(owner: str, field: str, value: object, least: int) -> int:
@@ -238,6 +240,7 @@ class ZScoreScorer(PointScorer):
         "_hold_blocks",
         "_kept_scale",
         "_last_t",
+        "_layout",
         "_level_buf",
         "_long",
         "_long_base",
@@ -341,6 +344,7 @@ class ZScoreScorer(PointScorer):
         self._long_seen = 0
         # The cycle's scale as it was before the first weekend day (None otherwise): see _end_block.
         self._kept_scale: float | None = None
+        self._layout = _LAYOUT  # the state's layout, for a checkpoint's migration (__setstate__)
         self._held = 0  # incident blocks in a row kept out of the cycle's scale
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed
         # one, above the tail percentile, more than 4 scales from the cycle, and on a first weekend
@@ -375,14 +379,16 @@ class ZScoreScorer(PointScorer):
         A scorer pickled before the first-weekend rule (no ``_kept_scale``,
         seven block sums) is restored with that rule's empty state, so that a
         checkpoint taken by the previous version resumes instead of failing.
-        One pickled on a first weekend whose cycle had not spoken before it
-        kept a scale of exactly 0 (earlier versions put it back): that is
-        read as nothing to put back.
+        A scorer of those versions (no ``_layout``) pickled on a first weekend
+        whose cycle had not spoken before it kept a scale of exactly 0 (they
+        put it back): that is read as nothing to put back. (A current one
+        keeps 0 only when its residuals were exactly 0, and gets it back.)
         """
         slots = dict(state[1])
         slots.setdefault("_kept_scale", None)
-        if slots["_kept_scale"] == 0.0:
+        if "_layout" not in slots and slots["_kept_scale"] == 0.0:
             slots["_kept_scale"] = _NAN
+        slots["_layout"] = _LAYOUT
         # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
         slots.setdefault("_sustained_from", -_DAY_US)
         slots.setdefault("_last_t", 0)
