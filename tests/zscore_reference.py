@@ -353,7 +353,8 @@ class ReferenceZScoreScorer(PointScorer):
                 if k_cycle:
                     # Where the cycle knows this time of day, the local models count only as far
                     # as the cycle sees something too: a sharp daily edge is no news.
-                    z = max(min(z, 2.0 * zc), zc)
+                    # And only as far as the point's distance from the cycle bears them out on their scale.
+                    z = max(min(z, r * k_trend, 2.0 * zc), zc)
             else:
                 # No day of history here yet: the local models alone, with the caution of a
                 # fresh series (its scales are young, and a daily edge looks like a shift).

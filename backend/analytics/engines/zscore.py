@@ -642,6 +642,12 @@ class ZScoreScorer(PointScorer):
                         # Where the cycle knows this time of day, the local models count only as far
                         # as the cycle sees something too: a sharp daily edge is no news.
                         zc = r * k_cycle
+                        # And only as far as the point's distance from the cycle bears them out on
+                        # their own scale: on a sharp daily edge the local line is far from the point
+                        # and the cycle is not.
+                        r *= k_trend
+                        if r < z:  # noqa: PLR1730 - min/max calls cost more here
+                            z = r
                         r = 2.0 * zc
                         if r < z:  # noqa: PLR1730 - min/max calls cost more here
                             z = r
