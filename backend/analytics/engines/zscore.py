@@ -29,12 +29,15 @@ with none, the cycle has no say. One odd day (yesterday's incident) never
 makes today look odd, and a spike as large as yesterday's is still a spike
 today; a spike that recurs at the same time on most of the last days
 becomes part of the profile. Where the cycle has a say (once it has had 16
-residuals to learn its scale from), ``z = max(min(z_local, 2 * z_cycle),
-z_cycle)``: the local models count only as far as the cycle sees something
-too, so a sharp daily edge is no news (before those 16 residuals, ``z =
-z_local``). Where it has no say (no day of history at that slot yet), ``z =
-0.75 * z_local``: a fresh series' scales are young and its daily edges look
-like shifts.
+residuals to learn its scale from), ``z = max(min(z_local, |v - e| /
+s_line, 2 * z_cycle), z_cycle)`` (``e`` the cycle's expectation, ``s_line``
+the local line's scale): the local models count only as far as the cycle
+sees something too, and as far as the point's distance from the cycle bears
+them out on their own scale, so a sharp daily edge is no news, neither the
+edge nor the half hour after it, while the local line still extrapolates
+the hour before (before those 16 residuals, ``z = z_local``). Where it has
+no say (no day of history at that slot yet), ``z = 0.75 * z_local``: a
+fresh series' scales are young and its daily edges look like shifts.
 
 **Weekly rhythm.** On a Saturday or Sunday (UTC, or the local time of
 ``utc_offset_minutes``: see *Local time*) whose slot has weekdays in
