@@ -52,9 +52,10 @@ A period is only reported with at least two full periods of history.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from itertools import accumulate
-from operator import add, mul
+from itertools import accumulate, repeat
+from operator import add, mul, sub
 
 __all__ = ["Baseline", "baseline", "cycles_used", "detect_period", "robust_sd"]
 
@@ -432,15 +433,27 @@ def robust_sd(values: Sequence[float]) -> float:
         return 0.0
     s = sorted(values)
     med = (s[(n - 1) // 2] + s[n // 2]) / 2.0
-    dev = sorted(abs(v - med) for v in values)
+    dev = sorted(map(abs, map(sub, s, repeat(med))))
     mad = (dev[(n - 1) // 2] + dev[n // 2]) / 2.0
-    # More than half the values equal (quantised or mostly idle metrics): the
-    # MAD says nothing, so fall back to the plain sd of all values.
-    kept = [v for v in values if abs(v - med) <= 4.0 * mad * _MAD_TO_SD] if mad > 0.0 else list(values)
-    if len(kept) < 2:
+    if mad > 0.0:
+        # The values with abs(v - med) <= fence: a run of the sorted values (v - med
+        # never decreases as v grows), found by bisection.
+        fence = 4.0 * mad * _MAD_TO_SD
+
+        def off(v: float) -> float:
+            return v - med
+
+        kept = s[bisect_left(s, -fence, key=off) : bisect_right(s, fence, key=off)]
+    else:
+        # More than half the values equal (quantised or mostly idle metrics): the
+        # MAD says nothing, so fall back to the plain sd of all values.
+        kept = s
+    m = len(kept)
+    if m < 2:
         return 0.0
-    mean = math.fsum(kept) / len(kept)
-    return math.sqrt(math.fsum((v - mean) ** 2 for v in kept) / (len(kept) - 1))
+    # (fsum is exact before its one rounding: the order of the values does not matter.)
+    mean = math.fsum(kept) / m
+    return math.sqrt(math.fsum(map(pow, map(sub, kept, repeat(mean)), repeat(2))) / (m - 1))
 
 
 class Baseline:
@@ -494,8 +507,8 @@ def baseline(history: Sequence[float], period: int | None) -> Baseline:
         tail = history[n - k * period :]
         prof = [math.fsum(tail[p::period]) / k for p in range(period)]
         shift = math.fsum(history[n - period :]) / period - math.fsum(prof) / period
-        prof = [v + shift for v in prof]
-        resid = [v - prof[i % period] for i, v in enumerate(tail)]
+        prof = list(map(add, prof, repeat(shift)))
+        resid = list(map(sub, tail, prof * k))  # (tail is k whole cycles)
         noise = robust_sd(resid) * math.sqrt(k / (k - 1))
         return Baseline(prof, noise * math.sqrt(1.0 + 1.0 / k), noise, period, k)
     recent = sorted(history[-32:])

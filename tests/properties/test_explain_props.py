@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backend.analytics import AnomalyResult, AnomalyType, ExplanationClassifier, MetricSeries, TimeWindow
+from backend.analytics._seasonal import robust_sd
 
 from .strategies import finite, moderate, series
 
@@ -197,3 +198,50 @@ def test_the_memo_gives_the_labels_and_sentences_of_the_slow_path(
         expected = AnomalyResult(*s.ids, w.start_time, w.end_time, 0.9, label)
         assert got.anomaly_label is label
         assert got.explanation == slow.explain(s, expected)
+
+
+def _robust_sd_by_definition(values: list[float]) -> float:
+    """:func:`robust_sd` as its docstring defines it, written plainly (the reference)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    s = sorted(values)
+    med = (s[(n - 1) // 2] + s[n // 2]) / 2.0
+    dev = sorted(abs(v - med) for v in values)
+    mad = (dev[(n - 1) // 2] + dev[n // 2]) / 2.0
+    kept = [v for v in values if abs(v - med) <= 4.0 * mad * 1.482602218505602] if mad > 0.0 else values
+    if len(kept) < 2:
+        return 0.0
+    mean = math.fsum(kept) / len(kept)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in kept) / (len(kept) - 1))
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1e6, 1e6, allow_nan=False),
+            st.sampled_from([0.0, -0.0, 1.0, 2.0, 1e-300, -1e-300]),
+        ),
+        max_size=80,
+    )
+)
+def test_robust_sd_is_its_definition_bit_for_bit(values: list[float]) -> None:
+    """The fast robust_sd (one sort, the fence by bisection, C-level sums) gives the plain one's value."""
+    assert robust_sd(values) == _robust_sd_by_definition(values)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.floats(-100.0, 100.0, allow_nan=False), min_size=5, max_size=60),
+    st.lists(st.floats(3.0, 5.0), min_size=1, max_size=4),
+)
+def test_robust_sd_fences_like_its_definition(values: list[float], distances: list[float]) -> None:
+    """Values placed 3-5 MAD-sd from the median (around the fence at 4) are kept or dropped alike."""
+    s = sorted(values)
+    n = len(s)
+    med = (s[(n - 1) // 2] + s[n // 2]) / 2.0
+    dev = sorted(abs(v - med) for v in values)
+    mad_sd = (dev[(n - 1) // 2] + dev[n // 2]) / 2.0 * 1.482602218505602
+    near = values + [med + (c if i % 2 else -c) * mad_sd for i, c in enumerate(distances)]
+    assert robust_sd(near) == _robust_sd_by_definition(near)
