@@ -351,10 +351,10 @@ class ReferenceZScoreScorer(PointScorer):
                 n_cycle += 1
                 zc = r * k_cycle
                 if k_cycle:
-                    # Where the cycle knows this time of day, the local models count only as far
-                    # as the cycle sees something too: a sharp daily edge is no news.
-                    # And only as far as the point's distance from the cycle bears them out on their scale.
-                    z = max(min(z, r * k_trend, 2.0 * zc), zc)
+                    # Where the cycle has been about as good a model as the local line, the local models
+                    # count only as far as the point's distance from the cycle bears them out on their
+                    # scale (a sharp daily edge is no news); a much looser cycle vetoes nothing.
+                    z = max(min(z, r * k_trend) if 4.0 * k_cycle >= k_trend else z, zc)
             else:
                 # No day of history here yet: the local models alone, with the caution of a
                 # fresh series (its scales are young, and a daily edge looks like a shift).

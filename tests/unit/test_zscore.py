@@ -444,6 +444,33 @@ def test_a_level_shift_at_a_business_hour_edge_is_found() -> None:
     assert any(stamps[monday] <= r.window_start < stamps[monday + 30] for r in hits)
 
 
+def test_spikes_on_a_drifting_series_without_a_cycle_are_found() -> None:
+    """A disk filling at 1-2% a day (4-20 noise sd a day), no daily cycle: 10-sd spikes either way are found.
+
+    The every-day profile lags such a drift by days, so the cycle's scale is
+    many times the local line's and its expectation is off by many sd. Before,
+    the cycle capped the local models anyway (at twice its own z): none of
+    these 16 spikes was found (77 of 80 now on 20 such series). Now the cycle
+    caps them only where its scale is within 4 times the local line's. The
+    clean series stays quiet.
+    """
+    monday = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    stamps = [monday + timedelta(minutes=5 * i) for i in range(12 * 288)]
+    for seed in range(4):
+        rng = random.Random(seed)
+        drift, noise = rng.uniform(0.01, 0.02), rng.uniform(0.05, 0.12)
+        vals = [50.0 * (1.0 + drift * i / 288) + rng.gauss(0.0, noise) for i in range(len(stamps))]
+        clean = MetricSeries("acme", "c-1", "n-7", "disk", stamps, vals)
+        assert flagged(ZScoreEngine(classify=False).detect(clean)) == [], f"seed {seed}"
+        spikes = [(7 + k) * 288 + rng.randrange(288) for k in range(4)]
+        for k, at in enumerate(spikes):
+            vals[at] += (10.0 if k % 2 else -10.0) * noise
+        spiky = MetricSeries("acme", "c-1", "n-7", "disk", stamps, vals)
+        hits = flagged(ZScoreEngine(classify=False).detect(spiky))
+        for at in spikes:
+            assert any(r.window_start <= stamps[at] <= r.window_end for r in hits), f"seed {seed}, point {at}"
+
+
 def test_a_phase_shift_from_the_first_saturday_is_found_on_sunday() -> None:
     """A gentle 6-hour phase shift from the first Saturday noon to Sunday noon is still flagged on Sunday.
 

@@ -30,12 +30,15 @@ makes today look odd, and a spike as large as yesterday's is still a spike
 today; a spike that recurs at the same time on most of the last days
 becomes part of the profile. Where the cycle has a say (once it has had 16
 residuals to learn its scale from), ``z = max(min(z_local, |v - e| /
-s_line, 2 * z_cycle), z_cycle)`` (``e`` the cycle's expectation, ``s_line``
-the local line's scale): the local models count only as far as the cycle
-sees something too, and as far as the point's distance from the cycle bears
-them out on their own scale, so a sharp daily edge is no news, neither the
-edge nor the half hour after it, while the local line still extrapolates
-the hour before (before those 16 residuals, ``z = z_local``). Where it has
+s_line), z_cycle)`` (``e`` the cycle's expectation, ``s_line`` the local
+line's scale): the local models count only as far as the point's distance
+from the cycle bears them out on their own scale, so a sharp daily edge is
+no news, neither the edge nor the half hour after it, while the local line
+still extrapolates the hour before. That cap holds only where the cycle has
+been about as good a model as the line (its scale ``s_cycle`` at most 4
+times ``s_line``); a much looser cycle, such as an every-day profile that
+lags a drifting series (a disk filling up) by days, vetoes nothing: ``z =
+max(z_local, z_cycle)`` (before those 16 residuals, ``z = z_local``). Where it has
 no say (no day of history at that slot yet), ``z = 0.75 * z_local``: a
 fresh series' scales are young and its daily edges look like shifts.
 
@@ -185,6 +188,7 @@ _MAD_TO_SD = 1.2533141373155003  # sqrt(pi / 2): mean absolute deviation -> sd, 
 _MAX_SETTING = 1 << 20  # upper bound of the size settings: buffers stay bounded
 _INF = math.inf
 _FRESH = 0.75  # before a day of history, the local models' z counts three quarters
+_VETO = 4.0  # the cycle caps the local models only where its scale is within this many times the line's
 _Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
 _TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
 _NAN = math.nan
@@ -642,18 +646,17 @@ class ZScoreScorer(PointScorer):
                         n_far += 1
                     n_cycle += 1
                     if k_cycle:
-                        # Where the cycle knows this time of day, the local models count only as far
-                        # as the cycle sees something too: a sharp daily edge is no news.
+                        # Where the cycle knows this time of day and has been a model about as good as
+                        # the local line (its scale within _VETO times the line's), the local models count
+                        # only as far as the point's distance from the cycle bears them out on their own
+                        # scale: on a sharp daily edge the local line is far from the point and the cycle
+                        # is not. A cycle much looser than the line (an every-day profile lagging a
+                        # drift by days) vetoes nothing.
                         zc = r * k_cycle
-                        # And only as far as the point's distance from the cycle bears them out on
-                        # their own scale: on a sharp daily edge the local line is far from the point
-                        # and the cycle is not.
-                        r *= k_trend
-                        if r < z:  # noqa: PLR1730 - min/max calls cost more here
-                            z = r
-                        r = 2.0 * zc
-                        if r < z:  # noqa: PLR1730 - min/max calls cost more here
-                            z = r
+                        if _VETO * k_cycle >= k_trend:
+                            r *= k_trend
+                            if r < z:  # noqa: PLR1730 - min/max calls cost more here
+                                z = r
                         if zc > z:  # noqa: PLR1730 - min/max calls cost more here
                             z = zc
                 else:
