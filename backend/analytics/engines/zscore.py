@@ -38,9 +38,10 @@ still extrapolates the hour before. That cap holds only where the cycle has
 been about as good a model as the line (its scale ``s_cycle`` at most 4
 times ``s_line``); a much looser cycle, such as an every-day profile that
 lags a drifting series (a disk filling up) by days, vetoes nothing: ``z =
-max(z_local, z_cycle)`` (before those 16 residuals, ``z = z_local``). Where it has
-no say (no day of history at that slot yet), ``z = 0.75 * z_local``: a
-fresh series' scales are young and its daily edges look like shifts.
+max(z_local, z_cycle)`` (before those 16 residuals, ``z = z_local``).
+Where it has no say (no day of history at that slot yet), ``z = 0.75 *
+z_local``: a fresh series' scales are young and its daily edges look like
+shifts.
 
 **Weekly rhythm.** On a Saturday or Sunday (UTC, or the local time of
 ``utc_offset_minutes``: see *Local time*) whose slot has weekdays in
@@ -555,6 +556,7 @@ class ZScoreScorer(PointScorer):
             self._begin_block()
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
         k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
+        veto = _VETO * k_cycle >= k_trend  # the cycle may cap the local models (see below)
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
@@ -653,7 +655,7 @@ class ZScoreScorer(PointScorer):
                         # is not. A cycle much looser than the line (an every-day profile lagging a
                         # drift by days) vetoes nothing.
                         zc = r * k_cycle
-                        if _VETO * k_cycle >= k_trend:
+                        if veto:
                             r *= k_trend
                             if r < z:  # noqa: PLR1730 - min/max calls cost more here
                                 z = r
@@ -767,6 +769,7 @@ class ZScoreScorer(PointScorer):
                 self._begin_block()
                 level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
                 k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
+                veto = _VETO * k_cycle >= k_trend
                 tail = _Q99 / q99
                 long_sum, lb = self._long_sum, self._long_base
                 sums = self._sums
