@@ -1,0 +1,160 @@
+"""Two audits of an engine on series the fleet benchmark does not draw: random starts and drifting disks.
+
+``bench_fleet.py``'s fleets start at midnight on a Monday and every series has a
+daily cycle. Real fleets have neither guarantee. This script measures an engine
+(its defaults, ``classify=False``) on:
+
+- **random-start** clean series: per seed set, 60 series over 8 days from a
+  random weekday and hour, at 1- or 5-minute steps, a sine or a business-day
+  plateau (30% up 09:00-18:00 UTC, 15% down outside: sharp edges), weekends at
+  0.3-1.0 of the weekdays' swing, noise 0.5-6% of the level. It prints the
+  false-alarm episodes (runs of anomalous windows) per series-day, and where
+  they start: on the series' first day, or later; on a weekday or a weekend;
+  within an hour after a business-day edge or not.
+- **drift**: 20 series over 14 days at 5-minute steps with no daily cycle,
+  level 50 drifting up by 0.2-2% a day (times ``--drift``), noise sd
+  0.05-0.25 (a disk filling up). It prints the false-alarm episodes of the
+  clean series, then adds six single-point spikes of ``--spike-sd`` noise sd
+  (alternately down and up, one a day on days 7-12) and counts those found
+  (a window holding the spike is anomalous), up and down apart.
+
+Usage::
+
+    python benchmarks/bench_audit.py                          # both, zscore, sets 7-9, drift x1 and x0.3
+    python benchmarks/bench_audit.py --engine combined --part drift --spike-sd 15
+
+The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
+10`` are the ones the rules for sharp daily edges and for drift were chosen
+on (BENCHMARKS.md, "Sharp daily edges"); the other seed sets are checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from backend.analytics import AnomalyResult, EngineRegistry, MetricSeries  # noqa: E402
+
+MONDAY = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EDGES = (540, 1080)  # the business-day plateau's edges, in minutes of the UTC day
+
+
+def random_start_series(seed: int, n: int = 60) -> list[tuple[datetime, str, MetricSeries]]:
+    """Seed set ``seed``: ``n`` clean series (start, shape, series), as the module docstring says."""
+    draw = random.Random(seed)
+    out = []
+    for case in range(n):
+        weekend = draw.uniform(0.3, 1.0)
+        amp = draw.uniform(0.05, 0.6)
+        noise = draw.uniform(0.5, 6.0)
+        shape = draw.choice(["sin", "biz"])
+        start_day, hour, step = draw.randrange(7), draw.randrange(24), draw.choice([1, 5])
+        rng = random.Random(case + 1000 * seed)
+        t0 = MONDAY + timedelta(days=start_day, hours=hour)
+        stamps, values = [], []
+        for i in range(8 * 1440 // step):
+            t = t0 + timedelta(minutes=step * i)
+            f = weekend if t.weekday() >= 5 else 1.0
+            phase = (t.hour * 60 + t.minute) / 1440
+            if shape == "sin":
+                c = math.sin(2 * math.pi * phase - math.pi / 2)
+            else:
+                c = 1.0 if 0.375 <= phase < 0.75 else -0.5
+            stamps.append(t)
+            values.append(100 * (1 + amp * f * c) * (0.9 + 0.1 * f) + rng.gauss(0, noise))
+        out.append((t0, f"{shape}{step}", MetricSeries("audit", "c", f"n-{case}", "m", stamps, values)))
+    return out
+
+
+def episodes(results: Sequence[AnomalyResult]) -> list[AnomalyResult]:
+    """The first window of each run of consecutive anomalous windows."""
+    out, before = [], False
+    for r in results:
+        if r.is_anomalous and not before:
+            out.append(r)
+        before = r.is_anomalous
+    return out
+
+
+def random_start(engine_name: str, seed: int) -> None:
+    engine = EngineRegistry.default().create(engine_name, classify=False)
+    where: Counter[tuple[str, str, str, str]] = Counter()
+    total = 0
+    for t0, shape, series in random_start_series(seed):
+        for r in episodes(engine.detect(series)):
+            total += 1
+            minute = r.window_start.hour * 60 + r.window_start.minute
+            edge = shape.startswith("biz") and any(0 <= minute - e < 60 for e in EDGES)
+            where[
+                (
+                    "day 0" if (r.window_start - t0).days == 0 else "later",
+                    "edge" if edge else "-",
+                    shape,
+                    "weekend" if r.window_start.weekday() >= 5 else "weekday",
+                )
+            ] += 1
+    print(f"random-start set {seed}: {total} episodes, {total / (60 * 8):.3f} per series-day")
+    for key, count in where.most_common(6):
+        print(f"    {count:4d}  {' / '.join(key)}")
+
+
+def drift(engine_name: str, scale: float, spike_sd: float) -> None:
+    engine = EngineRegistry.default().create(engine_name, classify=False)
+    found: Counter[str] = Counter()
+    spikes: Counter[str] = Counter()
+    clean_episodes = 0
+    for seed in range(20):
+        rng = random.Random(seed)
+        rate = rng.uniform(0.2, 2.0) * scale  # % of the level per day
+        sd = rng.uniform(0.1, 0.5) * 0.5
+        stamps = [MONDAY + timedelta(minutes=5 * i) for i in range(14 * 288)]
+        values = [50.0 * (1 + rate / 100 * i / 288) + rng.gauss(0, sd) for i in range(len(stamps))]
+        clean = MetricSeries("audit", "c", "n", "disk", stamps, values)
+        clean_episodes += len(episodes(engine.detect(clean)))
+        placed = []
+        for k in range(6):
+            at = (7 + k) * 288 + rng.randrange(288)
+            values[at] += (1 if k % 2 else -1) * spike_sd * sd
+            placed.append((at, "up" if k % 2 else "down"))
+        spiky = MetricSeries("audit", "c", "n", "disk", stamps, values)
+        hits = [r for r in engine.detect(spiky) if r.is_anomalous]
+        for at, way in placed:
+            spikes[way] += 1
+            found[way] += any(r.window_start <= stamps[at] <= r.window_end for r in hits)
+    print(
+        f"drift x{scale:g}, spikes of {spike_sd:g} sd: found {found['up'] + found['down']} of "
+        f"{spikes['up'] + spikes['down']} (up {found['up']}, down {found['down']}); "
+        f"clean false-alarm episodes {clean_episodes} on 20 series x 14 days"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", default="zscore")
+    parser.add_argument("--part", choices=["both", "random-start", "drift"], default="both")
+    parser.add_argument("--sets", default="7,8,9", help="random-start seed sets (comma-separated)")
+    parser.add_argument("--drift", default="1,0.3", help="drift multipliers (comma-separated)")
+    parser.add_argument("--spike-sd", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    print(f"engine {args.engine} (defaults, classify=False)")
+    if args.part in ("both", "random-start"):
+        for seed in (int(s) for s in args.sets.split(",")):
+            random_start(args.engine, seed)
+    if args.part in ("both", "drift"):
+        for scale in (float(s) for s in args.drift.split(",")):
+            drift(args.engine, scale, args.spike_sd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""benchmarks/bench_audit.py: its episodes and its random-start series, on small inputs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from backend.analytics import AnomalyResult, AnomalyType
+from tests.bench_scripts import load_benchmark
+
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+W = timedelta(minutes=10)
+
+
+def result(k: int, score: float) -> AnomalyResult:
+    label = AnomalyType.SPIKE if score >= 0.5 else AnomalyType.NORMAL
+    return AnomalyResult("t", "c", "n", "m", T0 + k * W, T0 + k * W + W - timedelta(minutes=1), score, label)
+
+
+def test_episodes_are_the_first_windows_of_runs_of_anomalous_windows() -> None:
+    episodes = load_benchmark("bench_audit").episodes
+    rows = [result(k, s) for k, s in enumerate([0.1, 0.6, 0.7, 0.2, 0.9, 0.3, 0.5])]
+    assert [r.window_start for r in episodes(rows)] == [T0 + W, T0 + 4 * W, T0 + 6 * W]
+    assert episodes([]) == []
+
+
+def test_random_start_series_are_deterministic_and_start_where_they_say() -> None:
+    make = load_benchmark("bench_audit").random_start_series
+    first, again = make(7, n=3), make(7, n=3)
+    assert [s.values for _, _, s in first] == [s.values for _, _, s in again]
+    for t0, shape, series in first:
+        assert series.timestamps[0] == t0
+        step = 1 if shape.endswith("1") else 5
+        assert series.timestamps[1] - t0 == timedelta(minutes=step)
+        assert len(series) == 8 * 1440 // step
+    assert [s.values for _, _, s in make(8, n=3)] != [s.values for _, _, s in first]
