@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from backend.analytics import AnomalyResult, EngineRegistry, MetricSeries  # noqa: E402
+from backend.analytics.evaluation import events_from_labels  # noqa: E402
 
 MONDAY = datetime(2024, 1, 1, tzinfo=timezone.utc)
 EDGES = (540, 1080)  # the business-day plateau's edges, in minutes of the UTC day
@@ -78,12 +79,7 @@ def random_start_series(seed: int, n: int = 60) -> list[tuple[datetime, str, Met
 
 def episodes(results: Sequence[AnomalyResult]) -> list[AnomalyResult]:
     """The first window of each run of consecutive anomalous windows."""
-    out, before = [], False
-    for r in results:
-        if r.is_anomalous and not before:
-            out.append(r)
-        before = r.is_anomalous
-    return out
+    return [results[first] for first, _ in events_from_labels([r.is_anomalous for r in results])]
 
 
 def random_start(engine_name: str, seed: int) -> None:
