@@ -80,6 +80,10 @@ class ReferenceZScoreScorer(PointScorer):
         "_prof_med",
         "_prof_n",
         "_prof_vals",
+        "_resid",
+        "_resid_e",
+        "_resid_seen",
+        "_resid_src",
         "_resolution",
         "_ring",
         "_ring_sum",
@@ -135,7 +139,14 @@ class ReferenceZScoreScorer(PointScorer):
         # Mean absolute residual of: the level model, the trend model, the cycle model (point by
         # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel)
         # and over _LONG points (the long channel).
-        self._scale = [0.0, 0.0, 0.0, 0.0, 0.0]
+        # And of the drift model: the cycle's residual net of their recent level.
+        self._scale = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        # The drift model's residuals since the expectation's source changed (kind, days), and the
+        # residuals its scale has had.
+        self._resid: list[float] = []
+        self._resid_e = math.nan  # the cycle's expectation at the latest of them
+        self._resid_src: tuple[int, int, int] = (0, 0, 0)
+        self._resid_seen = 0
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
         # It speaks from 8 of them and a day after the first (the time of the first; -1: none yet).
@@ -160,9 +171,10 @@ class ReferenceZScoreScorer(PointScorer):
         self._long_loud = 0
         self._long_calm = 0
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed one.
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        # (And the drift model's clipped residuals and their count.)
+        self._sums = [0.0] * 10
         self._pending = 0  # points of the current block already taken
-        self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
+        self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99, 0.0, _NAN, 0.0, _INF)
         self._slot_us = _SLOT_US
         self._slots = 1
         # Per slot of a weekday and of a weekend day: the day being accumulated, its sum and
@@ -278,7 +290,7 @@ class ReferenceZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained, s_long = (max(v, floor) for v in self._scale)
+        s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = (max(v, floor) for v in self._scale)
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means over at least a day (from the first).
@@ -291,6 +303,13 @@ class ReferenceZScoreScorer(PointScorer):
         # The long channel speaks with it, on the same terms from its own samples.
         long_speaks = self._long_seen >= 8 and self._last_t - self._long_from >= _DAY_US
         k_long = 1.0 / (_MAD_TO_SD * s_long) / _LONG if speaks and long_speaks else 0.0
+        # The drift model: the residuals' median once the cycle speaks and 16 of them are there; its
+        # scale once it has had 16.
+        base, k_drift, clip_drift = math.nan, 0.0, math.inf
+        if k_cycle and len(self._resid) >= _BLOCK:
+            base = _median(self._resid)
+            if self._resid_seen >= _BLOCK:
+                k_drift, clip_drift = 1.0 / (_MAD_TO_SD * s_drift), _CLIP * s_drift
         self._state = (
             level,
             1.0 / (_MAD_TO_SD * s_level),
@@ -304,11 +323,15 @@ class ReferenceZScoreScorer(PointScorer):
             k_sustained / _BLOCK,
             self._tail_q,
             k_long,
+            base,
+            k_drift,
+            clip_drift,
         )
 
     def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
-        k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
+        k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
+        sum_drift, n_drift = self._sums[8], int(self._sums[9])
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         norm, thr = self._norm, self.z_threshold
         long_buf, long_sum, lb, loud = self._long, self._long_sum, self._long_base, self._long_loud
@@ -344,6 +367,12 @@ class ReferenceZScoreScorer(PointScorer):
             # A first weekend day: a weekend slot with no weekend day in its profile, weekdays only.
             n_first += typed >= 2 * slots and not prof_count[typed] and prof_count[slot] > 0
             e = self._weekly(e, slot, typed, line)
+            source, settled = self._source(slot, typed)
+            if source != self._resid_src:  # the drift model's residuals start over
+                self._resid_src = source
+                self._resid.clear()
+                base = math.nan
+                self._state = (*self._state[:12], base, *self._state[13:])
             if e - e == 0.0:  # finite (not nan): the cycle has a say
                 r = abs(v - e)
                 sum_cycle += r if r < clip_cycle else clip_cycle
@@ -355,6 +384,17 @@ class ReferenceZScoreScorer(PointScorer):
                     # count only as far as the point's distance from the cycle bears them out on their
                     # scale (a sharp daily edge is no news); a much looser cycle vetoes nothing.
                     z = max(min(z, r * k_trend) if 4.0 * k_cycle >= k_trend else z, zc)
+                    if abs(e - self._resid_e) > clip_drift:  # the expectation jumped: they start over
+                        self._resid.clear()
+                        base = math.nan
+                        self._state = (*self._state[:12], base, *self._state[13:])
+                    drift = abs(v - e - base)
+                    if settled and math.isfinite(drift):
+                        sum_drift += min(drift, clip_drift)
+                        n_drift += 1
+                        z = max(z, drift * k_drift)
+                self._resid.append(v - e)
+                self._resid_e = e
             else:
                 # No day of history here yet: the local models alone, with the caution of a
                 # fresh series (its scales are young, and a daily edge looks like a shift).
@@ -413,7 +453,7 @@ class ReferenceZScoreScorer(PointScorer):
             pos += 1
             level_buf.append(v)
             out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
-        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7] = (
+        sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7], sums[8], sums[9] = (
             sum_level,
             sum_trend,
             sum_cycle,
@@ -422,6 +462,8 @@ class ReferenceZScoreScorer(PointScorer):
             above,
             n_far,
             n_first,
+            sum_drift,
+            n_drift,
         )
         self._ring_sum = ring_sum
         self._long_sum, self._long_loud, self._long_calm = long_sum, loud, calm
@@ -429,7 +471,8 @@ class ReferenceZScoreScorer(PointScorer):
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
-        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums[:8]
+        sum_drift, n_drift = self._sums[8:]
         # While the first weekend day is judged against weekdays, the cycle's scale learns its
         # departures; once the weekend has a day of its own, the scale is put back as it was.
         # (Nothing to put back when the cycle had not spoken before the weekend, nan: the scale
@@ -456,6 +499,12 @@ class ReferenceZScoreScorer(PointScorer):
         # An incident block (most points more than 4 scales from the cycle) is kept out of the
         # cycle's scale for up to incident_points points in a row.
         incident = n_far * 2 > n_cycle
+        # The drift model's scale skips the same incidents; its residuals keep their latest level_points.
+        if n_drift and not (incident and self._held * _BLOCK < self.incident_points):
+            weight = int(n_drift)
+            scale[5] = _fold(scale[5], sum_drift / weight, self._resid_seen, weight, alpha * weight / _BLOCK)
+            self._resid_seen += weight
+        self._resid = self._resid[-self.level_points :]
         if incident and self._held * _BLOCK < self.incident_points:
             self._held += 1
         elif n_cycle:
@@ -490,7 +539,7 @@ class ReferenceZScoreScorer(PointScorer):
             if not self._long_seen:
                 self._long_from = self._last_t
             self._long_seen += 1
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0] * 10
         self._pending = 0
         keep = self.level_points
         if len(self._level_buf) > keep:
@@ -567,6 +616,25 @@ class ReferenceZScoreScorer(PointScorer):
         if typed_count == 2:
             return _median_finite([latest, vals[typed * k], e])
         return _median_finite([latest, e, line])
+
+    def _source(self, slot: int, typed: int) -> tuple[tuple[int, int, int], bool]:
+        """The source of the cycle's expectation at ``slot`` for the drift model, and whether it is settled.
+
+        The source: which profile (0 every day, 1 weekdays, 2 weekend days, 3
+        a first weekend day: every day, weekdays only) and how many days it
+        holds, up to ``season_days``. Settled: three days of the every-day
+        profile, or two of the point's own kind; never a first weekend day.
+        """
+        k = self.season_days
+        count, typed_count = self._prof_count[slot], self._prof_count[typed]
+        if typed >= 2 * self._slots:
+            kind = 3 if not typed_count and count else 2 if typed_count and typed_count != count else 0
+        else:
+            own = typed_count and count <= k and count <= 2 * (count - typed_count)
+            kind = 1 if own else 0
+        days = min(typed_count, k) if kind in (1, 2) else 0
+        settled = kind != 3 and (typed_count + 1 if kind else count) >= 3
+        return (kind, min(count, k), days), settled
 
     def _despiked(self, s: int, day: int, back: int) -> float:
         """Slot ``s``'s value ``back`` days back, as the median of it and its two neighbouring slots.

@@ -33,3 +33,16 @@ def test_random_start_series_are_deterministic_and_start_where_they_say() -> Non
         assert series.timestamps[1] - t0 == timedelta(minutes=step)
         assert len(series) == 8 * 1440 // step
     assert [s.values for _, _, s in make(8, n=3)] != [s.values for _, _, s in first]
+
+
+def test_growing_series_grow_by_their_rate_and_are_deterministic() -> None:
+    audit = load_benchmark("bench_audit")
+    series, rate, noise = audit.growing_series(600, 3.0, 5)
+    again, _, _ = audit.growing_series(600, 3.0, 5)
+    assert series.values == again.values
+    assert 0.015 <= rate <= 0.045 and 0.01 <= noise <= 0.03
+    assert len(series) == 14 * 288 and series.timestamps[1] - series.timestamps[0] == timedelta(minutes=5)
+    first, last = series.values[:288], series.values[-288:]  # a whole day each: the cycle averages out
+    assert abs(sum(last) / sum(first) / (1 + rate) ** 13 - 1) < 0.02
+    one_minute, _, _ = audit.growing_series(600, 3.0, 1)
+    assert len(one_minute) == 14 * 1440

@@ -43,6 +43,25 @@ Where it has no say (no day of history at that slot yet), ``z = 0.75 *
 z_local``: a fresh series' scales are young and its daily edges look like
 shifts.
 
+**Drift.** A profile of the last days lags a metric that grows or drifts
+(traffic after a launch, a disk filling up) by about as many days' worth as
+its median reaches back: the cycle's residuals run high (or low) by that
+much, its scale grows to match, and a spike of 10 noise sd on a cycle
+growing 3% a day scored under the line. A third model takes the cycle's
+residual net of the residuals' own recent level (their median over the last
+``level_points``, fixed at each block's start), in a scale of its own
+(learnt as the others, skipping the same incidents), and ``z`` is the larger
+of it and the rest. It speaks where the expectation is settled: three days
+of the every-day profile, or two of the point's own kind of day, and not on
+a first weekend day (whose departure from the weekdays the cycle's scale
+learns as it goes). Its residuals start over wherever their level is not
+the one they will have: where the expectation's source changes (another
+kind of profile, or one holding another number of days, as at each
+midnight while the profile fills up), and where the expectation jumps by
+more than 4 of its scales from one point to the next (the profile's median
+taking in a lasting step of days ago, or a sharp daily edge); it is then
+silent until a block has gathered 16 of them.
+
 **Weekly rhythm.** On a Saturday or Sunday (UTC, or the local time of
 ``utc_offset_minutes``: see *Local time*) whose slot has weekdays in
 its profile, the expectation comes from the weekend days instead: their
@@ -137,7 +156,8 @@ models, at three quarters); the cycle model speaks from the second day on;
 the sustained channel, on a series that starts on a weekday, from about the
 third day on at steps up to 10 minutes (it learns its scale for a day, and
 for at least 8 blocks, from the second day), and on weekends from the fourth
-weekend day (it needs three before); the long channel a few blocks after it.
+weekend day (it needs three before); the long channel a few blocks after it;
+the drift model from the fourth day (two blocks after the third midnight).
 
 **Local time.** Days of the week are UTC unless ``utc_offset_minutes`` says
 otherwise (a fleet in UTC-8 passes -480): a point's day of the week is that of
@@ -153,7 +173,8 @@ Cost and numerics
 Per point, a constant amount of work: one pass of a single loop over the
 chunk (:meth:`ZScoreScorer._run`) that updates the profiles in place; per
 slot and day, two medians of at most ``season_days`` values; per block, three
-medians of the level buffer. Memory per series: ``level_points`` values, the
+medians of the level buffer and one of the drift model's residuals. Memory
+per series: ``level_points`` values and as many residuals, the
 16 and 64 latest departures of the two sustained channels, three
 numbers per slot of the day (the day being summed), and per slot of each of
 the three profiles ``season_days`` day values and two numbers (about 280 KB
@@ -268,6 +289,10 @@ class ZScoreScorer(PointScorer):
         "_prof_med",
         "_prof_n",
         "_prof_vals",
+        "_resid",
+        "_resid_e",
+        "_resid_seen",
+        "_resid_src",
         "_resolution",
         "_ring",
         "_ring_sum",
@@ -323,9 +348,17 @@ class ZScoreScorer(PointScorer):
         self._norm = 1.0  # values are multiplied by this (a power of two) before any arithmetic
         self._level_buf: list[float] = []  # the latest values
         # Mean absolute residual of: the level model, the trend model, the cycle model (point by
-        # point), and the cycle model's residual averaged over _BLOCK points (the sustained channel)
-        # and over _LONG points (the long sustained channel).
-        self._scale = [0.0, 0.0, 0.0, 0.0, 0.0]
+        # point), the cycle model's residual averaged over _BLOCK points (the sustained channel)
+        # and over _LONG points (the long sustained channel), and the cycle's residual net of its
+        # recent level (the drift model).
+        self._scale = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        # The drift model: the cycle's latest residuals (at most level_points) since the source of
+        # its expectation last changed (_resid_src: the kind of profile and how many days it held),
+        # and the residuals its scale has had.
+        self._resid: list[float] = []
+        self._resid_e = _NAN  # the cycle's expectation at the latest of them
+        self._resid_src = 0
+        self._resid_seen = 0
         self._cycle_seen = 0  # residuals the cycle model has had so far
         self._sustained_seen = 0  # block means the sustained channel has had so far
         # It speaks from 8 of them and a day after the first (the time of the first; -1: none yet).
@@ -356,10 +389,11 @@ class ZScoreScorer(PointScorer):
         self._held = 0  # incident blocks in a row kept out of the cycle's scale
         # This block's clipped residuals (level, trend, cycle), its points with a cycle, with a typed
         # one, above the tail percentile, more than 4 scales from the cycle, and on a first weekend
-        # day (a weekend day whose slot has only weekdays in its profile).
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        # day (a weekend day whose slot has only weekdays in its profile); the drift model's clipped
+        # residuals and their count.
+        self._sums = [0.0] * 10
         self._pending = 0  # points of the current block already taken
-        self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99,)
+        self._state: tuple[float, ...] = (0.0,) * 10 + (_Q99, 0.0, _NAN, 0.0, _INF)
         self._slot_us = _SLOT_US
         self._slots = 1
         # Per slot of the day (every-day profile): the day being accumulated, its sum and count.
@@ -413,6 +447,16 @@ class ZScoreScorer(PointScorer):
                 slots["_scale"] = [*scale, 0.0]
             if isinstance(block_state, tuple) and len(block_state) == 11:
                 slots["_state"] = (*block_state, 0.0)
+        # (An older scorer had no drift model: it starts empty, and silent until it has had a block.)
+        if "_resid" not in slots:
+            slots.update(_resid=[], _resid_e=_NAN, _resid_src=0, _resid_seen=0)
+        scale, block_state, sums = slots["_scale"], slots["_state"], slots["_sums"]
+        if isinstance(scale, list) and len(scale) == 5:
+            slots["_scale"] = [*scale, 0.0]
+        if isinstance(block_state, tuple) and len(block_state) == 12:
+            slots["_state"] = (*block_state, _NAN, 0.0, _INF)
+        if isinstance(sums, list) and len(sums) == 8:
+            slots["_sums"] = [*sums, 0.0, 0.0]
         for name, value in slots.items():
             object.__setattr__(self, name, value)
 
@@ -503,7 +547,7 @@ class ZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained, s_long = [max(v, floor) for v in self._scale]
+        s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = [max(v, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means over at least a day (from the end of the
@@ -518,6 +562,14 @@ class ZScoreScorer(PointScorer):
         # a checkpoint from before it).
         long_speaks = self._long_seen >= 8 and self._last_t - self._long_from >= _DAY_US
         k_long = 1.0 / (_MAD_TO_SD * s_long) / _LONG if speaks and long_speaks else 0.0
+        # The drift model: the cycle's residual net of their recent level (their median since the
+        # expectation's source last changed), once the cycle speaks and a block of them is there;
+        # it scores once its scale has had a block of them.
+        base, k_drift, clip_drift = _NAN, 0.0, math.inf
+        if k_cycle and len(self._resid) >= _BLOCK:
+            base = _median(self._resid)
+            if self._resid_seen >= _BLOCK:
+                k_drift, clip_drift = 1.0 / (_MAD_TO_SD * s_drift), _CLIP * s_drift
         self._state = (
             level,
             1.0 / (_MAD_TO_SD * s_level),
@@ -531,6 +583,9 @@ class ZScoreScorer(PointScorer):
             k_sustained / _BLOCK,
             self._tail_q,
             k_long,
+            base,
+            k_drift,
+            clip_drift,
         )
 
     def _run(self, values: Sequence[float], stamps: Sequence[int], i: int) -> list[float]:
@@ -555,13 +610,15 @@ class ZScoreScorer(PointScorer):
         if pos == 0:
             self._begin_block()
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
-        k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
+        k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
         veto = _VETO * k_cycle >= k_trend  # the cycle may cap the local models (see below)
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
         n_cycle, n_typed, above, n_far = int(sums[3]), int(sums[4]), int(sums[5]), int(sums[6])
         n_first = int(sums[7])
+        sum_drift, n_drift = sums[8], int(sums[9])
+        resid, src, last_e = self._resid, self._resid_src, self._resid_e
         ring_sum = self._ring_sum
         long_buf, long_sum, lb = self._long, self._long_sum, self._long_base
         loud, hold, calm = self._long_loud, self.incident_points, self._long_calm
@@ -625,13 +682,28 @@ class ZScoreScorer(PointScorer):
                 if (wd + 3) % 7 >= 5:
                     u = s + 2 * slots
                     cu = p_count[u]
+                    own_kind = cu and cu != c
                     if not cu and c:
                         n_first += 1
-                    own_kind = cu and cu != c
+                        kind = 3  # a first weekend day: no drift model (see below)
+                    else:
+                        kind = 2 if own_kind else 0
                 else:
                     u = s + slots
                     cu = p_count[u]
                     own_kind = cu and c <= k and c <= 2 * (c - cu)
+                    kind = 1 if own_kind else 0
+                # The drift model's residuals have a level only as long as the expectation comes from
+                # the same source: the same kind of profile, holding as many days (up to season_days).
+                # Where it changes (a midnight while the profile fills up, a weekend's start), they
+                # start over and the model is silent until the next block with 16 of them.
+                key = kind + 4 * ((c if c < k else k) + 64 * (cu if cu < k else k) * (0 < kind < 3))
+                if key != src:
+                    src = key
+                    del resid[:]
+                    if base - base == 0.0:  # (the state too: the rest of the block may come in another chunk)
+                        base = _NAN
+                        self._state = (*self._state[:12], _NAN, *self._state[13:])
                 if own_kind:
                     if cu >= 3:
                         e = p_med[u]
@@ -661,6 +733,32 @@ class ZScoreScorer(PointScorer):
                                 z = r
                         if zc > z:  # noqa: PLR1730 - min/max calls cost more here
                             z = zc
+                        # The drift model: the point's residual net of the residuals' recent level, so that
+                        # a profile lagging a drift or a growth by days blunts no spike. Only where the
+                        # expectation is settled (three days of the every-day profile, or two of the
+                        # point's own kind) and not on a first weekend day, whose departure from the
+                        # weekdays the cycle's scale learns as it goes.
+                        # The expectation may jump from one point to the next by more than 4 of the drift
+                        # model's scales: where the profile's median takes in a lasting step of days
+                        # ago (its days disagree there), or at a sharp daily edge. Its residuals then
+                        # start over: the level they had is not the level they will have.
+                        r = e - last_e
+                        if r > clip_drift or -r > clip_drift:
+                            del resid[:]
+                            if base - base == 0.0:
+                                base = _NAN
+                                self._state = (*self._state[:12], _NAN, *self._state[13:])
+                        r = v - e - base
+                        if r - r == 0.0 and kind != 3 and (cu + 1 if kind else c) >= 3:
+                            if r < 0.0:
+                                r = -r
+                            sum_drift += r if r < clip_drift else clip_drift
+                            n_drift += 1
+                            r *= k_drift
+                            if r > z:  # noqa: PLR1730 - min/max calls cost more here
+                                z = r
+                    resid.append(v - e)
+                    last_e = e
                 else:
                     # No day of history here yet: the local models alone, with the caution of a
                     # fresh series (its scales are young, and a daily edge looks like a shift).
@@ -756,7 +854,8 @@ class ZScoreScorer(PointScorer):
             if pos == _BLOCK:
                 sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
                 sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
-                sums[7] = n_first
+                sums[7], sums[8], sums[9] = n_first, sum_drift, n_drift
+                self._resid_src, self._resid_e = src, last_e
                 self._ring_sum = ring_sum
                 self._long_sum = long_sum
                 self._long_loud = loud
@@ -768,17 +867,18 @@ class ZScoreScorer(PointScorer):
                     return out
                 self._begin_block()
                 level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
-                k_cycle, clip_cycle, k_sustained, q99, k_long = self._state[7:]
+                k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
                 veto = _VETO * k_cycle >= k_trend
                 tail = _Q99 / q99
                 long_sum, lb = self._long_sum, self._long_base
                 sums = self._sums
-                sum_level = sum_trend = sum_cycle = 0.0
-                n_cycle = n_typed = above = n_far = n_first = 0
+                sum_level = sum_trend = sum_cycle = sum_drift = 0.0
+                n_cycle = n_typed = above = n_far = n_first = n_drift = 0
                 ring_sum = self._ring_sum
         sums[0], sums[1], sums[2] = sum_level, sum_trend, sum_cycle
         sums[3], sums[4], sums[5], sums[6] = n_cycle, n_typed, above, n_far
-        sums[7] = n_first
+        sums[7], sums[8], sums[9] = n_first, sum_drift, n_drift
+        self._resid_src, self._resid_e = src, last_e
         self._ring_sum = ring_sum
         self._long_sum = long_sum
         self._long_loud = loud
@@ -829,7 +929,8 @@ class ZScoreScorer(PointScorer):
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
-        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums
+        sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums[:8]
+        sum_drift, n_drift = self._sums[8:]
         # The first weekend day is judged against weekdays only: a weekly rhythm makes it depart
         # from them all day, and the cycle's scale learns that as it goes, so that a quieter
         # weekend does not alarm all day. Once the weekend has a day of its own to be judged
@@ -862,7 +963,15 @@ class ZScoreScorer(PointScorer):
         # cycle's scale what normal is, for up to incident_points points: the day after it is
         # judged as sharply as the day before. A departure that lasts longer is the new normal.
         incident = 2 * n_far > n_cycle
-        if incident and self._held < self._hold_blocks:
+        held = incident and self._held < self._hold_blocks
+        # The drift model's scale skips the same incidents; its residuals keep their latest level_points.
+        if n_drift and not held:
+            weight = int(n_drift)
+            scale[5] = _fold(scale[5], sum_drift / weight, self._resid_seen, weight, alpha * weight / _BLOCK)
+            self._resid_seen += weight
+        if len(self._resid) > self.level_points:
+            del self._resid[: len(self._resid) - self.level_points]
+        if held:
             self._held += 1
         elif n_cycle:
             if not incident:
@@ -887,7 +996,7 @@ class ZScoreScorer(PointScorer):
             if not self._sustained_seen:
                 self._sustained_from = self._last_t
             self._sustained_seen += 1
-        self._sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        self._sums = [0.0] * 10
         self._pending = 0
         keep = self.level_points
         if len(self._level_buf) > keep:
