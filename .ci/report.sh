@@ -29,7 +29,7 @@ say "the README's CSV path: load, detect, report"
 timeout 120 "$PYTHON" -m backend.analytics load csv docs/examples/metrics.csv --store "$WORK/my.db" \
   --column cluster=region --column node=host --column metric=metric --column timestamp=time \
   --id tenant=acme --timezone Europe/Paris --duplicates last
-timeout 120 "$PYTHON" -m backend.analytics detect --store "$WORK/my.db" --tenant acme --set level_points=48
+timeout 120 "$PYTHON" -m backend.analytics detect --store "$WORK/my.db" --tenant acme
 timeout 120 "$PYTHON" -m backend.analytics report --store "$WORK/my.db" --tenant acme --out "$WORK/csv.html"
 
 say "python -m simulator demo --report"

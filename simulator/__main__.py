@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import FrameType
 
+from backend.analytics.errors import UnknownEngineError
+
 from .config import FleetConfig, load_toml
 from .demo import format_report, run_demo, write_html_report
 from .fleet import Fleet
@@ -273,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (ValueError, TypeError, RuntimeError, OSError) as exc:
+    except (ValueError, TypeError, RuntimeError, OSError, UnknownEngineError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return status
 

@@ -367,6 +367,8 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> FleetConfig:
     defaults = dict(
         _check_keys(f"{where}.tenant_defaults", table.pop("tenant_defaults", {}), _TENANT_KEYS - {"name"})
     )
+    # Checked here first, so that a bad key there is reported where it is written.
+    _mix(f"{where}.tenant_defaults.anomalies", defaults.get("anomalies", {}), AnomalyMix())
     raw_tenants = table.pop("tenants", None)
     tenants: tuple[TenantConfig, ...]
     if raw_tenants is None:

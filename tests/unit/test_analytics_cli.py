@@ -46,9 +46,11 @@ def test_csv_to_report_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "2 refused, 1 merged, 1 changed" in out and "line 12: refused: value 'n/a' is not a number" in out
     assert "wrote 1,150 points of 4 series" in out
-    assert main(["detect", "--store", str(db), "--tenant", "acme", "--set", "level_points=48"]) == 0
+    assert main(["detect", "--store", str(db), "--tenant", "acme"]) == 0
     out = capsys.readouterr().out
     assert "zscore on 4 series of tenant acme" in out
+    # Both nodes' incidents: web-2's and the +70 ms step in web-1's latency (one day of history).
+    assert "eu-west/web-2: score" in out and "eu-west/web-1: score 0.50, 1 anomalous window\n" in out
     html = tmp_path / "r.html"
     assert main(["report", "--store", str(db), "--tenant", "acme", "--out", str(html)]) == 0
     page = html.read_text()
@@ -77,6 +79,23 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     with pytest.raises(SystemExit):
         main(["load", "csv", str(EXAMPLE), "--store", str(db), "--column", "cluster"])
     assert "--column takes KEY=VALUE, got 'cluster'" in capsys.readouterr().err
+
+
+def test_a_load_that_accepts_nothing_fails_and_writes_no_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every row refused (timestamps without an offset, no --timezone): the report, then exit 2, no store."""
+    naive = tmp_path / "naive.csv"
+    header = "timestamp,tenant_id,cluster_id,node_id,metric_name,value\n"
+    naive.write_text(header + "2024-05-01 08:00:00,a,c,n,m,1\n")
+    db = tmp_path / "s.db"
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "csv", str(naive), "--store", str(db)])
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert "1 refused" in out and "(--timezone)" in out
+    assert "nothing to load: 1 rows read, none accepted" in err
+    assert not db.exists()
 
 
 def test_several_engines_need_a_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

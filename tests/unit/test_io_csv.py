@@ -185,7 +185,10 @@ def test_out_of_order_rows_are_sorted_and_reported() -> None:
     assert [s.ids[0] for s in series] == ["a", "b"]
     assert series[0].values.tolist() == [1.0, 2.0, 3.0]
     assert [(i.row, i.action) for i in report.issues] == [(3, "changed"), (5, "changed")]
-    assert "comes after 2024-05-01T10:02:00+00:00 (line 2); put in time order" in report.issues[0].reason
+    assert (
+        "is earlier than 2024-05-01T10:02:00+00:00 (line 2), which the file gives before it; "
+        "moved into time order"
+    ) in report.issues[0].reason
 
 
 def test_naive_timestamps_need_a_timezone() -> None:

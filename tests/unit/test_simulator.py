@@ -366,6 +366,10 @@ def test_toml_rejects_unknown_keys_and_accepts_a_tenant_count(tmp_path: Path) ->
     bad.write_text("seed = 1\nsede = 2\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"unknown key\(s\) 'sede'"):
         load_toml(bad)
+    # A typo in the tenants' defaults is reported there, not in the first tenant that inherits it.
+    bad.write_text("seed = 1\n[tenant_defaults.anomalies]\nspike = 0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.toml\.tenant_defaults\.anomalies: unknown key\(s\) 'spike'"):
+        load_toml(bad)
     good = tmp_path / "good.toml"
     good.write_text("tenants = 4\n", encoding="utf-8")
     assert [t.name for t in load_toml(good).tenants] == ["tenant-1", "tenant-2", "tenant-3", "tenant-4"]

@@ -112,6 +112,14 @@ def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert "generate" in out and "demo" in out
 
 
+def test_demo_with_an_unknown_engine_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--engine", "zcore", "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown engine 'zcore'" in err and "zscore" in err and "Traceback" not in err
+
+
 def test_generate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """generate --config --out writes the files and reports them."""
     cfg = tmp_path / "fleet.toml"

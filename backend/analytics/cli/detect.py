@@ -43,7 +43,7 @@ def _detect(args: argparse.Namespace) -> int:
     for ns in AggregationPipeline().top_nodes(fleet.nodes, 5, tenant_id=args.tenant):
         print(
             f"  {ns.cluster_id}/{ns.node_id}: score {ns.aggregate_score:.2f}, "
-            f"{ns.num_anomalies_detected} anomalous windows"
+            f"{ns.num_anomalies_detected} anomalous window{'' if ns.num_anomalies_detected == 1 else 's'}"
         )
     return 0
 

@@ -20,6 +20,10 @@ __all__ = ["add_parser"]
 
 def _store(loaded: Loaded, args: argparse.Namespace) -> int:
     print(loaded.report.format(limit=args.show))
+    if not loaded.series:
+        # Nothing to write: say so with a failing status (a script must not carry on with an empty store).
+        rows = loaded.report.rows
+        raise ValueError(f"nothing to load: {rows:,} rows read, none accepted (the report above says why)")
     if args.dry_run:
         return 0
     store = open_store(args.store, create=True)

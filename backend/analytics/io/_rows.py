@@ -106,9 +106,9 @@ def resolve_columns(
     present = set(available)
     for role, name in plan.items():
         if name not in present:
-            fix = f"map it with columns={{{role!r}: ...}}"
+            fix = f"map it with columns={{{role!r}: ...}} (--column {role}=NAME)"
             if role in ID_ROLES:
-                fix += f" or give a constant with ids={{{role!r}: ...}}"
+                fix += f" or give a constant with ids={{{role!r}: ...}} (--id {role}=VALUE)"
             raise ValueError(
                 f"{owner}: {source} has no column {name!r} for the {role}; "
                 f"columns: {', '.join(map(str, available))}; {fix}"
@@ -242,8 +242,9 @@ class RowCollector:
         elif us < latest[0]:
             self.change(
                 row,
-                f"timestamp {epoch_us_to_datetime(us).isoformat()} comes after "
-                f"{epoch_us_to_datetime(latest[0]).isoformat()} ({self.where(latest[1])}); put in time order",
+                f"timestamp {epoch_us_to_datetime(us).isoformat()} is earlier than "
+                f"{epoch_us_to_datetime(latest[0]).isoformat()} ({self.where(latest[1])}), which the file "
+                "gives before it; moved into time order",
                 ids,
                 us,
             )
@@ -286,7 +287,7 @@ class RowCollector:
                     "refused",
                     f"duplicate timestamp {ts.isoformat()} for series {'/'.join(ids)}, "
                     f"also at {self.where(group[0][2])}; "
-                    "pass duplicates='first', 'last' or 'mean' to merge such rows",
+                    "pass duplicates='first', 'last' or 'mean' (--duplicates) to merge such rows",
                     ids,
                     ts,
                 ),

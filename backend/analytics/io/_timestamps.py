@@ -118,7 +118,8 @@ class TimestampParser:
         if parsed.utcoffset() is None:
             if self.tz is None:
                 raise TimestampError(
-                    f"timestamp {repr_!r} has no UTC offset; pass timezone= to say which zone it is in"
+                    f"timestamp {repr_!r} has no UTC offset; "
+                    "pass timezone= (--timezone) to say which zone it is in"
                 )
             parsed = self._localise(parsed, self.tz, repr_)
         us = datetime_to_epoch_us(parsed)
