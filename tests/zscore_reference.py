@@ -504,6 +504,8 @@ class ReferenceZScoreScorer(PointScorer):
             weight = int(n_drift)
             scale[5] = _fold(scale[5], sum_drift / weight, self._resid_seen, weight, alpha * weight / _BLOCK)
             self._resid_seen += weight
+        if incident and self._held * _BLOCK < self.incident_points:  # nor its level: the block's go
+            self._resid = self._resid[: max(0, len(self._resid) - int(n_cycle))]
         self._resid = self._resid[-self.level_points :]
         if incident and self._held * _BLOCK < self.incident_points:
             self._held += 1

@@ -689,6 +689,25 @@ def test_an_incident_does_not_blunt_the_next_day() -> None:
         assert held[at].anomaly_score > learnt[at].anomaly_score
 
 
+@pytest.mark.parametrize("hours", [2, 6])
+def test_alarms_end_with_the_incident(hours: int) -> None:
+    """After a +10 sd incident of 2 or 6 hours, no window starting 30 minutes or more after its end
+    alarms: the incident's residuals teach the drift model no level (with them, it alarmed for
+    another hour against the incident's level once the series was back)."""
+    for seed in range(4):
+        vals = daily(6 * 288, seed, per_day=288)
+        onset = 3 * 288 + 72  # Thursday 06:00
+        for i in range(onset, onset + 12 * hours):
+            vals[i] += 10.0
+        stamps = from_monday(len(vals))
+        series = MetricSeries("acme", "c-1", "n-7", "cpu", stamps, vals)
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        end = stamps[onset + 12 * hours]
+        assert any(r.window_start <= stamps[onset] <= r.window_end for r in hits), f"seed {seed}"
+        late = [r.window_start for r in hits if r.window_start >= end + timedelta(minutes=30)]
+        assert late == [], f"seed {seed}: alarms at {late}"
+
+
 def test_a_permanent_shift_is_accepted_as_the_new_normal_within_a_day() -> None:
     """A lasting +10 sd step alarms, then goes quiet within 30 hours (the hold, then the scale grows).
 

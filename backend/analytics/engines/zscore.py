@@ -969,9 +969,11 @@ class ZScoreScorer(PointScorer):
             weight = int(n_drift)
             scale[5] = _fold(scale[5], sum_drift / weight, self._resid_seen, weight, alpha * weight / _BLOCK)
             self._resid_seen += weight
-        if len(self._resid) > self.level_points:
-            del self._resid[: len(self._resid) - self.level_points]
+        resid = self._resid
         if held:
+            # An incident's residuals do not teach the drift model its level either: once it ends,
+            # the series is judged against the level from before it, not against the incident's.
+            del resid[max(0, len(resid) - int(n_cycle)) :]
             self._held += 1
         elif n_cycle:
             if not incident:
@@ -979,6 +981,8 @@ class ZScoreScorer(PointScorer):
             weight = int(n_cycle)
             scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, alpha * weight / _BLOCK)
             self._cycle_seen += weight
+        if len(resid) > self.level_points:
+            del resid[: len(resid) - self.level_points]
         # Both running sums exact again: no rounding drift over a long stream.
         self._ring_sum = _resummed(self._ring, self._ring_sum)
         self._long_sum = _resummed(self._long, self._long_sum)
