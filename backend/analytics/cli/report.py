@@ -64,13 +64,19 @@ def add_parser(sub: Any) -> None:
         "report",
         help="write a self-contained HTML report of a tenant's results",
         description="One HTML file (inline SVG, no script, works offline): the fleet heat map, the top "
-        "nodes, and a plot of each top anomaly with its window, expected band and explanation.",
+        "nodes, and a plot of each top anomaly with its window, explanation and, for an engine that "
+        "provides one (no built-in engine does yet), its expected band.",
     )
     add_store(p)
     p.add_argument("--tenant", required=True)
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.add_argument("--engine", help="whose results (default: the tenant's only engine)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="engine settings used for the band")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="settings of the engine that draws the band (for engines that provide one)",
+    )
     p.add_argument("--top", type=int, default=5, help="top nodes (default 5)")
     p.add_argument("--context", default="1d", help="series shown before a window (default 1d)")
     p.add_argument("--after", default="3h", help="series shown after a window (default 3h)")
