@@ -78,9 +78,11 @@ from ._labels import (
 from ._sequences import _EPOCH, _ONE_US
 from ._validate import (
     MAX_POINTS,
+    check_aware_datetime,
     check_bool,
     check_points,
     check_positive_int,
+    check_real,
     check_utc_offset,
     fail_type,
     fail_value,
@@ -444,8 +446,22 @@ class ScoreStream:
         return self._feed(chunk, whole=False)
 
     def push(self, timestamp: datetime, value: float) -> list[AnomalyResult]:
-        """Take one point; return the results of the windows it completes."""
-        return self.update(MetricSeries(*self._ids, [timestamp], [value]))
+        """Take one point; return the results of the windows it completes.
+
+        Errors name ``push`` and its arguments: ``value`` must be a finite real
+        number, ``timestamp`` a timezone-aware datetime later than every point
+        the stream has seen.
+        """
+        owner = "ScoreStream.push"
+        value = check_real(owner, "value", value)
+        check_aware_datetime(owner, "timestamp", timestamp)
+        chunk = MetricSeries(*self._ids, [timestamp], [value])
+        if self._n and chunk.epoch_us[0] <= self._us[-1]:
+            raise ValueError(
+                f"{owner}: timestamp must be later than the last point seen "
+                f"({epoch_us_to_datetime(self._us[-1]).isoformat()}), got {timestamp.isoformat()}"
+            )
+        return self._feed(chunk, whole=False)
 
     def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
         new_vals = chunk.values.tolist()

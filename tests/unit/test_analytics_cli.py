@@ -98,6 +98,19 @@ def test_a_load_that_accepts_nothing_fails_and_writes_no_store(
     assert not db.exists()
 
 
+def test_a_time_without_an_offset_names_its_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["load", "prometheus", "--url", "http://127.0.0.1:9", "--query", "up", "--step", "1m"]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--start", "2024-05-01T00:00:00", "--end", "now", "--store", str(tmp_path / "s.db")])
+    assert exc.value.code == 2
+    assert "--start expects an ISO 8601 time with a UTC offset such as Z" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--start", "now", "--end", "tomorrow", "--store", str(tmp_path / "s.db")])
+    assert "--end expects an ISO 8601 time" in capsys.readouterr().err
+
+
 def test_several_engines_need_a_choice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """With results of two engines the report asks for --engine, then uses the one named."""
     db = tmp_path / "s.db"

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from backend.analytics import AnomalyType, MetricSeries
 from backend.analytics._labels import fallback_label, window_magnitude
 from backend.analytics._validate import MAX_POINTS
+from backend.analytics.engines import ZScoreEngine
 from backend.analytics.scoring import (
     PointScorer,
     PointScoringEngine,
@@ -406,3 +407,18 @@ def test_a_stream_state_from_before_episodes_kept_their_start_resumes() -> None:
     ]
     found = re.search(r"baseline of ([\d.]+)", rest[0].explanation or "")
     assert found and float(found.group(1)) > 140.0  # the step's own points: the start is unknown
+
+
+def test_push_names_its_arguments_in_errors() -> None:
+    """A bad point given to ``push`` is refused with push's own names, and the stream is unchanged."""
+    stream = ZScoreEngine().stream("acme", "c-1", "n-7", "cpu")
+    with pytest.raises(ValueError, match=r"^ScoreStream\.push: value must be a finite real number, got nan"):
+        stream.push(T0, float("nan"))
+    with pytest.raises(TypeError, match=r"^ScoreStream\.push: value must be a finite real number, got 'x'"):
+        stream.push(T0, "x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^ScoreStream\.push: timestamp must be a timezone-aware datetime"):
+        stream.push(datetime(2024, 5, 1), 1.0)
+    assert stream.push(T0, 1.0) == []
+    with pytest.raises(ValueError, match=r"^ScoreStream\.push: timestamp must be later than the last point"):
+        stream.push(T0, 2.0)
+    assert stream.push(T0 + timedelta(minutes=1), 2.0) == []

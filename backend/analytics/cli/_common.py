@@ -39,17 +39,21 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 instant with a UTC offset (``Z`` accepted), or ``now``."""
+def parse_time(option: str, text: str) -> datetime:
+    """An ISO 8601 instant with a UTC offset (``Z`` accepted), or ``now``; an error names ``option``."""
     if text == "now":
         return datetime.now(timezone.utc)
     body = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         value = datetime.fromisoformat(body)
     except ValueError:
-        raise ValueError(f"expected an ISO 8601 time with a UTC offset (or 'now'), got {text!r}") from None
+        raise ValueError(
+            f"{option} expects an ISO 8601 time with a UTC offset (or 'now'), got {text!r}"
+        ) from None
     if value.utcoffset() is None:
-        raise ValueError(f"expected an ISO 8601 time with a UTC offset such as Z or +02:00, got {text!r}")
+        raise ValueError(
+            f"{option} expects an ISO 8601 time with a UTC offset such as Z or +02:00, got {text!r}"
+        )
     return value
 
 

@@ -61,8 +61,8 @@ def _prometheus(args: argparse.Namespace) -> int:
     source = PrometheusSource(args.url, mapping=mapping, max_points=args.max_points, timeout=args.timeout)
     loaded = source.query_range(
         args.query,
-        parse_time(args.start),
-        parse_time(args.end),
+        parse_time("--start", args.start),
+        parse_time("--end", args.end),
         parse_duration(args.step),
         strict=args.strict,
     )
