@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -264,10 +265,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Prefixed(logging.Formatter):
+    """``PROG: warning: message``: the library's log records read like the command's own messages."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__()
+        self.prog = prog
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.prog}: {record.levelname.lower()}: {record.getMessage()}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The library's warnings (a broken engine plugin, say) go to stderr once, as this command's own.
+    library = logging.getLogger("backend.analytics")
+    if not library.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(_Prefixed(parser.prog))
+        library.addHandler(handler)
     try:
         status: int = args.func(args)
     except BrokenPipeError:

@@ -50,6 +50,19 @@ from .errors import EngineCreateError, EngineLoadError, UnknownEngineError
 __all__ = ["EngineInfo", "EngineRegistry"]
 
 logger = logging.getLogger(__name__)
+# Each broken plugin is logged once per process, however many registries meet it (default() builds a
+# new registry on every call); every registry still records it in failures().
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(error: Exception) -> None:
+    text = str(error)
+    with _warned_lock:
+        if text in _warned:
+            return
+        _warned.add(text)
+    logger.warning("%s", text)
 
 BUILT_IN = "built-in"
 REGISTERED_IN_CODE = "registered in code"
@@ -194,6 +207,8 @@ class EngineRegistry:
         """
         with _discovery_lock:
             _discovered.clear()
+        with _warned_lock:
+            _warned.clear()
         importlib.invalidate_caches()
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
@@ -235,7 +250,7 @@ class EngineRegistry:
             self._info[name] = info
             return
         error = _load_error(info, ValueError(reason))
-        logger.warning("%s", error)
+        _warn_once(error)
         self._broken.setdefault(name, error)
 
     def register(self, name: str, cls: type[AnomalyDetectionEngine], *, replace: bool = False) -> None:
@@ -281,7 +296,7 @@ class EngineRegistry:
                 raise
             except BaseException as exc:  # SystemExit too: a plugin must not end the caller
                 error = _load_error(found.info, exc)
-                logger.warning("%s", error)
+                _warn_once(error)
                 del self._pending[name]
                 self._broken[name] = error
                 return None

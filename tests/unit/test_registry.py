@@ -377,3 +377,23 @@ def test_builtin_list_registry_and_pyproject_agree() -> None:
         cls = reg.get(name)
         assert f"{cls.__module__}:{cls.__qualname__}" == target
         assert reg.describe(name).distribution == "built-in"
+
+
+def test_a_broken_plugin_is_logged_once_per_process(
+    fake_plugins: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every registry records a broken plugin in failures(), but the warning is logged once, however
+    many registries meet it (default() builds a new one on each call); refresh() lets it be said again."""
+    EngineRegistry.refresh()
+    with caplog.at_level("WARNING", logger="backend.analytics"):
+        for _ in range(3):
+            registry = EngineRegistry.default()
+            registry.load_all()
+            assert "broken" in registry.failures()
+    said = [r.getMessage() for r in caplog.records if "'broken'" in r.getMessage()]
+    assert len(said) == 1 and "could not be loaded" in said[0]
+    caplog.clear()
+    EngineRegistry.refresh()
+    with caplog.at_level("WARNING", logger="backend.analytics"):
+        EngineRegistry.default().load_all()
+    assert sum("'broken'" in r.getMessage() for r in caplog.records) == 1

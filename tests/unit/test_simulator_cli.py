@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -13,7 +14,7 @@ import pytest
 from backend.analytics import MetricSeries
 from backend.analytics.store import SQLiteMetricStore
 from simulator import AnomalyMix, Fleet, FleetConfig
-from simulator.__main__ import main
+from simulator.__main__ import _Prefixed, main
 from simulator.output import read_series_csv, write_fleet, write_to_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -289,3 +290,9 @@ def test_anomalies_table_merges_with_the_defaults(tmp_path: Path) -> None:
     assert cfg.tenants[0].anomalies == AnomalyMix(3, 0, 0, 0, 0, 0)
     fleet = Fleet(cfg)
     assert {g.kind for g in fleet.ground_truth} == {"spike"}
+
+
+def test_library_warnings_read_as_the_commands_own() -> None:
+    """A library log record (a broken plugin, say) is printed as ``python -m simulator: warning: ...``."""
+    record = logging.LogRecord("backend.analytics._registry", logging.WARNING, "f", 1, "%s", ("boom",), None)
+    assert _Prefixed("python -m simulator").format(record) == "python -m simulator: warning: boom"
