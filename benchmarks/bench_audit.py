@@ -1,4 +1,4 @@
-"""Three audits of an engine on series the fleet benchmark does not draw: random starts, drifts, growth.
+"""Four audits of an engine on series the fleet benchmark does not draw: random starts, drift, growth, counts.
 
 ``bench_fleet.py``'s fleets start at midnight on a Monday and every series has a
 daily cycle. Real fleets have neither guarantee. This script measures an engine
@@ -25,12 +25,19 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   set the drift model was built on; ``holdout`` (seeds 600-619, 5-minute
   steps) and ``holdout-1min`` (the same seeds at 1-minute steps) were read
   once, after it was fixed.
+- **counts**: sparse event counts (errors a minute): 20 series over 7 days
+  per rate (``--rates``, events a minute: 0.02, 0.2, 1), at 1-minute steps,
+  Poisson with a daily cycle (+-50%). It prints the false-alarm episodes per
+  series-day, with how many series had a silent warm-up (64 zeros), and a
+  3-minute burst of ``--burst`` extra events a minute on day 4: how many
+  are found. Seeds 0-19 (those the resolution rule was checked on).
 
 Usage::
 
-    python benchmarks/bench_audit.py          # all three: zscore, sets 7-9, drift x1 and x0.3, growth 1/3/6%
+    python benchmarks/bench_audit.py          # all four: zscore, sets 7-9, drift x1 and x0.3, growth, counts
     python benchmarks/bench_audit.py --engine combined --part drift --spike-sd 15
     python benchmarks/bench_audit.py --part growth --growth-set holdout
+    python benchmarks/bench_audit.py --part counts --rates 0.02,0.2,1 --burst 10
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -192,15 +199,53 @@ def growth(engine_name: str, percent: float, spike_sd: float, which: str) -> Non
     )
 
 
+def poisson_counts(rng: random.Random, rates: Sequence[float]) -> list[float]:
+    """One Poisson count per rate (Knuth's method: fine for the small rates of these audits)."""
+    out = []
+    for rate in rates:
+        k, p, limit = 0, rng.random(), math.exp(-rate)
+        while p > limit:
+            k += 1
+            p *= rng.random()
+        out.append(float(k))
+    return out
+
+
+def counts(engine_name: str, rate: float, burst: float) -> None:
+    engine = EngineRegistry.default().create(engine_name, classify=False)
+    clean_episodes = silent = found = 0
+    per_day = 1440
+    stamps = [MONDAY + timedelta(minutes=i) for i in range(7 * per_day)]
+    cycle = [rate * (1 + 0.5 * math.sin(2 * math.pi * i / per_day)) for i in range(len(stamps))]
+    for seed in range(20):
+        rng = random.Random(seed)
+        values = poisson_counts(rng, cycle)
+        silent += not any(values[:64])
+        clean = MetricSeries("audit", "c", "n", "errors", stamps, values)
+        clean_episodes += len(episodes(engine.detect(clean)))
+        at = 4 * per_day + rng.randrange(per_day)
+        for i in range(at, at + 3):
+            values[i] += burst
+        spiky = MetricSeries("audit", "c", "n", "errors", stamps, values)
+        hits = [r for r in engine.detect(spiky) if r.is_anomalous]
+        found += any(r.window_start <= stamps[at] <= r.window_end for r in hits)
+    print(
+        f"counts at {rate:g} a minute: {clean_episodes / (20 * 7):.3f} false-alarm episodes per series-day "
+        f"({silent} of 20 series with a silent warm-up); 3-minute bursts of +{burst:g} found {found} of 20"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="zscore")
-    parser.add_argument("--part", choices=["all", "random-start", "drift", "growth"], default="all")
+    parser.add_argument("--part", choices=["all", "random-start", "drift", "growth", "counts"], default="all")
     parser.add_argument("--sets", default="7,8,9", help="random-start seed sets (comma-separated)")
     parser.add_argument("--drift", default="1,0.3", help="drift multipliers (comma-separated)")
     parser.add_argument("--spike-sd", type=float, default=10.0)
     parser.add_argument("--growth", default="1,3,6", help="daily growth in percent (comma-separated)")
     parser.add_argument("--growth-set", choices=sorted(GROWTH_SETS), default="tune")
+    parser.add_argument("--rates", default="0.02,0.2,1", help="count rates a minute (comma-separated)")
+    parser.add_argument("--burst", type=float, default=10.0, help="extra events a minute in the burst")
     args = parser.parse_args(argv)
     print(f"engine {args.engine} (defaults, classify=False)")
     if args.part in ("all", "random-start"):
@@ -212,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part in ("all", "growth"):
         for percent in (float(s) for s in args.growth.split(",")):
             growth(args.engine, percent, args.spike_sd, args.growth_set)
+    if args.part in ("all", "counts"):
+        for rate in (float(s) for s in args.rates.split(",")):
+            counts(args.engine, rate, args.burst)
     return 0
 
 

@@ -543,6 +543,14 @@ class ReferenceZScoreScorer(PointScorer):
             self._long_seen += 1
         self._sums = [0.0] * 10
         self._pending = 0
+        if self._resolution == 0.0:
+            # A warm-up without a single move (a constant gauge, a sparse count that stayed 0) gave no
+            # resolution: it is learnt, by the warm-up's rule, from the first block in which the series
+            # moves (whose points were scored without it), so that the first move is news and the same
+            # move again is not (a count of rare errors would otherwise alarm at every error).
+            moves = sorted(abs(b - a) for a, b in itertools.pairwise(self._level_buf) if a != b)
+            if moves:
+                self._resolution = moves[len(moves) // 10] * 0.5
         keep = self.level_points
         if len(self._level_buf) > keep:
             del self._level_buf[: len(self._level_buf) - keep]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 from backend.analytics import AnomalyResult, AnomalyType
@@ -46,3 +47,12 @@ def test_growing_series_grow_by_their_rate_and_are_deterministic() -> None:
     assert abs(sum(last) / sum(first) / (1 + rate) ** 13 - 1) < 0.02
     one_minute, _, _ = audit.growing_series(600, 3.0, 1)
     assert len(one_minute) == 14 * 1440
+
+
+def test_poisson_counts_have_their_rates() -> None:
+    audit = load_benchmark("bench_audit")
+    draws = audit.poisson_counts(random.Random(1), [0.2] * 20_000 + [5.0] * 20_000)
+    assert all(d >= 0 and d == int(d) for d in draws)
+    assert abs(sum(draws[:20_000]) / 20_000 - 0.2) < 0.02
+    assert abs(sum(draws[20_000:]) / 20_000 - 5.0) < 0.1
+    assert draws == audit.poisson_counts(random.Random(1), [0.2] * 20_000 + [5.0] * 20_000)

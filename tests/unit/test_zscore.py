@@ -140,6 +140,59 @@ def test_stable_at_1e9_with_tiny_variance() -> None:
     assert [r.window_start for r in hits] == [T0 + timedelta(minutes=300)]
 
 
+def poisson_counts(n: int, seed: int, rate: float) -> list[float]:
+    """``n`` counts of a Poisson process with ``rate`` events a point (Knuth's method)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        k, p, limit = 0, rng.random(), math.exp(-rate)
+        while p > limit:
+            k += 1
+            p *= rng.random()
+        out.append(float(k))
+    return out
+
+
+def test_rare_error_counts_from_a_silent_warm_up_do_not_alarm_at_every_error() -> None:
+    """Errors at 0.02 a minute (about 29 a day), on series whose first 64 points are all 0.
+
+    Such a warm-up has no move to learn the series' resolution from; it is
+    learnt from the first block that moves. Before, the scales stayed at ~0
+    and every single error alarmed (25 episodes a week on one such series).
+    Now the first error may alarm, a burst of +10 for 3 minutes is found, and
+    a week of single errors raises at most one episode more.
+    """
+    kept = 0
+    for seed in range(40):
+        vals = poisson_counts(7 * 1440, seed, 0.02)
+        if any(vals[:64]):
+            continue  # (the warm-up saw an error: the resolution was known from the start)
+        kept += 1
+        stamps = [T0 + timedelta(minutes=i) for i in range(len(vals))]
+        engine = ZScoreEngine(classify=False)
+        clean = flagged(engine.detect(MetricSeries("acme", "c-1", "n-7", "errors", stamps, vals)))
+        episodes = [r for k, r in enumerate(clean) if k == 0 or r.window_start > clean[k - 1].window_end]
+        assert len(episodes) <= 2, f"seed {seed}: {len(episodes)} episodes"
+        at = 4 * 1440 + 600
+        for i in range(at, at + 3):
+            vals[i] += 10.0
+        hits = flagged(engine.detect(MetricSeries("acme", "c-1", "n-7", "errors", stamps, vals)))
+        assert any(r.window_start <= stamps[at] <= r.window_end for r in hits), f"seed {seed}"
+    assert kept >= 5
+
+
+def test_the_first_move_of_a_constant_series_is_news_and_the_same_move_again_is_not() -> None:
+    """A gauge at 0 for two days steps to 1 for one point: an alarm. The same blip a day later is not."""
+    vals = [0.0] * (4 * 288)
+    vals[2 * 288 + 100] = 1.0
+    vals[3 * 288 + 150] = 1.0
+    stamps = from_monday(len(vals))
+    series = MetricSeries("acme", "c-1", "n-7", "gauge", stamps, vals)
+    hits = flagged(ZScoreEngine(classify=False).detect(series))
+    assert any(r.window_start <= stamps[2 * 288 + 100] <= r.window_end for r in hits)
+    assert not any(r.window_start <= stamps[3 * 288 + 150] <= r.window_end for r in hits)
+
+
 def test_constant_series_is_normal() -> None:
     """A constant series gives only NORMAL windows with score 0."""
     results = ZScoreEngine().detect(make([42.5] * 300))

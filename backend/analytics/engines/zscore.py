@@ -147,7 +147,13 @@ a standard deviation for Gaussian noise). No scale falls below the series'
 *resolution*: half the 10th percentile of its non-zero steps in the warm-up
 (nor below ``1e-12 * |level|``), so that a noise-free or quantised series (a
 square wave, integer counts) does not make every small departure infinitely
-unlikely.
+unlikely. A warm-up without a single move (a constant gauge, a count of rare
+errors that stayed 0) gives none: the resolution is then learnt by the same
+rule from the level buffer at the end of the first block in whose points the
+series moves. That block's points are scored without it (the first move of a
+constant series is news); the same move again is not (rare errors, about 29
+a day at 1-minute steps, alarmed at every error: 4.3 false-alarm episodes a
+series-day on such series, `bench_audit.py --part counts`; now 0.03).
 
 **Warm-up.** The first ``warmup_points`` points (default 64) score 0; they
 fix the value scaling, the slot width and the initial scales, and they enter
@@ -367,7 +373,7 @@ class ZScoreScorer(PointScorer):
         # The 99th percentile of the points' |z|, tracked (2.58 for Gaussian residuals): a
         # heavy-tailed series' point z-scores are divided by how much heavier its tail is.
         self._tail_q = _Q99
-        self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up)
+        self._resolution = 0.0  # no scale falls below this (set at the end of the warm-up, or later)
         self._ring = [0.0] * _BLOCK  # the cycle model's latest residuals (0 where it had no say)
         self._ring_sum = 0.0
         # The same residuals over the last _LONG points (the long channel), written block by block
@@ -1002,6 +1008,14 @@ class ZScoreScorer(PointScorer):
             self._sustained_seen += 1
         self._sums = [0.0] * 10
         self._pending = 0
+        if self._resolution == 0.0:
+            # A warm-up without a single move (a constant gauge, a sparse count that stayed 0) gave no
+            # resolution: it is learnt, by the warm-up's rule, from the first block in which the series
+            # moves (whose points were scored without it), so that the first move is news and the same
+            # move again is not (a count of rare errors would otherwise alarm at every error).
+            moves = sorted(abs(b - a) for a, b in itertools.pairwise(self._level_buf) if a != b)
+            if moves:
+                self._resolution = moves[len(moves) // 10] * 0.5
         keep = self.level_points
         if len(self._level_buf) > keep:
             del self._level_buf[: len(self._level_buf) - keep]
