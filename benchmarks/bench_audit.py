@@ -1,4 +1,4 @@
-"""Four audits of an engine on series the fleet benchmark does not draw: random starts, drift, growth, counts.
+"""Five audits of an engine on series the fleet benchmark does not draw: starts, drift, growth, counts, DST.
 
 ``bench_fleet.py``'s fleets start at midnight on a Monday and every series has a
 daily cycle. Real fleets have neither guarantee. This script measures an engine
@@ -31,13 +31,21 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   series-day, with how many series had a silent warm-up (64 zeros), and a
   3-minute burst of ``--burst`` extra events a minute on day 4: how many
   are found. Seeds 0-19 (those the resolution rule was checked on).
+- **dst**: a fleet in New York across the change to daylight saving time
+  (Sunday 2024-03-10): 10 series x 28 days from Monday 2024-02-26 local, a
+  sine or a business-day plateau following the local clock, weekends at
+  60%, noise 2%, 1- and 5-minute steps. It prints the false-alarm episodes
+  per series-day in the week before the change (days 7-12) and in the week
+  after (days 13-18), for the engine with no zone, with the fixed offset
+  ``utc_offset_minutes=-300``, and with ``timezone="America/New_York"``.
 
 Usage::
 
-    python benchmarks/bench_audit.py          # all four: zscore, sets 7-9, drift x1 and x0.3, growth, counts
+    python benchmarks/bench_audit.py          # all five: zscore, sets 7-9, drift, growth, counts, dst
     python benchmarks/bench_audit.py --engine combined --part drift --spike-sd 15
     python benchmarks/bench_audit.py --part growth --growth-set holdout
     python benchmarks/bench_audit.py --part counts --rates 0.02,0.2,1 --burst 10
+    python benchmarks/bench_audit.py --part dst
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -54,6 +62,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -235,10 +244,54 @@ def counts(engine_name: str, rate: float, burst: float) -> None:
     )
 
 
+def new_york_series(seed: int, shape: str, step: int) -> MetricSeries:
+    """28 days from Monday 2024-02-26 00:00 in New York, a ``shape`` ("sin" or "biz") on its clock."""
+    zone = ZoneInfo("America/New_York")
+    start = datetime(2024, 2, 26, 5, tzinfo=timezone.utc)
+    rng = random.Random(seed)
+    stamps, values = [], []
+    for i in range(28 * 1440 // step):
+        t = start + timedelta(minutes=step * i)
+        local = t.astimezone(zone)
+        phase = (local.hour * 60 + local.minute) / 1440
+        if shape == "sin":
+            c = math.sin(2 * math.pi * phase - math.pi / 2)
+        else:
+            c = 1.0 if 0.375 <= phase < 0.75 else -0.5
+        week = 0.6 if local.weekday() >= 5 else 1.0
+        stamps.append(t)
+        values.append(100 * (1 + 0.3 * week * c) + rng.gauss(0, 2))
+    return MetricSeries("audit", "c", "n", "requests", stamps, values)
+
+
+def dst(engine_name: str) -> None:
+    start = datetime(2024, 2, 26, 5, tzinfo=timezone.utc)
+    configs: dict[str, dict[str, object]] = {
+        "no zone": {},
+        "utc_offset_minutes=-300": {"utc_offset_minutes": -300},
+        "timezone='America/New_York'": {"timezone": "America/New_York"},
+    }
+    for label, config in configs.items():
+        engine = EngineRegistry.default().create(engine_name, classify=False, **config)
+        cells = []
+        for shape in ("sin", "biz"):
+            for step in (1, 5):
+                before = after = 0
+                for seed in range(10):
+                    for r in episodes(engine.detect(new_york_series(seed, shape, step))):
+                        day = (r.window_start - start).days
+                        before += 7 <= day < 13
+                        after += 13 <= day < 19
+                cells.append(f"{shape}{step} {before / 60:.3f} / {after / 60:.3f}")
+        print(f"DST, {label}: FA episodes per series-day, week before / week after: {'; '.join(cells)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="zscore")
-    parser.add_argument("--part", choices=["all", "random-start", "drift", "growth", "counts"], default="all")
+    parser.add_argument(
+        "--part", choices=["all", "random-start", "drift", "growth", "counts", "dst"], default="all"
+    )
     parser.add_argument("--sets", default="7,8,9", help="random-start seed sets (comma-separated)")
     parser.add_argument("--drift", default="1,0.3", help="drift multipliers (comma-separated)")
     parser.add_argument("--spike-sd", type=float, default=10.0)
@@ -260,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part in ("all", "counts"):
         for rate in (float(s) for s in args.rates.split(",")):
             counts(args.engine, rate, args.burst)
+    if args.part in ("all", "dst"):
+        dst(args.engine)
     return 0
 
 

@@ -15,6 +15,8 @@ import itertools
 import math
 from array import array
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from backend.analytics._validate import check_positive_int, check_real, fail_value
 from backend.analytics.scoring import PointScorer
@@ -96,7 +98,9 @@ class ReferenceZScoreScorer(PointScorer):
         "_sustained_from",
         "_sustained_seen",
         "_tail_q",
+        "_tz",
         "_warm",
+        "_zone",
         "incident_points",
         "level_points",
         "scale_points",
@@ -116,6 +120,7 @@ class ReferenceZScoreScorer(PointScorer):
         scale_points: int = 512,
         incident_points: int = 128,
         utc_offset_minutes: int = 0,
+        timezone: str | None = None,
     ) -> None:
         owner = "ReferenceZScoreScorer"
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
@@ -129,6 +134,10 @@ class ReferenceZScoreScorer(PointScorer):
         self.scale_points = _bounded(owner, "scale_points", scale_points, _BLOCK)
         self.incident_points = incident_points
         self.utc_offset_minutes = utc_offset_minutes
+        # An IANA zone: its standard offset and daylight-saving shift (µs), read at the latest point of
+        # the block before (at the warm-up's last point for the first block).
+        self._tz = None if timezone is None else ZoneInfo(timezone)
+        self._zone = (utc_offset_minutes * 60_000_000, 0)
         self._held = 0
         self._kept_scale: float | None = None
         self._n = 0
@@ -267,7 +276,9 @@ class ReferenceZScoreScorer(PointScorer):
         moves = sorted(abs(b - a) for a, b in itertools.pairwise(xs) if a != b)
         self._resolution = moves[len(moves) // 10] * 0.5 if moves else 0.0
         self._level_buf = xs[-self.level_points :]
-        for v, t in zip(xs, stamps, strict=True):
+        self._read_zone(stamps[-1])
+        for v, u in zip(xs, stamps, strict=True):
+            t = u + self._zone[1]
             day = t // _DAY_US
             slot = (t % _DAY_US) // self._slot_us
             self._expected(v, day, slot, v)
@@ -277,6 +288,8 @@ class ReferenceZScoreScorer(PointScorer):
 
     def _begin_block(self) -> None:
         """Fix the level, its trend and the four scales for the next block of points."""
+        if self._last_t:
+            self._read_zone(self._last_t)
         buf = self._level_buf
         level = _median(buf)
         half = len(buf) // 2
@@ -359,8 +372,9 @@ class ReferenceZScoreScorer(PointScorer):
             sum_trend += r if r < clip_trend else clip_trend
             # The local models must agree: a steep stretch of the cycle fools only the level.
             z = min(z, r * k_trend)
-            day = t // _DAY_US
-            slot = (t % _DAY_US) // slot_us
+            local = t + self._zone[1]  # the zone's clock, daylight saving included
+            day = local // _DAY_US
+            slot = (local % _DAY_US) // slot_us
             e = expected(v, day, slot, line)
             typed = slot + (2 * slots if self._weekend(day, slot) else slots)
             e_typed = expected(v, day, typed, line)
@@ -597,8 +611,16 @@ class ReferenceZScoreScorer(PointScorer):
 
     def _weekend(self, day: int, slot: int) -> bool:
         """Whether slot ``slot``'s start on UTC day ``day`` is a Saturday or Sunday in local time."""
-        start = day * _DAY_US + slot * self._slot_us + self.utc_offset_minutes * 60_000_000
+        start = day * _DAY_US + slot * self._slot_us + self._zone[0]
         return (start // _DAY_US + 3) % 7 >= 5
+
+    def _read_zone(self, t_us: int) -> None:
+        """With a zone, its standard offset and daylight-saving shift at ``t_us``."""
+        if self._tz is not None:
+            local = datetime.fromtimestamp(t_us // 1_000_000, tz=self._tz)
+            dst = local.dst() or timedelta(0)
+            std = (local.utcoffset() or timedelta(0)) - dst
+            self._zone = (std // timedelta(microseconds=1), dst // timedelta(microseconds=1))
 
     def _weekly(self, e: float, slot: int, typed: int, line: float) -> float:
         """The cycle's expectation ``e`` at ``slot``; on a weekend day, against the weekend days.

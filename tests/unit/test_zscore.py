@@ -6,6 +6,7 @@ import math
 import pickle
 import random
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -869,6 +870,52 @@ def test_a_shift_on_the_first_weekend_is_news_again_on_monday() -> None:
         assert by_day["Mon"][-1].window_start.strftime("%a %H") >= "Mon 12", f"seed {seed}"
         end = max(r.window_end for r in hits)
         assert end < wednesday[0].replace(hour=3) + timedelta(days=6), f"seed {seed}: still alarming at {end}"
+
+
+def business_hours_in_new_york(seed: int) -> MetricSeries:
+    """21 days at 5 minutes from Monday 2024-02-26 00:00 in New York (daylight saving from Sunday
+    2024-03-10): +30% from 09:00 to 18:00 local time, -15% outside, weekends at 60%, noise 2%."""
+    rng = random.Random(seed)
+    zone = ZoneInfo("America/New_York")
+    start = datetime(2024, 2, 26, 5, tzinfo=timezone.utc)
+    stamps, vals = [], []
+    for i in range(21 * 288):
+        t = start + timedelta(minutes=5 * i)
+        local = t.astimezone(zone)
+        busy = 9 <= local.hour < 18
+        week = 0.6 if local.weekday() >= 5 else 1.0
+        stamps.append(t)
+        vals.append(100.0 * (1.0 + week * (0.3 if busy else -0.15)) + rng.gauss(0.0, 2.0))
+    return MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
+
+
+def test_a_daylight_saving_change_is_no_news_with_the_fleets_time_zone() -> None:
+    """Business hours that follow New York's clock: at the change to daylight saving time, every edge
+    moves by an hour in UTC. With a fixed offset (-300) the week after the change alarms on most
+    days' edges until the profile has re-learnt them; with ``timezone="America/New_York"`` the
+    profile follows the clock, and the week after is as quiet as the week before."""
+    change = datetime(2024, 3, 10, 7, tzinfo=timezone.utc)
+    fixed = 0
+    for seed in range(3):
+        series = business_hours_in_new_york(seed)
+        hits = flagged(ZScoreEngine(classify=False, utc_offset_minutes=-300).detect(series))
+        fixed += sum(change <= r.window_start < change + timedelta(days=6) for r in hits)
+        # With the zone: the first day's edges and the first Sunday only (news, as documented).
+        hits = flagged(ZScoreEngine(classify=False, timezone="America/New_York").detect(series))
+        assert [r for r in hits if r.window_start >= datetime(2024, 3, 4, tzinfo=timezone.utc)] == [], seed
+    assert fixed >= 30  # (77: the edges of most of the 6 days after the change, in 3 series)
+
+
+def test_timezone_is_validated() -> None:
+    with pytest.raises(ValueError, match=r"ZScoreEngine: timezone must be an IANA time zone name"):
+        ZScoreEngine(timezone="Mars/Olympus_Mons")
+    with pytest.raises(TypeError, match=r"ZScoreEngine: timezone must be an IANA time zone name"):
+        ZScoreEngine(timezone=-300)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"give timezone or utc_offset_minutes, not both"):
+        ZScoreEngine(timezone="Europe/Paris", utc_offset_minutes=60)
+    assert "timezone='Europe/Paris'" in repr(ZScoreEngine(timezone="Europe/Paris"))
+    scorer = ZScoreEngine(timezone="Europe/Paris").scorer()
+    assert pickle.loads(pickle.dumps(scorer)).timezone == "Europe/Paris"
 
 
 @pytest.mark.parametrize(

@@ -135,6 +135,33 @@ def test_fast_scorer_equals_reference_on_generated_series(
     )
 
 
+# Days a few days before a daylight-saving change (UTC midnight, epoch µs): New York's spring and
+# autumn changes of 2024, Europe's of October 2024, and Lord Howe's half-hour change of April 2024.
+NEAR_CHANGES = [1_709_856_000_000_000, 1_730_246_400_000_000, 1_729_728_000_000_000, 1_712_102_400_000_000]
+
+
+@given(
+    data=series_strategy(),
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=6),
+    zone=st.sampled_from(["America/New_York", "Europe/Dublin", "Australia/Lord_Howe", "Asia/Kolkata"]),
+    near=st.sampled_from(NEAR_CHANGES),
+    warmup_points=st.integers(8, 80),
+    season_days=st.integers(3, 7),
+)
+def test_fast_scorer_equals_reference_in_a_time_zone(
+    data: tuple[list[float], list[int]],
+    sizes: list[int],
+    zone: str,
+    near: int,
+    warmup_points: int,
+    season_days: int,
+) -> None:
+    """With a zone (daylight-saving changes crossed, half-hour ones too): the same scores, any chunking."""
+    values, stamps = data
+    moved = [t - T0_US + near for t in stamps]
+    assert_same(values, moved, sizes, timezone=zone, warmup_points=warmup_points, season_days=season_days)
+
+
 FLEETS = {
     "1-minute, 3 days": (ONE_MINUTE_3_DAYS, 1101),
     "5-minute, 7 days": (FIVE_MINUTES_7_DAYS, 2202),
@@ -184,11 +211,18 @@ class _ReferenceEngine(ZScoreEngine):
             scale_points=self.scale_points,
             incident_points=self.incident_points,
             utc_offset_minutes=self.utc_offset_minutes,
+            timezone=self.timezone,
         )
 
 
 @pytest.mark.parametrize(
-    "config", [{}, {"window_size_points": 64, "stride_points": 16}, {"utc_offset_minutes": -480}]
+    "config",
+    [
+        {},
+        {"window_size_points": 64, "stride_points": 16},
+        {"utc_offset_minutes": -480},
+        {"timezone": "America/Los_Angeles"},
+    ],
 )
 def test_engine_results_equal_the_reference_engine(config: dict[str, Any]) -> None:
     """detect with labels and sentences: the same results as the engine built on the reference scorer."""

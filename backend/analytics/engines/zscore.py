@@ -167,7 +167,16 @@ the drift model from the fourth day (two blocks after the third midnight).
 
 **Local time.** Days of the week are UTC unless ``utc_offset_minutes`` says
 otherwise (a fleet in UTC-8 passes -480): a point's day of the week is that of
-its slot's start in that local time. Times of day (the slots) need no offset.
+its slot's start in that local time. Times of day (the slots) need no fixed
+offset. A fixed offset cannot follow daylight saving, which moves a local
+clock's daily edges by an hour in UTC twice a year (the profile then needs
+days to learn them again). ``timezone`` (an IANA zone, instead of the offset)
+does: the points are placed in the slots of the zone's clock (UTC shifted by
+the zone's daylight-saving amount, read at the last point of the block
+before, so a change takes effect at the first block after it), and their
+days of the week are read at its standard offset. Around the change the
+slots of the skipped hour go without a point that day, or the repeated
+hour's get twice as many.
 
 Windows of ``window_size_points`` points advance by ``stride_points``; a
 window scores its highest point and is anomalous exactly when that score is
@@ -201,10 +210,14 @@ import itertools
 import math
 from array import array
 from collections.abc import Sequence
-from typing import ClassVar
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
 
-from .._validate import check_points, check_positive_int, check_real, check_utc_offset, fail_value
+from .._validate import check_points, check_positive_int, check_real, check_utc_offset, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 __all__ = ["ZScoreEngine", "ZScoreScorer"]
 
@@ -220,6 +233,7 @@ _VETO = 4.0  # the cycle caps the local models only where its scale is within th
 _Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
 _TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
 _NAN = math.nan
+_ONE_US = timedelta(microseconds=1)
 # The weight of a weekend point's departure in the sustained channels when its kind of day has only
 # one or two finished days (index: their count): 1 / sqrt(1 + 1/m). The departure from the mean of
 # m days carries their noise too, (1 + 1/m) times the point's own variance, and the channels' scales
@@ -303,6 +317,7 @@ class ZScoreScorer(PointScorer):
         "_ring",
         "_ring_sum",
         "_scale",
+        "_shift_us",
         "_slot_us",
         "_slots",
         "_stamps",
@@ -311,11 +326,13 @@ class ZScoreScorer(PointScorer):
         "_sustained_from",
         "_sustained_seen",
         "_tail_q",
+        "_tz",
         "_warm",
         "incident_points",
         "level_points",
         "scale_points",
         "season_days",
+        "timezone",
         "utc_offset_minutes",
         "warmup_points",
         "z_threshold",
@@ -331,6 +348,7 @@ class ZScoreScorer(PointScorer):
         scale_points: int = 512,
         incident_points: int = 128,
         utc_offset_minutes: int = 0,
+        timezone: str | None = None,
     ) -> None:
         owner = "ZScoreScorer"
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
@@ -348,6 +366,10 @@ class ZScoreScorer(PointScorer):
         self._hold_blocks = -(-incident_points // _BLOCK)
         self.utc_offset_minutes = check_utc_offset(owner, utc_offset_minutes)
         self._off_us = self.utc_offset_minutes * 60_000_000
+        # An IANA zone: days of the week and times of day follow its clock, daylight saving included.
+        self.timezone = timezone
+        self._tz = check_zone(owner, timezone, self.utc_offset_minutes)
+        self._shift_us = 0  # the zone's daylight-saving shift, fixed per block
         self._n = 0
         self._warm: list[float] | None = []
         self._stamps: list[int] = []
@@ -418,7 +440,7 @@ class ZScoreScorer(PointScorer):
             f"ZScoreScorer(z_threshold={self.z_threshold!r}, warmup_points={self.warmup_points}, "
             f"level_points={self.level_points}, season_days={self.season_days}, "
             f"scale_points={self.scale_points}, incident_points={self.incident_points}, "
-            f"utc_offset_minutes={self.utc_offset_minutes})"
+            f"utc_offset_minutes={self.utc_offset_minutes}, timezone={self.timezone!r})"
         )
 
     def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
@@ -437,6 +459,9 @@ class ZScoreScorer(PointScorer):
         if "_layout" not in slots and slots["_kept_scale"] == 0.0:
             slots["_kept_scale"] = _NAN
         slots["_layout"] = _LAYOUT
+        slots.setdefault("timezone", None)  # (an older scorer had no zone)
+        slots.setdefault("_tz", None)
+        slots.setdefault("_shift_us", 0)
         # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
         slots.setdefault("_sustained_from", -_DAY_US)
         slots.setdefault("_last_t", 0)
@@ -531,7 +556,11 @@ class ZScoreScorer(PointScorer):
         moves = sorted(abs(b - a) for a, b in itertools.pairwise(xs) if a != b)
         self._resolution = moves[len(moves) // 10] * 0.5 if moves else 0.0
         self._level_buf = xs[-self.level_points :]
-        for v, t in zip(xs, stamps, strict=True):
+        if self._tz is not None:
+            self._off_us, self._shift_us = _zone_at(self._tz, stamps[-1])
+        shift = self._shift_us
+        for v, u in zip(xs, stamps, strict=True):
+            t = u + shift
             day = t // _DAY_US
             slot = (t % _DAY_US) // self._slot_us
             self._expected(v, day, slot, v)
@@ -540,6 +569,10 @@ class ZScoreScorer(PointScorer):
 
     def _begin_block(self) -> None:
         """Fix the level, its trend and the four scales for the next block of points."""
+        if self._tz is not None and self._last_t:
+            # The zone's offsets at the latest point of the block before: a daylight-saving change
+            # takes effect at the first block boundary after it.
+            self._off_us, self._shift_us = _zone_at(self._tz, self._last_t)
         buf = self._level_buf
         level = _median(buf)
         half = len(buf) // 2
@@ -605,7 +638,7 @@ class ZScoreScorer(PointScorer):
         """
         n = len(values)
         out: list[float] = []
-        norm, thr, off = self._norm, self.z_threshold, self._off_us
+        norm, thr = self._norm, self.z_threshold
         level_buf, ring = self._level_buf, self._ring
         slot_us, slots, k = self._slot_us, self._slots, self.season_days
         p_day, p_acc, p_n = self._prof_day, self._prof_acc, self._prof_n
@@ -615,6 +648,7 @@ class ZScoreScorer(PointScorer):
         pos = self._pending  # the point's place in its block
         if pos == 0:
             self._begin_block()
+        off, shift = self._off_us, self._shift_us  # (the zone's, as the block's start fixed them)
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
         k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
         veto = _VETO * k_cycle >= k_trend  # the cycle may cap the local models (see below)
@@ -642,8 +676,9 @@ class ZScoreScorer(PointScorer):
                 r *= k_trend
                 if r < z:  # noqa: PLR1730 - min/max calls cost more here
                     z = r
-                day = t // _DAY_US
-                s = (t % _DAY_US) // slot_us
+                tt = t + shift  # (the zone's clock, daylight saving included: see timezone)
+                day = tt // _DAY_US
+                s = (tt % _DAY_US) // slot_us
                 # The every-day profile at slot s (_expected): close its latest day when today is new.
                 if p_day[s] != day:
                     c = p_count[s]
@@ -875,6 +910,7 @@ class ZScoreScorer(PointScorer):
                 level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
                 k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
                 veto = _VETO * k_cycle >= k_trend
+                off, shift = self._off_us, self._shift_us
                 tail = _Q99 / q99
                 long_sum, lb = self._long_sum, self._long_base
                 sums = self._sums
@@ -1100,6 +1136,40 @@ class ZScoreScorer(PointScorer):
         return self._prof_vals[n * k + (count - back) % k]
 
 
+def check_zone(owner: str, name: object, utc_offset_minutes: int) -> ZoneInfo | None:
+    """The IANA zone ``name`` (None: none); it excludes a fixed ``utc_offset_minutes``."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        fail_type(owner, "timezone", "an IANA time zone name such as 'America/New_York', or None", name)
+    if utc_offset_minutes:
+        raise ValueError(
+            f"{owner}: give timezone or utc_offset_minutes, not both (got {name!r} and {utc_offset_minutes})"
+        )
+    # Imported here: zoneinfo loads sysconfig's data, which only a zone needs.
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail_value(
+            owner, "timezone", "an IANA time zone name known to zoneinfo, such as 'America/New_York'", name
+        )
+
+
+def _zone_at(zone: ZoneInfo, t_us: int) -> tuple[int, int]:
+    """``zone``'s standard offset and daylight-saving shift at ``t_us`` (epoch µs), in µs."""
+    local = datetime.fromtimestamp(t_us // 1_000_000, zone)
+    dst = local.dst() or timedelta(0)
+    offset = local.utcoffset() or timedelta(0)
+    return (offset - dst) // _ONE_US, dst // _ONE_US
+
+
+def standard_offset_minutes(zone: ZoneInfo) -> int:
+    """``zone``'s standard offset (its offset less daylight saving) in 2024, in minutes."""
+    return _zone_at(zone, 1_704_067_200_000_000)[0] // 60_000_000
+
+
 def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> float:
     """A running mean of the first samples, then an exponentially weighted one (rate ``alpha``)."""
     if seen == 0:
@@ -1146,6 +1216,11 @@ class ZScoreEngine(PointScoringEngine):
       read in it (the weekly rhythm, and the explanations' days of the same
       kind). A fixed offset: daylight saving time moves the weekend's edges
       by an hour for half the year.
+    - ``timezone`` (default None): instead of ``utc_offset_minutes``, an IANA
+      zone (``"America/New_York"``): days of the week and the times of day of
+      the daily profile follow its clock, daylight saving included (a change
+      takes effect at the first block of 16 points after it). The
+      explanations read days of the week at the zone's standard offset.
     - ``classify`` (default True), ``classifier_history_points`` (default
       None: 12288): label and explain anomalous windows with the
       :class:`~backend.analytics.explain.ExplanationClassifier`.
@@ -1178,9 +1253,12 @@ class ZScoreEngine(PointScoringEngine):
         scale_points: int = 512,
         incident_points: int = 128,
         utc_offset_minutes: int = 0,
+        timezone: str | None = None,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
+        offset = utc_offset_minutes if isinstance(utc_offset_minutes, int) else 0  # (validated by the scorer)
+        zone = check_zone("ZScoreEngine", timezone, offset)
         self.z_threshold = z_threshold
         self.warmup_points = warmup_points
         self.level_points = level_points
@@ -1188,12 +1266,13 @@ class ZScoreEngine(PointScoringEngine):
         self.scale_points = scale_points
         self.incident_points = incident_points
         self.utc_offset_minutes = utc_offset_minutes
+        self.timezone = timezone
         super().__init__(
             window_size_points=window_size_points,
             stride_points=stride_points,
             classify=classify,
             classifier_history_points=classifier_history_points,
-            utc_offset_minutes=utc_offset_minutes,
+            utc_offset_minutes=utc_offset_minutes if zone is None else standard_offset_minutes(zone),
         )
         self.z_threshold = float(z_threshold)
 
@@ -1208,6 +1287,7 @@ class ZScoreEngine(PointScoringEngine):
                 scale_points=self.scale_points,
                 incident_points=self.incident_points,
                 utc_offset_minutes=self.utc_offset_minutes,
+                timezone=self.timezone,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("ZScoreScorer", "ZScoreEngine", 1)) from None
