@@ -965,3 +965,9 @@ def test_combined_passes_the_offset_to_its_zscore_channel_and_classifier() -> No
     assert scorer.zscore.utc_offset_minutes == 330  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="CombinedEngine: utc_offset_minutes"):
         CombinedEngine(utc_offset_minutes=-900)
+    # A zone: the channel follows its clock; the explanations read days at its standard offset.
+    zoned = CombinedEngine(timezone="Asia/Kolkata")
+    assert zoned._classifier is not None and zoned._classifier.utc_offset_minutes == 330
+    assert zoned.scorer().zscore.timezone == "Asia/Kolkata"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="CombinedEngine: give timezone or utc_offset_minutes, not both"):
+        CombinedEngine(timezone="Asia/Kolkata", utc_offset_minutes=330)

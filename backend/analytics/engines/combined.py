@@ -50,7 +50,7 @@ from ._grid import QuietStart, check_evidence_threshold
 from ._shape import ShapeScorer
 from .contextual import ContextualScorer
 from .novelty import NoveltyScorer
-from .zscore import ZScoreScorer
+from .zscore import ZScoreScorer, check_zone, standard_offset_minutes
 
 __all__ = ["CombinedEngine", "CombinedScorer"]
 
@@ -132,7 +132,9 @@ class CombinedEngine(PointScoringEngine):
     channel off); ``evidence_threshold`` (default 0.36, in (0, 1]): the raw
     novelty score that lands on the alarm line 0.5; ``utc_offset_minutes``
     (default 0, -840..840): the local time in which the zscore channel and the
-    explanations read Saturdays and Sundays (see ``zscore``);
+    explanations read Saturdays and Sundays (see ``zscore``); ``timezone``
+    (default None): instead, an IANA zone whose clock, daylight saving
+    included, the zscore channel follows (see ``zscore``);
     ``classify`` (default True): label and explain anomalous windows with the
     :class:`ExplanationClassifier`; ``classifier_history_points`` (default
     None: the classifier's 12288): the labelling history a live stream buffers.
@@ -151,10 +153,13 @@ class CombinedEngine(PointScoringEngine):
         zscore_weight: float = 1.0,
         evidence_threshold: float = 0.36,
         utc_offset_minutes: int = 0,
+        timezone: str | None = None,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
         owner = "CombinedEngine"
+        zone = check_zone(owner, timezone, utc_offset_minutes if isinstance(utc_offset_minutes, int) else 0)
+        self.timezone = timezone
         self.contextual_weight, self.shape_weight = _check_weights(owner, contextual_weight, shape_weight)
         self.zscore_weight = check_real(owner, "zscore_weight", zscore_weight)
         if self.zscore_weight < 0.0:
@@ -168,7 +173,7 @@ class CombinedEngine(PointScoringEngine):
             stride_points=stride_points,
             classify=classify,
             classifier_history_points=classifier_history_points,
-            utc_offset_minutes=self.utc_offset_minutes,
+            utc_offset_minutes=self.utc_offset_minutes if zone is None else standard_offset_minutes(zone),
         )
 
     def scorer(self) -> PointScorer:
@@ -177,7 +182,7 @@ class CombinedEngine(PointScoringEngine):
         novelty = QuietStart(RescaledScorer(raw, self.evidence_threshold))
         if not self.zscore_weight:
             return novelty
-        zscore = ZScoreScorer(utc_offset_minutes=self.utc_offset_minutes)
+        zscore = ZScoreScorer(utc_offset_minutes=self.utc_offset_minutes, timezone=self.timezone)
         return _WithZScore(novelty, zscore, self.zscore_weight)
 
 
