@@ -14,6 +14,7 @@ from backend.analytics import AnomalyType, EngineRegistry, MetricSeries
 from backend.analytics.engines import ZScoreEngine
 from backend.analytics.engines.zscore import ZScoreScorer
 from backend.analytics.explain import ExplanationClassifier
+from tests.bench_scripts import load_benchmark
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)  # a Wednesday
 
@@ -142,16 +143,8 @@ def test_stable_at_1e9_with_tiny_variance() -> None:
 
 
 def poisson_counts(n: int, seed: int, rate: float) -> list[float]:
-    """``n`` counts of a Poisson process with ``rate`` events a point (Knuth's method)."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        k, p, limit = 0, rng.random(), math.exp(-rate)
-        while p > limit:
-            k += 1
-            p *= rng.random()
-        out.append(float(k))
-    return out
+    """``n`` counts of a Poisson process with ``rate`` events a point (the audit's generator)."""
+    return load_benchmark("bench_audit").poisson_counts(random.Random(seed), [rate] * n)  # type: ignore[no-any-return]
 
 
 def test_rare_error_counts_from_a_silent_warm_up_do_not_alarm_at_every_error() -> None:
