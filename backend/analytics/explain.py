@@ -93,6 +93,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ACF_POINTS = 2048  # period detection by autocorrelation reads at most this many points
 _RECHECK = 64  # a series' model is found again at most every this many points
 _EVAL_POINTS = 384  # points of the last day a calendar cycle is checked on
+_LAG_POINTS = 32  # the residuals before a window whose median is the series' lag on its cycle (_lag)
+_LAG_SHARE = 0.9  # the share of those residuals that must lie on the lag's side for it to count
 _SAME_PHASE = 5  # earlier days whose median is a point's expectation
 _TYPE_DAYS = 8  # how many days back a day of the same kind is looked for
 _DAY_US = 86_400_000_000
@@ -452,7 +454,8 @@ class ExplanationClassifier:
             off = self.utc_offset_minutes
             looked = [_same_phase(vals, us, j, period, lo, h, 1.0, off) for j in range(start, end)]
             if all(e is not None for e in looked):
-                raw_e = [e for e in looked if e is not None]
+                lag = _lag(vals, us, period, lo, h, off)
+                raw_e = [e + lag for e in looked if e is not None]
                 scale = max(model.scale, *map(abs, win), *map(abs, raw_e))
                 expect = [e / scale for e in raw_e]
         if expect is None and model.route == "profile" and model.base is not None:
@@ -681,6 +684,31 @@ def _same_phase(
     got.sort()
     m = len(got)
     return got[(m - 1) // 2] / 2.0 + got[m // 2] / 2.0
+
+
+def _lag(
+    vals: Sequence[float], us: Sequence[int], period: int, lo: int, h: int, utc_offset_minutes: int
+) -> float:
+    """How far the series ran from its same-time-of-day expectation just before ``h``: the median of
+    the last ``_LAG_POINTS`` residuals (each point against the days before it; 0 with fewer than 8).
+
+    A metric that grows or drifts runs ahead of (or behind) the median of its previous days by about
+    as many days' worth as that median reaches back; without this, every point of a window on such
+    a metric looked raised, and a spike there read as a shift or a broken cycle.
+    """
+    resid = []
+    for j in range(max(lo, h - _LAG_POINTS), h):
+        e = _same_phase(vals, us, j, period, lo, j, 1.0, utc_offset_minutes)
+        if e is not None:
+            resid.append(vals[j] - e)
+    if len(resid) < 8:
+        return 0.0
+    resid.sort()
+    m = len(resid)
+    lag = resid[(m - 1) // 2] / 2.0 + resid[m // 2] / 2.0
+    # Only a lag that most of those points share (noise alone puts about half on each side).
+    same = sum(1 for r in resid if (r > 0.0) == (lag > 0.0) and r != 0.0)
+    return lag if same >= _LAG_SHARE * m else 0.0
 
 
 def _distance(value: float, expect: float, sd: float) -> str:
