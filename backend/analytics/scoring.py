@@ -438,11 +438,8 @@ class ScoreStream:
             fail_type(owner, "chunk", "a MetricSeries", chunk)
         if chunk.ids != self._ids:
             raise ValueError(f"{owner}: chunk ids {chunk.ids!r} differ from the stream's {self._ids!r}")
-        if len(chunk) and self._n and chunk.epoch_us[0] <= self._us[-1]:
-            raise ValueError(
-                f"{owner}: chunk.timestamps[0] must be later than the last point seen "
-                f"({epoch_us_to_datetime(self._us[-1])}), got {chunk.timestamps[0]}"
-            )
+        if len(chunk):
+            self._check_after(owner, "chunk.timestamps[0]", chunk.epoch_us[0])
         return self._feed(chunk, whole=False)
 
     def push(self, timestamp: datetime, value: float) -> list[AnomalyResult]:
@@ -456,12 +453,17 @@ class ScoreStream:
         value = check_real(owner, "value", value)
         check_aware_datetime(owner, "timestamp", timestamp)
         chunk = MetricSeries(*self._ids, [timestamp], [value])
-        if self._n and chunk.epoch_us[0] <= self._us[-1]:
-            raise ValueError(
-                f"{owner}: timestamp must be later than the last point seen "
-                f"({epoch_us_to_datetime(self._us[-1]).isoformat()}), got {timestamp.isoformat()}"
-            )
+        self._check_after(owner, "timestamp", chunk.epoch_us[0])
         return self._feed(chunk, whole=False)
+
+    def _check_after(self, owner: str, field: str, first_us: int) -> None:
+        """Refuse a point at ``first_us`` (epoch µs) not later than every point seen so far."""
+        if self._n and first_us <= self._us[-1]:
+            raise ValueError(
+                f"{owner}: {field} must be later than the last point seen "
+                f"({epoch_us_to_datetime(self._us[-1]).isoformat()}), "
+                f"got {epoch_us_to_datetime(first_us).isoformat()}"
+            )
 
     def _feed(self, chunk: MetricSeries, *, whole: bool) -> list[AnomalyResult]:
         new_vals = chunk.values.tolist()

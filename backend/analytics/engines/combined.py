@@ -158,7 +158,7 @@ class CombinedEngine(PointScoringEngine):
         classifier_history_points: int | None = None,
     ) -> None:
         owner = "CombinedEngine"
-        zone = check_zone(owner, timezone, utc_offset_minutes if isinstance(utc_offset_minutes, int) else 0)
+        zone = check_zone(owner, timezone, utc_offset_minutes)
         self.timezone = timezone
         self.contextual_weight, self.shape_weight = _check_weights(owner, contextual_weight, shape_weight)
         self.zscore_weight = check_real(owner, "zscore_weight", zscore_weight)

@@ -741,10 +741,7 @@ class ZScoreScorer(PointScorer):
                 key = kind + 4 * ((c if c < k else k) + 64 * (cu if cu < k else k) * (0 < kind < 3))
                 if key != src:
                     src = key
-                    del resid[:]
-                    if base - base == 0.0:  # (the state too: the rest of the block may come in another chunk)
-                        base = _NAN
-                        self._state = (*self._state[:12], _NAN, *self._state[13:])
+                    base = self._restart_drift()
                 if own_kind:
                     if cu >= 3:
                         e = p_med[u]
@@ -785,10 +782,7 @@ class ZScoreScorer(PointScorer):
                         # start over: the level they had is not the level they will have.
                         r = e - last_e
                         if r > clip_drift or -r > clip_drift:
-                            del resid[:]
-                            if base - base == 0.0:
-                                base = _NAN
-                                self._state = (*self._state[:12], _NAN, *self._state[13:])
+                            base = self._restart_drift()
                         r = v - e - base
                         if r - r == 0.0 and kind != 3 and (cu + 1 if kind else c) >= 3:
                             if r < 0.0:
@@ -927,6 +921,14 @@ class ZScoreScorer(PointScorer):
         self._long_calm = calm
         self._pending = pos
         return out
+
+    def _restart_drift(self) -> float:
+        """The drift model's residuals start over: none kept, and no level for the rest of the block
+        (in the block's state too, which the rest of the block may read in another chunk); nan."""
+        del self._resid[:]
+        if self._state[12] == self._state[12]:
+            self._state = (*self._state[:12], _NAN, *self._state[13:])
+        return _NAN
 
     def _early(self, s: int, day: int, count: int, line: float) -> float:
         """:meth:`_expected` of every-day slot ``s`` (reached today) with ``count`` of 1 or 2 finished days.
@@ -1136,13 +1138,14 @@ class ZScoreScorer(PointScorer):
         return self._prof_vals[n * k + (count - back) % k]
 
 
-def check_zone(owner: str, name: object, utc_offset_minutes: int) -> ZoneInfo | None:
-    """The IANA zone ``name`` (None: none); it excludes a fixed ``utc_offset_minutes``."""
+def check_zone(owner: str, name: object, utc_offset_minutes: object) -> ZoneInfo | None:
+    """The IANA zone ``name`` (None: none); it excludes a fixed ``utc_offset_minutes`` (whose own
+    checks are :func:`check_utc_offset`'s: any value but a non-zero int passes here)."""
     if name is None:
         return None
     if not isinstance(name, str):
         fail_type(owner, "timezone", "an IANA time zone name such as 'America/New_York', or None", name)
-    if utc_offset_minutes:
+    if isinstance(utc_offset_minutes, int) and utc_offset_minutes:
         raise ValueError(
             f"{owner}: give timezone or utc_offset_minutes, not both (got {name!r} and {utc_offset_minutes})"
         )
@@ -1257,8 +1260,7 @@ class ZScoreEngine(PointScoringEngine):
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
-        offset = utc_offset_minutes if isinstance(utc_offset_minutes, int) else 0  # (validated by the scorer)
-        zone = check_zone("ZScoreEngine", timezone, offset)
+        zone = check_zone("ZScoreEngine", timezone, utc_offset_minutes)
         self.z_threshold = z_threshold
         self.warmup_points = warmup_points
         self.level_points = level_points
