@@ -75,6 +75,15 @@ MONDAY = datetime(2024, 1, 1, tzinfo=timezone.utc)
 EDGES = (540, 1080)  # the business-day plateau's edges, in minutes of the UTC day
 
 
+def day_shape(shape: str, t: datetime) -> float:
+    """The daily cycle at ``t``'s time of day, in [-1, 1]: ``"sin"`` (lowest at midnight, highest
+    at noon) or a business-day plateau (1 from 09:00 to 18:00, -0.5 outside: sharp edges)."""
+    phase = (t.hour * 60 + t.minute) / 1440
+    if shape == "sin":
+        return math.sin(2 * math.pi * phase - math.pi / 2)
+    return 1.0 if 0.375 <= phase < 0.75 else -0.5
+
+
 def random_start_series(seed: int, n: int = 60) -> list[tuple[datetime, str, MetricSeries]]:
     """Seed set ``seed``: ``n`` clean series (start, shape, series), as the module docstring says."""
     draw = random.Random(seed)
@@ -91,11 +100,7 @@ def random_start_series(seed: int, n: int = 60) -> list[tuple[datetime, str, Met
         for i in range(8 * 1440 // step):
             t = t0 + timedelta(minutes=step * i)
             f = weekend if t.weekday() >= 5 else 1.0
-            phase = (t.hour * 60 + t.minute) / 1440
-            if shape == "sin":
-                c = math.sin(2 * math.pi * phase - math.pi / 2)
-            else:
-                c = 1.0 if 0.375 <= phase < 0.75 else -0.5
+            c = day_shape(shape, t)
             stamps.append(t)
             values.append(100 * (1 + amp * f * c) * (0.9 + 0.1 * f) + rng.gauss(0, noise))
         out.append((t0, f"{shape}{step}", MetricSeries("audit", "c", f"n-{case}", "m", stamps, values)))
@@ -253,11 +258,7 @@ def new_york_series(seed: int, shape: str, step: int) -> MetricSeries:
     for i in range(28 * 1440 // step):
         t = start + timedelta(minutes=step * i)
         local = t.astimezone(zone)
-        phase = (local.hour * 60 + local.minute) / 1440
-        if shape == "sin":
-            c = math.sin(2 * math.pi * phase - math.pi / 2)
-        else:
-            c = 1.0 if 0.375 <= phase < 0.75 else -0.5
+        c = day_shape(shape, local)
         week = 0.6 if local.weekday() >= 5 else 1.0
         stamps.append(t)
         values.append(100 * (1 + 0.3 * week * c) + rng.gauss(0, 2))
