@@ -56,3 +56,25 @@ def test_poisson_counts_have_their_rates() -> None:
     assert abs(sum(draws[:20_000]) / 20_000 - 0.2) < 0.02
     assert abs(sum(draws[20_000:]) / 20_000 - 5.0) < 0.1
     assert draws == audit.poisson_counts(random.Random(1), [0.2] * 20_000 + [5.0] * 20_000)
+
+
+def test_job_series_hold_their_runs_and_spikes_clear_of_them() -> None:
+    audit = load_benchmark("bench_audit")
+    series, spikes, runs = audit.job_series(700, "hourly-1min")
+    again, spikes_again, runs_again = audit.job_series(700, "hourly-1min")
+    assert series.values == again.values and spikes == spikes_again and runs == runs_again
+    assert len(series) == 7 * 1440 and series.timestamps[1] - series.timestamps[0] == timedelta(minutes=1)
+    # One run an hour, each 0-3 minutes late and 3-7 minutes long.
+    assert len(runs) == 7 * 24
+    assert all(0 <= begin - 60 * k <= 3 and 3 <= end - begin <= 7 for k, (begin, end) in enumerate(runs))
+    # The runs stand out from the points beside them; the six spikes are on days 3+, clear of every run.
+    on = [i for i in range(len(series)) if any(b <= i < e for b, e in runs)]
+    off = [i for i in range(len(series)) if all(not b - 3 <= i < e + 3 for b, e in runs) and i not in spikes]
+    mean_on = sum(series.values[i] for i in on) / len(on)
+    mean_off = sum(series.values[i] for i in off) / len(off)
+    assert abs(mean_on - mean_off) > 5.0
+    assert len(spikes) == 6 and min(spikes) >= 3 * 1440
+    assert all(not b - 2 <= i < e + 2 for i in spikes for b, e in runs)
+    daily, _, daily_runs = audit.job_series(701, "daily-5min")
+    assert len(daily) == 10 * 288 and len(daily_runs) == 10
+    assert all(120 <= begin - 1440 * k <= 165 for k, (begin, _) in enumerate(daily_runs))
