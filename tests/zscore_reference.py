@@ -35,6 +35,8 @@ _Q99 = 2.5758293035489  # the 99th percentile of |z| for Gaussian noise
 _TAIL_RATE = 0.02  # each point above the tracked percentile raises it by about 2%
 _NAN = math.nan
 _LONG = 64  # points: the long sustained channel's span
+_JITTER_US = 300_000_000  # a daily pattern may come this early or late (at least two steps, at most 15 min)
+_SLACK = 3.0  # cycle scales: a point this far from an expectation is judged against the band
 
 
 def _bounded(owner: str, field: str, value: object, least: int) -> int:
@@ -193,6 +195,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._prof_n: array[int] = array("q")
         self._prof_count: array[int] = array("q")
         self._prof_med: array[float] = array("d")
+        self._near = 0  # slots within the jitter tolerance of a slot, on each side
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
 
@@ -268,6 +271,8 @@ class ReferenceZScoreScorer(PointScorer):
         self._prof_count = array("q", [0]) * (3 * slots)
         self._prof_med = array("d", [math.nan]) * (3 * slots)
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
+        tolerance = min(max(_JITTER_US, 2 * self._slot_us), 3 * _JITTER_US)
+        self._near = min(tolerance // self._slot_us, (slots - 1) // 2)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
         # The series' resolution: the 10th percentile of its non-zero steps in the warm-up. No
@@ -344,6 +349,7 @@ class ReferenceZScoreScorer(PointScorer):
     def _score(self, xs: Sequence[float], ts: Sequence[int]) -> list[float]:
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
         k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
+        firm, firm_drift = clip_cycle * (_SLACK / _CLIP), clip_drift * (_SLACK / _CLIP)
         sum_drift, n_drift = self._sums[8], int(self._sums[9])
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         norm, thr = self._norm, self.z_threshold
@@ -382,13 +388,25 @@ class ReferenceZScoreScorer(PointScorer):
             n_first += typed >= 2 * slots and not prof_count[typed] and prof_count[slot] > 0
             e = self._weekly(e, slot, typed, line)
             source, settled = self._source(slot, typed)
+            band: list[float] = []  # (hi, lo), read when first needed
+
+            def beyond(x: float, ref: float, firm: float, band: list[float] = band, day: int = day,
+                       slot: int = slot, kind: int = source[0], e: float = e) -> float:
+                """The departure ``x`` of a point from ``ref``, net of the band's slack on its side."""
+                if not band:
+                    band.extend(self._band(slot, day, kind, e, clip_cycle * (_SLACK / _CLIP)))
+                hi, lo = band
+                slack = _slack(hi - ref, firm) if x > 0.0 else _slack(ref - lo, firm)
+                return max(abs(x) - slack, 0.0) if x > 0.0 else -max(abs(x) - slack, 0.0)
+
             if source != self._resid_src:  # the drift model's residuals start over
                 self._resid_src = source
                 self._resid.clear()
                 base = math.nan
                 self._state = (*self._state[:12], base, *self._state[13:])
             if e - e == 0.0:  # finite (not nan): the cycle has a say
-                r = abs(v - e)
+                r = v - e
+                r = abs(beyond(r, e, firm)) if abs(r) > firm else abs(r)
                 sum_cycle += r if r < clip_cycle else clip_cycle
                 n_far += r >= clip_cycle
                 n_cycle += 1
@@ -402,7 +420,10 @@ class ReferenceZScoreScorer(PointScorer):
                         self._resid.clear()
                         base = math.nan
                         self._state = (*self._state[:12], base, *self._state[13:])
-                    drift = abs(v - e - base)
+                    drift = v - e - base
+                    if settled and math.isfinite(drift) and abs(drift) > firm_drift:
+                        drift = beyond(drift, e, firm)  # (the slack on the cycle's scale)
+                    drift = abs(drift)
                     if settled and math.isfinite(drift):
                         sum_drift += min(drift, clip_drift)
                         n_drift += 1
@@ -435,6 +456,8 @@ class ReferenceZScoreScorer(PointScorer):
                 ref = days[0] if count == 1 else (days[0] + days[1]) * 0.5
                 weight = math.sqrt(1.0 / (1.0 + 1.0 / count))
             d = v - ref if ref - ref == 0.0 else 0.0
+            if ref - ref == 0.0 and abs(d) > firm:
+                d = beyond(d, ref, firm)
             if weight:
                 r = v - e
                 if (d > 0.0) != (r > 0.0):
@@ -684,6 +707,29 @@ class ReferenceZScoreScorer(PointScorer):
             return max(min(p, q), min(max(p, q), r))
         return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
 
+    def _band(self, slot: int, day: int, kind: int, e: float, firm: float) -> tuple[float, float]:
+        """The values reached within the jitter tolerance of ``slot``'s time of day on three or more of
+        the last ``season_days`` days the expectation ``e`` was made of (the source's ``kind``: 1, the
+        weekday slots; 2, the weekend slots; else the every-day slots): the third highest of those days'
+        highest values and the third lowest of their lowest. With fewer than three weekend days, the
+        every-day slots' band, if ``e`` lies within it widened by ``firm``."""
+        slots = self._slots
+        offset = slots if kind == 1 else 2 * slots if kind == 2 else 0
+        highs, lows = [], []
+        for back in range(1, self.season_days + 1):
+            near = range(-self._near, self._near + 1)
+            seen = [x for j in near if math.isfinite(x := self._past(offset + (slot + j) % slots, day, back))]
+            if seen:
+                highs.append(max(seen))
+                lows.append(min(seen))
+        if len(highs) >= 3:
+            return sorted(highs)[-3], sorted(lows)[2]
+        if kind == 2:
+            hi, lo = self._band(slot, day, 0, e, firm)
+            if lo - firm <= e <= hi + firm:
+                return hi, lo
+        return -_INF, _INF
+
     def _past(self, n: int, day: int, back: int) -> float:
         """Profile slot ``n``'s value on its ``back``-th latest finished day before ``day`` (nan if none)."""
         if self._prof_day[n] != day and self._prof_n[n]:
@@ -696,6 +742,14 @@ class ReferenceZScoreScorer(PointScorer):
             return _NAN
         k = self.season_days
         return self._prof_vals[n * k + (count - back) % k]
+
+
+def _slack(gap: float, firm: float) -> float:
+    """The slack of a band reaching ``gap`` beyond an expectation: 0 up to ``firm``, all of it from twice
+    ``firm``, linear between."""
+    if not gap > firm:  # (also a band that reaches nowhere, -inf, or an expectation that is nan)
+        return 0.0
+    return gap if gap - firm > firm else 2.0 * (gap - firm)
 
 
 def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> float:

@@ -12,6 +12,7 @@ import pytest
 
 from backend.analytics import AnomalyType, EngineRegistry, MetricSeries
 from backend.analytics.engines import ZScoreEngine
+from backend.analytics.engines import zscore as zscore_module
 from backend.analytics.engines.zscore import ZScoreScorer
 from backend.analytics.explain import ExplanationClassifier
 from tests.bench_scripts import load_benchmark
@@ -991,3 +992,46 @@ def test_combined_passes_the_offset_to_its_zscore_channel_and_classifier() -> No
     assert zoned.scorer().zscore.timezone == "Asia/Kolkata"  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="CombinedEngine: give timezone or utc_offset_minutes, not both"):
         CombinedEngine(timezone="Asia/Kolkata", utc_offset_minutes=330)
+
+
+def test_a_jittered_hourly_job_is_no_news_after_three_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An hourly job that starts 0-3 minutes late and runs 3-7 minutes (bench_audit's jobs): from the fourth
+    day its runs are judged against the values the same time of day reached, give or take 5 minutes, on
+    three of the last days, so they stop alarming, and the cycle's scale, no longer inflated by their
+    edges, finds 10-sd spikes between them. Without that band (``_SLACK`` infinite) the runs' edges
+    alarm about 90 times a series and the spikes are lost."""
+    audit = load_benchmark("bench_audit")
+
+    def after_day_3(seed: int) -> tuple[int, int]:
+        series, spikes, _ = audit.job_series(seed, "hourly-1min")
+        results = ZScoreEngine(classify=False).detect(series)
+        at = [series.timestamps[i] for i in spikes]
+        late = [r for r in audit.episodes(results) if (r.window_start - audit.MONDAY).days >= 3]
+        false = [r for r in late if not any(r.window_start <= t <= r.window_end for t in at)]
+        found = sum(any(r.window_start <= t <= r.window_end for r in flagged(results)) for t in at)
+        return len(false), found
+
+    with_band = [after_day_3(seed) for seed in range(4)]
+    assert all(false <= 3 for false, _ in with_band), with_band
+    assert sum(found for _, found in with_band) >= 19, with_band
+    monkeypatch.setattr(zscore_module, "_SLACK", math.inf)
+    without = [after_day_3(seed) for seed in range(4)]
+    assert all(false >= 50 for false, _ in without), without
+    assert sum(found for _, found in without) <= 3, without
+
+
+def test_a_scorer_pickled_before_the_band_resumes_as_if_never_pickled() -> None:
+    """A checkpoint's scorer from before the band (no ``_near``) gets it from its slots and goes on
+    with the same scores as a scorer that was never pickled."""
+    series, _, _ = load_benchmark("bench_audit").job_series(1, "hourly-1min")
+    vals, us = series.values.tolist(), series.epoch_us.tolist()
+    cut = 4 * 1440 + 7
+    scorer = ZScoreScorer()
+    scorer.update_many(vals[:cut], us[:cut])
+    state = {name: getattr(scorer, name) for name in ZScoreScorer.__slots__}
+    near = state.pop("_near")
+    old = ZScoreScorer.__new__(ZScoreScorer)
+    old.__setstate__((None, state))
+    resumed = pickle.loads(pickle.dumps(old))
+    assert resumed._near == near == 5
+    assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])

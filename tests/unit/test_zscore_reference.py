@@ -22,6 +22,7 @@ from backend.analytics import MetricSeries
 from backend.analytics.engines import ZScoreEngine
 from backend.analytics.engines.zscore import ZScoreScorer
 from simulator.cycles import EXTRA_KINDS, FIVE_MINUTES_7_DAYS, ONE_MINUTE_3_DAYS, generate_cycle_fleet
+from tests.bench_scripts import load_benchmark
 from tests.zscore_reference import ReferenceZScoreScorer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,3 +255,14 @@ def test_fast_scorer_equals_reference_where_the_long_channel_alarms_and_stands_d
         assert_same(vals, us, [64, 7])
         assert_same(vals, us, [300], incident_points=8)
     assert alarmed >= 3  # the long channel's alarm branch ran
+
+
+@pytest.mark.parametrize("kind", ["hourly-1min", "quarter-hourly-1min", "hourly-5min", "daily-5min"])
+def test_fast_scorer_equals_reference_on_periodic_jobs(kind: str) -> None:
+    """Series with jittery periodic jobs (bench_audit's), on which points far from the cycle are judged
+    against the band of the last days (weekdays, weekend days, and the first weekend's fallback): the
+    same scores, whole and chunked, in UTC and at UTC-8."""
+    series, _, _ = load_benchmark("bench_audit").job_series(703, kind)
+    values, stamps = series.values.tolist(), series.epoch_us.tolist()
+    assert_same(values, stamps, [1, 15, 100, 16])
+    assert_same(values, stamps, [300], utc_offset_minutes=-480)

@@ -240,6 +240,14 @@ _ONE_US = timedelta(microseconds=1)
 # were learned against days whose median is far steadier.
 _FEW_DAYS = (0.0, math.sqrt(0.5), math.sqrt(2.0 / 3.0))
 _LONG = 64  # points: the long sustained channel's span (4 blocks)
+# A daily pattern may come a few minutes early or late (a job that starts late, or runs longer, on
+# some days). A point more than _SLACK cycle scales from its expectation counts only as far as it
+# lies beyond the band of values that some slot within _JITTER_US of its time of day reached on two
+# days or more (see _band), itself widened by _SLACK scales: a job's run is no news where its runs
+# have been, a spike as large as yesterday's (one day) still is.
+_JITTER_US = 300_000_000
+_SLACK = 3.0
+_BAND_DAYS = 3  # days that must have reached a value for it to be in the band
 # The layout of the scorer's state (its slots and their meaning): 2 since a kept scale may be nan.
 _LAYOUT = 2
 
@@ -255,6 +263,14 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     m = len(ordered)
     return ordered[m // 2] if m % 2 else (ordered[m // 2 - 1] + ordered[m // 2]) * 0.5
+
+
+def _slack(gap: float, firm: float) -> float:
+    """The slack a band gives where it reaches ``gap`` beyond an expectation: none within ``firm``
+    (_SLACK scales) of it, all of ``gap`` from twice that, in proportion between (no jump); 0 for a
+    band that reaches nowhere (-inf) or an expectation that is not there (nan)."""
+    x = gap - firm
+    return (gap if x > firm else x + x) if x > 0.0 else 0.0
 
 
 def _median3(p: float, q: float, r: float) -> float:
@@ -300,6 +316,7 @@ class ZScoreScorer(PointScorer):
         "_long_seen",
         "_long_sum",
         "_n",
+        "_near",
         "_norm",
         "_off_us",
         "_pending",
@@ -432,6 +449,7 @@ class ZScoreScorer(PointScorer):
         self._prof_n: array[int] = array("q")
         self._prof_count: array[int] = array("q")
         self._prof_med: array[float] = array("d")
+        self._near = 0  # slots within _JITTER_US of a slot, on each side
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
 
@@ -465,6 +483,11 @@ class ZScoreScorer(PointScorer):
         # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
         slots.setdefault("_sustained_from", -_DAY_US)
         slots.setdefault("_last_t", 0)
+        if "_near" not in slots:  # (an older scorer judged no point against the band: see _band)
+            slot_us, day_slots = slots["_slot_us"], slots["_slots"]
+            if isinstance(slot_us, int) and isinstance(day_slots, int):
+                tolerance = min(max(_JITTER_US, 2 * slot_us), 3 * _JITTER_US)
+                slots["_near"] = min(tolerance // slot_us, (day_slots - 1) // 2)
         sums = slots["_sums"]
         if isinstance(sums, list) and len(sums) == 7:
             slots["_sums"] = [*sums, 0.0]
@@ -547,6 +570,10 @@ class ZScoreScorer(PointScorer):
         self._prof_n = array("q", [0]) * slots
         self._prof_count = array("q", [0]) * (3 * slots)
         self._prof_med = array("d", [math.nan]) * (3 * slots)
+        # (Two steps at coarser steps, up to 15 minutes: at 5-minute steps a run a few minutes late
+        # moves its edge by a whole step.)
+        tolerance = min(max(_JITTER_US, 2 * self._slot_us), 3 * _JITTER_US)
+        self._near = min(tolerance // self._slot_us, (slots - 1) // 2)
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
@@ -643,6 +670,7 @@ class ZScoreScorer(PointScorer):
         slot_us, slots, k = self._slot_us, self._slots, self.season_days
         p_day, p_acc, p_n = self._prof_day, self._prof_acc, self._prof_n
         p_count, p_med, p_vals = self._prof_count, self._prof_med, self._prof_vals
+        band = self._band
         early = self._early
         append = out.append
         pos = self._pending  # the point's place in its block
@@ -652,6 +680,7 @@ class ZScoreScorer(PointScorer):
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
         k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
         veto = _VETO * k_cycle >= k_trend  # the cycle may cap the local models (see below)
+        firm, firm_drift = clip_cycle * (_SLACK / _CLIP), clip_drift * (_SLACK / _CLIP)  # (inf: silent)
         tail = _Q99 / q99  # <= 1: never more sensitive than Gaussian noise allows
         sums = self._sums
         sum_level, sum_trend, sum_cycle = sums[0], sums[1], sums[2]
@@ -738,6 +767,7 @@ class ZScoreScorer(PointScorer):
                 # the same source: the same kind of profile, holding as many days (up to season_days).
                 # Where it changes (a midnight while the profile fills up, a weekend's start), they
                 # start over and the model is silent until the next block with 16 of them.
+                banded = False  # the band (hi, lo: _band) is read only for a point far from an expectation
                 key = kind + 4 * ((c if c < k else k) + 64 * (cu if cu < k else k) * (0 < kind < 3))
                 if key != src:
                     src = key
@@ -749,8 +779,21 @@ class ZScoreScorer(PointScorer):
                         at = u * k
                         a = p_vals[at + (cu - 1) % k]
                         e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
+                ec = e  # (the cycle's expectation: the band's, for every channel)
                 if e - e == 0.0:  # finite (not nan): the cycle has a say
-                    r = abs(v - e)
+                    r = v - e
+                    if r > firm or -r > firm:
+                        # The point counts only beyond the band's slack (_slack) on its side.
+                        hi, lo = band(s, day, kind, ec, firm)
+                        banded = True
+                        if r > 0.0:
+                            sl = _slack(hi - e, firm)
+                            r = r - sl if r > sl else 0.0
+                        else:
+                            sl = _slack(e - lo, firm)
+                            r = -r - sl if -r > sl else 0.0
+                    elif r <= 0.0:
+                        r = 0.0 - r  # (+0.0 for -0.0, as abs gives: the veto below may make z of it)
                     if r < clip_cycle:
                         sum_cycle += r
                     else:
@@ -785,7 +828,19 @@ class ZScoreScorer(PointScorer):
                             base = self._restart_drift()
                         r = v - e - base
                         if r - r == 0.0 and kind != 3 and (cu + 1 if kind else c) >= 3:
-                            if r < 0.0:
+                            if r > firm_drift:
+                                if not banded:
+                                    hi, lo = band(s, day, kind, ec, firm)
+                                    banded = True
+                                sl = _slack(hi - e, firm)
+                                r = r - sl if r > sl else 0.0
+                            elif -r > firm_drift:
+                                if not banded:
+                                    hi, lo = band(s, day, kind, ec, firm)
+                                    banded = True
+                                sl = _slack(e - lo, firm)
+                                r = -r - sl if -r > sl else 0.0
+                            elif r < 0.0:
                                 r = -r
                             sum_drift += r if r < clip_drift else clip_drift
                             n_drift += 1
@@ -827,6 +882,18 @@ class ZScoreScorer(PointScorer):
                 if e - e == 0.0:
                     # Clipped like the scales' inputs: a spike is not a sustained departure.
                     d = v - e
+                    if d > firm:
+                        if not banded:
+                            hi, lo = band(s, day, kind, ec, firm)
+                            banded = True
+                        sl = _slack(hi - e, firm)
+                        d = d - sl if d > sl else 0.0
+                    elif -d > firm:
+                        if not banded:
+                            hi, lo = band(s, day, kind, ec, firm)
+                            banded = True
+                        sl = _slack(e - lo, firm)
+                        d = d + sl if -d > sl else 0.0
                     if few:
                         # Only as far as the point's own expectation (which has a say for the weekdays
                         # and the local line) agrees: a day that was itself odd leaves no echo.
@@ -904,6 +971,7 @@ class ZScoreScorer(PointScorer):
                 level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
                 k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
                 veto = _VETO * k_cycle >= k_trend
+                firm, firm_drift = clip_cycle * (_SLACK / _CLIP), clip_drift * (_SLACK / _CLIP)
                 off, shift = self._off_us, self._shift_us
                 tail = _Q99 / q99
                 long_sum, lb = self._long_sum, self._long_base
@@ -921,6 +989,60 @@ class ZScoreScorer(PointScorer):
         self._long_calm = calm
         self._pending = pos
         return out
+
+    def _band(self, s: int, day: int, kind: int, e: float, firm: float) -> tuple[float, float]:
+        """The values reached within _JITTER_US of every-day slot ``s``'s time of day on _BAND_DAYS or
+        more of the last ``season_days`` days the expectation ``e`` is made of: the _BAND_DAYS-th
+        highest of those days' highest values there, and the _BAND_DAYS-th lowest of their lowest
+        (-inf, inf: too few days). The days, by ``kind`` (as in :meth:`_run`): 1, the last weekdays;
+        2, the last weekend days; else all of the last days (of which the days of the other kind, two
+        at most in five, cannot make a band of _BAND_DAYS = 3). While there are too few weekend
+        days, all of the last days, if ``e`` lies within their band widened by ``firm``: a weekday
+        level is no band for a weekend that runs below or above it."""
+        hi, lo = self._reached(s, day, kind)
+        if hi == -_INF and kind == 2:
+            hi, lo = self._reached(s, day, 3)
+            if not lo - firm <= e <= hi + firm:
+                return -_INF, _INF
+        return hi, lo
+
+    def _reached(self, s: int, day: int, kind: int) -> tuple[float, float]:
+        """:meth:`_band`'s values from the days of ``kind`` (-inf, inf: fewer than _BAND_DAYS)."""
+        slots, near, k = self._slots, self._near, self.season_days
+        # Each slot near s: its values on its last k days of the kind, latest first (_latest).
+        typed = 2 if kind == 2 else 1 if kind == 1 else 0
+        columns = [self._latest((s + j) % slots, day, typed) for j in range(-near, near + 1)]
+        highs: list[float] = []
+        lows: list[float] = []
+        for back in range(k):
+            seen = [x for column in columns if back < len(column) and (x := column[back]) - x == 0.0]
+            if seen:
+                highs.append(max(seen))
+                lows.append(min(seen))
+        if len(highs) < _BAND_DAYS:
+            return -_INF, _INF
+        highs.sort()
+        lows.sort()
+        return highs[-_BAND_DAYS], lows[_BAND_DAYS - 1]
+
+    def _latest(self, n: int, day: int, typed: int) -> list[float]:
+        """Every-day slot ``n``'s values on its last ``season_days`` finished days before ``day``, latest
+        first (:meth:`_past` for ``back`` = 1, 2, ...): of every kind (``typed`` 0), weekdays (1) or
+        weekend days (2). A day still in the accumulator (slot ``n`` not reached today) comes first."""
+        k = self.season_days
+        first: list[float] = []
+        if self._prof_day[n] != day and self._prof_n[n]:
+            if typed:
+                open_day = (self._prof_day[n] * _DAY_US + n * self._slot_us + self._off_us) // _DAY_US
+                if ((open_day + 3) % 7 >= 5) == (typed == 2):
+                    first.append(self._prof_acc[n] / self._prof_n[n])
+            else:
+                first.append(self._prof_acc[n] / self._prof_n[n])
+        u = n + typed * self._slots
+        count = self._prof_count[u]
+        vals = self._prof_vals
+        ring = [vals[u * k + (count - back) % k] for back in range(1, min(count, k - len(first)) + 1)]
+        return first + ring
 
     def _restart_drift(self) -> float:
         """The drift model's residuals start over: none kept, and no level for the rest of the block
