@@ -711,8 +711,9 @@ class ReferenceZScoreScorer(PointScorer):
         """The values reached within the jitter tolerance of ``slot``'s time of day on three or more of
         the last ``season_days`` days the expectation ``e`` was made of (the source's ``kind``: 1, the
         weekday slots; 2, the weekend slots; else the every-day slots): the third highest of those days'
-        highest values and the third lowest of their lowest. With fewer than three weekend days, the
-        every-day slots' band, if ``e`` lies within it widened by ``firm``."""
+        highest values and the third lowest of their lowest (the second, of two, while the profile at
+        ``slot`` has two days). With too few weekend days, the every-day slots' band, if ``e`` lies within
+        it widened by ``firm``."""
         slots = self._slots
         offset = slots if kind == 1 else 2 * slots if kind == 2 else 0
         highs, lows = [], []
@@ -722,8 +723,11 @@ class ReferenceZScoreScorer(PointScorer):
             if seen:
                 highs.append(max(seen))
                 lows.append(min(seen))
-        if len(highs) >= 3:
-            return sorted(highs)[-3], sorted(lows)[2]
+        backs = range(1, self.season_days + 1)
+        days_here = sum(1 for back in backs if math.isfinite(self._past(offset + slot, day, back)))
+        need = 3 if len(highs) >= 3 or days_here > 2 else 2  # (both days while the profile has two)
+        if len(highs) >= need:
+            return sorted(highs)[-need], sorted(lows)[need - 1]
         if kind == 2:
             hi, lo = self._band(slot, day, 0, e, firm)
             if lo - firm <= e <= hi + firm:

@@ -1019,11 +1019,13 @@ class ZScoreScorer(PointScorer):
             if seen:
                 highs.append(max(seen))
                 lows.append(min(seen))
-        if len(highs) < _BAND_DAYS:
+        # (Two days while the kind has only two: both must have reached the band, as on a series' third day.)
+        need = _BAND_DAYS if len(highs) >= _BAND_DAYS or len(columns[near]) > 2 else 2
+        if len(highs) < need:
             return -_INF, _INF
         highs.sort()
         lows.sort()
-        return highs[-_BAND_DAYS], lows[_BAND_DAYS - 1]
+        return highs[-need], lows[need - 1]
 
     def _latest(self, n: int, day: int, typed: int) -> list[float]:
         """Every-day slot ``n``'s values on its last ``season_days`` finished days before ``day``, latest
