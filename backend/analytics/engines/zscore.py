@@ -62,6 +62,24 @@ more than 4 of its scales from one point to the next (the profile's median
 taking in a lasting step of days ago, or a sharp daily edge); it is then
 silent until a block has gathered 16 of them.
 
+**Jitter: periodic jobs.** A job that runs every hour or every 15 minutes
+(a cron job, a backup, a compaction) and starts a few minutes late or runs
+longer on some days makes the profile's median flip between "running" and
+"idle" at every run's edge: the edges would alarm all week and inflate the
+cycle's scale until spikes between the runs were missed. So a point more
+than 3 cycle scales from an expectation (the cycle's, the drift model's or
+a sustained channel's) is judged against the *band* of its time of day: the
+values that the slots within 5 minutes of it (two steps at coarser steps,
+at most 15 minutes; the slot alone from 30-minute steps) reached on three
+or more of the last days its expectation is made of (the weekdays, the
+weekend days, or all of them; two of two while the profile holds two days;
+a weekend judged against too few weekend days borrows all of the last days
+only where its expectation lies within their band). The residual counts
+only beyond how far the band reaches past the expectation, less 3 cycle
+scales (all of the reach from 6): a job's run is no news where the last
+days' runs have been, give or take 5 minutes, while a spike as large as one
+seen at that time on one or two of the last days still is.
+
 **Weekly rhythm.** On a Saturday or Sunday (UTC, or the local time of
 ``utc_offset_minutes``: see *Local time*) whose slot has weekdays in
 its profile, the expectation comes from the weekend days instead: their
@@ -188,7 +206,9 @@ Cost and numerics
 Per point, a constant amount of work: one pass of a single loop over the
 chunk (:meth:`ZScoreScorer._run`) that updates the profiles in place; per
 slot and day, two medians of at most ``season_days`` values; per block, three
-medians of the level buffer and one of the drift model's residuals. Memory
+medians of the level buffer and one of the drift model's residuals; per point
+more than 3 cycle scales from an expectation (rare on a quiet series), the
+band: at most ``season_days`` values of at most 11 slots. Memory
 per series: ``level_points`` values and as many residuals, the
 16 and 64 latest departures of the two sustained channels, three
 numbers per slot of the day (the day being summed), and per slot of each of
