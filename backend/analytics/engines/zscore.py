@@ -293,6 +293,16 @@ def _slack(gap: float, firm: float) -> float:
     return (gap if x > firm else x + x) if x > 0.0 else 0.0
 
 
+def _net(x: float, above: float, below: float, firm: float) -> float:
+    """A departure ``x`` net of a band's slack (:func:`_slack`) on its side: the band reaches ``above``
+    the expectation and ``below`` it; 0 inside the slack."""
+    if x > 0.0:
+        slack = _slack(above, firm)
+        return x - slack if x > slack else 0.0
+    slack = _slack(below, firm)
+    return x + slack if -x > slack else 0.0
+
+
 def _median3(p: float, q: float, r: float) -> float:
     """The median of the finite ones among ``p, q, r`` (nan if none; the mean of two), in this order."""
     if p - p == 0.0 and q - q == 0.0 and r - r == 0.0:
@@ -803,16 +813,11 @@ class ZScoreScorer(PointScorer):
                 if e - e == 0.0:  # finite (not nan): the cycle has a say
                     r = v - e
                     if r > firm or -r > firm:
-                        # The point counts only beyond the band's slack (_slack) on its side.
+                        # The point counts only beyond the band's slack on its side (_net).
                         hi, lo = band(s, day, kind, ec, firm)
                         banded = True
-                        if r > 0.0:
-                            sl = _slack(hi - e, firm)
-                            r = r - sl if r > sl else 0.0
-                        else:
-                            sl = _slack(e - lo, firm)
-                            r = -r - sl if -r > sl else 0.0
-                    elif r <= 0.0:
+                        r = _net(r, hi - e, e - lo, firm)
+                    if r <= 0.0:
                         r = 0.0 - r  # (+0.0 for -0.0, as abs gives: the veto below may make z of it)
                     if r < clip_cycle:
                         sum_cycle += r
@@ -848,19 +853,12 @@ class ZScoreScorer(PointScorer):
                             base = self._restart_drift()
                         r = v - e - base
                         if r - r == 0.0 and kind != 3 and (cu + 1 if kind else c) >= 3:
-                            if r > firm_drift:
+                            if r > firm_drift or -r > firm_drift:  # (the band's slack on the cycle's scale)
                                 if not banded:
                                     hi, lo = band(s, day, kind, ec, firm)
                                     banded = True
-                                sl = _slack(hi - e, firm)
-                                r = r - sl if r > sl else 0.0
-                            elif -r > firm_drift:
-                                if not banded:
-                                    hi, lo = band(s, day, kind, ec, firm)
-                                    banded = True
-                                sl = _slack(e - lo, firm)
-                                r = -r - sl if -r > sl else 0.0
-                            elif r < 0.0:
+                                r = _net(r, hi - e, e - lo, firm)
+                            if r < 0.0:
                                 r = -r
                             sum_drift += r if r < clip_drift else clip_drift
                             n_drift += 1
@@ -902,18 +900,11 @@ class ZScoreScorer(PointScorer):
                 if e - e == 0.0:
                     # Clipped like the scales' inputs: a spike is not a sustained departure.
                     d = v - e
-                    if d > firm:
+                    if d > firm or -d > firm:
                         if not banded:
                             hi, lo = band(s, day, kind, ec, firm)
                             banded = True
-                        sl = _slack(hi - e, firm)
-                        d = d - sl if d > sl else 0.0
-                    elif -d > firm:
-                        if not banded:
-                            hi, lo = band(s, day, kind, ec, firm)
-                            banded = True
-                        sl = _slack(e - lo, firm)
-                        d = d + sl if -d > sl else 0.0
+                        d = _net(d, hi - e, e - lo, firm)
                     if few:
                         # Only as far as the point's own expectation (which has a say for the weekdays
                         # and the local line) agrees: a day that was itself odd leaves no echo.
