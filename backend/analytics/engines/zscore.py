@@ -1053,9 +1053,9 @@ class ZScoreScorer(PointScorer):
                 first.append(self._prof_acc[n] / self._prof_n[n])
         u = n + typed * self._slots
         count = self._prof_count[u]
-        vals = self._prof_vals
-        ring = [vals[u * k + (count - back) % k] for back in range(1, min(count, k - len(first)) + 1)]
-        return first + ring
+        ring = self._prof_vals[u * k : u * k + k].tolist()
+        pos = count % k  # (the next day's place: the latest is just before it, around the ring)
+        return first + (ring[pos - 1 :: -1] + ring[: pos - 1 : -1])[: min(count, k - len(first))]
 
     def _restart_drift(self) -> float:
         """The drift model's residuals start over: none kept, and no level for the rest of the block
