@@ -261,10 +261,10 @@ _ONE_US = timedelta(microseconds=1)
 _FEW_DAYS = (0.0, math.sqrt(0.5), math.sqrt(2.0 / 3.0))
 _LONG = 64  # points: the long sustained channel's span (4 blocks)
 # A daily pattern may come a few minutes early or late (a job that starts late, or runs longer, on
-# some days). A point more than _SLACK cycle scales from its expectation counts only as far as it
-# lies beyond the band of values that some slot within _JITTER_US of its time of day reached on two
-# days or more (see _band), itself widened by _SLACK scales: a job's run is no news where its runs
-# have been, a spike as large as yesterday's (one day) still is.
+# some days). A point more than _SLACK cycle scales from its expectation counts only beyond the
+# slack of the band of values that the slots within _JITTER_US of its time of day reached on
+# _BAND_DAYS of the last days (see _band, _slack): a job's run is no news where its runs have been,
+# a spike as large as one seen there on one or two of the last days still is.
 _JITTER_US = 300_000_000
 _SLACK = 3.0
 _BAND_DAYS = 3  # days that must have reached a value for it to be in the band
@@ -1005,7 +1005,9 @@ class ZScoreScorer(PointScorer):
         """The values reached within _JITTER_US of every-day slot ``s``'s time of day on _BAND_DAYS or
         more of the last ``season_days`` days the expectation ``e`` is made of: the _BAND_DAYS-th
         highest of those days' highest values there, and the _BAND_DAYS-th lowest of their lowest
-        (-inf, inf: too few days). The days, by ``kind`` (as in :meth:`_run`): 1, the last weekdays;
+        (both of two while the slot has only two such days; -inf, inf: too few days; _near slots on
+        each side: two steps at coarser steps than 2.5 minutes, at most 15 minutes, none from 30-minute
+        steps). The days, by ``kind`` (as in :meth:`_run`): 1, the last weekdays;
         2, the last weekend days; else all of the last days (of which the days of the other kind, two
         at most in five, cannot make a band of _BAND_DAYS = 3). While there are too few weekend
         days, all of the last days, if ``e`` lies within their band widened by ``firm``: a weekday
