@@ -464,9 +464,7 @@ class ExplanationClassifier:
             expect = [model.base.expected(start - c + i) * ratio for i in range(len(win))]
         if expect is None:
             period = None
-            recent = sorted(vals[max(lo, h - 32) : h])
-            m = len(recent)
-            level = recent[(m - 1) // 2] / 2.0 + recent[m // 2] / 2.0
+            level = _middle(sorted(vals[max(lo, h - 32) : h]))
             scale = max(model.scale, abs(level), *map(abs, win))
             expect = [level / scale] * len(win)
         ratio = model.scale / scale
@@ -682,8 +680,13 @@ def _same_phase(
     if len(got) < 2:
         return None
     got.sort()
-    m = len(got)
-    return got[(m - 1) // 2] / 2.0 + got[m // 2] / 2.0
+    return _middle(got)
+
+
+def _middle(ordered: Sequence[float]) -> float:
+    """The median of the sorted, non-empty ``ordered`` (halves summed: no overflow near the float limit)."""
+    m = len(ordered)
+    return ordered[(m - 1) // 2] / 2.0 + ordered[m // 2] / 2.0
 
 
 def _lag(
@@ -704,11 +707,10 @@ def _lag(
     if len(resid) < 8:
         return 0.0
     resid.sort()
-    m = len(resid)
-    lag = resid[(m - 1) // 2] / 2.0 + resid[m // 2] / 2.0
+    lag = _middle(resid)
     # Only a lag that most of those points share (noise alone puts about half on each side).
     same = sum(1 for r in resid if (r > 0.0) == (lag > 0.0) and r != 0.0)
-    return lag if same >= _LAG_SHARE * m else 0.0
+    return lag if same >= _LAG_SHARE * len(resid) else 0.0
 
 
 def _distance(value: float, expect: float, sd: float) -> str:

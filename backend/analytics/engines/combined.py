@@ -173,7 +173,7 @@ class CombinedEngine(PointScoringEngine):
             stride_points=stride_points,
             classify=classify,
             classifier_history_points=classifier_history_points,
-            utc_offset_minutes=self.utc_offset_minutes if zone is None else standard_offset_minutes(zone),
+            utc_offset_minutes=standard_offset_minutes(zone, self.utc_offset_minutes),
         )
 
     def scorer(self) -> PointScorer:

@@ -285,6 +285,20 @@ def _median(values: list[float]) -> float:
     return ordered[m // 2] if m % 2 else (ordered[m // 2 - 1] + ordered[m // 2]) * 0.5
 
 
+def _resolution(values: Sequence[float]) -> float:
+    """A series' resolution: half the 10th percentile of its non-zero steps in ``values`` (0: none)."""
+    moves = sorted(abs(b - a) for a, b in itertools.pairwise(values) if a != b)
+    return moves[len(moves) // 10] * 0.5 if moves else 0.0
+
+
+def _near_slots(slot_us: int, slots: int) -> int:
+    """The slots on each side of a time of day that the band (_band) reads: those within _JITTER_US,
+    or two steps at coarser steps, at most 15 minutes (at 5-minute steps a run a few minutes late
+    moves its edge by a whole step), and fewer than half a day's."""
+    tolerance = min(max(_JITTER_US, 2 * slot_us), 3 * _JITTER_US)
+    return min(tolerance // slot_us, (slots - 1) // 2)
+
+
 def _slack(gap: float, firm: float) -> float:
     """The slack a band gives where it reaches ``gap`` beyond an expectation: none within ``firm``
     (_SLACK scales) of it, all of ``gap`` from twice that, in proportion between (no jump); 0 for a
@@ -516,8 +530,7 @@ class ZScoreScorer(PointScorer):
         if "_near" not in slots:  # (an older scorer judged no point against the band: see _band)
             slot_us, day_slots = slots["_slot_us"], slots["_slots"]
             if isinstance(slot_us, int) and isinstance(day_slots, int):
-                tolerance = min(max(_JITTER_US, 2 * slot_us), 3 * _JITTER_US)
-                slots["_near"] = min(tolerance // slot_us, (day_slots - 1) // 2)
+                slots["_near"] = _near_slots(slot_us, day_slots)
         sums = slots["_sums"]
         if isinstance(sums, list) and len(sums) == 7:
             slots["_sums"] = [*sums, 0.0]
@@ -600,18 +613,14 @@ class ZScoreScorer(PointScorer):
         self._prof_n = array("q", [0]) * slots
         self._prof_count = array("q", [0]) * (3 * slots)
         self._prof_med = array("d", [math.nan]) * (3 * slots)
-        # (Two steps at coarser steps, up to 15 minutes: at 5-minute steps a run a few minutes late
-        # moves its edge by a whole step.)
-        tolerance = min(max(_JITTER_US, 2 * self._slot_us), 3 * _JITTER_US)
-        self._near = min(tolerance // self._slot_us, (slots - 1) // 2)
+        self._near = _near_slots(self._slot_us, slots)
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
         # The series' resolution: the 10th percentile of its non-zero steps in the warm-up. No
         # scale falls below half of it, so a noise-free or quantised series (a square wave,
         # integer counts) does not make every small departure infinitely unlikely.
-        moves = sorted(abs(b - a) for a, b in itertools.pairwise(xs) if a != b)
-        self._resolution = moves[len(moves) // 10] * 0.5 if moves else 0.0
+        self._resolution = _resolution(xs)
         self._level_buf = xs[-self.level_points :]
         if self._tz is not None:
             self._off_us, self._shift_us = _zone_at(self._tz, stamps[-1])
@@ -1023,7 +1032,7 @@ class ZScoreScorer(PointScorer):
         """:meth:`_band`'s values from the days of ``kind`` (-inf, inf: fewer than _BAND_DAYS)."""
         slots, near, k = self._slots, self._near, self.season_days
         # Each slot near s: its values on its last k days of the kind, latest first (_latest).
-        typed = 2 if kind == 2 else 1 if kind == 1 else 0
+        typed = kind if kind in {1, 2} else 0
         columns = [self._latest((s + j) % slots, day, typed) for j in range(-near, near + 1)]
         highs: list[float] = []
         lows: list[float] = []
@@ -1046,13 +1055,10 @@ class ZScoreScorer(PointScorer):
         weekend days (2). A day still in the accumulator (slot ``n`` not reached today) comes first."""
         k = self.season_days
         first: list[float] = []
-        if self._prof_day[n] != day and self._prof_n[n]:
-            if typed:
-                open_day = (self._prof_day[n] * _DAY_US + n * self._slot_us + self._off_us) // _DAY_US
-                if ((open_day + 3) % 7 >= 5) == (typed == 2):
-                    first.append(self._prof_acc[n] / self._prof_n[n])
-            else:
-                first.append(self._prof_acc[n] / self._prof_n[n])
+        # Slot n not reached today: its latest day is in the accumulator (counted if of the kind asked for).
+        open_day = self._prof_day[n]
+        if open_day != day and self._prof_n[n] and (not typed or self._weekend(open_day, n) == (typed == 2)):
+            first.append(self._prof_acc[n] / self._prof_n[n])
         u = n + typed * self._slots
         count = self._prof_count[u]
         ring = self._prof_vals[u * k : u * k + k].tolist()
@@ -1188,9 +1194,7 @@ class ZScoreScorer(PointScorer):
             # resolution: it is learnt, by the warm-up's rule, from the first block in which the series
             # moves (whose points were scored without it), so that the first move is news and the same
             # move again is not (a count of rare errors would otherwise alarm at every error).
-            moves = sorted(abs(b - a) for a, b in itertools.pairwise(self._level_buf) if a != b)
-            if moves:
-                self._resolution = moves[len(moves) // 10] * 0.5
+            self._resolution = _resolution(self._level_buf)
         keep = self.level_points
         if len(self._level_buf) > keep:
             del self._level_buf[: len(self._level_buf) - keep]
@@ -1233,8 +1237,7 @@ class ZScoreScorer(PointScorer):
         ring, and their median once it has three.
         """
         value = self._prof_acc[s] / self._prof_n[s]
-        wd = (self._prof_day[s] * _DAY_US + s * self._slot_us + self._off_us) // _DAY_US
-        kind = s + (2 * self._slots if (wd + 3) % 7 >= 5 else self._slots)
+        kind = s + (2 * self._slots if self._weekend(self._prof_day[s], s) else self._slots)
         k = self.season_days
         vals = self._prof_vals
         for u in (s, kind):
@@ -1244,6 +1247,11 @@ class ZScoreScorer(PointScorer):
             self._prof_count[u] = count
             if count >= 3:
                 self._prof_med[u] = _median(vals[u * k : u * k + min(count, k)].tolist())
+
+    def _weekend(self, day: int, s: int) -> bool:
+        """Whether slot ``s``'s start on ``day`` is a Saturday or Sunday in the local time of ``_off_us``
+        (:meth:`_run` inlines it)."""
+        return ((day * _DAY_US + s * self._slot_us + self._off_us) // _DAY_US + 3) % 7 >= 5
 
     def _despiked(self, s: int, day: int, back: int) -> float:
         """Slot ``s``'s value ``back`` days back, as the median of it and its two neighbouring slots.
@@ -1305,8 +1313,11 @@ def _zone_at(zone: ZoneInfo, t_us: int) -> tuple[int, int]:
     return (offset - dst) // _ONE_US, dst // _ONE_US
 
 
-def standard_offset_minutes(zone: ZoneInfo) -> int:
-    """``zone``'s standard offset (its offset less daylight saving) in 2024, in minutes."""
+def standard_offset_minutes(zone: ZoneInfo | None, utc_offset_minutes: int) -> int:
+    """The offset in which explanations read days of the week: ``zone``'s standard offset (its offset
+    less daylight saving) in 2024, in minutes, or without a zone ``utc_offset_minutes``."""
+    if zone is None:
+        return utc_offset_minutes
     return _zone_at(zone, 1_704_067_200_000_000)[0] // 60_000_000
 
 
@@ -1411,7 +1422,7 @@ class ZScoreEngine(PointScoringEngine):
             stride_points=stride_points,
             classify=classify,
             classifier_history_points=classifier_history_points,
-            utc_offset_minutes=utc_offset_minutes if zone is None else standard_offset_minutes(zone),
+            utc_offset_minutes=standard_offset_minutes(zone, utc_offset_minutes),
         )
         self.z_threshold = float(z_threshold)
 
