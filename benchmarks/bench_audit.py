@@ -123,6 +123,11 @@ def episodes(results: Sequence[AnomalyResult]) -> list[AnomalyResult]:
     return [results[first] for first, _ in events_from_labels([r.is_anomalous for r in results])]
 
 
+def covered(results: Sequence[AnomalyResult], *times: datetime) -> bool:
+    """Whether one of ``results`` holds one of ``times`` (a window's ends included)."""
+    return any(r.window_start <= t <= r.window_end for r in results for t in times)
+
+
 def random_start(engine_name: str, seed: int) -> None:
     engine = EngineRegistry.default().create(engine_name, classify=False)
     where: Counter[tuple[str, str, str, str]] = Counter()
@@ -167,7 +172,7 @@ def drift(engine_name: str, scale: float, spike_sd: float) -> None:
         hits = [r for r in engine.detect(spiky) if r.is_anomalous]
         for at, way in placed:
             spikes[way] += 1
-            found[way] += any(r.window_start <= stamps[at] <= r.window_end for r in hits)
+            found[way] += covered(hits, stamps[at])
     print(
         f"drift x{scale:g}, spikes of {spike_sd:g} sd: found {found['up'] + found['down']} of "
         f"{spikes['up'] + spikes['down']} (up {found['up']}, down {found['down']}); "
@@ -215,7 +220,7 @@ def growth(engine_name: str, percent: float, spike_sd: float, which: str) -> Non
         hits = [r for r in engine.detect(spiky) if r.is_anomalous]
         for at, way in placed:
             spikes[way] += 1
-            found[way] += any(r.window_start <= clean.timestamps[at] <= r.window_end for r in hits)
+            found[way] += covered(hits, clean.timestamps[at])
     print(
         f"growth {percent:g}%/day ({which}), spikes of {spike_sd:g} sd: found "
         f"{found['up'] + found['down']} of {spikes['up'] + spikes['down']} "
@@ -253,7 +258,7 @@ def counts(engine_name: str, rate: float, burst: float) -> None:
             values[i] += burst
         spiky = MetricSeries("audit", "c", "n", "errors", stamps, values)
         hits = [r for r in engine.detect(spiky) if r.is_anomalous]
-        found += any(r.window_start <= stamps[at] <= r.window_end for r in hits)
+        found += covered(hits, stamps[at])
     print(
         f"counts at {rate:g} a minute: {clean_episodes / (20 * 7):.3f} false-alarm episodes per series-day "
         f"({silent} of 20 series with a silent warm-up); 3-minute bursts of +{burst:g} found {found} of 20"
@@ -350,9 +355,9 @@ def jobs(engine_name: str, which: str) -> None:
             results = engine.detect(series)
             hits = [r for r in results if r.is_anomalous]
             stamps = series.timestamps
-            found += sum(any(r.window_start <= stamps[i] <= r.window_end for r in hits) for i in spikes)
+            found += sum(covered(hits, stamps[i]) for i in spikes)
             for r in episodes(results):
-                if any(r.window_start <= stamps[i] <= r.window_end for i in spikes):
+                if covered([r], *(stamps[i] for i in spikes)):
                     continue
                 if (r.window_start - MONDAY).days < 3:
                     early += 1
