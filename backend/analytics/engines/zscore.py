@@ -1051,8 +1051,8 @@ class ZScoreScorer(PointScorer):
 
     def _latest(self, n: int, day: int, typed: int) -> list[float]:
         """Every-day slot ``n``'s values on its last ``season_days`` finished days before ``day``, latest
-        first (:meth:`_past` for ``back`` = 1, 2, ...): of every kind (``typed`` 0), weekdays (1) or
-        weekend days (2). A day still in the accumulator (slot ``n`` not reached today) comes first."""
+        first: of every kind (``typed`` 0), weekdays (1) or weekend days (2). A day still in the
+        accumulator (slot ``n`` not reached today) comes first."""
         k = self.season_days
         first: list[float] = []
         # Slot n not reached today: its latest day is in the accumulator (counted if of the kind asked for).
@@ -1270,17 +1270,10 @@ class ZScoreScorer(PointScorer):
         return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
 
     def _past(self, n: int, day: int, back: int) -> float:
-        """Profile slot ``n``'s value on its ``back``-th latest finished day before ``day`` (nan if none)."""
-        if self._prof_day[n] != day and self._prof_n[n]:
-            # Slot n has not been reached today: its latest day is still in the accumulator.
-            if back == 1:
-                return self._prof_acc[n] / self._prof_n[n]
-            back -= 1
-        count = self._prof_count[n]
-        if count < back:
-            return _NAN
-        k = self.season_days
-        return self._prof_vals[n * k + (count - back) % k]
+        """Every-day slot ``n``'s value on its ``back``-th latest finished day before ``day`` (nan if
+        none; ``back`` at most ``season_days``): :meth:`_latest`'s."""
+        days = self._latest(n, day, 0)
+        return days[back - 1] if back <= len(days) else _NAN
 
 
 def check_zone(owner: str, name: object, utc_offset_minutes: object) -> ZoneInfo | None:
