@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.analytics._validate import check_positive_int, check_real, fail_value
+from backend.analytics.engines.zscore import _Beat
 from backend.analytics.scoring import PointScorer
 
 __all__ = ["ReferenceZScoreScorer"]
@@ -62,6 +63,7 @@ class ReferenceZScoreScorer(PointScorer):
     """The scorer of ``zscore`` as it read before its hot loop was inlined (ac2ebc2), kept as written."""
 
     __slots__ = (
+        "_beat",
         "_cycle_seen",
         "_held",
         "_kept_scale",
@@ -196,6 +198,9 @@ class ReferenceZScoreScorer(PointScorer):
         self._prof_count: array[int] = array("q")
         self._prof_med: array[float] = array("d")
         self._near = 0  # slots within the jitter tolerance of a slot, on each side
+        # A periodic job's beat (the engine's own _Beat, shared, not mirrored: it sees the final z of
+        # the points at or above half the line, one call each, and nothing else).
+        self._beat = _Beat(_SLOT_US)
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
 
@@ -273,6 +278,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
         tolerance = min(max(_JITTER_US, 2 * self._slot_us), 3 * _JITTER_US)
         self._near = min(tolerance // self._slot_us, (slots - 1) // 2)
+        self._beat = _Beat(self._slot_us)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
         # The series' resolution: the 10th percentile of its non-zero steps in the warm-up. No
@@ -489,6 +495,8 @@ class ReferenceZScoreScorer(PointScorer):
                 calm = 0
             pos += 1
             level_buf.append(v)
+            if thr * 0.5 <= z < _INF:  # a run of a periodic job on its beat is no news
+                z = self._beat.see(z, t, thr)
             out.append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
         sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7], sums[8], sums[9] = (
             sum_level,

@@ -998,8 +998,8 @@ def test_a_jittered_hourly_job_is_no_news_after_three_days(monkeypatch: pytest.M
     """An hourly job that starts 0-3 minutes late and runs 3-7 minutes (bench_audit's jobs): from the fourth
     day its runs are judged against the values the same time of day reached, give or take 5 minutes, on
     three of the last days, so they stop alarming, and the cycle's scale, no longer inflated by their
-    edges, finds 10-sd spikes between them. Without that band (``_SLACK`` infinite) the runs' edges
-    alarm about 90 times a series and the spikes are lost."""
+    edges, finds 10-sd spikes between them. Without that band (``_SLACK`` infinite) and without the
+    beat the runs' edges alarm about 90 times a series and the spikes are lost."""
     audit = load_benchmark("bench_audit")
 
     def after_day_3(seed: int) -> tuple[int, int]:
@@ -1015,6 +1015,7 @@ def test_a_jittered_hourly_job_is_no_news_after_three_days(monkeypatch: pytest.M
     assert all(false <= 3 for false, _ in with_band), with_band
     assert sum(found for _, found in with_band) >= 19, with_band
     monkeypatch.setattr(zscore_module, "_SLACK", math.inf)
+    monkeypatch.setattr(zscore_module, "_BEAT_MAX_US", 0)  # (and no beat: see the test below)
     without = [after_day_3(seed) for seed in range(4)]
     assert all(false >= 50 for false, _ in without), without
     assert sum(found for _, found in without) <= 3, without
@@ -1034,4 +1035,68 @@ def test_a_scorer_pickled_before_the_band_resumes_as_if_never_pickled() -> None:
     old.__setstate__((None, state))
     resumed = pickle.loads(pickle.dumps(old))
     assert resumed._near == near == 5
+    assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])
+
+
+def test_an_hourly_job_is_no_news_once_it_keeps_a_beat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same hourly job in its first three days, before the band has days to stand on: once six of
+    its runs in a row began an hour apart (give or take the tolerance) with the series calm between
+    them, a run that begins on that beat is no news, so the first days raise far fewer alarms. Without
+    the beat (``_BEAT_MAX_US`` 0) they alarm two to three times as often."""
+    audit = load_benchmark("bench_audit")
+
+    def first_days(seed: int) -> int:
+        series, _, _ = audit.job_series(seed, "hourly-1min")
+        results = ZScoreEngine(classify=False).detect(series)
+        return sum((r.window_start - audit.MONDAY).days < 3 for r in audit.episodes(results))
+
+    with_beat = [first_days(seed) for seed in range(4)]
+    monkeypatch.setattr(zscore_module, "_BEAT_MAX_US", 0)
+    without = [first_days(seed) for seed in range(4)]
+    assert all(n <= 20 for n in with_beat), with_beat
+    assert all(n >= 25 for n in without), without
+    assert 2 * sum(with_beat) <= sum(without), (with_beat, without)
+
+
+def test_irregular_alarms_keep_no_beat() -> None:
+    """Runs whose gaps disagree by more than the tolerance, or a series restless between them: no beat."""
+    minute = 60_000_000
+    beat = zscore_module._Beat(minute)
+    # Six runs an hour apart give or take 2 minutes: a beat, and the seventh on it is no news.
+    starts = [0, 61, 120, 182, 240, 301]
+    for m in starts:
+        assert beat.see(9.0, m * minute, 5.5) == 9.0
+        beat.see(8.0, (m + 3) * minute, 5.5)
+    assert 59 < beat.period / minute < 61
+    assert beat.see(9.0, 361 * minute, 5.5) == zscore_module._BEAT_Z
+    assert beat.see(30.0, 362 * minute, 5.5) == 30.0  # (far higher than the job goes: news)
+    # Gaps of 40 to 80 minutes: none.
+    loose = zscore_module._Beat(minute)
+    for m in [0, 40, 120, 170, 250, 290, 370]:
+        assert loose.see(9.0, m * minute, 5.5) == 9.0
+    assert loose.period == 0.0
+    # An hour apart, but with points near the line between the runs (a departure grazing it): none.
+    restless = zscore_module._Beat(minute)
+    for m in [0, 60, 120, 180, 240, 300, 360]:
+        restless.see(3.0, (m + 30) * minute - 3600 * 1_000_000, 5.5)
+        assert restless.see(9.0, m * minute, 5.5) == 9.0
+    assert restless.period == 0.0
+
+
+def test_a_scorer_pickled_before_the_beat_resumes_listening() -> None:
+    """A checkpoint's scorer from before the beat (no ``_beat``) gets an empty one and goes on; one pickled
+    while it keeps a beat resumes with the same scores as a scorer that was never pickled."""
+    series, _, _ = load_benchmark("bench_audit").job_series(2, "hourly-1min")
+    vals, us = series.values.tolist(), series.epoch_us.tolist()
+    cut = 1440 + 7
+    scorer = ZScoreScorer()
+    scorer.update_many(vals[:cut], us[:cut])
+    assert scorer._beat.period > 0.0
+    state = {name: getattr(scorer, name) for name in ZScoreScorer.__slots__}
+    state.pop("_beat")
+    old = ZScoreScorer.__new__(ZScoreScorer)
+    old.__setstate__((None, state))
+    assert old._beat.period == 0.0 and old._beat.unit == scorer._slot_us
+    old.update_many(vals[cut:], us[cut:])
+    resumed = pickle.loads(pickle.dumps(scorer))
     assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])

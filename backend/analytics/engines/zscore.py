@@ -272,6 +272,150 @@ _BAND_DAYS = 3  # days that must have reached a value for it to be in the band
 _LAYOUT = 2
 
 
+# A job that runs every few minutes or hours (a batch, a backup, a cron task) makes the series leave
+# its expectation on a beat. Its runs are no news once six alarms in a row began on one beat (_Beat).
+_BEAT_MAX_US = 6 * 3_600_000_000  # the longest beat: a rhythm slower than this is the daily cycle's
+_BEAT_QUIET_US = 600_000_000  # an alarm after 10 minutes without one (and 3 slots) begins a new run
+_BEAT_RUNS = 6  # runs in a row on a beat before the next one is no news
+_BEAT_HIGH = 1.5  # a run is the job's only while its z stays within this many times its last runs' peak
+_BEAT_Z = 1.0  # the z of a point of a run that is no news
+
+
+class _Beat:
+    """The beat of a periodic job, from the times its alarms begin (a scorer's, one per series).
+
+    A *run* is a stretch of alarming points (final z at or above the line) with less than
+    ``max(_BEAT_QUIET_US, 3 slots)`` between them. _BEAT_RUNS runs in a row make a beat
+    when their gaps lie within twice the tolerance (``max(2 slots, a twentieth)``) of their
+    median, itself at most _BEAT_MAX_US, and no point came near the line (half of it or
+    more) away from the runs in between: a job leaves the series calm between its runs,
+    a departure that grazes the line does not. The beat is the least-squares line through
+    the times its runs began against their beat numbers. From then on a run that begins
+    on it (at a later beat, from the tolerance early to the tolerance plus a usual run's
+    length late: a run that began on time may alarm only where it outlasts the last ones)
+    is the job's: its points score ``_BEAT_Z`` while the run has lasted no longer than the
+    median of the beat's last three runs plus the tolerance, and their z stays within
+    _BEAT_HIGH times the highest of those runs. A run off the beat alarms as usual and
+    leaves the beat standing; a beat with no run on it for a day lapses. Only points at or
+    above half the line reach it (:meth:`see`), so it costs nothing elsewhere.
+
+    A spike as large as yesterday's is still news: a beat is at most six hours, needs six
+    runs in a row on it, and a spike off it (or higher than the job goes) alarms. A
+    crash loop that restarts on a steady beat is, after its sixth restart, the series'
+    rhythm: its onset alarmed, and the daily band (:meth:`ZScoreScorer._band`) would make
+    the same call after three days.
+    """
+
+    __slots__ = (
+        "beats",
+        "chain",
+        "chained",
+        "fit",
+        "last",
+        "on",
+        "onset",
+        "peak",
+        "period",
+        "phase",
+        "restless",
+        "runs",
+        "tol",
+        "unit",
+    )
+
+    def __init__(self, unit_us: int) -> None:
+        self.unit = unit_us  # the series' slot (its step, at least a minute)
+        self.chain: list[int] = []  # the beginnings of the latest runs on the beat (or making one), at most 4
+        self.period = 0.0  # the beat in microseconds (0: none)
+        self.beats = 0  # beats from the chain's first run to its latest on the beat
+        self.phase = 0.0  # where the beat's line puts beat 0, from the chain's first run
+        self.fit: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+        self.tol = 0
+        self.last = -1  # the time of the latest alarming point (-1: none yet)
+        self.onset = 0  # the beginning of the current run
+        self.peak = 0.0  # the highest z of the current run
+        self.chained = False  # whether the current run began on the chain (its length and peak are kept)
+        self.on = False  # whether it began on a beat found before it (it may be the job's)
+        self.runs: list[tuple[int, float]] = []  # (duration, peak) of the chain's latest runs, at most 3
+        self.restless = 0  # points near the line away from any run since the latest run began
+
+    def see(self, z: float, t: int, thr: float) -> float:
+        """The z of a point at ``t`` whose ``z`` reaches half the line ``thr`` or more, after the beat."""
+        quiet = t - self.last > max(_BEAT_QUIET_US, 3 * self.unit)
+        if z < thr:
+            # Restless: near the line, away from any run. A beat is a job's only if the series
+            # is calm between its runs, not a departure whose points graze the line.
+            self.restless += self.last < 0 or quiet
+            return z
+        if self.last < 0 or quiet:
+            if self.chained:  # the run before ends: the chain keeps its length and its peak
+                self.runs.append((self.last - self.onset, self.peak))
+                del self.runs[:-3]
+            self._begin(t)
+        self.last = t
+        runs = self.runs
+        job = (
+            self.on
+            and len(runs) == 3
+            and t - self.onset <= sorted(d for d, _ in runs)[1] + self.tol
+            and z <= _BEAT_HIGH * max(p for _, p in runs)
+        )
+        self.peak = max(self.peak, z)
+        return _BEAT_Z if job else z
+
+    def _begin(self, t: int) -> None:
+        """A run begins at ``t``: on the beat, off it, or as a link of the chain that may make one."""
+        self.onset, self.peak, chain = t, 0.0, self.chain
+        self.on = False
+        if self.period:
+            # The beat: the least-squares line through the times its runs began (from the chain's
+            # first, beat 0) against their beat numbers (fit: n, sums of j, u, j*j, j*u).
+            n, sj, su, sjj, sju = self.fit
+            u = t - chain[0]
+            beats = round((u - self.phase) / self.period)
+            late = u - self.phase - beats * self.period
+            usual = sorted(d for d, _ in self.runs)[len(self.runs) // 2] if self.runs else 0
+            if beats > self.beats and -self.tol <= late <= self.tol + usual:
+                # (A run whose first alarm is up to a usual run's length late: one that began on time
+                # and alarmed only where it outlasted the runs before it. Only runs on time move the line.)
+                if late <= self.tol:
+                    self._fit((n + 1, sj + beats, su + u, sjj + beats * beats, sju + beats * u), beats)
+                self.beats = beats
+                self.on = self.chained = True
+                return
+            if u - self.phase - self.beats * self.period <= _DAY_US:
+                self.chained = False  # off the beat: it alarms, and the beat stands
+                return
+            self.period = 0.0  # no run on the beat for a day: it lapses
+            chain.clear()
+            self.runs.clear()
+        if self.restless:  # (the series was not calm since the run before: the chain starts again)
+            chain.clear()
+            self.runs.clear()
+            self.restless = 0
+        chain.append(t)
+        del chain[:-_BEAT_RUNS]
+        self.chained = True
+        if len(chain) == _BEAT_RUNS:
+            # A beat: _BEAT_RUNS runs in a row, their gaps within twice the tolerance of their median.
+            gaps = sorted(b - a for a, b in itertools.pairwise(chain))
+            period = gaps[len(gaps) // 2]
+            tol = max(2 * self.unit, period // 20)
+            if period <= _BEAT_MAX_US and gaps[-1] - period <= 2 * tol and period - gaps[0] <= 2 * tol:
+                js = range(_BEAT_RUNS)
+                us = [b - chain[0] for b in chain]
+                sju = sum(j * u for j, u in zip(js, us, strict=True))
+                self._fit((_BEAT_RUNS, sum(js), sum(us), sum(j * j for j in js), sju), _BEAT_RUNS - 1)
+                self.tol = tol
+
+    def _fit(self, fit: tuple[int, int, int, int, int], beats: int) -> None:
+        """The beat's line through ``fit``'s runs (n, the sums of j, u, j*j, j*u); the latest at ``beats``."""
+        n, sj, su, sjj, sju = fit
+        self.period = (n * sju - sj * su) / (n * sjj - sj * sj)
+        self.phase = (su - self.period * sj) / n
+        self.fit, self.beats = fit, beats
+
+
 def _bounded(owner: str, field: str, value: object, least: int) -> int:
     checked = check_positive_int(owner, field, value)
     if not least <= checked <= _MAX_SETTING:
@@ -344,6 +488,7 @@ class ZScoreScorer(PointScorer):
     """
 
     __slots__ = (
+        "_beat",
         "_cycle_seen",
         "_held",
         "_hold_blocks",
@@ -496,6 +641,7 @@ class ZScoreScorer(PointScorer):
         self._near = 0  # slots within _JITTER_US of a slot, on each side
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
+        self._beat = _Beat(_SLOT_US)  # the beat of a periodic job's runs (its slot set by the warm-up)
 
     def __repr__(self) -> str:
         return (
@@ -531,6 +677,9 @@ class ZScoreScorer(PointScorer):
             slot_us, day_slots = slots["_slot_us"], slots["_slots"]
             if isinstance(slot_us, int) and isinstance(day_slots, int):
                 slots["_near"] = _near_slots(slot_us, day_slots)
+        if "_beat" not in slots:  # (an older scorer knew no beat: it starts listening)
+            slot_us = slots["_slot_us"]
+            slots["_beat"] = _Beat(slot_us if isinstance(slot_us, int) else _SLOT_US)
         sums = slots["_sums"]
         if isinstance(sums, list) and len(sums) == 7:
             slots["_sums"] = [*sums, 0.0]
@@ -614,6 +763,7 @@ class ZScoreScorer(PointScorer):
         self._prof_count = array("q", [0]) * (3 * slots)
         self._prof_med = array("d", [math.nan]) * (3 * slots)
         self._near = _near_slots(self._slot_us, slots)
+        self._beat = _Beat(self._slot_us)
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
@@ -705,12 +855,14 @@ class ZScoreScorer(PointScorer):
         n = len(values)
         out: list[float] = []
         norm, thr = self._norm, self.z_threshold
+        half = thr * 0.5
         level_buf, ring = self._level_buf, self._ring
         slot_us, slots, k = self._slot_us, self._slots, self.season_days
         p_day, p_acc, p_n = self._prof_day, self._prof_acc, self._prof_n
         p_count, p_med, p_vals = self._prof_count, self._prof_med, self._prof_vals
         band = self._band
         early = self._early
+        beat = self._beat.see
         append = out.append
         pos = self._pending  # the point's place in its block
         if pos == 0:
@@ -964,6 +1116,8 @@ class ZScoreScorer(PointScorer):
                             if loud <= hold and r > z:
                                 z = r
                     level_buf.append(v)
+                    if half <= z < _INF:  # (a run of a periodic job is no news once it keeps a beat: _Beat)
+                        z = beat(z, t, thr)
                     append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
                 else:
                     level_buf.append(v)
