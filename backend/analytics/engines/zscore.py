@@ -80,6 +80,17 @@ scales (all of the reach from 6): a job's run is no news where the last
 days' runs have been, give or take 5 minutes, while a spike as large as one
 seen at that time on one or two of the last days still is.
 
+**Beat: periodic jobs before the band.** In the first days the band has no
+days to stand on. Once six runs of alarms in a row began on one beat of at
+most 6 hours (their gaps within a twentieth of it or two steps of their
+median) with the series calm between them (no point at half the line or more
+away from the runs), a run that begins on that beat, lasts no longer than the
+job's runs usually do and goes no higher than 1.5 times their highest scores
+low (z 1); a run off the beat, a longer one or a higher one alarms as before.
+The beat lapses after a day without a run on it. A repeated incident at
+irregular times never keeps a beat; a crash loop on a steady one goes quiet
+after its sixth restart.
+
 **Weekly rhythm.** On a Saturday or Sunday (UTC, or the local time of
 ``utc_offset_minutes``: see *Local time*) whose slot has weekdays in
 its profile, the expectation comes from the weekend days instead: their
