@@ -32,6 +32,7 @@ import random
 import pytest
 
 from backend.analytics import EngineRegistry, MetricSeries
+from backend.analytics.engines._shape import ShapeScorer
 from backend.analytics.engines.novelty import NoveltyScorer
 from backend.analytics.scoring import PointScoringEngine
 from tests.reliability import scale
@@ -58,17 +59,20 @@ def fleet_like_series(days: int, seed: int) -> MetricSeries:
     return MetricSeries.from_arrays("t", "c", "n", "m", [i * 60_000_000 for i in range(len(values))], values)
 
 
-def visited_bins_bytes(stream: object) -> int:
-    """The pickled size of the bins the ``novelty`` scorers in a stream (alone, or wrapped in ``combined``)
-    have visited: they grow as the series reaches new levels, up to the logarithmic grid's bound, not
-    with its length."""
+def learnt_bytes(stream: object) -> int:
+    """The pickled size of what the grid scorers in a stream (alone, or wrapped in ``combined``) have learnt:
+    ``novelty``'s visited bins, bounded by its logarithmic grid, and ``combined``'s shape memory, at most
+    ``_shape._SHAPES`` shapes per grid (``tests/unit/test_combined.py`` fills it). Both grow as a series
+    reaches new levels and shapes, up to their bounds, and a 12-day series does not reach them."""
     found, todo = 0, [getattr(stream, "_scorer", None)]
     while todo:
         obj = todo.pop()
         if isinstance(obj, NoveltyScorer):
             found += len(pickle.dumps(obj._seen))
+        elif isinstance(obj, ShapeScorer):
+            found += len(pickle.dumps(obj._seen)) + len(pickle.dumps(obj._seen2))
         elif obj is not None and not isinstance(obj, (int, float, str)):
-            todo.extend(getattr(obj, name, None) for name in ("inner", "novelty", "_novelty"))
+            todo.extend(getattr(obj, name, None) for name in ("inner", "novelty", "_novelty", "_shape"))
     return found
 
 
@@ -97,14 +101,14 @@ def test_stream_state_does_not_grow_with_the_series(name: str) -> None:
         largest_buffer = max(largest_buffer, buffered)
         if lo >= next_sample and lo >= n // 4:  # a checkpoint every ~bound/8 points
             next_sample = lo + bound // 8
-            size = len(pickle.dumps(stream)) - visited_bins_bytes(stream)
+            size = len(pickle.dumps(stream)) - learnt_bytes(stream)
             if lo < n // 2:
                 quarter_max = max(quarter_max, size)
             else:
                 half_max = max(half_max, size)
     middle_size, end_size = quarter_max, half_max
-    # Twice the points, the same state (net of novelty's visited bins, bounded by its grid): a few KB of
-    # slack for counters and the episode in progress.
+    # Twice the points, the same state (net of what the grid scorers learnt, bounded: learnt_bytes): a few
+    # KB of slack for counters and the episode in progress.
     assert end_size <= middle_size + 8_192, f"{name}: checkpoint {middle_size} -> {end_size} bytes"
     figures = scale.FIGURES.setdefault("stream_memory", {"days": DAYS, "points_per_stream": n})
     figures[f"{name}_checkpoint_bytes"] = f"{middle_size}->{end_size}"

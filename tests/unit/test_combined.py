@@ -163,3 +163,33 @@ def test_shape_scorer_rejects_bad_values_and_settings() -> None:
         CombinedScorer(shape_weight=-0.5)
     with pytest.raises(ValueError, match="shape_weight must be a non-negative number"):
         EngineRegistry.default().create("combined", shape_weight=-1.0)
+
+
+def test_the_shape_memory_is_bounded_and_keeps_the_shapes_seen_lately() -> None:
+    """A series whose coarse shapes hardly repeat (a random level among ten for each 32-point block) fills
+    the shape memory to _SHAPES per grid and no further; a shape that keeps coming back is not forgotten;
+    a checkpoint from before the bound (sets) resumes, trimmed to it."""
+    import pickle
+
+    from backend.analytics.engines import _shape
+
+    rng = random.Random(11)
+    walk = [float(level) for _ in range(6000) for level in itertools.repeat(rng.randrange(10), 32)]
+    scorer = ShapeScorer()
+    sizes = []
+    for start in range(0, len(walk), 16_000):
+        scorer.update_many(walk[start : start + 16_000])
+        sizes.append((len(scorer._seen), len(scorer._seen2)))
+    assert sizes[0] < sizes[-1] == sizes[-2] == (_shape._SHAPES, _shape._SHAPES), sizes
+    # A recurring shape stays (least recently seen goes first): learn one, then interleave it with new ones.
+    memory: dict[tuple[int, ...], None] = {}
+    for i in range(3 * _shape._SHAPES):
+        _shape._learn(memory, (0,))
+        _shape._learn(memory, (i + 1,))
+    assert (0,) in memory and len(memory) == _shape._SHAPES and (1,) not in memory
+    old = ShapeScorer()
+    state = {name: getattr(scorer, name) for name in ShapeScorer.__slots__ if hasattr(scorer, name)}
+    state["_seen"], state["_seen2"] = set(scorer._seen) | {(99,) * 8}, set(scorer._seen2)
+    old.__setstate__((None, state))
+    assert isinstance(old._seen, dict) and len(old._seen) == _shape._SHAPES
+    assert pickle.loads(pickle.dumps(old)).update_many(walk[:5000]) == old.update_many(walk[:5000])

@@ -37,8 +37,10 @@ its rise, a plateau that lasts too long).
    which starts a new rest period), as in the other point scorers.
 
 Cost: O(1) work per value (one division and a few additions; once per block
-two tuples of ``blocks`` ints and two set look-ups) and O(1) memory: the
-shapes that can be learnt are bounded by the logarithmic grid.
+two tuples of ``blocks`` ints and two look-ups) and O(1) memory: each grid
+keeps the _SHAPES shapes it has seen most recently (1,024: 32,768 points of
+shapes all new at the default 32-point blocks), forgetting the one seen least
+recently for a new one, so a stream's state does not grow with the series.
 
 References: M. Hampton, "ARTimeNAB" (2021); G. A. Carpenter, S. Grossberg,
 "ART 2: self-organization of stable category recognition codes for analog
@@ -57,6 +59,7 @@ from ._grid import RATE_SCALE, SPAN, GridScorer, check_value, squeeze
 __all__ = ["ShapeScorer"]
 
 _RATE_PRIOR = 100.0  # prior: one new shape per 100 shapes scored
+_SHAPES = 1024  # shapes kept per grid (the latest seen): the memory's bound
 
 
 class ShapeScorer(GridScorer):
@@ -131,12 +134,21 @@ class ShapeScorer(GridScorer):
         self._acc = 0.0
         self._pos = 0
         self._means: list[float] = []  # the last ``blocks`` block means, oldest first
-        self._seen: set[tuple[int, ...]] = set()  # shapes on the grid
-        self._seen2: set[tuple[int, ...]] = set()  # shapes on the grid shifted by half a bin
+        # Shapes on the grid and on the grid shifted by half a bin, least recently seen first (at most
+        # _SHAPES each: a dict as an ordered set).
+        self._seen: dict[tuple[int, ...], None] = {}
+        self._seen2: dict[tuple[int, ...], None] = {}
         self._count = 0  # new shapes among the shapes scored
         self._scored = 0  # shapes scored (completed after the warm-up)
         self._last = -(10**18)
         self._vlast = 0.0
+
+    def __setstate__(self, state: tuple[dict[str, object] | None, dict[str, object]]) -> None:
+        """Restore a pickled scorer; one pickled before the memory's bound (its shapes in sets) keeps them,
+        in no particular order of recency, trimmed to _SHAPES."""
+        for name, value in {**(state[0] or {}), **state[1]}.items():
+            kept = dict.fromkeys(sorted(value)[-_SHAPES:]) if isinstance(value, set) else value
+            object.__setattr__(self, name, kept)
 
     def __repr__(self) -> str:
         return (
@@ -200,8 +212,8 @@ class ShapeScorer(GridScorer):
             key2 = tuple([floor(m + 0.5) for m in means])
             first = not seen  # the first shape is no news: nothing was learnt to compare it with
             new = key not in seen and key2 not in seen2
-            seen.add(key)
-            seen2.add(key2)
+            _learn(seen, key)
+            _learn(seen2, key2)
             if append is None:
                 continue
             if first:
@@ -224,3 +236,13 @@ class ShapeScorer(GridScorer):
                 append(0.0)
         self._n, self._acc, self._pos = n, acc, pos
         self._count, self._scored, self._last, self._vlast = count, scored, last, vlast
+
+
+def _learn(seen: dict[tuple[int, ...], None], shape: tuple[int, ...]) -> None:
+    """``shape`` is the latest seen: moved to the end; the least recently seen beyond _SHAPES forgotten."""
+    if seen.pop(shape, 0) is None:
+        seen[shape] = None
+        return
+    seen[shape] = None
+    if len(seen) > _SHAPES:
+        del seen[next(iter(seen))]
