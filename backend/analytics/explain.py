@@ -72,6 +72,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from operator import sub
 
 from ._kinds import AnomalyType
 from ._seasonal import Baseline, baseline, detect_period, robust_sd
@@ -393,12 +394,30 @@ class ExplanationClassifier:
         stride = max(1, (c - first) // _EVAL_POINTS)
         raw: list[float] = []
         resid: list[float] = []
-        for j in range(c - 1, first - 1, -stride):
-            e = _same_phase(vals, us, j, period, lo, j, scale, self.utc_offset_minutes)
-            if e is not None:
-                v = vals[j] / scale
-                raw.append(v)
-                resid.append(v - e)
+        # The points c - 1, c - 1 - stride, ... down to first (taken in increasing order), each
+        # against the same time of previous days (_same_phase). Within a run of points on one
+        # local day with as many days before them, every point reads the same earlier days: such
+        # a run is done a column (one earlier day) at a time.
+        off = self.utc_offset_minutes * 60_000_000 - _MONDAY_US
+        j = c - 1 - (c - 1 - first) // stride * stride
+        while j < c:
+            t = us[j] + off
+            day = t // _DAY_US
+            days = (j - lo) // period
+            end = min(c, j - (t - (day + 1) * _DAY_US) // step)  # (the next local day's first point)
+            if days < _TYPE_DAYS:
+                end = min(end, lo + (days + 1) * period)
+            b = j - (j - end) // stride * stride  # (the first point of the grid at or after end)
+            picks = _PICKS[day % 7 >= 5][(day - 1) % 7][min(_TYPE_DAYS, days)]
+            if picks:
+                # (column m: the same time m + 1 days back; its sorted rows give each point's median)
+                cols = [vals[j - (m + 1) * period : b - (m + 1) * period : stride] for m in picks]
+                rows = map(sorted, zip(*([v / scale for v in col] for col in cols), strict=True))
+                m0, m1 = (len(picks) - 1) // 2, len(picks) // 2
+                here = [v / scale for v in vals[j:b:stride]]
+                raw += here
+                resid += map(sub, here, [o[m0] / 2.0 + o[m1] / 2.0 for o in rows])
+            j = b
         if len(resid) < 8:
             return None
         sd = robust_sd(resid)
@@ -659,28 +678,33 @@ def _same_phase(
     days before ``j``'s.
     """
     day = (us[j] + utc_offset_minutes * 60_000_000 - _MONDAY_US) // _DAY_US
-    weekend = day % 7 >= 5
-    same: list[float] = []
-    other: list[float] = []
-    i = j - period
-    day -= 1
-    while i >= before:
-        i -= period
-        day -= 1
-    stop = i - _TYPE_DAYS * period
-    while i >= lo and i > stop and len(same) < _SAME_PHASE:
-        v = vals[i] / scale
-        if (day % 7 >= 5) is weekend:
-            same.append(v)
-        if len(other) < _SAME_PHASE:
-            other.append(v)
-        i -= period
-        day -= 1
-    got = same if len(same) >= 2 else other
-    if len(got) < 2:
+    # The first day looked at is k days before j's: the latest one before `before`.
+    k = 1 if j - period < before else (j - before) // period + 1
+    i = j - k * period
+    if i < lo:
         return None
+    picks = _PICKS[day % 7 >= 5][(day - k) % 7][min(_TYPE_DAYS, (i - lo) // period + 1)]
+    if not picks:
+        return None
+    got = [vals[i - m * period] / scale for m in picks]
     got.sort()
     return _middle(got)
+
+
+def _picks(weekend: bool, first: int, days: int) -> tuple[int, ...]:
+    """Which of ``days`` earlier days (0 the latest, on weekday ``first``, Monday 0) a point's
+    expectation reads (:func:`_same_phase`): the latest ``_SAME_PHASE`` of the point's kind
+    (``weekend`` or not), else the latest ``_SAME_PHASE`` of any kind; none with fewer than 2."""
+    same = [m for m in range(days) if ((first - m) % 7 >= 5) is weekend][:_SAME_PHASE]
+    got = same if len(same) >= 2 else list(range(min(days, _SAME_PHASE)))
+    return tuple(got) if len(got) >= 2 else ()
+
+
+# _PICKS[weekend][first][days]: _picks for every case (days up to _TYPE_DAYS).
+_PICKS = tuple(
+    tuple(tuple(_picks(weekend, first, days) for days in range(_TYPE_DAYS + 1)) for first in range(7))
+    for weekend in (False, True)
+)
 
 
 def _middle(ordered: Sequence[float]) -> float:
