@@ -245,3 +245,96 @@ def test_robust_sd_fences_like_its_definition(values: list[float], distances: li
     mad_sd = (dev[(n - 1) // 2] + dev[n // 2]) / 2.0 * 1.482602218505602
     near = values + [med + (c if i % 2 else -c) * mad_sd for i, c in enumerate(distances)]
     assert robust_sd(near) == _robust_sd_by_definition(near)
+
+
+_DAY_US = 86_400_000_000
+
+
+def _same_phase_by_definition(
+    vals: list[float], us: list[int], j: int, period: int, lo: int, before: int, scale: float, offset: int
+) -> float | None:
+    """:func:`_same_phase` as its docstring defines it, day by day (the reference)."""
+    day = (us[j] + offset * 60_000_000 - 4 * _DAY_US) // _DAY_US
+    weekend = day % 7 >= 5
+    same: list[float] = []
+    other: list[float] = []
+    i, day = j - period, day - 1
+    while i >= before:
+        i, day = i - period, day - 1
+    stop = i - 8 * period
+    while i >= lo and i > stop and len(same) < 5:
+        v = vals[i] / scale
+        if (day % 7 >= 5) is weekend:
+            same.append(v)
+        if len(other) < 5:
+            other.append(v)
+        i, day = i - period, day - 1
+    got = sorted(same if len(same) >= 2 else other)
+    if len(got) < 2:
+        return None
+    m = len(got)
+    return got[(m - 1) // 2] / 2.0 + got[m // 2] / 2.0
+
+
+@st.composite
+def calendar_case(draw: st.DrawFn) -> tuple[list[float], list[int], int, int]:
+    """Regular steps that divide a day (2 to 10 days of them), values with weekends, and a time offset."""
+    period = draw(st.sampled_from([4, 6, 24, 96, 288]))
+    step = _DAY_US // period
+    n = draw(st.integers(2 * period + 10, 10 * period + 10))
+    t0 = draw(st.integers(0, 10**16 // step)) * step + draw(st.sampled_from([0, 0, step // 3]))
+    us = [t0 + i * step for i in range(n)]
+    rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+    weekend = draw(st.floats(0.0, 5.0))
+    noise = draw(st.sampled_from([0.0, 0.5, 3.0]))
+    vals = [
+        10.0 * (i % period) / period
+        + (weekend if ((us[i] - 4 * _DAY_US) // _DAY_US) % 7 >= 5 else 0.0)
+        + rng.gauss(0.0, noise)
+        for i in range(n)
+    ]
+    return vals, us, period, draw(st.sampled_from([0, 60, -300, 330, 840, -840]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(calendar_case(), st.data())
+def test_the_calendar_cycle_reads_the_days_its_definition_reads(
+    case: tuple[list[float], list[int], int, int], data: st.DataObject
+) -> None:
+    """_same_phase (days picked from a table) and _calendar_model (a run of points a column at a
+    time) give the values of reading the earlier days one by one, bit for bit."""
+    from backend.analytics.explain import _same_phase
+
+    vals, us, period, offset = case
+    n = len(vals)
+    for _ in range(10):
+        j = data.draw(st.integers(0, n - 1))
+        lo = data.draw(st.integers(0, j))
+        before = data.draw(st.one_of(st.just(j), st.integers(lo, n)))
+        got = _same_phase(vals, us, j, period, lo, before, 3.0, offset)
+        assert got == _same_phase_by_definition(vals, us, j, period, lo, before, 3.0, offset)
+    clf = ExplanationClassifier(utc_offset_minutes=offset)
+    c = data.draw(st.integers(2, n))
+    lo = data.draw(st.integers(0, c - 2))
+    scale = max(map(abs, vals[lo:c])) or 1.0
+    model = clf._calendar_model(vals, us, lo, c, scale)
+    # The reference: the last day's points (every stride-th, up to 384 of them) one by one.
+    first = max(lo + 2 * period, c - period)
+    raw: list[float] = []
+    resid: list[float] = []
+    if c - lo >= 2 * period + 8:
+        for j in range(c - 1, first - 1, -max(1, (c - first) // 384)):
+            e = _same_phase_by_definition(vals, us, j, period, lo, j, scale, offset)
+            if e is not None:
+                raw.append(vals[j] / scale)
+                resid.append(vals[j] / scale - e)
+    if len(resid) < 8:
+        assert model is None
+        return
+    sd = robust_sd(resid)
+    mean = math.fsum(raw) / len(raw)
+    spread2 = math.fsum((v - mean) ** 2 for v in raw) / len(raw)
+    if sd * sd > (1.0 - clf.min_strength) * spread2:
+        assert model is None
+    else:
+        assert model is not None and model.route == "calendar" and model.sd == sd
