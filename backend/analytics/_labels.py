@@ -117,8 +117,7 @@ def new_memo(classifier: ExplanationClassifier | None) -> _Memo | None:
     A live stream and ``detect`` (which runs a stream over the whole series)
     each hold one: the cycle, profile and spread of the series are then
     found once per checkpoint (every ``classifier.recheck_points`` points),
-    and its period by autocorrelation once per 8 checkpoints, not once per
-    labelled window, with the same verdicts as without.
+    not once per labelled window, with the same verdicts as without.
     """
     return _Memo() if classifier is not None else None
 

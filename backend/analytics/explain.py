@@ -33,14 +33,7 @@ does not matter):
    window (on a grid of steps since the epoch) and kept for the windows that
    follow, so a live stream or ``detect`` finds it once per checkpoint; a
    history young enough that a cycle may have appeared since the checkpoint
-   is modelled at the window's start. The period by autocorrelation, the
-   costly part, is searched for only at every 8th checkpoint (every 512
-   points by default, also on the grid since the epoch), in the last 2048
-   points before it, and kept for the checkpoints up to the next one, which
-   refit the profile, the daily cycle and the spreads with it on their own
-   history; it is searched for at the checkpoint itself on irregular steps
-   or while a period could still appear (fewer than ``2 * max_period``
-   points of history at the 8th checkpoint).
+   is modelled at the window's start.
 2. Every window point gets ``z = (value - expected) / sd``: a spike or a
    shift on a cycle is judged on its distance from the cycle, wherever it
    lands in the range the cycle has seen.
@@ -100,7 +93,6 @@ _MIN_SD = 1e-12  # floor of the spread, relative to the largest |value| involved
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ACF_POINTS = 2048  # period detection by autocorrelation reads at most this many points
 _RECHECK = 64  # a series' model is found again at most every this many points
-_PERIOD_EVERY = 8  # the period by autocorrelation is searched for every this many checkpoints
 _EVAL_POINTS = 384  # points of the last day a calendar cycle is checked on
 _LAG_POINTS = 32  # the residuals before a window whose median is the series' lag on its cycle (_lag)
 _LAG_SHARE = 0.9  # the share of those residuals that must lie on the lag's side for it to count
@@ -139,17 +131,15 @@ class _Model:
 class _Memo:
     """A series' models by checkpoint (one per live stream or ``detect`` call; see ``_labels``).
 
-    Models are a function of the series up to their checkpoint only, and the
-    periods by autocorrelation in them (``periods``) a function of the points
-    they were searched in, so a memo gives the same verdicts as none: it only
-    saves the work. At most ``_MEMO_SIZE`` of each are kept (the latest ones).
+    Models are a function of the series up to their checkpoint only, so a
+    memo gives the same verdicts as none: it only saves the work. At most
+    ``_MEMO_SIZE`` checkpoints are kept (the latest ones).
     """
 
-    __slots__ = ("models", "periods")
+    __slots__ = ("models",)
 
     def __init__(self) -> None:
         self.models: dict[int, _Model | None] = {}
-        self.periods: dict[tuple[int, int], tuple[int, float] | None] = {}
 
 
 _MEMO_SIZE = 4
@@ -268,9 +258,7 @@ class ExplanationClassifier:
         (checkpoints fall on multiples of this many steps since the epoch), on
         at most ``history_points - recheck_points`` points before the
         checkpoint: so a window never reads more than ``history_points`` points
-        before it, and consecutive windows share one model. The period by
-        autocorrelation in it is searched for at every 8th checkpoint only
-        (module docs), within the same points.
+        before it, and consecutive windows share one model.
         """
         return min(_RECHECK, self.history_points // 4)
 
@@ -359,16 +347,14 @@ class ExplanationClassifier:
             key = us[c - 1] if us is not None and c > 0 else c
             if key in memo.models:
                 return memo.models[key]
-        model = self._find_model(vals, us, c, memo)
+        model = self._find_model(vals, us, c)
         if memo is not None:
             if len(memo.models) >= _MEMO_SIZE:
                 del memo.models[next(iter(memo.models))]
             memo.models[key] = model
         return model
 
-    def _find_model(
-        self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None = None
-    ) -> _Model | None:
+    def _find_model(self, vals: Sequence[float], us: Sequence[int] | None, c: int) -> _Model | None:
         """The model of the points after ``c`` from at most ``history_points - recheck_points`` before it."""
         lo = max(0, c - (self.history_points - self.recheck_points))
         if c - lo < 2:
@@ -378,7 +364,7 @@ class ExplanationClassifier:
             return _Model("flat", 0.0, 0.0, None, None)
         cal = self._calendar_model(vals, us, lo, c, scale) if us is not None else None
         h = [v / scale for v in vals[max(lo, c - _ACF_POINTS) : c]]
-        found = self._period(vals, us, lo, c, memo)
+        found = detect_period(h, max_period=self.max_period, min_strength=self.min_strength)
         base = baseline(h, found[0] if found else None)
         # The daily cycle from the timestamps, unless a period found by
         # autocorrelation predicts the points better (a cycle that is not daily).
@@ -387,55 +373,6 @@ class ExplanationClassifier:
         if base.period is not None:
             return _Model("profile", scale, base.sd, base.period, base)
         return _Model("flat", scale, base.sd, None, None)
-
-    def _period_checkpoint(self, us: Sequence[int] | None, lo: int, c: int) -> int:
-        """Where the period by autocorrelation of the model at checkpoint ``c`` is searched for.
-
-        On regular steps, the last multiple of ``_PERIOD_EVERY * recheck_points`` steps since the
-        epoch at or before ``c`` (a checkpoint: they are multiples of ``recheck_points`` steps),
-        so that the search is shared by the checkpoints up to the next one. ``c`` itself when the
-        steps from there to ``c`` are not regular, or when a period could still appear after it
-        (:meth:`_young_any` of its history, which starts at the model's ``lo`` or 2048 points
-        before it): a checkpoint never keeps a search that saw less than it could.
-        """
-        if us is None or c - lo < 3:
-            return c
-        step = us[c - 1] - us[c - 2]
-        if step <= 0:
-            return c
-        p = c - ((us[c - 1] // step + 1) % (_PERIOD_EVERY * self.recheck_points))
-        if p == c:
-            return c
-        if self._young_any(p - max(lo, p - _ACF_POINTS)) or us[c - 1] - us[p - 1] != (c - p) * step:
-            return c
-        return p
-
-    def _period(
-        self, vals: Sequence[float], us: Sequence[int] | None, lo: int, c: int, memo: _Memo | None
-    ) -> tuple[int, float] | None:
-        """The period by autocorrelation of the model at ``c`` (``None`` without one).
-
-        :func:`detect_period` on the last ``_ACF_POINTS`` points, from ``lo``, before the period
-        checkpoint (:meth:`_period_checkpoint`), over their own largest ``|value|``: a function of
-        those points only, so a memo keeps it by their first and last timestamps.
-        """
-        p = self._period_checkpoint(us, lo, c)
-        first = max(lo, p - _ACF_POINTS)
-        key = (us[p - 1], us[first]) if us is not None else (p, first)
-        if memo is not None and key in memo.periods:
-            return memo.periods[key]
-        part = vals[first:p]
-        scale = max(map(abs, part))
-        if scale == 0.0:
-            found = None
-        else:
-            h = [v / scale for v in part]
-            found = detect_period(h, max_period=self.max_period, min_strength=self.min_strength)
-        if memo is not None:
-            if len(memo.periods) >= _MEMO_SIZE:
-                del memo.periods[next(iter(memo.periods))]
-            memo.periods[key] = found
-        return found
 
     def _calendar_model(
         self, vals: Sequence[float], us: Sequence[int], lo: int, c: int, scale: float

@@ -368,45 +368,6 @@ def test_default_history_bound_on_a_long_series() -> None:
     assert clf.classify(sub, window_of(sub, 2048, 2068)) is kind
 
 
-def test_the_period_is_searched_for_every_eighth_checkpoint_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A series' period by autocorrelation is searched for at every 8th checkpoint (512 steps since
-    the epoch) and kept by the checkpoints up to the next one; a young history or irregular steps
-    search at the checkpoint itself. Windows labelled in order with a memo search once per block."""
-    from backend.analytics import explain
-    from backend.analytics._labels import new_memo
-
-    values = seasonal(3000, 100, 31)
-    s = make_series(values)
-    clf = ExplanationClassifier()
-    us = s.timestamps._data
-    grid = 512 * 300_000_000
-    for c in range(1, 3000):
-        p = clf._period_checkpoint(us, 0, c)
-        assert p == c or (c - 512 < p < c and us[p] % grid == 0 and p >= 672)
-        if c >= 672 + 512:
-            assert us[p] % grid == 0
-    # One step missing after point 1999: a search never spans it.
-    gap = [u for i, u in enumerate(us) if i != 2000]
-    at = [clf._period_checkpoint(gap, 0, c) for c in range(2001, 2999)]
-    assert all(p == c or p > 2000 for c, p in zip(range(2001, 2999), at, strict=True))
-    assert at[:100] == list(range(2001, 2101)) and at[-1] < 2998
-    searches = []
-    real = explain.detect_period
-
-    def counted(values: list[float], **kw: float) -> tuple[int, float] | None:
-        searches.append(len(values))
-        return real(values, **kw)
-
-    monkeypatch.setattr(explain, "detect_period", counted)
-    memo = new_memo(clf)
-    starts = range(1400, 2900, 64)
-    for start in starts:
-        assert clf._judge_span(s, start, start + 16, memo).kind is AnomalyType.NORMAL
-    blocks = {clf._period_checkpoint(us, 0, clf._checkpoint(us, a)) for a in starts}
-    assert len(searches) == len(blocks) < len(starts) // 4
-    assert all(n == min(2048, p) for n, p in zip(searches, sorted(blocks), strict=True))
-
-
 def test_settings_are_keyword_only_and_shown_in_repr() -> None:
     """Settings are keyword-only; repr shows them."""
     with pytest.raises(TypeError):
