@@ -413,10 +413,9 @@ class ExplanationClassifier:
                 # (column m: the same time m + 1 days back; its sorted rows give each point's median)
                 cols = [vals[j - (m + 1) * period : b - (m + 1) * period : stride] for m in picks]
                 rows = map(sorted, zip(*([v / scale for v in col] for col in cols), strict=True))
-                m0, m1 = (len(picks) - 1) // 2, len(picks) // 2
                 here = [v / scale for v in vals[j:b:stride]]
                 raw += here
-                resid += map(sub, here, [o[m0] / 2.0 + o[m1] / 2.0 for o in rows])
+                resid += map(sub, here, map(_middle, rows))
             j = b
         if len(resid) < 8:
             return None

@@ -336,7 +336,7 @@ class _Beat:
 
     def __init__(self, unit_us: int) -> None:
         self.unit = unit_us  # the series' slot (its step, at least a minute)
-        self.chain: list[int] = []  # the beginnings of the latest runs on the beat (or making one), at most 4
+        self.chain: list[int] = []  # where the runs making a beat began (at most _BEAT_RUNS; [0]: beat 0)
         self.period = 0.0  # the beat in microseconds (0: none)
         self.beats = 0  # beats from the chain's first run to its latest on the beat
         self.phase = 0.0  # where the beat's line puts beat 0, from the chain's first run
@@ -368,7 +368,7 @@ class _Beat:
         job = (
             self.on
             and len(runs) == 3
-            and t - self.onset <= sorted(d for d, _ in runs)[1] + self.tol
+            and t - self.onset <= self._usual() + self.tol
             and z <= _BEAT_HIGH * max(p for _, p in runs)
         )
         self.peak = max(self.peak, z)
@@ -385,8 +385,7 @@ class _Beat:
             u = t - chain[0]
             beats = round((u - self.phase) / self.period)
             late = u - self.phase - beats * self.period
-            usual = sorted(d for d, _ in self.runs)[len(self.runs) // 2] if self.runs else 0
-            if beats > self.beats and -self.tol <= late <= self.tol + usual:
+            if beats > self.beats and -self.tol <= late <= self.tol + self._usual():
                 # (A run whose first alarm is up to a usual run's length late: one that began on time
                 # and alarmed only where it outlasted the runs before it. Only runs on time move the line.)
                 if late <= self.tol:
@@ -418,6 +417,11 @@ class _Beat:
                 sju = sum(j * u for j, u in zip(js, us, strict=True))
                 self._fit((_BEAT_RUNS, sum(js), sum(us), sum(j * j for j in js), sju), _BEAT_RUNS - 1)
                 self.tol = tol
+
+    def _usual(self) -> int:
+        """The median length of the chain's kept runs (0: none yet)."""
+        lengths = sorted(d for d, _ in self.runs)
+        return lengths[len(lengths) // 2] if lengths else 0
 
     def _fit(self, fit: tuple[int, int, int, int, int], beats: int) -> None:
         """The beat's line through ``fit``'s runs (n, the sums of j, u, j*j, j*u); the latest at ``beats``."""
