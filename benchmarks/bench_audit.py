@@ -1,4 +1,4 @@
-"""Audits of an engine on series bench_fleet does not draw: starts, drift, growth, counts, DST, jobs.
+"""Audits of an engine on series bench_fleet does not draw: starts, drift, growth, counts, DST, jobs, flaps.
 
 ``bench_fleet.py``'s fleets start at midnight on a Monday and every series has a
 daily cycle. Real fleets have neither guarantee. This script measures an engine
@@ -48,15 +48,30 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   from day 3 (episodes holding one of the spikes are not counted), and how
   many of six 10-sd spikes per series, placed clear of the runs from day 3,
   are found. ``--job-set tune`` is seeds 700-709, ``holdout`` 800-809.
+- **flaps**: metrics that sit at one of two levels (a worker busy or idle, a
+  queue empty or not, a leader flag): 10 series per kind over 5 days at
+  1-minute steps, on a daily sine (+-10% of the low level), the high level
+  5-50 noise sd above the low one, noise 1-3% of the level. ``iid``: each
+  point high with probability 0.1-0.5, independently; ``runs``: the level
+  switches with probability 1/3-1/10 a minute (runs of a few minutes);
+  ``heavy`` (no flapping, for comparison): a daily sine times log-normal
+  noise (sigma 0.3-0.6, a latency), two levels of nothing. It prints the
+  false-alarm episodes per series-day on days 0-2 and from day 3 (episodes
+  holding a spike not counted) and how many of four spikes per series on
+  days 3-4 are found: on ``iid`` and ``runs`` the high level plus half the
+  gap (and at least 10 noise sd); on ``heavy`` 4 times the largest value of
+  the days before. ``--flap-set tune`` is seeds 900-909, ``holdout``
+  1000-1009.
 
 Usage::
 
-    python benchmarks/bench_audit.py          # all six: zscore, sets 7-9, drift, growth, counts, dst, jobs
+    python benchmarks/bench_audit.py          # all seven: zscore, sets 7-9, drift, growth, counts, dst, jobs, flaps
     python benchmarks/bench_audit.py --engine combined --part drift --spike-sd 15
     python benchmarks/bench_audit.py --part growth --growth-set holdout
     python benchmarks/bench_audit.py --part counts --rates 0.02,0.2,1 --burst 10
     python benchmarks/bench_audit.py --part dst
     python benchmarks/bench_audit.py --part jobs --job-set holdout --engine contextual
+    python benchmarks/bench_audit.py --part flaps --flap-set holdout
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -370,11 +385,77 @@ def jobs(engine_name: str, which: str) -> None:
         )
 
 
+FLAP_SETS = {"tune": 900, "holdout": 1000}  # first seed of 10 series per kind
+FLAP_KINDS = ("iid", "runs", "heavy")
+FLAP_DAYS = 5
+
+
+def flap_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], list[bool]]:
+    """A two-level (``iid``, ``runs``) or log-normal (``heavy``) series on a daily sine, 5 days at
+    1-minute steps, with four spikes on days 3-4 (as the module's docstring says). Returns the
+    series, the spikes' indices and which points sit on the high level (none on ``heavy``)."""
+    rng = random.Random(seed * 10 + FLAP_KINDS.index(kind))
+    n = FLAP_DAYS * 1440
+    low = rng.uniform(20.0, 200.0)
+    noise = low * rng.uniform(0.01, 0.03)
+    gap = noise * rng.uniform(5.0, 50.0)
+    share = rng.uniform(0.1, 0.5)  # iid: the chance of the high level
+    switch = 1.0 / rng.uniform(3.0, 10.0)  # runs: the chance of switching a minute
+    sigma = rng.uniform(0.3, 0.6)  # heavy: the log-normal noise
+    stamps, values, highs = [], [], []
+    high = rng.random() < share
+    for i in range(n):
+        t = MONDAY + timedelta(minutes=i)
+        base = low * (1 + 0.1 * day_shape("sin", t))
+        if kind == "heavy":
+            values.append(base * rng.lognormvariate(0.0, sigma))
+        else:
+            if kind == "iid":
+                high = rng.random() < share
+            elif rng.random() < switch:
+                high = not high
+            values.append(base + (gap if high else 0.0) + rng.gauss(0.0, noise))
+            highs.append(high)
+        stamps.append(t)
+    spikes = sorted(rng.sample(range(3 * 1440, n), 4))
+    for i in spikes:
+        if kind == "heavy":
+            values[i] = 4.0 * max(values[:i])
+        else:
+            values[i] = low * (1 + 0.1 * day_shape("sin", stamps[i])) + gap + max(0.5 * gap, 10.0 * noise)
+    return MetricSeries("audit", "c", f"n-{seed}", kind, stamps, values), spikes, highs
+
+
+def flaps(engine_name: str, which: str) -> None:
+    engine = EngineRegistry.default().create(engine_name, classify=False)
+    first = FLAP_SETS[which]
+    for kind in FLAP_KINDS:
+        early = late = found = 0
+        for seed in range(first, first + 10):
+            series, spikes, _ = flap_series(seed, kind)
+            results = engine.detect(series)
+            stamps = series.timestamps
+            found += sum(covered([r for r in results if r.is_anomalous], stamps[i]) for i in spikes)
+            for r in episodes(results):
+                if covered([r], *(stamps[i] for i in spikes)):
+                    continue
+                if (r.window_start - MONDAY).days < 3:
+                    early += 1
+                else:
+                    late += 1
+        print(
+            f"flaps {kind} ({which}): false-alarm episodes per series-day, days 0-2 {early / 30:.3f}, "
+            f"days 3-{FLAP_DAYS - 1} {late / (10 * (FLAP_DAYS - 3)):.3f}; spikes found {found} of 40"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="zscore")
     parser.add_argument(
-        "--part", choices=["all", "random-start", "drift", "growth", "counts", "dst", "jobs"], default="all"
+        "--part",
+        choices=["all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps"],
+        default="all",
     )
     parser.add_argument("--sets", default="7,8,9", help="random-start seed sets (comma-separated)")
     parser.add_argument("--drift", default="1,0.3", help="drift multipliers (comma-separated)")
@@ -382,6 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--growth", default="1,3,6", help="daily growth in percent (comma-separated)")
     parser.add_argument("--growth-set", choices=sorted(GROWTH_SETS), default="tune")
     parser.add_argument("--job-set", choices=sorted(JOB_SETS), default="tune")
+    parser.add_argument("--flap-set", choices=sorted(FLAP_SETS), default="tune")
     parser.add_argument("--rates", default="0.02,0.2,1", help="count rates a minute (comma-separated)")
     parser.add_argument("--burst", type=float, default=10.0, help="extra events a minute in the burst")
     args = parser.parse_args(argv)
@@ -402,6 +484,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dst(args.engine)
     if args.part in ("all", "jobs"):
         jobs(args.engine, args.job_set)
+    if args.part in ("all", "flaps"):
+        flaps(args.engine, args.flap_set)
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import statistics
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 
 from backend.analytics import AnomalyResult, AnomalyType
 from tests.bench_scripts import load_benchmark
@@ -78,3 +80,30 @@ def test_job_series_hold_their_runs_and_spikes_clear_of_them() -> None:
     daily, _, daily_runs = audit.job_series(701, "daily-5min")
     assert len(daily) == 10 * 288 and len(daily_runs) == 10
     assert all(120 <= begin - 1440 * k <= 165 for k, (begin, _) in enumerate(daily_runs))
+
+
+def test_flap_series_sit_on_two_levels_and_their_spikes_stand_above_both() -> None:
+    audit = load_benchmark("bench_audit")
+    switches = {}
+    for kind in ("iid", "runs"):
+        series, spikes, highs = audit.flap_series(900, kind)
+        again, spikes_again, highs_again = audit.flap_series(900, kind)
+        assert (series.values, spikes, highs) == (again.values, spikes_again, highs_again)
+        assert len(series) == 5 * 1440 and series.timestamps[1] - series.timestamps[0] == timedelta(minutes=1)
+        assert len(spikes) == 4 and min(spikes) >= 3 * 1440 and len(highs) == len(series)
+        # Two levels, each visited often: a neighbour on the other level is typically a gap (5 noise sd
+        # or more) away, one on the same level is not (the daily sine moves it little in a minute).
+        assert 0.05 < sum(highs) / len(highs) < 0.95
+        steps = [(abs(b - a), highs[i] != highs[i + 1]) for i, (a, b) in enumerate(pairwise(series.values))]
+        apart = statistics.median(d for d, switched in steps if switched)
+        along = statistics.median(d for d, switched in steps if not switched)
+        assert apart > 3.0 * along
+        # Every spike stands above anything the series reached within half an hour of it.
+        for i in spikes:
+            near = [v for j, v in enumerate(series.values[i - 30 : i + 31], i - 30) if j not in spikes]
+            assert series.values[i] > max(near)
+        switches[kind] = sum(a != b for a, b in pairwise(highs))
+    assert switches["runs"] < switches["iid"]  # runs stay on a level for minutes
+    heavy, heavy_spikes, none = audit.flap_series(900, "heavy")
+    assert none == [] and all(v > 0.0 for v in heavy.values)
+    assert all(heavy.values[i] >= 4.0 * max(heavy.values[:i]) for i in heavy_spikes)
