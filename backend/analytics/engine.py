@@ -28,6 +28,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import ClassVar
 
 from .types import AnomalyResult, MetricSeries
@@ -79,6 +80,10 @@ class AnomalyDetectionEngine(ABC):
     #: scores. Engines set it per instance when it depends on their settings;
     #: the conformance kit sizes its test series from it.
     min_history_points: int = 0
+    #: Time from a series' first point during which every window is NORMAL
+    #: with a low score, at any step (zero: none): the novelty engines' quiet
+    #: first day. A series that spans less scores 0 throughout.
+    min_history_span: timedelta = timedelta(0)
 
     @abstractmethod
     def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:

@@ -63,7 +63,7 @@ import warnings
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from ._kinds import AnomalyType
@@ -153,6 +153,9 @@ class PointScorer(ABC):
     #: Values taken before any score can reach 0.5 (on a regular series); the
     #: conformance kit sizes its test series from it.
     warmup_points: int = 0
+    #: Time (microseconds) from the first value during which no score reaches
+    #: 0.5, whatever the step (0: none). The novelty engines' quiet first day.
+    warmup_us: int = 0
 
     @abstractmethod
     def update(self, x: float, t: int) -> float:
@@ -177,6 +180,11 @@ class RescaledScorer(PointScorer):
         self.inner = inner
         self.raw_threshold = raw_threshold
         self.warmup_points = inner.warmup_points
+
+    @property
+    def warmup_us(self) -> int:  # type: ignore[override]  # (the inner scorer's: a class attribute there)
+        """The inner scorer's warm-up in time."""
+        return self.inner.warmup_us
 
     def update(self, x: float, t: int) -> float:
         """The re-scaled score of ``x``."""
@@ -273,6 +281,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
                 owner, "warmup_points", f"at most {MAX_POINTS} points (MAX_POINTS)", probe.warmup_points
             )
         self.min_history_points = probe.warmup_points
+        self.min_history_span = timedelta(microseconds=probe.warmup_us)
 
     @abstractmethod
     def scorer(self) -> PointScorer:
@@ -299,14 +308,28 @@ class PointScoringEngine(AnomalyDetectionEngine):
             fail_type(f"{type(self).__name__}.detect", "time_series", "a MetricSeries", time_series)
         results = ScoreStream(self, *time_series.ids)._feed(time_series, whole=True)
         n = len(time_series)
-        if n < self.min_history_points and all(r.anomaly_score == 0.0 for r in results):
-            warnings.warn(
-                f"{self.name}: {'/'.join(time_series.ids)} has {n} points, fewer than the "
-                f"{self.min_history_points} this engine may need before it scores (its warm-up, "
-                f"min_history_points); all {len(results)} windows scored 0, none could be anomalous",
-                InsufficientHistoryWarning,
-                stacklevel=2,
+        if not all(r.anomaly_score == 0.0 for r in results):
+            return results
+        us = time_series.epoch_us
+        span = timedelta(microseconds=us[-1] - us[0]) if n else timedelta(0)
+        if n < self.min_history_points:
+            short = (
+                f"has {n} points, fewer than the {self.min_history_points} this engine may need before "
+                "it scores (its warm-up, min_history_points)"
             )
+        elif span < self.min_history_span:
+            short = (
+                f"spans {span} ({n} points), less than the {self.min_history_span} this engine is quiet "
+                "for from a series' first point, at any step (its warm-up, min_history_span)"
+            )
+        else:
+            return results
+        warnings.warn(
+            f"{self.name}: {'/'.join(time_series.ids)} {short}; all {len(results)} windows scored 0, "
+            "none could be anomalous",
+            InsufficientHistoryWarning,
+            stacklevel=2,
+        )
         return results
 
     def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> ScoreStream:

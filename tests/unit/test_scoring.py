@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import pickle
 import random
 import re
@@ -302,6 +303,64 @@ def test_a_series_shorter_than_the_warm_up_warns_it_could_not_alarm() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", InsufficientHistoryWarning)
             engine.detect(_minute_series(need + 200))  # past the warm-up: silent
+
+
+def _seconds_series(n: int, step: int, spikes: dict[int, float]) -> MetricSeries:
+    """A slow daily sine (+-20) with noise, one point every ``step`` seconds, and ``spikes`` added."""
+    rng = random.Random(step)
+    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    values = [
+        100.0 + 20.0 * math.sin(2.0 * math.pi * i * step / 86_400) + rng.gauss(0.0, 1.0) + spikes.get(i, 0.0)
+        for i in range(n)
+    ]
+    return MetricSeries(
+        "acme", "c-1", "n-1", "cpu", [t0 + timedelta(seconds=step * i) for i in range(n)], values
+    )
+
+
+@pytest.mark.parametrize("name", ["novelty", "contextual"])
+def test_the_novelty_engines_are_quiet_for_a_day_at_any_step(name: str) -> None:
+    """At 30-second steps a day is 2,880 points: a spike after 1,440 points (what a day is at 1-minute steps)
+    but within the first day scores 0, and the same spike a day after the first point alarms. Before, the
+    quiet start also ended at the 1,441st point, and a fine-step series' first day (whose every level of
+    the cycle is new) alarmed for hours."""
+    from backend.analytics import EngineRegistry
+
+    engine = EngineRegistry.default().create(name, classify=False)
+    assert engine.min_history_span == timedelta(days=1)
+    day = 86_400 // 30
+    early, late = day // 2 + 300, day + 300
+    series = _seconds_series(day + 600, 30, {early: 200.0})
+    scores = [r.anomaly_score for r in engine.detect(series)]
+    assert all(v == 0.0 for v in scores[:day])  # the whole first day, past 1,440 points
+    # (A novelty engine never forgets a level: the spike a day on is on a series without the early one.)
+    series = _seconds_series(day + 600, 30, {late: 200.0})
+    assert [r.anomaly_score >= 0.5 for r in engine.detect(series)][late]
+    # combined's zscore channel may alarm on the first day: it declares no span.
+    assert EngineRegistry.default().create("combined").min_history_span == timedelta(0)
+
+
+def test_a_series_shorter_than_a_quiet_day_warns_though_it_has_enough_points() -> None:
+    """A novelty engine's warm-up is a day of time as well as points: 3,000 points at 10-second steps
+    (8.3 hours) score 0 throughout, and detect says why (min_history_span), naming the span."""
+    import warnings
+
+    from backend.analytics import EngineRegistry
+    from backend.analytics.errors import InsufficientHistoryWarning
+
+    engine = EngineRegistry.default().create("novelty", classify=False)
+    series = _seconds_series(3_000, 10, {2_500: 200.0})
+    assert len(series) > engine.min_history_points
+    with pytest.warns(InsufficientHistoryWarning) as caught:
+        results = engine.detect(series)
+    assert all(r.anomaly_score == 0.0 for r in results)
+    message = str(caught[0].message)
+    assert "spans 8:19:50 (3000 points)" in message and "1 day, 0:00:00" in message
+    assert "min_history_span" in message and "acme/c-1/n-1/cpu" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InsufficientHistoryWarning)
+        zscore = EngineRegistry.default().create("zscore", classify=False)
+        assert any(r.is_anomalous for r in zscore.detect(series))  # no warm-up in time: it finds the spike
 
 
 def stepped(seed: int, *, step_from: int, step_to: int, n: int = 500) -> MetricSeries:

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 DAY_US = 86_400_000_000  # one day in microseconds
-QUIET_POINTS = 1440  # the longest quiet start, in points (a day at 1-minute steps)
+QUIET_POINTS = 1440  # the quiet start's declared warm-up, in points (a day at 1-minute steps)
 SPAN = 0.75  # linear grid out to SPAN * levels bins from the centre, logarithmic beyond
 Z_CAP = 1e300  # positions beyond this (overflowed divisions) are held here before the log
 RATE_SCALE = 0.05  # the rate of new levels (contexts, shapes) at which their evidence is halved
@@ -140,14 +140,18 @@ class GridScorer(PointScorer):
 
 
 class QuietStart(PointScorer):
-    """``inner``'s scores, held at 0 for the first day: until a day has passed or 1440 points came.
+    """``inner``'s scores, held at 0 for the first day of time.
 
     A novelty detector meets every level of a daily cycle for the first time
     on its first day; until a whole cycle has been seen, "new" means nothing.
     The inner scorer still learns from those points. The quiet start ends at
-    the first point a day after the first one, or at the 1441st point,
-    whichever comes first (1440 points is a day at 1-minute steps), so it is
-    never longer than ``max(inner.warmup_points, QUIET_POINTS)`` points.
+    the first point a day (``warmup_us``) after the first one, at any step:
+    1,440 points at 1-minute steps, 288 at 5 minutes, 86,400 at 1 second.
+    (Until 0.2.0 it also ended at the 1441st point, so at steps under a
+    minute it ended within hours, and the rest of the first day's cycle
+    alarmed as new: 42 false-alarm episodes on a 1-second sine's first day.)
+    ``warmup_points`` declares ``max(inner.warmup_points, QUIET_POINTS)``,
+    the warm-up in points at 1-minute steps.
     """
 
     __slots__ = ("_n", "_over", "_until", "inner", "warmup_points")
@@ -158,6 +162,11 @@ class QuietStart(PointScorer):
         self._until: int | None = None
         self._n = 0
         self._over = False
+
+    @property
+    def warmup_us(self) -> int:  # type: ignore[override]  # (a class attribute on PointScorer)
+        """A day, or the inner scorer's warm-up in time if longer."""
+        return max(self.inner.warmup_us, DAY_US)
 
     def update(self, x: float, t: int) -> float:
         """The score of ``x`` at ``t``: 0 while the start is quiet."""
@@ -173,9 +182,9 @@ class QuietStart(PointScorer):
         until, n0 = self._until, self._n
         quiet_to = 0  # scores before this index are held at 0
         for i, t in enumerate(stamps):
-            if t >= until or n0 + i >= QUIET_POINTS:
+            if t >= until:
                 self._over = True
                 break
             quiet_to = i + 1
-        self._n = n0 + len(scores)
+        self._n = n0 + len(scores)  # (points seen: kept for checkpoints from before)
         return [0.0] * quiet_to + scores[quiet_to:]

@@ -16,7 +16,7 @@ weighted::
 
 re-scaled so that ``evidence_threshold`` lands on the alarm line 0.5
 (:func:`~backend.analytics.scoring.raw_to_unit`), and held at 0 on the
-series' first day (until a day has passed or 1440 points came): a novelty
+series' first day (until a day has passed, at any step): a novelty
 detector meets every level of a daily cycle for the first time then.
 
 Novelty alone forgets nothing: a level seen once is never news again, so
@@ -194,6 +194,11 @@ class _WithZScore(PointScorer):
     def __init__(self, novelty: PointScorer, zscore: ZScoreScorer, weight: float) -> None:
         self.novelty, self.zscore, self.weight = novelty, zscore, weight
         self.warmup_points = min(novelty.warmup_points, zscore.warmup_points)
+
+    @property
+    def warmup_us(self) -> int:  # type: ignore[override]  # (a class attribute on PointScorer)
+        """None: the zscore channel may alarm on the first day."""
+        return min(self.novelty.warmup_us, self.zscore.warmup_us)
 
     def update(self, x: float, t: int) -> float:
         """The combined score of ``x`` at ``t``."""

@@ -42,8 +42,8 @@ that channel, and how far beyond the learnt range a new level lies.
    anomaly raises one alarm, whatever threshold the caller applies, and the
    earliest evidence is the one reported.
 
-The raw point score is in [0, 1). The series' first day scores 0 (until a
-day has passed or 1440 points came: every context of a daily cycle is new on
+The raw point score is in [0, 1). The series' first day of time scores 0,
+at any step (``min_history_span``; every context of a daily cycle is new on
 its first day). The engine re-scales the score so that
 ``evidence_threshold`` lands on the alarm line 0.5
 (:func:`~backend.analytics.scoring.raw_to_unit`, strictly increasing); a

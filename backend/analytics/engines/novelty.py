@@ -48,8 +48,8 @@ first half fixes a grid, the second half learns the levels.
    whatever threshold the caller applies.
 
 The raw point score is in [0, 1); the first ``warmup_points`` points score 0,
-and so does the series' first day (until a day has passed or 1440 points
-came: every level of a daily cycle is new on its first day).
+and so does the series' first day of time, at any step (``min_history_span``;
+every level of a daily cycle is new on its first day).
 The engine re-scales it so that ``evidence_threshold`` lands on the alarm
 line 0.5 (:func:`~backend.analytics.scoring.raw_to_unit`, strictly
 increasing); a window's score is the largest point score inside it and the
