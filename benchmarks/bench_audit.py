@@ -1,4 +1,4 @@
-"""Audits of an engine on series bench_fleet does not draw: starts, drift, growth, counts, DST, jobs, flaps.
+"""Audits of an engine on series bench_fleet does not draw: starts, drift, growth, counts, DST, jobs, ...
 
 ``bench_fleet.py``'s fleets start at midnight on a Monday and every series has a
 daily cycle. Real fleets have neither guarantee. This script measures an engine
@@ -62,16 +62,23 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   gap (and at least 10 noise sd); on ``heavy`` 4 times the largest value of
   the days before. ``--flap-set tune`` is seeds 900-909, ``holdout``
   1000-1009.
+- **steps**: the same daily sine (+-20%, noise 2% of the level) at steps
+  from 1 second to 1 hour (1 s over 3 days, 10 s over 5, 1 minute over 7,
+  15 minutes over 20, 1 hour over 60), 4 series each (seeds 0-3), with one
+  spike of 15 noise sd on the last day. It prints the false-alarm episodes
+  per series-day on the first day and after it, and the spikes found: an
+  engine's warm-up and first day should not depend on the step.
 
 Usage::
 
-    python benchmarks/bench_audit.py          # all seven: zscore, sets 7-9, drift, growth, counts, dst, jobs, flaps
+    python benchmarks/bench_audit.py          # all eight: zscore, sets 7-9, drift, ..., flaps, steps
     python benchmarks/bench_audit.py --engine combined --part drift --spike-sd 15
     python benchmarks/bench_audit.py --part growth --growth-set holdout
     python benchmarks/bench_audit.py --part counts --rates 0.02,0.2,1 --burst 10
     python benchmarks/bench_audit.py --part dst
     python benchmarks/bench_audit.py --part jobs --job-set holdout --engine contextual
     python benchmarks/bench_audit.py --part flaps --flap-set holdout
+    python benchmarks/bench_audit.py --part steps --engine combined
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -449,12 +456,50 @@ def flaps(engine_name: str, which: str) -> None:
         )
 
 
+STEPS = ((1, 3), (10, 5), (60, 7), (900, 20), (3600, 60))  # (step in seconds, days)
+
+
+def step_series(seed: int, step: int, days: int) -> tuple[MetricSeries, int]:
+    """A daily sine (+-20% of 100) with 2% noise, one point every ``step`` seconds over ``days`` days,
+    and a spike of 15 noise sd at a random point of the last day. Returns the series and the spike."""
+    rng = random.Random(seed * 100_003 + step)
+    n = days * 86_400 // step
+    stamps = [MONDAY + timedelta(seconds=step * i) for i in range(n)]
+    phase = [(step * i % 86_400) / 86_400 for i in range(n)]  # (to the second: smooth at 1-second steps)
+    values = [100.0 * (1 - 0.2 * math.cos(2 * math.pi * p)) + rng.gauss(0.0, 2.0) for p in phase]
+    spike = rng.randrange(n - 86_400 // step, n)
+    values[spike] += 30.0
+    return MetricSeries("audit", "c", f"n-{seed}", "requests", stamps, values), spike
+
+
+def steps(engine_name: str) -> None:
+    engine = EngineRegistry.default().create(engine_name, classify=False)
+    for step, days in STEPS:
+        first = later = found = 0
+        for seed in range(4):
+            series, spike = step_series(seed, step, days)
+            results = engine.detect(series)
+            at = series.timestamps[spike]
+            found += covered([r for r in results if r.is_anomalous], at)
+            for r in episodes(results):
+                if covered([r], at):
+                    continue
+                if r.window_start - MONDAY < timedelta(days=1):
+                    first += 1
+                else:
+                    later += 1
+        print(
+            f"steps of {step} s over {days} days: false-alarm episodes per series-day, first day "
+            f"{first / 4:.3f}, later {later / (4 * (days - 1)):.3f}; spikes found {found} of 4"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="zscore")
     parser.add_argument(
         "--part",
-        choices=["all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps"],
+        choices=["all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps"],
         default="all",
     )
     parser.add_argument("--sets", default="7,8,9", help="random-start seed sets (comma-separated)")
@@ -486,6 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs(args.engine, args.job_set)
     if args.part in ("all", "flaps"):
         flaps(args.engine, args.flap_set)
+    if args.part in ("all", "steps"):
+        steps(args.engine)
     return 0
 
 
