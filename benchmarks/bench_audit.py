@@ -61,7 +61,8 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   days 3-4 are found: on ``iid`` and ``runs`` the high level plus half the
   gap (and at least 10 noise sd); on ``heavy`` 4 times the largest value of
   the days before. ``--flap-set tune`` is seeds 900-909, ``holdout``
-  1000-1009.
+  1000-1009; ``--flap-days N`` draws N days instead of 5 (the spikes fall on
+  days 3 and later), and the false alarms are also printed day by day.
 - **steps**: the same daily sine (+-20%, noise 2% of the level) at steps
   from 1 second to 1 hour (1 s over 3 days, 10 s over 5, 1 minute over 7,
   15 minutes over 20, 1 hour over 60), 4 series each (seeds 0-3), with one
@@ -397,12 +398,12 @@ FLAP_KINDS = ("iid", "runs", "heavy")
 FLAP_DAYS = 5
 
 
-def flap_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], list[bool]]:
+def flap_series(seed: int, kind: str, days: int = FLAP_DAYS) -> tuple[MetricSeries, list[int], list[bool]]:
     """A two-level (``iid``, ``runs``) or log-normal (``heavy``) series on a daily sine, 5 days at
-    1-minute steps, with four spikes on days 3-4 (as the module's docstring says). Returns the
+    1-minute steps (or ``days``), with four spikes from day 3 (as the module's docstring says). Returns the
     series, the spikes' indices and which points sit on the high level (none on ``heavy``)."""
     rng = random.Random(seed * 10 + FLAP_KINDS.index(kind))
-    n = FLAP_DAYS * 1440
+    n = days * 1440
     low = rng.uniform(20.0, 200.0)
     noise = low * rng.uniform(0.01, 0.03)
     gap = noise * rng.uniform(5.0, 50.0)
@@ -433,26 +434,25 @@ def flap_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], list[boo
     return MetricSeries("audit", "c", f"n-{seed}", kind, stamps, values), spikes, highs
 
 
-def flaps(engine_name: str, which: str) -> None:
+def flaps(engine_name: str, which: str, days: int = FLAP_DAYS) -> None:
     engine = EngineRegistry.default().create(engine_name, classify=False)
     first = FLAP_SETS[which]
     for kind in FLAP_KINDS:
-        early = late = found = 0
+        per_day = [0] * days
+        found = 0
         for seed in range(first, first + 10):
-            series, spikes, _ = flap_series(seed, kind)
+            series, spikes, _ = flap_series(seed, kind, days)
             results = engine.detect(series)
             stamps = series.timestamps
             found += sum(covered([r for r in results if r.is_anomalous], stamps[i]) for i in spikes)
             for r in episodes(results):
-                if covered([r], *(stamps[i] for i in spikes)):
-                    continue
-                if (r.window_start - MONDAY).days < 3:
-                    early += 1
-                else:
-                    late += 1
+                if not covered([r], *(stamps[i] for i in spikes)):
+                    per_day[(r.window_start - MONDAY).days] += 1
+        by_day = " ".join(f"{n / 10:.1f}" for n in per_day)
+        early, late = sum(per_day[:3]) / 30, sum(per_day[3:]) / (10 * (days - 3))
         print(
-            f"flaps {kind} ({which}): false-alarm episodes per series-day, days 0-2 {early / 30:.3f}, "
-            f"days 3-{FLAP_DAYS - 1} {late / (10 * (FLAP_DAYS - 3)):.3f}; spikes found {found} of 40"
+            f"flaps {kind} ({which}): false-alarm episodes per series-day, days 0-2 {early:.3f}, "
+            f"days 3-{days - 1} {late:.3f} (by day: {by_day}); spikes found {found} of 40"
         )
 
 
@@ -509,6 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--growth-set", choices=sorted(GROWTH_SETS), default="tune")
     parser.add_argument("--job-set", choices=sorted(JOB_SETS), default="tune")
     parser.add_argument("--flap-set", choices=sorted(FLAP_SETS), default="tune")
+    parser.add_argument("--flap-days", type=int, default=FLAP_DAYS, help="days per flap series (at least 4)")
     parser.add_argument("--rates", default="0.02,0.2,1", help="count rates a minute (comma-separated)")
     parser.add_argument("--burst", type=float, default=10.0, help="extra events a minute in the burst")
     args = parser.parse_args(argv)
@@ -530,7 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part in ("all", "jobs"):
         jobs(args.engine, args.job_set)
     if args.part in ("all", "flaps"):
-        flaps(args.engine, args.flap_set)
+        flaps(args.engine, args.flap_set, args.flap_days)
     if args.part in ("all", "steps"):
         steps(args.engine)
     return 0
