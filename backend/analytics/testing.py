@@ -76,7 +76,8 @@ The checks (``CHECK_NAMES``, in the order they run)
     the caller adds.
 
 Test data is generated inside the kit from ``random.Random(seed)`` and sized
-from the engine's declared warm-up (240 points after it), so the checks look
+from the engine's declared warm-up (240 points after ``min_history_points``,
+or after ``min_history_span`` at the kit's 1-minute steps if longer), so the checks look
 at scored output, never only at the warm-up; pass your own ``series`` (a
 ``MetricSeries``) when the engine needs a particular history.
 
@@ -95,6 +96,7 @@ import statistics
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 from ._kinds import AnomalyType
@@ -142,6 +144,7 @@ CHECK_NAMES: tuple[str, ...] = (
 _IDS = ("kit-tenant", "kit-cluster", "kit-node", "kit_metric")
 _T0_US = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z
 _STEP_US = 60_000_000  # one point a minute
+_KIT_STEP = timedelta(microseconds=_STEP_US)
 _CAUSAL_TOL = 1e-9
 
 Status = Literal["passed", "failed", "skipped"]
@@ -356,6 +359,12 @@ class _Runner:
         if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= 1_000_000:
             problems.append(f"min_history_points must be an int in [0, 1000000], got {warmup!r}")
             warmup = 0
+        span = getattr(engine, "min_history_span", timedelta(0))
+        if not isinstance(span, timedelta) or not timedelta(0) <= span <= 1_000_000 * _KIT_STEP:
+            problems.append(f"min_history_span must be a timedelta in [0, 1000000 minutes], got {span!r}")
+        else:
+            # (the kit's series are at 1-minute steps: the warm-up in time, in points)
+            warmup = max(warmup, -(-span // _KIT_STEP))
         self.engine = engine
         self.warmup = warmup
         if not self.given:

@@ -554,3 +554,31 @@ def test_kit_imports_only_the_standard_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_detects_sizes_the_series_from_a_warm_up_in_time() -> None:
+    """An engine quiet for its first two days (min_history_span) is checked on a series whose anomalies
+    come after them (at the kit's 1-minute steps, 2,880 points); a span that is not a timedelta fails."""
+
+    class Sleepy(GoodEngine):
+        min_history_span = timedelta(days=2)
+
+        def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+            out = super().detect(time_series)
+            if not len(time_series):
+                return out
+            cut = time_series.timestamps[0] + self.min_history_span
+            return [
+                r
+                if r.window_start >= cut
+                else replace(r, anomaly_score=0.0, anomaly_label=AnomalyType.NORMAL)
+                for r in out
+            ]
+
+    outcomes = {o.check: o for o in check_engine(Sleepy)}
+    assert outcomes["detects"].status == "passed"
+
+    class Muddled(GoodEngine):
+        min_history_span = 86_400  # type: ignore[assignment]  # (seconds, not a timedelta)
+
+    assert "min_history_span must be a timedelta" in _failed(Muddled, CHECK_NAMES[0]).message
