@@ -80,6 +80,7 @@ Usage::
     python benchmarks/bench_audit.py --part jobs --job-set holdout --engine contextual
     python benchmarks/bench_audit.py --part flaps --flap-set holdout
     python benchmarks/bench_audit.py --part steps --engine combined
+    python benchmarks/bench_audit.py --part flaps --config transform=log   # any engine setting
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -96,17 +97,29 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _path in (ROOT, Path(__file__).resolve().parent):  # the repository, and benchmarks/ (for _cli)
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from backend.analytics import AnomalyResult, EngineRegistry, MetricSeries  # noqa: E402
+from _cli import parse_config  # noqa: E402
+
+from backend.analytics import AnomalyDetectionEngine, AnomalyResult, EngineRegistry, MetricSeries  # noqa: E402
 from backend.analytics.evaluation import events_from_labels  # noqa: E402
 
 MONDAY = datetime(2024, 1, 1, tzinfo=timezone.utc)
 EDGES = (540, 1080)  # the business-day plateau's edges, in minutes of the UTC day
+
+
+ENGINE_CONFIG: dict[str, Any] = {}  # --config key=value: every engine of the run gets these too
+
+
+def make_engine(name: str, **config: Any) -> AnomalyDetectionEngine:
+    """The registered engine ``name`` with ``classify=False``, ``--config``'s settings and ``config``."""
+    return EngineRegistry.default().create(name, classify=False, **{**ENGINE_CONFIG, **config})
 
 
 def day_shape(shape: str, t: datetime) -> float:
@@ -152,7 +165,7 @@ def covered(results: Sequence[AnomalyResult], *times: datetime) -> bool:
 
 
 def random_start(engine_name: str, seed: int) -> None:
-    engine = EngineRegistry.default().create(engine_name, classify=False)
+    engine = make_engine(engine_name)
     where: Counter[tuple[str, str, str, str]] = Counter()
     total = 0
     for t0, shape, series in random_start_series(seed):
@@ -174,7 +187,7 @@ def random_start(engine_name: str, seed: int) -> None:
 
 
 def drift(engine_name: str, scale: float, spike_sd: float) -> None:
-    engine = EngineRegistry.default().create(engine_name, classify=False)
+    engine = make_engine(engine_name)
     found: Counter[str] = Counter()
     spikes: Counter[str] = Counter()
     clean_episodes = 0
@@ -223,7 +236,7 @@ def growing_series(seed: int, percent: float, step: int) -> tuple[MetricSeries, 
 
 
 def growth(engine_name: str, percent: float, spike_sd: float, which: str) -> None:
-    engine = EngineRegistry.default().create(engine_name, classify=False)
+    engine = make_engine(engine_name)
     first, step = GROWTH_SETS[which]
     per_day = 1440 // step
     found: Counter[str] = Counter()
@@ -265,7 +278,7 @@ def poisson_counts(rng: random.Random, rates: Sequence[float]) -> list[float]:
 
 
 def counts(engine_name: str, rate: float, burst: float) -> None:
-    engine = EngineRegistry.default().create(engine_name, classify=False)
+    engine = make_engine(engine_name)
     clean_episodes = silent = found = 0
     per_day = 1440
     stamps = [MONDAY + timedelta(minutes=i) for i in range(7 * per_day)]
@@ -312,7 +325,7 @@ def dst(engine_name: str) -> None:
         "timezone='America/New_York'": {"timezone": "America/New_York"},
     }
     for label, config in configs.items():
-        engine = EngineRegistry.default().create(engine_name, classify=False, **config)
+        engine = make_engine(engine_name, **config)
         cells = []
         for shape in ("sin", "biz"):
             for step in (1, 5):
@@ -369,7 +382,7 @@ def job_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], list[tupl
 
 
 def jobs(engine_name: str, which: str) -> None:
-    engine = EngineRegistry.default().create(engine_name, classify=False)
+    engine = make_engine(engine_name)
     first = JOB_SETS[which]
     for kind, (_, days, *_) in JOB_KINDS.items():
         early = late = found = 0
@@ -435,7 +448,7 @@ def flap_series(seed: int, kind: str, days: int = FLAP_DAYS) -> tuple[MetricSeri
 
 
 def flaps(engine_name: str, which: str, days: int = FLAP_DAYS) -> None:
-    engine = EngineRegistry.default().create(engine_name, classify=False)
+    engine = make_engine(engine_name)
     first = FLAP_SETS[which]
     for kind in FLAP_KINDS:
         per_day = [0] * days
@@ -473,7 +486,7 @@ def step_series(seed: int, step: int, days: int) -> tuple[MetricSeries, int]:
 
 
 def steps(engine_name: str) -> None:
-    engine = EngineRegistry.default().create(engine_name, classify=False)
+    engine = make_engine(engine_name)
     for step, days in STEPS:
         first = later = found = 0
         for seed in range(4):
@@ -512,8 +525,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--flap-days", type=int, default=FLAP_DAYS, help="days per flap series (at least 4)")
     parser.add_argument("--rates", default="0.02,0.2,1", help="count rates a minute (comma-separated)")
     parser.add_argument("--burst", type=float, default=10.0, help="extra events a minute in the burst")
+    parser.add_argument("--config", action="append", default=[], help="engine keyword, key=value (repeat)")
     args = parser.parse_args(argv)
-    print(f"engine {args.engine} (defaults, classify=False)")
+    ENGINE_CONFIG.clear()
+    ENGINE_CONFIG.update(parse_config(args.config))
+    make_engine(args.engine)  # a bad name or setting fails here, before any audit runs
+    settings = "".join(f", {k}={v!r}" for k, v in ENGINE_CONFIG.items())
+    print(f"engine {args.engine} (defaults{settings}, classify=False)")
     if args.part in ("all", "random-start"):
         for seed in (int(s) for s in args.sets.split(",")):
             random_start(args.engine, seed)

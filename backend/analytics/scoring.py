@@ -493,7 +493,10 @@ class ScoreStream:
         if not new_vals:
             return []
         new_us = chunk.epoch_us
-        new_scores = self._scorer.update_many(new_vals, new_us)
+        try:
+            new_scores = self._scorer.update_many(new_vals, new_us)
+        except ValueError as exc:  # (a value the scorer cannot take: say which series it is in)
+            raise ValueError(f"{'/'.join(self._ids)}: {exc}") from exc
         _check_scores(self._engine, new_scores, len(new_vals))
         self._us.extend(new_us)
         self._vals.extend(new_vals)

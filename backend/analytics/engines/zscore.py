@@ -244,6 +244,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
+from .._sequences import _EPOCH
 from .._validate import check_points, check_positive_int, check_real, check_utc_offset, fail_type, fail_value
 from ..scoring import PointScorer, PointScoringEngine
 
@@ -487,6 +488,31 @@ def _median3(p: float, q: float, r: float) -> float:
     return vals[0] if len(vals) == 1 else (vals[0] + vals[1]) * 0.5 if vals else _NAN
 
 
+_TRANSFORMS = ("none", "log")
+
+
+def check_transform(owner: str, transform: object) -> str:
+    """``transform`` if it is one of _TRANSFORMS, else the uniform error naming it."""
+    if not isinstance(transform, str) or transform not in _TRANSFORMS:
+        fail_value(owner, "transform", "'none' or 'log'", transform)
+    return transform
+
+
+def _logs(values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+    """The natural logs of ``values`` (``transform="log"``); ValueError at the first that is not positive.
+
+    Checked for the whole chunk before any is scored, so a chunk that fails leaves the scorer as it was.
+    """
+    for x, t in zip(values, stamps, strict=True):
+        if not x > 0.0:
+            when = (_EPOCH + timedelta(microseconds=t)).isoformat()
+            raise ValueError(
+                f"ZScoreScorer(transform='log'): the value at {when} is {x!r}; the log transform takes "
+                "values > 0 (use transform='none' for a metric that can reach 0 or go below it)"
+            )
+    return list(map(math.log, values))
+
+
 class ZScoreScorer(PointScorer):
     """The streaming core of ``zscore`` for one series: ``update(x, t)`` -> score in [0, 1].
 
@@ -554,6 +580,7 @@ class ZScoreScorer(PointScorer):
         "scale_points",
         "season_days",
         "timezone",
+        "transform",
         "utc_offset_minutes",
         "warmup_points",
         "z_threshold",
@@ -570,8 +597,10 @@ class ZScoreScorer(PointScorer):
         incident_points: int = 128,
         utc_offset_minutes: int = 0,
         timezone: str | None = None,
+        transform: str = "none",
     ) -> None:
         owner = "ZScoreScorer"
+        self.transform = check_transform(owner, transform)
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
         if self.z_threshold <= 0.0:
             fail_value(owner, "z_threshold", "a positive number", z_threshold)
@@ -663,7 +692,8 @@ class ZScoreScorer(PointScorer):
             f"ZScoreScorer(z_threshold={self.z_threshold!r}, warmup_points={self.warmup_points}, "
             f"level_points={self.level_points}, season_days={self.season_days}, "
             f"scale_points={self.scale_points}, incident_points={self.incident_points}, "
-            f"utc_offset_minutes={self.utc_offset_minutes}, timezone={self.timezone!r})"
+            f"utc_offset_minutes={self.utc_offset_minutes}, timezone={self.timezone!r}, "
+            f"transform={self.transform!r})"
         )
 
     def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
@@ -683,6 +713,7 @@ class ZScoreScorer(PointScorer):
             slots["_kept_scale"] = _NAN
         slots["_layout"] = _LAYOUT
         slots.setdefault("timezone", None)  # (an older scorer had no zone)
+        slots.setdefault("transform", "none")  # (nor a transform)
         slots.setdefault("_tz", None)
         slots.setdefault("_shift_us", 0)
         # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
@@ -736,6 +767,8 @@ class ZScoreScorer(PointScorer):
             raise ValueError(
                 f"ZScoreScorer.update_many: got {len(values)} values and {len(stamps)} timestamps"
             )
+        if self.transform == "log":
+            values = _logs(values, stamps)
         out: list[float] = []
         i, n = 0, len(values)
         warm = self._warm
@@ -1534,6 +1567,12 @@ class ZScoreEngine(PointScoringEngine):
       the daily profile follow its clock, daylight saving included (a change
       takes effect at the first block of 16 points after it). The
       explanations read days of the week at the zone's standard offset.
+    - ``transform`` (default ``"none"``): ``"log"`` scores the natural log of
+      each value, for a metric whose noise grows with its level and has a
+      heavy upper tail (a latency, a size): its excursions of a few times the
+      median are its noise, and in logs they are Gaussian-like. Values must
+      be positive (``ValueError`` naming the first that is not, before any of
+      its chunk is scored). Labels and sentences stay in the metric's units.
     - ``classify`` (default True), ``classifier_history_points`` (default
       None: 12288): label and explain anomalous windows with the
       :class:`~backend.analytics.explain.ExplanationClassifier`.
@@ -1567,10 +1606,12 @@ class ZScoreEngine(PointScoringEngine):
         incident_points: int = 128,
         utc_offset_minutes: int = 0,
         timezone: str | None = None,
+        transform: str = "none",
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
         zone = check_zone("ZScoreEngine", timezone, utc_offset_minutes)
+        self.transform = check_transform("ZScoreEngine", transform)
         self.z_threshold = z_threshold
         self.warmup_points = warmup_points
         self.level_points = level_points
@@ -1600,6 +1641,7 @@ class ZScoreEngine(PointScoringEngine):
                 incident_points=self.incident_points,
                 utc_offset_minutes=self.utc_offset_minutes,
                 timezone=self.timezone,
+                transform=self.transform,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("ZScoreScorer", "ZScoreEngine", 1)) from None
