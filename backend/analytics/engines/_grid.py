@@ -149,7 +149,8 @@ class QuietStart(PointScorer):
     1,440 points at 1-minute steps, 288 at 5 minutes, 86,400 at 1 second.
     (Until 0.2.0 it also ended at the 1441st point, so at steps under a
     minute it ended within hours, and the rest of the first day's cycle
-    alarmed as new: 42 false-alarm episodes on a 1-second sine's first day.)
+    alarmed as new: about 100 false-alarm episodes on the first day of a
+    daily sine at 1-second steps.)
     ``warmup_points`` declares ``max(inner.warmup_points, QUIET_POINTS)``,
     the warm-up in points at 1-minute steps.
     """

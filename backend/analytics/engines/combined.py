@@ -197,7 +197,7 @@ class _WithZScore(PointScorer):
 
     @property
     def warmup_us(self) -> int:  # type: ignore[override]  # (a class attribute on PointScorer)
-        """None: the zscore channel may alarm on the first day."""
+        """0 (none): the zscore channel may alarm on the first day."""
         return min(self.novelty.warmup_us, self.zscore.warmup_us)
 
     def update(self, x: float, t: int) -> float:
