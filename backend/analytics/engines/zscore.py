@@ -491,7 +491,7 @@ def _median3(p: float, q: float, r: float) -> float:
 _TRANSFORMS = ("none", "log")
 
 
-def check_transform(owner: str, transform: object) -> str:
+def _check_transform(owner: str, transform: object) -> str:
     """``transform`` if it is one of _TRANSFORMS, else the uniform error naming it."""
     if not isinstance(transform, str) or transform not in _TRANSFORMS:
         fail_value(owner, "transform", "'none' or 'log'", transform)
@@ -600,7 +600,7 @@ class ZScoreScorer(PointScorer):
         transform: str = "none",
     ) -> None:
         owner = "ZScoreScorer"
-        self.transform = check_transform(owner, transform)
+        self.transform = _check_transform(owner, transform)
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
         if self.z_threshold <= 0.0:
             fail_value(owner, "z_threshold", "a positive number", z_threshold)
@@ -1611,7 +1611,7 @@ class ZScoreEngine(PointScoringEngine):
         classifier_history_points: int | None = None,
     ) -> None:
         zone = check_zone("ZScoreEngine", timezone, utc_offset_minutes)
-        self.transform = check_transform("ZScoreEngine", transform)
+        self.transform = transform  # (checked by the scorer built below, as the other settings)
         self.z_threshold = z_threshold
         self.warmup_points = warmup_points
         self.level_points = level_points
