@@ -378,3 +378,24 @@ def test_repr_shows_settings() -> None:
     text = repr(NoveltyEngine(rest_points=7))
     assert "rest_points=7" in text and "scales=(1, 4, 16, 64)" in text
     assert "warmup_points=150" in repr(NoveltyScorer())
+
+
+def test_a_quiet_start_pickled_before_the_day_rule_resumes() -> None:
+    """A checkpoint's quiet start from before 0.2.0 also held its point count (``_n``): it resumes, without
+    it, with the scores of one never pickled; a current one round-trips through pickle."""
+    import pickle
+
+    from backend.analytics.engines._grid import QuietStart
+
+    vals = noise(400, 3)
+    us = [int(T0.timestamp() * 1_000_000) + 3_600_000_000 * i for i in range(len(vals))]  # hourly
+    live = NoveltyEngine().scorer()
+    assert isinstance(live, QuietStart)
+    live.update_many(vals[:100], us[:100])
+    copy, other = pickle.loads(pickle.dumps(live)), pickle.loads(pickle.dumps(live))
+    old = QuietStart.__new__(QuietStart)
+    old.__setstate__((None, {**{n: getattr(other, n) for n in QuietStart.__slots__}, "_n": 100}))
+    assert not hasattr(old, "_n")
+    rest = live.update_many(vals[100:], us[100:])
+    assert copy.update_many(vals[100:], us[100:]) == rest
+    assert old.update_many(vals[100:], us[100:]) == rest

@@ -155,14 +155,19 @@ class QuietStart(PointScorer):
     the warm-up in points at 1-minute steps.
     """
 
-    __slots__ = ("_n", "_over", "_until", "inner", "warmup_points")
+    __slots__ = ("_over", "_until", "inner", "warmup_points")
 
     def __init__(self, inner: PointScorer) -> None:
         self.inner = inner
         self.warmup_points = max(inner.warmup_points, QUIET_POINTS)
         self._until: int | None = None
-        self._n = 0
         self._over = False
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        """Restore a pickled quiet start (one from before 0.2.0 also counted its points, ``_n``: unused)."""
+        for name, value in state[1].items():
+            if name != "_n":
+                object.__setattr__(self, name, value)
 
     @property
     def warmup_us(self) -> int:  # type: ignore[override]  # (a class attribute on PointScorer)
@@ -180,12 +185,11 @@ class QuietStart(PointScorer):
             return scores
         if self._until is None:
             self._until = stamps[0] + DAY_US
-        until, n0 = self._until, self._n
+        until = self._until
         quiet_to = 0  # scores before this index are held at 0
         for i, t in enumerate(stamps):
             if t >= until:
                 self._over = True
                 break
             quiet_to = i + 1
-        self._n = n0 + len(scores)  # (points seen: kept for checkpoints from before)
         return [0.0] * quiet_to + scores[quiet_to:]
