@@ -474,13 +474,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
             for (label, cfg), seed in zip(FLEETS, SPLITS[split], strict=True)
         ]
-        weekly = generate_cycle_fleet(WEEKLY_SEEDS[split], WEEKLY, n_series=args.series)
-        local = generate_cycle_fleet(LOCAL_SEEDS[split], LOCAL, n_series=args.series)
-        friday = generate_cycle_fleet(FRIDAY_SEEDS[split], FRIDAY, n_series=args.series)
-        after = [
-            (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
-            for (label, cfg), seed in zip(AFTER_FLEETS, AFTER_SEEDS[split], strict=True)
-        ]
+        # The informative fleets (weekly, its UTC-8 and from-Friday forms, after an incident): not
+        # drawn at all with --main-only.
+        informative = (
+            None
+            if args.main_only
+            else (
+                generate_cycle_fleet(WEEKLY_SEEDS[split], WEEKLY, n_series=args.series),
+                generate_cycle_fleet(LOCAL_SEEDS[split], LOCAL, n_series=args.series),
+                generate_cycle_fleet(FRIDAY_SEEDS[split], FRIDAY, n_series=args.series),
+                [
+                    (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
+                    for (label, cfg), seed in zip(AFTER_FLEETS, AFTER_SEEDS[split], strict=True)
+                ],
+            )
+        )
         for det in detectors:
 
             def run(
@@ -503,10 +511,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 total.add(tally)
             figures = total.figures()
             figures["fleets"] = per_fleet
-            if args.main_only:
+            if informative is None:
                 table[det][split] = figures
                 print(f"  done {det:<12} {split:<8} ({total.seconds:.1f} s detecting)", flush=True)
                 continue
+            weekly, local, friday, after = informative
             weekly_tally = run(weekly, WEEKLY_SETTLED_DAYS)
             figures["weekly"] = weekly_tally.figures()
             total.seconds += weekly_tally.seconds
