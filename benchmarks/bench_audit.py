@@ -164,6 +164,11 @@ def covered(results: Sequence[AnomalyResult], *times: datetime) -> bool:
     return any(r.window_start <= t <= r.window_end for r in results for t in times)
 
 
+def false_alarms(results: Sequence[AnomalyResult], *times: datetime) -> list[AnomalyResult]:
+    """The first window of each episode that holds none of ``times`` (the injected events)."""
+    return [r for r in episodes(results) if not covered([r], *times)]
+
+
 def random_start(engine_name: str, seed: int) -> None:
     engine = make_engine(engine_name)
     where: Counter[tuple[str, str, str, str]] = Counter()
@@ -392,9 +397,7 @@ def jobs(engine_name: str, which: str) -> None:
             hits = [r for r in results if r.is_anomalous]
             stamps = series.timestamps
             found += sum(covered(hits, stamps[i]) for i in spikes)
-            for r in episodes(results):
-                if covered([r], *(stamps[i] for i in spikes)):
-                    continue
+            for r in false_alarms(results, *(stamps[i] for i in spikes)):
                 if (r.window_start - MONDAY).days < 3:
                     early += 1
                 else:
@@ -458,9 +461,8 @@ def flaps(engine_name: str, which: str, days: int = FLAP_DAYS) -> None:
             results = engine.detect(series)
             stamps = series.timestamps
             found += sum(covered([r for r in results if r.is_anomalous], stamps[i]) for i in spikes)
-            for r in episodes(results):
-                if not covered([r], *(stamps[i] for i in spikes)):
-                    per_day[(r.window_start - MONDAY).days] += 1
+            for r in false_alarms(results, *(stamps[i] for i in spikes)):
+                per_day[(r.window_start - MONDAY).days] += 1
         by_day = " ".join(f"{n / 10:.1f}" for n in per_day)
         early, late = sum(per_day[:3]) / 30, sum(per_day[3:]) / (10 * (days - 3))
         print(
@@ -494,9 +496,7 @@ def steps(engine_name: str) -> None:
             results = engine.detect(series)
             at = series.timestamps[spike]
             found += covered([r for r in results if r.is_anomalous], at)
-            for r in episodes(results):
-                if covered([r], at):
-                    continue
+            for r in false_alarms(results, at):
                 if r.window_start - MONDAY < timedelta(days=1):
                     first += 1
                 else:
