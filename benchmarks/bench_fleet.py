@@ -240,6 +240,7 @@ class Tally:
     clean_series_days_settled: float = 0.0
     permanent_shifts: int = 0
     permanent_alarm_hours: float = 0.0
+    permanent_runs: int = 0
     event_fa_episodes: int = 0
     event_series_days: float = 0.0
     results: int = 0
@@ -278,6 +279,7 @@ class Tally:
             ),
             "event_series_fa_per_series_day": ratio(self.event_fa_episodes, self.event_series_days),
             "permanent_shift_alarm_hours": ratio(self.permanent_alarm_hours, self.permanent_shifts),
+            "permanent_shift_alarm_runs": ratio(self.permanent_runs, self.permanent_shifts),
             "event_series_fa_episodes": self.event_fa_episodes,
             "agreement": ratio(self.agree, self.results),
             "results": self.results,
@@ -316,6 +318,10 @@ def score_series(
             alarmed = sum(max(0, min(b, e.end) - max(a, e.onset)) for a, b in spans)
             tally.permanent_shifts += 1
             tally.permanent_alarm_hours += alarmed * fleet.config.step_seconds / 3600
+            # Separate alarms (runs of anomalous points, none merged): what an on-call person is paged.
+            tally.permanent_runs += len(
+                [1 for a, b in merge_spans(spans, gap_points=0) if b > e.onset and a < e.end]
+            )
         if e.kind == "repeated_spike" and e.occurrence > 0:
             tally.repeats += 1
             tally.repeats_found += hit
@@ -596,6 +602,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{_fmt(table[det][s]['after_incident']['permanent_shift_alarm_hours'], 1):>12}" for s in splits
         )
         print(f"  {'  after-incident: permanent shift, alarm h':40}" + cells)
+        cells = "".join(
+            f"{_fmt(table[det][s]['after_incident']['permanent_shift_alarm_runs'], 1):>12}" for s in splits
+        )
+        print(f"  {'  after-incident: permanent shift, alarm runs':40}" + cells)
 
     judged = [d for d in dict.fromkeys(["zscore", args.recommended]) if d in table]
     out["verdicts"] = {}
