@@ -56,6 +56,7 @@ __all__ = ["CombinedEngine", "CombinedScorer"]
 
 _NOVELTY_LEVELS = 12
 _CONTEXTUAL_LEVELS = 10
+_ZSCORE_WINDOW = 10  # the zscore engine's default window, in points
 
 
 class CombinedScorer(PointScorer):
@@ -187,13 +188,33 @@ class CombinedEngine(PointScoringEngine):
 
 
 class _WithZScore(PointScorer):
-    """``max(novelty, zscore_weight * zscore)`` per point, capped at 1: both channels calibrated to 0.5."""
+    """``max(novelty, zscore_weight * zscore)`` per point, capped at 1: both channels calibrated to 0.5.
 
-    __slots__ = ("novelty", "warmup_points", "weight", "zscore")
+    The zscore channel is read as the ``zscore`` engine reads its scorer, in
+    windows of ``_ZSCORE_WINDOW`` points scored by their highest point: a
+    point alarms on that channel when one of the last ``_ZSCORE_WINDOW``
+    points did. As the end of an incident or a level shift comes and goes
+    around the line point by point, ``combined``'s one-point windows would
+    otherwise raise a new alarm at each return (a deploy's shift: a dozen).
+    """
 
-    def __init__(self, novelty: PointScorer, zscore: ZScoreScorer, weight: float) -> None:
+    __slots__ = ("_held", "_recent", "novelty", "warmup_points", "weight", "zscore")
+
+    def __init__(self, novelty: PointScorer, zscore: PointScorer, weight: float) -> None:
         self.novelty, self.zscore, self.weight = novelty, zscore, weight
         self.warmup_points = min(novelty.warmup_points, zscore.warmup_points)
+        # The zscore channel's alarms among the latest _ZSCORE_WINDOW points: (points ago, score),
+        # kept while fewer than _held points ago.
+        self._recent: list[tuple[int, float]] = []
+        self._held = _ZSCORE_WINDOW - 1
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        """Restore a pickled scorer; one from before the channel's windows starts with no alarms held."""
+        slots = dict(state[1])
+        slots.setdefault("_recent", [])
+        slots.setdefault("_held", _ZSCORE_WINDOW - 1)
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
 
     @property
     def warmup_us(self) -> int:  # type: ignore[override]  # (a class attribute on PointScorer)
@@ -209,8 +230,16 @@ class _WithZScore(PointScorer):
         a = self.novelty.update_many(values, stamps)
         b = self.zscore.update_many(values, stamps)
         w = self.weight
-        # The zscore channel alarms where it alarms (0.5), but ranks below the novelty channels:
-        # its scores are pressed into [0, 0.25) below the line and [0.5, 0.5 + 0.1 w] above it.
-        return [
-            max(x, 0.5 + w * 0.002 * (y - 0.5) if y >= 0.5 else 0.5 * y) for x, y in zip(a, b, strict=True)
-        ]
+        keep, recent = self._held, self._recent
+        out: list[float] = []
+        for x, y in zip(a, b, strict=True):
+            if recent:  # (the held alarms age by a point; those out of the window go)
+                recent = [(age + 1, s) for age, s in recent if age < keep]
+            if y >= 0.5:
+                recent.append((0, y))
+            # The zscore channel alarms where it alarms (0.5), but ranks below the novelty channels:
+            # its scores are pressed into [0.5, 0.5 + 0.002 w] above the line, [0, 0.25) below it.
+            z = 0.5 + w * 0.002 * (max(s for _, s in recent) - 0.5) if recent else 0.5 * y
+            out.append(x if x > z else z)
+        self._recent = recent
+        return out
