@@ -107,3 +107,25 @@ def test_flap_series_sit_on_two_levels_and_their_spikes_stand_above_both() -> No
     heavy, heavy_spikes, none = audit.flap_series(900, "heavy")
     assert none == [] and all(v > 0.0 for v in heavy.values)
     assert all(heavy.values[i] >= 4.0 * max(heavy.values[:i]) for i in heavy_spikes)
+
+
+def test_gap_series_sample_the_same_day_as_they_say() -> None:
+    """Each way of sampling: the gaps and the jitter it names, and the two spikes on kept points."""
+    make = load_benchmark("bench_audit").gap_series
+    full = 7 * 1440
+    for kind in ("regular", "jitter", "missed", "missed-runs", "gap-6h", "gap-2d"):
+        series, spikes = make(3, kind)
+        assert series.values == make(3, kind)[0].values  # deterministic
+        stamps = series.timestamps
+        steps = [(b - a).total_seconds() for a, b in pairwise(stamps)]
+        assert len(spikes) == 2 and all(t in stamps for t in spikes)
+        if kind == "regular":
+            assert len(series) == full and set(steps) == {60.0}
+        elif kind == "jitter":
+            assert len(series) == full and min(steps) >= 54.0 and max(steps) <= 66.0 and len(set(steps)) > 100
+        elif kind == "gap-6h":
+            assert len(series) == full - 360 and max(steps) == 361 * 60.0
+        elif kind == "gap-2d":
+            assert len(series) == full - 2880 and max(steps) == 2881 * 60.0
+        else:
+            assert 0.9 * full < len(series) < full and max(steps) <= 11 * 60.0
