@@ -76,10 +76,23 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   or for two days (*gap-2d*). It prints the false-alarm episodes per
   series-day (not merged) and how many of two spikes of 15 noise sd per
   series (days 5 and 6) are found. Seeds 0-9; nothing was chosen on them.
+- **shapes**: more kinds of fleet metric, 10 series each (seeds 0-9, nothing
+  chosen on them), 1-minute steps over 7 days unless said: a GC heap's
+  sawtooth (rises over 5-30 minutes, drops to its floor); CPU between 40% and
+  80% pinned at exactly 100 for 1-4 hours on day 2 (*saturated*); a replica
+  count, 12 give or take one about three times a day (*replicas*); a daily
+  sine with a deploy's lasting shift of 10 noise sd on day 3
+  (*deploy-shift*); at 5-minute steps over 21 days with weekends at 60%,
+  noise three times as large from day 15 (*noisier*), and a Monday that
+  looks like a Sunday on day 14 (*holiday*). It prints the false-alarm
+  episodes per series-day (not merged) away from the event's first day, the
+  alarm runs on that day (per series), and how many of two spikes on the
+  last two days, 15 noise sd each (10 on the replica count), are found (none
+  on the sawtooth).
 
 Usage::
 
-    python benchmarks/bench_audit.py          # all nine: zscore, sets 7-9, drift, ..., flaps, steps
+    python benchmarks/bench_audit.py          # all ten: zscore, sets 7-9, drift, ..., flaps, steps
     python benchmarks/bench_audit.py --engine combined --part drift --spike-sd 15
     python benchmarks/bench_audit.py --part growth --growth-set holdout
     python benchmarks/bench_audit.py --part counts --rates 0.02,0.2,1 --burst 10
@@ -572,12 +585,102 @@ def gaps(engine_name: str) -> None:
         )
 
 
+SHAPES = ("sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday")
+
+
+def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | None]:
+    """A metric of kind ``kind`` (module docstring, ``shapes``), 10 series per kind. Returns the
+    series, its spikes' indices and the index of its event (None: no event)."""
+    rng = random.Random(seed * 7919 + SHAPES.index(kind))
+    step, days = (5, 21) if kind in ("noisier", "holiday") else (1, 7)
+    per_day = 1440 // step
+    n = days * per_day
+    event: int | None = None
+    if kind == "sawtooth":  # a GC heap: rises over 5-30 minutes from its floor, drops back
+        values: list[float] = []
+        while len(values) < n:
+            length, low = rng.randint(5, 30), 200.0 + rng.gauss(0.0, 5.0)
+            high = low + rng.uniform(300.0, 500.0)
+            values += [low + (high - low) * j / length + rng.gauss(0.0, 3.0) for j in range(length)]
+        values, spike = values[:n], 0.0
+    elif kind == "saturated":  # CPU between 40% and 80%, pinned at exactly 100 for 1-4 hours on day 2
+        values = [min(100.0, 60 + 20 * math.sin(2 * math.pi * i / 1440) + rng.gauss(0.0, 2.0))
+                  for i in range(n)]
+        event, pinned = 2 * 1440 + rng.randrange(1440), rng.randint(60, 240)
+        values[event : event + pinned] = [100.0] * pinned
+        spike = 30.0
+    elif kind == "replicas":  # a replica count: 12, up or down by one about three times a day
+        level, values = 12, []
+        for _ in range(n):
+            if rng.random() < 3 / 1440:
+                level = max(1, level + rng.choice((-1, 1)))
+            values.append(float(level))
+        spike = 10.0
+    else:
+        # A daily sine (+-20% of 100, at 5-minute steps +-30% with weekends at 60%), noise 2, and:
+        # a deploy's lasting shift of +20 on day 3; noise three times as large from day 15 10:00;
+        # a holiday on day 14 (a Monday that looks like a Sunday).
+        noise, values = 2.0, []
+        starts = {"deploy-shift": 3 * 1440 + rng.randrange(1440), "noisier": 15 * per_day + 120}
+        event = starts.get(kind, 14 * per_day)
+        for i in range(n):
+            day, minute = divmod(i * step, 1440)
+            phase = 2 * math.pi * minute / 1440 - math.pi / 2
+            if step == 1:
+                shift = 20.0 if i >= event else 0.0
+                values.append(100.0 * (1 + 0.2 * math.sin(phase)) + rng.gauss(0.0, noise) + shift)
+                continue
+            f = 0.6 if day % 7 >= 5 or (kind == "holiday" and day == 14) else 1.0
+            sd = noise * (3.0 if kind == "noisier" and i >= event else 1.0)
+            values.append(100.0 * (1 + 0.3 * f * math.sin(phase)) * (0.8 + 0.2 * f) + rng.gauss(0.0, sd))
+        spike = 90.0 if kind == "noisier" else 30.0  # (15 noise sd)
+    spikes = []
+    if spike:  # two spikes in the last two days, clear of the event's day
+        for day in (days - 2, days - 1):
+            k = day * per_day + rng.randrange(per_day)
+            values[k] += spike
+            spikes.append(k)
+    stamps = [MONDAY + timedelta(minutes=step * i) for i in range(n)]
+    return MetricSeries("audit", "c", f"n-{seed}", "m", stamps, values), spikes, event
+
+
+def shapes(engine_name: str) -> None:
+    engine = make_engine(engine_name)
+    for kind in SHAPES:
+        other = on_event = found = spikes = 0
+        series_days = 0.0
+        for seed in range(10):
+            series, at, event = shape_series(seed, kind)
+            results = engine.detect(series)
+            stamps = series.timestamps
+            found += sum(covered([r for r in results if r.is_anomalous], stamps[i]) for i in at)
+            spikes += len(at)
+            day = timedelta(days=1)
+            begin = stamps[event] if event is not None else None
+            for r in false_alarms(results, *(stamps[i] for i in at)):
+                if begin is not None and r.window_end >= begin and r.window_start < begin + day:
+                    on_event += 1
+                else:
+                    other += 1
+            series_days += (stamps[-1] - stamps[0]) / day - (event is not None)
+        print(
+            f"shapes, {kind}: false-alarm episodes per series-day {other / series_days:.3f}"
+            + (f"; alarm runs on the event's first day, per series {on_event / 10:.1f}" if kind not in (
+                "sawtooth", "replicas") else "")
+            + (f"; spikes found {found} of {spikes}" if spikes else "")
+        )
+
+
+PARTS = ("all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps", "gaps")
+PARTS += ("shapes",)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", default="zscore")
     parser.add_argument(
         "--part",
-        choices=["all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps", "gaps"],
+        choices=PARTS,
         default="all",
     )
     parser.add_argument("--sets", default="7,8,9", help="random-start seed sets (comma-separated)")
@@ -619,6 +722,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps(args.engine)
     if args.part in ("all", "gaps"):
         gaps(args.engine)
+    if args.part in ("all", "shapes"):
+        shapes(args.engine)
     return 0
 
 

@@ -129,3 +129,33 @@ def test_gap_series_sample_the_same_day_as_they_say() -> None:
             assert len(series) == full - 2880 and max(steps) == 2881 * 60.0
         else:
             assert 0.9 * full < len(series) < full and max(steps) <= 11 * 60.0
+
+
+def test_shape_series_hold_what_they_say() -> None:
+    """Each kind of metric: its length and step, its event where it says, and spikes on its last two days."""
+    make = load_benchmark("bench_audit").shape_series
+    for kind in ("sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday"):
+        series, spikes, event = make(2, kind)
+        assert series.values == make(2, kind)[0].values  # deterministic
+        step = 5 if kind in ("noisier", "holiday") else 1
+        per_day = 1440 // step
+        assert len(series) == (21 if step == 5 else 7) * per_day
+        assert series.timestamps[1] - series.timestamps[0] == timedelta(minutes=step)
+        assert all(i >= len(series) - 2 * per_day for i in spikes)
+        assert len(spikes) == (0 if kind == "sawtooth" else 2)
+        v = series.values
+        if kind == "saturated":
+            assert event is not None and list(v[event : event + 60]) == [100.0] * 60
+            assert max(v[: 2 * per_day]) < 100.0
+        elif kind == "replicas":
+            assert all(x == int(x) for x in v) and event is None
+        elif kind == "deploy-shift":
+            assert event is not None
+            after, day_before = v[event : event + 60], v[event - 1440 : event - 1380]
+            assert statistics.mean(after) - statistics.mean(day_before) > 15.0
+        elif kind == "holiday":
+            assert event == 14 * per_day  # a Monday: as low as the Sunday before it
+            monday, sunday = v[event : event + per_day], v[event - per_day : event]
+            assert abs(statistics.mean(monday) - statistics.mean(sunday)) < 2.0
+            week_before = v[event - 7 * per_day : event - 6 * per_day]
+            assert statistics.mean(week_before) - statistics.mean(monday) > 5.0
