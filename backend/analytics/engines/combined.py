@@ -22,10 +22,14 @@ detector meets every level of a daily cycle for the first time then.
 Novelty alone forgets nothing: a level seen once is never news again, so
 yesterday's spike would hide today's. A fourth channel, the ``zscore``
 engine's scorer (each point against its time of day and recent level),
-answers that: where it alarms (score >= 0.5) the combined score is at least
-0.5, pressed into ``[0.5, 0.5 + 0.002 * zscore_weight]`` so that it ranks
-below the novelty channels' alarms; below the line its scores are halved.
-``zscore_weight=0`` gives the novelty channels alone.
+answers that, read as the ``zscore`` engine reads it, in windows of 10
+points scored by their highest: where one of the last 10 points alarmed
+(score >= 0.5) the combined score is at least 0.5, pressed into
+``[0.5, 0.5 + 0.002 * zscore_weight]`` so that it ranks below the novelty
+channels' alarms; below the line its scores are halved. (Read point by
+point, a fading level shift came back above the line every few minutes,
+each time a new alarm.) ``zscore_weight=0`` gives the novelty channels
+alone.
 
 Defaults: the weights (1.1 and 0.85) were chosen on the design two thirds of
 the NAB corpus; ``evidence_threshold`` is 0.36, just below NAB's optimum for
