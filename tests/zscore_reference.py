@@ -392,7 +392,7 @@ class ReferenceZScoreScorer(PointScorer):
             e_typed = expected(v, day, typed, line)
             # A first weekend day: a weekend slot with no weekend day in its profile, weekdays only.
             n_first += typed >= 2 * slots and not prof_count[typed] and prof_count[slot] > 0
-            e = self._weekly(e, slot, typed, line)
+            e = self._weekly(e, slot, typed, line, day)
             source, settled = self._source(slot, typed)
             band: list[float] = []  # (hi, lo), read when first needed
 
@@ -653,7 +653,7 @@ class ReferenceZScoreScorer(PointScorer):
             std = (local.utcoffset() or timedelta(0)) - dst
             self._zone = (std // timedelta(microseconds=1), dst // timedelta(microseconds=1))
 
-    def _weekly(self, e: float, slot: int, typed: int, line: float) -> float:
+    def _weekly(self, e: float, slot: int, typed: int, line: float, day: int) -> float:
         """The cycle's expectation ``e`` at ``slot``; on a weekend day, against the weekend days.
 
         On a weekend day (``typed`` a weekend slot) whose every-day profile
@@ -662,13 +662,25 @@ class ReferenceZScoreScorer(PointScorer):
         median of those two and ``e``; with one, the median of it, ``e`` and
         ``line``. The same on a weekday against the weekdays, once one is
         profiled, while the every-day profile holds at most ``season_days``
-        days and half of them or more are weekend days. Otherwise ``e``.
+        days and half of them or more are weekend days. Otherwise, on a
+        weekday with three days or more in both profiles, the median of ``e``,
+        the weekdays among the last ``season_days`` days (the latest that
+        many profiled, at least 3) and ``line``; else ``e``.
         """
         count, typed_count = self._prof_count[slot], self._prof_count[typed]
         if typed < 2 * self._slots:
             weekend_days = count - typed_count
             if not typed_count or count > self.season_days or count > 2 * weekend_days:
-                return e
+                if count < 3 or typed_count < 3:
+                    return e
+                k = self.season_days
+                local = (day * _DAY_US + slot * self._slot_us + self._zone[0]) // _DAY_US
+                weekdays = sum(1 for d in range(local - k, local) if (d + 3) % 7 < 5)
+                m = min(max(weekdays, 3), k, typed_count)
+                at = typed * k
+                recent = sorted(self._prof_vals[at + (typed_count - 1 - j) % k] for j in range(m))
+                w = recent[m // 2] if m % 2 else (recent[m // 2 - 1] + recent[m // 2]) * 0.5
+                return _median_finite([e, w, line])
         elif not typed_count or typed_count == count:
             return e
         if typed_count >= 3:

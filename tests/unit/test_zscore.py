@@ -369,6 +369,34 @@ def test_weekly_rhythm_alarms_on_the_first_weekend_only() -> None:
     assert [r for r in hits if r.window_end >= first_sunday] == []
 
 
+def test_the_days_after_a_holiday_are_judged_against_the_weekdays() -> None:
+    """A Monday that runs like a Sunday (a holiday) is a third weekend-like day in five.
+
+    The every-day median of the Tuesday, Wednesday and Thursday after it is a
+    weekend day's value; their expectation takes the weekdays among those
+    days instead (where the two disagree, the one nearer the local line), so
+    their mornings stay quiet (before this rule: 52 alarming windows there on
+    these seeds), while a spike on the Wednesday is still found.
+    """
+    per_day = 288
+    holiday = 14 * per_day  # the third Monday
+    quiet = 0
+    for seed in range(4):
+        stamps, vals = weekly(3, seed)
+        for i in range(holiday, holiday + per_day):  # the holiday: the weekend's cycle and level
+            vals[i] *= 0.6
+        spike = holiday + 2 * per_day + 150
+        vals[spike] += 40.0
+        series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        # From Tuesday 03:00 (the holiday's own alarm may run past its midnight) to Friday.
+        tuesday = holiday + per_day + 36
+        after = [r for r in hits if stamps[tuesday] <= r.window_start < stamps[holiday + 4 * per_day]]
+        assert any(r.window_start <= stamps[spike] <= r.window_end for r in after)
+        quiet += len([r for r in after if not r.window_start <= stamps[spike] <= r.window_end])
+    assert quiet == 0
+
+
 def test_weekly_rhythm_still_finds_a_broken_weekend() -> None:
     """On the third weekend, a Saturday whose afternoon peak is missing is flagged (the weekend profile)."""
     stamps, vals = weekly(3, 12)

@@ -116,7 +116,13 @@ Thursday, Friday, Saturday and Sunday): then a weekday is judged against the
 weekdays, as a weekend day is against the weekend days (their median with
 three or more; with two, the median of those two and the every-day
 expectation; with one, the median of it, the every-day expectation and the
-local line).
+local line). After that, with three days or more in both profiles, a
+weekday's expectation is the median of the every-day one, the weekdays'
+among the last ``season_days`` days (the median of the latest three, or
+four on a Friday, profiled) and the local line: of the two, the one nearer
+the local line. A holiday is a third weekend-like day in five, and the
+every-day median of the three days after it is a weekend day's value; the
+weekdays among those days are not fooled.
 
 **Heavy tails.** The 99th percentile of the points' ``|z|`` is tracked by
 stochastic approximation (up about 2% for each point above it, down as much
@@ -489,6 +495,14 @@ def _median3(p: float, q: float, r: float) -> float:
 
 
 _TRANSFORMS = ("none", "log")
+
+
+def _weekdays_latest(season_days: int) -> list[int]:
+    """Per day of the week (``day % 7`` of a day number since the epoch, a Thursday), how many of the
+    latest weekdays profiled a weekday compares with: the weekdays among the ``season_days`` days
+    before it, at least 3 and at most ``season_days``."""
+    weekdays = [sum(1 for d in range(x - season_days, x) if (d + 3) % 7 < 5) for x in range(7)]
+    return [min(max(n, 3), season_days) for n in weekdays]
 
 
 def _check_transform(owner: str, transform: object) -> str:
@@ -910,6 +924,7 @@ class ZScoreScorer(PointScorer):
         p_count, p_med, p_vals = self._prof_count, self._prof_med, self._prof_vals
         band = self._band
         early = self._early
+        latest = _weekdays_latest(k)
         beat = self._beat.see
         append = out.append
         pos = self._pending  # the point's place in its block
@@ -1002,6 +1017,22 @@ class ZScoreScorer(PointScorer):
                     cu = p_count[u]
                     own_kind = cu and c <= k and c <= 2 * (c - cu)
                     kind = 1 if own_kind else 0
+                    if not own_kind and c >= 3 and cu >= 3:
+                        # Of the two expectations a weekday has, the last season_days days' (e) and the
+                        # weekdays' among them (the latest m profiled), the one nearer the local line:
+                        # a holiday makes a third weekend-like day of five, and the days after it are
+                        # not judged against it (_weekday_median).
+                        m = latest[wd % 7]
+                        at = u * k
+                        if m > cu:  # noqa: PLR1730 - min/max calls cost more here
+                            m = cu
+                        a = p_vals[at + (cu - 1) % k]
+                        if m == 3:
+                            w = _median3(a, p_vals[at + (cu - 2) % k], p_vals[at + (cu - 3) % k])
+                        else:
+                            o = sorted([p_vals[at + (cu - 1 - j) % k] for j in range(m)])
+                            w = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
+                        e = _median3(e, w, line)
                 # The drift model's residuals have a level only as long as the expectation comes from
                 # the same source: the same kind of profile, holding as many days (up to season_days).
                 # Where it changes (a midnight while the profile fills up, a weekend's start), they
