@@ -1021,7 +1021,7 @@ class ZScoreScorer(PointScorer):
                         # Of the two expectations a weekday has, the last season_days days' (e) and the
                         # weekdays' among them (the latest m profiled), the one nearer the local line:
                         # a holiday makes a third weekend-like day of five, and the days after it are
-                        # not judged against it (_weekday_median).
+                        # not judged against it (the module docstring, *Weekly rhythm*).
                         m = latest[wd % 7]
                         at = u * k
                         if m > cu:  # noqa: PLR1730 - min/max calls cost more here
