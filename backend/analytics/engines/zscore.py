@@ -243,6 +243,7 @@ on loess" (1990), for judging a point against its season's robust profile.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from array import array
@@ -497,12 +498,13 @@ def _median3(p: float, q: float, r: float) -> float:
 _TRANSFORMS = ("none", "log")
 
 
-def _weekdays_latest(season_days: int) -> list[int]:
+@functools.cache
+def _weekdays_latest(season_days: int) -> tuple[int, ...]:
     """Per day of the week (``day % 7`` of a day number since the epoch, a Thursday), how many of the
     latest weekdays profiled a weekday compares with: the weekdays among the ``season_days`` days
-    before it, at least 3 and at most ``season_days``."""
+    before it, at least 3 and at most ``season_days``. (Cached: a live stream's every chunk reads it.)"""
     weekdays = [sum(1 for d in range(x - season_days, x) if (d + 3) % 7 < 5) for x in range(7)]
-    return [min(max(n, 3), season_days) for n in weekdays]
+    return tuple(min(max(n, 3), season_days) for n in weekdays)
 
 
 def _check_transform(owner: str, transform: object) -> str:
@@ -1023,15 +1025,14 @@ class ZScoreScorer(PointScorer):
                         # a holiday makes a third weekend-like day of five, and the days after it are
                         # not judged against it (the module docstring, *Weekly rhythm*).
                         m = latest[wd % 7]
-                        at = u * k
                         if m > cu:  # noqa: PLR1730 - min/max calls cost more here
                             m = cu
-                        a = p_vals[at + (cu - 1) % k]
-                        if m == 3:
+                        at = u * k
+                        if m == 3:  # (the usual case, by comparisons)
+                            a = p_vals[at + (cu - 1) % k]
                             w = _median3(a, p_vals[at + (cu - 2) % k], p_vals[at + (cu - 3) % k])
-                        else:
-                            o = sorted([p_vals[at + (cu - 1 - j) % k] for j in range(m)])
-                            w = o[m // 2] if m % 2 else (o[m // 2 - 1] + o[m // 2]) * 0.5
+                        else:  # (four on a Friday)
+                            w = _median([p_vals[at + (cu - 1 - j) % k] for j in range(m)])
                         e = _median3(e, w, line)
                 # The drift model's residuals have a level only as long as the expectation comes from
                 # the same source: the same kind of profile, holding as many days (up to season_days).
