@@ -202,21 +202,19 @@ class _WithZScore(PointScorer):
     otherwise raise a new alarm at each return (a deploy's shift: a dozen).
     """
 
-    __slots__ = ("_held", "_recent", "novelty", "warmup_points", "weight", "zscore")
+    __slots__ = ("_recent", "novelty", "warmup_points", "weight", "zscore")
 
     def __init__(self, novelty: PointScorer, zscore: PointScorer, weight: float) -> None:
         self.novelty, self.zscore, self.weight = novelty, zscore, weight
         self.warmup_points = min(novelty.warmup_points, zscore.warmup_points)
-        # The zscore channel's alarms among the latest _ZSCORE_WINDOW points: (points ago, score),
-        # kept while fewer than _held points ago.
+        # The zscore channel's alarms among the latest _ZSCORE_WINDOW points: (points ago, score).
         self._recent: list[tuple[int, float]] = []
-        self._held = _ZSCORE_WINDOW - 1
 
     def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
         """Restore a pickled scorer; one from before the channel's windows starts with no alarms held."""
         slots = dict(state[1])
         slots.setdefault("_recent", [])
-        slots.setdefault("_held", _ZSCORE_WINDOW - 1)
+        slots.pop("_held", None)  # (a constant, _ZSCORE_WINDOW - 1, kept per scorer for a while)
         for name, value in slots.items():
             object.__setattr__(self, name, value)
 
@@ -234,7 +232,7 @@ class _WithZScore(PointScorer):
         a = self.novelty.update_many(values, stamps)
         b = self.zscore.update_many(values, stamps)
         w = self.weight
-        keep, recent = self._held, self._recent
+        keep, recent = _ZSCORE_WINDOW - 1, self._recent
         out: list[float] = []
         for x, y in zip(a, b, strict=True):
             if recent:  # (the held alarms age by a point; those out of the window go)
