@@ -392,6 +392,7 @@ class ReferenceZScoreScorer(PointScorer):
             e_typed = expected(v, day, typed, line)
             # A first weekend day: a weekend slot with no weekend day in its profile, weekdays only.
             n_first += typed >= 2 * slots and not prof_count[typed] and prof_count[slot] > 0
+            own = self._weekly(e, slot, typed, line, day, despiked=False)  # (the sustained channel's check)
             e = self._weekly(e, slot, typed, line, day)
             source, settled = self._source(slot, typed)
             band: list[float] = []  # (hi, lo), read when first needed
@@ -465,7 +466,7 @@ class ReferenceZScoreScorer(PointScorer):
             if ref - ref == 0.0 and abs(d) > firm:
                 d = beyond(d, ref, firm)
             if weight:
-                r = v - e
+                r = v - own
                 if (d > 0.0) != (r > 0.0):
                     d = 0.0
                 elif abs(r) < abs(d):
@@ -653,7 +654,7 @@ class ReferenceZScoreScorer(PointScorer):
             std = (local.utcoffset() or timedelta(0)) - dst
             self._zone = (std // timedelta(microseconds=1), dst // timedelta(microseconds=1))
 
-    def _weekly(self, e: float, slot: int, typed: int, line: float, day: int) -> float:
+    def _weekly(self, e: float, slot: int, typed: int, line: float, day: int, despiked: bool = True) -> float:
         """The cycle's expectation ``e`` at ``slot``; on a weekend day, against the weekend days.
 
         On a weekend day (``typed`` a weekend slot) whose every-day profile
@@ -665,7 +666,10 @@ class ReferenceZScoreScorer(PointScorer):
         days and half of them or more are weekend days. Otherwise, on a
         weekday with three days or more in both profiles, the median of ``e``,
         the weekdays among the last ``season_days`` days (the latest that
-        many profiled, at least 3) and ``line``; else ``e``.
+        many profiled, at least 3) and ``line``; else ``e``. The one or two
+        days of the kind are each despiked across their neighbouring slots
+        (:meth:`_despiked`), unless ``despiked`` is false (the sustained
+        channel's check on a weekend day reads them as they were).
         """
         count, typed_count = self._prof_count[slot], self._prof_count[typed]
         if typed < 2 * self._slots:
@@ -685,11 +689,12 @@ class ReferenceZScoreScorer(PointScorer):
             return e
         if typed_count >= 3:
             return self._prof_med[typed]
-        k = self.season_days
-        vals = self._prof_vals
-        latest = vals[typed * k + (typed_count - 1) % k]
+        if despiked:
+            latest, second = self._despiked(typed, day, 1), self._despiked(typed, day, 2)
+        else:
+            latest, second = self._past(typed, day, 1), self._past(typed, day, 2)
         if typed_count == 2:
-            return _median_finite([latest, vals[typed * k], e])
+            return _median_finite([latest, second, e])
         return _median_finite([latest, e, line])
 
     def _source(self, slot: int, typed: int) -> tuple[tuple[int, int, int], bool]:
@@ -720,7 +725,8 @@ class ReferenceZScoreScorer(PointScorer):
         middle of three neighbours is the slot itself.
         """
         slots = self._slots
-        got = [self._past((s + d) % slots, day, back) for d in (-1, 0, 1)]
+        offset = s - s % slots  # (a day-kind profile's slot: its neighbours in the same profile)
+        got = [self._past(offset + (s + d) % slots, day, back) for d in (-1, 0, 1)]
         vals = [v for v in got if v - v == 0.0]
         if len(vals) == 3:
             p, q, r = vals

@@ -397,6 +397,30 @@ def test_the_days_after_a_holiday_are_judged_against_the_weekdays() -> None:
     assert quiet == 0
 
 
+def test_a_spike_on_the_first_saturday_is_not_echoed_on_sunday() -> None:
+    """The first Sunday is judged against the first Saturday, its only weekend day so far.
+
+    That day's value at each time of day is despiked across its neighbouring
+    slots first, as the every-day profile's first days are: a spike on the
+    Saturday (15 noise sd, on a weekend that runs 30 sd below the weekdays at
+    its peak) is found, and no alarm comes back at the same time on Sunday
+    (before this rule: two echoes on these four seeds).
+    """
+    per_day = 288
+    saturday = 5 * per_day
+    echoes = 0
+    for seed in range(4):
+        stamps, vals = weekly(2, seed)
+        spike = saturday + 120 + 7 * seed  # 10:00-12:00
+        vals[spike] += 30.0
+        series = MetricSeries("acme", "c-1", "n-7", "requests", stamps, vals)
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        assert any(r.window_start <= stamps[spike] <= r.window_end for r in hits)
+        echo = stamps[spike + per_day]
+        echoes += len([r for r in hits if abs(r.window_start - echo) <= timedelta(minutes=30)])
+    assert echoes == 0
+
+
 def test_weekly_rhythm_still_finds_a_broken_weekend() -> None:
     """On the third weekend, a Saturday whose afternoon peak is missing is flagged (the weekend profile)."""
     stamps, vals = weekly(3, 12)

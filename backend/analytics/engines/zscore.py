@@ -96,8 +96,11 @@ after its sixth restart.
 its profile, the expectation comes from the weekend days instead: their
 median with three or more; with two, the median of those two and the
 every-day expectation; with one, the median of it, the every-day expectation
-and the local line. A metric whose weekends run lower (or higher) than its
-weekdays alarms on its first weekend, which nothing has shown yet, and not on
+and the local line (each of those one or two days despiked across its
+neighbouring slots first, as the every-day profile's first days are: a
+spike on the first Saturday is no expectation for the first Sunday). A
+metric whose weekends run lower (or higher) than its weekdays alarms on its
+first weekend, which nothing has shown yet, and not on
 the next ones; a weekend that breaks the weekend's own cycle is still found.
 On the first weekend day (its slot has only weekdays in its profile) the
 cycle's scale learns the day's departure from the weekdays as it goes, so a
@@ -137,7 +140,8 @@ days *of the same kind* once it has three or more. On a weekday whose slot
 has one or two days, all of them weekdays, the point's own expectation (made
 of those days, as above) stands in. On a weekend day with one or two weekend
 days (the first Sunday), their mean does, but only as far as the point's own
-expectation (their vote with the weekdays and the local line) agrees: if the
+expectation (their vote with the weekdays and the local line, from the days
+as they were, not despiked) agrees: if the
 two departures differ in sign the point adds nothing, else the smaller
 counts, so a Saturday that was itself odd leaves no echo; and it is weighted
 by ``1 / sqrt(1 + 1/m)`` for ``m`` days, whose noise it carries. The first
@@ -1047,9 +1051,16 @@ class ZScoreScorer(PointScorer):
                     if cu >= 3:
                         e = p_med[u]
                     else:
+                        # Its one or two days despiked across neighbouring slots, as the every-day
+                        # profile's first days are (_early): a spike on the first Saturday is no
+                        # expectation for the first Sunday. The sustained channel's check on a
+                        # weekend day (own, below) reads the days as they were: a departure that
+                        # lasts is what it lets through, and one point of a spike is not one.
                         at = u * k
                         a = p_vals[at + (cu - 1) % k]
-                        e = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
+                        own = _median3(a, p_vals[at + (cu - 2) % k], e) if cu == 2 else _median3(a, e, line)
+                        a, b = self._early_kind(s, day, cu, kind)
+                        e = _median3(a, b, e) if cu == 2 else _median3(a, e, line)
                 ec = e  # (the cycle's expectation: the band's, for every channel)
                 if e - e == 0.0:  # finite (not nan): the cycle has a say
                     r = v - e
@@ -1131,8 +1142,7 @@ class ZScoreScorer(PointScorer):
                     # (None of its kind; a weekday slot whose days are not all weekdays; or a weekend
                     # slot with no weekday beside its days, as on a series that began on a weekend.)
                     e = _NAN
-                elif cu != c:  # (a weekend day)
-                    own = e
+                elif cu != c:  # (a weekend day; own, its raw days' expectation, was set above)
                     at = u * k
                     e = p_vals[at + (cu - 1) % k]
                     if cu == 2:
@@ -1347,6 +1357,41 @@ class ZScoreScorer(PointScorer):
             right = p_vals[hi * k + (c_hi - 2) % k] if c_hi >= 2 else _NAN
         b = _median3(left, mid, right)
         return max(min(a, b), min(max(a, b), line))
+
+    def _early_kind(self, s: int, day: int, count: int, kind: int) -> tuple[float, float]:
+        """Slot ``s``'s latest and second latest days (``count`` of 1 or 2) among weekdays (``kind`` 1) or
+        weekend days (2), each despiked across its neighbouring slots (nan: no second day).
+
+        As :meth:`_despiked` does for every day (each day of the kind the median of it and its two
+        neighbouring slots on that day, from their days of the kind as :meth:`_latest` reads them).
+        """
+        slots, k, off = self._slots, self.season_days, kind * self._slots
+        p_day, p_acc, p_n, p_count, p_vals = (
+            self._prof_day,
+            self._prof_acc,
+            self._prof_n,
+            self._prof_count,
+            self._prof_vals,
+        )
+        weekend = kind == 2
+        out = [_NAN, _NAN]
+        # Each neighbour's days of the kind, latest first: a day still in its accumulator (not reached
+        # today, and of the kind) comes before those in its ring (as in _latest).
+        sides: list[list[float]] = []
+        for n in ((s - 1) % slots, (s + 1) % slots):
+            c = p_count[n + off]
+            at = (n + off) * k
+            ring = [p_vals[at + (c - 1 - j) % k] for j in range(min(c, 2))]
+            if p_day[n] != day and p_n[n] and self._weekend(p_day[n], n) == weekend:
+                ring.insert(0, p_acc[n] / p_n[n])
+            sides.append(ring)
+        at = (s + off) * k
+        for back in range(count):
+            mid = p_vals[at + (count - 1 - back) % k]
+            left = sides[0][back] if back < len(sides[0]) else _NAN
+            right = sides[1][back] if back < len(sides[1]) else _NAN
+            out[back] = _median3(left, mid, right)
+        return out[0], out[1]
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
