@@ -89,10 +89,22 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   alarm runs on that day (per series), and how many of two spikes on the
   last two days, 15 noise sd each (10 on the replica count), are found (none
   on the sawtooth).
+- **traffic**: request rates with a deep night trough, 10 series per kind
+  and step (1-minute steps over 7 days, 5-minute over 14, from a Monday):
+  a daily cosine from ``trough`` of the peak at midnight UTC to the peak
+  (10 to 10,000) at noon, weekends at 60% of the weekdays' swing, and noise
+  that grows with the level: 2-5% of it (*mult*) or its square root (a
+  Poisson count, *poisson*, the level at least 20). It prints the
+  false-alarm episodes per series-day on days 0-2 and from day 3 (episodes
+  holding a spike not counted) and how many spikes of 15 times the noise
+  there are found, at 03:00-04:00 (low, quiet noise) and at 12:00-13:00 (the
+  peak, loud noise), on the last two days (a weekend). ``--traffic-set
+  tune`` is seeds 0-9 (where a spike's echo on the first Sunday was found,
+  BENCHMARKS.md, "A first Saturday's spike"), ``holdout`` 10-19.
 
 Usage::
 
-    python benchmarks/bench_audit.py          # all ten: zscore, sets 7-9, drift, ..., flaps, steps
+    python benchmarks/bench_audit.py          # every part: zscore, sets 7-9, drift, ..., shapes, traffic
     python benchmarks/bench_audit.py --engine combined --part drift --spike-sd 15
     python benchmarks/bench_audit.py --part growth --growth-set holdout
     python benchmarks/bench_audit.py --part counts --rates 0.02,0.2,1 --burst 10
@@ -101,6 +113,7 @@ Usage::
     python benchmarks/bench_audit.py --part flaps --flap-set holdout
     python benchmarks/bench_audit.py --part steps --engine combined
     python benchmarks/bench_audit.py --part flaps --config transform=log   # any engine setting
+    python benchmarks/bench_audit.py --part traffic --traffic-set holdout
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -671,8 +684,70 @@ def shapes(engine_name: str) -> None:
         )
 
 
+TRAFFIC = (("mult", 0.1), ("mult", 0.4), ("poisson", 0.1), ("poisson", 0.4))
+TRAFFIC_SETS = {"tune": 0, "holdout": 10}  # first seed of 10 series per kind and step
+
+
+def traffic_series(seed: int, noise: str, trough: float, step: int) -> tuple[MetricSeries, list[int]]:
+    """A request rate (module docstring, ``traffic``). Returns the series and its spikes' indices, at
+    03:00-04:00 (the trough's side) and 12:00-13:00 (the peak) of its last two days."""
+    rng = random.Random(seed * 7919 + 17)
+    days = 7 if step == 1 else 14
+    per_day = 1440 // step
+    peak = 10 ** rng.uniform(1.0, 4.0)
+    fraction = rng.uniform(0.02, 0.05)
+    values, sds = [], []
+    for i in range(days * per_day):
+        day, minute = divmod(i * step, 1440)
+        weekend = 0.6 if day % 7 >= 5 else 1.0
+        cycle = 0.5 * (1.0 - math.cos(2 * math.pi * minute / 1440))  # 0 at midnight, 1 at noon
+        mean = peak * (trough + (1.0 - trough) * weekend * cycle)
+        if noise == "poisson":
+            mean = max(mean, 20.0)
+        sd = fraction * mean if noise == "mult" else math.sqrt(mean)
+        values.append(mean + rng.gauss(0.0, sd))
+        sds.append(sd)
+    spikes = []
+    for day in (days - 2, days - 1):
+        for hour in (3, 12):
+            k = day * per_day + (hour * 60 + rng.randrange(60)) // step
+            values[k] += 15.0 * sds[k]
+            spikes.append(k)
+    stamps = [MONDAY + timedelta(minutes=step * i) for i in range(len(values))]
+    return MetricSeries("audit", "c", f"n-{seed}", "m", stamps, values), spikes
+
+
+def traffic(engine_name: str, which: str) -> None:
+    engine = make_engine(engine_name)
+    first = TRAFFIC_SETS[which]
+    for noise, trough in TRAFFIC:
+        for step in (1, 5):
+            early = later = 0
+            found = [0, 0]  # the trough's side, the peak
+            later_days = 0
+            for seed in range(first, first + 10):
+                series, at = traffic_series(seed, noise, trough, step)
+                results = engine.detect(series)
+                stamps = series.timestamps
+                hits = [r for r in results if r.is_anomalous]
+                for j, i in enumerate(at):
+                    found[j % 2] += covered(hits, stamps[i])
+                settled = stamps[0] + timedelta(days=3)
+                for r in false_alarms(results, *(stamps[i] for i in at)):
+                    if r.window_start < settled:
+                        early += 1
+                    else:
+                        later += 1
+                later_days += (len(stamps) * step) // 1440 - 3
+            print(
+                f"traffic, {noise} noise, trough {trough:.0%} of the peak, {step}-minute steps: false-alarm "
+                f"episodes per series-day, days 0-2 {early / 30:.3f}, from day 3 {later / later_days:.3f}; "
+                f"spikes found at 03:00-04:00 {found[0]} of 20, at 12:00-13:00 {found[1]} of 20"
+            )
+
+
 PARTS = ("all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps", "gaps")
-PARTS += ("shapes",)
+PARTS += ("shapes", "traffic")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -690,6 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--growth-set", choices=sorted(GROWTH_SETS), default="tune")
     parser.add_argument("--job-set", choices=sorted(JOB_SETS), default="tune")
     parser.add_argument("--flap-set", choices=sorted(FLAP_SETS), default="tune")
+    parser.add_argument("--traffic-set", choices=sorted(TRAFFIC_SETS), default="tune")
     parser.add_argument("--flap-days", type=int, default=FLAP_DAYS, help="days per flap series (at least 4)")
     parser.add_argument("--rates", default="0.02,0.2,1", help="count rates a minute (comma-separated)")
     parser.add_argument("--burst", type=float, default=10.0, help="extra events a minute in the burst")
@@ -724,6 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         gaps(args.engine)
     if args.part in ("all", "shapes"):
         shapes(args.engine)
+    if args.part in ("all", "traffic"):
+        traffic(args.engine, args.traffic_set)
     return 0
 
 

@@ -159,3 +159,29 @@ def test_shape_series_hold_what_they_say() -> None:
             assert abs(statistics.mean(monday) - statistics.mean(sunday)) < 2.0
             week_before = v[event - 7 * per_day : event - 6 * per_day]
             assert statistics.mean(week_before) - statistics.mean(monday) > 5.0
+
+
+def test_traffic_series_have_their_trough_noise_and_spikes() -> None:
+    """A request rate: its trough at midnight at the share asked of the noon peak, noise growing with the
+    level (so the peak's is louder), and four spikes of 15 times the local noise on the last two days."""
+    make = load_benchmark("bench_audit").traffic_series
+    for noise, trough in (("mult", 0.1), ("poisson", 0.4)):
+        for step in (1, 5):
+            series, spikes = make(3, noise, trough, step)
+            assert series.values == make(3, noise, trough, step)[0].values  # deterministic
+            per_day = 1440 // step
+            assert len(series) == (7 if step == 1 else 14) * per_day
+            assert series.timestamps[1] - series.timestamps[0] == timedelta(minutes=step)
+            v = series.values
+            day = 2 * per_day  # a Wednesday, clear of the spikes
+            night = v[day : day + 30 // step]
+            noon = v[day + per_day // 2 - 15 // step : day + per_day // 2 + 15 // step]
+            ratio = statistics.mean(night) / statistics.mean(noon)
+            assert abs(ratio - trough) < 0.1 or (noise == "poisson" and statistics.mean(night) <= 25.0)
+            assert statistics.pstdev(noon) > statistics.pstdev(night)
+            assert len(spikes) == 4 and all(i >= len(series) - 2 * per_day for i in spikes)
+            hours = [series.timestamps[i].hour for i in spikes]
+            assert hours == [3, 12, 3, 12]
+            for i in spikes:
+                neighbours = [*v[i - 3 : i], *v[i + 1 : i + 4]]
+                assert v[i] > max(neighbours)
