@@ -84,7 +84,9 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   sine with a deploy's lasting shift of 10 noise sd on day 3
   (*deploy-shift*); at 5-minute steps over 21 days with weekends at 60%,
   noise three times as large from day 15 (*noisier*), and a Monday that
-  looks like a Sunday on day 14 (*holiday*). It prints the false-alarm
+  looks like a Sunday on day 14 (*holiday*); the daily sine with an incident
+  of 10 noise sd for 2-8 hours on the series' first day, its only day of
+  history for the next (*first-day-incident*). It prints the false-alarm
   episodes per series-day (not merged) away from the event's first day, the
   alarm runs on that day (per series), and how many of two spikes on the
   last two days, 15 noise sd each (10 on the replica count), are found (none
@@ -598,7 +600,7 @@ def gaps(engine_name: str) -> None:
         )
 
 
-SHAPES = ("sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday")
+SHAPES = ("sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday", "first-day-incident")
 
 
 def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | None]:
@@ -632,15 +634,19 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
     else:
         # A daily sine (+-20% of 100, at 5-minute steps +-30% with weekends at 60%), noise 2, and:
         # a deploy's lasting shift of +20 on day 3; noise three times as large from day 15 10:00;
-        # a holiday on day 14 (a Monday that looks like a Sunday).
+        # a holiday on day 14 (a Monday that looks like a Sunday); an incident of +20 for 2-8 hours
+        # from 06:00-14:00 on the series' first day.
         noise, values = 2.0, []
         starts = {"deploy-shift": 3 * 1440 + rng.randrange(1440), "noisier": 15 * per_day + 120}
-        event = starts.get(kind, 14 * per_day)
+        event, end = starts.get(kind, 14 * per_day), n
+        if kind == "first-day-incident":
+            event = rng.randrange(6 * 60, 14 * 60)
+            end = event + rng.randrange(2 * 60, 8 * 60)
         for i in range(n):
             day, minute = divmod(i * step, 1440)
             phase = 2 * math.pi * minute / 1440 - math.pi / 2
             if step == 1:
-                shift = 20.0 if i >= event else 0.0
+                shift = 20.0 if event <= i < end else 0.0
                 values.append(100.0 * (1 + 0.2 * math.sin(phase)) + rng.gauss(0.0, noise) + shift)
                 continue
             f = 0.6 if day % 7 >= 5 or (kind == "holiday" and day == 14) else 1.0
@@ -660,7 +666,7 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
 def shapes(engine_name: str) -> None:
     engine = make_engine(engine_name)
     for kind in SHAPES:
-        other = on_event = found = spikes = 0
+        other = on_event = found = spikes = echoes = 0
         series_days = 0.0
         for seed in range(10):
             series, at, event = shape_series(seed, kind)
@@ -670,8 +676,15 @@ def shapes(engine_name: str) -> None:
             spikes += len(at)
             day = timedelta(days=1)
             begin = stamps[event] if event is not None else None
+            # An incident's echo: an alarm the day after it, from 30 minutes before its time of day to
+            # 30 minutes after the longest incident's end.
+            again = begin + day - timedelta(minutes=30) if begin is not None else None
             for r in false_alarms(results, *(stamps[i] for i in at)):
-                if begin is not None and r.window_end >= begin and r.window_start < begin + day:
+                if kind == "first-day-incident" and again is not None and (
+                    r.window_end >= again and r.window_start < again + timedelta(hours=9)
+                ):
+                    echoes += 1
+                elif begin is not None and r.window_end >= begin and r.window_start < begin + day:
                     on_event += 1
                 else:
                     other += 1
@@ -680,6 +693,8 @@ def shapes(engine_name: str) -> None:
             f"shapes, {kind}: false-alarm episodes per series-day {other / series_days:.3f}"
             + (f"; alarm runs on the event's first day, per series {on_event / 10:.1f}" if kind not in (
                 "sawtooth", "replicas") else "")
+            + (f"; alarm runs the day after at its time of day, per series {echoes / 10:.1f}"
+               if kind == "first-day-incident" else "")
             + (f"; spikes found {found} of {spikes}" if spikes else "")
         )
 
@@ -746,8 +761,10 @@ def traffic(engine_name: str, which: str) -> None:
             )
 
 
-PARTS = ("all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps", "gaps")
-PARTS += ("shapes", "traffic")
+PARTS = (
+    "all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps", "gaps",
+    "shapes", "traffic",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 from datetime import datetime, timedelta, timezone
@@ -134,7 +135,7 @@ def test_gap_series_sample_the_same_day_as_they_say() -> None:
 def test_shape_series_hold_what_they_say() -> None:
     """Each kind of metric: its length and step, its event where it says, and spikes on its last two days."""
     make = load_benchmark("bench_audit").shape_series
-    for kind in ("sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday"):
+    for kind in load_benchmark("bench_audit").SHAPES:
         series, spikes, event = make(2, kind)
         assert series.values == make(2, kind)[0].values  # deterministic
         step = 5 if kind in ("noisier", "holiday") else 1
@@ -153,6 +154,13 @@ def test_shape_series_hold_what_they_say() -> None:
             assert event is not None
             after, day_before = v[event : event + 60], v[event - 1440 : event - 1380]
             assert statistics.mean(after) - statistics.mean(day_before) > 15.0
+        elif kind == "first-day-incident":  # +20 for 2-8 hours from 06:00-14:00 on day 0, then gone
+            assert event is not None and 360 <= event < 840
+            during, day_after = v[event : event + 120], v[event + 1440 : event + 1560]
+            day_before_shape = [100.0 * (1 + 0.2 * math.sin(2 * math.pi * (i % 1440) / 1440 - math.pi / 2))
+                                for i in range(event, event + 120)]
+            assert statistics.mean(during) - statistics.mean(day_before_shape) > 15.0
+            assert abs(statistics.mean(day_after) - statistics.mean(day_before_shape)) < 2.0
         elif kind == "holiday":
             assert event == 14 * per_day  # a Monday: as low as the Sunday before it
             monday, sunday = v[event : event + per_day], v[event - per_day : event]
