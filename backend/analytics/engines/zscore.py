@@ -1317,19 +1317,18 @@ class ZScoreScorer(PointScorer):
             self._state = (*self._state[:12], _NAN, *self._state[13:])
         return _NAN
 
+    def _profile(self) -> tuple[array[int], array[float], array[int], array[int], array[float]]:
+        """The profile's slots: the day each was last reached, its accumulator and point count for that
+        day, its count of finished days and its ring of their values."""
+        return self._prof_day, self._prof_acc, self._prof_n, self._prof_count, self._prof_vals
+
     def _early(self, s: int, day: int, count: int, line: float) -> float:
         """:meth:`_expected` of every-day slot ``s`` (reached today) with ``count`` of 1 or 2 finished days.
 
         :meth:`_despiked` and :meth:`_past` unrolled: the same values, in the same order.
         """
         slots, k = self._slots, self.season_days
-        p_day, p_acc, p_n, p_count, p_vals = (
-            self._prof_day,
-            self._prof_acc,
-            self._prof_n,
-            self._prof_count,
-            self._prof_vals,
-        )
+        p_day, p_acc, p_n, p_count, p_vals = self._profile()
         lo, hi = (s - 1) % slots, (s + 1) % slots
         # Slot s was reached today: its latest finished days are in the ring.
         mid = p_vals[s * k + (count - 1) % k]
@@ -1366,13 +1365,7 @@ class ZScoreScorer(PointScorer):
         neighbouring slots on that day, from their days of the kind as :meth:`_latest` reads them).
         """
         slots, k, off = self._slots, self.season_days, kind * self._slots
-        p_day, p_acc, p_n, p_count, p_vals = (
-            self._prof_day,
-            self._prof_acc,
-            self._prof_n,
-            self._prof_count,
-            self._prof_vals,
-        )
+        p_day, p_acc, p_n, p_count, p_vals = self._profile()
         weekend = kind == 2
         out = [_NAN, _NAN]
         # Each neighbour's days of the kind, latest first: a day still in its accumulator (not reached
