@@ -94,6 +94,7 @@ class ReferenceZScoreScorer(PointScorer):
         "_ring",
         "_ring_sum",
         "_scale",
+        "_scale_seen",
         "_slot_us",
         "_slots",
         "_stamps",
@@ -161,6 +162,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._resid_src: tuple[int, int, int] = (0, 0, 0)
         self._resid_seen = 0
         self._cycle_seen = 0  # residuals the cycle model has had so far
+        self._scale_seen = 0  # blocks the level scales have had (see _start)
         self._sustained_seen = 0  # block means the sustained channel has had so far
         # It speaks from 8 of them and a day after the first (the time of the first; -1: none yet).
         self._sustained_from = -1
@@ -286,6 +288,9 @@ class ReferenceZScoreScorer(PointScorer):
         # integer counts) does not make every small departure infinitely unlikely.
         moves = sorted(abs(b - a) for a, b in itertools.pairwise(xs) if a != b)
         self._resolution = moves[len(moves) // 10] * 0.5 if moves else 0.0
+        # A warm-up that did not move taught the level scales nothing: a running mean of the first
+        # blocks that move, then alpha.
+        self._scale_seen = self.scale_points if moves else 0
         self._level_buf = xs[-self.level_points :]
         self._read_zone(stamps[-1])
         for v, u in zip(xs, stamps, strict=True):
@@ -540,13 +545,20 @@ class ReferenceZScoreScorer(PointScorer):
         self._tail_q = min(2.0 * _Q99, max(_Q99, q))
         alpha = _BLOCK / self.scale_points
         scale = self._scale
-        scale[0] += alpha * (sum_level / _BLOCK - scale[0])
-        scale[1] += alpha * (sum_trend / _BLOCK - scale[1])
+        # A block in which the series did not move (its points and the one before, all equal)
+        # teaches no scale.
+        recent = self._level_buf[-_BLOCK - 1 :]
+        moved = len(recent) <= _BLOCK or len(set(recent)) > 1
+        if moved:
+            rate = max(alpha, 1.0 / (self._scale_seen + 1))
+            scale[0] += rate * (sum_level / _BLOCK - scale[0])
+            scale[1] += rate * (sum_trend / _BLOCK - scale[1])
+            self._scale_seen += 1
         # An incident block (most points more than 4 scales from the cycle) is kept out of the
         # cycle's scale for up to incident_points points in a row.
         incident = n_far * 2 > n_cycle
         # The drift model's scale skips the same incidents; its residuals keep their latest level_points.
-        if n_drift and not (incident and self._held * _BLOCK < self.incident_points):
+        if n_drift and not (incident and self._held * _BLOCK < self.incident_points) and moved:
             weight = int(n_drift)
             scale[5] = _fold(scale[5], sum_drift / weight, self._resid_seen, weight, alpha * weight / _BLOCK)
             self._resid_seen += weight
@@ -558,14 +570,16 @@ class ReferenceZScoreScorer(PointScorer):
         elif n_cycle:
             if not incident:
                 self._held = 0
-            weight = int(n_cycle)
-            scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, alpha * weight / _BLOCK)
-            self._cycle_seen += weight
+            if moved:
+                weight = int(n_cycle)
+                rate = alpha * weight / _BLOCK
+                scale[2] = _fold(scale[2], sum_cycle / weight, self._cycle_seen, weight, rate)
+                self._cycle_seen += weight
         # Exact again: no rounding drift over a long stream (residuals near the float limit can
         # overflow an exact sum: then the running sum stays).
         with contextlib.suppress(OverflowError):
             self._ring_sum = math.fsum(self._ring)
-        if n_typed == _BLOCK:  # a whole block compared with days of its kind: one sample of the mean
+        if n_typed == _BLOCK and moved:  # a whole block compared with days of its kind: one sample
             mean = abs(self._ring_sum) / _BLOCK
             if self._sustained_seen:
                 mean = min(mean, _CLIP * scale[3])
@@ -579,7 +593,7 @@ class ReferenceZScoreScorer(PointScorer):
             self._long_sum = math.fsum(self._long)
         self._long_base = (self._long_base + _BLOCK) % _LONG
         self._long_run = self._long_run + 1 if n_typed == _BLOCK else 0
-        if self._long_run * _BLOCK >= _LONG:
+        if self._long_run * _BLOCK >= _LONG and moved:
             mean = abs(self._long_sum) / _LONG
             if self._long_seen:
                 mean = min(mean, _CLIP * scale[4])

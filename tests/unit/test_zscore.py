@@ -1241,3 +1241,29 @@ def test_a_scorer_pickled_before_the_transform_resumes_without_one() -> None:
     resumed = pickle.loads(pickle.dumps(logged))
     assert resumed.transform == "log"
     assert resumed.update_many(vals[300:], us[300:]) == logged.update_many(vals[300:], us[300:])
+
+
+def test_a_metric_at_exactly_zero_all_night_is_quiet_by_day() -> None:
+    """A metric busy from 07:00 to 20:00 (a half sine up to 100, noise sd 3) and exactly 0 outside.
+
+    A block that does not move teaches no scale, so a night of zeros does not
+    wear the scales down and the busy hours are judged on their own noise:
+    from the third day on nothing alarms but a spike of 15 sd, which is
+    found (before this rule: 38 alarming windows there on the first seed).
+    """
+    quiet_from = T0 + timedelta(days=2)
+    for seed in range(4):
+        rng = random.Random(seed)
+        values = []
+        for i in range(5 * 1440):
+            minute = i % 1440
+            busy = 100.0 * math.sin(math.pi * (minute - 420) / 780) + rng.gauss(0.0, 3.0)
+            values.append(max(0.0, busy) if 420 <= minute < 1200 else 0.0)
+        spike = 4 * 1440 + 600 + 37 * seed
+        values[spike] += 45.0
+        series = make(values)
+        hits = flagged(ZScoreEngine(classify=False).detect(series))
+        at = series.timestamps[spike]
+        assert any(r.window_start <= at <= r.window_end for r in hits)
+        later = [r for r in hits if r.window_start >= quiet_from]
+        assert [r for r in later if not r.window_start <= at <= r.window_end] == []

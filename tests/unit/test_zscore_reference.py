@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import random
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -266,3 +267,21 @@ def test_fast_scorer_equals_reference_on_periodic_jobs(kind: str) -> None:
     values, stamps = series.values.tolist(), series.epoch_us.tolist()
     assert_same(values, stamps, [1, 15, 100, 16])
     assert_same(values, stamps, [300], utc_offset_minutes=-480)
+
+
+def test_fast_scorer_equals_reference_where_the_series_holds_still() -> None:
+    """Series with stretches that do not move at all, which teach no scale: a metric at exactly 0 every
+    night (from a midnight start, so the warm-up is still too, and from a noon start) and CPU pinned at
+    exactly 100 for hours (bench_audit's *saturated*): the same scores, whole and chunked."""
+    rng = random.Random(5)
+    for step, start in ((60, 0), (300, 0), (60, 12 * 3600)):
+        stamps = [T0_US + (start + i * step) * SECOND for i in range(3 * 86_400 // step)]
+        values = []
+        for t in stamps:
+            minute = (t // SECOND // 60) % 1440
+            busy = 420 <= minute < 1200
+            day = 100.0 * math.sin(math.pi * (minute - 420) / 780) + rng.gauss(0.0, 3.0)
+            values.append(max(0.0, day) if busy else 0.0)
+        assert_same(values, stamps, [1, 15, 100, 16])
+    series, _, _ = load_benchmark("bench_audit").shape_series(3, "saturated")
+    assert_same(series.values.tolist(), series.epoch_us.tolist(), [300, 17])
