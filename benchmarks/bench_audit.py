@@ -86,7 +86,10 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   noise three times as large from day 15 (*noisier*), and a Monday that
   looks like a Sunday on day 14 (*holiday*); the daily sine with an incident
   of 10 noise sd for 2-8 hours on the series' first day, its only day of
-  history for the next (*first-day-incident*). It prints the false-alarm
+  history for the next (*first-day-incident*); a metric busy from 07:00 to
+  20:00 (a half sine up to 100, noise 3) and exactly 0 the rest of the day,
+  from midnight (*zero-nights*: its warm-up does not move either). It
+  prints the false-alarm
   episodes per series-day (not merged) away from the event's first day, the
   alarm runs on that day (per series), and how many of two spikes on the
   last two days, 15 noise sd each (10 on the replica count), are found (none
@@ -600,7 +603,10 @@ def gaps(engine_name: str) -> None:
         )
 
 
-SHAPES = ("sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday", "first-day-incident")
+SHAPES = (
+    "sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday",
+    "first-day-incident", "zero-nights",
+)
 
 
 def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | None]:
@@ -624,6 +630,13 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
         event, pinned = 2 * 1440 + rng.randrange(1440), rng.randint(60, 240)
         values[event : event + pinned] = [100.0] * pinned
         spike = 30.0
+    elif kind == "zero-nights":  # busy 07:00-20:00 (a half sine up to 100, noise 3), exactly 0 outside
+        values = []
+        for i in range(n):
+            minute = i % 1440
+            busy = 100.0 * math.sin(math.pi * (minute - 420) / 780) + rng.gauss(0.0, 3.0)
+            values.append(max(0.0, busy) if 420 <= minute < 1200 else 0.0)
+        spike = 45.0
     elif kind == "replicas":  # a replica count: 12, up or down by one about three times a day
         level, values = 12, []
         for _ in range(n):
@@ -654,9 +667,10 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
             values.append(100.0 * (1 + 0.3 * f * math.sin(phase)) * (0.8 + 0.2 * f) + rng.gauss(0.0, sd))
         spike = 90.0 if kind == "noisier" else 30.0  # (15 noise sd)
     spikes = []
-    if spike:  # two spikes in the last two days, clear of the event's day
+    if spike:  # two spikes in the last two days, clear of the event's day (zero-nights: busy hours)
         for day in (days - 2, days - 1):
-            k = day * per_day + rng.randrange(per_day)
+            at = rng.randrange(540, 1080) if kind == "zero-nights" else rng.randrange(per_day)
+            k = day * per_day + at
             values[k] += spike
             spikes.append(k)
     stamps = [MONDAY + timedelta(minutes=step * i) for i in range(n)]
@@ -666,7 +680,7 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
 def shapes(engine_name: str) -> None:
     engine = make_engine(engine_name)
     for kind in SHAPES:
-        other = on_event = found = spikes = echoes = 0
+        other = on_event = found = spikes = echoes = first = 0
         series_days = 0.0
         for seed in range(10):
             series, at, event = shape_series(seed, kind)
@@ -688,11 +702,13 @@ def shapes(engine_name: str) -> None:
                     on_event += 1
                 else:
                     other += 1
+                    first += r.window_start < stamps[0] + day
             series_days += (stamps[-1] - stamps[0]) / day - (event is not None)
         print(
             f"shapes, {kind}: false-alarm episodes per series-day {other / series_days:.3f}"
             + (f"; alarm runs on the event's first day, per series {on_event / 10:.1f}" if kind not in (
-                "sawtooth", "replicas") else "")
+                "sawtooth", "replicas", "zero-nights") else "")
+            + (f" ({first / 10:.1f} per series on the first day)" if kind == "zero-nights" else "")
             + (f"; alarm runs the day after at its time of day, per series {echoes / 10:.1f}"
                if kind == "first-day-incident" else "")
             + (f"; spikes found {found} of {spikes}" if spikes else "")
