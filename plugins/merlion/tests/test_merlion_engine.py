@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -163,3 +168,27 @@ def test_registered_through_entry_points() -> None:
     assert registry.get("merlion") is MerlionEngine
     engine = registry.create("merlion_causal", model="isolation_forest", train_points=64)
     assert isinstance(engine, MerlionCausalEngine)
+
+
+def test_the_forests_jvm_does_not_outlive_the_process() -> None:
+    """``model="default"`` runs Merlion's random cut forest in a JVM (py4j, launched without
+    ``die_on_exit``); the plugin shuts it down when the Python process exits, so no JVM is left
+    running after a process that used the ensemble (one was, after every CI run)."""
+    child = textwrap.dedent(
+        """
+        from backend.analytics.testing import make_test_series
+        from backend_analytics_merlion import MerlionEngine
+        from merlion.models.anomaly.random_cut_forest import JVMSingleton
+
+        MerlionEngine(model="default").detect(make_test_series(200))
+        print(JVMSingleton._gateway.java_process.pid)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=300, check=True
+    )
+    pid = int(done.stdout.split()[-1])
+    deadline = time.monotonic() + 20.0
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists(), f"the JVM (pid {pid}) outlived the process that started it"
