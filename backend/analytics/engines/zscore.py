@@ -1438,8 +1438,11 @@ class ZScoreScorer(PointScorer):
         # equal: a metric at exactly 0 all night, a gauge that holds, CPU pinned at 100) teaches no
         # scale: residuals of exactly 0 say nothing of the noise the series has when it moves, and
         # a night of them would leave the day judged on a scale worn down to nothing.
-        recent = self._level_buf[-_BLOCK - 1 :]
-        moved = len(recent) <= _BLOCK or max(recent) != min(recent)
+        buf = self._level_buf
+        moved = len(buf) <= _BLOCK or buf[-1] != buf[-_BLOCK - 1]  # (the block's ends: they differ in most)
+        if not moved:
+            recent = buf[-_BLOCK - 1 :]
+            moved = max(recent) != min(recent)
         if moved:
             rate = max(alpha, 1.0 / (self._scale_seen + 1))  # (alpha once a block has been seen: _start)
             scale[0] += rate * (sum_level / _BLOCK - scale[0])
