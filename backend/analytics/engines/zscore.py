@@ -1380,29 +1380,36 @@ class ZScoreScorer(PointScorer):
         weekend days (2), each despiked across its neighbouring slots (nan: no second day).
 
         As :meth:`_despiked` does for every day (each day of the kind the median of it and its two
-        neighbouring slots on that day, from their days of the kind as :meth:`_latest` reads them).
+        neighbouring slots on that day, from their days of the kind as :meth:`_latest` reads them),
+        unrolled: it runs at every point of a weekend's first days.
         """
         slots, k, off = self._slots, self.season_days, kind * self._slots
         p_day, p_acc, p_n, p_count, p_vals = self._profile()
-        weekend = kind == 2
-        out = [_NAN, _NAN]
-        # Each neighbour's days of the kind, latest first: a day still in its accumulator (not reached
-        # today, and of the kind) comes before those in its ring (as in _latest).
-        sides: list[list[float]] = []
-        for n in ((s - 1) % slots, (s + 1) % slots):
-            c = p_count[n + off]
-            at = (n + off) * k
-            ring = [p_vals[at + (c - 1 - j) % k] for j in range(min(c, 2))]
-            if p_day[n] != day and p_n[n] and self._weekend(p_day[n], n) == weekend:
-                ring.insert(0, p_acc[n] / p_n[n])
-            sides.append(ring)
+        slot_us, weekend = self._slot_us, kind == 2
+        monday = self._off_us + 3 * _DAY_US  # (a day's number from it, modulo 7: 5 and 6 are a weekend)
+        # Each neighbour's latest two days of the kind: a day still in its accumulator (not reached
+        # today, and of the kind: _weekend inlined) comes before those in its ring (as in _latest).
+        n = (s - 1) % slots
+        c = p_count[n + off]
+        at = (n + off) * k
+        l1 = p_vals[at + (c - 1) % k] if c >= 1 else _NAN
+        l2 = p_vals[at + (c - 2) % k] if c >= 2 else _NAN
+        d = p_day[n]
+        if d != day and p_n[n] and ((d * _DAY_US + n * slot_us + monday) // _DAY_US % 7 >= 5) == weekend:
+            l1, l2 = p_acc[n] / p_n[n], l1
+        n = (s + 1) % slots
+        c = p_count[n + off]
+        at = (n + off) * k
+        r1 = p_vals[at + (c - 1) % k] if c >= 1 else _NAN
+        r2 = p_vals[at + (c - 2) % k] if c >= 2 else _NAN
+        d = p_day[n]
+        if d != day and p_n[n] and ((d * _DAY_US + n * slot_us + monday) // _DAY_US % 7 >= 5) == weekend:
+            r1, r2 = p_acc[n] / p_n[n], r1
         at = (s + off) * k
-        for back in range(count):
-            mid = p_vals[at + (count - 1 - back) % k]
-            left = sides[0][back] if back < len(sides[0]) else _NAN
-            right = sides[1][back] if back < len(sides[1]) else _NAN
-            out[back] = _median3(left, mid, right)
-        return out[0], out[1]
+        a = _median3(l1, p_vals[at + (count - 1) % k], r1)
+        if count < 2:
+            return a, _NAN
+        return a, _median3(l2, p_vals[at + (count - 2) % k], r2)
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
