@@ -1381,35 +1381,31 @@ class ZScoreScorer(PointScorer):
 
         As :meth:`_despiked` does for every day (each day of the kind the median of it and its two
         neighbouring slots on that day, from their days of the kind as :meth:`_latest` reads them),
-        unrolled: it runs at every point of a weekend's first days.
+        without its lists: it runs at every point of a weekend's first days.
         """
-        slots, k, off = self._slots, self.season_days, kind * self._slots
-        p_day, p_acc, p_n, p_count, p_vals = self._profile()
-        slot_us, weekend = self._slot_us, kind == 2
-        monday = self._off_us + 3 * _DAY_US  # (a day's number from it, modulo 7: 5 and 6 are a weekend)
-        # Each neighbour's latest two days of the kind: a day still in its accumulator (not reached
-        # today, and of the kind: _weekend inlined) comes before those in its ring (as in _latest).
-        n = (s - 1) % slots
-        c = p_count[n + off]
-        at = (n + off) * k
-        l1 = p_vals[at + (c - 1) % k] if c >= 1 else _NAN
-        l2 = p_vals[at + (c - 2) % k] if c >= 2 else _NAN
-        d = p_day[n]
-        if d != day and p_n[n] and ((d * _DAY_US + n * slot_us + monday) // _DAY_US % 7 >= 5) == weekend:
-            l1, l2 = p_acc[n] / p_n[n], l1
-        n = (s + 1) % slots
-        c = p_count[n + off]
-        at = (n + off) * k
-        r1 = p_vals[at + (c - 1) % k] if c >= 1 else _NAN
-        r2 = p_vals[at + (c - 2) % k] if c >= 2 else _NAN
-        d = p_day[n]
-        if d != day and p_n[n] and ((d * _DAY_US + n * slot_us + monday) // _DAY_US % 7 >= 5) == weekend:
-            r1, r2 = p_acc[n] / p_n[n], r1
-        at = (s + off) * k
+        slots, k = self._slots, self.season_days
+        l1, l2 = self._kind_days((s - 1) % slots, day, kind)
+        r1, r2 = self._kind_days((s + 1) % slots, day, kind)
+        p_vals, at = self._prof_vals, (s + kind * slots) * k
         a = _median3(l1, p_vals[at + (count - 1) % k], r1)
         if count < 2:
             return a, _NAN
         return a, _median3(l2, p_vals[at + (count - 2) % k], r2)
+
+    def _kind_days(self, n: int, day: int, kind: int) -> tuple[float, float]:
+        """Every-day slot ``n``'s latest two days of ``kind`` (1 weekdays, 2 weekend days) before ``day``
+        (nan: none): a day still in its accumulator (not reached today, and of the kind: _weekend
+        inlined) comes before those in its ring, as in :meth:`_latest`."""
+        k, u = self.season_days, n + kind * self._slots
+        c, p_vals = self._prof_count[u], self._prof_vals
+        first = p_vals[u * k + (c - 1) % k] if c >= 1 else _NAN
+        second = p_vals[u * k + (c - 2) % k] if c >= 2 else _NAN
+        d = self._prof_day[n]
+        if d != day and self._prof_n[n]:
+            weekend = (d * _DAY_US + n * self._slot_us + self._off_us) // _DAY_US + 3
+            if (weekend % 7 >= 5) == (kind == 2):
+                return self._prof_acc[n] / self._prof_n[n], first
+        return first, second
 
     def _end_block(self) -> None:
         """Fold the block into the scales; trim the level buffer."""
