@@ -1394,17 +1394,15 @@ class ZScoreScorer(PointScorer):
 
     def _kind_days(self, n: int, day: int, kind: int) -> tuple[float, float]:
         """Every-day slot ``n``'s latest two days of ``kind`` (1 weekdays, 2 weekend days) before ``day``
-        (nan: none): a day still in its accumulator (not reached today, and of the kind: _weekend
-        inlined) comes before those in its ring, as in :meth:`_latest`."""
+        (nan: none): a day still in its accumulator (not reached today, and of the kind) comes before
+        those in its ring, as in :meth:`_latest`."""
         k, u = self.season_days, n + kind * self._slots
         c, p_vals = self._prof_count[u], self._prof_vals
         first = p_vals[u * k + (c - 1) % k] if c >= 1 else _NAN
         second = p_vals[u * k + (c - 2) % k] if c >= 2 else _NAN
         d = self._prof_day[n]
-        if d != day and self._prof_n[n]:
-            weekend = (d * _DAY_US + n * self._slot_us + self._off_us) // _DAY_US + 3
-            if (weekend % 7 >= 5) == (kind == 2):
-                return self._prof_acc[n] / self._prof_n[n], first
+        if d != day and self._prof_n[n] and self._weekend(d, n) == (kind == 2):
+            return self._prof_acc[n] / self._prof_n[n], first
         return first, second
 
     def _end_block(self) -> None:
