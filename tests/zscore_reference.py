@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from backend.analytics._validate import check_positive_int, check_real, fail_value
-from backend.analytics.engines.zscore import _Beat
+from backend.analytics.engines.zscore import _Beat, _HourNoise, _wobble
 from backend.analytics.scoring import PointScorer
 
 __all__ = ["ReferenceZScoreScorer"]
@@ -78,6 +78,8 @@ class ReferenceZScoreScorer(PointScorer):
         "_long_seen",
         "_long_sum",
         "_n",
+        "_noise",
+        "_noise_m",
         "_norm",
         "_pending",
         "_prof_acc",
@@ -203,6 +205,10 @@ class ReferenceZScoreScorer(PointScorer):
         # A periodic job's beat (the engine's own _Beat, shared, not mirrored: it sees the final z of
         # the points at or above half the line, one call each, and nothing else).
         self._beat = _Beat(_SLOT_US)
+        # How loud each hour of the day is (the engine's own _HourNoise, shared, not mirrored: it sees
+        # each block's wobble, one call a block) and this block's multiplier of every scale.
+        self._noise = _HourNoise(season_days, _BLOCK * _SLOT_US)
+        self._noise_m = 1.0
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
 
@@ -281,6 +287,7 @@ class ReferenceZScoreScorer(PointScorer):
         tolerance = min(max(_JITTER_US, 2 * self._slot_us), 3 * _JITTER_US)
         self._near = min(tolerance // self._slot_us, (slots - 1) // 2)
         self._beat = _Beat(self._slot_us)
+        self._noise = _HourNoise(self.season_days, _BLOCK * max(1, steps[len(steps) // 2]))
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
         # The series' resolution: the 10th percentile of its non-zero steps in the warm-up. No
@@ -319,7 +326,8 @@ class ReferenceZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = (max(v, floor) for v in self._scale)
+        m = self._noise_m = self._noise.multiplier()  # (the loudness of the block's hours)
+        s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = (max(v * m, floor) for v in self._scale)
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means over at least a day (from the first).
@@ -524,6 +532,10 @@ class ReferenceZScoreScorer(PointScorer):
         """Fold the block into the scales; trim the level buffer."""
         sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums[:8]
         sum_drift, n_drift = self._sums[8:]
+        # The scales learn the block's residuals at the day's loudness, not its hours'.
+        m = self._noise_m
+        sum_level, sum_trend, sum_cycle = sum_level / m, sum_trend / m, sum_cycle / m
+        sum_drift /= m
         # While the first weekend day is judged against weekdays, the cycle's scale learns its
         # departures; once the weekend has a day of its own, the scale is put back as it was.
         # (Nothing to put back when the cycle had not spoken before the weekend, nan: the scale
@@ -557,6 +569,8 @@ class ReferenceZScoreScorer(PointScorer):
         # An incident block (most points more than 4 scales from the cycle) is kept out of the
         # cycle's scale for up to incident_points points in a row.
         incident = n_far * 2 > n_cycle
+        sample = _wobble(self._level_buf) if moved and not incident else None
+        self._noise.block(self._last_t + self._zone[1], sample)
         # The drift model's scale skips the same incidents; its residuals keep their latest level_points.
         if n_drift and not (incident and self._held * _BLOCK < self.incident_points) and moved:
             weight = int(n_drift)
@@ -580,7 +594,7 @@ class ReferenceZScoreScorer(PointScorer):
         with contextlib.suppress(OverflowError):
             self._ring_sum = math.fsum(self._ring)
         if n_typed == _BLOCK and moved:  # a whole block compared with days of its kind: one sample
-            mean = abs(self._ring_sum) / _BLOCK
+            mean = abs(self._ring_sum) / m / _BLOCK
             if self._sustained_seen:
                 mean = min(mean, _CLIP * scale[3])
             scale[3] = _fold(scale[3], mean, self._sustained_seen, 1, alpha)
@@ -594,7 +608,7 @@ class ReferenceZScoreScorer(PointScorer):
         self._long_base = (self._long_base + _BLOCK) % _LONG
         self._long_run = self._long_run + 1 if n_typed == _BLOCK else 0
         if self._long_run * _BLOCK >= _LONG and moved:
-            mean = abs(self._long_sum) / _LONG
+            mean = abs(self._long_sum) / m / _LONG
             if self._long_seen:
                 mean = min(mean, _CLIP * scale[4])
             scale[4] = _fold(scale[4], mean, self._long_seen, 1, alpha)

@@ -285,3 +285,14 @@ def test_fast_scorer_equals_reference_where_the_series_holds_still() -> None:
         assert_same(values, stamps, [1, 15, 100, 16])
     series, _, _ = load_benchmark("bench_audit").shape_series(3, "saturated")
     assert_same(series.values.tolist(), series.epoch_us.tolist(), [300, 17])
+
+
+@pytest.mark.parametrize("step", [1, 5])
+def test_fast_scorer_equals_reference_on_a_request_rate(step: int) -> None:
+    """Request rates with a night trough at 10% of the peak and noise a share of the level (bench_audit's
+    *traffic*), whose hours' loudness multiplies every scale by 0.3 to 3: the same scores, whole and
+    chunked, in UTC and in New York (the hours follow the zone's clock)."""
+    series, _ = load_benchmark("bench_audit").traffic_series(11, "mult", 0.1, step)
+    values, stamps = series.values.tolist(), series.epoch_us.tolist()
+    assert_same(values, stamps, [1, 15, 100, 16])
+    assert_same(values, stamps, [300], timezone="America/New_York")

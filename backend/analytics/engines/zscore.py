@@ -203,6 +203,30 @@ a warm-up that did not move the level's and the line's scales start as a
 running mean of the first blocks that do (as the other scales always start),
 not from 0.
 
+**Noise by hour.** A request rate's noise grows with its level: its busy
+hours can be ten times noisier than its night, and a scale that remembers
+the last ``scale_points`` points is too small for the morning's rise (false
+alarms) and too large for the night (spikes missed). So every scale is
+multiplied, block by block, by how loud the hours of the day that the block
+spans usually are against the whole day, and the scales learn each block's
+residuals divided by the same multiplier (:class:`_HourNoise`). A block's
+*wobble* (the median absolute second difference of its values: the cycle's
+slope and any slow bias cancel out, noise does not; a spike or a step moves a
+median of 16 by little) is its sample for each hour it spans, unless the
+block is an incident or does not move. An hour's value on a day is the mean
+of its samples; each hour of the day keeps its last ``season_days`` values.
+Once a day, with 20 hours of the day holding two days or more, each hour's
+loudness is refitted: the median of the logs of its days' values (averaged
+with its two neighbouring hours') against the mean of all hours', shrunk
+towards the day's by the weight ``max(0, 1 - within / between)``
+(James-Stein): ``between`` is the variance of the hours' medians, ``within``
+how much a median of that many days varies from day to day alone. Noise that
+is the same at every hour keeps every multiplier at 1 or within a per cent of
+it (its hours differ no more than their days do); a request rate's night is
+read at a third of the day's noise or less. A multiplier stays within
+``[1/4, 4]``. It needs two days: before that, and on series without a daily
+rhythm to their noise, the scales are as they were.
+
 **Warm-up.** The first ``warmup_points`` points (default 64) score 0; they
 fix the value scaling, the slot width and the initial scales, and they enter
 the profiles. Before a day of history the cycle has no say (the local
@@ -236,13 +260,16 @@ Cost and numerics
 Per point, a constant amount of work: one pass of a single loop over the
 chunk (:meth:`ZScoreScorer._run`) that updates the profiles in place; per
 slot and day, two medians of at most ``season_days`` values; per block, three
-medians of the level buffer and one of the drift model's residuals; per point
+medians of the level buffer, one of the drift model's residuals and one of the
+block's 16 second differences (the hours' loudness is refitted once an hour,
+from 24 hours of at most ``season_days`` values); per point
 more than 3 cycle scales from an expectation (rare on a quiet series), the
 band: at most ``season_days`` values of at most 11 slots. Memory
 per series: ``level_points`` values and as many residuals, the
 16 and 64 latest departures of the two sustained channels, three
 numbers per slot of the day (the day being summed), and per slot of each of
-the three profiles ``season_days`` day values and two numbers (about 280 KB
+the three profiles ``season_days`` day values and two numbers, and
+``season_days`` values for each hour of the day (about 280 KB
 at 1-minute steps, 55 KB at 5 minutes), whatever the length of the series.
 Values are multiplied by a power of two fixed at warm-up (the warm-up's
 largest becomes about 2**-10), so residuals of values near 1e308 never
@@ -302,6 +329,124 @@ _SLACK = 3.0
 _BAND_DAYS = 3  # days that must have reached a value for it to be in the band
 # The layout of the scorer's state (its slots and their meaning): 2 since a kept scale may be nan.
 _LAYOUT = 2
+
+
+# How loud each hour of the day is (_HourNoise): every scale is multiplied, block by block, by the
+# loudness of the hours the block spans, once _NOISE_HOURS hours of the day have two days of it.
+_HOUR_US = 3_600_000_000
+_NOISE_HOURS = 20
+_NOISE_BOUND = 4.0  # a multiplier stays within [1 / 4, 4]
+
+
+class _HourNoise:
+    """How loud each hour of the day is against the whole day (a scorer's, one per series).
+
+    A request rate's noise grows with its level: its busy hours can be ten times noisier than
+    its night. A scale learnt over the last hours is then too small for the busy hours (false
+    alarms in the morning's rise) and too large for the quiet ones (spikes missed at night).
+    Each block that moved and is no incident gives one *sample*, its wobble (:func:`_wobble`),
+    to each hour (of the scorer's clock) that it spans. An hour's value on a day is the mean of
+    its samples that day, and each hour of the day keeps its last ``days`` values. Once a day
+    (at the first hour that ends in it) the multipliers are refitted: with
+    :data:`_NOISE_HOURS` hours of the day or more holding two days, an hour's loudness is the
+    median of the logs of its days' values, averaged with its two neighbouring hours' (the
+    neighbours alone for an hour without two days), less the mean of all those medians; it is
+    shrunk towards 0 by the weight ``w = max(0, 1 - within / between)`` (James-Stein):
+    ``between`` is the variance of the hours' medians, ``within`` what a median of that many
+    days varies by from day to day alone (``pi / 2`` times the mean, over the hours, of the
+    variance of an hour's days over their number). Noise that is the same at every hour has the
+    two about equal and keeps every multiplier at or near 1 (``w`` near 0); a request rate's
+    hours differ far beyond their day-to-day noise (``w`` near 1). A block's multiplier is the
+    mean of ``exp(w * loudness)``, bounded to ``[1/4, 4]``, over the hours it spans (taken as
+    long as the block before).
+
+    One odd day (an incident, which gives no samples anyway, or a first weekend) moves no
+    hour's median: a spike as large as yesterday's at the same hour is still news.
+    """
+
+    __slots__ = ("end", "fitted", "hour", "keep", "known", "mult", "open", "span", "values")
+
+    def __init__(self, days: int, span_us: int) -> None:
+        self.values: list[list[float]] = [[] for _ in range(24)]  # per hour: its last days' values
+        self.open: dict[int, tuple[float, int]] = {}  # per hour being summed (hours since 1970): sum, count
+        self.mult = [1.0] * 24  # per hour: its multiplier (1: not known yet)
+        self.known = False  # whether any multiplier is known
+        self.fitted = -1  # the day of the latest fit (clock days since 1970; -1: none yet)
+        self.end = -1  # the clock time of the latest block's last point (-1: none yet)
+        self.span = span_us  # how long the latest block lasted
+        self.hour = -1  # the hour (since 1970) in which the latest block began
+        self.keep = days
+
+    def block(self, end: int, sample: float | None) -> None:
+        """A block whose last point is at clock time ``end`` ended, with its ``sample`` (None: none)."""
+        before = self.end
+        if 0 <= before < end:
+            start = before + 1
+            self.span = end - before
+        else:  # (the first block, or one that does not end later than the last: taken as long)
+            start = end - self.span + 1
+        self.end = end
+        first, last = start // _HOUR_US, end // _HOUR_US
+        if first != self.hour:
+            # An hour is over once a block begins after it: its mean joins that hour of the day's
+            # days. The multipliers are refitted once a day, at the first hour that ends in it.
+            self.hour = first
+            done = sorted(at for at in self.open if at < first)
+            for at in done:
+                total, count = self.open.pop(at)
+                kept = self.values[at % 24]
+                kept.append(total / count)
+                if len(kept) > self.keep:
+                    del kept[0]
+            if done and end // _DAY_US != self.fitted:
+                self.fitted = end // _DAY_US
+                self._fit()
+        if sample is not None:
+            hours = self.open
+            for at in range(max(first, last - 23), last + 1):  # (at most a day of hours)
+                cell = hours.get(at)
+                hours[at] = (sample, 1) if cell is None else (cell[0] + sample, cell[1] + 1)
+
+    def _fit(self) -> None:
+        medians: list[float] = [_NAN] * 24
+        within = 0.0
+        known: list[float] = []
+        for hour, kept in enumerate(self.values):
+            logs = [math.log(v) for v in kept if v > 0.0]
+            if len(logs) < 2:
+                continue
+            mean = math.fsum(logs) / len(logs)
+            spread = math.fsum((x - mean) ** 2 for x in logs) / (len(logs) - 1)
+            within += spread * (math.pi / 2) / len(logs)
+            medians[hour] = _median(logs)
+            known.append(medians[hour])
+        mult = self.mult
+        self.known = len(known) >= _NOISE_HOURS
+        if not self.known:
+            mult[:] = [1.0] * 24
+            return
+        centre = math.fsum(known) / len(known)
+        between = math.fsum((x - centre) ** 2 for x in known) / (len(known) - 1)
+        w = max(0.0, 1.0 - within / len(known) / between) if between > 0.0 else 0.0
+        for hour in range(24):
+            around = (medians[hour - 1], medians[hour], medians[(hour + 1) % 24])
+            near = [x for x in around if not math.isnan(x)]
+            if not near:
+                mult[hour] = 1.0
+            else:
+                loud = math.exp(w * (math.fsum(near) / len(near) - centre))
+                mult[hour] = min(_NOISE_BOUND, max(1.0 / _NOISE_BOUND, loud))
+
+    def multiplier(self) -> float:
+        """The multiplier of the scales for the next block (1 before any block, or while not known)."""
+        if not self.known:
+            return 1.0
+        first, last = (self.end + 1) // _HOUR_US, (self.end + self.span) // _HOUR_US
+        mult = self.mult
+        if first == last:
+            return mult[first % 24]
+        ms = [mult[at % 24] for at in range(max(first, last - 23), last + 1)]
+        return math.fsum(ms) / len(ms)
 
 
 # A job that runs every few minutes or hours (a batch, a backup, a cron task) makes the series leave
@@ -576,6 +721,8 @@ class ZScoreScorer(PointScorer):
         "_long_sum",
         "_n",
         "_near",
+        "_noise",
+        "_noise_m",
         "_norm",
         "_off_us",
         "_pending",
@@ -717,6 +864,9 @@ class ZScoreScorer(PointScorer):
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
         self._beat = _Beat(_SLOT_US)  # the beat of a periodic job's runs (its slot set by the warm-up)
+        # How loud each hour of the day is (its span set by the warm-up), and this block's multiplier.
+        self._noise = _HourNoise(self.season_days, _BLOCK * _SLOT_US)
+        self._noise_m = 1.0
 
     def __repr__(self) -> str:
         return (
@@ -755,6 +905,10 @@ class ZScoreScorer(PointScorer):
             slot_us, day_slots = slots["_slot_us"], slots["_slots"]
             if isinstance(slot_us, int) and isinstance(day_slots, int):
                 slots["_near"] = _near_slots(slot_us, day_slots)
+        if "_noise" not in slots:  # (an older scorer read every hour alike: it starts learning them)
+            days, slot_us = slots["season_days"], slots["_slot_us"]
+            if isinstance(days, int) and isinstance(slot_us, int):
+                slots["_noise"], slots["_noise_m"] = _HourNoise(days, _BLOCK * slot_us), 1.0
         if "_beat" not in slots:  # (an older scorer knew no beat: it starts listening)
             slot_us = slots["_slot_us"]
             slots["_beat"] = _Beat(slot_us if isinstance(slot_us, int) else _SLOT_US)
@@ -844,6 +998,7 @@ class ZScoreScorer(PointScorer):
         self._prof_med = array("d", [math.nan]) * (3 * slots)
         self._near = _near_slots(self._slot_us, slots)
         self._beat = _Beat(self._slot_us)
+        self._noise = _HourNoise(self.season_days, _BLOCK * max(1, steps[len(steps) // 2]))
         self._prof_vals = array("d", [0.0]) * (3 * slots * self.season_days)
         med = _median(xs)
         self._scale[0] = self._scale[1] = math.fsum(abs(v - med) for v in xs) / len(xs)
@@ -888,7 +1043,9 @@ class ZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = [max(v, floor) for v in self._scale]
+        # Every scale, at the loudness of the hours this block spans (_HourNoise; 1 until it is known).
+        m = self._noise_m = self._noise.multiplier()
+        s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = [max(v * m, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
         # sustained channel once it has seen 8 block means over at least a day (from the end of the
@@ -1409,6 +1566,11 @@ class ZScoreScorer(PointScorer):
         """Fold the block into the scales; trim the level buffer."""
         sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums[:8]
         sum_drift, n_drift = self._sums[8:]
+        # The block's residuals were judged at its hours' loudness (_begin_block): the scales learn
+        # them at the day's.
+        m = self._noise_m
+        sum_level, sum_trend, sum_cycle = sum_level / m, sum_trend / m, sum_cycle / m
+        sum_drift /= m
         # The first weekend day is judged against weekdays only: a weekly rhythm makes it depart
         # from them all day, and the cycle's scale learns that as it goes, so that a quieter
         # weekend does not alarm all day. Once the weekend has a day of its own to be judged
@@ -1454,6 +1616,7 @@ class ZScoreScorer(PointScorer):
         # judged as sharply as the day before. A departure that lasts longer is the new normal.
         incident = 2 * n_far > n_cycle
         held = incident and self._held < self._hold_blocks
+        self._noise.block(self._last_t + self._shift_us, _wobble(buf) if moved and not incident else None)
         # The drift model's scale skips the same incidents; its residuals keep their latest level_points.
         if n_drift and not held and moved:
             weight = int(n_drift)
@@ -1483,12 +1646,12 @@ class ZScoreScorer(PointScorer):
         self._long_base = (self._long_base + _BLOCK) % _LONG
         self._long_run = self._long_run + 1 if n_typed == _BLOCK else 0
         if self._long_run >= _LONG // _BLOCK and moved:
-            scale[4] = _fold_mean(scale[4], self._long_sum, _LONG, self._long_seen, alpha)
+            scale[4] = _fold_mean(scale[4], self._long_sum / m, _LONG, self._long_seen, alpha)
             if not self._long_seen:
                 self._long_from = self._last_t
             self._long_seen += 1
         if n_typed == _BLOCK and moved:  # a whole block compared with days of its kind: one sample
-            scale[3] = _fold_mean(scale[3], self._ring_sum, _BLOCK, self._sustained_seen, alpha)
+            scale[3] = _fold_mean(scale[3], self._ring_sum / m, _BLOCK, self._sustained_seen, alpha)
             if not self._sustained_seen:
                 self._sustained_from = self._last_t
             self._sustained_seen += 1
@@ -1617,6 +1780,16 @@ def standard_offset_minutes(zone: ZoneInfo | None, utc_offset_minutes: int) -> i
     if zone is None:
         return utc_offset_minutes
     return _zone_at(zone, 1_704_067_200_000_000)[0] // 60_000_000
+
+
+def _wobble(buf: list[float]) -> float | None:
+    """How much the latest block's points wobble: the median absolute second difference of its values
+    (None without two values before it). A cycle's slope and a slow bias cancel out; noise does not."""
+    if len(buf) < _BLOCK + 2:
+        return None
+    v = buf[-_BLOCK - 2 :]
+    d = sorted([abs(c - b - b + a) for a, b, c in zip(v, v[1:], v[2:], strict=False)])
+    return (d[7] + d[8]) * 0.5
 
 
 def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> float:
