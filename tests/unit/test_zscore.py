@@ -1347,3 +1347,4 @@ def test_a_scorer_pickled_before_the_hours_loudness_resumes() -> None:
     assert all(0.0 <= s <= 1.0 for s in old.update_many(values[cut:], us[cut:]))
     resumed = pickle.loads(pickle.dumps(scorer))
     assert resumed.update_many(values[cut:], us[cut:]) == scorer.update_many(values[cut:], us[cut:])
+

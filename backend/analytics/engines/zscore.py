@@ -1784,12 +1784,14 @@ def standard_offset_minutes(zone: ZoneInfo | None, utc_offset_minutes: int) -> i
 
 def _wobble(buf: list[float]) -> float | None:
     """How much the latest block's points wobble: the median absolute second difference of its values
-    (None without two values before it). A cycle's slope and a slow bias cancel out; noise does not."""
+    (None without two values before it, or where it leaves the float range). A cycle's slope and a
+    slow bias cancel out; noise does not."""
     if len(buf) < _BLOCK + 2:
         return None
     v = buf[-_BLOCK - 2 :]
     d = sorted([abs(c - b - b + a) for a, b, c in zip(v, v[1:], v[2:], strict=False)])
-    return (d[7] + d[8]) * 0.5
+    wobble = (d[_BLOCK // 2 - 1] + d[_BLOCK // 2]) * 0.5
+    return wobble if wobble < _INF else None
 
 
 def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> float:
