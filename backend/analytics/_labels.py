@@ -6,9 +6,9 @@ what kind of anomaly it is comes from two authorities only:
 1. the :class:`~backend.analytics.explain.ExplanationClassifier`, which judges
    the window against the history before it (:func:`label_and_explain`);
 2. where the classifier sees nothing unusual, or an engine runs with
-   ``classify=False``, :func:`fallback_label`: TREND when the window ends at
-   least half as far from the prior level as its peak (on the same side),
-   else SPIKE.
+   ``classify=False``, :func:`fallback_label`: TREND when the window's last
+   two points are each at least half as far from the prior level as its peak
+   (on the same side), else SPIKE.
 
 :func:`window_magnitude` is the ``magnitude`` of an anomalous window, the same
 for every engine: ``d / (d + s)`` with ``d`` the window's largest distance from
@@ -83,17 +83,20 @@ def _median(values: Sequence[float]) -> float:
 
 
 def fallback_label(window: Sequence[float], before: Sequence[float]) -> AnomalyType:
-    """TREND when the window ends at least half as far from the prior level as its peak, else SPIKE.
+    """TREND when the window's last two points are each at least half as far from the prior level as
+    its peak, on the peak's side, else SPIKE.
 
     The prior level is the median of ``before`` (the points just before the
-    window; without any, the window's first point).
+    window; without any, the window's first point). One point out at the
+    window's end is a spike so far, not a level that "stayed there": if the
+    level did move, the episode's next window has more anomalous points than
+    a spike and is labelled TREND.
     """
-    if not window:
+    if len(window) < 2:
         return AnomalyType.SPIKE
     ref, _, win = _reference(before, window)
     peak = max(win, key=lambda v: abs(v - ref))
-    last = win[-1]
-    if (last - ref) * (peak - ref) > 0 and abs(last - ref) * 2 >= abs(peak - ref):
+    if all((v - ref) * (peak - ref) > 0 and abs(v - ref) * 2 >= abs(peak - ref) for v in win[-2:]):
         return AnomalyType.TREND
     return AnomalyType.SPIKE
 

@@ -15,8 +15,8 @@ A :class:`PointScoringEngine` subclass names its scorer in one method,
 - the label: NORMAL exactly when the window's score is below 0.5; otherwise
   the :class:`~backend.analytics.explain.ExplanationClassifier`'s verdict on the
   window against its bounded history, or, where it sees nothing, the one
-  fallback rule (TREND when the window ends at least half as far from the
-  prior level as its peak, else SPIKE);
+  fallback rule (TREND when the window's last two points are each at least
+  half as far from the prior level as its peak, else SPIKE);
 - ``magnitude`` of anomalous windows (``d / (d + s)``: 0.5 means the window
   moved by as much as the prior level, or its spread for a level near zero);
 - one-sentence explanations, ``.stream()`` for live data (a

@@ -215,12 +215,17 @@ def test_z_score_to_unit() -> None:
 
 
 def test_fallback_label_rule() -> None:
-    """TREND when the window ends at least half as far from the prior level as its peak, else SPIKE."""
+    """TREND when the window's last two points are each at least half as far from the prior level as its
+    peak (on its side), else SPIKE: one point out at the window's end is a spike so far."""
     before = [10.0] * 10
     assert fallback_label([10.0, 30.0, 10.0, 10.0], before) is AnomalyType.SPIKE
     assert fallback_label([10.0, 30.0, 30.0, 30.0], before) is AnomalyType.TREND
     assert fallback_label([10.0, 12.0, 14.0, 16.0], before) is AnomalyType.TREND
     assert fallback_label([10.0, 30.0, 14.0], before) is AnomalyType.SPIKE
+    assert fallback_label([10.0, 10.0, 10.0, 30.0], before) is AnomalyType.SPIKE
+    assert fallback_label([10.0, 10.0, 30.0, 30.0], before) is AnomalyType.TREND
+    assert fallback_label([10.0, 10.0, 30.0, 19.0], before) is AnomalyType.SPIKE
+    assert fallback_label([10.0, 10.0, -5.0, 30.0], before) is AnomalyType.SPIKE
     assert fallback_label([1e308, -1e308], [-1e308] * 3) is AnomalyType.SPIKE
     assert fallback_label([5.0], []) is AnomalyType.SPIKE
 

@@ -52,6 +52,17 @@ def test_spike_found_and_labeled() -> None:
     assert all(r.explanation and "cpu" in r.explanation for r in hits)
 
 
+@pytest.mark.parametrize("classify", [False, True])
+def test_a_spike_on_a_windows_last_point_is_a_spike(classify: bool) -> None:
+    """A one-point spike on the last point of a window (10-point windows: index 419) is SPIKE, not a
+    level that "stayed there", by the fallback rule (``classify=False``) and with the classifier."""
+    vals = noise(600, 1)
+    vals[419] += 15.0
+    hits = flagged(ZScoreEngine(classify=classify).detect(make(vals)))
+    assert [r.window_end for r in hits] == [T0 + timedelta(minutes=419)]
+    assert hits[0].anomaly_label is AnomalyType.SPIKE
+
+
 def test_level_shift_is_trend() -> None:
     """A sustained shift is flagged at its onset and labelled TREND."""
     vals = noise(800, 2)
