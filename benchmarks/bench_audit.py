@@ -88,7 +88,12 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   of 10 noise sd for 2-8 hours on the series' first day, its only day of
   history for the next (*first-day-incident*); a metric busy from 07:00 to
   20:00 (a half sine up to 100, noise 3) and exactly 0 the rest of the day,
-  from midnight (*zero-nights*: its warm-up does not move either). It
+  from midnight (*zero-nights*: its warm-up does not move either); a
+  latency percentile, noisier at night when it sees fewer requests (level
+  50-200, 20% higher at noon, noise sd 2% of that level over the square root
+  of the day's traffic, a cosine from 0.1 at midnight to 1 at noon: about 3
+  times as loud at midnight as at noon; its spikes 15 times the local noise,
+  at 11:00-13:00, *night-noise*). It
   prints the false-alarm
   episodes per series-day (not merged) away from the event's first day, the
   alarm runs on that day (per series), and how many of two spikes on the
@@ -605,7 +610,7 @@ def gaps(engine_name: str) -> None:
 
 SHAPES = (
     "sawtooth", "saturated", "replicas", "deploy-shift", "noisier", "holiday",
-    "first-day-incident", "zero-nights",
+    "first-day-incident", "zero-nights", "night-noise",
 )
 
 
@@ -617,6 +622,7 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
     per_day = 1440 // step
     n = days * per_day
     event: int | None = None
+    local: list[float] | None = None  # (night-noise: each point's noise sd, which sizes its spikes)
     if kind == "sawtooth":  # a GC heap: rises over 5-30 minutes from its floor, drops back
         values: list[float] = []
         while len(values) < n:
@@ -637,6 +643,15 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
             busy = 100.0 * math.sin(math.pi * (minute - 420) / 780) + rng.gauss(0.0, 3.0)
             values.append(max(0.0, busy) if 420 <= minute < 1200 else 0.0)
         spike = 45.0
+    elif kind == "night-noise":  # a latency percentile: noisier at night, when it sees fewer requests
+        base, values, local = rng.uniform(50.0, 200.0), [], []
+        for i in range(n):
+            # (the day's traffic: 0.1 at midnight, 1 at noon)
+            traffic = 0.1 + 0.45 * (1.0 - math.cos(2 * math.pi * (i % 1440) / 1440))
+            sd = 0.02 * base / math.sqrt(traffic)
+            values.append(base * (1.0 + 0.2 * traffic) + rng.gauss(0.0, sd))
+            local.append(sd)
+        spike = 15.0  # (times the local noise sd)
     elif kind == "replicas":  # a replica count: 12, up or down by one about three times a day
         level, values = 12, []
         for _ in range(n):
@@ -667,11 +682,15 @@ def shape_series(seed: int, kind: str) -> tuple[MetricSeries, list[int], int | N
             values.append(100.0 * (1 + 0.3 * f * math.sin(phase)) * (0.8 + 0.2 * f) + rng.gauss(0.0, sd))
         spike = 90.0 if kind == "noisier" else 30.0  # (15 noise sd)
     spikes = []
-    if spike:  # two spikes in the last two days, clear of the event's day (zero-nights: busy hours)
+    if spike:  # two spikes in the last two days, clear of the event's day (zero-nights: busy hours;
+        # night-noise: 11:00-13:00, its quietest hours)
         for day in (days - 2, days - 1):
-            at = rng.randrange(540, 1080) if kind == "zero-nights" else rng.randrange(per_day)
+            if kind in ("zero-nights", "night-noise"):
+                at = rng.randrange(540, 1080) if kind == "zero-nights" else rng.randrange(660, 780)
+            else:
+                at = rng.randrange(per_day)
             k = day * per_day + at
-            values[k] += spike
+            values[k] += spike * (local[k] if local is not None else 1.0)
             spikes.append(k)
     stamps = [MONDAY + timedelta(minutes=step * i) for i in range(n)]
     return MetricSeries("audit", "c", f"n-{seed}", "m", stamps, values), spikes, event
@@ -707,7 +726,7 @@ def shapes(engine_name: str) -> None:
         print(
             f"shapes, {kind}: false-alarm episodes per series-day {other / series_days:.3f}"
             + (f"; alarm runs on the event's first day, per series {on_event / 10:.1f}" if kind not in (
-                "sawtooth", "replicas", "zero-nights") else "")
+                "sawtooth", "replicas", "zero-nights", "night-noise") else "")
             + (f" ({first / 10:.1f} per series on the first day)" if kind == "zero-nights" else "")
             + (f"; alarm runs the day after at its time of day, per series {echoes / 10:.1f}"
                if kind == "first-day-incident" else "")

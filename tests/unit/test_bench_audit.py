@@ -161,6 +161,12 @@ def test_shape_series_hold_what_they_say() -> None:
                                 for i in range(event, event + 120)]
             assert statistics.mean(during) - statistics.mean(day_before_shape) > 15.0
             assert abs(statistics.mean(day_after) - statistics.mean(day_before_shape)) < 2.0
+        elif kind == "night-noise":  # about 3 times as loud at midnight as at noon, on every day
+            assert event is None
+            nights = [v[d * 1440 + m] - v[d * 1440 + m - 1] for d in range(1, 5) for m in range(1, 60)]
+            noons = [v[d * 1440 + m] - v[d * 1440 + m - 1] for d in range(1, 5) for m in range(690, 750)]
+            assert 2.0 < statistics.pstdev(nights) / statistics.pstdev(noons) < 4.5
+            assert all(660 <= i % 1440 < 780 for i in spikes)
         elif kind == "holiday":
             assert event == 14 * per_day  # a Monday: as low as the Sunday before it
             monday, sunday = v[event : event + per_day], v[event - per_day : event]
