@@ -261,7 +261,7 @@ Per point, a constant amount of work: one pass of a single loop over the
 chunk (:meth:`ZScoreScorer._run`) that updates the profiles in place; per
 slot and day, two medians of at most ``season_days`` values; per block, three
 medians of the level buffer, one of the drift model's residuals and one of the
-block's 16 second differences (the hours' loudness is refitted once an hour,
+block's 16 second differences (the hours' loudness is refitted once a day,
 from 24 hours of at most ``season_days`` values); per point
 more than 3 cycle scales from an expectation (rare on a quiet series), the
 band: at most ``season_days`` values of at most 11 slots. Memory
@@ -408,6 +408,7 @@ class _HourNoise:
                 hours[at] = (sample, 1) if cell is None else (cell[0] + sample, cell[1] + 1)
 
     def _fit(self) -> None:
+        """Every hour's multiplier from the days each hour keeps (the class docstring says how)."""
         medians: list[float] = [_NAN] * 24
         within = 0.0
         known: list[float] = []
