@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import pickle
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -1359,3 +1360,50 @@ def test_a_scorer_pickled_before_the_hours_loudness_resumes() -> None:
     resumed = pickle.loads(pickle.dumps(scorer))
     assert resumed.update_many(values[cut:], us[cut:]) == scorer.update_many(values[cut:], us[cut:])
 
+
+
+T0_US = 1_714_521_600_000_000  # 2024-05-01 00:00 UTC
+
+
+def hour_noise_fed(sample: Callable[[int, int], float], days: int) -> zscore_module._HourNoise:
+    """A fresh _HourNoise fed 16-minute blocks from 2024-05-01 00:00 UTC for ``days`` days, each block's
+    sample ``sample(day, hour)`` (of its last minute)."""
+    noise = zscore_module._HourNoise(5, 16 * 60_000_000)
+    t = T0_US
+    for _ in range(days * 90):
+        t += 16 * 60_000_000
+        day, hour = divmod((t // 3_600_000_000) - T0_US // 3_600_000_000, 24)
+        noise.block(t, sample(day, hour))
+    return noise
+
+
+def test_hour_noise_reads_loud_hours_as_loud_and_even_hours_as_one() -> None:
+    """Hours 12-23 four times as loud as hours 0-11, with day-to-day noise far smaller than that: the
+    multipliers follow (the night below 1, the afternoon above, the two about 4 apart away from the
+    edges, where an hour averages its neighbours). The same day-to-day noise with no difference between
+    hours: every multiplier 1 (the James-Stein weight is 0). Refitted once a day; nothing known after
+    one day."""
+    rng = random.Random(4)
+    loud = hour_noise_fed(lambda d, h: (4.0 if h >= 12 else 1.0) * rng.uniform(0.9, 1.1), 4)
+    assert loud.known and loud.fitted == T0_US // 86_400_000_000 + 3  # (the 4th day's first hour to end)
+    assert all(m < 1.0 for m in loud.mult[1:11]) and all(m > 1.0 for m in loud.mult[13:23])
+    assert 3.0 < loud.mult[18] / loud.mult[6] < 5.0
+    even = hour_noise_fed(lambda d, h: rng.uniform(0.9, 1.1), 4)
+    assert even.known and even.mult == [1.0] * 24
+    young = hour_noise_fed(lambda d, h: 4.0 if h >= 12 else 1.0, 1)
+    assert not young.known and young.multiplier() == 1.0  # (one day: nothing known yet)
+
+
+def test_hour_noise_survives_gaps_and_blocks_that_do_not_move_on() -> None:
+    """A block after a three-day gap closes every open hour and spans at most a day of hours; a block
+    that ends no later than the last (a replayed chunk) is taken as long as the one before: no error,
+    multipliers stay finite and within [1/4, 4]."""
+    noise = hour_noise_fed(lambda d, h: 4.0 if h >= 12 else 1.0 + 0.01 * d, 4)
+    end = noise.end
+    noise.block(end + 3 * 86_400_000_000, 2.0)
+    assert len(noise.open) <= 25  # (the day before the block's end, and the hour open before the gap)
+    noise.block(end, 2.0)
+    noise.block(end, None)
+    m = noise.multiplier()
+    assert math.isfinite(m) and 0.25 <= m <= 4.0
+    assert all(0.25 <= x <= 4.0 for x in noise.mult)
