@@ -79,7 +79,6 @@ class ReferenceZScoreScorer(PointScorer):
         "_long_sum",
         "_n",
         "_noise",
-        "_noise_m",
         "_norm",
         "_pending",
         "_prof_acc",
@@ -206,9 +205,8 @@ class ReferenceZScoreScorer(PointScorer):
         # the points at or above half the line, one call each, and nothing else).
         self._beat = _Beat(_SLOT_US)
         # How loud each hour of the day is (the engine's own _HourNoise, shared, not mirrored: it sees
-        # each block's wobble, one call a block) and this block's multiplier of every scale.
+        # each block's wobble, one call a block), whose multiplier of every scale holds for a block.
         self._noise = _HourNoise(season_days, _BLOCK * _SLOT_US)
-        self._noise_m = 1.0
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
 
@@ -326,7 +324,7 @@ class ReferenceZScoreScorer(PointScorer):
         else:
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
-        m = self._noise_m = self._noise.multiplier()  # (the loudness of the block's hours)
+        m = self._noise.multiplier()  # (the loudness of the block's hours)
         s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = (max(v * m, floor) for v in self._scale)
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
@@ -533,7 +531,7 @@ class ReferenceZScoreScorer(PointScorer):
         sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums[:8]
         sum_drift, n_drift = self._sums[8:]
         # The scales learn the block's residuals at the day's loudness, not its hours'.
-        m = self._noise_m
+        m = self._noise.multiplier()  # (the same as at the block's start: block() below moves it on)
         sum_level, sum_trend, sum_cycle = sum_level / m, sum_trend / m, sum_cycle / m
         sum_drift /= m
         # While the first weekend day is judged against weekdays, the cycle's scale learns its

@@ -1352,10 +1352,9 @@ def test_a_scorer_pickled_before_the_hours_loudness_resumes() -> None:
     assert max(scorer._noise.mult) > 1.5
     state = {name: getattr(scorer, name) for name in ZScoreScorer.__slots__}
     state.pop("_noise")
-    state.pop("_noise_m")
     old = ZScoreScorer.__new__(ZScoreScorer)
     old.__setstate__((None, state))
-    assert old._noise.mult == [1.0] * 24 and old._noise_m == 1.0
+    assert old._noise.mult == [1.0] * 24 and old._noise.multiplier() == 1.0
     assert all(0.0 <= s <= 1.0 for s in old.update_many(values[cut:], us[cut:]))
     resumed = pickle.loads(pickle.dumps(scorer))
     assert resumed.update_many(values[cut:], us[cut:]) == scorer.update_many(values[cut:], us[cut:])

@@ -723,7 +723,6 @@ class ZScoreScorer(PointScorer):
         "_n",
         "_near",
         "_noise",
-        "_noise_m",
         "_norm",
         "_off_us",
         "_pending",
@@ -865,9 +864,8 @@ class ZScoreScorer(PointScorer):
         # The finished days' values, season_days per slot, as a ring (latest at count % season_days).
         self._prof_vals: array[float] = array("d")
         self._beat = _Beat(_SLOT_US)  # the beat of a periodic job's runs (its slot set by the warm-up)
-        # How loud each hour of the day is (its span set by the warm-up), and this block's multiplier.
+        # How loud each hour of the day is (its span set by the warm-up).
         self._noise = _HourNoise(self.season_days, _BLOCK * _SLOT_US)
-        self._noise_m = 1.0
 
     def __repr__(self) -> str:
         return (
@@ -909,7 +907,7 @@ class ZScoreScorer(PointScorer):
         if "_noise" not in slots:  # (an older scorer read every hour alike: it starts learning them)
             days, slot_us = slots["season_days"], slots["_slot_us"]
             if isinstance(days, int) and isinstance(slot_us, int):
-                slots["_noise"], slots["_noise_m"] = _HourNoise(days, _BLOCK * slot_us), 1.0
+                slots["_noise"] = _HourNoise(days, _BLOCK * slot_us)
         if "_beat" not in slots:  # (an older scorer knew no beat: it starts listening)
             slot_us = slots["_slot_us"]
             slots["_beat"] = _Beat(slot_us if isinstance(slot_us, int) else _SLOT_US)
@@ -1045,7 +1043,7 @@ class ZScoreScorer(PointScorer):
             slope, trend0 = 0.0, level
         floor = max(abs(level) * 1e-12, self._resolution, 1e-300)
         # Every scale, at the loudness of the hours this block spans (_HourNoise; 1 until it is known).
-        m = self._noise_m = self._noise.multiplier()
+        m = self._noise.multiplier()
         s_level, s_trend, s_cycle, s_sustained, s_long, s_drift = [max(v * m, floor) for v in self._scale]
         # The cycle model speaks once it has had a block of residuals to learn its scale from
         # (its first residuals are not clipped: there is no scale to clip them to yet); the
@@ -1567,9 +1565,9 @@ class ZScoreScorer(PointScorer):
         """Fold the block into the scales; trim the level buffer."""
         sum_level, sum_trend, sum_cycle, n_cycle, n_typed, above, n_far, n_first = self._sums[:8]
         sum_drift, n_drift = self._sums[8:]
-        # The block's residuals were judged at its hours' loudness (_begin_block): the scales learn
-        # them at the day's.
-        m = self._noise_m
+        # The block's residuals were judged at its hours' loudness (_begin_block; nothing changes
+        # it before the block() call below): the scales learn them at the day's.
+        m = self._noise.multiplier()
         sum_level, sum_trend, sum_cycle = sum_level / m, sum_trend / m, sum_cycle / m
         sum_drift /= m
         # The first weekend day is judged against weekdays only: a weekly rhythm makes it depart
@@ -1790,8 +1788,7 @@ def _wobble(buf: list[float]) -> float | None:
     if len(buf) < _BLOCK + 2:
         return None
     v = buf[-_BLOCK - 2 :]
-    d = sorted([abs(c - b - b + a) for a, b, c in zip(v, v[1:], v[2:], strict=False)])
-    wobble = (d[_BLOCK // 2 - 1] + d[_BLOCK // 2]) * 0.5
+    wobble = _median([abs(c - b - b + a) for a, b, c in zip(v, v[1:], v[2:], strict=False)])
     return wobble if wobble < _INF else None
 
 
