@@ -27,14 +27,21 @@ does not matter):
      daily cycle when it predicts better (a cycle that is not daily);
    - otherwise the median of the last 32 points.
 
-   ``sd`` is the (outlier-trimmed) spread of a point around its expectation
-   (for the daily cycle, measured out of sample on the last day). The model
+   ``sd`` is the (outlier-trimmed) spread of a point around its expectation.
+   For the daily cycle it is measured out of sample on the last day, net of
+   the lag that a window's expectation adds (a first weekend day that runs
+   below the weekdays it is judged against does not inflate it), and by
+   local hour of the day: each hour's spread (with its two neighbours')
+   against the day's, shrunk to 1 as far as the hours differ no more than
+   sampling makes them, within 1/4 to 4 times the day's (a request rate,
+   quiet at night and loud at noon, then reads a spike of a given size in
+   its local noise as about equally far out at either hour). The model
    is found at a checkpoint at most ``recheck_points`` points before the
    window (on a grid of steps since the epoch) and kept for the windows that
    follow, so a live stream or ``detect`` finds it once per checkpoint; a
    history young enough that a cycle may have appeared since the checkpoint
    is modelled at the window's start.
-2. Every window point gets ``z = (value - expected) / sd``: a spike or a
+2. Every window point gets ``z = (value - expected) / sd`` (its hour's sd): a spike or a
    shift on a cycle is judged on its distance from the cycle, wherever it
    lands in the range the cycle has seen.
 3. TREND: the last 3 points are all on the same side, each at least
@@ -104,6 +111,11 @@ _WEEK_US = 7 * _DAY_US
 _MONDAY_US = 4 * _DAY_US  # 1970-01-05T00:00Z was a Monday
 _WEEKEND_US = 5 * _DAY_US  # Saturday 00:00 UTC, from Monday
 _ONE_US = timedelta(microseconds=1)
+_HOUR_US = 3_600_000_000
+_HOUR_POOL = 12  # residuals an hour's spread needs (with its two neighbours'), else no spread by hour
+_HOUR_BOUND = 4.0  # an hour's spread is between 1/4 and 4 times the day's
+_LOG_SD_VAR = 1.1  # n * the variance of log(robust_sd) of n such differences of normal values
+_ROUGH_TO_SD = 1.0 / math.sqrt(1.5)  # r[i] - (r[i-1] + r[i+1]) / 2 of independent residuals: sd * sqrt(1.5)
 
 
 class _Model:
@@ -116,16 +128,25 @@ class _Model:
     expectation, ``period`` the cycle in points (``None`` when flat).
     """
 
-    __slots__ = ("base", "period", "route", "scale", "sd")
+    __slots__ = ("base", "fit", "hours", "period", "route", "scale", "sd")
 
     def __init__(
-        self, route: str, scale: float, sd: float, period: int | None, base: Baseline | None
+        self,
+        route: str,
+        scale: float,
+        sd: float,
+        period: int | None,
+        base: Baseline | None,
+        hours: tuple[float, ...] | None = None,
+        fit: float | None = None,
     ) -> None:
         self.route = route
         self.scale = scale
         self.sd = sd
+        self.fit = sd if fit is None else fit  # the spread around the cycle alone (no lag): how well it fits
         self.period = period
         self.base = base
+        self.hours = hours  # (calendar only) the spread at each local hour of the day, as a multiple of sd
 
 
 class _Memo:
@@ -148,7 +169,7 @@ _MEMO_SIZE = 4
 class _Judgement:
     """The numbers behind one verdict, in the metric's units (shared by classify and explain)."""
 
-    __slots__ = ("expected", "has_base", "kind", "period", "sd", "window", "z")
+    __slots__ = ("expected", "has_base", "kind", "loud", "period", "sd", "window", "z")
 
     def __init__(
         self,
@@ -160,6 +181,7 @@ class _Judgement:
         expected: list[float] | None = None,
         sd: float = 0.0,
         z: list[float] | None = None,
+        loud: list[float] | None = None,
     ) -> None:
         self.kind = kind
         self.window = window
@@ -168,6 +190,11 @@ class _Judgement:
         self.expected = expected if expected is not None else []
         self.sd = sd
         self.z = z if z is not None else []
+        self.loud = loud  # each point's spread as a multiple of sd (the spread by hour), if any
+
+    def spread(self, i: int) -> float:
+        """The spread of window point ``i`` around its expectation, in the metric's units."""
+        return self.sd if self.loud is None else self.sd * self.loud[i]
 
 
 class ExplanationClassifier:
@@ -368,7 +395,7 @@ class ExplanationClassifier:
         base = baseline(h, found[0] if found else None)
         # The daily cycle from the timestamps, unless a period found by
         # autocorrelation predicts the points better (a cycle that is not daily).
-        if cal is not None and (base.period is None or cal.sd <= base.sd):
+        if cal is not None and (base.period is None or cal.fit <= base.sd):
             return cal
         if base.period is not None:
             return _Model("profile", scale, base.sd, base.period, base)
@@ -382,7 +409,10 @@ class ExplanationClassifier:
         Needs regular steps that divide a day and two days of history. Each
         point of the last day is predicted from the same time of day on
         previous days (:func:`_same_phase`); the cycle counts when those
-        predictions leave at most ``1 - min_strength`` of the variance.
+        predictions leave at most ``1 - min_strength`` of the variance (that
+        spread is the model's ``fit``). Its ``sd`` is the spread of the same
+        residuals net of the lag (:func:`_net_of_lag`), by hour of the day
+        (:func:`_hour_spread`).
         """
         step = us[c - 1] - us[c - 2]
         if step <= 0 or _DAY_US % step:
@@ -394,6 +424,8 @@ class ExplanationClassifier:
         stride = max(1, (c - first) // _EVAL_POINTS)
         raw: list[float] = []
         resid: list[float] = []
+        hours: list[int] = []  # the local hour of the day of each residual
+        local = self.utc_offset_minutes * 60_000_000
         # The points c - 1, c - 1 - stride, ... down to first (taken in increasing order), each
         # against the same time of previous days (_same_phase). Within a run of points on one
         # local day with as many days before them, every point reads the same earlier days: such
@@ -416,6 +448,7 @@ class ExplanationClassifier:
                 here = [v / scale for v in vals[j:b:stride]]
                 raw += here
                 resid += map(sub, here, map(_middle, rows))
+                hours += [(us[q] + local) % _DAY_US // _HOUR_US for q in range(j, b, stride)]
             j = b
         if len(resid) < 8:
             return None
@@ -426,7 +459,9 @@ class ExplanationClassifier:
         spread2 = math.fsum((v - mean) ** 2 for v in raw) / len(raw)
         if sd * sd > (1.0 - self.min_strength) * spread2:
             return None
-        return _Model("calendar", scale, sd, period, None)
+        net = _net_of_lag(resid, -(-_LAG_POINTS // stride))
+        spread = robust_sd(net) if net is not resid else sd
+        return _Model("calendar", scale, spread, period, None, _hour_spread(resid, hours, spread), fit=sd)
 
     def _judge(
         self,
@@ -462,6 +497,7 @@ class ExplanationClassifier:
             return _Judgement(AnomalyType.NORMAL, win, has_base=True, expected=[level] * len(win), z=z0)
         period = model.period
         expect: list[float] | None = None  # in units of `scale` below
+        loud: list[float] | None = None  # each window point's hour's spread, as a multiple of sd
         if (
             model.route == "calendar"
             and us is not None
@@ -476,6 +512,9 @@ class ExplanationClassifier:
                 raw_e = [e + lag for e in looked if e is not None]
                 scale = max(model.scale, *map(abs, win), *map(abs, raw_e))
                 expect = [e / scale for e in raw_e]
+                if model.hours is not None:
+                    local = off * 60_000_000
+                    loud = [model.hours[(t + local) % _DAY_US // _HOUR_US] for t in us[start:end]]
         if expect is None and model.route == "profile" and model.base is not None:
             scale = max(model.scale, *map(abs, win))
             ratio = model.scale / scale
@@ -487,14 +526,24 @@ class ExplanationClassifier:
             expect = [level / scale] * len(win)
         ratio = model.scale / scale
         sd = max(model.sd * ratio, _MIN_SD)
-        z = [(v / scale - e) / sd for v, e in zip(win, expect, strict=True)]
+        if loud is None:
+            z = [(v / scale - e) / sd for v, e in zip(win, expect, strict=True)]
+        else:
+            z = [(v / scale - e) / (sd * m) for v, e, m in zip(win, expect, loud, strict=True)]
         # (An estimated period can be a point or two long: 3 periods of history
         # are 2.99 of a period estimated 1% long.)
         cycles = (h - lo) / period if period is not None else 0.0
         kind = self._decide(z, period is not None, cycles >= self.min_cycles * (1.0 - _NEAR))
         spread = model.sd * ratio * scale if model.sd * ratio > _MIN_SD else 0.0  # below that: rounding only
         return _Judgement(
-            kind, win, has_base=True, period=period, expected=[e * scale for e in expect], sd=spread, z=z
+            kind,
+            win,
+            has_base=True,
+            period=period,
+            expected=[e * scale for e in expect],
+            sd=spread,
+            z=z,
+            loud=loud,
         )
 
     def _decide(self, z: list[float], periodic: bool, seasonal: bool) -> AnomalyType:
@@ -586,8 +635,9 @@ class ExplanationClassifier:
             against = f"the {_num(expect)} its {cycle} cycle expected there"
         else:
             against = f"its baseline of {_num(expect)}"
-        dist = _distance(value, expect, j.sd)
-        if j.sd == 0.0 and value != expect:
+        sd = j.spread(i)
+        dist = _distance(value, expect, sd)
+        if sd == 0.0 and value != expect:
             against += " (its history had no spread)"
         far = "exactly at" if value == expect else f"{dist} {'above' if up else 'below'}"
         if kind is AnomalyType.SPIKE:
@@ -599,13 +649,73 @@ class ExplanationClassifier:
         if kind is AnomalyType.SEASONAL:
             if j.period is None:
                 return f"{where} departed from its usual pattern at {_num(value)}, {far} {against}, {when}."
-            note = "; its history had no spread" if j.sd == 0.0 and value != expect else ""
+            note = "; its history had no spread" if sd == 0.0 and value != expect else ""
             return (
                 f"{where} broke its usual {cycle} cycle: {_num(value)} where {_num(expect)} was "
                 f"expected ({far}{note}), while staying {seen}, {when}."
             )
         close = "exactly at" if value == expect else f"within {dist} of"
         return f"{where} was normal {when}: {seen}, {close} {against}."
+
+
+def _net_of_lag(resid: list[float], m: int) -> list[float]:
+    """``resid`` less the lag :func:`_lag` would add before each (from the ``m`` residuals before it,
+    at least 8; ``resid`` itself when no lag is ever found): the residuals a window's points have
+    around their expectation, which the lag is part of."""
+    m = max(m, 8)
+    out: list[float] | None = None
+    pos = neg = 0
+    need = _LAG_SHARE * m
+    for i, r in enumerate(resid):
+        if i >= m:
+            if pos >= need or neg >= need:
+                if out is None:
+                    out = resid[:i]
+                out.append(r - _middle(sorted(resid[i - m : i])))
+            elif out is not None:
+                out.append(r)
+            old = resid[i - m]
+            pos -= old > 0.0
+            neg -= old < 0.0
+        elif out is not None:
+            out.append(r)
+        pos += r > 0.0
+        neg += r < 0.0
+    return resid if out is None else out
+
+
+def _hour_spread(resid: Sequence[float], hours: Sequence[int], sd: float) -> tuple[float, ...] | None:
+    """The spread of the residuals at each local hour of the day, as a multiple of ``sd`` (``None``:
+    too few residuals for some hour, or no spread).
+
+    An hour's spread is the robust sd of the residuals of that hour and its two neighbours; its
+    loudness, the log of that against the mean log of the 24 hours, is shrunk by the James-Stein
+    weight ``max(0, 1 - within / between)`` (within: the variance that the hours' sampling alone
+    gives a log spread; between: the loudness's variance over the hours), so that noise as loud at
+    every hour gets multipliers of about 1 and not 24 sampling errors. Bounded to [1/4, 4].
+    """
+    if sd <= 0.0:
+        return None
+    by_hour: list[list[float]] = [[] for _ in range(24)]
+    for i in range(1, len(resid) - 1):
+        by_hour[hours[i]].append(resid[i] - (resid[i - 1] + resid[i + 1]) * 0.5)
+    logs: list[float] = []
+    within = 0.0
+    for h in range(24):
+        pool = by_hour[h - 1] + by_hour[h] + by_hour[(h + 1) % 24]
+        if len(pool) < _HOUR_POOL:
+            return None
+        spread = robust_sd(pool) * _ROUGH_TO_SD
+        if spread <= 0.0:
+            return None
+        logs.append(math.log(spread))
+        within += _LOG_SD_VAR / len(pool)
+    within /= 24
+    mean = math.fsum(logs) / 24
+    between = math.fsum((x - mean) ** 2 for x in logs) / 23
+    w = max(0.0, 1.0 - within / between) if between > 0.0 else 0.0
+    lo, hi = 1.0 / _HOUR_BOUND, _HOUR_BOUND
+    return tuple(min(hi, max(lo, math.exp(w * (x - mean)))) for x in logs)
 
 
 def _regular(us: Sequence[int], lo: int, end: int, step: int) -> bool:
