@@ -111,6 +111,10 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   peak, loud noise), on the last two days (a weekend). ``--traffic-set
   tune`` is seeds 0-9 (where a spike's echo on the first Sunday was found,
   BENCHMARKS.md, "A first Saturday's spike"), ``holdout`` 10-19.
+- **traffic-labels**: the same spikes, with labels (the one part run with
+  ``classify=True``): each found spike's label and the distance in sd its
+  sentence states, per step and hour (BENCHMARKS.md, "The classifier's spread
+  by hour").
 
 Usage::
 
@@ -124,6 +128,7 @@ Usage::
     python benchmarks/bench_audit.py --part steps --engine combined
     python benchmarks/bench_audit.py --part flaps --config transform=log   # any engine setting
     python benchmarks/bench_audit.py --part traffic --traffic-set holdout
+    python benchmarks/bench_audit.py --part traffic-labels --traffic-set holdout   # with labels
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -135,8 +140,10 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import re
+import statistics
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -796,9 +803,47 @@ def traffic(engine_name: str, which: str) -> None:
             )
 
 
+_STATED = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]?\d+)?) sd (?:above|below)")
+
+
+def traffic_labels(engine_name: str, which: str) -> None:
+    """The ``traffic`` part's spikes with labels (``classify=True``): how each found spike's first
+    anomalous window is labelled, and how many sd its sentence says the window is from its
+    expectation (a spike is 15 of its local noise sd; the expectation's own noise makes about 11-13
+    of them), at 03:00-04:00 and at 12:00-13:00, per step."""
+    engine = EngineRegistry.default().create(engine_name, **ENGINE_CONFIG)
+    first = TRAFFIC_SETS[which]
+    labels: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
+    stated: dict[tuple[int, str], list[float]] = defaultdict(list)
+    for noise, trough in TRAFFIC:
+        for step in (1, 5):
+            for seed in range(first, first + 10):
+                series, at = traffic_series(seed, noise, trough, step)
+                hits = [r for r in engine.detect(series) if r.is_anomalous]
+                for j, i in enumerate(at):
+                    t = series.timestamps[i]
+                    found = next((r for r in hits if r.window_start <= t <= r.window_end), None)
+                    if found is None:
+                        continue
+                    key = (step, "03:00-04:00" if j % 2 == 0 else "12:00-13:00")
+                    labels[key][found.anomaly_label.value] += 1
+                    m = _STATED.search(engine.explain(series, found))
+                    if m:
+                        stated[key].append(float(m.group(1)))
+    for key in sorted(labels):
+        v = sorted(stated[key])
+        spread = (
+            f"sd stated: median {statistics.median(v):.1f}, 10% {v[len(v) // 10]:.1f}, least {v[0]:.1f}"
+            if v
+            else "no sd stated"
+        )
+        counts = ", ".join(f"{k} {n}" for k, n in sorted(labels[key].items()))
+        print(f"traffic labels, {key[0]}-minute steps, spikes at {key[1]}: {counts}; {spread}")
+
+
 PARTS = (
     "all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps", "gaps",
-    "shapes", "traffic",
+    "shapes", "traffic", "traffic-labels",
 )
 
 
@@ -827,7 +872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ENGINE_CONFIG.update(parse_config(args.config))
     make_engine(args.engine)  # a bad name or setting fails here, before any audit runs
     settings = "".join(f", {k}={v!r}" for k, v in ENGINE_CONFIG.items())
-    print(f"engine {args.engine} (defaults{settings}, classify=False)")
+    print(f"engine {args.engine} (defaults{settings}, classify=False; the part traffic-labels with labels)")
     if args.part in ("all", "random-start"):
         for seed in (int(s) for s in args.sets.split(",")):
             random_start(args.engine, seed)
@@ -854,6 +899,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         shapes(args.engine)
     if args.part in ("all", "traffic"):
         traffic(args.engine, args.traffic_set)
+    if args.part in ("all", "traffic-labels"):
+        traffic_labels(args.engine, args.traffic_set)
     return 0
 
 
