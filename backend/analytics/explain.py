@@ -31,9 +31,10 @@ does not matter):
    For the daily cycle it is measured out of sample on the last day, net of
    the lag that a window's expectation adds (a first weekend day that runs
    below the weekdays it is judged against does not inflate it), and by
-   local hour of the day: each hour's spread (with its two neighbours')
-   against the day's, shrunk to 1 as far as the hours differ no more than
-   sampling makes them, within 1/4 to 4 times the day's (a request rate,
+   local hour of the day: times each hour's loudness (the residuals'
+   roughness there and at its two neighbours, against the day's), shrunk
+   to 1 as far as the hours differ no more than sampling makes them,
+   within 1/4 to 4 (a request rate,
    quiet at night and loud at noon, then reads a spike of a given size in
    its local noise as about equally far out at either hour). The model
    is found at a checkpoint at most ``recheck_points`` points before the
@@ -80,6 +81,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from operator import sub
+from typing import Any
 
 from ._kinds import AnomalyType
 from ._seasonal import Baseline, baseline, detect_period, robust_sd
@@ -147,6 +149,16 @@ class _Model:
         self.period = period
         self.base = base
         self.hours = hours  # (calendar only) the spread at each local hour of the day, as a multiple of sd
+
+    def __setstate__(self, state: tuple[None, dict[str, Any]]) -> None:
+        """A model unpickled from a stream's checkpoint; one from before the spread by hour (no
+        ``hours``, no ``fit``) has none and fits as well as its spread says."""
+        for name, value in state[1].items():
+            setattr(self, name, value)
+        if "hours" not in state[1]:
+            self.hours = None
+        if "fit" not in state[1]:
+            self.fit = self.sd
 
 
 class _Memo:
@@ -685,14 +697,17 @@ def _net_of_lag(resid: list[float], m: int) -> list[float]:
 
 
 def _hour_spread(resid: Sequence[float], hours: Sequence[int], sd: float) -> tuple[float, ...] | None:
-    """The spread of the residuals at each local hour of the day, as a multiple of ``sd`` (``None``:
-    too few residuals for some hour, or no spread).
+    """How loud the residuals (in time order) are at each local hour of the day, as a multiple of
+    the day's spread ``sd`` (``None``: too few residuals for some hour, or no spread).
 
-    An hour's spread is the robust sd of the residuals of that hour and its two neighbours; its
-    loudness, the log of that against the mean log of the 24 hours, is shrunk by the James-Stein
-    weight ``max(0, 1 - within / between)`` (within: the variance that the hours' sampling alone
-    gives a log spread; between: the loudness's variance over the hours), so that noise as loud at
-    every hour gets multipliers of about 1 and not 24 sampling errors. Bounded to [1/4, 4].
+    An hour's loudness is read from the residuals' roughness, ``r[i] - (r[i-1] + r[i+1]) / 2``, at
+    that hour and its two neighbours (robust sd): a slow departure (a first weekend day against
+    weekdays, largest at its peak) cancels out of it. Its log against the mean log of the 24 hours
+    is shrunk by the James-Stein weight ``max(0, 1 - within / between)`` (within: the variance that
+    the hours' sampling alone gives such a log; between: its variance over the hours), so that
+    noise as loud at every hour gets multipliers of 1, not 24 sampling errors. Bounded to [1/4, 4].
+    The size stays the day's (``sd``): roughness misses noise that is correlated from one point
+    to the next, and the spread of the residuals does not.
     """
     if sd <= 0.0:
         return None

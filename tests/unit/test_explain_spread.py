@@ -11,6 +11,7 @@ weekends at 60% of the weekdays' swing, noise 3% of the level, from a Monday.
 from __future__ import annotations
 
 import math
+import pickle
 import random
 import re
 
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from backend.analytics import AnomalyResult, AnomalyType, ExplanationClassifier, MetricSeries, TimeWindow
 from backend.analytics._seasonal import robust_sd
-from backend.analytics.explain import _HOUR_BOUND, _HOUR_POOL, _hour_spread, _net_of_lag
+from backend.analytics.explain import _HOUR_BOUND, _HOUR_POOL, _hour_spread, _Model, _net_of_lag
 
 MONDAY_S = 1_704_067_200  # 2024-01-01 00:00 UTC, a Monday
 SPIKE_SD = 15.0
@@ -138,3 +139,13 @@ def test_net_of_lag_takes_a_slow_bias_out_and_leaves_noise_alone() -> None:
     # (The lag trails the bias by about half its 11 residuals, as a window's lag trails it: where the
     # bias is steep, 2 noise sd of it are left.)
     assert 0.7 <= robust_sd(net) <= 2.0, robust_sd(net)
+
+
+def test_a_model_from_an_older_checkpoint_has_no_spread_by_hour() -> None:
+    # A stream's checkpoint keeps the classifier's models of its last checkpoints (its memo).
+    model = _Model("calendar", 2.0, 0.1, 288, None, tuple([1.5] * 24), fit=0.2)
+    again = pickle.loads(pickle.dumps(model))
+    assert (again.hours, again.fit, again.sd, again.period) == (model.hours, 0.2, 0.1, 288)
+    old = _Model.__new__(_Model)
+    old.__setstate__((None, {"route": "calendar", "scale": 2.0, "sd": 0.1, "period": 288, "base": None}))
+    assert old.hours is None and old.fit == 0.1 and old.route == "calendar"
