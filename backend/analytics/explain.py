@@ -54,8 +54,10 @@ does not matter):
 4. SPIKE: points at least ``spike_z`` sd away. In a history without a cycle
    that is all it takes. In a seasonal history the excursion (the far points
    and their neighbours still 3 sd off on the same side) must span at most 3
-   points with the rest of the window consistent (mean ``z**2`` below
-   ``seasonal_score``); a wider one is a changed shape: SEASONAL.
+   points with the rest of the window consistent (the mean squared distance
+   of its z from their mean below ``seasonal_score``: a window that runs a
+   little off its cycle around a spike, as a quieter night does, is a
+   spike); a wider one is a changed shape: SEASONAL.
 5. SEASONAL: a seasonal history and a mean ``z**2`` over the window of at least
    ``seasonal_score`` (a window that follows the cycle scores about 1).
 6. NORMAL otherwise. A history counts as seasonal only with at least
@@ -230,7 +232,8 @@ class ExplanationClassifier:
     - ``trend_z`` (real > 0, default 3.5): how many sd, on average, the last 3
       points must be away, on one side, for a TREND.
     - ``seasonal_score`` (real > 1, default 3.0): the mean squared z of a window
-      of a seasonal series above which its shape counts as changed.
+      of a seasonal series above which its shape counts as changed (around a
+      spike: the rest of the window's, around its mean).
     - ``min_strength`` (real in (0, 1), default 0.4): the share of the
       history's variance the cycle must explain to call a history periodic
       (the autocorrelation at the period; for a daily cycle from timestamps,
@@ -583,8 +586,9 @@ class ExplanationClassifier:
                 while b < len(z) - 1 and z[b + 1] * sign >= _EDGE_Z:
                     b += 1
                 rest = z[: max(0, a - 1)] + z[b + 2 :]
+                mid = math.fsum(rest) / len(rest) if rest else 0.0  # (a level the rest shares is no shape)
                 if b - a < _SPIKE_SPAN and (
-                    not rest or math.fsum(v * v for v in rest) / len(rest) < self.seasonal_score
+                    not rest or math.fsum((v - mid) ** 2 for v in rest) / len(rest) < self.seasonal_score
                 ):
                     return AnomalyType.SPIKE
             return AnomalyType.SEASONAL

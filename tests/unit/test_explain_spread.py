@@ -149,3 +149,21 @@ def test_a_model_from_an_older_checkpoint_has_no_spread_by_hour() -> None:
     old = _Model.__new__(_Model)
     old.__setstate__((None, {"route": "calendar", "scale": 2.0, "sd": 0.1, "period": 288, "base": None}))
     assert old.hours is None and old.fit == 0.1 and old.route == "calendar"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_spike_in_a_window_that_runs_a_little_off_its_cycle_is_a_spike(seed: int) -> None:
+    # The rest of a spike's window is judged on its spread around its own mean: a window that runs
+    # 2 sd below the cycle (a quieter night) around a spike of 12 sd is a spike, not a changed shape.
+    rng = random.Random(seed)
+    period = 24
+    cycle = [10.0 * math.sin(2 * math.pi * i / period) for i in range(period * 9 + 10)]
+    history = [c + rng.gauss(0.0, 1.0) for c in cycle[: period * 8]]
+    window = [c - 2.0 + rng.gauss(0.0, 1.0) for c in cycle[period * 8 : period * 8 + 10]]
+    window[5] += 14.0
+    clf = ExplanationClassifier()
+    assert clf.classify_values(history, window) is AnomalyType.SPIKE
+    # A changed shape around a spike is still one: the cycle's phase moved by a quarter.
+    moved = [cycle[period * 8 + i + period // 4] + rng.gauss(0.0, 1.0) for i in range(10)]
+    moved[5] += 14.0
+    assert clf.classify_values(history, moved) is AnomalyType.SEASONAL
