@@ -30,7 +30,9 @@ does not matter):
    ``sd`` is the (outlier-trimmed) spread of a point around its expectation.
    For the daily cycle it is measured out of sample on the last day, net of
    the lag that a window's expectation adds (a first weekend day that runs
-   below the weekdays it is judged against does not inflate it), and by
+   below the weekdays it is judged against does not inflate it), without
+   the residuals of exactly 0 of points that held still (a metric at 0 all
+   night says nothing there of its noise by day), and by
    local hour of the day: times each hour's loudness (the residuals'
    roughness there and at its two neighbours, against the day's), shrunk
    to 1 as far as the hours differ no more than sampling makes them,
@@ -426,7 +428,8 @@ class ExplanationClassifier:
         previous days (:func:`_same_phase`); the cycle counts when those
         predictions leave at most ``1 - min_strength`` of the variance (that
         spread is the model's ``fit``). Its ``sd`` is the spread of the same
-        residuals net of the lag (:func:`_net_of_lag`), by hour of the day
+        residuals net of the lag (:func:`_net_of_lag`), less those of exactly
+        0 at points equal to the two before them, by hour of the day
         (:func:`_hour_spread`).
         """
         step = us[c - 1] - us[c - 2]
@@ -440,6 +443,7 @@ class ExplanationClassifier:
         raw: list[float] = []
         resid: list[float] = []
         hours: list[int] = []  # the local hour of the day of each residual
+        still: list[bool] = []  # whether its point held still (equal to the two points before it)
         local = self.utc_offset_minutes * 60_000_000
         # The points c - 1, c - 1 - stride, ... down to first (taken in increasing order), each
         # against the same time of previous days (_same_phase). Within a run of points on one
@@ -464,6 +468,7 @@ class ExplanationClassifier:
                 raw += here
                 resid += map(sub, here, map(_middle, rows))
                 hours += [(us[q] + local) % _DAY_US // _HOUR_US for q in range(j, b, stride)]
+                still += [vals[q] == vals[q - 1] == vals[q - 2] for q in range(j, b, stride)]
             j = b
         if len(resid) < 8:
             return None
@@ -475,7 +480,17 @@ class ExplanationClassifier:
         if sd * sd > (1.0 - self.min_strength) * spread2:
             return None
         net = _net_of_lag(resid, -(-_LAG_POINTS // stride))
-        spread = robust_sd(net) if net is not resid else sd
+        # Points that held still where their days held still too (a metric at exactly 0 all night)
+        # say nothing of the noise the series has when it moves: their residuals of exactly 0 would
+        # shrink its spread to a fraction (as blocks that do not move teach zscore no scale).
+        idle = [held and r == 0.0 for held, r in zip(still, resid, strict=True)]
+        if any(idle) and len(resid) - sum(idle) >= 8:
+            net = [r for r, held in zip(net, idle, strict=True) if not held]
+            resid = [r for r, held in zip(resid, idle, strict=True) if not held]
+            hours = [h for h, held in zip(hours, idle, strict=True) if not held]
+            spread = robust_sd(net)
+        else:
+            spread = robust_sd(net) if net is not resid else sd
         return _Model("calendar", scale, spread, period, None, _hour_spread(resid, hours, spread), fit=sd)
 
     def _judge(

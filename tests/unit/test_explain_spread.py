@@ -167,3 +167,28 @@ def test_a_spike_in_a_window_that_runs_a_little_off_its_cycle_is_a_spike(seed: i
     moved = [cycle[period * 8 + i + period // 4] + rng.gauss(0.0, 1.0) for i in range(10)]
     moved[5] += 14.0
     assert clf.classify_values(history, moved) is AnomalyType.SEASONAL
+
+
+def zero_nights(seed: int, spike: int) -> MetricSeries:
+    """Busy 07:00-20:00 (a half sine up to 100, noise 3), exactly 0 outside; 1-minute steps over 7
+    days; a spike of 15 noise sd at index ``spike``."""
+    rng = random.Random(seed)
+    values = []
+    for i in range(7 * 1440):
+        minute = i % 1440
+        busy = 420 <= minute < 1200
+        v = 100.0 * math.sin(math.pi * (minute - 420) / 780) + rng.gauss(0.0, 3.0) if busy else 0.0
+        values.append(v + (45.0 if i == spike else 0.0))
+    times = [(MONDAY_S + 60 * i) * 1_000_000 for i in range(len(values))]
+    return MetricSeries.from_arrays("acme", "c-1", "n-1", "requests", times, values)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_night_at_exactly_zero_does_not_shrink_the_spread(seed: int) -> None:
+    # Residuals of exactly 0 where the series and its days held still say nothing of its noise by
+    # day: with them, the spread was a fraction of it, a noon spike of 15 sd read 41-67 sd, and
+    # every ordinary point of its window was far enough out to make it a changed shape (SEASONAL).
+    spike = 4 * 1440 + 720  # Friday noon
+    distance, label = stated(zero_nights(seed, spike), spike)
+    assert label is AnomalyType.SPIKE
+    assert 6.0 <= distance <= 2 * SPIKE_SD, distance
