@@ -115,6 +115,8 @@ daily cycle. Real fleets have neither guarantee. This script measures an engine
   ``classify=True``): each found spike's label and the distance in sd its
   sentence states, per step and hour (BENCHMARKS.md, "The classifier's spread
   by hour").
+- **shapes-labels**: the ``shapes`` part's spikes, with labels, per kind
+  (``--shape-seed N``: seeds N to N + 9; 0 by default, the part's own).
 
 Usage::
 
@@ -129,6 +131,7 @@ Usage::
     python benchmarks/bench_audit.py --part flaps --config transform=log   # any engine setting
     python benchmarks/bench_audit.py --part traffic --traffic-set holdout
     python benchmarks/bench_audit.py --part traffic-labels --traffic-set holdout   # with labels
+    python benchmarks/bench_audit.py --part shapes-labels --shape-seed 10
 
 The seed sets 7 (random start) and the drift set with ``--drift 1 --spike-sd
 10`` are the ones the rules for sharp daily edges and for drift were chosen
@@ -144,7 +147,7 @@ import re
 import statistics
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -806,44 +809,69 @@ def traffic(engine_name: str, which: str) -> None:
 _STATED = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]?\d+)?) sd (?:above|below)")
 
 
-def traffic_labels(engine_name: str, which: str) -> None:
-    """The ``traffic`` part's spikes with labels (``classify=True``): how each found spike's first
+def labelled_spikes(engine_name: str, cases: Iterable[tuple[str, MetricSeries, Sequence[int]]]) -> None:
+    """Each case's spikes, detected with labels (``classify=True``): how each found spike's first
     anomalous window is labelled, and how many sd its sentence says the window is from its
-    expectation (a spike is 15 of its local noise sd; the expectation's own noise makes about 11-13
-    of them), at 03:00-04:00 and at 12:00-13:00, per step."""
+    expectation, per case key (printed in the keys' order)."""
     engine = EngineRegistry.default().create(engine_name, **ENGINE_CONFIG)
-    first = TRAFFIC_SETS[which]
-    labels: dict[tuple[int, str], Counter[str]] = defaultdict(Counter)
-    stated: dict[tuple[int, str], list[float]] = defaultdict(list)
-    for noise, trough in TRAFFIC:
-        for step in (1, 5):
-            for seed in range(first, first + 10):
-                series, at = traffic_series(seed, noise, trough, step)
-                hits = [r for r in engine.detect(series) if r.is_anomalous]
-                for j, i in enumerate(at):
-                    t = series.timestamps[i]
-                    found = next((r for r in hits if r.window_start <= t <= r.window_end), None)
-                    if found is None:
-                        continue
-                    key = (step, "03:00-04:00" if j % 2 == 0 else "12:00-13:00")
-                    labels[key][found.anomaly_label.value] += 1
-                    m = _STATED.search(engine.explain(series, found))
-                    if m:
-                        stated[key].append(float(m.group(1)))
-    for key in sorted(labels):
+    labels: dict[str, Counter[str]] = defaultdict(Counter)
+    stated: dict[str, list[float]] = defaultdict(list)
+    for key, series, at in cases:
+        hits = [r for r in engine.detect(series) if r.is_anomalous]
+        labels[key].update()  # (a key whose spikes were all missed is printed too)
+        for i in at:
+            t = series.timestamps[i]
+            found = next((r for r in hits if r.window_start <= t <= r.window_end), None)
+            if found is None:
+                continue
+            labels[key][found.anomaly_label.value] += 1
+            m = _STATED.search(engine.explain(series, found))
+            if m:
+                stated[key].append(float(m.group(1)))
+    for key, kinds in labels.items():
         v = sorted(stated[key])
         spread = (
             f"sd stated: median {statistics.median(v):.1f}, 10% {v[len(v) // 10]:.1f}, least {v[0]:.1f}"
             if v
             else "no sd stated"
         )
-        counts = ", ".join(f"{k} {n}" for k, n in sorted(labels[key].items()))
-        print(f"traffic labels, {key[0]}-minute steps, spikes at {key[1]}: {counts}; {spread}")
+        counts = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())) or "none found"
+        print(f"{key}: {counts}; {spread}")
+
+
+def traffic_labels(engine_name: str, which: str) -> None:
+    """The ``traffic`` part's spikes with labels (:func:`labelled_spikes`; a spike is 15 of its local
+    noise sd, and the expectation's own noise makes about 11-13 of them), at 03:00-04:00 and at
+    12:00-13:00, per step."""
+    first = TRAFFIC_SETS[which]
+
+    def cases() -> Iterator[tuple[str, MetricSeries, Sequence[int]]]:
+        for step in (1, 5):
+            for j, hours in enumerate(("03:00-04:00", "12:00-13:00")):
+                for noise, trough in TRAFFIC:
+                    for seed in range(first, first + 10):
+                        series, at = traffic_series(seed, noise, trough, step)
+                        yield f"traffic labels, {step}-minute steps, spikes at {hours}", series, at[j::2]
+
+    labelled_spikes(engine_name, cases())
+
+
+def shapes_labels(engine_name: str, first: int) -> None:
+    """The ``shapes`` part's spikes with labels (:func:`labelled_spikes`), per kind, seeds ``first``
+    to ``first + 9`` (0: the part's own seeds)."""
+
+    def cases() -> Iterator[tuple[str, MetricSeries, Sequence[int]]]:
+        for kind in SHAPES:
+            for seed in range(first, first + 10):
+                series, at, _ = shape_series(seed, kind)
+                yield f"shapes labels, {kind}", series, at
+
+    labelled_spikes(engine_name, cases())
 
 
 PARTS = (
     "all", "random-start", "drift", "growth", "counts", "dst", "jobs", "flaps", "steps", "gaps",
-    "shapes", "traffic", "traffic-labels",
+    "shapes", "traffic", "traffic-labels", "shapes-labels",
 )
 
 
@@ -863,6 +891,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--job-set", choices=sorted(JOB_SETS), default="tune")
     parser.add_argument("--flap-set", choices=sorted(FLAP_SETS), default="tune")
     parser.add_argument("--traffic-set", choices=sorted(TRAFFIC_SETS), default="tune")
+    parser.add_argument("--shape-seed", type=int, default=0, help="first of the 10 seeds of shapes-labels")
     parser.add_argument("--flap-days", type=int, default=FLAP_DAYS, help="days per flap series (at least 4)")
     parser.add_argument("--rates", default="0.02,0.2,1", help="count rates a minute (comma-separated)")
     parser.add_argument("--burst", type=float, default=10.0, help="extra events a minute in the burst")
@@ -872,7 +901,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ENGINE_CONFIG.update(parse_config(args.config))
     make_engine(args.engine)  # a bad name or setting fails here, before any audit runs
     settings = "".join(f", {k}={v!r}" for k, v in ENGINE_CONFIG.items())
-    print(f"engine {args.engine} (defaults{settings}, classify=False; the part traffic-labels with labels)")
+    print(f"engine {args.engine} (defaults{settings}, classify=False; the parts *-labels with labels)")
     if args.part in ("all", "random-start"):
         for seed in (int(s) for s in args.sets.split(",")):
             random_start(args.engine, seed)
@@ -901,6 +930,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         traffic(args.engine, args.traffic_set)
     if args.part in ("all", "traffic-labels"):
         traffic_labels(args.engine, args.traffic_set)
+    if args.part in ("all", "shapes-labels"):
+        shapes_labels(args.engine, args.shape_seed)
     return 0
 
 
