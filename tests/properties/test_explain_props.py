@@ -320,14 +320,17 @@ def test_the_calendar_cycle_reads_the_days_its_definition_reads(
     model = clf._calendar_model(vals, us, lo, c, scale)
     # The reference: the last day's points (every stride-th, up to 384 of them) one by one.
     first = max(lo + 2 * period, c - period)
+    stride = max(1, (c - first) // 384)
     raw: list[float] = []
     resid: list[float] = []
+    idle: list[bool] = []  # a residual of exactly 0 at a point equal to the two before it
     if c - lo >= 2 * period + 8:
-        for j in range(c - 1, first - 1, -max(1, (c - first) // 384)):
+        for j in reversed(range(c - 1, first - 1, -stride)):
             e = _same_phase_by_definition(vals, us, j, period, lo, j, scale, offset)
             if e is not None:
                 raw.append(vals[j] / scale)
                 resid.append(vals[j] / scale - e)
+                idle.append(vals[j] == vals[j - 1] == vals[j - 2] and resid[-1] == 0.0)
     if len(resid) < 8:
         assert model is None
         return
@@ -336,5 +339,17 @@ def test_the_calendar_cycle_reads_the_days_its_definition_reads(
     spread2 = math.fsum((v - mean) ** 2 for v in raw) / len(raw)
     if sd * sd > (1.0 - clf.min_strength) * spread2:
         assert model is None
-    else:
-        assert model is not None and model.route == "calendar" and model.sd == sd
+        return
+    assert model is not None and model.route == "calendar" and model.fit == sd
+    # Its spread: the residuals less the lag before each (the median of the m before it, where 90%
+    # of them share a side), without the idle ones (unless fewer than 8 would be left).
+    m = max(8, -(-32 // stride))
+    net = []
+    for i, r in enumerate(resid):
+        prior = resid[i - m : i] if i >= m else []
+        shared = max(sum(x > 0.0 for x in prior), sum(x < 0.0 for x in prior)) >= 0.9 * m
+        ordered = sorted(prior)
+        middle = ordered[(m - 1) // 2] / 2.0 + ordered[m // 2] / 2.0 if prior else 0.0  # (halves summed)
+        net.append(r - middle if prior and shared else r)
+    moving = [x for x, held in zip(net, idle, strict=True) if not held]
+    assert model.sd == robust_sd(moving if any(idle) and len(moving) >= 8 else net)
