@@ -120,8 +120,7 @@ _ONE_US = timedelta(microseconds=1)
 _HOUR_US = 3_600_000_000
 _HOUR_POOL = 12  # residuals an hour's spread needs (with its two neighbours'), else no spread by hour
 _HOUR_BOUND = 4.0  # an hour's spread is between 1/4 and 4 times the day's
-_LOG_SD_VAR = 1.1  # n * the variance of log(robust_sd) of n such differences of normal values
-_ROUGH_TO_SD = 1.0 / math.sqrt(1.5)  # r[i] - (r[i-1] + r[i+1]) / 2 of independent residuals: sd * sqrt(1.5)
+_LOG_SD_VAR = 1.1  # n * the variance of log(robust_sd) of n roughnesses (_hour_spread) of normal values
 
 
 class _Model:
@@ -739,7 +738,7 @@ def _hour_spread(resid: Sequence[float], hours: Sequence[int], sd: float) -> tup
         pool = by_hour[h - 1] + by_hour[h] + by_hour[(h + 1) % 24]
         if len(pool) < _HOUR_POOL:
             return None
-        spread = robust_sd(pool) * _ROUGH_TO_SD
+        spread = robust_sd(pool)  # (in units of the roughness, sqrt(1.5) sd: only the ratios count)
         if spread <= 0.0:
             return None
         logs.append(math.log(spread))
