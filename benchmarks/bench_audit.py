@@ -814,11 +814,11 @@ def labelled_spikes(engine_name: str, cases: Iterable[tuple[str, MetricSeries, S
     anomalous window is labelled, and how many sd its sentence says the window is from its
     expectation, per case key (printed in the keys' order)."""
     engine = EngineRegistry.default().create(engine_name, **ENGINE_CONFIG)
-    labels: dict[str, Counter[str]] = defaultdict(Counter)
+    labels: dict[str, Counter[str]] = {}
     stated: dict[str, list[float]] = defaultdict(list)
     for key, series, at in cases:
         hits = [r for r in engine.detect(series) if r.is_anomalous]
-        labels[key].update()  # (a key whose spikes were all missed is printed too)
+        labels.setdefault(key, Counter())  # (a key whose spikes were all missed is printed too)
         for i in at:
             t = series.timestamps[i]
             found = next((r for r in hits if r.window_start <= t <= r.window_end), None)

@@ -441,9 +441,8 @@ class ExplanationClassifier:
         stride = max(1, (c - first) // _EVAL_POINTS)
         raw: list[float] = []
         resid: list[float] = []
-        hours: list[int] = []  # the local hour of the day of each residual
+        hours: list[int] = []  # the local hour of the day of each residual (off, below, shifts by whole days)
         still: list[bool] = []  # whether its point held still (equal to the two points before it)
-        local = self.utc_offset_minutes * 60_000_000
         # The points c - 1, c - 1 - stride, ... down to first (taken in increasing order), each
         # against the same time of previous days (_same_phase). Within a run of points on one
         # local day with as many days before them, every point reads the same earlier days: such
@@ -466,7 +465,7 @@ class ExplanationClassifier:
                 here = [v / scale for v in vals[j:b:stride]]
                 raw += here
                 resid += map(sub, here, map(_middle, rows))
-                hours += [(us[q] + local) % _DAY_US // _HOUR_US for q in range(j, b, stride)]
+                hours += [(us[q] + off) % _DAY_US // _HOUR_US for q in range(j, b, stride)]
                 still += [vals[q] == vals[q - 1] == vals[q - 2] for q in range(j, b, stride)]
             j = b
         if len(resid) < 8:
