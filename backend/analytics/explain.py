@@ -609,6 +609,51 @@ class ExplanationClassifier:
             return AnomalyType.SEASONAL
         return AnomalyType.NORMAL
 
+    # -- expectation --------------------------------------------------------------
+
+    def expected_band(
+        self, series: MetricSeries, start_index: int, end_index: int, *, width_sd: float = 3.0
+    ) -> tuple[list[float], list[float]] | None:
+        """What the history before ``start_index`` expects of ``series[start_index:end_index]``.
+
+        ``(lower, upper)``, one value per point: the point's expectation
+        (the same expectation a window there is judged against: the daily
+        cycle, the period's profile or the recent median) less and plus
+        ``width_sd`` times its spread (the spread of its hour of the day where
+        the cycle has one). It reads at most ``history_points`` points before
+        ``start_index`` and nothing from ``start_index`` on, so a band drawn
+        around an anomaly is not pulled towards it. ``None`` with fewer than 2
+        points of history (nothing to expect from).
+        """
+        if not isinstance(series, MetricSeries):
+            fail_type(_OWNER, "series", "a MetricSeries", series)
+        n = len(series)
+        for name, value in (("start_index", start_index), ("end_index", end_index)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                fail_type(_OWNER, name, "an int", value)
+        if not 0 <= start_index < end_index <= n:
+            raise ValueError(
+                f"{_OWNER}: need 0 <= start_index < end_index <= len(series) = {n}, "
+                f"got start_index={start_index}, end_index={end_index}"
+            )
+        width = check_real(_OWNER, "width_sd", width_sd)
+        if width < 0.0:
+            fail_value(_OWNER, "width_sd", "a finite real number >= 0", width_sd)
+        # The history alone: the window's points stand as 0, so that not even the unit the
+        # expectations are computed in (the largest |value| involved) depends on them.
+        lo = max(0, start_index - self.history_points)
+        vals = [*series.values._data[lo:start_index], *[0.0] * (end_index - start_index)]
+        j = self._judge(vals, series.epoch_us[lo:end_index], start_index - lo, end_index - lo, None)
+        if not j.has_base:
+            return None
+        lower: list[float] = []
+        upper: list[float] = []
+        for i, e in enumerate(j.expected):
+            half = width * j.spread(i)
+            lower.append(e - half)
+            upper.append(e + half)
+        return lower, upper
+
     # -- explanation --------------------------------------------------------------
 
     def explain(self, series: MetricSeries, result: AnomalyResult) -> str:

@@ -262,6 +262,7 @@ class PointScoringEngine(AnomalyDetectionEngine):
         self._classifier = make_classifier(
             owner, classify, classifier_history_points, utc_offset_minutes=utc_offset_minutes
         )
+        self._utc_offset_minutes = utc_offset_minutes  # (the explanations' week, with or without labels)
         # The subclass's own settings in points (warmup_points, rest_points, ...), before a scorer
         # is built from them: a scorer may allocate its buffers up front.
         for name in _point_settings(type(self)):
@@ -348,6 +349,22 @@ class PointScoringEngine(AnomalyDetectionEngine):
         if result.explanation is not None:
             return result.explanation
         return (self._classifier or ExplanationClassifier()).explain(time_series, result)
+
+    def expected_band(
+        self, time_series: MetricSeries, start_index: int, end_index: int
+    ) -> tuple[list[float], list[float]] | None:
+        """The values expected of ``time_series[start_index:end_index]``, for a plot (the report's band).
+
+        The explanations' expectation of each point from the history before
+        ``start_index``, give or take 3 of its spreads
+        (:meth:`ExplanationClassifier.expected_band`): what the sentences
+        measure a window against. ``None`` with fewer than 2 points before
+        ``start_index``. With ``classify=False`` a classifier with the default
+        settings (and this engine's week) reads it.
+        """
+        offset = getattr(self, "_utc_offset_minutes", 0)  # (an engine pickled before it kept the offset)
+        classifier = self._classifier or ExplanationClassifier(utc_offset_minutes=offset)
+        return classifier.expected_band(time_series, start_index, end_index)
 
 
 class ScoreStream:

@@ -353,3 +353,48 @@ def test_the_calendar_cycle_reads_the_days_its_definition_reads(
         net.append(r - middle if prior and shared else r)
     moving = [x for x, held in zip(net, idle, strict=True) if not held]
     assert model.sd == robust_sd(moving if any(idle) and len(moving) >= 8 else net)
+
+
+@settings(max_examples=60)
+@given(series_and_window(moderate), st.lists(moderate, max_size=10), st.lists(moderate, max_size=10))
+def test_the_expected_band_reads_only_the_history_before_it(
+    case: tuple[MetricSeries, TimeWindow], after: list[float], before: list[float]
+) -> None:
+    """The band of points [start, end) is the same whatever the points from start on, or more than
+    history_points before start, are; and on the slice an engine would pass."""
+    s, w = case
+    band = CLF.expected_band(s, w.start_index, w.end_index)
+    values = s.values.tolist()
+    cut = max(0, w.start_index - CLF.history_points)
+    edited = list(values)
+    for i, b in enumerate(before[:cut]):
+        edited[i] = b
+    for i, a in enumerate(after[: len(values) - w.start_index]):
+        edited[w.start_index + i] = a
+    changed = MetricSeries.from_arrays(*s.ids, list(s.epoch_us), edited)
+    assert CLF.expected_band(changed, w.start_index, w.end_index) == band
+    sub = s.slice(cut, w.end_index)
+    assert CLF.expected_band(sub, w.start_index - cut, w.end_index - cut) == band
+    if w.start_index - cut < 2:
+        assert band is None
+
+
+@settings(max_examples=60)
+@given(series_and_window(moderate), st.floats(0.5, 8.0))
+def test_the_expected_band_is_its_expectation_give_or_take_width_spreads(
+    case: tuple[MetricSeries, TimeWindow], width: float
+) -> None:
+    """Width 0 is the expectation itself; a wider band is wider in proportion, around the same middle."""
+    s, w = case
+    middle = CLF.expected_band(s, w.start_index, w.end_index, width_sd=0.0)
+    band = CLF.expected_band(s, w.start_index, w.end_index, width_sd=width)
+    wider = CLF.expected_band(s, w.start_index, w.end_index, width_sd=2.0 * width)
+    if middle is None:
+        assert band is None and wider is None
+        return
+    assert band is not None and wider is not None
+    assert middle[0] == middle[1]
+    assert len(middle[0]) == w.end_index - w.start_index
+    for e, lo, hi, lo2, hi2 in zip(middle[0], *band, *wider, strict=True):
+        assert lo <= e <= hi and lo2 <= lo and hi <= hi2
+        assert math.isclose(hi2 - lo2, 2.0 * (hi - lo), rel_tol=1e-9, abs_tol=1e-9 * max(1.0, abs(e)))

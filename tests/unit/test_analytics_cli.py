@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -157,3 +158,36 @@ def test_module_entry_point() -> None:
         [sys.executable, "-m", "backend.analytics", "--help"], capture_output=True, text=True, check=True
     )
     assert "{load,detect,fleet,report,export}" in out.stdout
+
+
+def test_the_report_draws_the_band_from_the_history_before_its_plot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`report` reads the points the band needs from before the plot, and plots only --context of them."""
+    import math
+    import random
+    from datetime import timedelta
+
+    from backend.analytics import MetricSeries
+
+    rng = random.Random(3)
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    n = 288 * 4  # four days at 5 minutes: a daily cycle
+    values = [100.0 + 20.0 * math.sin(2 * math.pi * i / 288) + rng.gauss(0.0, 1.0) for i in range(n)]
+    values[288 * 3 + 100] += 30.0
+    stamps = [t0 + timedelta(minutes=5 * i) for i in range(n)]
+    db = tmp_path / "s.db"
+    with SQLiteMetricStore(db) as store:
+        store.write_series(MetricSeries("acme", "eu", "web-1", "rps", stamps, values))
+    assert main(["detect", "--store", str(db), "--tenant", "acme"]) == 0
+    html = tmp_path / "r.html"
+    args = ["report", "--store", str(db), "--tenant", "acme", "--out", str(html), "--context", "6h"]
+    assert main(args) == 0
+    page = html.read_text()
+    assert page.count('class="band"') == 1
+    # The plot starts 6 hours before the window (--context), not where the band's history starts.
+    with SQLiteMetricStore(db) as store:
+        (hit,) = [r for r in store.read_results("acme") if r.is_anomalous]
+    first = re.search(r'<text[^>]*>(\d\d \w\w\w \d\d:\d\d)</text>', page)
+    assert first is not None and first.group(1) == f"{hit.window_start - timedelta(hours=6):%d %b %H:%M}"
+    capsys.readouterr()

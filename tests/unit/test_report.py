@@ -168,6 +168,13 @@ def test_band_drawn_when_the_engine_has_one(fleet: tuple[list[MetricSeries], lis
     assert "blue band: what the engine expected" in html
     without = render_report(results, series_for=_lookup(series))
     assert 'class="band"' not in without
+    # context limits the plot in time (5-minute steps: 2 hours are 24 points), not the band's series.
+    engine.calls.clear()
+    render_report(
+        results, series_for=_lookup(series), engine=engine, context_points=40, after_points=10,
+        context=timedelta(hours=2),
+    )  # fmt: skip
+    assert (171, 211) in engine.calls
 
 
 def test_band_of_the_wrong_length_is_an_error(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
@@ -227,3 +234,7 @@ def test_bad_options() -> None:
         render_report([], series_for=lambda r: None, top=0)
     with pytest.raises(TypeError, match="series_for must be callable"):
         render_report([], series_for=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"context must be a positive datetime.timedelta, got 5 \(int\)"):
+        render_report([], series_for=lambda r: None, context=5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"context must be a positive datetime.timedelta"):
+        render_report([], series_for=lambda r: None, context=timedelta(0))

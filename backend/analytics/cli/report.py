@@ -6,6 +6,8 @@ python -m backend.analytics report --store DB --tenant T --out PATH.html [--engi
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 from ..engine import EngineRegistry
@@ -28,18 +30,26 @@ def _report(args: argparse.Namespace) -> int:
         engine = registry.create(name, **parse_settings(args.set)) if name in registry else None
         before, after = parse_duration(args.context), parse_duration(args.after)
 
+        # The points before the plot that the engine's band reads (its explanations' history).
+        reach = getattr(engine, "context_points", 0) if engine is not None else 0
+
         def series_for(r: AnomalyResult) -> MetricSeries | None:
+            ids = (r.tenant_id, r.cluster_id, r.node_id, r.metric_name)
             try:
-                return store.get_metric_series(
-                    r.tenant_id,
-                    r.cluster_id,
-                    r.node_id,
-                    r.metric_name,
-                    r.window_start - before,
-                    r.window_end + after,
-                )
+                shown = store.get_metric_series(*ids, r.window_start - before, r.window_end + after)
             except SeriesNotFoundError:
                 return None
+            if not isinstance(reach, int) or reach <= 0 or len(shown) < 2:
+                return shown
+            # That many points before the plot, at its median step, for the band (the report plots
+            # only the last `before` of what it is given).
+            us = shown.epoch_us
+            step = sorted(b - a for a, b in pairwise(us))[(len(us) - 1) // 2]
+            try:
+                since = shown.timestamps[0] - timedelta(microseconds=step * reach)
+            except OverflowError:  # (before the year 1: the plot's points alone)
+                return shown
+            return store.get_metric_series(*ids, since, r.window_end + after)
 
         path = write_report(
             args.out,
@@ -51,6 +61,7 @@ def _report(args: argparse.Namespace) -> int:
             title=args.title or f"Anomaly report: tenant {args.tenant}",
             top=args.top,
             context_points=args.context_points,
+            context=before,
         )
     finally:
         store.close()
@@ -64,8 +75,8 @@ def add_parser(sub: Any) -> None:
         "report",
         help="write a self-contained HTML report of a tenant's results",
         description="One HTML file (inline SVG, no script, works offline): the fleet heat map, the top "
-        "nodes, and a plot of each top anomaly with its window, explanation and, for an engine that "
-        "provides one (no built-in engine does yet), its expected band.",
+        "nodes, and a plot of each top anomaly with its window, explanation and the engine's expected "
+        "band (the built-in engines: what the explanation measures the window against, +-3 sd).",
     )
     add_store(p)
     p.add_argument("--tenant", required=True)
@@ -75,7 +86,7 @@ def add_parser(sub: Any) -> None:
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="settings of the engine that draws the band (for engines that provide one)",
+        help="settings of the engine that draws the band (its classifier's, e.g. utc_offset_minutes)",
     )
     p.add_argument("--top", type=int, default=5, help="top nodes (default 5)")
     p.add_argument("--context", default="1d", help="series shown before a window (default 1d)")

@@ -16,7 +16,10 @@ The expected band: when the engine has a method
 ``expected_band(series, start_index, end_index)`` returning ``(lower, upper)``
 (one float per point of ``series`` in ``[start_index, end_index)``, ``None`` or
 NaN where it has no expectation) or ``None``, the band is drawn; otherwise the
-plot has no band.
+plot has no band. The band is asked of the series ``series_for`` gives, which may
+reach further back than the plot (``context`` limits what is plotted): an
+engine that reads the history before the plot to draw its band (the built-in
+ones do) then has it.
 
 Every string put into the page (ids, metric names, explanations) is escaped.
 """
@@ -27,12 +30,13 @@ import bisect
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from .._sequences import datetime_to_epoch_us
+from .._validate import check_positive_timedelta
 from ..aggregation import AggregationPipeline
 from ..explain import AnomalyType
 from ..types import AggregatedAnomalyScore, AnomalyResult, MetricSeries
@@ -131,6 +135,7 @@ def _plot_section(
     engine: object,
     context_points: int,
     after_points: int,
+    context: timedelta | None = None,
 ) -> _Plotted:
     anchor = f"anomaly-{k}"
     r = result
@@ -146,6 +151,9 @@ def _plot_section(
         return _Plotted(anchor, r, head + body + "</section>")
     w0, w1 = _window_indices(series, r)
     p0 = max(0, w0 - context_points)
+    if context is not None:  # (the points before it are the band's history, not the plot's)
+        since = datetime_to_epoch_us(r.window_start) - context // timedelta(microseconds=1)
+        p0 = max(p0, bisect.bisect_left(series.epoch_us, since))
     p1 = min(len(series), max(w1, w0 + 1) + after_points)
     band = _band(engine, series, p0, p1) if engine is not None else None
     svg = plot_svg(
@@ -182,6 +190,7 @@ def render_report(
     after_points: int = 36,
     notes: Sequence[str] = (),
     generated_at: datetime | None = None,
+    context: timedelta | None = None,
 ) -> str:
     """The report as one HTML document (a ``str``); see the module docstring for what it shows.
 
@@ -192,10 +201,14 @@ def render_report(
     ``results`` with ``AggregationPipeline()`` (MAX). ``engine``: the engine
     object, for ``expected_band`` and, when a result has no stored
     explanation, ``explain``. ``top``: top nodes per tenant.
-    ``context_points``/``after_points``: points shown before and after a window.
+    ``context_points``/``after_points``: points shown before and after a window;
+    ``context`` (a positive ``timedelta``), when given: and at most this long
+    before it (a series that reaches further back serves the band alone).
     ``notes``: lines shown under the title.
     """
     top = _check_positive("top", top)
+    if context is not None:
+        context = check_positive_timedelta("render_report", "context", context)
     context_points = _check_positive("context_points", context_points)
     after_points = _check_positive("after_points", after_points)
     if not callable(series_for):
@@ -223,7 +236,7 @@ def render_report(
             where = "no anomalous window"
             if best is not None:
                 item = _plot_section(
-                    len(plotted) + 1, best, series_for(best), engine, context_points, after_points
+                    len(plotted) + 1, best, series_for(best), engine, context_points, after_points, context
                 )
                 plotted.append(item)
                 anchors[key] = item.anchor
