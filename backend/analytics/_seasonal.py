@@ -419,6 +419,32 @@ def _profile_variance(x: list[float], period: int, cycles: int = 0) -> float:
     return max(ss, 0.0) / (k * period - period)
 
 
+def _middle_deviation(s: list[float], med: float, i: int) -> float:
+    """``sorted(abs(v - med) for v in s)[i]`` for sorted, finite ``s``, without sorting.
+
+    The deviations of the values below ``med`` grow from ``med`` downwards (run
+    ``A``), those of the rest from ``med`` upwards (run ``B``). The ``i + 1``
+    smallest are the first ``a`` of ``A`` and the first ``i + 1 - a`` of ``B``
+    for the least ``a`` whose next deviation in ``A`` is no smaller than the
+    last one taken from ``B`` (found by bisection); the largest taken is the answer.
+    """
+    j = bisect_left(s, med)  # A: abs(s[j - 1 - a] - med) for a < j; B: abs(s[j + b] - med)
+    want = i + 1
+    lo, hi = max(0, want - (len(s) - j)), min(want, j)
+    while lo < hi:
+        a = (lo + hi) // 2
+        if abs(s[j + want - a - 1] - med) > abs(s[j - 1 - a] - med):  # B[want - a - 1] > A[a]
+            lo = a + 1
+        else:
+            hi = a
+    b = want - lo
+    if b == 0:
+        return abs(s[j - lo] - med)
+    if lo == 0:
+        return abs(s[j + b - 1] - med)
+    return max(abs(s[j - lo] - med), abs(s[j + b - 1] - med))
+
+
 def robust_sd(values: Sequence[float]) -> float:
     """Standard deviation of ``values`` that ignores a few outliers (0 for < 2 values).
 
@@ -433,8 +459,12 @@ def robust_sd(values: Sequence[float]) -> float:
         return 0.0
     s = sorted(values)
     med = (s[(n - 1) // 2] + s[n // 2]) / 2.0
-    dev = sorted(map(abs, map(sub, s, repeat(med))))
-    mad = (dev[(n - 1) // 2] + dev[n // 2]) / 2.0
+    if math.isfinite(sum(s)) and math.isfinite(med):
+        # No nan or inf: s is in order, so the middle deviations come by bisection.
+        mad = (_middle_deviation(s, med, (n - 1) // 2) + _middle_deviation(s, med, n // 2)) / 2.0
+    else:
+        dev = sorted(map(abs, map(sub, s, repeat(med))))
+        mad = (dev[(n - 1) // 2] + dev[n // 2]) / 2.0
     if mad > 0.0:
         # The values with abs(v - med) <= fence: a run of the sorted values (v - med
         # never decreases as v grows), found by bisection.
