@@ -535,7 +535,8 @@ def baseline(history: Sequence[float], period: int | None) -> Baseline:
     if period is not None and n >= 2 * period:
         k = cycles_used(n, period)
         tail = history[n - k * period :]
-        prof = [math.fsum(tail[p::period]) / k for p in range(period)]
+        cycles = [tail[j * period : (j + 1) * period] for j in range(k)]
+        prof = [math.fsum(phase) / k for phase in zip(*cycles, strict=True)]
         shift = math.fsum(history[n - period :]) / period - math.fsum(prof) / period
         prof = list(map(add, prof, repeat(shift)))
         resid = list(map(sub, tail, prof * k))  # (tail is k whole cycles)
