@@ -98,7 +98,7 @@ def _fenced(x: list[float]) -> list[float]:
     can dominate its variance and hide the cycle from the ACF. The fence is
     the 5%-95% range of ``x`` (from every 4th value) widened by that range
     on both sides, so a cycle and its noise are never touched, only
-    excursions well beyond what the cycle reaches.
+    excursions well beyond what the cycle reaches. (``x`` itself when none is.)
     """
     sample = sorted(x[:: 4 if len(x) >= 256 else 1])
     m = len(sample)
@@ -139,8 +139,10 @@ def detect_period(
     scale = max(map(abs, values))
     if c0 <= (scale * 1e-12) ** 2 or c0 == 0.0:
         return None  # constant (to rounding) history: nothing repeats
-    x = _fenced(x)
-    c0 = sum(map(mul, x, x)) / n
+    fenced = _fenced(x)
+    if fenced is not x:  # (an untouched history keeps its c0)
+        x = fenced
+        c0 = sum(map(mul, x, x)) / n
     # Lags up to _MID_MAX_LAG are evaluated on the last _MID_POINTS points
     # (at least 4 cycles), longer ones on the whole history: the cost per lag
     # is bounded, whatever the history length.
@@ -171,14 +173,15 @@ def detect_period(
             hi = min(max_lag // _BLOCK + 1, nb - 1)
             # Each block lag on the last 8 lags' worth of blocks (at least 128):
             # eight cycles for every lag, and a cost bounded by max_period.
+            # (Block lags lo - 1 to hi: the block peaks stop at hi, and hi + 1 would
+            # stand for full lags past max_lag, where no peak is sought.)
             sqy = _prefix_squares(y)
             ry = {}
-            for lag in range(lo - 1, hi + 2):
+            for lag in range(lo - 1, hi + 1):
                 if 0 < lag < nb:
                     m = min(nb, max(_BLOCK_TAIL, 8 * lag))
-                    tail = y[nb - m :]
                     cm = (sqy[nb] - sqy[nb - m]) / m
-                    ry[lag] = _acf(tail, lag, cm) if cm > 0.0 else 0.0
+                    ry[lag] = _acf(y[nb - m :] if m < nb else y, lag, cm) if cm > 0.0 else 0.0
             coarse = {lag * _BLOCK: v for lag, v in ry.items()}
             block_peaks = []
             for lag in range(lo, hi + 1):
@@ -242,10 +245,11 @@ def detect_period(
     # highest and the three shortest strong peaks are days).
     half = min(peaks, key=lambda p: abs(2 * p[0] - peaks[0][0]))[0]
     refined: list[tuple[float, int]] = []
+    fits: dict[tuple[int, int], float] = {}  # (_polish re-reads the fit of its own candidate)
     for lag in sorted({peaks[0][0], half, *near}):
         t = tier(lag)
         cand = _settle_wide(t, lag, max_lag) if lag > _WIDE_FROM else _settle(t, lag, max_lag)
-        refined.append((_profile_variance(x, cand), cand))
+        refined.append((_fit(x, cand, cycles_used(n, cand), fits), cand))
     best_var, best_lag = min(refined)
     # A multiple of the period fits as well as the period itself, up to sampling
     # noise: take the shortest candidate within that noise (the relative sd of
@@ -255,30 +259,28 @@ def detect_period(
     tolerance = 1.0 + 4.0 * math.sqrt(2.0 / dof)
     for var, cand in sorted(refined, key=lambda vc: vc[1]):
         if var <= tolerance * best_var:
-            period = _polish(x, cand, max_lag) if cand > _WIDE_FROM else cand
+            period = _polish(x, cand, max_lag, fits) if cand > _WIDE_FROM else cand
             return period, r[period] if period in r else tier(period).acf(period)
     return None  # pragma: no cover - the best candidate always qualifies
 
 
-def _polish(x: list[float], lag: int, max_lag: int) -> int:
+def _polish(x: list[float], lag: int, max_lag: int, fits: dict[tuple[int, int], float]) -> int:
     """The lag within 4 of a long ``lag`` whose mean profile over the last cycles fits best.
 
     One lag's mean squared difference (``_settle_wide``) compares points one
     cycle apart; the profile fit compares every pair of the last ``k`` cycles,
     so a period off by ``d`` points misaligns cycles by up to ``(k - 1) * d``
     and the minimum is sharper. All lags are judged on the same number of
-    cycles (the number that the longest lag looked at allows).
+    cycles (the number that the longest lag looked at allows). ``fits`` holds
+    the profile fits already computed (see :func:`_fit`).
     """
     n = len(x)
     k = cycles_used(n, min(lag + 4, max_lag))
     if k < 3:
         return lag
-    fit: dict[int, float] = {}
 
     def at(c: int) -> float:
-        if c not in fit:
-            fit[c] = _profile_variance(x, c, k) if 2 <= c <= max_lag and k * c <= n else math.inf
-        return fit[c]
+        return _fit(x, c, k, fits) if 2 <= c <= max_lag and k * c <= n else math.inf
 
     best = min(range(lag - 2, lag + 3), key=at)
     while best != lag and abs(best - lag) < 4 and at(best + (best - lag) // abs(best - lag)) < at(best):
@@ -290,15 +292,16 @@ class _Tier:
     """A stretch of the detrended history with its lagged products cached.
 
     ``acf(lag)`` and ``msd(lag)`` (``mean((x[t] - x[t - lag])**2)``) share the
-    one dot product ``sum(x[t] * x[t + lag])``, computed once per lag.
+    one dot product ``sum(x[t] * x[t + lag])``, computed once per lag. The
+    mean square ``c0`` (of ``acf``) is computed on first use unless given.
     """
 
-    __slots__ = ("_dots", "_sq", "c0", "n", "x")
+    __slots__ = ("_c0", "_dots", "_sq", "n", "x")
 
     def __init__(self, x: list[float], c0: float | None = None) -> None:
         self.x = x
         self.n = len(x)
-        self.c0 = c0 if c0 is not None else float(sum(map(mul, x, x))) / self.n
+        self._c0 = c0
         self._dots: dict[int, float] = {}
         self._sq: list[float] | None = None
 
@@ -309,7 +312,9 @@ class _Tier:
         return got
 
     def acf(self, lag: int) -> float:
-        return self.dot(lag) / ((self.n - lag) * self.c0)
+        if self._c0 is None:
+            self._c0 = float(sum(map(mul, self.x, self.x))) / self.n
+        return self.dot(lag) / ((self.n - lag) * self._c0)
 
     def msd(self, lag: int) -> float:
         if self._sq is None:
@@ -400,6 +405,14 @@ def _settle(t: _Tier, lag: int, max_lag: int) -> int:
         return best
     # Only a flat bottom (neighbour nearly as good) is a bowl; a V keeps its minimum.
     return vertex if d[lags.index(vertex)] <= 1.5 * min(d) else best
+
+
+def _fit(x: list[float], period: int, cycles: int, fits: dict[tuple[int, int], float]) -> float:
+    """``_profile_variance(x, period, cycles)``, kept in ``fits`` (one dict per history ``x``)."""
+    got = fits.get((period, cycles))
+    if got is None:
+        got = fits[period, cycles] = _profile_variance(x, period, cycles)
+    return got
 
 
 def _profile_variance(x: list[float], period: int, cycles: int = 0) -> float:
