@@ -475,8 +475,9 @@ def robust_sd(values: Sequence[float]) -> float:
         return 0.0
     s = sorted(values)
     med = (s[(n - 1) // 2] + s[n // 2]) / 2.0
-    if math.isfinite(sum(s)) and math.isfinite(med):
+    if math.isfinite(sum(s, 0.0)) and math.isfinite(med):
         # No nan or inf: s is in order, so the middle deviations come by bisection.
+        # (A float sum: a huge total of ints overflows to inf instead of raising.)
         mad = (_middle_deviation(s, med, (n - 1) // 2) + _middle_deviation(s, med, n // 2)) / 2.0
     else:
         dev = sorted(map(abs, map(sub, s, repeat(med))))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.analytics._seasonal import _middle_deviation
+from backend.analytics._seasonal import _middle_deviation, robust_sd
 
 # Finite floats, often repeated (quantised metrics) and with both zeros.
 _VALUES = st.lists(
@@ -34,3 +34,9 @@ def test_middle_deviation_is_that_of_the_sorted_deviations(values: list[float], 
     i = data.draw(st.integers(0, n - 1))
     dev = sorted(abs(v - centre) for v in s)
     assert _middle_deviation(s, centre, i).hex() == dev[i].hex()
+
+
+def test_ints_whose_total_passes_the_float_range_are_no_error() -> None:
+    # (The check for nan and inf sums as floats: an int total would not convert.)
+    values = [0, 1, 2, 3] * 300 + [10**306] * 500
+    assert robust_sd(values) == robust_sd([float(v) for v in values]) > 0.0
