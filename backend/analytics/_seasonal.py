@@ -86,10 +86,10 @@ def _detrended(values: Sequence[float]) -> list[float]:
         return [v - mean for v in values]
     tc = (n - 1) / 2.0
     sxx = n * (n * n - 1) / 12.0
-    # The times i (and i - tc) as floats counted up by 1.0: exact (multiples of 1/2
-    # far below 2**53), so the same products as with int times, only faster.
-    sxy = math.fsum(map(mul, accumulate(repeat(1.0, n - 1), initial=0.0), values)) - tc * mean * n
+    sxy = math.fsum(map(mul, range(n), values)) - tc * mean * n
     slope = sxy / sxx
+    # The centred times i - tc as floats counted up by 1.0 from -tc: exact (multiples
+    # of 1/2 far below 2**53), so the same terms as from int times, only faster.
     centred = accumulate(repeat(1.0, n - 1), initial=-tc)
     return [v - mean - slope * u for v, u in zip(values, centred, strict=True)]
 
