@@ -42,6 +42,17 @@ def test_classify_never_raises_at_any_scale(case: tuple[MetricSeries, TimeWindow
     assert isinstance(ExplanationClassifier().classify(s, w), AnomalyType)
 
 
+def _edited(s: MetricSeries, cut: int, before: list[float], since: int, after: list[float]) -> MetricSeries:
+    """``s`` with its first points (up to ``cut``) replaced by ``before`` and those from ``since`` by
+    ``after`` (as many of each as fit)."""
+    values = s.values.tolist()
+    for i, b in enumerate(before[:cut]):
+        values[i] = b
+    for i, a in enumerate(after[: len(values) - since]):
+        values[since + i] = a
+    return MetricSeries.from_arrays(*s.ids, list(s.epoch_us), values)
+
+
 @settings(max_examples=60)
 @given(series_and_window(moderate), st.lists(moderate, max_size=10), st.lists(moderate, max_size=10))
 def test_classify_reads_only_the_window_and_bounded_history(
@@ -50,16 +61,8 @@ def test_classify_reads_only_the_window_and_bounded_history(
     """Changing points after the window, or more than history_points before it, changes nothing."""
     s, w = case
     kind = CLF.classify(s, w)
-    values = s.values.tolist()
     cut = max(0, w.start_index - CLF.history_points)
-    edited = list(values)
-    for i, b in enumerate(before[:cut]):
-        edited[i] = b
-    for i, a in enumerate(after[: len(values) - w.end_index]):
-        edited[w.end_index + i] = a
-    assert len(edited) == len(values)
-    changed = MetricSeries.from_arrays(*s.ids, list(s.epoch_us), edited)
-    assert CLF.classify(changed, w) is kind
+    assert CLF.classify(_edited(s, cut, before, w.end_index, after), w) is kind
     # The slice an engine passes, with the window re-indexed.
     sub = s.slice(cut, w.end_index)
     assert CLF.classify(sub, _window(sub, w.start_index - cut, w.end_index - cut)) is kind
@@ -364,14 +367,8 @@ def test_the_expected_band_reads_only_the_history_before_it(
     history_points before start, are; and on the slice an engine would pass."""
     s, w = case
     band = CLF.expected_band(s, w.start_index, w.end_index)
-    values = s.values.tolist()
     cut = max(0, w.start_index - CLF.history_points)
-    edited = list(values)
-    for i, b in enumerate(before[:cut]):
-        edited[i] = b
-    for i, a in enumerate(after[: len(values) - w.start_index]):
-        edited[w.start_index + i] = a
-    changed = MetricSeries.from_arrays(*s.ids, list(s.epoch_us), edited)
+    changed = _edited(s, cut, before, w.start_index, after)
     assert CLF.expected_band(changed, w.start_index, w.end_index) == band
     sub = s.slice(cut, w.end_index)
     assert CLF.expected_band(sub, w.start_index - cut, w.end_index - cut) == band
