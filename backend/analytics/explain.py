@@ -623,7 +623,8 @@ class ExplanationClassifier:
         the cycle has one). It reads at most ``history_points`` points before
         ``start_index`` and nothing from ``start_index`` on, so a band drawn
         around an anomaly is not pulled towards it. ``None`` with fewer than 2
-        points of history (nothing to expect from).
+        points of history (nothing to expect from). An edge past the float
+        range (a metric near 1.8e308) is ``inf`` or ``-inf``.
         """
         if not isinstance(series, MetricSeries):
             fail_type(_OWNER, "series", "a MetricSeries", series)

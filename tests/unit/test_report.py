@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -238,3 +239,19 @@ def test_bad_options() -> None:
         render_report([], series_for=lambda r: None, context=5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"context must be a positive datetime.timedelta"):
         render_report([], series_for=lambda r: None, context=timedelta(0))
+
+
+def test_a_series_across_the_whole_float_range_plots_with_finite_coordinates() -> None:
+    """Values near both ends of the float range (their range is not a float) and a band edge past it."""
+    from backend.analytics.report._svg import plot_svg
+
+    big = 1.79e308
+    values = [big * (0.5 + 0.5 * (i % 7) / 7) for i in range(50)] + [-big]
+    stamps = [int((T0 + timedelta(minutes=i)).timestamp() * 1e6) for i in range(len(values))]
+    lower = [v * 0.9 for v in values]
+    upper: list[float | None] = [math.inf] * 10 + [v * 1.01 for v in values[10:]]  # (past the range: none)
+    svg = plot_svg(stamps, values, window=(50, 51), band=(lower, upper), title="t")
+    numbers = re.findall(r"[-+0-9.e]+|nan|inf", re.sub(r"<title>.*?</title>", "", svg))
+    assert "nan" not in numbers and "inf" not in numbers
+    assert svg.count('class="band"') == 1  # drawn where both edges are known
+    assert ">-1.798e+308<" in svg and ">1.798e+308<" in svg  # the axis labels: the float range's ends

@@ -8,6 +8,7 @@ amber at the 0.5 alarm line, red at 1).
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -96,8 +97,10 @@ def plot_svg(
     if not y_max > y_min:
         pad = abs(y_max) * 0.05 or 1.0
         y_min, y_max = y_min - pad, y_max + pad
-    span = y_max - y_min
-    y_min, y_max = y_min - 0.05 * span, y_max + 0.05 * span
+    # 5% of the range on each side, within the float range: a series reaching both ends of it
+    # (about +-1.8e308) has a range that is not a float, so it is taken in halves.
+    pad = 0.1 * (y_max / 2 - y_min / 2)
+    y_min, y_max = max(-sys.float_info.max, y_min - pad), min(sys.float_info.max, y_max + pad)
     t_min, t_max = (epoch_us[0], epoch_us[-1]) if n else (0, 1)
     t_span = (t_max - t_min) or 1
     inner_w = _PLOT_W - _MARGIN_L - _MARGIN_R
@@ -138,7 +141,7 @@ def plot_svg(
     ys: list[float | None] = [y_of(v) for v in values]
     out.append(f'<path class="series" d="{_path(xs, ys)}" fill="none" stroke="#1d3557" stroke-width="1.3"/>')
     for frac in (0.0, 0.5, 1.0):
-        v = y_min + (y_max - y_min) * frac
+        v = y_min * (1.0 - frac) + y_max * frac
         y = _MARGIN_T + inner_h * (1.0 - frac)
         out.append(
             f'<text x="{_MARGIN_L - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
