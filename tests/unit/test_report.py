@@ -249,7 +249,7 @@ def test_a_series_across_the_whole_float_range_plots_with_finite_coordinates() -
     values = [big * (0.5 + 0.5 * (i % 7) / 7) for i in range(50)] + [-big]
     stamps = [int((T0 + timedelta(minutes=i)).timestamp() * 1e6) for i in range(len(values))]
     lower = [v * 0.9 for v in values]
-    upper: list[float | None] = [math.inf] * 10 + [v * 1.01 for v in values[10:]]  # (past the range: none)
+    upper = [math.inf] * 10 + [v * 1.01 for v in values[10:]]  # (an edge past the range: no band there)
     svg = plot_svg(stamps, values, window=(50, 51), band=(lower, upper), title="t")
     numbers = re.findall(r"[-+0-9.e]+|nan|inf", re.sub(r"<title>.*?</title>", "", svg))
     assert "nan" not in numbers and "inf" not in numbers
