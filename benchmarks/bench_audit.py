@@ -809,25 +809,29 @@ def traffic(engine_name: str, which: str) -> None:
 _STATED = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]?\d+)?) sd (?:above|below)")
 
 
-def labelled_spikes(engine_name: str, cases: Iterable[tuple[str, MetricSeries, Sequence[int]]]) -> None:
-    """Each case's spikes, detected with labels (``classify=True``): how each found spike's first
-    anomalous window is labelled, and how many sd its sentence says the window is from its
-    expectation, per case key (printed in the keys' order)."""
+def labelled_spikes(
+    engine_name: str, cases: Iterable[tuple[MetricSeries, Sequence[tuple[str, Sequence[int]]]]]
+) -> None:
+    """Each case's spikes, detected with labels (``classify=True``; a case is a series, detected
+    once, and its spikes' indices grouped by key): how each found spike's first anomalous window is
+    labelled, and how many sd its sentence says the window is from its expectation, per key
+    (printed in the order the keys first come)."""
     engine = EngineRegistry.default().create(engine_name, **ENGINE_CONFIG)
     labels: dict[str, Counter[str]] = {}
     stated: dict[str, list[float]] = defaultdict(list)
-    for key, series, at in cases:
+    for series, groups in cases:
         hits = [r for r in engine.detect(series) if r.is_anomalous]
-        labels.setdefault(key, Counter())  # (a key whose spikes were all missed is printed too)
-        for i in at:
-            t = series.timestamps[i]
-            found = next((r for r in hits if r.window_start <= t <= r.window_end), None)
-            if found is None:
-                continue
-            labels[key][found.anomaly_label.value] += 1
-            m = _STATED.search(engine.explain(series, found))
-            if m:
-                stated[key].append(float(m.group(1)))
+        for key, at in groups:
+            labels.setdefault(key, Counter())  # (a key whose spikes were all missed is printed too)
+            for i in at:
+                t = series.timestamps[i]
+                found = next((r for r in hits if r.window_start <= t <= r.window_end), None)
+                if found is None:
+                    continue
+                labels[key][found.anomaly_label.value] += 1
+                m = _STATED.search(engine.explain(series, found))
+                if m:
+                    stated[key].append(float(m.group(1)))
     for key, kinds in labels.items():
         v = sorted(stated[key])
         spread = (
@@ -845,13 +849,16 @@ def traffic_labels(engine_name: str, which: str) -> None:
     12:00-13:00, per step."""
     first = TRAFFIC_SETS[which]
 
-    def cases() -> Iterator[tuple[str, MetricSeries, Sequence[int]]]:
+    def cases() -> Iterator[tuple[MetricSeries, list[tuple[str, Sequence[int]]]]]:
         for step in (1, 5):
-            for j, hours in enumerate(("03:00-04:00", "12:00-13:00")):
-                for noise, trough in TRAFFIC:
-                    for seed in range(first, first + 10):
-                        series, at = traffic_series(seed, noise, trough, step)
-                        yield f"traffic labels, {step}-minute steps, spikes at {hours}", series, at[j::2]
+            for noise, trough in TRAFFIC:
+                for seed in range(first, first + 10):
+                    series, at = traffic_series(seed, noise, trough, step)
+                    # (the series' spikes alternate: the night's, then the noon's)
+                    yield series, [
+                        (f"traffic labels, {step}-minute steps, spikes at {hours}", at[j::2])
+                        for j, hours in enumerate(("03:00-04:00", "12:00-13:00"))
+                    ]
 
     labelled_spikes(engine_name, cases())
 
@@ -860,11 +867,11 @@ def shapes_labels(engine_name: str, first: int) -> None:
     """The ``shapes`` part's spikes with labels (:func:`labelled_spikes`), per kind, seeds ``first``
     to ``first + 9`` (0: the part's own seeds)."""
 
-    def cases() -> Iterator[tuple[str, MetricSeries, Sequence[int]]]:
+    def cases() -> Iterator[tuple[MetricSeries, list[tuple[str, Sequence[int]]]]]:
         for kind in SHAPES:
             for seed in range(first, first + 10):
                 series, at, _ = shape_series(seed, kind)
-                yield f"shapes labels, {kind}", series, at
+                yield series, [(f"shapes labels, {kind}", at)]
 
     labelled_spikes(engine_name, cases())
 
