@@ -24,7 +24,7 @@ from backend.analytics.engines import ZScoreEngine
 from .strategies import T0, finite, series
 
 engine_configs = st.builds(
-    lambda w, s, thr, warm, level, days, scale, classify: ZScoreEngine(
+    lambda w, s, thr, warm, level, days, scale, classify, recent: ZScoreEngine(
         window_size_points=w,
         stride_points=s,
         z_threshold=thr,
@@ -34,6 +34,7 @@ engine_configs = st.builds(
         scale_points=scale,
         classify=classify,
         classifier_history_points=64,
+        recent_levels=recent,
     ),
     st.integers(1, 8),
     st.integers(1, 8),
@@ -42,6 +43,7 @@ engine_configs = st.builds(
     st.integers(1, 40),
     st.integers(3, 6),
     st.integers(16, 600),
+    st.booleans(),
     st.booleans(),
 )
 

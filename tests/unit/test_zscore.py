@@ -302,6 +302,7 @@ def test_stream_memory_is_bounded() -> None:
         ({"season_days": 2}, ValueError, r"season_days must be an int in \[3, 31\]"),
         ({"scale_points": 10**9}, ValueError, "scale_points must be an int in"),
         ({"window_size_points": 0}, ValueError, "window_size_points must be a positive int"),
+        ({"recent_levels": 1}, TypeError, "recent_levels must be a bool"),
         ({"threshold": 4.0}, TypeError, "unknown configuration keyword"),
     ],
 )
@@ -1083,6 +1084,79 @@ def test_a_jittered_hourly_job_is_no_news_after_three_days(monkeypatch: pytest.M
     without = [after_day_3(seed) for seed in range(4)]
     assert all(false >= 50 for false, _ in without), without
     assert sum(found for _, found in without) <= 3, without
+
+
+def job_counts(kind: str, seed: int, **config: object) -> tuple[int, int]:
+    """bench_audit's job (``daily-5min``...) or flap (``iid``...) series ``seed``: the false-alarm episodes
+    from its fourth day on, and how many of its spikes an anomalous window holds."""
+    audit = load_benchmark("bench_audit")
+    make_series = audit.flap_series if kind in audit.FLAP_KINDS else audit.job_series
+    series, spikes, _ = make_series(seed, kind)
+    results = ZScoreEngine(classify=False, **config).detect(series)  # type: ignore[arg-type]
+    at = [series.timestamps[i] for i in spikes]
+    late = [r for r in audit.episodes(results) if (r.window_start - audit.MONDAY).days >= 3]
+    false = [r for r in late if not any(r.window_start <= t <= r.window_end for t in at)]
+    return len(false), sum(any(r.window_start <= t <= r.window_end for r in flagged(results)) for t in at)
+
+
+@pytest.mark.parametrize(("kind", "least_without", "share_left"), [("daily-5min", 20, 0.6), ("iid", 60, 0.1)])
+def test_recent_levels_quiets_a_nightly_job_and_a_two_level_metric(
+    kind: str, least_without: int, share_left: float
+) -> None:
+    """A nightly job that lasts 20-60 minutes and starts up to 45 minutes late alarms where a run ends
+    earlier than three of the last days' (the band needs three); a metric on two levels, where the band
+    misses a level. With ``recent_levels`` the series is back at a level it took in the last hour and
+    near this time on another day: about half the nightly alarms go (31 -> 15 on these seeds), and all of
+    the two levels' (120 -> 0). The spikes (10 sd above the job's level; above the higher of the two
+    levels) are found as before, give or take one."""
+    seeds = range(6)
+    without = [job_counts(kind, seed) for seed in seeds]
+    with_recent = [job_counts(kind, seed, recent_levels=True) for seed in seeds]
+    false_without = sum(false for false, _ in without)
+    assert false_without >= least_without, without
+    assert sum(false for false, _ in with_recent) <= share_left * false_without, (without, with_recent)
+    assert sum(found for _, found in with_recent) >= sum(found for _, found in without) - 1
+
+
+def test_recent_levels_still_finds_a_repeated_incident_and_a_spike() -> None:
+    """With ``recent_levels`` a level the series took at this time yesterday, but not in the last hour, is
+    still news: a two-hour drop of 15 sd at 14:00 on day 4 is found again on day 5, and a 15-sd spike
+    on day 5 is found, with the option as without it."""
+    vals = daily(6 * 1440, 11)
+    for day in (4, 5):
+        for i in range(day * 1440 + 14 * 60, day * 1440 + 16 * 60):
+            vals[i] -= 15.0
+    spike = 5 * 1440 + 10 * 60
+    vals[spike] += 15.0
+    for recent in (False, True):
+        hits = flagged(ZScoreEngine(classify=False, recent_levels=recent).detect(make(vals)))
+        for at in (4 * 1440 + 14 * 60, 5 * 1440 + 14 * 60, spike):
+            t = T0 + timedelta(minutes=at)
+            found = any(r.window_start <= t + timedelta(minutes=5) and r.window_end >= t for r in hits)
+            assert found, (recent, at)
+
+
+def test_recent_levels_resumes_from_a_checkpoint_and_is_off_in_an_older_one() -> None:
+    """A scorer with ``recent_levels`` pickled mid-series goes on with the same scores (its last hour,
+    trimmed at each block's end, travels with it); one pickled before the setting existed resumes
+    without it."""
+    series, _, _ = load_benchmark("bench_audit").job_series(2, "daily-5min")
+    vals, us = series.values.tolist(), series.epoch_us.tolist()
+    cut = 5 * 288 + 7
+    scorer = ZScoreScorer(recent_levels=True)
+    scorer.update_many(vals[:cut], us[:cut])
+    assert 0 < len(scorer._recent) <= 12 + 16 and "recent_levels=True" in repr(scorer)
+    resumed = pickle.loads(pickle.dumps(scorer))
+    assert resumed.update_many(vals[cut:], us[cut:]) == scorer.update_many(vals[cut:], us[cut:])
+    plain = ZScoreScorer()
+    plain.update_many(vals[:cut], us[:cut])
+    copy = pickle.loads(pickle.dumps(plain))  # (its own lists: the old one must not share the scorer's)
+    state = {name: getattr(copy, name) for name in ZScoreScorer.__slots__}
+    del state["recent_levels"], state["_recent"]
+    old = ZScoreScorer.__new__(ZScoreScorer)
+    old.__setstate__((None, state))
+    assert old.recent_levels is False
+    assert old.update_many(vals[cut:], us[cut:]) == plain.update_many(vals[cut:], us[cut:])
 
 
 def test_a_scorer_pickled_before_the_band_resumes_as_if_never_pickled() -> None:

@@ -80,6 +80,22 @@ scales (all of the reach from 6): a job's run is no news where the last
 days' runs have been, give or take 5 minutes, while a spike as large as one
 seen at that time on one or two of the last days still is.
 
+**Recent levels (``recent_levels=True``, off by default).** The band asks
+three of the last days to have reached a value near this time of day: a
+nightly job that lasts 20 to 60 minutes and starts up to 45 minutes late ends
+earlier than three of the last five days on about every other night, and the
+series, back at rest, alarms. With ``recent_levels`` a point more than 3
+cycle scales from an expectation is also judged against a wider band: the
+values that both the points of the last hour (at most 4,096 points) and one
+or more of the last days within 5 minutes of its time of day reached (up to
+the lower of their highs, down to the higher of their lows), its residual net
+of that band's slack as above; the point's ``z`` is at most that residual's,
+on the cycle's scale. The scales, the tail and the channels learn as without
+it. A spike above anything of the last hour, or above anything those days
+reached, is judged as before, and so is a level the series took at this time
+yesterday but not in the last hour (a repeated incident); a spike near a
+job's runs and no higher than them is hidden more often.
+
 **Beat: periodic jobs before the band.** In the first days the band has no
 days to stand on. Once six runs of alarms in a row began on one beat of at
 most 6 hours (their gaps within a twentieth of it or two steps of their
@@ -270,7 +286,10 @@ per series: ``level_points`` values and as many residuals, the
 numbers per slot of the day (the day being summed), and per slot of each of
 the three profiles ``season_days`` day values and two numbers, and
 ``season_days`` values for each hour of the day (about 280 KB
-at 1-minute steps, 55 KB at 5 minutes), whatever the length of the series.
+at 1-minute steps, 55 KB at 5 minutes), whatever the length of the series;
+with ``recent_levels``, also the points of the last hour (trimmed at each
+block's end, at most 4,096), and per point that reads the band, one pass over
+them and the every-day slots near it.
 Values are multiplied by a power of two fixed at warm-up (the warm-up's
 largest becomes about 2**-10), so residuals of values near 1e308 never
 overflow; a value that leaves the float range once scaled
@@ -283,6 +302,7 @@ on loess" (1990), for judging a point against its season's robust profile.
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import math
@@ -292,7 +312,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from .._sequences import _EPOCH
-from .._validate import check_points, check_positive_int, check_real, check_utc_offset, fail_type, fail_value
+from .._validate import (
+    check_bool,
+    check_points,
+    check_positive_int,
+    check_real,
+    check_utc_offset,
+    fail_type,
+    fail_value,
+)
 from ..scoring import PointScorer, PointScoringEngine
 
 if TYPE_CHECKING:
@@ -336,6 +364,10 @@ _LAYOUT = 2
 _HOUR_US = 3_600_000_000
 _NOISE_HOURS = 20
 _NOISE_BOUND = 4.0  # a multiplier stays within [1 / 4, 4]
+# recent_levels: a point is also judged against the values the series took in the last _RECENT_US
+# (at most _RECENT_MAX points) that some of the last days took near its time of day (_recent_band).
+_RECENT_US = _HOUR_US
+_RECENT_MAX = 4096
 
 
 class _HourNoise:
@@ -732,6 +764,7 @@ class ZScoreScorer(PointScorer):
         "_prof_med",
         "_prof_n",
         "_prof_vals",
+        "_recent",
         "_resid",
         "_resid_e",
         "_resid_seen",
@@ -754,6 +787,7 @@ class ZScoreScorer(PointScorer):
         "_warm",
         "incident_points",
         "level_points",
+        "recent_levels",
         "scale_points",
         "season_days",
         "timezone",
@@ -775,9 +809,11 @@ class ZScoreScorer(PointScorer):
         utc_offset_minutes: int = 0,
         timezone: str | None = None,
         transform: str = "none",
+        recent_levels: bool = False,
     ) -> None:
         owner = "ZScoreScorer"
         self.transform = _check_transform(owner, transform)
+        self.recent_levels = check_bool(owner, "recent_levels", recent_levels)
         self.z_threshold = check_real(owner, "z_threshold", z_threshold)
         if self.z_threshold <= 0.0:
             fail_value(owner, "z_threshold", "a positive number", z_threshold)
@@ -802,6 +838,8 @@ class ZScoreScorer(PointScorer):
         self._stamps: list[int] = []
         self._norm = 1.0  # values are multiplied by this (a power of two) before any arithmetic
         self._level_buf: list[float] = []  # the latest values
+        # recent_levels: the points of the last hour (time, scaled value), oldest first (_recent_band).
+        self._recent: collections.deque[tuple[int, float]] = collections.deque(maxlen=_RECENT_MAX)
         # Mean absolute residual of: the level model, the trend model, the cycle model (point by
         # point), the cycle model's residual averaged over _BLOCK points (the sustained channel)
         # and over _LONG points (the long sustained channel), and the cycle's residual net of its
@@ -873,7 +911,7 @@ class ZScoreScorer(PointScorer):
             f"level_points={self.level_points}, season_days={self.season_days}, "
             f"scale_points={self.scale_points}, incident_points={self.incident_points}, "
             f"utc_offset_minutes={self.utc_offset_minutes}, timezone={self.timezone!r}, "
-            f"transform={self.transform!r})"
+            f"transform={self.transform!r}, recent_levels={self.recent_levels!r})"
         )
 
     def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
@@ -894,6 +932,8 @@ class ZScoreScorer(PointScorer):
         slots["_layout"] = _LAYOUT
         slots.setdefault("timezone", None)  # (an older scorer had no zone)
         slots.setdefault("transform", "none")  # (nor a transform)
+        slots.setdefault("recent_levels", False)  # (nor recent levels)
+        slots.setdefault("_recent", collections.deque(maxlen=_RECENT_MAX))
         slots.setdefault("_tz", None)
         slots.setdefault("_shift_us", 0)
         # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
@@ -1012,6 +1052,8 @@ class ZScoreScorer(PointScorer):
         # the first busy hours alarms.
         self._scale_seen = self.scale_points if self._resolution > 0.0 else 0
         self._level_buf = xs[-self.level_points :]
+        if self.recent_levels:
+            self._recent.extend(zip(stamps, xs, strict=True))
         if self._tz is not None:
             self._off_us, self._shift_us = _zone_at(self._tz, stamps[-1])
         shift = self._shift_us
@@ -1125,6 +1167,7 @@ class ZScoreScorer(PointScorer):
         ring_sum = self._ring_sum
         long_buf, long_sum, lb = self._long, self._long_sum, self._long_base
         loud, hold, calm = self._long_loud, self.incident_points, self._long_calm
+        recent = self._recent if self.recent_levels else None
         for x, t in zip(values[i:], stamps[i:], strict=True):
             i += 1
             v = x * norm
@@ -1380,11 +1423,27 @@ class ZScoreScorer(PointScorer):
                             if loud <= hold and r > z:
                                 z = r
                     level_buf.append(v)
+                    if recent is not None:
+                        if banded and k_cycle:
+                            # A level the series took in the last hour, and near this time of day on
+                            # one of the last days, is no news (recent_levels: _recent_band); the drift
+                            # model's residual counts where it spoke at this point.
+                            spoke = base - base == 0.0 and kind != 3 and (cu + 1 if kind else c) >= 3
+                            r = self._recent_band(
+                                v, t, s, day, kind, ec, firm, hi, lo, k_cycle, base if spoke else _NAN,
+                                k_drift,
+                            )
+                            r *= tail
+                            if r < z:  # noqa: PLR1730 - min/max calls cost more here
+                                z = r
+                        recent.append((t, v))
                     if half <= z < _INF:  # (a run of a periodic job is no news once it keeps a beat: _Beat)
                         z = beat(z, t, thr)
                     append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
                 else:
                     level_buf.append(v)
+                    if recent is not None:
+                        recent.append((t, v))
                     append(1.0)
                     calm = 0
             else:
@@ -1402,6 +1461,8 @@ class ZScoreScorer(PointScorer):
                 self._long_calm = calm
                 self._last_t = t
                 self._end_block()
+                if recent is not None:
+                    self._trim_recent(t)
                 pos = 0
                 if i == n:
                     return out
@@ -1446,8 +1507,66 @@ class ZScoreScorer(PointScorer):
                 return -_INF, _INF
         return hi, lo
 
-    def _reached(self, s: int, day: int, kind: int) -> tuple[float, float]:
-        """:meth:`_band`'s values from the days of ``kind`` (-inf, inf: fewer than _BAND_DAYS)."""
+    def _trim_recent(self, t: int) -> collections.deque[tuple[int, float]]:
+        """``recent_levels``: the points of the hour before ``t`` (older ones dropped)."""
+        recent, since = self._recent, t - _RECENT_US
+        while recent and recent[0][0] < since:
+            recent.popleft()
+        return recent
+
+    def _recent_band(
+        self,
+        v: float,
+        t: int,
+        s: int,
+        day: int,
+        kind: int,
+        e: float,
+        firm: float,
+        hi: float,
+        lo: float,
+        k_cycle: float,
+        base: float,
+        k_drift: float,
+    ) -> float:
+        """``recent_levels``: the cycle's residual of ``v`` (at ``t``) net of the band :meth:`_band` gave
+        (``hi``, ``lo`` around the cycle's expectation ``e``) widened by the values that both the last
+        hour's points and one or more of the last days near this time of day (:meth:`_reached` with
+        one day) reached: up to the lower of the two highs, down to the higher of the two lows; as a
+        z (times ``k_cycle``). Where the drift model spoke at this point (``base``, its residuals'
+        level, finite), the larger of that and its residual ``v - e - base`` net of the same band
+        measured from ``e + base``, as a z (times ``k_drift``), so that a spike on a series that has
+        drifted since the last days stays news. inf where the band widens nothing (no
+        point in the last hour, no such day, or ranges that do not meet): the point is judged as
+        without ``recent_levels``.
+
+        A job that ended early, or starts late, leaves the series at a level it held before the run
+        and that another day held at this time; a two-level metric is at a level it took minutes
+        ago and on other days. A spike above both is judged as before, and so is a level the series
+        held yesterday at this time but not in the last hour (a repeated incident)."""
+        recent = self._trim_recent(t)
+        if not recent:
+            return _INF
+        day_hi, day_lo = self._reached(s, day, kind, 1)
+        if day_hi == -_INF:
+            return _INF
+        seen = [u for _, u in recent]
+        top, bottom = max(seen), min(seen)
+        top = top if top < day_hi else day_hi
+        bottom = bottom if bottom > day_lo else day_lo
+        if bottom > top or (top <= hi and bottom >= lo):
+            return _INF
+        top = max(top, hi)
+        bottom = min(bottom, lo)
+        z = abs(_net(v - e, top - e, e - bottom, firm)) * k_cycle
+        if base - base == 0.0:
+            e += base
+            z = max(z, abs(_net(v - e, top - e, e - bottom, firm)) * k_drift)
+        return z
+
+    def _reached(self, s: int, day: int, kind: int, least: int = _BAND_DAYS) -> tuple[float, float]:
+        """:meth:`_band`'s values from the days of ``kind`` (-inf, inf: fewer than ``least`` days,
+        _BAND_DAYS by default; with fewer than that, the ``least``-th highest and lowest)."""
         slots, near, k = self._slots, self._near, self.season_days
         # Each slot near s: its values on its last k days of the kind, latest first (_latest).
         typed = kind if kind in {1, 2} else 0
@@ -1460,7 +1579,10 @@ class ZScoreScorer(PointScorer):
                 highs.append(max(seen))
                 lows.append(min(seen))
         # (Two days while the kind has only two: both must have reached the band, as on a series' third day.)
-        need = _BAND_DAYS if len(highs) >= _BAND_DAYS or len(columns[near]) > 2 else 2
+        if least < _BAND_DAYS:
+            need = least
+        else:
+            need = _BAND_DAYS if len(highs) >= _BAND_DAYS or len(columns[near]) > 2 else 2
         if len(highs) < need:
             return -_INF, _INF
         highs.sort()
@@ -1849,6 +1971,13 @@ class ZScoreEngine(PointScoringEngine):
       median are its noise, and in logs they are Gaussian-like. Values must
       be positive (``ValueError`` naming the first that is not, before any of
       its chunk is scored). Labels and sentences stay in the metric's units.
+    - ``recent_levels`` (default False): a point far from its expectation is
+      no news where it lies among the values the series took in the last hour
+      *and* near this time of day (within 5 minutes) on one or more of the
+      last days. For a series whose periodic jobs vary in start and length
+      (a nightly backup that ends early or starts late), and for a metric on
+      two levels: far fewer false alarms, but spikes no higher than the job's
+      runs, near them, are missed more often (README, *Periodic jobs*).
     - ``classify`` (default True), ``classifier_history_points`` (default
       None: 12288): label and explain anomalous windows with the
       :class:`~backend.analytics.explain.ExplanationClassifier`.
@@ -1883,6 +2012,7 @@ class ZScoreEngine(PointScoringEngine):
         utc_offset_minutes: int = 0,
         timezone: str | None = None,
         transform: str = "none",
+        recent_levels: bool = False,
         classify: bool = True,
         classifier_history_points: int | None = None,
     ) -> None:
@@ -1896,6 +2026,7 @@ class ZScoreEngine(PointScoringEngine):
         self.incident_points = incident_points
         self.utc_offset_minutes = utc_offset_minutes
         self.timezone = timezone
+        self.recent_levels = recent_levels
         super().__init__(
             window_size_points=window_size_points,
             stride_points=stride_points,
@@ -1918,6 +2049,7 @@ class ZScoreEngine(PointScoringEngine):
                 utc_offset_minutes=self.utc_offset_minutes,
                 timezone=self.timezone,
                 transform=self.transform,
+                recent_levels=self.recent_levels,
             )
         except (TypeError, ValueError) as exc:
             raise type(exc)(str(exc).replace("ZScoreScorer", "ZScoreEngine", 1)) from None
