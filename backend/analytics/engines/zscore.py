@@ -1545,7 +1545,7 @@ class ZScoreScorer(PointScorer):
         ago and on other days. A spike above both is judged as before, and so is a level the series
         held yesterday at this time but not in the last hour (a repeated incident)."""
         recent = self._trim_recent(t)
-        if not recent:
+        if not recent or e - e != 0.0:  # (no expectation to widen around: the point is judged as it was)
             return _INF
         day_hi, day_lo = self._reached(s, day, kind, 1)
         if day_hi == -_INF:
