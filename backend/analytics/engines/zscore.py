@@ -1558,7 +1558,10 @@ class ZScoreScorer(PointScorer):
             return _INF
         top = max(top, hi)
         bottom = min(bottom, lo)
-        z = abs(_net(v - e, top - e, e - bottom, firm)) * k_cycle
+        r = abs(_net(v - e, top - e, e - bottom, firm))
+        if not r < abs(_net(v - e, hi - e, e - lo, firm)):
+            return _INF  # (the band widened on the other side, or not as far as this point)
+        z = r * k_cycle
         if base - base == 0.0:
             e += base
             z = max(z, abs(_net(v - e, top - e, e - bottom, firm)) * k_drift)
