@@ -43,9 +43,9 @@ def job(n: int, step_s: int, seed: int) -> tuple[list[float], list[int]]:
 def test_recent_levels_keeps_the_last_hour_at_most_and_scores_alike_in_any_chunking(
     step: int, n: int, cuts: list[int], seed: int
 ) -> None:
-    """The points kept are the latest ones, none older than an hour before the latest finished block's
-    last point, at most _RECENT_MAX of them; the scores do not depend on the chunking, nor on a pickle
-    taken between chunks."""
+    """The points kept are points of the series in time order, none older than an hour before the
+    latest finished block's last point, at most _RECENT_MAX of them; the scores do not depend on the
+    chunking, nor on a pickle taken between chunks."""
     values, stamps = job(n, step, seed)
     whole = ZScoreScorer(recent_levels=True)
     want = whole.update_many(values, stamps)
@@ -58,5 +58,9 @@ def test_recent_levels_keeps_the_last_hour_at_most_and_scores_alike_in_any_chunk
     kept = list(scorer._recent)
     assert len(kept) <= _RECENT_MAX
     if kept:
-        assert kept == [(t, v * scorer._norm) for t, v in zip(stamps, values, strict=True)][-len(kept) :]
+        # Points of the series (scaled as the scorer scales them), in time order: those of its latest
+        # points that were no news on their own (an alarming point is not a level it took).
+        points = {t: v * scorer._norm for t, v in zip(stamps, values, strict=True)}
+        assert all(points[t] == v for t, v in kept)
+        assert [t for t, _ in kept] == sorted({t for t, _ in kept})
         assert kept[0][0] >= scorer._last_t - _RECENT_US or scorer._last_t == 0

@@ -84,17 +84,21 @@ seen at that time on one or two of the last days still is.
 three of the last days to have reached a value near this time of day: a
 nightly job that lasts 20 to 60 minutes and starts up to 45 minutes late ends
 earlier than three of the last five days on about every other night, and the
-series, back at rest, alarms. With ``recent_levels`` a point more than 3
-cycle scales from an expectation is also judged against a wider band: the
-values that both the points of the last hour (at most 4,096 points) and one
-or more of the last days within 5 minutes of its time of day reached (up to
-the lower of their highs, down to the higher of their lows), its residual net
-of that band's slack as above; the point's ``z`` is at most that residual's,
-on the cycle's scale. The scales, the tail and the channels learn as without
-it. A spike above anything of the last hour, or above anything those days
-reached, is judged as before, and so is a level the series took at this time
-yesterday but not in the last hour (a repeated incident); a spike near a
-job's runs and no higher than them is hidden more often.
+series, back at rest, alarms. With ``recent_levels`` a point that would
+alarm and is more than 3 cycle scales from an expectation is also judged
+against a wider band: the values that both the last hour's points that were
+no news on their own (at most 4,096 points) and one or more of the last days
+of its kind (weekdays or weekend days) within 5 minutes of its time of day
+reached (up to the lower of their highs, down to the higher of their lows).
+Where that band reaches the point further than the band does, the point's
+``z`` is at most its residual net of the wider band's slack (as above), on the
+cycle's scale (or the drift model's, measured from the residuals' level,
+where that model spoke). The scales, the tail and the channels learn as
+without it. A spike above anything of the last hour, or above anything those
+days reached, is judged as before, and so is a level the series took at this
+time yesterday but not in the last hour (a repeated incident), or one that
+only an incident's own points took; a spike near a job's runs and no higher
+than them is hidden more often.
 
 **Beat: periodic jobs before the band.** In the first days the band has no
 days to stand on. Once six runs of alarms in a row began on one beat of at
@@ -1424,26 +1428,25 @@ class ZScoreScorer(PointScorer):
                                 z = r
                     level_buf.append(v)
                     if recent is not None:
-                        if banded and k_cycle:
+                        if z < thr:  # (only levels that were no news on their own: an incident's are not)
+                            recent.append((t, v))
+                        elif banded and k_cycle:
                             # A level the series took in the last hour, and near this time of day on
-                            # one of the last days, is no news (recent_levels: _recent_band); the drift
-                            # model's residual counts where it spoke at this point.
+                            # one of the last days of its kind, is no news (recent_levels:
+                            # _recent_band); the drift model's residual counts where it spoke here.
                             spoke = base - base == 0.0 and kind != 3 and (cu + 1 if kind else c) >= 3
                             r = self._recent_band(
-                                v, t, s, day, kind, ec, firm, hi, lo, k_cycle, base if spoke else _NAN,
-                                k_drift,
+                                v, t, s, day, u >= 2 * slots, ec, firm, hi, lo, k_cycle,
+                                base if spoke else _NAN, k_drift,
                             )
                             r *= tail
                             if r < z:  # noqa: PLR1730 - min/max calls cost more here
                                 z = r
-                        recent.append((t, v))
                     if half <= z < _INF:  # (a run of a periodic job is no news once it keeps a beat: _Beat)
                         z = beat(z, t, thr)
                     append(z / (z + thr) if z < _INF else 1.0)  # an overflowed z is off the scale too
                 else:
                     level_buf.append(v)
-                    if recent is not None:
-                        recent.append((t, v))
                     append(1.0)
                     calm = 0
             else:
@@ -1520,7 +1523,7 @@ class ZScoreScorer(PointScorer):
         t: int,
         s: int,
         day: int,
-        kind: int,
+        weekend: bool,
         e: float,
         firm: float,
         hi: float,
@@ -1531,14 +1534,15 @@ class ZScoreScorer(PointScorer):
     ) -> float:
         """``recent_levels``: the cycle's residual of ``v`` (at ``t``) net of the band :meth:`_band` gave
         (``hi``, ``lo`` around the cycle's expectation ``e``) widened by the values that both the last
-        hour's points and one or more of the last days near this time of day (:meth:`_reached` with
-        one day) reached: up to the lower of the two highs, down to the higher of the two lows; as a
-        z (times ``k_cycle``). Where the drift model spoke at this point (``base``, its residuals'
+        hour's points kept (those that were no news on their own) and one or more of the last days
+        of the point's kind (weekend days if ``weekend``, else weekdays) near this time of day
+        (:meth:`_reached` with one day) reached: up to the lower of the two highs, down to the higher
+        of the two lows; as a z (times ``k_cycle``). Where the drift model spoke at this point (``base``, its residuals'
         level, finite), the larger of that and its residual ``v - e - base`` net of the same band
         measured from ``e + base``, as a z (times ``k_drift``), so that a spike on a series that has
-        drifted since the last days stays news. inf where the band widens nothing (no
-        point in the last hour, no such day, or ranges that do not meet): the point is judged as
-        without ``recent_levels``.
+        drifted since the last days stays news. inf where the wider band does not bring the point
+        closer (no point in the last hour, no such day, ranges that do not meet, or a band widened
+        on the other side): the point is judged as without ``recent_levels``.
 
         A job that ended early, or starts late, leaves the series at a level it held before the run
         and that another day held at this time; a two-level metric is at a level it took minutes
@@ -1547,7 +1551,7 @@ class ZScoreScorer(PointScorer):
         recent = self._trim_recent(t)
         if not recent or e - e != 0.0:  # (no expectation to widen around: the point is judged as it was)
             return _INF
-        day_hi, day_lo = self._reached(s, day, kind, 1)
+        day_hi, day_lo = self._reached(s, day, 2 if weekend else 1, 1)
         if day_hi == -_INF:
             return _INF
         seen = [u for _, u in recent]
