@@ -1537,10 +1537,10 @@ class ZScoreScorer(PointScorer):
         hour's points kept (those that were no news on their own) and one or more of the last days
         of the point's kind (weekend days if ``weekend``, else weekdays) near this time of day
         (:meth:`_reached` with one day) reached: up to the lower of the two highs, down to the higher
-        of the two lows; as a z (times ``k_cycle``). Where the drift model spoke at this point (``base``, its residuals'
-        level, finite), the larger of that and its residual ``v - e - base`` net of the same band
-        measured from ``e + base``, as a z (times ``k_drift``), so that a spike on a series that has
-        drifted since the last days stays news. inf where the wider band does not bring the point
+        of the two lows; as a z (times ``k_cycle``). Where the drift model spoke at this point
+        (``base``, its residuals' level, finite), the larger of that and its residual ``v - e - base``
+        net of the same band measured from ``e + base``, as a z (times ``k_drift``), so that a spike
+        on a series that has drifted since the last days stays news. inf where the wider band does not bring the point
         closer (no point in the last hour, no such day, ranges that do not meet, or a band widened
         on the other side): the point is judged as without ``recent_levels``.
 
