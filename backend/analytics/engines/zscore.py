@@ -1540,9 +1540,9 @@ class ZScoreScorer(PointScorer):
         of the two lows; as a z (times ``k_cycle``). Where the drift model spoke at this point
         (``base``, its residuals' level, finite), the larger of that and its residual ``v - e - base``
         net of the same band measured from ``e + base``, as a z (times ``k_drift``), so that a spike
-        on a series that has drifted since the last days stays news. inf where the wider band does not bring the point
-        closer (no point in the last hour, no such day, ranges that do not meet, or a band widened
-        on the other side): the point is judged as without ``recent_levels``.
+        on a series that has drifted since the last days stays news. inf where the wider band does
+        not bring the point closer (no point in the last hour, no such day, ranges that do not meet,
+        or a band widened on the other side): the point is judged as without ``recent_levels``.
 
         A job that ended early, or starts late, leaves the series at a level it held before the run
         and that another day held at this time; a two-level metric is at a level it took minutes
