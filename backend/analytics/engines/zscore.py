@@ -1572,8 +1572,10 @@ class ZScoreScorer(PointScorer):
         return z
 
     def _reached(self, s: int, day: int, kind: int, least: int = _BAND_DAYS) -> tuple[float, float]:
-        """:meth:`_band`'s values from the days of ``kind`` (-inf, inf: fewer than ``least`` days,
-        _BAND_DAYS by default; with fewer than that, the ``least``-th highest and lowest)."""
+        """:meth:`_band`'s values from the days of ``kind``: the ``least``-th highest of the days' highs
+        and the ``least``-th lowest of their lows (-inf, inf: fewer than ``least`` days). ``least`` is
+        _BAND_DAYS by default (two while the kind has only two days, as :meth:`_band` says); 1 asks
+        for the highest and the lowest that any of the days reached (``recent_levels``)."""
         slots, near, k = self._slots, self._near, self.season_days
         # Each slot near s: its values on its last k days of the kind, latest first (_latest).
         typed = kind if kind in {1, 2} else 0
@@ -1978,10 +1980,11 @@ class ZScoreEngine(PointScoringEngine):
       median are its noise, and in logs they are Gaussian-like. Values must
       be positive (``ValueError`` naming the first that is not, before any of
       its chunk is scored). Labels and sentences stay in the metric's units.
-    - ``recent_levels`` (default False): a point far from its expectation is
-      no news where it lies among the values the series took in the last hour
-      *and* near this time of day (within 5 minutes) on one or more of the
-      last days. For a series whose periodic jobs vary in start and length
+    - ``recent_levels`` (default False): a point that would alarm far from its
+      expectation is no news where it lies among the values the series took in
+      the last hour (where they were no news) *and* near this time of day
+      (within 5 minutes) on one or more of the last days of its kind (weekdays
+      or weekend days). For a series whose periodic jobs vary in start and length
       (a nightly backup that ends early or starts late), and for a metric on
       two levels: far fewer false alarms, but spikes no higher than the job's
       runs, near them, are missed more often (README, *Periodic jobs*).
