@@ -29,7 +29,10 @@ name is a built-in engine's, or was taken by an entry point discovered before
 it (sorted by name, then distribution), is refused and recorded the same way:
 no plugin replaces a built-in engine. An engine whose constructor raises
 reaches the caller of ``create`` wrapped in an error naming the engine and its
-distribution, with the original as ``__cause__``.
+distribution, with the original as ``__cause__`` (a ``SystemExit`` from a
+constructor too). Any installed distribution whose ``entry_points.txt``
+cannot be parsed (a plugin or not) is skipped with a warning naming its
+path; discovery goes on with the others.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -57,7 +61,10 @@ _warned_lock = threading.Lock()
 
 
 def _warn_once(error: Exception) -> None:
-    text = str(error)
+    _warn_text(str(error))
+
+
+def _warn_text(text: str) -> None:
     with _warned_lock:
         if text in _warned:
             return
@@ -108,6 +115,43 @@ def _dist_label(ep: metadata.EntryPoint) -> str:
         return "unknown distribution"
 
 
+def _dist_key(dist: metadata.Distribution) -> str | None:
+    """The normalised project name of ``dist`` (``None`` if its metadata cannot be read)."""
+    try:
+        name = dist.metadata["Name"]
+    except Exception:  # a malformed METADATA: the distribution is still read, on its own
+        return None
+    return re.sub(r"[-_.]+", "-", name).lower() if isinstance(name, str) else None
+
+
+def _entry_points(group: str) -> list[metadata.EntryPoint]:
+    """The entry points of ``group``, as ``importlib.metadata.entry_points(group=...)`` gives them.
+
+    Read one distribution at a time (the first of a name on ``sys.path`` wins, as
+    ``importlib.metadata`` has it): a distribution whose ``entry_points.txt``
+    cannot be parsed is skipped with a warning naming it and the error, instead
+    of making discovery, and with it every engine, fail.
+    """
+    seen: set[str] = set()
+    out: list[metadata.EntryPoint] = []
+    for dist in metadata.distributions():
+        key = _dist_key(dist)
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        try:
+            out.extend(dist.entry_points.select(group=group))
+        except Exception as exc:
+            where = getattr(dist, "_path", None)
+            _warn_text(
+                f"skipped the entry points of distribution {key or 'with unreadable metadata'}"
+                f"{f' at {where}' if where is not None else ''}: its entry_points.txt could not be "
+                f"read ({type(exc).__name__}: {exc}); engines from other distributions are unaffected"
+            )
+    return out
+
+
 def _discover(group: str) -> tuple[_Found, ...]:
     """The entry points of ``group``, sorted by (name, distribution); cached per ``sys.path``."""
     key = tuple(sys.path)
@@ -116,7 +160,7 @@ def _discover(group: str) -> tuple[_Found, ...]:
         if cached is not None and cached[0] == key:
             return cached[1]
         found = []
-        for ep in metadata.entry_points(group=group):
+        for ep in _entry_points(group):
             info = EngineInfo(ep.name, ep.value, f"{ep.name} = {ep.value}", _dist_label(ep))
             found.append(_Found(ep, info))
         found.sort(key=lambda f: (f.info.name, f.info.distribution, f.info.class_path))
@@ -400,7 +444,9 @@ class EngineRegistry:
         except (ValueError, TypeError) as exc:
             kind = ValueError if isinstance(exc, ValueError) else TypeError
             raise kind(f"engine {name!r} ({self._origin(name)}) could not be created: {exc}") from exc
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a plugin's constructor must not end the caller
             raise EngineCreateError(name, self._origin(name), exc) from exc
 
     def _origin(self, name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -227,10 +228,15 @@ def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         tmp_path,
         "ctor",
         "0.3",
-        {"ctor_raises": "ctor_mod:Engine", "ctor_value": "ctor_value_mod:Engine"},
+        {
+            "ctor_raises": "ctor_mod:Engine",
+            "ctor_value": "ctor_value_mod:Engine",
+            "ctor_exit": "ctor_exit_mod:Engine",
+        },
         {
             "ctor_mod": fake_engine("ctor_raises", init="raise RuntimeError('no licence server')"),
             "ctor_value_mod": fake_engine("ctor_value", init="raise ValueError('bad window')"),
+            "ctor_exit_mod": fake_engine("ctor_exit", init="raise SystemExit('exit in ctor')"),
         },
     )
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -322,6 +328,32 @@ def test_constructor_errors_name_the_engine_and_distribution(hostile: Path) -> N
         reg.create("zscore", window_size_points=0)
 
 
+def test_system_exit_in_a_constructor_is_wrapped(hostile: Path) -> None:
+    """SystemExit from a plugin's __init__ reaches create()'s caller as EngineCreateError, not as an exit."""
+    with pytest.raises(EngineCreateError, match=r"'ctor_exit' .*created: SystemExit: exit in ctor"):
+        EngineRegistry.default().create("ctor_exit")
+
+
+def test_an_unreadable_entry_points_file_skips_only_its_distribution(
+    fake_plugins: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any distribution (a plugin or not) whose entry_points.txt does not parse is skipped, with a warning."""
+    info = fake_plugins / "brk_tool-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: brk-tool\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[console_scripts]\nbrk-tool\n")  # no '= module:attr'
+    EngineRegistry.refresh()
+    with caplog.at_level(logging.WARNING, logger="backend.analytics._registry"):
+        reg = EngineRegistry.default()
+        assert {"zscore", "combined", "good"} <= set(reg.names())
+        assert reg.create("good").level == 1.0
+    skipped = [r.getMessage() for r in caplog.records if "brk-tool" in r.getMessage()]
+    assert len(skipped) == 1
+    assert "entry_points.txt could not be read" in skipped[0]
+    assert str(info) in skipped[0]
+    EngineRegistry.refresh()
+
+
 def test_describe_built_in_plugin_and_registered(fake_plugins: Path) -> None:
     """describe() gives the class path, entry point and distribution, or built-in / registered in code."""
     reg = EngineRegistry.default()
@@ -345,13 +377,13 @@ def test_discovery_is_cached_until_refresh(monkeypatch: pytest.MonkeyPatch) -> N
 
 
     calls = []
-    real = metadata.entry_points
+    real = metadata.distributions
 
     def counting(**kwargs: str) -> object:
         calls.append(kwargs)
         return real(**kwargs)
 
-    monkeypatch.setattr(metadata, "entry_points", counting)
+    monkeypatch.setattr(metadata, "distributions", counting)
     EngineRegistry.refresh()
     EngineRegistry.default()
     EngineRegistry.default()
