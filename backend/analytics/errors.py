@@ -35,6 +35,7 @@ __all__ = [
     "InsufficientHistoryWarning",
     "StoreError",
     "UnknownEngineError",
+    "UnscoredPointsWarning",
 ]
 
 
@@ -114,4 +115,14 @@ class InsufficientHistoryWarning(UserWarning):
     ``min_history_points``). Filter it like any warning
     (``warnings.simplefilter("ignore", InsufficientHistoryWarning)``) when short
     series are expected.
+    """
+
+
+class UnscoredPointsWarning(UserWarning):
+    """An engine was built with ``stride_points`` greater than ``window_size_points``.
+
+    Windows then leave ``stride_points - window_size_points`` points between
+    them that no window holds: an anomaly there is never reported. Raised once,
+    when the engine is built; use a stride no longer than the window to judge
+    every point.
     """

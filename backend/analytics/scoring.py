@@ -88,7 +88,7 @@ from ._validate import (
     fail_value,
 )
 from .engine import AnomalyDetectionEngine
-from .errors import InsufficientHistoryWarning
+from .errors import InsufficientHistoryWarning, UnscoredPointsWarning
 from .explain import ExplanationClassifier
 from .types import AnomalyResult, MetricSeries, epoch_us_to_datetime
 
@@ -253,6 +253,16 @@ class PointScoringEngine(AnomalyDetectionEngine):
         # of them, so no configuration can make its memory grow with the series (issue 14).
         self.window_size_points = _check_setting(owner, "window_size_points", window_size_points)
         self.stride_points = _check_setting(owner, "stride_points", stride_points)
+        if self.stride_points > self.window_size_points:
+            size, stride = self.window_size_points, self.stride_points
+            warnings.warn(
+                f"{owner}: stride_points={stride} > window_size_points={size}: "
+                f"{'the point' if stride - size == 1 else f'the {stride - size} points'} after each window "
+                "fall in no window, so an anomaly there is never reported; use a stride no longer than "
+                "the window",
+                UnscoredPointsWarning,
+                stacklevel=3,
+            )
         self.classify = check_bool(owner, "classify", classify)
         if classifier_history_points is not None:
             _check_setting(owner, "classifier_history_points", classifier_history_points)
@@ -287,6 +297,16 @@ class PointScoringEngine(AnomalyDetectionEngine):
     @abstractmethod
     def scorer(self) -> PointScorer:
         """A fresh scorer with this engine's settings, for one series."""
+
+    def accepts_value(self, x: float) -> bool:
+        """Whether the scorer can take the finite value ``x`` (default: every finite value).
+
+        An engine whose scorer refuses some finite values (``zscore`` with
+        ``transform="log"``: values <= 0) says so here; ``LiveDetector``
+        rejects and counts such points (``"out_of_domain"``) instead of feeding
+        them. ``detect`` raises on them, as the scorer does.
+        """
+        return True
 
     @property
     def context_points(self) -> int:

@@ -12,6 +12,7 @@ import itertools
 import math
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,6 +78,7 @@ def test_constant_series_never_scores(level: float, size: int) -> None:
     assert set(ContextualScorer().update_many([level] * size)) <= {0.0}
 
 
+@pytest.mark.filterwarnings("ignore::backend.analytics.errors.UnscoredPointsWarning")  # any stride
 @settings(max_examples=25, deadline=None)
 @given(
     long_values(max_size=400),

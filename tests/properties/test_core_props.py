@@ -7,6 +7,7 @@ import math
 import random
 from datetime import timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,9 @@ from backend.analytics import (
 from backend.analytics.engines import ZScoreEngine
 
 from .strategies import T0, finite, series
+
+# Engines are built with any stride, past the window too (each such build warns).
+pytestmark = pytest.mark.filterwarnings("ignore::backend.analytics.errors.UnscoredPointsWarning")
 
 engine_configs = st.builds(
     lambda w, s, thr, warm, level, days, scale, classify, recent: ZScoreEngine(

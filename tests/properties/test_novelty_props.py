@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -53,6 +54,7 @@ def test_scores_of_a_prefix_do_not_depend_on_later_values(xs: list[float], cut: 
     assert small().update_many(xs[:cut]) == small().update_many(xs)[:cut]
 
 
+@pytest.mark.filterwarnings("ignore::backend.analytics.errors.UnscoredPointsWarning")  # any stride
 @settings(max_examples=40, deadline=None)
 @given(
     series(min_size=0, max_size=60),

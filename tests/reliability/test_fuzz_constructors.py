@@ -65,6 +65,9 @@ from tests.reliability.hostile import (
     unit,
 )
 
+# Engines are built with any stride, past the window too (each such build warns).
+pytestmark = pytest.mark.filterwarnings("ignore::backend.analytics.errors.UnscoredPointsWarning")
+
 EXAMPLES = settings(
     max_examples=scale.size(25, 1500),
     deadline=None,

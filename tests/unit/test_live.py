@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -55,7 +57,7 @@ def test_duplicates_late_and_not_finite_are_counted_not_taken() -> None:
     live.ingest(extra)
     rest = live.ingest(pts[100:])
     stats = live.stats
-    assert dict(stats.rejected) == {"late": 1, "duplicate": 1, "not_finite": 1}
+    assert dict(stats.rejected) == {"late": 1, "duplicate": 1, "not_finite": 1, "out_of_domain": 0}
     assert stats.accepted == 200 and stats.received == 203
     reference = ZScoreEngine().detect(as_series(pts))
     assert rest == reference[10:]
@@ -76,7 +78,7 @@ def test_lateness_reorders_within_the_bound() -> None:
     assert live.stats.held == 0 and sum(live.stats.rejected.values()) == 0
     # Past the lateness: rejected as late; at a held or released instant: duplicate.
     live.ingest([pts[0]._replace(value=1.0), pts[-1]])
-    assert dict(live.stats.rejected) == {"late": 1, "duplicate": 1, "not_finite": 0}
+    assert dict(live.stats.rejected) == {"late": 1, "duplicate": 1, "not_finite": 0, "out_of_domain": 0}
 
 
 def test_a_long_gap_splits_the_stream() -> None:
@@ -199,6 +201,80 @@ def test_bad_input_is_named_and_leaves_the_detector_unchanged() -> None:
         LiveDetector("zscore", lateness=timedelta(seconds=-1))
     with pytest.raises(ValueError, match="LiveDetector: max_gap must be a positive timedelta"):
         LiveDetector("zscore", max_gap=timedelta(0))
+
+
+def test_a_value_the_engine_cannot_take_is_rejected_and_the_batch_goes_on() -> None:
+    """zscore(transform="log") cannot take 0: that point is counted, every other series is served."""
+    config = {"transform": "log", "window_size_points": 5, "stride_points": 5}
+    good = points(300)
+    bad = points(300, key=("acme", "c-1", "n-2", "cpu"), seed=3)
+    bad[120] = bad[120]._replace(value=0.0)
+    live = LiveDetector("zscore", config)
+    out = live.ingest(good + bad)
+    engine = ZScoreEngine(**config)
+    assert [r for r in out if r.node_id == "n-1"] == engine.detect(as_series(good))
+    assert live.stats.rejected["out_of_domain"] == 1 and live.stats.accepted == 599
+    kept = bad[:120] + bad[121:]
+    assert [r for r in out if r.node_id == "n-2"] == engine.detect(as_series(kept))
+    later = bad[-1]._replace(timestamp=bad[-1].timestamp + timedelta(minutes=1))
+    assert len(live.ingest([later])) == 1  # 299 + 1 points: the series goes on (nothing stuck)
+    assert live.stats.held == 0
+    assert LiveDetector("zscore").ingest([good[0]._replace(value=0.0)]) == []  # no log: 0 is a value
+
+
+def test_a_cursor_that_cannot_be_saved_is_refused_before_anything_is_taken(tmp_path: Path) -> None:
+    live = LiveDetector("zscore", checkpoints=str(tmp_path / "c.db"), checkpoint_every_points=50)
+    with pytest.raises(TypeError, match=r"LiveDetector\.ingest: cursor must be a JSON value.*datetime"):
+        live.ingest(points(60), cursor=T0)
+    assert live.stats.received == 0 and live.stats.checkpoints == 0 and live.stats.series == 0
+    with pytest.raises(TypeError, match=r"LiveDetector\.flush: cursor must be a JSON value"):
+        live.flush(cursor=float("nan"))
+    live.ingest(points(60), cursor={"file": "a.log", "offset": 60})
+    assert live.stats.checkpoints == 1
+
+
+def test_a_failed_checkpoint_is_not_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    live = LiveDetector("zscore", checkpoints=str(tmp_path / "c.db"), checkpoint_every_points=None)
+    live.ingest(points(30))
+
+    def full_disk(*args: object, **kwargs: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(CheckpointFile, "save", full_disk)
+    with pytest.raises(OSError, match="disk full"):
+        live.checkpoint()
+    assert live.stats.checkpoints == 0
+
+
+def test_values_of_numeric_types_and_out_of_float_range() -> None:
+    live = LiveDetector("zscore")
+    p = points(1)[0]
+    live.ingest([p._replace(value=Fraction(3, 2))])
+    assert live.stats.accepted == 1
+    with pytest.raises(ValueError, match=r"points\[0\]\.value must be a real number within a float's range"):
+        live.ingest([p._replace(timestamp=T0 + timedelta(minutes=5), value=10**400)])
+    with pytest.raises(TypeError, match=r"points\[0\]\.value must be a real number"):
+        live.ingest([p._replace(timestamp=T0 + timedelta(minutes=5), value=True)])
+
+
+def test_a_damaged_checkpoint_names_the_file_detector_and_series(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    live = LiveDetector("zscore", checkpoints=str(db))
+    live.ingest(points(30))
+    live.checkpoint()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE live_series SET state = ?", (b"\x00garbage",))
+    series = r"series \('acme', 'c-1', 'n-1', 'cpu'\)"
+    with pytest.raises(ValueError, match=rf"state of {series} of detector 'live' in .*live\.db.* cannot"):
+        LiveDetector("zscore", checkpoints=str(db))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE live_series SET state = ?", (pickle.dumps({"no": "stream"}),))
+    with pytest.raises(ValueError, match=rf"holds a state for {series} .*KeyError"):
+        LiveDetector("zscore", checkpoints=str(db))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE live_detectors SET policy = 'not json'")
+    with pytest.raises(ValueError, match=r"row of detector 'live' in .*live\.db.* cannot be read"):
+        LiveDetector("zscore", checkpoints=str(db))
 
 
 def test_timestamps_in_any_offset_are_the_same_instants() -> None:

@@ -116,6 +116,7 @@ PUBLISHED: dict[str, set[str]] = {
         "InsufficientHistoryWarning",
         "StoreError",
         "UnknownEngineError",
+        "UnscoredPointsWarning",
     },
     "backend.analytics.validators": {
         "MAX_POINTS",

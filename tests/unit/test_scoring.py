@@ -7,6 +7,7 @@ import math
 import pickle
 import random
 import re
+import warnings
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ from backend.analytics import AnomalyType, MetricSeries
 from backend.analytics._labels import fallback_label, window_magnitude
 from backend.analytics._validate import MAX_POINTS
 from backend.analytics.engines import ZScoreEngine
+from backend.analytics.errors import UnscoredPointsWarning
 from backend.analytics.scoring import (
     PointScorer,
     PointScoringEngine,
@@ -149,6 +151,23 @@ def test_bad_configuration_names_argument() -> None:
         Deviation(stride_points=1.5)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="classify"):
         Deviation(classify="yes")  # type: ignore[arg-type]
+
+
+def test_a_stride_longer_than_the_window_warns_that_points_go_unscored() -> None:
+    """stride > window leaves points in no window: the engine says so when built, and it is true."""
+    with pytest.warns(UnscoredPointsWarning, match=r"stride_points=50 > window_size_points=5: the 45 points"):
+        engine = ZScoreEngine(window_size_points=5, stride_points=50)
+    values = [10.0 + (i % 7) * 0.1 for i in range(800)]
+    values[707] = 500.0  # at offset 7 of window 14's stride: after its 5 points
+    stamps = [T0 + timedelta(minutes=i) for i in range(800)]
+    found = engine.detect(MetricSeries("t", "c", "n", "m", stamps, values))
+    assert not any(r.is_anomalous for r in found)
+    assert any(r.is_anomalous for r in ZScoreEngine(window_size_points=5, stride_points=5).detect(
+        MetricSeries("t", "c", "n", "m", stamps, values)
+    ))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ZScoreEngine(window_size_points=5, stride_points=5)
 
 
 def test_repr_shows_every_setting() -> None:

@@ -2046,6 +2046,10 @@ class ZScoreEngine(PointScoringEngine):
         )
         self.z_threshold = float(z_threshold)
 
+    def accepts_value(self, x: float) -> bool:
+        """Every finite value, but with ``transform="log"`` only values > 0."""
+        return self.transform != "log" or x > 0.0
+
     def scorer(self) -> ZScoreScorer:
         """A fresh scorer with this engine's settings, for one series."""
         try:

@@ -184,15 +184,31 @@ class CheckpointFile:
                     f"CheckpointFile.load: series {(tenant, cluster, node, metric)!r} of detector "
                     f"{detector!r} has checkpoint version {v}; expected {CHECKPOINT_VERSION}"
                 )
-            states.append((SeriesKey(tenant, cluster, node, metric), pickle.loads(blob)))
-        row = DetectorRow(
-            int(version),
-            str(engine),
-            json.loads(policy),
-            json.loads(cursor),
-            json.loads(counters),
-            saved_at_us,
-        )
+            key = SeriesKey(tenant, cluster, node, metric)
+            try:
+                state = pickle.loads(blob)
+            except Exception as exc:
+                raise ValueError(
+                    f"CheckpointFile.load: the state of series {tuple(key)!r} of detector {detector!r} in "
+                    f"{self.path!r} cannot be read ({type(exc).__name__}: {exc}); the file is damaged: "
+                    "restore it from a backup, or delete the detector's checkpoint to start it afresh"
+                ) from exc
+            states.append((key, state))
+        try:
+            row = DetectorRow(
+                int(version),
+                str(engine),
+                json.loads(policy),
+                json.loads(cursor),
+                json.loads(counters),
+                saved_at_us,
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"CheckpointFile.load: the row of detector {detector!r} in {self.path!r} cannot be read "
+                f"({type(exc).__name__}: {exc}); the file is damaged: restore it from a backup, or delete "
+                "the detector's checkpoint to start it afresh"
+            ) from exc
         return row, states
 
     @wraps_sqlite_errors

@@ -19,7 +19,11 @@ batch, each series' windows in time order).
   and sorted; a point at or before the last *released* point is ``"late"``;
   a point at an instant already held or released is ``"duplicate"``.
   :meth:`LiveDetector.flush` releases what is held (end of input).
-* A value that is not a finite number is rejected as ``"not_finite"``.
+* A value that is not a finite number is rejected as ``"not_finite"``; a
+  finite value that the engine cannot take (its
+  :meth:`~backend.analytics.scoring.PointScoringEngine.accepts_value`, such
+  as a value <= 0 for ``zscore`` with ``transform="log"``) as
+  ``"out_of_domain"``, and the other series of the batch go on.
 
 Every rejection is counted by reason in :attr:`LiveStats.rejected`; nothing
 is dropped without a count. Malformed input (a naive timestamp, an empty
@@ -46,8 +50,10 @@ keyed by window, the batches replayed after a restart rewrite identical rows.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import numbers
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
@@ -55,7 +61,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from .._validate import check_aware_datetime, check_id, check_positive_int, fail_type, fail_value
+from .._validate import brief, check_aware_datetime, check_id, check_positive_int, fail_type, fail_value
 from ..engine import EngineRegistry
 from ..scoring import PointScoringEngine, ScoreStream
 from ..store import SeriesKey
@@ -68,7 +74,7 @@ logger = logging.getLogger(__name__)
 
 _OWNER = "LiveDetector"
 #: Why a point can be rejected.
-REJECT_REASONS = ("late", "duplicate", "not_finite")
+REJECT_REASONS = ("late", "duplicate", "not_finite", "out_of_domain")
 
 
 class LivePoint(NamedTuple):
@@ -134,6 +140,19 @@ class _Series:
         return series
 
 
+def _check_cursor(method: str, cursor: Any) -> None:
+    """Refuse, before anything is taken, a cursor that a checkpoint could not save (not a JSON value)."""
+    if cursor is None:
+        return
+    try:
+        json.dumps(cursor, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{_OWNER}.{method}: cursor must be a JSON value (a number, a string, or lists and dicts of "
+            f"them), got {brief(cursor)} ({exc}); nothing of this call was taken"
+        ) from exc
+
+
 def _check_point(
     i: int, point: object, known: dict[tuple[Any, ...], SeriesKey]
 ) -> tuple[SeriesKey, int, float | None]:
@@ -160,9 +179,15 @@ def _check_point(
     if type(timestamp) is not datetime or timestamp.tzinfo is not timezone.utc:
         check_aware_datetime(_OWNER, f"points[{i}].timestamp", timestamp)
     us = datetime_to_epoch_us(timestamp)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fail_type(_OWNER, f"points[{i}].value", "a real number", value)
-    number = float(value)
+    if type(value) is float:
+        number = value
+    else:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            fail_type(_OWNER, f"points[{i}].value", "a real number", value)
+        try:
+            number = float(value)
+        except OverflowError:
+            fail_value(_OWNER, f"points[{i}].value", "a real number within a float's range", value)
     return key, us, (number if math.isfinite(number) else None)
 
 
@@ -204,6 +229,9 @@ class LiveDetector:
         if not isinstance(built, PointScoringEngine) or not built.causal:
             fail_type(_OWNER, "engine", "a causal PointScoringEngine (one with a live .stream())", built)
         self.engine: PointScoringEngine = built
+        # The engine's domain check, where it has one (None: every finite value).
+        custom = type(built).accepts_value is not PointScoringEngine.accepts_value
+        self._accepts: Callable[[float], bool] | None = built.accepts_value if custom else None
         self.name = check_id(_OWNER, "name", name)
         if not isinstance(lateness, timedelta) or lateness < timedelta(0):
             fail_value(_OWNER, "lateness", "a non-negative timedelta", lateness)
@@ -268,7 +296,16 @@ class LiveDetector:
                 f"{_OWNER}: the checkpoint of {self.name!r} was made with policy {row.policy}, "
                 f"not {self._policy()} (lateness and max_gap in microseconds)"
             )
-        self._series = {key: _Series.restore(self.engine, state) for key, state in states}
+        self._series = {}
+        for key, state in states:
+            try:
+                self._series[key] = _Series.restore(self.engine, state)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ValueError(
+                    f"{_OWNER}: the checkpoint of {self.name!r} in {checkpoints.path!r} holds a state for "
+                    f"series {tuple(key)!r} that this version cannot resume ({type(exc).__name__}: {exc}); "
+                    "delete the detector's checkpoint (CheckpointFile.delete) to start it afresh"
+                ) from exc
         self._counts = Counter(row.counters)
         self.cursor = row.cursor
         self.restored = True
@@ -284,7 +321,18 @@ class LiveDetector:
         """Save the changed series, the counters and the cursor now; return the series written."""
         if self._checkpoints is None:
             raise ValueError(f"{_OWNER}: no checkpoints file was given, so there is nowhere to checkpoint")
-        self._counts["checkpoints"] += 1
+        self._counts["checkpoints"] += 1  # the saved counters include this checkpoint
+        try:
+            written = self._save(self._checkpoints)
+        except BaseException:
+            self._counts["checkpoints"] -= 1
+            raise
+        self._dirty.clear()
+        self._since_points = 0
+        self._since_time = self._clock()
+        return written
+
+    def _save(self, checkpoints: CheckpointFile) -> int:
         row = DetectorRow(
             CHECKPOINT_VERSION,
             repr(self.engine),
@@ -294,11 +342,7 @@ class LiveDetector:
             datetime_to_epoch_us(datetime.now().astimezone()),
         )
         dirty = sorted(self._dirty)
-        written = self._checkpoints.save(self.name, row, ((key, self._series[key].export()) for key in dirty))
-        self._dirty.clear()
-        self._since_points = 0
-        self._since_time = self._clock()
-        return written
+        return checkpoints.save(self.name, row, ((key, self._series[key].export()) for key in dirty))
 
     def _due(self) -> bool:
         if self._checkpoints is None:
@@ -325,6 +369,7 @@ class LiveDetector:
         items: object = points
         if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             fail_type(_OWNER, "points", "an iterable of LivePoint", points)
+        _check_cursor("ingest", cursor)
         groups: dict[SeriesKey, list[tuple[int, float | None]]] = {}
         received = 0
         known = self._known
@@ -341,6 +386,7 @@ class LiveDetector:
 
     def flush(self, *, cursor: Any = None) -> list[AnomalyResult]:
         """Release every held point (the end of the input): the results of the windows they complete."""
+        _check_cursor("flush", cursor)
         out: list[AnomalyResult] = []
         for key, series in self._series.items():
             if series.held:
@@ -366,9 +412,12 @@ class LiveDetector:
         self._dirty.add(key)
         counts = self._counts
         held = series.held
+        accepts = self._accepts
         for us, value in items:
             if value is None:
                 counts["rejected:not_finite"] += 1
+            elif accepts is not None and not accepts(value):
+                counts["rejected:out_of_domain"] += 1
             elif series.last_us is not None and us <= series.last_us:
                 counts["rejected:duplicate" if us == series.last_us else "rejected:late"] += 1
             elif us in held:
