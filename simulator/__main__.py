@@ -93,7 +93,20 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_report_path(path: Path) -> None:
+    """Refuse, before the demo runs for seconds, a report path that cannot be written."""
+    if path.is_dir():
+        raise ValueError(f"--report {path}: is a directory; give the HTML file to write")
+    parent = path.parent
+    if not parent.is_dir():
+        raise ValueError(f"--report {path}: the directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"--report {path}: the directory {parent} is not writable")
+
+
 def _demo(args: argparse.Namespace) -> int:
+    if args.report:
+        _check_report_path(args.report)
     cfg = _config(args)
     unit = "series" if args.chunk_points is None else "time slices"
     progress = _progress(f"detecting ({unit})", not args.quiet)

@@ -80,6 +80,12 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     with pytest.raises(SystemExit):
         main(["load", "csv", str(EXAMPLE), "--store", str(db), "--column", "cluster"])
     assert "--column takes KEY=VALUE, got 'cluster'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        twice = ["--set", "z_threshold=4", "--set", "z_threshold=6"]
+        main(["detect", "--store", str(db), "--tenant", "acme", *twice])
+    assert "--set gives z_threshold twice (z_threshold=4 and z_threshold=6); give it once" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_load_that_accepts_nothing_fails_and_writes_no_store(

@@ -121,6 +121,23 @@ def test_demo_with_an_unknown_engine_is_a_one_line_error(capsys: pytest.CaptureF
     assert "unknown engine 'zcore'" in err and "zscore" in err and "Traceback" not in err
 
 
+def test_demo_refuses_a_report_path_it_cannot_write_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import simulator.__main__ as cli
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the demo ran before the report path was checked")
+
+    monkeypatch.setattr(cli, "run_demo", never)
+    for path, why in ((tmp_path / "missing" / "x.html", "does not exist"), (tmp_path, "is a directory")):
+        with pytest.raises(SystemExit) as exc:
+            main(["demo", "--quiet", "--report", str(path)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert f"--report {path}: " in err and why in err and "Traceback" not in err
+
+
 def test_generate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """generate --config --out writes the files and reports them."""
     cfg = tmp_path / "fleet.toml"

@@ -64,6 +64,8 @@ def parse_pairs(option: str, items: Sequence[str] | None) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key or not value:
             raise ValueError(f"{option} takes KEY=VALUE, got {item!r}")
+        if key in out and out[key] != value:
+            raise ValueError(f"{option} gives {key} twice ({key}={out[key]} and {item}); give it once")
         out[key] = value
     return out
 
