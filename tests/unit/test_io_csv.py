@@ -220,6 +220,13 @@ def test_unknown_timezone_name() -> None:
         read_csv(_csv(), timezone="Mars/Olympus")
 
 
+@pytest.mark.parametrize("name", ["America", "Etc", "America/"])
+def test_timezone_folder_name_is_an_unknown_zone(name: str) -> None:
+    """A tz folder ('America', which zoneinfo opens as a directory) is refused like an unknown zone."""
+    with pytest.raises(ValueError, match=rf"timezone must be an IANA zone name .* got '{name}'"):
+        read_csv(_csv(), timezone=name)
+
+
 @pytest.mark.parametrize(
     ("fmt", "text"),
     [("epoch_s", "1714557600"), ("epoch_ms", "1714557600000"), ("epoch_us", "1714557600000000")],

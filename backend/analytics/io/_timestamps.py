@@ -46,7 +46,7 @@ def resolve_timezone(owner: str, value: object) -> tzinfo | None:
 
     try:
         return zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
         raise ValueError(
             f"{owner}: timezone must be an IANA zone name such as 'UTC' or 'Europe/Paris', got {value!r}"
         ) from None
