@@ -245,6 +245,45 @@ def test_epoch_finer_than_a_microsecond_is_rounded_and_reported() -> None:
     assert "finer than a microsecond; rounded to 2024-05-01T10:00:00.000002+00:00" in report.issues[0].reason
 
 
+def test_iso_finer_than_a_microsecond_is_rounded_and_reported() -> None:
+    """ISO seconds with more than 6 digits are rounded (half to even) and reported, as the epoch formats are.
+
+    fromisoformat alone would drop the 7th digit on: .1234567 would load as .123456 without a word.
+    """
+    series, report = read_csv(
+        _csv(
+            "a,c,n,cpu,2024-05-01T10:00:00.1234567Z,1",  # up
+            "a,c,n,cpu,2024-05-01T10:00:01.0000025Z,2",  # a half: to the even microsecond, .000002
+            "a,c,n,cpu,2024-05-01T10:00:02.0000035Z,3",  # a half: to the even microsecond, .000004
+            "a,c,n,cpu,2024-05-01 12:00:03.999999900+02:00,4",  # up into the next second, offset kept
+            "a,c,n,cpu,2024-05-01T10:00:05.123456000Z,5",  # exact: not changed
+        )
+    )
+    us = 1714557600_000000
+    assert series[0].epoch_us.tolist() == [
+        us + 123457, us + 1_000002, us + 2_000004, us + 4_000000, us + 5_123456
+    ]
+    assert [(i.row, i.action) for i in report.issues] == [(r, "changed") for r in (2, 3, 4, 5)]
+    assert report.issues[0].reason == (
+        "timestamp '2024-05-01T10:00:00.1234567Z' is finer than a microsecond; "
+        "rounded to 2024-05-01T10:00:00.123457+00:00"
+    )
+    assert "rounded to 2024-05-01T10:00:04+00:00" in report.issues[3].reason
+    # Two nanosecond stamps in one microsecond round to the same instant: a duplicate, named as such.
+    with pytest.raises(LoadError, match=r"line 3: refused: duplicate timestamp .* also at line 2"):
+        read_csv(_csv("a,c,n,cpu,2024-05-01T10:00:00.1234561Z,1", "a,c,n,cpu,2024-05-01T10:00:00.1234564Z,2"))
+    # Stamps a microsecond apart stay apart (they used to be truncated onto one microsecond).
+    series, _ = read_csv(
+        _csv("a,c,n,cpu,2024-05-01T10:00:00.1234564Z,1", "a,c,n,cpu,2024-05-01T10:00:00.1234566Z,2")
+    )
+    assert series[0].epoch_us.tolist() == [us + 123456, us + 123457]
+    # An offset finer than a microsecond is refused rather than cut.
+    _, report = read_csv(_csv("a,c,n,cpu,2024-05-01T10:00:00+01:00:00.1234567,1"))
+    assert [i.reason for i in report.refused] == [
+        "timestamp '2024-05-01T10:00:00+01:00:00.1234567' has a UTC offset finer than a microsecond"
+    ]
+
+
 def test_strptime_format() -> None:
     """Any other format string is a strptime format; naive results take timezone=."""
     series, _ = read_csv(
