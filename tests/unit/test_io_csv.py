@@ -351,3 +351,53 @@ def test_docs_example_file_loads_as_documented() -> None:
     )
     assert {s.node_id for s in series} == {"web-1", "web-2"}
     assert len(report.refused) == 2 and len(report.merged) == 1 and len(report.changed) == 1
+
+
+LATIN1_ROWS = HEADER + "a,c,n,cpu,2024-05-01T10:00:00Z,1\na,c,n,café,2024-05-01T10:01:00Z,2\n"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_a_latin1_file_names_the_file_the_line_and_utf8(tmp_path: Path, newline: str) -> None:
+    """Bytes that are not UTF-8: a LoadError naming the file, the line and the bytes; UTF-8 is expected."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(LATIN1_ROWS.replace("\n", newline).encode("latin-1"))
+    expected = (
+        f"{path}: line 3: refused: not UTF-8 text: byte 0xe9 after 'a,c,n,caf' cannot be decoded; "
+        "convert it to UTF-8, or pass encoding= (e.g. 'latin-1') to read_csv"
+    )
+    with pytest.raises(LoadError) as caught:
+        read_csv(path)
+    assert str(caught.value) == expected and caught.value.issue.row == 3
+    # A file the caller opened: read again by name to find the line.
+    with path.open(encoding="utf-8", newline="") as fh, pytest.raises(LoadError) as caught:
+        read_csv(fh)
+    assert str(caught.value) == expected
+    # A stream that cannot be read again: the lines read so far, and the bytes with what precedes them.
+    stream = io.TextIOWrapper(io.BytesIO(LATIN1_ROWS.encode("latin-1")), encoding="utf-8", newline="")
+    with pytest.raises(LoadError, match=r"<stream>: line 1 or later: refused: not UTF-8 text: byte 0xe9 aft"):
+        read_csv(stream)
+    series, report = read_csv(path, encoding="latin-1")
+    assert series[1].metric_name == "café" and report.clean
+
+
+def test_a_utf16_file_says_it_is_utf16(tmp_path: Path) -> None:
+    """A UTF-16 file (a byte-order mark FF FE first): named as such at line 1, with the encoding to pass."""
+    path = tmp_path / "utf16.csv"
+    path.write_text(LATIN1_ROWS, encoding="utf-16")
+    with pytest.raises(LoadError) as caught:
+        read_csv(path)
+    assert str(caught.value) == (
+        f"{path}: line 1: refused: not UTF-8 text: it starts with a UTF-16 byte-order mark; "
+        "convert it to UTF-8, or pass encoding='utf-16' to read_csv"
+    )
+    assert read_csv(path, encoding="utf-16").series[1].metric_name == "café"
+    with pytest.raises(LoadError, match=r"line 1: refused: not 'ascii' text: byte 0xff at the start of"):
+        read_csv(path, encoding="ascii")
+
+
+@pytest.mark.parametrize("first", ["tenant_id", '"tenant_id"'])
+def test_a_text_stream_starting_with_a_byte_order_mark_reads_its_header(first: str) -> None:
+    """A stream (not a path) keeps a byte-order mark as U+FEFF: it is not part of the first column's name."""
+    text = "\ufeff" + first + HEADER[len("tenant_id") :] + "a,c,n,cpu,2024-05-01T10:00:00Z,1\n"
+    series, report = read_csv(io.StringIO(text))
+    assert series[0].ids == ("a", "c", "n", "cpu") and report.clean
