@@ -41,6 +41,8 @@ from ._sequences import (
     _check_finite,
     _check_in_range,
     _check_metadata,
+    _is_bool_type,
+    _refuse_bools,
     _timestamps_to_us,
     _values_to_array,
     datetime_to_epoch_us,
@@ -198,7 +200,7 @@ class MetricSeries:
                 us = array("q", items)
             except (TypeError, OverflowError):
                 for i, item in enumerate(items):
-                    if isinstance(item, bool) or not hasattr(item, "__index__"):
+                    if _is_bool_type(type(item)) or not hasattr(item, "__index__"):
                         kind = type(item).__name__
                         raise TypeError(
                             f"{owner}.epoch_us[{i}]: expected an int, got {brief(item)} ({kind})"
@@ -209,6 +211,7 @@ class MetricSeries:
                             f"got {brief(item)} microseconds since the epoch"
                         ) from None
                 raise  # pragma: no cover - array() failed on valid items
+            _refuse_bools(owner, "epoch_us", items, us)
         _check_in_range(owner, "epoch_us", us)
         self = cls.__new__(cls)
         self._init_validated(

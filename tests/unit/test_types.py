@@ -11,6 +11,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.analytics import (
     AggregatedAnomalyScore,
@@ -180,6 +182,61 @@ class TestMetricSeriesInvalid:
         """A string value is a TypeError naming the index."""
         with pytest.raises(TypeError, match=r"values\[1\]: expected a finite real number, got '2' \(str\)"):
             make([1.0, "2"])  # type: ignore[list-item]
+
+    @pytest.mark.parametrize(
+        ("values", "index"),
+        [
+            ([True, False, 1], 0),
+            ([0.5, 2.0, False], 2),
+            ((1.0, 0.0, True), 2),  # 1.0 and 0.0 are fine: the bool's index is named
+            ([1, 2, True, "x"], 2),  # the first offending item, on the slow path too
+        ],
+    )
+    def test_bool_value(self, values: object, index: int) -> None:
+        """A bool is not a number (as for anomaly_score): a TypeError naming the index, not a silent 1.0."""
+        expected = rf"^MetricSeries.values\[{index}\]: expected a finite real number, got (True|False) \("
+        n = 4 if isinstance(values, list) and len(values) == 4 else 3
+        with pytest.raises(TypeError, match=expected):
+            MetricSeries("t", "c", "n", "m", stamps(n), values)  # type: ignore[arg-type]
+
+    @given(
+        st.lists(st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.0, 1.0, 1])),
+        st.data(),
+    )
+    def test_first_bool_is_named_wherever_it_is(self, values: list[float], data: st.DataObject) -> None:
+        """Bools spliced into any valid values (0.0 and 1.0 included): the first one's index is named."""
+        at = sorted(data.draw(st.sets(st.integers(0, len(values)), min_size=1, max_size=3)), reverse=True)
+        mixed: list[object] = list(values)
+        for k in at:
+            mixed.insert(k, data.draw(st.booleans()))
+        first = next(i for i, v in enumerate(mixed) if type(v) is bool)
+        with pytest.raises(TypeError, match=rf"^MetricSeries.values\[{first}\]: expected a finite real"):
+            MetricSeries("t", "c", "n", "m", stamps(len(mixed)), mixed)  # type: ignore[arg-type]
+
+    def test_numpy_bool_value(self) -> None:
+        """numpy's bool (not a bool subclass, but it converts to 1.0) is refused too, alone or as an array."""
+        np = pytest.importorskip("numpy")
+        with pytest.raises(TypeError, match=r"^MetricSeries.values\[1\]: expected a finite real number, got"):
+            make([0.0, np.True_])
+        with pytest.raises(TypeError, match=r"MetricSeries.values\[0\]: expected a finite real number"):
+            make(np.array([True, False]))
+        with pytest.raises(TypeError, match=r"MetricSeries.epoch_us\[1\]: expected an int, got .*True"):
+            MetricSeries.from_arrays("t", "c", "n", "m", [0, np.True_], [1.0, 2.0])
+        assert make(np.array([0.0, 1.0])).values.tolist() == [0.0, 1.0]
+
+    def test_from_dict_json_true_value(self) -> None:
+        """JSON ``true`` among the values of a stored series is refused with its index."""
+        data = json.loads(json.dumps(make([1.0, 2.0]).to_dict()).replace("2.0", "true"))
+        with pytest.raises(TypeError, match=r"^MetricSeries.values\[1\]: expected a finite real number, go"):
+            MetricSeries.from_dict(data)
+
+    def test_from_arrays_bool_epoch_us(self) -> None:
+        """Bools are not epoch microseconds either; 0 and 1 (ints) still are."""
+        with pytest.raises(TypeError, match=r"^MetricSeries.epoch_us\[0\]: expected an int, got True \(bool"):
+            MetricSeries.from_arrays("t", "c", "n", "m", [True, 2], [1.0, 2.0])
+        with pytest.raises(TypeError, match=r"^MetricSeries.epoch_us\[1\]: expected an int, got False \("):
+            MetricSeries.from_arrays("t", "c", "n", "m", [0, False, 1.5], [1.0, 2.0, 3.0])  # type: ignore[list-item]
+        assert MetricSeries.from_arrays("t", "c", "n", "m", [0, 1], [0, 1]).values.tolist() == [0.0, 1.0]
 
     def test_length_mismatch(self) -> None:
         """Different lengths are a ValueError giving both lengths."""
