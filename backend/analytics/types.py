@@ -320,7 +320,9 @@ class AnomalyResult:
     ``anomaly_score`` in [0, 1], higher is more anomalous; ``magnitude`` (how far
     the window moved, normalised to [0, 1]) is optional. ``anomaly_label`` is an
     :class:`AnomalyType` (its ``str`` value is accepted and converted) and is
-    ``NORMAL`` exactly when the engine judged the window not anomalous.
+    ``NORMAL`` exactly when the engine judged the window not anomalous, which
+    is exactly when ``anomaly_score < 0.5`` (the alarm line shared by every
+    engine): a label that contradicts the score is a ``ValueError``.
     ``window_start <= window_end``, both timezone-aware and, converted to UTC,
     within years 1..9999.
     """
@@ -387,6 +389,7 @@ class AnomalyResult:
             and type(score) is float
             and 0.0 <= score <= 1.0
             and type(self.anomaly_label) is AnomalyType
+            and (score < 0.5) is (self.anomaly_label is AnomalyType.NORMAL)
             and (mag is None or (type(mag) is float and 0.0 <= mag <= 1.0))
             and (self.explanation is None or (type(self.explanation) is str and self.explanation.isascii()))
         ):
@@ -408,6 +411,11 @@ class AnomalyResult:
         setter = object.__setattr__
         setter(self, "anomaly_score", check_unit_interval(owner, "anomaly_score", self.anomaly_score))
         setter(self, "anomaly_label", check_enum(owner, "anomaly_label", AnomalyType, self.anomaly_label))
+        if (self.anomaly_score < 0.5) is not (self.anomaly_label is AnomalyType.NORMAL):
+            raise ValueError(
+                f"{owner}: anomaly_label must be 'normal' exactly when anomaly_score < 0.5 (the alarm line), "
+                f"got anomaly_label {self.anomaly_label.value!r} with anomaly_score {self.anomaly_score!r}"
+            )
         if self.magnitude is not None:
             setter(self, "magnitude", check_unit_interval(owner, "magnitude", self.magnitude))
         if self.explanation is not None:

@@ -72,8 +72,10 @@ def test_node_scores_are_the_per_metric_max_whatever_the_order(
     interleaved series, and equal ids that are distinct objects, must give the same answer.
     """
     results = []
-    for k, score, label, fresh in rows:
+    for k, score, drawn, fresh in rows:
         t, c, n, m = (_fresh(x) for x in _IDS[k]) if fresh else _IDS[k]
+        # The label is NORMAL exactly below the alarm line: the drawn kind where the score allows it.
+        label = "normal" if score < 0.5 else ("spike" if drawn == "normal" else drawn)
         results.append(AnomalyResult(t, c, n, m, T, T, score, label))
     pipeline = AggregationPipeline(AggregationStrategy.MAX)
     got = pipeline.aggregate_nodes(results)

@@ -312,6 +312,30 @@ class TestAnomalyResult:
         with pytest.raises(TypeError, match="anomaly_score must be a finite real number, got True"):
             AnomalyResult("t", "c", "n", "m", T0, T0, True, "spike")
 
+    @pytest.mark.parametrize(
+        ("score", "label"),
+        [(0.9, "normal"), (0.5, AnomalyType.NORMAL), (1, "normal"), (0.1, "spike"), (0.0, "trend"),
+         (0.49999999999999994, AnomalyType.SEASONAL)],
+    )
+    def test_label_contradicting_the_score_is_refused(self, score: float, label: str) -> None:
+        """NORMAL exactly when the score is below 0.5 (CONTRACT.md): a contradiction names both fields."""
+        shown = label.value if isinstance(label, AnomalyType) else label
+        expected = (
+            "AnomalyResult: anomaly_label must be 'normal' exactly when anomaly_score < 0.5 "
+            f"(the alarm line), got anomaly_label {shown!r} with anomaly_score {float(score)!r}"
+        )
+        with pytest.raises(ValueError) as caught:
+            AnomalyResult("t", "c", "n", "m", T0, T0, score, label)
+        assert str(caught.value) == expected
+        data = AnomalyResult("t", "c", "n", "m", T0, T0, 0.5, "spike").to_dict()
+        with pytest.raises(ValueError, match="anomaly_label must be 'normal' exactly when"):
+            AnomalyResult.from_dict({**data, "anomaly_score": score, "anomaly_label": shown})
+
+    def test_label_agreeing_with_the_score_either_side_of_the_line(self) -> None:
+        """0.5 is anomalous, the largest float below it is not."""
+        assert AnomalyResult("t", "c", "n", "m", T0, T0, 0.5, "spike").is_anomalous
+        assert not AnomalyResult("t", "c", "n", "m", T0, T0, 0.49999999999999994, "normal").is_anomalous
+
     def test_magnitude_range(self) -> None:
         """magnitude must be in [0, 1] when given."""
         with pytest.raises(ValueError, match="magnitude must be in \\[0, 1\\], got 2"):
