@@ -181,7 +181,14 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
                 f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, "
                 f"got {brief(t)} ({type(t).__name__})"
             )
-        if t.utcoffset() is None:
+        try:
+            offset = t.utcoffset()
+        except (TypeError, ValueError, OverflowError) as exc:  # pandas' NaT (no time at all) lands here
+            raise ValueError(
+                f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got {brief(t)} "
+                f"({type(t).__name__}), whose utcoffset() fails: {exc}"
+            ) from None
+        if offset is None:
             raise ValueError(f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got naive {t!r}")
         try:
             array("q", [(t - epoch) // one_us])

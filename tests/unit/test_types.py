@@ -150,6 +150,35 @@ class TestMetricSeriesInvalid:
         ):
             MetricSeries("t", "c", "n", "m", [*stamps(2), datetime(2025, 1, 1)], [1, 2, 3])
 
+    def test_not_a_time_timestamp(self) -> None:
+        """A datetime whose utcoffset() fails (as pandas' NaT's does): a ValueError naming field and index."""
+
+        class NotATime(datetime):  # mimics pandas.NaT: a datetime that holds no time
+            def utcoffset(self) -> timedelta | None:
+                raise ValueError("NotATime does not support utcoffset")
+
+            def __repr__(self) -> str:
+                return "NaT"
+
+        nat = NotATime(2024, 1, 1)
+        with pytest.raises(
+            ValueError,
+            match=r"^MetricSeries.timestamps\[2\]: expected a timezone-aware datetime, got NaT \(NotATime\), "
+            r"whose utcoffset\(\) fails: NotATime does not support utcoffset$",
+        ):
+            MetricSeries("t", "c", "n", "m", [*stamps(2), nat], [1, 2, 3])
+        with pytest.raises(ValueError, match=r"^AnomalyResult: window_end must be a timezone-aware datetime"):
+            AnomalyResult("t", "c", "n", "m", T0, nat, 0.5, "spike")
+
+    def test_pandas_nat_timestamp(self) -> None:
+        """pandas' own NaT, where pandas is installed."""
+        pd = pytest.importorskip("pandas")
+        expected = r"^MetricSeries.timestamps\[{}\]: expected a timezone-aware datetime, got NaT \(NaTType\)"
+        with pytest.raises(ValueError, match=expected.format(0)):
+            MetricSeries("t", "c", "n", "m", [pd.NaT], [1.0])
+        with pytest.raises(ValueError, match=expected.format(1)):
+            MetricSeries("t", "c", "n", "m", [pd.Timestamp(T0), pd.NaT], [1.0, 2.0])
+
     def test_descending_timestamp(self) -> None:
         """Out-of-order timestamps name the first offending index and both times."""
         ts = stamps(5)

@@ -161,7 +161,11 @@ class TimestampParser:
         return us, note
 
     def _aware(self, parsed: datetime, *, repr_: str) -> int:
-        if parsed.utcoffset() is None:
+        try:
+            offset = parsed.utcoffset()
+        except (TypeError, ValueError, OverflowError) as exc:  # pandas' NaT in an object column
+            raise TimestampError(f"timestamp {repr_!r} is not a usable datetime ({exc})") from None
+        if offset is None:
             if self.tz is None:
                 raise TimestampError(
                     f"timestamp {repr_!r} has no UTC offset; "
