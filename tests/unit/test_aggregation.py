@@ -233,6 +233,30 @@ def test_validation() -> None:
         p.top_nodes([node], -1, tenant_id="a")
 
 
+def test_top_nodes_refuses_a_repeated_node_as_the_roll_ups_do() -> None:
+    """A node given twice is refused (naming the index and the node), not ranked twice."""
+    p = AggregationPipeline()
+    node = AggregatedAnomalyScore("a", "c", "n", "max", 0.9, 1, 1)
+    other = AggregatedAnomalyScore("a", "c", "m", "max", 0.2, 1, 0)
+    again = AggregatedAnomalyScore("a", "c", "n", "mean", 0.4, 1, 0)  # same node, another strategy
+    for scores in ([node, other, node], [node, other, again]):
+        with pytest.raises(ValueError) as caught:
+            p.top_nodes(scores, 5, tenant_id="a")
+        assert str(caught.value) == (
+            "AggregationPipeline.top_nodes: node_scores[2] repeats node ('a', 'c', 'n')"
+        )
+        with pytest.raises(ValueError, match=r"scores\[2\] repeats node \('a', 'c', 'n'\)"):
+            p.aggregate_clusters(scores)
+    # The same names in another tenant or cluster are other nodes.
+    elsewhere = [
+        node,
+        AggregatedAnomalyScore("b", "c", "n", "max", 0.5, 1, 1),
+        AggregatedAnomalyScore("a", "d", "n", "max", 0.3, 1, 0),
+    ]
+    ranked = p.top_nodes(elsewhere, 5, tenant_id="a")
+    assert [(s.cluster_id, s.node_id) for s in ranked] == [("c", "n"), ("d", "n")]
+
+
 def test_flagged_uses_threshold() -> None:
     """flagged() keeps aggregates at or above anomaly_threshold."""
     scores = [
