@@ -181,13 +181,68 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
                 f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, "
                 f"got {brief(t)} ({type(t).__name__})"
             )
-        if t.utcoffset() is None:
+        try:
+            offset = t.utcoffset()
+        except (TypeError, ValueError, OverflowError) as exc:  # pandas' NaT (no time at all) lands here
+            raise ValueError(
+                f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got {brief(t)} "
+                f"({type(t).__name__}), whose utcoffset() fails: {exc}"
+            ) from None
+        if offset is None:
             raise ValueError(f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got naive {t!r}")
         try:
             array("q", [(t - epoch) // one_us])
         except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"{owner}.timestamps[{i}]: cannot convert {brief(t)}: {exc}") from exc
     raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
+
+
+def _is_bool_type(kind: type) -> bool:
+    """``bool`` or numpy's ``bool_`` (``numpy.bool`` in numpy 2), which is no ``bool`` subclass."""
+    return issubclass(kind, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_"))
+
+
+_AT_ITEM_LIMIT = 16  # unaligned matches examined before giving up and scanning the items
+
+
+def _may_hold(data: array[Any], *items: float) -> bool:
+    """Whether ``data`` may hold one of ``items`` (False: it certainly does not).
+
+    A byte search (C speed, no boxing): a match counts only at an item
+    boundary; after a few matches that are not, the answer is a cautious True.
+    """
+    raw = data.tobytes()
+    size = data.itemsize
+    for item in items:
+        pattern = array(data.typecode, [item]).tobytes()
+        at = raw.find(pattern)
+        for _ in range(_AT_ITEM_LIMIT):
+            if at < 0:
+                break
+            if at % size == 0:
+                return True
+            at = raw.find(pattern, at + 1)
+        else:
+            return True
+    return False
+
+
+def _refuse_bools(owner: str, field: str, items: Iterable[object], converted: array[Any]) -> None:
+    """Raise ``TypeError`` naming the first ``bool`` (or numpy ``bool_``) among ``items``.
+
+    ``array()`` turns ``True``/``False`` into 1/0 without a word. ``converted``
+    is ``items`` as an array: unless it holds a 0 or a 1 (a byte search, a few
+    ns a point), no item was a bool and the items are not looked at again;
+    otherwise one pass over their types (about 20 ns a point) decides.
+    """
+    if not _may_hold(converted, 0, 1):
+        return
+    kinds = [kind for kind in set(map(type, items)) if _is_bool_type(kind)]
+    if not kinds:
+        return
+    i, v = next((i, v) for i, v in enumerate(items) if type(v) in kinds)
+    expected = "an int" if converted.typecode == "q" else "a finite real number"
+    raise TypeError(f"{owner}.{field}[{i}]: expected {expected}, got {brief(v)} ({type(v).__name__})")
 
 
 def _values_to_array(owner: str, values: object) -> array[float]:
@@ -201,11 +256,14 @@ def _values_to_array(owner: str, values: object) -> array[float]:
     check_ordered(owner, "values", values, "a sequence of finite real numbers")
     items = values if isinstance(values, (list, tuple, array)) else list(values)
     try:
-        return array("d", items)
+        converted = array("d", items)
     except (TypeError, OverflowError, ValueError):
         pass
+    else:
+        _refuse_bools(owner, "values", items, converted)
+        return converted
     for i, v in enumerate(items):
-        if isinstance(v, (str, bytes)) or not hasattr(v, "__float__"):
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__float__") or _is_bool_type(type(v)):
             raise TypeError(
                 f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} ({type(v).__name__})"
             )

@@ -191,7 +191,14 @@ def check_aware_datetime(owner: str, field: str, value: Any) -> datetime:
     """Return ``value`` if it is a timezone-aware ``datetime`` whose UTC instant is in years 1..9999."""
     if not isinstance(value, datetime):
         fail_type(owner, field, "a timezone-aware datetime", value)
-    if value.utcoffset() is None:
+    try:
+        offset = value.utcoffset()
+    except (TypeError, ValueError, OverflowError) as exc:  # pandas' NaT (no time at all) lands here
+        raise ValueError(
+            f"{owner}: {field} must be a timezone-aware datetime, got {brief(value)} "
+            f"({type(value).__name__}), whose utcoffset() fails: {exc}"
+        ) from None
+    if offset is None:
         fail_value(owner, field, "a timezone-aware datetime (tzinfo with a UTC offset)", value)
     if not MIN_UTC <= value <= MAX_UTC:
         raise ValueError(

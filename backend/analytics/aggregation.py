@@ -318,7 +318,8 @@ class AggregationPipeline:
         """The ``n`` highest-scoring nodes of one tenant (optionally one cluster).
 
         Highest first; ties broken by ascending ``(cluster_id, node_id)``, so the
-        answer does not depend on the input order. ``n`` may be 0.
+        answer does not depend on the input order. ``n`` may be 0. A node given
+        twice is a ``ValueError``, as in :meth:`aggregate_clusters`.
         """
         if isinstance(n, bool) or not isinstance(n, int):
             fail_type(_OWNER, "n", "a non-negative int", n)
@@ -329,11 +330,16 @@ class AggregationPipeline:
         if cluster_id is not None and (not isinstance(cluster_id, str) or not cluster_id):
             fail_type(_OWNER, "cluster_id", "a non-empty str or None", cluster_id)
         chosen = []
+        seen: set[tuple[str, str | None, str | None]] = set()
         for i, score in enumerate(node_scores):
             if not isinstance(score, AggregatedAnomalyScore) or score.level != "node":
                 raise ValueError(
                     f"{_OWNER}.top_nodes: node_scores[{i}] must be a node-level score, got {score!r}"
                 )
+            ident = (score.tenant_id, score.cluster_id, score.node_id)
+            if ident in seen:
+                raise ValueError(f"{_OWNER}.top_nodes: node_scores[{i}] repeats node {ident!r}")
+            seen.add(ident)
             if score.tenant_id == tenant_id and (cluster_id is None or score.cluster_id == cluster_id):
                 chosen.append(score)
         chosen.sort(key=lambda s: (-s.aggregate_score, s.cluster_id or "", s.node_id or ""))

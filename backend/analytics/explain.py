@@ -666,8 +666,9 @@ class ExplanationClassifier:
         compared with what (the baseline level, or the value the seasonal cycle
         expected). The window is found by bisecting ``result.window_start`` and
         ``result.window_end`` in the series' timestamps and judged against the
-        same bounded history as :meth:`classify`. Never raises for a valid
-        series and result, e.g.:
+        same bounded history as :meth:`classify`. A result whose ids differ
+        from the series' is a ``ValueError`` naming both. Never raises for a
+        valid series and its result, e.g.:
 
         "cpu_util on node n-17 (cluster c-2, tenant acme) spiked to 97.3, 8.1 sd
         above its baseline of 41.2, at 14:05–14:10 UTC on 2024-05-01."
@@ -676,6 +677,12 @@ class ExplanationClassifier:
             fail_type(_OWNER, "series", "a MetricSeries", series)
         if not isinstance(result, AnomalyResult):
             fail_type(_OWNER, "result", "an AnomalyResult", result)
+        ids = (result.tenant_id, result.cluster_id, result.node_id, result.metric_name)
+        if ids != series.ids:
+            raise ValueError(
+                f"{_OWNER}: result must be a result of series {series.ids} (tenant_id, cluster_id, node_id, "
+                f"metric_name), got a result of {ids}"
+            )
         us = series.epoch_us
         start = bisect_left(us, (result.window_start - _EPOCH) // _ONE_US)
         end = bisect_right(us, (result.window_end - _EPOCH) // _ONE_US)

@@ -41,6 +41,8 @@ from ._sequences import (
     _check_finite,
     _check_in_range,
     _check_metadata,
+    _is_bool_type,
+    _refuse_bools,
     _timestamps_to_us,
     _values_to_array,
     datetime_to_epoch_us,
@@ -198,7 +200,7 @@ class MetricSeries:
                 us = array("q", items)
             except (TypeError, OverflowError):
                 for i, item in enumerate(items):
-                    if isinstance(item, bool) or not hasattr(item, "__index__"):
+                    if _is_bool_type(type(item)) or not hasattr(item, "__index__"):
                         kind = type(item).__name__
                         raise TypeError(
                             f"{owner}.epoch_us[{i}]: expected an int, got {brief(item)} ({kind})"
@@ -209,6 +211,7 @@ class MetricSeries:
                             f"got {brief(item)} microseconds since the epoch"
                         ) from None
                 raise  # pragma: no cover - array() failed on valid items
+            _refuse_bools(owner, "epoch_us", items, us)
         _check_in_range(owner, "epoch_us", us)
         self = cls.__new__(cls)
         self._init_validated(
@@ -317,7 +320,9 @@ class AnomalyResult:
     ``anomaly_score`` in [0, 1], higher is more anomalous; ``magnitude`` (how far
     the window moved, normalised to [0, 1]) is optional. ``anomaly_label`` is an
     :class:`AnomalyType` (its ``str`` value is accepted and converted) and is
-    ``NORMAL`` exactly when the engine judged the window not anomalous.
+    ``NORMAL`` exactly when the engine judged the window not anomalous, which
+    is exactly when ``anomaly_score < 0.5`` (the alarm line shared by every
+    engine): a label that contradicts the score is a ``ValueError``.
     ``window_start <= window_end``, both timezone-aware and, converted to UTC,
     within years 1..9999.
     """
@@ -384,6 +389,7 @@ class AnomalyResult:
             and type(score) is float
             and 0.0 <= score <= 1.0
             and type(self.anomaly_label) is AnomalyType
+            and (score < 0.5) is (self.anomaly_label is AnomalyType.NORMAL)
             and (mag is None or (type(mag) is float and 0.0 <= mag <= 1.0))
             and (self.explanation is None or (type(self.explanation) is str and self.explanation.isascii()))
         ):
@@ -405,6 +411,11 @@ class AnomalyResult:
         setter = object.__setattr__
         setter(self, "anomaly_score", check_unit_interval(owner, "anomaly_score", self.anomaly_score))
         setter(self, "anomaly_label", check_enum(owner, "anomaly_label", AnomalyType, self.anomaly_label))
+        if (self.anomaly_score < 0.5) is not (self.anomaly_label is AnomalyType.NORMAL):
+            raise ValueError(
+                f"{owner}: anomaly_label must be 'normal' exactly when anomaly_score < 0.5 (the alarm line), "
+                f"got anomaly_label {self.anomaly_label.value!r} with anomaly_score {self.anomaly_score!r}"
+            )
         if self.magnitude is not None:
             setter(self, "magnitude", check_unit_interval(owner, "magnitude", self.magnitude))
         if self.explanation is not None:

@@ -91,6 +91,8 @@ def test_series_round_trip(s: MetricSeries) -> None:
 )
 def test_result_round_trip(s: MetricSeries, score: float, label: str, magnitude: float | None) -> None:
     """AnomalyResult round-trips through JSON."""
+    if (score < 0.5) is not (label == "normal"):  # the label is NORMAL exactly below the alarm line
+        label = "normal" if score < 0.5 else "spike"
     r = AnomalyResult("t", "c", "n", "m", T0, T0 + timedelta(hours=1), score, label, magnitude, "x")
     assert AnomalyResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
 
@@ -205,6 +207,10 @@ def test_aggregation_order_independent(
         assert all(0.0 <= x.aggregate_score <= 1.0 for x in level)
 
 
+def _label(score: float, anomalous: str) -> str:
+    return "normal" if score < 0.5 else anomalous
+
+
 @given(scores_st, scores_st, st.sampled_from(list(AggregationStrategy)))
 def test_tenant_isolation(
     mine: list[tuple[str, str, str, str, float]],
@@ -214,8 +220,9 @@ def test_tenant_isolation(
     """Adding another tenant's results (same cluster/node names) never changes this tenant's scores."""
     weights = {"cpu": 2.0, "mem": 1.0, "disk": 0.5} if strategy is AggregationStrategy.WEIGHTED else None
     p = AggregationPipeline(strategy, weights)
-    mine_r = [AnomalyResult("me", c, n, m, T0, T0, s, "normal") for _, c, n, m, s in mine]
-    other_r = [AnomalyResult("other", c, n, m, T0, T0, s, "spike") for _, c, n, m, s in other]
+    # Labels follow the scores (NORMAL exactly below 0.5); the other tenant's anomalies are trends.
+    mine_r = [AnomalyResult("me", c, n, m, T0, T0, s, _label(s, "spike")) for _, c, n, m, s in mine]
+    other_r = [AnomalyResult("other", c, n, m, T0, T0, s, _label(s, "trend")) for _, c, n, m, s in other]
 
     def of_me(scores: list[AggregatedAnomalyScore]) -> list[AggregatedAnomalyScore]:
         return [x for x in scores if x.tenant_id == "me"]

@@ -93,7 +93,8 @@ def test_explain_never_raises_and_gives_one_sentence(
     """Any result on the series (even a window between or beyond its points) gets one sentence."""
     t0 = s.timestamps[0]
     start = t0 + timedelta(seconds=97 * first)
-    result = AnomalyResult(*s.ids, start, start + timedelta(seconds=97 * span), 0.5, kind)
+    score = 0.49 if kind is AnomalyType.NORMAL else 0.5  # either side of the alarm line, as the label says
+    result = AnomalyResult(*s.ids, start, start + timedelta(seconds=97 * span), score, kind)
     text = ExplanationClassifier().explain(s, result)
     assert isinstance(text, str)
     assert text.startswith(f"{s.metric_name} on node {s.node_id} (cluster {s.cluster_id}")

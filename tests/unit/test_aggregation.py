@@ -72,8 +72,10 @@ def test_node_scores_are_the_per_metric_max_whatever_the_order(
     interleaved series, and equal ids that are distinct objects, must give the same answer.
     """
     results = []
-    for k, score, label, fresh in rows:
+    for k, score, drawn, fresh in rows:
         t, c, n, m = (_fresh(x) for x in _IDS[k]) if fresh else _IDS[k]
+        # The label is NORMAL exactly below the alarm line: the drawn kind where the score allows it.
+        label = "normal" if score < 0.5 else ("spike" if drawn == "normal" else drawn)
         results.append(AnomalyResult(t, c, n, m, T, T, score, label))
     pipeline = AggregationPipeline(AggregationStrategy.MAX)
     got = pipeline.aggregate_nodes(results)
@@ -229,6 +231,30 @@ def test_validation() -> None:
         p.aggregate_clusters([node, node])
     with pytest.raises(ValueError, match="n must be a non-negative int, got -1"):
         p.top_nodes([node], -1, tenant_id="a")
+
+
+def test_top_nodes_refuses_a_repeated_node_as_the_roll_ups_do() -> None:
+    """A node given twice is refused (naming the index and the node), not ranked twice."""
+    p = AggregationPipeline()
+    node = AggregatedAnomalyScore("a", "c", "n", "max", 0.9, 1, 1)
+    other = AggregatedAnomalyScore("a", "c", "m", "max", 0.2, 1, 0)
+    again = AggregatedAnomalyScore("a", "c", "n", "mean", 0.4, 1, 0)  # same node, another strategy
+    for scores in ([node, other, node], [node, other, again]):
+        with pytest.raises(ValueError) as caught:
+            p.top_nodes(scores, 5, tenant_id="a")
+        assert str(caught.value) == (
+            "AggregationPipeline.top_nodes: node_scores[2] repeats node ('a', 'c', 'n')"
+        )
+        with pytest.raises(ValueError, match=r"scores\[2\] repeats node \('a', 'c', 'n'\)"):
+            p.aggregate_clusters(scores)
+    # The same names in another tenant or cluster are other nodes.
+    elsewhere = [
+        node,
+        AggregatedAnomalyScore("b", "c", "n", "max", 0.5, 1, 1),
+        AggregatedAnomalyScore("a", "d", "n", "max", 0.3, 1, 0),
+    ]
+    ranked = p.top_nodes(elsewhere, 5, tenant_id="a")
+    assert [(s.cluster_id, s.node_id) for s in ranked] == [("c", "n"), ("d", "n")]
 
 
 def test_flagged_uses_threshold() -> None:

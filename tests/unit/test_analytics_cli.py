@@ -197,3 +197,18 @@ def test_the_report_draws_the_band_from_the_history_before_its_plot(
     first = re.search(r'<text[^>]*>(\d\d \w\w\w \d\d:\d\d)</text>', page)
     assert first is not None and first.group(1) == f"{hit.window_start - timedelta(hours=6):%d %b %H:%M}"
     capsys.readouterr()
+
+
+def test_load_with_a_timezone_folder_name_says_what_was_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--timezone America`` (a tz folder, not a zone): the usual message naming timezone, no OSError."""
+    db = tmp_path / "s.db"
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "csv", str(EXAMPLE), "--store", str(db), "--timezone", "America"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "read_csv: timezone must be an IANA zone name such as 'UTC' or 'Europe/Paris', got 'America'" in (
+        err
+    )
+    assert "Errno" not in err and not db.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections import Counter
@@ -589,3 +590,20 @@ def test_explain_rejects_wrong_types() -> None:
         clf.explain(None, result_for(s, 0, 2, AnomalyType.NORMAL))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="result"):
         clf.explain(s, {"anomaly_label": "spike"})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("field", ["tenant_id", "cluster_id", "node_id", "metric_name"])
+def test_explain_refuses_a_result_of_another_series(field: str) -> None:
+    """A result whose ids differ from the series' is a ValueError naming both, not a sentence about
+    the wrong node."""
+    s = make_series([1.0] * 40 + [9.0] + [1.0] * 3)
+    good = result_for(s, 40, 41, AnomalyType.SPIKE)
+    other = dataclasses.replace(good, **{field: "other"})
+    names = ("tenant_id", "cluster_id", "node_id", "metric_name")
+    ids = tuple("other" if name == field else getattr(s, name) for name in names)
+    with pytest.raises(ValueError) as caught:
+        ExplanationClassifier().explain(s, other)
+    message = str(caught.value)
+    assert message.startswith("ExplanationClassifier: result must be a result of series ")
+    assert repr(s.ids) in message and message.endswith(f"got a result of {ids!r}")
+    assert ExplanationClassifier().explain(s, good)  # the matching result is still explained

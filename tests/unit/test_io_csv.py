@@ -220,6 +220,13 @@ def test_unknown_timezone_name() -> None:
         read_csv(_csv(), timezone="Mars/Olympus")
 
 
+@pytest.mark.parametrize("name", ["America", "Etc", "America/"])
+def test_timezone_folder_name_is_an_unknown_zone(name: str) -> None:
+    """A tz folder ('America', which zoneinfo opens as a directory) is refused like an unknown zone."""
+    with pytest.raises(ValueError, match=rf"timezone must be an IANA zone name .* got '{name}'"):
+        read_csv(_csv(), timezone=name)
+
+
 @pytest.mark.parametrize(
     ("fmt", "text"),
     [("epoch_s", "1714557600"), ("epoch_ms", "1714557600000"), ("epoch_us", "1714557600000000")],
@@ -236,6 +243,45 @@ def test_epoch_finer_than_a_microsecond_is_rounded_and_reported() -> None:
     assert series[0].epoch_us[0] == 1714557600000002
     assert [i.action for i in report.issues] == ["changed"]
     assert "finer than a microsecond; rounded to 2024-05-01T10:00:00.000002+00:00" in report.issues[0].reason
+
+
+def test_iso_finer_than_a_microsecond_is_rounded_and_reported() -> None:
+    """ISO seconds with more than 6 digits are rounded (half to even) and reported, as the epoch formats are.
+
+    fromisoformat alone would drop the 7th digit on: .1234567 would load as .123456 without a word.
+    """
+    series, report = read_csv(
+        _csv(
+            "a,c,n,cpu,2024-05-01T10:00:00.1234567Z,1",  # up
+            "a,c,n,cpu,2024-05-01T10:00:01.0000025Z,2",  # a half: to the even microsecond, .000002
+            "a,c,n,cpu,2024-05-01T10:00:02.0000035Z,3",  # a half: to the even microsecond, .000004
+            "a,c,n,cpu,2024-05-01 12:00:03.999999900+02:00,4",  # up into the next second, offset kept
+            "a,c,n,cpu,2024-05-01T10:00:05.123456000Z,5",  # exact: not changed
+        )
+    )
+    us = 1714557600_000000
+    assert series[0].epoch_us.tolist() == [
+        us + 123457, us + 1_000002, us + 2_000004, us + 4_000000, us + 5_123456
+    ]
+    assert [(i.row, i.action) for i in report.issues] == [(r, "changed") for r in (2, 3, 4, 5)]
+    assert report.issues[0].reason == (
+        "timestamp '2024-05-01T10:00:00.1234567Z' is finer than a microsecond; "
+        "rounded to 2024-05-01T10:00:00.123457+00:00"
+    )
+    assert "rounded to 2024-05-01T10:00:04+00:00" in report.issues[3].reason
+    # Two nanosecond stamps in one microsecond round to the same instant: a duplicate, named as such.
+    with pytest.raises(LoadError, match=r"line 3: refused: duplicate timestamp .* also at line 2"):
+        read_csv(_csv("a,c,n,cpu,2024-05-01T10:00:00.1234561Z,1", "a,c,n,cpu,2024-05-01T10:00:00.1234564Z,2"))
+    # Stamps a microsecond apart stay apart (they used to be truncated onto one microsecond).
+    series, _ = read_csv(
+        _csv("a,c,n,cpu,2024-05-01T10:00:00.1234564Z,1", "a,c,n,cpu,2024-05-01T10:00:00.1234566Z,2")
+    )
+    assert series[0].epoch_us.tolist() == [us + 123456, us + 123457]
+    # An offset finer than a microsecond is refused rather than cut.
+    _, report = read_csv(_csv("a,c,n,cpu,2024-05-01T10:00:00+01:00:00.1234567,1"))
+    assert [i.reason for i in report.refused] == [
+        "timestamp '2024-05-01T10:00:00+01:00:00.1234567' has a UTC offset finer than a microsecond"
+    ]
 
 
 def test_strptime_format() -> None:
@@ -305,3 +351,53 @@ def test_docs_example_file_loads_as_documented() -> None:
     )
     assert {s.node_id for s in series} == {"web-1", "web-2"}
     assert len(report.refused) == 2 and len(report.merged) == 1 and len(report.changed) == 1
+
+
+LATIN1_ROWS = HEADER + "a,c,n,cpu,2024-05-01T10:00:00Z,1\na,c,n,café,2024-05-01T10:01:00Z,2\n"
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_a_latin1_file_names_the_file_the_line_and_utf8(tmp_path: Path, newline: str) -> None:
+    """Bytes that are not UTF-8: a LoadError naming the file, the line and the bytes; UTF-8 is expected."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(LATIN1_ROWS.replace("\n", newline).encode("latin-1"))
+    expected = (
+        f"{path}: line 3: refused: not UTF-8 text: byte 0xe9 after 'a,c,n,caf' cannot be decoded; "
+        "convert it to UTF-8, or pass encoding= (e.g. 'latin-1') to read_csv"
+    )
+    with pytest.raises(LoadError) as caught:
+        read_csv(path)
+    assert str(caught.value) == expected and caught.value.issue.row == 3
+    # A file the caller opened: read again by name to find the line.
+    with path.open(encoding="utf-8", newline="") as fh, pytest.raises(LoadError) as caught:
+        read_csv(fh)
+    assert str(caught.value) == expected
+    # A stream that cannot be read again: the lines read so far, and the bytes with what precedes them.
+    stream = io.TextIOWrapper(io.BytesIO(LATIN1_ROWS.encode("latin-1")), encoding="utf-8", newline="")
+    with pytest.raises(LoadError, match=r"<stream>: line 1 or later: refused: not UTF-8 text: byte 0xe9 aft"):
+        read_csv(stream)
+    series, report = read_csv(path, encoding="latin-1")
+    assert series[1].metric_name == "café" and report.clean
+
+
+def test_a_utf16_file_says_it_is_utf16(tmp_path: Path) -> None:
+    """A UTF-16 file (a byte-order mark FF FE first): named as such at line 1, with the encoding to pass."""
+    path = tmp_path / "utf16.csv"
+    path.write_text(LATIN1_ROWS, encoding="utf-16")
+    with pytest.raises(LoadError) as caught:
+        read_csv(path)
+    assert str(caught.value) == (
+        f"{path}: line 1: refused: not UTF-8 text: it starts with a UTF-16 byte-order mark; "
+        "convert it to UTF-8, or pass encoding='utf-16' to read_csv"
+    )
+    assert read_csv(path, encoding="utf-16").series[1].metric_name == "café"
+    with pytest.raises(LoadError, match=r"line 1: refused: not 'ascii' text: byte 0xff at the start of"):
+        read_csv(path, encoding="ascii")
+
+
+@pytest.mark.parametrize("first", ["tenant_id", '"tenant_id"'])
+def test_a_text_stream_starting_with_a_byte_order_mark_reads_its_header(first: str) -> None:
+    """A stream (not a path) keeps a byte-order mark as U+FEFF: it is not part of the first column's name."""
+    text = "\ufeff" + first + HEADER[len("tenant_id") :] + "a,c,n,cpu,2024-05-01T10:00:00Z,1\n"
+    series, report = read_csv(io.StringIO(text))
+    assert series[0].ids == ("a", "c", "n", "cpu") and report.clean

@@ -99,6 +99,15 @@ def test_nat_is_refused() -> None:
     assert [(i.row, i.reason) for i in report.refused] == [(1, "missing timestamp (NaT)")]
 
 
+def test_nat_in_an_object_column_is_refused() -> None:
+    """NaT among Timestamps in an object column is refused with its row, not a bare ValueError."""
+    ts = pd.Series([pd.Timestamp("2024-05-01T10:00:00Z"), pd.NaT, pd.Timestamp("2024-05-01T10:02:00Z")])
+    _, report = from_frame(_frame(timestamp=ts.astype(object)))
+    assert [(i.row, i.reason) for i in report.refused] == [
+        (1, "timestamp 'NaT' is not a usable datetime (NaTType does not support utcoffset)")
+    ]
+
+
 def test_epoch_numbers_and_duplicates() -> None:
     """Epoch numbers follow timestamp_format; duplicate policies apply as for CSV."""
     df = _frame(timestamp=[1714557600, 1714557600, 1714557660], value=[1.0, 3.0, 5.0])

@@ -394,12 +394,32 @@ def test_labels_fails_for_plain_string_label() -> None:
     assert "expected an AnomalyType" in _failed(StrLabel, "labels").message
 
 
+def _rescored(result: AnomalyResult, score: float) -> AnomalyResult:
+    """``result`` with another score, and the label that goes with it (NORMAL exactly below 0.5)."""
+    label = result.anomaly_label
+    if (score < 0.5) is not (label is AnomalyType.NORMAL):
+        label = AnomalyType.NORMAL if score < 0.5 else AnomalyType.SPIKE
+    return replace(result, anomaly_score=score, anomaly_label=label)
+
+
 def test_threshold_fails_when_label_disagrees_with_score() -> None:
     """A non-NORMAL label under score_threshold fails 'threshold'."""
 
     class Disagrees(GoodEngine):
         def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
-            return [replace(r, anomaly_label=AnomalyType.SPIKE) for r in super().detect(time_series)]
+            # AnomalyResult() refuses such a result; an engine's unchecked fast path (_trusted) does not.
+            return [
+                AnomalyResult._trusted(
+                    (r.tenant_id, r.cluster_id, r.node_id, r.metric_name),
+                    r.window_start,
+                    r.window_end,
+                    r.anomaly_score,
+                    AnomalyType.SPIKE,
+                    r.magnitude,
+                    r.explanation,
+                )
+                for r in super().detect(time_series)
+            ]
 
     message = _failed(Disagrees, "threshold").message
     assert "the alarm line 0.5" in message
@@ -413,10 +433,7 @@ def test_determinism_fails_for_unseeded_engine() -> None:
     class Drifts(GoodEngine):
         def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
             bump = next(counter) % 2 * 0.1
-            return [
-                replace(r, anomaly_score=min(1.0, r.anomaly_score + bump))
-                for r in super().detect(time_series)
-            ]
+            return [_rescored(r, min(1.0, r.anomaly_score + bump)) for r in super().detect(time_series)]
 
     assert "differs" in _failed(Drifts, "determinism").message
 
@@ -428,10 +445,7 @@ def test_causality_fails_for_engine_that_looks_ahead() -> None:
         def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
             last = time_series.values[-1] if len(time_series) else 0.0
             bump = 0.2 if last > 12.0 else 0.0
-            return [
-                replace(r, anomaly_score=min(1.0, r.anomaly_score + bump))
-                for r in super().detect(time_series)
-            ]
+            return [_rescored(r, min(1.0, r.anomaly_score + bump)) for r in super().detect(time_series)]
 
     assert "changed on the series cut after" in _failed(LooksAhead, "causality").message
 

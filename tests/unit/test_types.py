@@ -11,6 +11,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.analytics import (
     AggregatedAnomalyScore,
@@ -148,6 +150,35 @@ class TestMetricSeriesInvalid:
         ):
             MetricSeries("t", "c", "n", "m", [*stamps(2), datetime(2025, 1, 1)], [1, 2, 3])
 
+    def test_not_a_time_timestamp(self) -> None:
+        """A datetime whose utcoffset() fails (as pandas' NaT's does): a ValueError naming field and index."""
+
+        class NotATime(datetime):  # mimics pandas.NaT: a datetime that holds no time
+            def utcoffset(self) -> timedelta | None:
+                raise ValueError("NotATime does not support utcoffset")
+
+            def __repr__(self) -> str:
+                return "NaT"
+
+        nat = NotATime(2024, 1, 1)
+        with pytest.raises(
+            ValueError,
+            match=r"^MetricSeries.timestamps\[2\]: expected a timezone-aware datetime, got NaT \(NotATime\), "
+            r"whose utcoffset\(\) fails: NotATime does not support utcoffset$",
+        ):
+            MetricSeries("t", "c", "n", "m", [*stamps(2), nat], [1, 2, 3])
+        with pytest.raises(ValueError, match=r"^AnomalyResult: window_end must be a timezone-aware datetime"):
+            AnomalyResult("t", "c", "n", "m", T0, nat, 0.5, "spike")
+
+    def test_pandas_nat_timestamp(self) -> None:
+        """pandas' own NaT, where pandas is installed."""
+        pd = pytest.importorskip("pandas")
+        expected = r"^MetricSeries.timestamps\[{}\]: expected a timezone-aware datetime, got NaT \(NaTType\)"
+        with pytest.raises(ValueError, match=expected.format(0)):
+            MetricSeries("t", "c", "n", "m", [pd.NaT], [1.0])
+        with pytest.raises(ValueError, match=expected.format(1)):
+            MetricSeries("t", "c", "n", "m", [pd.Timestamp(T0), pd.NaT], [1.0, 2.0])
+
     def test_descending_timestamp(self) -> None:
         """Out-of-order timestamps name the first offending index and both times."""
         ts = stamps(5)
@@ -180,6 +211,61 @@ class TestMetricSeriesInvalid:
         """A string value is a TypeError naming the index."""
         with pytest.raises(TypeError, match=r"values\[1\]: expected a finite real number, got '2' \(str\)"):
             make([1.0, "2"])  # type: ignore[list-item]
+
+    @pytest.mark.parametrize(
+        ("values", "index"),
+        [
+            ([True, False, 1], 0),
+            ([0.5, 2.0, False], 2),
+            ((1.0, 0.0, True), 2),  # 1.0 and 0.0 are fine: the bool's index is named
+            ([1, 2, True, "x"], 2),  # the first offending item, on the slow path too
+        ],
+    )
+    def test_bool_value(self, values: object, index: int) -> None:
+        """A bool is not a number (as for anomaly_score): a TypeError naming the index, not a silent 1.0."""
+        expected = rf"^MetricSeries.values\[{index}\]: expected a finite real number, got (True|False) \("
+        n = 4 if isinstance(values, list) and len(values) == 4 else 3
+        with pytest.raises(TypeError, match=expected):
+            MetricSeries("t", "c", "n", "m", stamps(n), values)  # type: ignore[arg-type]
+
+    @given(
+        st.lists(st.floats(allow_nan=False, allow_infinity=False) | st.sampled_from([0.0, 1.0, 1])),
+        st.data(),
+    )
+    def test_first_bool_is_named_wherever_it_is(self, values: list[float], data: st.DataObject) -> None:
+        """Bools spliced into any valid values (0.0 and 1.0 included): the first one's index is named."""
+        at = sorted(data.draw(st.sets(st.integers(0, len(values)), min_size=1, max_size=3)), reverse=True)
+        mixed: list[object] = list(values)
+        for k in at:
+            mixed.insert(k, data.draw(st.booleans()))
+        first = next(i for i, v in enumerate(mixed) if type(v) is bool)
+        with pytest.raises(TypeError, match=rf"^MetricSeries.values\[{first}\]: expected a finite real"):
+            MetricSeries("t", "c", "n", "m", stamps(len(mixed)), mixed)  # type: ignore[arg-type]
+
+    def test_numpy_bool_value(self) -> None:
+        """numpy's bool (not a bool subclass, but it converts to 1.0) is refused too, alone or as an array."""
+        np = pytest.importorskip("numpy")
+        with pytest.raises(TypeError, match=r"^MetricSeries.values\[1\]: expected a finite real number, got"):
+            make([0.0, np.True_])
+        with pytest.raises(TypeError, match=r"MetricSeries.values\[0\]: expected a finite real number"):
+            make(np.array([True, False]))
+        with pytest.raises(TypeError, match=r"MetricSeries.epoch_us\[1\]: expected an int, got .*True"):
+            MetricSeries.from_arrays("t", "c", "n", "m", [0, np.True_], [1.0, 2.0])
+        assert make(np.array([0.0, 1.0])).values.tolist() == [0.0, 1.0]
+
+    def test_from_dict_json_true_value(self) -> None:
+        """JSON ``true`` among the values of a stored series is refused with its index."""
+        data = json.loads(json.dumps(make([1.0, 2.0]).to_dict()).replace("2.0", "true"))
+        with pytest.raises(TypeError, match=r"^MetricSeries.values\[1\]: expected a finite real number, go"):
+            MetricSeries.from_dict(data)
+
+    def test_from_arrays_bool_epoch_us(self) -> None:
+        """Bools are not epoch microseconds either; 0 and 1 (ints) still are."""
+        with pytest.raises(TypeError, match=r"^MetricSeries.epoch_us\[0\]: expected an int, got True \(bool"):
+            MetricSeries.from_arrays("t", "c", "n", "m", [True, 2], [1.0, 2.0])
+        with pytest.raises(TypeError, match=r"^MetricSeries.epoch_us\[1\]: expected an int, got False \("):
+            MetricSeries.from_arrays("t", "c", "n", "m", [0, False, 1.5], [1.0, 2.0, 3.0])  # type: ignore[list-item]
+        assert MetricSeries.from_arrays("t", "c", "n", "m", [0, 1], [0, 1]).values.tolist() == [0.0, 1.0]
 
     def test_length_mismatch(self) -> None:
         """Different lengths are a ValueError giving both lengths."""
@@ -254,6 +340,30 @@ class TestAnomalyResult:
         """A bool is not a score."""
         with pytest.raises(TypeError, match="anomaly_score must be a finite real number, got True"):
             AnomalyResult("t", "c", "n", "m", T0, T0, True, "spike")
+
+    @pytest.mark.parametrize(
+        ("score", "label"),
+        [(0.9, "normal"), (0.5, AnomalyType.NORMAL), (1, "normal"), (0.1, "spike"), (0.0, "trend"),
+         (0.49999999999999994, AnomalyType.SEASONAL)],
+    )
+    def test_label_contradicting_the_score_is_refused(self, score: float, label: str) -> None:
+        """NORMAL exactly when the score is below 0.5 (CONTRACT.md): a contradiction names both fields."""
+        shown = label.value if isinstance(label, AnomalyType) else label
+        expected = (
+            "AnomalyResult: anomaly_label must be 'normal' exactly when anomaly_score < 0.5 "
+            f"(the alarm line), got anomaly_label {shown!r} with anomaly_score {float(score)!r}"
+        )
+        with pytest.raises(ValueError) as caught:
+            AnomalyResult("t", "c", "n", "m", T0, T0, score, label)
+        assert str(caught.value) == expected
+        data = AnomalyResult("t", "c", "n", "m", T0, T0, 0.5, "spike").to_dict()
+        with pytest.raises(ValueError, match="anomaly_label must be 'normal' exactly when"):
+            AnomalyResult.from_dict({**data, "anomaly_score": score, "anomaly_label": shown})
+
+    def test_label_agreeing_with_the_score_either_side_of_the_line(self) -> None:
+        """0.5 is anomalous, the largest float below it is not."""
+        assert AnomalyResult("t", "c", "n", "m", T0, T0, 0.5, "spike").is_anomalous
+        assert not AnomalyResult("t", "c", "n", "m", T0, T0, 0.49999999999999994, "normal").is_anomalous
 
     def test_magnitude_range(self) -> None:
         """magnitude must be in [0, 1] when given."""

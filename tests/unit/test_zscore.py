@@ -995,6 +995,11 @@ def test_a_daylight_saving_change_is_no_news_with_the_fleets_time_zone() -> None
 def test_timezone_is_validated() -> None:
     with pytest.raises(ValueError, match=r"ZScoreEngine: timezone must be an IANA time zone name"):
         ZScoreEngine(timezone="Mars/Olympus_Mons")
+    for folder in ("America", "Etc"):  # a tz folder, not a zone: the same ValueError, not an OSError
+        with pytest.raises(ValueError, match=rf"ZScoreEngine: timezone must be an IANA .* got '{folder}'"):
+            ZScoreEngine(timezone=folder)
+        with pytest.raises(ValueError, match=rf"CombinedEngine: timezone must be an IANA .* got '{folder}'"):
+            EngineRegistry.default().create("combined", timezone=folder)
     with pytest.raises(TypeError, match=r"ZScoreEngine: timezone must be an IANA time zone name"):
         ZScoreEngine(timezone=-300)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"give timezone or utc_offset_minutes, not both"):

@@ -1890,7 +1890,7 @@ def check_zone(owner: str, name: object, utc_offset_minutes: object) -> ZoneInfo
 
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
         fail_value(
             owner, "timezone", "an IANA time zone name known to zoneinfo, such as 'America/New_York'", name
         )

@@ -21,16 +21,19 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import itertools
 import logging
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import tzinfo
 from pathlib import Path
 from typing import TextIO
 
 from .._sequences import epoch_us_to_datetime
 from ..types import MetricSeries
-from ._report import Loaded
+from ._report import Loaded, LoadError, LoadIssue
 from ._rows import (
     ID_ROLES,
     ROLES,
@@ -55,6 +58,105 @@ def _source_name(path: object) -> str:
         return str(path)
     name = getattr(path, "name", None)
     return name if isinstance(name, str) else "<stream>"
+
+
+class _UndecodableError(Exception):
+    """The text stream met bytes it cannot decode after ``lines`` lines had been read."""
+
+    def __init__(self, error: UnicodeDecodeError, lines: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.lines = lines
+
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def _line_breaks(text: str) -> int:
+    """Line ends in ``text`` as the csv module counts them (LF, CR, CR LF)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _locate_undecodable(file: str, encoding: str) -> tuple[int, str, bytes] | None:
+    """``(line, text before it on that line, bad bytes)`` for the first bytes of ``file`` that
+    ``encoding`` cannot decode; ``None`` if the file decodes (or cannot be read again)."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        line = 1
+        with open(file, "rb") as fh:
+            for raw in fh:
+                try:
+                    line += _line_breaks(decoder.decode(raw))
+                except UnicodeDecodeError as exc:
+                    before = exc.object[: exc.start].decode(encoding, errors="replace")
+                    line += _line_breaks(before)
+                    last = max(before.rfind("\n"), before.rfind("\r"))
+                    return line, before[last + 1 :], bytes(exc.object[exc.start : exc.end])
+    except (OSError, LookupError):
+        return None
+    return None
+
+
+def _decode_error(source: str, file: str | None, encoding: str, exc: _UndecodableError) -> LoadError:
+    """The :class:`LoadError` for text that is not in ``encoding``: where, which bytes, what to do."""
+    try:
+        utf8 = codecs.lookup(encoding).name in ("utf-8", "utf-8-sig")
+    except LookupError:
+        utf8 = False
+    expected = "UTF-8" if utf8 else repr(encoding)
+    found = _locate_undecodable(file, encoding) if file is not None else None
+    if found is None:  # a stream that cannot be read again: only the last line read is known
+        row, where = None, f"line {exc.lines + 1} or later"
+        error = exc.error
+        before = bytes(error.object[: error.start]).decode(encoding, errors="replace")
+        before = before[max(before.rfind("\n"), before.rfind("\r")) + 1 :]
+        bad = bytes(error.object[error.start : error.end])
+    else:
+        row, before, bad = found
+        where = f"line {row}"
+    head = b""
+    if file is not None and row == 1:
+        try:
+            with open(file, "rb") as fh:
+                head = fh.read(4)
+        except OSError:
+            pass
+    elif exc.lines == 0:
+        head = bytes(exc.error.object[:4])
+    wide = next((name for bom, name in _WIDE_BOMS if head.startswith(bom)), None)
+    if utf8 and wide is not None:
+        reason = (
+            f"not UTF-8 text: it starts with a {wide} byte-order mark; "
+            f"convert it to UTF-8, or pass encoding='{wide.lower()}' to read_csv"
+        )
+    else:
+        shown = " ".join(f"0x{b:02x}" for b in bad[:4])
+        if before:
+            shown += f" after {before[-40:]!r}"
+        elif found is not None:
+            shown += " at the start of the line"
+        if utf8:
+            hint = "convert it to UTF-8, or pass encoding= (e.g. 'latin-1') to read_csv"
+        else:
+            hint = "pass the encoding the file was written in to read_csv"
+        reason = f"not {expected} text: byte {shown} cannot be decoded; {hint}"
+    return LoadError(source, LoadIssue(row, where, "refused", reason))
+
+
+def _without_bom(fh: Iterable[str]) -> Iterator[str]:
+    """The lines of ``fh``, less a byte-order mark at the start of the first (a text stream keeps it)."""
+    lines = iter(fh)
+    first = next(lines, None)
+    if first is None:
+        return lines
+    if isinstance(first, str):
+        first = first.removeprefix("\ufeff")
+    return itertools.chain((first,), lines)
 
 
 def read_csv(
@@ -98,7 +200,11 @@ def read_csv(
 
     Returns ``Loaded(series, report)``: the series in order of first
     appearance and a :class:`LoadReport`. A header that lacks a mapped
-    column raises ``ValueError`` listing the header.
+    column raises ``ValueError`` listing the header. A file is read as
+    ``encoding`` (UTF-8, with or without a byte-order mark, by default):
+    bytes it cannot decode raise :class:`LoadError` naming the line and the
+    bytes (and a UTF-16 or UTF-32 file as such). A text stream's leading
+    byte-order mark is not part of the first column's name.
 
     .. versionadded:: 0.1.0
     """
@@ -109,13 +215,23 @@ def read_csv(
     parser = TimestampParser(owner, timestamp_format, resolve_timezone(owner, timezone))
     source = _source_name(path)
     if isinstance(path, (str, Path)):
-        with open(path, encoding=encoding, newline="") as fh:
-            return _read(fh, source, columns, ids, parser, policy, strict, delimiter)
+        try:
+            with open(path, encoding=encoding, newline="") as fh:
+                return _read(fh, source, columns, ids, parser, policy, strict, delimiter)
+        except _UndecodableError as exc:
+            raise _decode_error(source, os.fspath(path), encoding, exc) from None
     if not hasattr(path, "read"):
         raise TypeError(
             f"{owner}: path must be a str, a Path or a text file, got {path!r} ({type(path).__name__})"
         )
-    return _read(path, source, columns, ids, parser, policy, strict, delimiter)
+    try:
+        return _read(path, source, columns, ids, parser, policy, strict, delimiter)
+    except _UndecodableError as exc:
+        # A file opened by the caller can be read again by name to find the line; another stream cannot.
+        name, stream_encoding = getattr(path, "name", None), getattr(path, "encoding", None)
+        file = name if isinstance(name, str) and os.path.isfile(name) else None
+        used = stream_encoding if isinstance(stream_encoding, str) else "utf-8"
+        raise _decode_error(source, file, used, exc) from None
 
 
 def _read(
@@ -129,11 +245,13 @@ def _read(
     delimiter: str,
 ) -> Loaded:
     owner = "read_csv"
-    reader = csv.reader(fh, delimiter=delimiter, strict=True)
     try:
+        reader = csv.reader(_without_bom(fh), delimiter=delimiter, strict=True)
         header = next(reader, None)
     except csv.Error as exc:
         raise ValueError(f"{owner}: {source}: line 1: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _UndecodableError(exc, 0) from None
     if header is None:
         raise ValueError(f"{owner}: {source} is empty; expected a header line")
     repeated = sorted({name for name in header if header.count(name) > 1})
@@ -155,6 +273,8 @@ def _read(
         start = line + 1
         try:
             row = next(reader, None)
+        except UnicodeDecodeError as exc:
+            raise _UndecodableError(exc, line) from None
         except csv.Error as exc:
             out.rows += 1
             out.refuse(start, f"not valid CSV: {exc}")

@@ -3,7 +3,9 @@
 Formats (``timestamp_format=``):
 
 * ``None`` or ``"iso"``: ISO 8601 (``2024-05-01T10:00:00+02:00``, ``...Z``,
-  a space instead of ``T``).
+  a space instead of ``T``). Seconds finer than a microsecond
+  (``...00.1234567Z``) are rounded to the nearest microsecond, and the row is
+  reported as changed.
 * ``"epoch_s"``, ``"epoch_ms"``, ``"epoch_us"``: a number of seconds,
   milliseconds or microseconds since 1970-01-01T00:00:00Z (UTC by
   definition; decimals allowed). A value finer than a microsecond is rounded
@@ -18,10 +20,11 @@ reading would be a guess. A timestamp with an offset keeps its own offset.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-from .._sequences import _MAX_US, _MIN_US, datetime_to_epoch_us
+from .._sequences import _MAX_US, _MIN_US, datetime_to_epoch_us, epoch_us_to_datetime
 
 __all__ = ["EPOCH_FORMATS", "TimestampError", "TimestampParser", "resolve_timezone"]
 
@@ -46,17 +49,51 @@ def resolve_timezone(owner: str, value: object) -> tzinfo | None:
 
     try:
         return zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'America'
         raise ValueError(
             f"{owner}: timezone must be an IANA zone name such as 'UTC' or 'Europe/Paris', got {value!r}"
         ) from None
 
 
-def _parse_iso(text: str) -> datetime:
+# A decimal fraction (of the seconds, or of an offset's seconds) in an ISO 8601 time.
+_FRACTION = re.compile(r"[.,]([0-9]+)")
+
+
+def _parse_iso(text: str) -> tuple[datetime, bool]:
+    """``text`` as a datetime and whether its seconds were rounded to the microsecond.
+
+    ``datetime.fromisoformat`` keeps the first 6 digits of a longer fraction and
+    drops the rest: here the fraction is rounded half to even instead (as the
+    epoch formats round), and the caller reports the row as changed. An offset
+    finer than a microsecond is refused. Raises ``ValueError`` for text that is
+    not ISO 8601.
+    """
     body = text.strip()
     if body.endswith(("Z", "z")):
         body = body[:-1] + "+00:00"
-    return datetime.fromisoformat(body)
+    # The date is 10 characters (2024-05-01, 2024-W18-3) or 8 (20240501, 2024W183), then a separator.
+    time_at = 11 if body[4:5] == "-" else 9
+    signs = (body.find("+", time_at), body.find("-", time_at))
+    offset_at = min((k for k in signs if k >= 0), default=len(body))
+    fraction = _FRACTION.search(body, time_at, offset_at)
+    if fraction is None or len(fraction.group(1)) <= 6:
+        kept = rest = ""
+        parsed = datetime.fromisoformat(body)
+    else:
+        digits = fraction.group(1)
+        kept, rest = digits[:6], digits[6:]
+        parsed = datetime.fromisoformat(body[: fraction.start(1)] + kept + body[fraction.end(1) :])
+    if any(len(m.group(1)) > 6 for m in _FRACTION.finditer(body, offset_at)):
+        raise TimestampError(f"timestamp {text!r} has a UTC offset finer than a microsecond")
+    if not rest:
+        return parsed, False
+    half = "5".ljust(len(rest), "0")
+    if rest > half or (rest == half and int(kept[-1]) % 2 == 1):
+        try:
+            parsed += timedelta(microseconds=1)
+        except OverflowError:
+            raise TimestampError(f"timestamp {text!r} is outside years 1..9999") from None
+    return parsed, rest.strip("0") != ""
 
 
 class TimestampParser:
@@ -107,15 +144,28 @@ class TimestampParser:
             raise TimestampError(f"timestamp {value!r} is a {type(value).__name__}, expected a str")
         if not value.strip():
             raise TimestampError("empty timestamp")
+        rounded = False
         try:
-            parsed = _parse_iso(value) if self.format == "iso" else datetime.strptime(value, self.format)
+            if self.format == "iso":
+                parsed, rounded = _parse_iso(value)
+            else:
+                parsed = datetime.strptime(value, self.format)
         except ValueError:
             expected = "ISO 8601" if self.format == "iso" else f"the format {self.format!r}"
             raise TimestampError(f"timestamp {value!r} is not {expected}") from None
-        return self._aware(parsed, repr_=value), None
+        us = self._aware(parsed, repr_=value)
+        note = None
+        if rounded:
+            shown = epoch_us_to_datetime(us).isoformat()
+            note = f"timestamp {value!r} is finer than a microsecond; rounded to {shown}"
+        return us, note
 
     def _aware(self, parsed: datetime, *, repr_: str) -> int:
-        if parsed.utcoffset() is None:
+        try:
+            offset = parsed.utcoffset()
+        except (TypeError, ValueError, OverflowError) as exc:  # pandas' NaT in an object column
+            raise TimestampError(f"timestamp {repr_!r} is not a usable datetime ({exc})") from None
+        if offset is None:
             if self.tz is None:
                 raise TimestampError(
                     f"timestamp {repr_!r} has no UTC offset; "
