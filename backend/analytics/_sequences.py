@@ -235,8 +235,8 @@ def _refuse_bools(owner: str, field: str, items: Iterable[object], converted: ar
     ns a point), no item was a bool and the items are not looked at again;
     otherwise one pass over their types (about 20 ns a point) decides.
     """
-    if not _may_hold(converted, 0, 1):
-        return
+    if isinstance(items, array) or not _may_hold(converted, 0, 1):
+        return  # (an array holds no bools)
     kinds = [kind for kind in set(map(type, items)) if _is_bool_type(kind)]
     if not kinds:
         return
