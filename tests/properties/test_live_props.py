@@ -93,3 +93,39 @@ def test_restart_from_any_checkpoint_changes_nothing(
         kept = [r for out in emitted[: resume + 1] for r in out]
         replayed = [r for b in batches[resume + 1 :] for r in second.ingest(b)]
     assert kept + replayed == reference
+
+
+@settings(max_examples=30)
+@given(
+    items=fleets,
+    bad=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, 69), st.sampled_from([0.0, -1.0, -1e300])), max_size=6
+    ),
+    size=st.integers(1, 30),
+)
+def test_values_the_engine_cannot_take_are_counted_and_change_nothing_else(
+    items: list[MetricSeries], bad: list[tuple[int, int, float]], size: int
+) -> None:
+    """zscore(transform="log"): points <= 0 are rejected as out_of_domain; every series' results are
+    those of detect on the series without them, whatever the batching and whichever series they hit."""
+    config = {**CONFIG, "transform": "log"}
+    positive = [
+        MetricSeries(*s.ids, s.timestamps, [abs(v) % 1e6 + 1.0 for v in s.values.tolist()]) for s in items
+    ]
+    hits = {(k % len(positive), i % len(positive[k % len(positive)])): x for k, i, x in bad}
+    fed = []
+    kept = []
+    for k, s in enumerate(positive):
+        values = s.values.tolist()
+        keep = [i for i in range(len(s)) if (k, i) not in hits]
+        fed.append(MetricSeries(*s.ids, s.timestamps, [hits.get((k, i), v) for i, v in enumerate(values)]))
+        if keep:
+            kept.append(MetricSeries(*s.ids, [s.timestamps[i] for i in keep], [values[i] for i in keep]))
+    rows = arrivals(fed, [0])
+    live = LiveDetector("zscore", config)
+    out = [r for at in range(0, len(rows), size) for r in live.ingest(rows[at : at + size])]
+    assert live.stats.rejected["out_of_domain"] == len(hits)
+    assert live.stats.accepted == sum(len(s) for s in kept)
+    engine = EngineRegistry.default().create("zscore", **config)
+    got = by_series(out)
+    assert {s.ids: got.get(s.ids, []) for s in kept} == {s.ids: engine.detect(s) for s in kept}
