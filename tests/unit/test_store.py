@@ -555,3 +555,18 @@ def test_unopenable_path_text_is_a_value_error(tmp_path: Path, path: str, messag
     """A NUL or a lone surrogate in the path: a ValueError naming it (not os/sqlite3's bare errors)."""
     with pytest.raises(ValueError, match=message):
         SQLiteMetricStore(str(tmp_path / path))
+
+
+def test_a_stored_result_that_is_not_valid_names_its_row(store: SQLiteMetricStore) -> None:
+    """A row whose label contradicts its score (an engine that alarmed below 0.5) is named when read."""
+    r = AnomalyResult("acme", "c-1", "n-1", "cpu", T0, T0 + MIN, 0.9, AnomalyType.SPIKE)
+    store.write_results([r], engine="zscore")
+    conn = store._conn()
+    with conn:
+        conn.execute("UPDATE anomaly_results SET anomaly_score = 0.4")
+    with pytest.raises(
+        ValueError,
+        match=r"read_results: the stored result of acme/c-1/n-1/cpu at 2024-05-01T00:00:00\+00:00 is not a "
+        r"valid AnomalyResult \(AnomalyResult: anomaly_label must be 'normal' exactly when",
+    ):
+        store.read_results("acme")

@@ -200,21 +200,19 @@ class _SQLiteResultSink(_SQLiteConnections):
             params["anomalous_only"] = True
         statement = _results_statement(frozenset(params) - {"tenant"})
         rows = self._conn().execute(statement, params).fetchall()
-        return [
-            AnomalyResult(
-                t,
-                c,
-                n,
-                m,
-                _to_datetime(owner, "window_start", ws),
-                _to_datetime(owner, "window_end", we),
-                score,
-                AnomalyType(label),
-                mag,
-                text,
-            )
-            for t, c, n, m, ws, we, score, label, mag, text in rows
-        ]
+        out = []
+        for t, c, n, m, ws, we, score, label, mag, text in rows:
+            start = _to_datetime(owner, "window_start", ws)
+            end = _to_datetime(owner, "window_end", we)
+            try:
+                out.append(AnomalyResult(t, c, n, m, start, end, score, AnomalyType(label), mag, text))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{owner}: the stored result of {'/'.join((t, c, n, m))} at {start.isoformat()} is not a "
+                    f"valid AnomalyResult ({exc}); a row written outside this library, or by an engine that "
+                    "alarmed below 0.5 (before 0.2.0), cannot be read as it is"
+                ) from exc
+        return out
 
     @wraps_sqlite_errors
     def write_aggregates(
