@@ -598,7 +598,7 @@ def test_explain_refuses_a_result_of_another_series(field: str) -> None:
     the wrong node."""
     s = make_series([1.0] * 40 + [9.0] + [1.0] * 3)
     good = result_for(s, 40, 41, AnomalyType.SPIKE)
-    other = dataclasses.replace(good, **{field: "other"})
+    other = dataclasses.replace(good, **{field: "other"})  # type: ignore[arg-type]
     names = ("tenant_id", "cluster_id", "node_id", "metric_name")
     ids = tuple("other" if name == field else getattr(s, name) for name in names)
     with pytest.raises(ValueError) as caught:

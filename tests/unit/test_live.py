@@ -211,7 +211,7 @@ def test_a_value_the_engine_cannot_take_is_rejected_and_the_batch_goes_on() -> N
     bad[120] = bad[120]._replace(value=0.0)
     live = LiveDetector("zscore", config)
     out = live.ingest(good + bad)
-    engine = ZScoreEngine(**config)
+    engine = ZScoreEngine(transform="log", window_size_points=5, stride_points=5)
     assert [r for r in out if r.node_id == "n-1"] == engine.detect(as_series(good))
     assert live.stats.rejected["out_of_domain"] == 1 and live.stats.accepted == 599
     kept = bad[:120] + bad[121:]
@@ -249,7 +249,7 @@ def test_a_failed_checkpoint_is_not_counted(tmp_path: Path, monkeypatch: pytest.
 def test_values_of_numeric_types_and_out_of_float_range() -> None:
     live = LiveDetector("zscore")
     p = points(1)[0]
-    live.ingest([p._replace(value=Fraction(3, 2))])
+    live.ingest([p._replace(value=Fraction(3, 2))])  # type: ignore[arg-type] # any Real, not only float
     assert live.stats.accepted == 1
     with pytest.raises(ValueError, match=r"points\[0\]\.value must be a real number within a float's range"):
         live.ingest([p._replace(timestamp=T0 + timedelta(minutes=5), value=10**400)])
