@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -173,6 +174,40 @@ def test_a_failing_series_is_reported_and_the_rest_completes() -> None:
     key = SeriesKey(*bad.ids)
     assert dict(run.failures) == {key: "ValueError: boom on purpose"}
     assert not run.ok and run.series_ok == len(series)
+    assert list(run.results) == serial(series)
+
+
+class MisbehavingEngine(ZScoreEngine):
+    """zscore, except on three nodes: one returns a non-result, one another series' result, one exits."""
+
+    def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+        out = super().detect(time_series)
+        if time_series.node_id == "junk":
+            return [out[0], {"not": "a result"}]  # type: ignore[list-item]
+        if time_series.node_id == "alien":
+            return [dataclasses.replace(out[0], tenant_id="other-tenant")]
+        if time_series.node_id == "exits":
+            raise SystemExit(0)
+        return out
+
+
+def test_a_bad_engine_output_fails_only_its_series() -> None:
+    """A non-result, another series' result or a SystemExit from detect fails that series alone."""
+    series = small_fleet(points=200)
+    t = series[0]
+    odd = [
+        MetricSeries(t.tenant_id, t.cluster_id, node, "cpu", list(t.timestamps), t.values.tolist())
+        for node in ("junk", "alien", "exits")
+    ]
+    mixed = [*series[:2], *odd, *series[2:]]
+    with ThreadPoolExecutor(2) as pool:
+        run = detect_fleet(ListSource(mixed), MisbehavingEngine(), executor=pool, partitions=3)
+    failures = {key.node_id: message for key, message in dict(run.failures).items()}
+    assert set(failures) == {"junk", "alien", "exits"}
+    assert failures["junk"].startswith("TypeError: engine 'zscore': detect(): result [1] must be an")
+    assert "returned result [0] of another series, other-tenant/" in failures["alien"]
+    assert failures["exits"] == "SystemExit: 0"
+    assert run.series_ok == len(series)
     assert list(run.results) == serial(series)
 
 

@@ -177,14 +177,34 @@ def _run_partition(
             results.append(None)
             continue
         try:
-            out = engine.detect(series)
-        except Exception as exc:  # reported with the key; the partition goes on
+            packed = _pack(series.ids, _checked(engine, series.ids, engine.detect(series)))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: reported with the key; the partition goes on
             failures.append((key, _describe(exc)))
             results.append(None)
             continue
-        results.append(_pack(series.ids, out))
+        results.append(packed)
         points += len(series)
     return _Outcome(results, failures, points)
+
+
+def _checked(
+    engine: AnomalyDetectionEngine, ids: tuple[str, str, str, str], out: object
+) -> list[AnomalyResult]:
+    """``out`` if it is a list of AnomalyResult of the series ``ids``; else TypeError/ValueError saying so."""
+    name = getattr(engine, "name", type(engine).__name__)
+    if not isinstance(out, list):
+        fail_type(f"engine {name!r}: detect()", "return value", "a list of AnomalyResult", out)
+    for i, r in enumerate(out):
+        if not isinstance(r, AnomalyResult):
+            fail_type(f"engine {name!r}: detect()", f"result [{i}]", "an AnomalyResult", r)
+        if (r.tenant_id, r.cluster_id, r.node_id, r.metric_name) != ids:
+            raise ValueError(
+                f"engine {name!r}: detect() of {'/'.join(ids)} returned result [{i}] of another series, "
+                f"{r.tenant_id}/{r.cluster_id}/{r.node_id}/{r.metric_name}"
+            )
+    return out
 
 
 def _check_keys(keys: object) -> list[SeriesKey]:
@@ -328,7 +348,9 @@ def _collect(
                 keys = parts[index]
                 try:
                     outcome = future.result()
-                except Exception as exc:  # the whole task failed: each of its series is reported
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # the whole task failed: each of its series is reported
                     message = _describe(exc)
                     logger.warning("fleet partition %d (%d series) failed: %s", index, len(keys), message)
                     by_part[index] = []
