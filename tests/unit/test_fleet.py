@@ -7,6 +7,7 @@ import importlib.util
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,30 @@ def test_store_source_reads_in_the_worker(tmp_path: Path) -> None:
     assert {k.tenant_id for k in tenant_keys} == {"tenant-2"}
     run2 = detect_fleet(one, "zscore", executor=InlineExecutor())
     assert list(run2.results) == [r for r in run.results if r.tenant_id == "tenant-2"]
+
+
+def test_store_source_reads_the_calendars_first_and_last_instants(tmp_path: Path) -> None:
+    """A series at either end of the calendar is read whole, datetime.max included."""
+    first = datetime.min.replace(tzinfo=timezone.utc)
+    last = datetime.max.replace(tzinfo=timezone.utc)
+    early = [first + timedelta(hours=i) for i in range(48)]
+    late = [last - timedelta(hours=47 - i) for i in range(48)]
+    db = tmp_path / "m.db"
+    with SQLiteMetricStore(db) as store:
+        store.write_points("acme", "c", "n", "early", early, [float(i) for i in range(48)])
+        store.write_points("acme", "c", "n", "late", late, [float(i) for i in range(48)])
+    loaded = StoreSource(db).load(StoreSource(db).keys())
+    assert [len(s) for s in loaded.values()] == [48, 48]
+    assert loaded[SeriesKey("acme", "c", "n", "late")].timestamps[-1] == last
+    assert loaded[SeriesKey("acme", "c", "n", "early")].timestamps[0] == first
+
+
+def test_store_source_refuses_a_tenant_the_store_does_not_hold(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    with SQLiteMetricStore(db) as store:
+        store.write_batch(small_fleet(points=50))
+    with pytest.raises(ValueError, match=r"has no tenant 'acmee'; its tenants: 'tenant-1', 'tenant-2'"):
+        StoreSource(db, tenants=["tenant-1", "acmee"]).keys()
 
 
 def test_store_source_bad_arguments(tmp_path: Path) -> None:

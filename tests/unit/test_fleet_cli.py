@@ -70,4 +70,4 @@ def test_fleet_command_errors(tmp_path: Path, store_path: Path, capsys: pytest.C
     assert "expected a positive int, got 0" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["fleet", "--store", str(store_path), "--tenant", "nobody", "--quiet"])
-    assert "no series to run" in capsys.readouterr().err
+    assert "has no tenant 'nobody'; its tenants: 'tenant-1', 'tenant-2'" in capsys.readouterr().err

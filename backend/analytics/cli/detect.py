@@ -15,9 +15,6 @@ from ._common import add_store, open_store, parse_settings
 
 __all__ = ["add_parser"]
 
-# Every instant a store can hold.
-_FIRST = datetime(1, 1, 2, tzinfo=timezone.utc)
-_LAST = datetime(9999, 12, 30, tzinfo=timezone.utc)
 
 
 def _detect(args: argparse.Namespace) -> int:
@@ -29,7 +26,7 @@ def _detect(args: argparse.Namespace) -> int:
             raise ValueError(f"tenant {args.tenant!r} has no series in {args.store}")
         results = []
         for key in keys:
-            results.extend(engine.detect(store.get_metric_series(*key, _FIRST, _LAST)))
+            results.extend(engine.detect(store.get_whole_series(*key)))
         store.write_results(results, engine=args.engine)
         fleet = AggregationPipeline().run(results)
         store.write_aggregates(fleet, computed_at=datetime.now(timezone.utc), engine=args.engine)

@@ -28,9 +28,9 @@ from ..types import MetricSeries
 
 __all__ = ["CsvDirectorySource", "ListSource", "SeriesSource", "StoreSource"]
 
-# Every instant a store can hold.
-_FIRST = datetime(1, 1, 2, tzinfo=timezone.utc)
-_LAST = datetime(9999, 12, 30, tzinfo=timezone.utc)
+# The first and last instants a store can hold.
+_FIRST = datetime.min.replace(tzinfo=timezone.utc)
+_LAST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 @runtime_checkable
@@ -133,7 +133,14 @@ class StoreSource:
         from ..store import SQLiteMetricStore  # noqa: PLC0415 - opened where the source is used
 
         with SQLiteMetricStore(self.path) as store:
-            tenants = self.tenants if self.tenants is not None else tuple(store.list_tenants())
+            known = store.list_tenants()
+            tenants = self.tenants if self.tenants is not None else tuple(known)
+            unknown = sorted(set(tenants) - set(known))
+            if unknown:
+                raise ValueError(
+                    f"StoreSource: the store {self.path!r} has no tenant {', '.join(map(repr, unknown))}; "
+                    f"its tenants: {', '.join(map(repr, known)) or '(none)'}"
+                )
             keys: list[SeriesKey] = []
             for tenant in tenants:
                 keys.extend(store.list_series(tenant))
@@ -146,8 +153,10 @@ class StoreSource:
         partitions (opening runs a short write transaction to check the
         schema, which partitions of many workers would otherwise queue on).
         """
-        lo, hi = _check_range("StoreSource", self.start, self.end)
         store = _worker_store(self.path)
+        if self.start is None and self.end is None:  # (the last instant of year 9999 included)
+            return {SeriesKey(*key): store.get_whole_series(*key) for key in keys}
+        lo, hi = _check_range("StoreSource", self.start, self.end)
         return {SeriesKey(*key): store.get_metric_series(*key, lo, hi) for key in keys}
 
 

@@ -52,7 +52,7 @@ from datetime import datetime
 from itertools import groupby, repeat
 from types import MappingProxyType
 
-from .._sequences import _MIN_US
+from .._sequences import _MAX_US, _MIN_US
 from .._validate import (
     check_aware_datetime,
     check_id,
@@ -312,6 +312,21 @@ class SQLiteMetricStore(_SQLiteResultSink):
         owner = "SQLiteMetricStore.get_metric_series"
         key = SeriesKey(tenant_id, cluster_id, node_id, metric_name)
         start_us, end_us = self._range_us(owner, start, end)
+        return self._series_between(owner, key, start_us, end_us)
+
+    @wraps_sqlite_errors
+    def get_whole_series(
+        self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str
+    ) -> MetricSeries:
+        """Every point of one series, across both tiers: :meth:`get_metric_series` over all time.
+
+        From year 1 to the last instant of year 9999 included (which no
+        half-open ``[start, end)`` of datetimes can reach).
+        """
+        key = SeriesKey(tenant_id, cluster_id, node_id, metric_name)
+        return self._series_between("SQLiteMetricStore.get_whole_series", key, _MIN_US, _MAX_US + 1)
+
+    def _series_between(self, owner: str, key: SeriesKey, start_us: int, end_us: int) -> MetricSeries:
         series_id, metadata = self._lookup(owner, key)
         rows = (
             self._conn()
