@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from backend.analytics import AggregationPipeline, AggregationStrategy
 from backend.analytics.cli import COMMANDS, build_parser, main
 from backend.analytics.store import SQLiteMetricStore
+from backend.analytics.types import epoch_us_to_datetime
 
 from .test_io_prometheus import FakePrometheus
 
@@ -86,6 +89,35 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     assert "--set gives z_threshold twice (z_threshold=4 and z_threshold=6); give it once" in (
         capsys.readouterr().err
     )
+
+
+def test_report_picks_one_strategy_and_takes_any_context(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two strategies in a snapshot ask for --strategy; a context past the calendar reads from its start."""
+    db = tmp_path / "s.db"
+    main([*LOAD_EXAMPLE, "--store", str(db)])
+    main(["detect", "--store", str(db), "--tenant", "acme"])
+    capsys.readouterr()
+    html = tmp_path / "r.html"
+    with SQLiteMetricStore(db) as store:  # the same snapshot, its node scores by MEAN too
+        mean = AggregationPipeline(AggregationStrategy.MEAN).aggregate_nodes(store.read_results("acme"))
+        store.write_aggregates(mean, computed_at=_latest_snapshot_time(db), engine="zscore")
+    with pytest.raises(SystemExit):
+        main(["report", "--store", str(db), "--tenant", "acme", "--out", str(html)])
+    assert "holds scores of strategies max, mean; choose one with --strategy" in capsys.readouterr().err
+    base = ["report", "--store", str(db), "--tenant", "acme", "--out", str(html)]
+    assert main([*base, "--strategy", "mean", "--context", "3000000d"]) == 0
+    assert "web-2" in html.read_text()
+    with pytest.raises(SystemExit):
+        main([*base, "--strategy", "p95"])
+    assert "--strategy p95: the latest snapshot holds max, mean" in capsys.readouterr().err
+
+
+def _latest_snapshot_time(db: Path) -> datetime:
+    with sqlite3.connect(db) as conn:
+        (us,) = conn.execute("SELECT MAX(computed_at_us) FROM aggregated_scores").fetchone()
+    return epoch_us_to_datetime(us)
 
 
 def test_a_load_that_accepts_nothing_fails_and_writes_no_store(

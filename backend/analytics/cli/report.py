@@ -6,17 +6,42 @@ python -m backend.analytics report --store DB --tenant T --out PATH.html [--engi
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from typing import Any
 
+from ..aggregation import AggregationStrategy
 from ..engine import EngineRegistry
 from ..report import write_report
 from ..store import SeriesNotFoundError
-from ..types import AnomalyResult, MetricSeries
+from ..types import AggregatedAnomalyScore, AnomalyResult, MetricSeries
 from ._common import add_store, open_store, parse_duration, parse_settings, pick_engine
 
 __all__ = ["add_parser"]
+
+
+def _shifted(t: datetime, by: timedelta) -> datetime:
+    """``t + by``, or the calendar's first or last instant where that lies beyond it (--context 3000000d)."""
+    try:
+        return t + by
+    except OverflowError:
+        return (datetime.min if by < timedelta(0) else datetime.max).replace(tzinfo=timezone.utc)
+
+
+def _one_strategy(
+    aggregates: list[AggregatedAnomalyScore], chosen: str | None
+) -> list[AggregatedAnomalyScore]:
+    """The snapshot's scores of one aggregation strategy: ``chosen``, or the only one it holds."""
+    held = sorted({str(a.aggregation_strategy.value) for a in aggregates})
+    if chosen is None:
+        if len(held) <= 1:
+            return aggregates
+        raise ValueError(
+            f"the latest snapshot holds scores of strategies {', '.join(held)}; choose one with --strategy"
+        )
+    if chosen not in held:
+        raise ValueError(f"--strategy {chosen}: the latest snapshot holds {', '.join(held) or 'no scores'}")
+    return [a for a in aggregates if a.aggregation_strategy.value == chosen]
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -24,7 +49,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         name = pick_engine(store, args.tenant, args.engine)
         results = store.read_results(args.tenant, engine=name)
-        aggregates = store.read_aggregates(args.tenant, engine=name)
+        aggregates = _one_strategy(store.read_aggregates(args.tenant, engine=name), args.strategy)
         registry = EngineRegistry.default()
         # The engine object gives the expected band (and explanations missing from the store).
         engine = registry.create(name, **parse_settings(args.set)) if name in registry else None
@@ -36,7 +61,8 @@ def _report(args: argparse.Namespace) -> int:
         def series_for(r: AnomalyResult) -> MetricSeries | None:
             ids = (r.tenant_id, r.cluster_id, r.node_id, r.metric_name)
             try:
-                shown = store.get_metric_series(*ids, r.window_start - before, r.window_end + after)
+                lo, hi = _shifted(r.window_start, -before), _shifted(r.window_end, after)
+                shown = store.get_metric_series(*ids, lo, hi)
             except SeriesNotFoundError:
                 return None
             if not isinstance(reach, int) or reach <= 0 or len(shown) < 2:
@@ -87,6 +113,11 @@ def add_parser(sub: Any) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="settings of the engine that draws the band (its classifier's, e.g. utc_offset_minutes)",
+    )
+    p.add_argument(
+        "--strategy",
+        choices=[strategy.value for strategy in AggregationStrategy],
+        help="whose node scores rank the nodes, where the snapshot holds several (default: its only one)",
     )
     p.add_argument("--top", type=int, default=5, help="top nodes (default 5)")
     p.add_argument("--context", default="1d", help="series shown before a window (default 1d)")
