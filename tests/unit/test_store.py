@@ -79,7 +79,7 @@ def test_new_file_gets_large_pages_and_an_existing_file_keeps_its_own(tmp_path: 
     old = sqlite3.connect(old_path)
     old.execute("PRAGMA page_size = 4096")
     old.execute("PRAGMA journal_mode = WAL")  # fixes the page size, as an older store's open did
-    old.execute("CREATE TABLE unrelated (x INTEGER)")
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")  # a store's
     old.close()
     with SQLiteMetricStore(old_path) as kept:
         kept.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
@@ -570,3 +570,9 @@ def test_a_stored_result_that_is_not_valid_names_its_row(store: SQLiteMetricStor
         r"valid AnomalyResult \(AnomalyResult: anomaly_label must be 'normal' exactly when",
     ):
         store.read_results("acme")
+
+
+def test_read_results_refuses_a_range_that_ends_before_it_starts(store: SQLiteMetricStore) -> None:
+    with pytest.raises(ValueError, match=r"read_results: start must be <= end, got start=2024-05-01 00:01"):
+        store.read_results("acme", start=T0 + MIN, end=T0)
+    assert store.read_results("acme", start=T0, end=T0) == []

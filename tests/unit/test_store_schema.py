@@ -135,3 +135,34 @@ def test_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(ValueError, match=rf"schema version {SCHEMA_VERSION + 1}, written by a newer"):
         SQLiteMetricStore(path)
+
+
+@pytest.mark.parametrize("stored", [0, -1, "two"])
+def test_a_schema_version_no_release_wrote_is_refused_by_name(tmp_path: Path, stored: object) -> None:
+    path = tmp_path / "odd.db"
+    SQLiteMetricStore(path).close()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (stored,))
+    conn.close()
+    with pytest.raises(ValueError, match=rf"odd\.db' has schema version {stored!r} in its meta table"):
+        SQLiteMetricStore(path)
+
+
+def test_a_database_of_another_application_is_left_alone(tmp_path: Path) -> None:
+    """A SQLite file holding only other tables is refused before anything in it changes."""
+    path = tmp_path / "crm.db"
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=r"crm\.db. is a SQLite database of something else \(its tables: c"):
+        SQLiteMetricStore(path)
+    assert path.read_bytes() == before
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    conn.close()
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()  # an empty database file becomes a store
+    SQLiteMetricStore(empty).close()

@@ -90,12 +90,38 @@ def check_timeout(owner: str, timeout: object) -> float:
     return timeout_s
 
 
+# The tables backend.analytics makes (the store's and the live checkpoints'): a database holding
+# tables but none of these belongs to something else and is not opened.
+OUR_TABLES = frozenset(
+    {
+        "meta",
+        "series",
+        "hot_points",
+        "cold_buckets",
+        "anomaly_results",
+        "aggregated_scores",
+        "result_engines",
+        "live_detectors",
+        "live_series",
+    }
+)
+_LIST_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+
+
 def open_connection(owner: str, path: str, *, timeout: float, synchronous: str) -> sqlite3.Connection:
     """A connection to ``path``: autocommit, WAL journal (checked), ``synchronous``, foreign keys on.
 
     A new file gets 16 KiB pages (set before WAL, which fixes the page size).
     """
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    tables = {str(row[0]) for row in conn.execute(_LIST_TABLES)}
+    if tables and not tables & OUR_TABLES:
+        conn.close()
+        raise ValueError(
+            f"{owner}: {path!r} is a SQLite database of something else (its tables: "
+            f"{', '.join(sorted(tables)[:8])}{', ...' if len(tables) > 8 else ''}); give a new file or "
+            "one that backend.analytics made, so that its tables and journal mode are not changed"
+        )
     conn.execute(_PRAGMA_PAGE_SIZE)  # a no-op on a file that already has tables
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":

@@ -189,11 +189,20 @@ def init_schema(conn: sqlite3.Connection, path: str, policy: RetentionPolicy | N
     else the stored policy, else the default.
     """
     conn.execute(_TABLES[0])  # meta, to read the version
-    version = read_meta(conn, "schema_version")
-    if version is not None and version > SCHEMA_VERSION:
+    try:
+        version = read_meta(conn, "schema_version")
+    except ValueError:
+        version = -1  # (not a number: refused below, as any version this library never wrote)
+    if version is not None and not 1 <= version <= SCHEMA_VERSION and version not in _MIGRATIONS:
+        if version > SCHEMA_VERSION:
+            raise ValueError(
+                f"SQLiteMetricStore: {path!r} has schema version {version}, written by a newer "
+                f"backend.analytics; this one reads versions up to {SCHEMA_VERSION}"
+            )
+        stored = conn.execute(_GET_META, ("schema_version",)).fetchone()[0]
         raise ValueError(
-            f"SQLiteMetricStore: {path!r} has schema version {version}, written by a newer "
-            f"backend.analytics; this one reads versions up to {SCHEMA_VERSION}"
+            f"SQLiteMetricStore: {path!r} has schema version {stored!r} in its meta table, which no "
+            f"backend.analytics writes (versions 1 to {SCHEMA_VERSION}); the file is damaged or not a store"
         )
     if version is not None:
         while version < SCHEMA_VERSION:

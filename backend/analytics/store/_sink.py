@@ -196,6 +196,8 @@ class _SQLiteResultSink(_SQLiteConnections):
         for key, bound in (("start", start), ("end", end)):
             if bound is not None:
                 params[key] = datetime_to_epoch_us(check_aware_datetime(owner, key, bound))
+        if "start" in params and "end" in params and params["start"] > params["end"]:
+            raise ValueError(f"{owner}: start must be <= end, got start={start} > end={end}")
         if check_bool(owner, "anomalous_only", anomalous_only):
             params["anomalous_only"] = True
         statement = _results_statement(frozenset(params) - {"tenant"})
