@@ -6,6 +6,7 @@ import math
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 
@@ -180,3 +181,37 @@ def test_server_rejects_bad_port() -> None:
     """A port outside 0..65535 is a ValueError."""
     with pytest.raises(ValueError, match=r"port must be an int in 0\.\.65535, got 70000"):
         ExpositionServer(lambda: "", port=70000)
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (-1500, "-1.500"),
+        (-1, "-0.001"),
+        (-1000, "-1"),
+        (-999, "-0.999"),
+        (0, "0"),
+        (1, "0.001"),
+        (1500, "1.500"),
+        (1714557600123, "1714557600.123"),
+    ],
+)
+def test_openmetrics_timestamps_round_trip_before_and_after_1970(ms: int, text: str) -> None:
+    """A millisecond timestamp is written as signed seconds (before 1970 too) and parses back exactly."""
+    out = render([MetricFamily("x", "gauge", "h", (Sample({}, 1.0, ms),))], openmetrics=True)
+    assert f"x 1.0 {text}\n" in out
+    assert Decimal(text) * 1000 == ms
+    [fam] = om_parser.text_string_to_metric_families(out)
+    ts = fam.samples[0].timestamp
+    assert ts is not None
+    # prometheus-client reads "-0.001" as +0.001 (its int("-0") drops the sign), so its value is
+    # compared only where the whole seconds are not zero.
+    if not -1000 < ms < 0:
+        assert round(float(ts) * 1000) == ms
+
+
+def test_sample_value_outside_the_float_range_is_refused_when_built() -> None:
+    """An int too large for a float is refused by Sample itself, not by render later."""
+    with pytest.raises(ValueError, match=r"Sample: value must be a real number within the float range"):
+        Sample({"a": "b"}, 10**400)
+    assert render([MetricFamily("m", "gauge", "h", (Sample({}, 10**300),))]).endswith("m 1e+300\n")

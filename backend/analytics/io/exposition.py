@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .._sequences import datetime_to_epoch_us
+from .._validate import brief
 from ..explain import AnomalyType
 from ..types import AggregatedAnomalyScore, AnomalyResult
 
@@ -93,6 +95,8 @@ class Sample:
 
     Without a timestamp the scraper stamps the sample with the scrape time;
     with one, Prometheus stores it at that instant (``honor_timestamps``).
+    ``value`` is any real number a float holds (NaN and +-inf included, written
+    ``NaN``/``+Inf``/``-Inf``); an int beyond the float range is a ``ValueError`` here.
     """
 
     labels: Mapping[str, str]
@@ -116,6 +120,13 @@ class Sample:
             raise TypeError(
                 f"Sample: value must be a real number, got {self.value!r} ({type(self.value).__name__})"
             )
+        try:
+            float(self.value)
+        except OverflowError:
+            raise ValueError(
+                f"Sample: value must be a real number within the float range (|value| <= "
+                f"{sys.float_info.max!r}), got {brief(self.value)}"
+            ) from None
         if self.timestamp_ms is not None and (
             isinstance(self.timestamp_ms, bool) or not isinstance(self.timestamp_ms, int)
         ):
@@ -157,8 +168,10 @@ def _timestamp_text(ms: int | None, openmetrics: bool) -> str:
         return ""
     if not openmetrics:
         return f" {ms}"
-    seconds, rest = divmod(ms, 1000)
-    return f" {seconds}" if rest == 0 else f" {seconds}.{rest:03d}"
+    # Split the magnitude, not the signed value: divmod(-1500, 1000) is (-2, 500), not -1.500.
+    sign = "-" if ms < 0 else ""
+    seconds, rest = divmod(abs(ms), 1000)
+    return f" {sign}{seconds}" if rest == 0 else f" {sign}{seconds}.{rest:03d}"
 
 
 def render(families: Iterable[MetricFamily], *, openmetrics: bool = False) -> str:
