@@ -255,3 +255,39 @@ def test_a_series_across_the_whole_float_range_plots_with_finite_coordinates() -
     assert "nan" not in numbers and "inf" not in numbers
     assert svg.count('class="band"') == 1  # drawn where both edges are known
     assert ">-1.798e+308<" in svg and ">1.798e+308<" in svg  # the axis labels: the float range's ends
+
+
+def _axis_labels(svg: str) -> list[str]:
+    return re.findall(r'text-anchor="end" font-size="11">([^<]+)<', svg)
+
+
+def test_values_a_subnormal_apart_plot_with_finite_coordinates() -> None:
+    """0 and 5e-324 (a range whose half underflows to 0) plot instead of dividing by zero."""
+    from backend.analytics.report._svg import plot_svg
+
+    values = [0.0, 5e-324] * 3
+    stamps = [int((T0 + timedelta(minutes=i)).timestamp()) * 1_000_000 for i in range(len(values))]
+    svg = plot_svg(stamps, values, window=(1, 2), band=None, title="t")
+    numbers = re.findall(r"[-+0-9.e]+|nan|inf", re.sub(r"<title>.*?</title>", "", svg))
+    assert "nan" not in numbers and "inf" not in numbers
+    assert _axis_labels(svg) == ["-1.1", "0", "1.1"]
+
+
+def test_a_constant_series_near_the_float_maximum_keeps_a_narrow_axis() -> None:
+    """A constant 1.79e308 is plotted on an axis around it, not on one spanning the whole float range."""
+    from backend.analytics.report._svg import plot_svg
+
+    svg = plot_svg([0, 60_000_000], [1.79e308, 1.79e308], window=(0, 1), band=None, title="t")
+    labels = [float(v) for v in _axis_labels(svg)]
+    assert all(1.6e308 < v <= 1.8e308 for v in labels), labels
+
+
+def test_timestamps_at_the_end_of_year_9999_are_labelled() -> None:
+    """The last microseconds before year 10000 are labelled with integer arithmetic (no year 10000)."""
+    from backend.analytics.report._svg import plot_svg
+
+    last = int((datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)).timestamp()) * 1_000_000 + 999_999
+    svg = plot_svg([last - 10, last], [1.0, 2.0], window=(0, 2), band=None, title="t")
+    assert "31 Dec 23:59 UTC" in svg
+    first = int(datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
+    assert ">01 Jan 00:00<" in plot_svg([first, first + 1], [1.0, 2.0], window=(0, 1), band=None, title="t")

@@ -11,7 +11,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html import escape
 
 __all__ = ["HeatCell", "heat_map_svg", "plot_svg", "score_colour"]
@@ -37,8 +37,12 @@ def _fmt(v: float) -> str:
     return f"{v:.3e}"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _time_label(us: int) -> str:
-    t = datetime.fromtimestamp(us / 1e6, tz=timezone.utc)
+    # Whole microseconds: us / 1e6 rounds the last microseconds of 9999-12-31 up into year 10000.
+    t = _EPOCH + timedelta(microseconds=us)
     return t.strftime("%d %b %H:%M")
 
 
@@ -93,14 +97,18 @@ def plot_svg(
         lo_band = [None if v is None or not math.isfinite(v) else v for v in band[0]]
         hi_band = [None if v is None or not math.isfinite(v) else v for v in band[1]]
     pool = [*values, *(v for v in lo_band if v is not None), *(v for v in hi_band if v is not None)]
+    top = sys.float_info.max
     y_min, y_max = (min(pool), max(pool)) if pool else (0.0, 1.0)
-    if not y_max > y_min:
-        pad = abs(y_max) * 0.05 or 1.0
-        y_min, y_max = y_min - pad, y_max + pad
-    # 5% of the range on each side, within the float range: a series reaching both ends of it
-    # (about +-1.8e308) has a range that is not a float, so it is taken in halves.
+    # Ranges are taken in halves: a series reaching both ends of the float range (about +-1.8e308)
+    # has a range that is not a float. A range whose half is 0 (equal values, or values a
+    # subnormal apart such as 0 and 5e-324) cannot scale a plot: it is widened around its middle.
+    if not y_max / 2 - y_min / 2 > 0:
+        middle = y_min / 2 + y_max / 2
+        pad = abs(middle) * 0.05 or 1.0
+        y_min, y_max = max(-top, middle - pad), min(top, middle + pad)
+    # 5% of the range on each side, within the float range.
     pad = 0.1 * (y_max / 2 - y_min / 2)
-    y_min, y_max = max(-sys.float_info.max, y_min - pad), min(sys.float_info.max, y_max + pad)
+    y_min, y_max = max(-top, y_min - pad), min(top, y_max + pad)
     t_min, t_max = (epoch_us[0], epoch_us[-1]) if n else (0, 1)
     t_span = (t_max - t_min) or 1
     inner_w = _PLOT_W - _MARGIN_L - _MARGIN_R
