@@ -291,3 +291,67 @@ def test_timestamps_at_the_end_of_year_9999_are_labelled() -> None:
     assert "31 Dec 23:59 UTC" in svg
     first = int(datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()) * 1_000_000
     assert ">01 Jan 00:00<" in plot_svg([first, first + 1], [1.0, 2.0], window=(0, 1), band=None, title="t")
+
+
+class _SurrogateExplainer:
+    name = "bad"
+
+    def explain(self, series: MetricSeries, result: AnomalyResult) -> str:
+        return "broken \ud800 text"
+
+
+def test_a_failed_write_report_leaves_the_old_file(
+    tmp_path: Path, fleet: tuple[list[MetricSeries], list[AnomalyResult]]
+) -> None:
+    """Text that cannot be encoded is a clear error, and the report already at the path is kept."""
+    series, results = fleet
+    path = tmp_path / "r.html"
+    path.write_text("the previous report", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"render_report: title must be Unicode text that encodes as UTF-8"):
+        write_report(path, results, series_for=_lookup(series), title="x\ud800")
+    plain = [r for r in results if not r.explanation]  # so the engine's explain() is asked
+    with pytest.raises(ValueError, match=r"write_report: the page holds text that cannot be encoded"):
+        write_report(path, plain, series_for=_lookup(series), engine=_SurrogateExplainer())
+    assert path.read_text(encoding="utf-8") == "the previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]  # no temporary file left
+    write_report(path, results, series_for=_lookup(series), generated_at=T0)
+    assert path.read_text(encoding="utf-8") == render_report(
+        results, series_for=_lookup(series), generated_at=T0
+    )
+
+
+def test_title_and_notes_are_checked(fleet: tuple[list[MetricSeries], list[AnomalyResult]]) -> None:
+    """A bare str as notes is refused (not split into characters); title must be a str."""
+    series, results = fleet
+    lookup = _lookup(series)
+    with pytest.raises(TypeError, match=r"render_report: notes must be a sequence of str .*not a bare str"):
+        render_report(results, series_for=lookup, notes="abc")
+    with pytest.raises(TypeError, match=r"render_report: notes\[1\] must be a str, got 3 \(int\)"):
+        render_report(results, series_for=lookup, notes=["a", 3])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"render_report: title must be a str, got None \(NoneType\)"):
+        render_report(results, series_for=lookup, title=None)  # type: ignore[arg-type]
+    html = render_report(results, series_for=lookup, notes=["one note"])
+    assert html.count('<p class="meta">one note</p>') == 1
+
+
+def test_series_for_must_return_the_results_own_series(
+    fleet: tuple[list[MetricSeries], list[AnomalyResult]],
+) -> None:
+    """Something that is not a series, or another node's series, is an error naming the result."""
+    series, results = fleet
+    with pytest.raises(TypeError, match=r"series_for must return a MetricSeries or None, got \[1, 2\] \(list\)"):
+        render_report(results, series_for=lambda r: [1, 2])  # type: ignore[arg-type,return-value]
+    with pytest.raises(ValueError, match=r"series_for returned the series acme/c-1/n-3/mem for the result acme/c-1/n-1/cpu"):
+        render_report(results, series_for=lambda r: series[2])
+
+
+def test_a_series_without_a_point_in_the_window_is_said(
+    fleet: tuple[list[MetricSeries], list[AnomalyResult]],
+) -> None:
+    """A series that does not reach the window gets the not-available note, not an unshaded plot."""
+    series, results = fleet
+    s1 = series[0]
+    early = MetricSeries(*s1.ids, list(s1.timestamps)[:100], s1.values.tolist()[:100])
+    html = render_report([results[0]], series_for=lambda r: early)
+    assert html.count('<svg class="plot"') == 0
+    assert "The series is not available in this window" in html

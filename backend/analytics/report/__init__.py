@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
+import secrets
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from .._sequences import datetime_to_epoch_us
-from .._validate import check_positive_timedelta
+from .._validate import brief, check_ordered, check_positive_timedelta, check_text, fail_type
 from ..aggregation import AggregationPipeline
 from ..explain import AnomalyType
 from ..types import AggregatedAnomalyScore, AnomalyResult, MetricSeries
@@ -70,10 +73,54 @@ class _Plotted:
     html: str
 
 
+def _check_text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        fail_type("render_report", name, "a str", value)
+    return check_text("render_report", name, value)
+
+
+def _check_notes(notes: object) -> list[str]:
+    expected = "a sequence of str (one per line)"
+    if isinstance(notes, (str, bytes)):
+        fail_type("render_report", "notes", f"{expected}, not a bare str", notes)
+    check_ordered("render_report", "notes", notes, expected)
+    if not isinstance(notes, Iterable):
+        fail_type("render_report", "notes", expected, notes)
+    return [_check_text(f"notes[{i}]", n) for i, n in enumerate(notes)]
+
+
 def _check_positive(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"render_report: {name} must be a positive int, got {value!r}")
     return value
+
+
+def _describe(result: AnomalyResult) -> str:
+    """The result's ids and window, for an error message about it."""
+    r = result
+    return (
+        f"{r.tenant_id}/{r.cluster_id}/{r.node_id}/{r.metric_name} "
+        f"window {r.window_start.isoformat()} - {r.window_end.isoformat()}"
+    )
+
+
+def _lookup(series_for: SeriesLookup, result: AnomalyResult) -> MetricSeries | None:
+    """``series_for(result)``, checked: ``None`` or a ``MetricSeries`` of the result's own ids."""
+    got: object = series_for(result)
+    if got is None:
+        return None
+    if not isinstance(got, MetricSeries):
+        raise TypeError(
+            f"render_report: series_for must return a MetricSeries or None, got {brief(got)} "
+            f"({type(got).__name__}) for the result {_describe(result)}"
+        )
+    want = (result.tenant_id, result.cluster_id, result.node_id, result.metric_name)
+    if got.ids != want:
+        raise ValueError(
+            f"render_report: series_for returned the series {'/'.join(got.ids)} for the result "
+            f"{_describe(result)}; expected that result's own series"
+        )
+    return got
 
 
 def _window_indices(series: MetricSeries, result: AnomalyResult) -> tuple[int, int]:
@@ -150,6 +197,13 @@ def _plot_section(
         body = '<p class="legend">The series is not available (no stored points around this window).</p>'
         return _Plotted(anchor, r, head + body + "</section>")
     w0, w1 = _window_indices(series, r)
+    if w0 >= w1:
+        first, last = series.timestamps[0], series.timestamps[len(series) - 1]
+        body = (
+            '<p class="legend">The series is not available in this window (the series given has no '
+            f"point in it; its points span {escape(first.isoformat())} – {escape(last.isoformat())}).</p>"
+        )
+        return _Plotted(anchor, r, head + body + "</section>")
     p0 = max(0, w0 - context_points)
     if context is not None:  # (the points before it are the band's history, not the plot's)
         since = datetime_to_epoch_us(r.window_start) - context // timedelta(microseconds=1)
@@ -204,7 +258,10 @@ def render_report(
     ``context_points``/``after_points``: points shown before and after a window;
     ``context`` (a positive ``timedelta``), when given: and at most this long
     before it (a series that reaches further back serves the band alone).
-    ``notes``: lines shown under the title.
+    ``notes``: lines shown under the title (a sequence of str; a bare str is
+    refused). ``series_for`` must return ``None`` or a ``MetricSeries`` with
+    the result's own ids (anything else is an error naming the result); a
+    series with no point in the window is reported as not available there.
     """
     top = _check_positive("top", top)
     if context is not None:
@@ -213,6 +270,10 @@ def render_report(
     after_points = _check_positive("after_points", after_points)
     if not callable(series_for):
         raise TypeError(f"render_report: series_for must be callable, got {series_for!r}")
+    title = _check_text("title", title)
+    if engine_name is not None:
+        engine_name = _check_text("engine_name", engine_name)
+    notes = _check_notes(notes)
     results = list(results)
     pipeline = AggregationPipeline()
     nodes = (
@@ -236,7 +297,7 @@ def render_report(
             where = "no anomalous window"
             if best is not None:
                 item = _plot_section(
-                    len(plotted) + 1, best, series_for(best), engine, context_points, after_points, context
+                    len(plotted) + 1, best, _lookup(series_for, best), engine, context_points, after_points, context
                 )
                 plotted.append(item)
                 anchors[key] = item.anchor
@@ -293,8 +354,34 @@ def render_report(
 
 
 def write_report(path: str | Path, results: Iterable[AnomalyResult], **options: Any) -> Path:
-    """Write :func:`render_report`'s page to ``path`` (UTF-8); return the path."""
+    """Write :func:`render_report`'s page to ``path`` (UTF-8); return the path.
+
+    The page is written to a temporary file in the same directory and then
+    moved over ``path``: a report that fails (bad text, a full disk) leaves an
+    existing file at ``path`` as it was.
+    """
     out = Path(path)
     html = render_report(results, **options)
-    out.write_text(html, encoding="utf-8")
+    try:
+        data = html.encode("utf-8")
+    except UnicodeEncodeError as exc:  # text from an engine's explain(), say
+        raise ValueError(
+            f"write_report: the page holds text that cannot be encoded as UTF-8 (a lone surrogate "
+            f"{html[exc.start]!r} in {brief(html[max(0, exc.start - 60) : exc.start + 20])})"
+        ) from None
+    # Created as open() would create the file (mode 0o666 less the umask), or with the mode of
+    # the file it replaces.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        try:
+            os.chmod(tmp, stat.S_IMODE(os.stat(out).st_mode))
+        except FileNotFoundError:
+            pass
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out
