@@ -19,8 +19,8 @@ detection benchmarks: :mod:`simulator.cycles` (:func:`generate_cycle_fleet`).
 Command line: ``python -m simulator --help``.
 """
 
-from .anomalies import EXPECTED_LABEL, KINDS, GroundTruth, Incident
-from .config import AnomalyMix, FleetConfig, TenantConfig, load_toml
+from .anomalies import EXPECTED_LABEL, KINDS, GroundTruth, Incident, Placement
+from .config import MAX_POINTS, MAX_SERIES, AnomalyMix, FleetConfig, TenantConfig, load_toml
 from .cycles import (
     FIVE_MINUTES_7_DAYS,
     ONE_MINUTE_3_DAYS,
@@ -39,6 +39,8 @@ __all__ = [
     "EXPECTED_LABEL",
     "FIVE_MINUTES_7_DAYS",
     "KINDS",
+    "MAX_POINTS",
+    "MAX_SERIES",
     "ONE_MINUTE_3_DAYS",
     "AnomalyMix",
     "CycleEvent",
@@ -50,6 +52,7 @@ __all__ = [
     "GroundTruth",
     "Incident",
     "MetricProfile",
+    "Placement",
     "SeriesKey",
     "TenantConfig",
     "generate_cycle_fleet",

@@ -293,12 +293,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # The library's warnings (a broken engine plugin, say) go to stderr once, as this command's own.
-    library = logging.getLogger("backend.analytics")
-    if not library.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(_Prefixed(parser.prog))
-        library.addHandler(handler)
+    # The library's warnings (a broken engine plugin, say) and the simulator's (anomalies that found
+    # no room) go to stderr once, as this command's own.
+    for name in ("backend.analytics", "simulator"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(_Prefixed(parser.prog))
+            logger.addHandler(handler)
     try:
         status: int = args.func(args)
     except BrokenPipeError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from ._rng import derive_seed
-from .anomalies import EXPECTED_LABEL, Effect, GroundTruth, Incident
+from .anomalies import EXPECTED_LABEL, PLACEMENT_KEY, Effect, GroundTruth, Incident, Placement
 from .config import FleetConfig, TenantConfig
 from .metrics import CATALOGUE, DAY_S, MetricProfile
 
@@ -206,8 +206,12 @@ class _Placer:
 
 def place_anomalies(
     config: FleetConfig, tenant: TenantConfig, plans: list[SeriesPlan]
-) -> tuple[list[GroundTruth], list[Incident]]:
-    """Draw and attach the tenant's anomalies to ``plans``; return its ground truth and incidents."""
+) -> tuple[list[GroundTruth], list[Incident], list[Placement]]:
+    """Draw and attach the tenant's anomalies to ``plans``; return its ground truth, incidents and placements.
+
+    Anomalies that find no room are left out, and a WARNING log record names
+    the asked and placed counts of each kind that fell short.
+    """
     p = _Placer(config, tenant, plans)
     rng = p.rng
     mix = tenant.anomalies
@@ -280,9 +284,37 @@ def place_anomalies(
                         continue
                     value = rng.uniform(4.0, 8.0) * plan.scale
                     p.add("noisy_neighbour", cluster, [(node, metric, value)], start, start + length)
-    if p.skipped:
-        logger.info("tenant %s: could not place %s (series too short or too busy)", tenant.name, p.skipped)
-    return p.truth, p.incidents
+    placements = _placements(config, tenant, p.incidents)
+    short = [f"{x.anomalies} {x.placed} of {x.asked}" for x in placements if x.placed < x.asked]
+    if short:
+        logger.warning(
+            "tenant %s: placed fewer anomalies than asked: %s (no free stretch after the warm-up on a "
+            "short or crowded series, or no metric the kind needs; the ground truth holds what was placed)",
+            tenant.name,
+            ", ".join(short),
+        )
+    return p.truth, p.incidents, placements
+
+
+def _placements(config: FleetConfig, tenant: TenantConfig, incidents: list[Incident]) -> list[Placement]:
+    """Asked and placed counts of each kind the tenant asks for (per-cluster counts times its clusters)."""
+    mix, clusters = tenant.anomalies, tenant.clusters
+    asked = {
+        "cluster_incidents": mix.cluster_incidents,
+        "node_failures": mix.node_failures * clusters,
+        "level_shifts": mix.level_shifts * clusters,
+        "ramps": mix.ramps * clusters,
+        "seasonal": mix.seasonal * clusters,
+        "spikes": mix.spikes * clusters,
+        "noisy_bursts": 0,
+    }
+    if tenant.noisy and config.noisy_bursts_per_node_day > 0:
+        days = config.points * config.step_seconds / DAY_S
+        asked["noisy_bursts"] = round(config.noisy_bursts_per_node_day * days) * clusters * tenant.nodes_per_cluster
+    placed = dict.fromkeys(asked, 0)
+    for incident in incidents:
+        placed[PLACEMENT_KEY[incident.kind]] += 1
+    return [Placement(tenant.name, key, n, placed[key]) for key, n in asked.items() if n or placed[key]]
 
 
 def _place_single(

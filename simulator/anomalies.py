@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["EXPECTED_LABEL", "KINDS", "SEASONAL_KINDS", "Effect", "GroundTruth", "Incident"]
+__all__ = ["EXPECTED_LABEL", "KINDS", "PLACEMENT_KEY", "SEASONAL_KINDS", "Effect", "GroundTruth", "Incident", "Placement"]
 
 EXPECTED_LABEL: dict[str, str] = {
     "spike": "spike",
@@ -54,6 +54,19 @@ EXPECTED_LABEL: dict[str, str] = {
 }
 KINDS: tuple[str, ...] = tuple(EXPECTED_LABEL)
 SEASONAL_KINDS = frozenset({"phase_shift", "missing_peak", "amplitude_change"})
+#: The count each kind is asked for by: an :class:`~simulator.config.AnomalyMix` field, or
+#: ``noisy_bursts`` (``FleetConfig.noisy_bursts_per_node_day`` on a noisy tenant's nodes).
+PLACEMENT_KEY: dict[str, str] = {
+    "spike": "spikes",
+    "level_shift": "level_shifts",
+    "ramp": "ramps",
+    "phase_shift": "seasonal",
+    "missing_peak": "seasonal",
+    "amplitude_change": "seasonal",
+    "node_failure": "node_failures",
+    "cluster_incident": "cluster_incidents",
+    "noisy_neighbour": "noisy_bursts",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +146,28 @@ class GroundTruth:
                 "end": datetime.fromisoformat(data["end"]),
             }
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """How many anomalies of one kind a tenant asked for and how many were placed.
+
+    ``anomalies`` is the :class:`~simulator.config.AnomalyMix` field (``spikes``,
+    ``seasonal``, ...) or ``noisy_bursts``; ``asked`` the count over the whole
+    tenant (a per-cluster count times its clusters). An anomaly that finds no free
+    stretch after the warm-up (a short or crowded series), or no metric its kind
+    needs among ``FleetConfig.metrics``, is left out: ``placed < asked``, and a
+    warning says so when the fleet is built.
+    """
+
+    tenant_id: str
+    anomalies: str
+    asked: int
+    placed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {"tenant_id": self.tenant_id, "anomalies": self.anomalies, "asked": self.asked, "placed": self.placed}
 
 
 @dataclass(frozen=True, slots=True)

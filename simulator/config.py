@@ -39,7 +39,19 @@ From TOML (``FleetConfig.from_toml(path)``), every key optional::
     noisy = true
 
 ``tenants`` may also be an integer (``tenants = 3`` gives ``tenant-1`` ..
-``tenant-3``). Unknown keys are rejected with a ``ValueError`` naming them.
+``tenant-3``). Unknown keys are rejected with a ``ValueError`` naming them;
+a bad value is a ``ValueError``/``TypeError`` that names the file and the table
+it is in (``small.toml.tenants[1]: TenantConfig.clusters: ...``).
+
+**Limits.** The timeline ``start + points * step_seconds`` must end within
+``datetime``'s range (by 9999-12-31), a series has at most :data:`MAX_POINTS`
+points and the fleet at most :data:`MAX_SERIES` series in all;
+``cluster_incidents`` can be at most a tenant's ``clusters`` and
+``node_failures`` at most its ``nodes_per_cluster`` (one each). Other anomalies
+are placed on free stretches of the series after the warm-up; those that find
+no room (a short or crowded series) are left out with a warning naming the
+asked and placed counts, which the ground truth records too
+(``Fleet.placement``).
 
 **Anomaly kinds merge with the defaults.** An ``anomalies`` table changes only
 the kinds it lists; every kind it does not list keeps the value it had: the
@@ -66,12 +78,12 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from .metrics import CATALOGUE, DAY_S, DEFAULT_METRICS
 
@@ -88,9 +100,20 @@ else:  # pragma: no cover - Python 3.10: the tomli backport, when installed
     except ModuleNotFoundError:
         pass
 
-__all__ = ["AnomalyMix", "FleetConfig", "TenantConfig", "load_toml"]
+__all__ = ["MAX_POINTS", "MAX_SERIES", "AnomalyMix", "FleetConfig", "TenantConfig", "load_toml"]
 
 _DEFAULT_START = datetime(2024, 1, 1, tzinfo=timezone.utc)  # a Monday
+_MAX_UTC = datetime.max.replace(tzinfo=timezone.utc)
+
+#: The most series a fleet may have in all (the sum over tenants of ``clusters *
+#: nodes_per_cluster``, times the number of metrics). Building a fleet draws every
+#: series' parameters up front: about 50 s and 500 MB at this bound.
+MAX_SERIES = 1_000_000
+#: The most points a series may have (``points``): a whole series is generated in memory,
+#: about 50 bytes a point while it is built (10 million: 116 days at one second).
+MAX_POINTS = 10_000_000
+
+_T = TypeVar("_T")
 
 
 def _fail(owner: str, name: str, expected: str, got: object) -> NoReturn:
@@ -124,7 +147,8 @@ class AnomalyMix:
     """How many anomalies of each kind to inject.
 
     Counts are per cluster, except ``cluster_incidents``: the number of
-    clusters of the tenant that get one cluster-wide incident. ``spikes``,
+    clusters of the tenant that get one cluster-wide incident (at most the
+    tenant's ``clusters``; ``node_failures`` is at most its ``nodes_per_cluster``). ``spikes``,
     ``level_shifts``, ``ramps`` and ``seasonal`` (one of phase shift, missing
     peak, amplitude change) each hit one metric of a random node;
     ``node_failures`` move several metrics of one node together.
@@ -171,6 +195,23 @@ class TenantConfig:
             raise TypeError(f"{owner}.noisy: expected a bool, got {self.noisy!r}")
         if not isinstance(self.anomalies, AnomalyMix):
             raise TypeError(f"{owner}.anomalies: expected an AnomalyMix, got {self.anomalies!r}")
+        # One incident per cluster and one failure per node: more cannot be placed, so asking for
+        # more is refused here rather than silently cut.
+        mix = self.anomalies
+        if mix.cluster_incidents > self.clusters:
+            _fail(
+                owner,
+                "anomalies.cluster_incidents",
+                f"at most clusters = {self.clusters} (one incident per cluster)",
+                mix.cluster_incidents,
+            )
+        if mix.node_failures > self.nodes_per_cluster:
+            _fail(
+                owner,
+                "anomalies.node_failures",
+                f"at most nodes_per_cluster = {self.nodes_per_cluster} (one failure per node and cluster)",
+                mix.node_failures,
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +253,28 @@ class FleetConfig:
         start: object = self.start
         if not isinstance(start, datetime) or start.utcoffset() is None:
             raise TypeError(f"{owner}.start: expected a timezone-aware datetime, got {start!r}")
-        object.__setattr__(self, "start", self.start.astimezone(timezone.utc))
+        try:
+            utc_start = self.start.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError(
+                f"{owner}.start: expected an instant within years 1..9999 once converted to UTC, "
+                f"got {self.start.isoformat()}"
+            ) from None
+        object.__setattr__(self, "start", utc_start)
         _check_int(owner, "step_seconds", self.step_seconds, 1)
         if DAY_S % self.step_seconds:
             _fail(owner, "step_seconds", "a divisor of 86400 (one day)", self.step_seconds)
         _check_int(owner, "points", self.points, 1)
+        if self.points > MAX_POINTS:
+            _fail(owner, "points", f"at most {MAX_POINTS:,} points per series (MAX_POINTS)", self.points)
+        # The timeline [start, start + points * step_seconds) must end within datetime's range.
+        room = (_MAX_UTC - utc_start) // timedelta(seconds=self.step_seconds)
+        if self.points > room:
+            raise ValueError(
+                f"{owner}.points: expected at most {room:,} points of step_seconds = {self.step_seconds} "
+                f"from start = {utc_start.isoformat()} (the timeline must end by "
+                f"{_MAX_UTC.isoformat()}), got {self.points!r}"
+            )
         # Accept any iterable (a list from code or TOML) and store a tuple.
         object.__setattr__(self, "metrics", tuple(self.metrics))
         if not self.metrics:
@@ -233,6 +291,14 @@ class FleetConfig:
             raise TypeError(f"{owner}.unique_names: expected a bool, got {self.unique_names!r}")
         _check_float(owner, "noisy_factor", self.noisy_factor, 1.0, 100.0, False)
         _check_float(owner, "noisy_bursts_per_node_day", self.noisy_bursts_per_node_day, 0.0, 1000.0, False)
+        if self.num_series > MAX_SERIES:
+            nodes = sum(t.clusters * t.nodes_per_cluster for t in self.tenants)
+            raise ValueError(
+                f"{owner}.tenants: expected at most {MAX_SERIES:,} series in all (MAX_SERIES: the sum over "
+                f"tenants of clusters x nodes_per_cluster, times the number of metrics), got "
+                f"{self.num_series:,} ({len(self.tenants):,} tenants with {nodes:,} nodes, "
+                f"{len(self.metrics)} metrics)"
+            )
 
     @classmethod
     def uniform(
@@ -247,6 +313,8 @@ class FleetConfig:
     ) -> FleetConfig:
         """``tenants`` equal tenants ``tenant-1`` ..; the last ``noisy_tenants`` of them are noisy."""
         _check_int("FleetConfig.uniform", "tenants", tenants, 1)
+        if tenants > MAX_SERIES:  # (each tenant has a series at least; refused before building them)
+            _fail("FleetConfig.uniform", "tenants", f"at most {MAX_SERIES:,} (MAX_SERIES)", tenants)
         _check_int("FleetConfig.uniform", "noisy_tenants", noisy_tenants, 0)
         mix = anomalies if anomalies is not None else AnomalyMix()
         specs = tuple(
@@ -343,9 +411,17 @@ def _check_keys(where: str, data: object, allowed: set[str]) -> Mapping[str, Any
     return data
 
 
+def _at(where: str, build: Callable[[], _T]) -> _T:
+    """``build()``, with a ``ValueError``/``TypeError`` it raises prefixed by ``where`` (file and table)."""
+    try:
+        return build()
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+
+
 def _mix(where: str, data: object, base: AnomalyMix) -> AnomalyMix:
     table = _check_keys(where, data, _MIX_KEYS)
-    return replace(base, **table)
+    return _at(where, lambda: replace(base, **table))
 
 
 def _tenant(where: str, data: object, defaults: Mapping[str, Any], name: str | None) -> TenantConfig:
@@ -359,7 +435,7 @@ def _tenant(where: str, data: object, defaults: Mapping[str, Any], name: str | N
         merged.setdefault("name", name)
     if "name" not in merged:
         raise ValueError(f"{where}: missing key 'name'")
-    return TenantConfig(anomalies=mix, **merged)
+    return _at(where, lambda: TenantConfig(anomalies=mix, **merged))
 
 
 def _from_mapping(data: Mapping[str, Any], where: str) -> FleetConfig:
@@ -367,8 +443,10 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> FleetConfig:
     defaults = dict(
         _check_keys(f"{where}.tenant_defaults", table.pop("tenant_defaults", {}), _TENANT_KEYS - {"name"})
     )
-    # Checked here first, so that a bad key there is reported where it is written.
+    # Checked here first, so that a bad key or value there is reported where it is written.
     _mix(f"{where}.tenant_defaults.anomalies", defaults.get("anomalies", {}), AnomalyMix())
+    scalars = {k: v for k, v in defaults.items() if k != "anomalies"}
+    _at(f"{where}.tenant_defaults", lambda: TenantConfig("tenant_defaults", **scalars))
     raw_tenants = table.pop("tenants", None)
     tenants: tuple[TenantConfig, ...]
     if raw_tenants is None:
@@ -377,6 +455,8 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> FleetConfig:
         )
     elif isinstance(raw_tenants, int) and not isinstance(raw_tenants, bool):
         _check_int(where, "tenants", raw_tenants, 1)
+        if raw_tenants > MAX_SERIES:  # (each tenant has a series at least; refused before building them)
+            _fail(where, "tenants", f"at most {MAX_SERIES:,} (MAX_SERIES)", raw_tenants)
         tenants = tuple(
             _tenant(f"{where}.tenants[{k}]", {}, defaults, f"tenant-{k + 1}") for k in range(raw_tenants)
         )
@@ -401,7 +481,7 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> FleetConfig:
         if not isinstance(table["metrics"], list):
             raise TypeError(f"{where}.metrics: expected an array of metric names, got {table['metrics']!r}")
         table["metrics"] = tuple(table["metrics"])
-    return FleetConfig(tenants=tenants, **table)
+    return _at(where, lambda: FleetConfig(tenants=tenants, **table))
 
 
 def _toml_module() -> ModuleType:

@@ -31,7 +31,7 @@ from backend.analytics import MetricSeries
 
 from ._plan import SeriesPlan, build_plans, place_anomalies
 from ._rng import derive_seed, lognormal_factors, normals, pareto_factors, uniforms
-from .anomalies import SEASONAL_KINDS, GroundTruth, Incident
+from .anomalies import SEASONAL_KINDS, GroundTruth, Incident, Placement
 from .config import FleetConfig
 from .metrics import season_table, week_offset
 
@@ -63,16 +63,21 @@ class Fleet:
         plans: list[SeriesPlan] = []
         truth: list[GroundTruth] = []
         incidents: list[Incident] = []
+        placements: list[Placement] = []
         for tenant in config.tenants:
             tenant_plans = build_plans(config, tenant)
-            t, i = place_anomalies(config, tenant, tenant_plans)
+            t, i, placed = place_anomalies(config, tenant, tenant_plans)
             plans.extend(tenant_plans)
             truth.extend(t)
             incidents.extend(i)
+            placements.extend(placed)
         self._plans = plans
         self._index = {p.ids: k for k, p in enumerate(plans)}
         self.ground_truth: tuple[GroundTruth, ...] = tuple(truth)
         self.incidents: tuple[Incident, ...] = tuple(incidents)
+        #: Per tenant and kind, how many anomalies were asked for and how many were placed
+        #: (fewer when a series had no room: a warning says so when the fleet is built).
+        self.placement: tuple[Placement, ...] = tuple(placements)
         self._t0_us = int(config.start.timestamp()) * _EPOCH_US_PER_S + config.start.microsecond
         self._offset = week_offset(int(config.start.timestamp()), config.step_seconds)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import statistics
 import subprocess
@@ -16,6 +17,8 @@ import pytest
 from simulator import (
     CATALOGUE,
     EXPECTED_LABEL,
+    MAX_POINTS,
+    MAX_SERIES,
     AnomalyMix,
     Fleet,
     FleetConfig,
@@ -24,6 +27,7 @@ from simulator import (
 )
 from simulator._rng import derive_seed, normals, uniforms
 from simulator.anomalies import GroundTruth
+from simulator.output import ground_truth_document
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = dict(points=576, step_seconds=600)  # four days at 10 minutes
@@ -388,3 +392,103 @@ def test_example_configuration_loads() -> None:
     cfg = load_toml(REPO / "simulator" / "examples" / "small.toml")
     assert [t.name for t in cfg.tenants] == ["acme", "globex", "initech"]
     assert [t.noisy for t in cfg.tenants] == [False, False, True]
+
+
+def test_toml_value_errors_name_the_file_and_table(tmp_path: Path) -> None:
+    """A bad value in a tenant, the tenant defaults or an anomalies table says where it is written."""
+    bad = tmp_path / "bad.toml"
+    cases = [
+        ('[[tenants]]\nname = "a"\n[[tenants]]\nname = "b"\nclusters = -1\n', ValueError,
+         r"bad\.toml\.tenants\[1\]: TenantConfig\.clusters: expected an int >= 1, got -1"),
+        ("[tenant_defaults]\nnodes_per_cluster = 0\n", ValueError,
+         r"bad\.toml\.tenant_defaults: TenantConfig\.nodes_per_cluster: expected an int >= 1, got 0"),
+        ('[tenant_defaults.anomalies]\nspikes = "2"\n', TypeError,
+         r"bad\.toml\.tenant_defaults\.anomalies: AnomalyMix\.spikes: expected an int >= 0, got '2'"),
+        ('[[tenants]]\nname = "a"\n[tenants.anomalies]\nramps = -1\n', ValueError,
+         r"bad\.toml\.tenants\[0\]\.anomalies: AnomalyMix\.ramps: expected an int >= 0, got -1"),
+        ("jitter = 2.0\n", ValueError, r"bad\.toml: FleetConfig\.jitter: expected a number in \[0.0, 1.0\)"),
+    ]
+    for text, error, message in cases:
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(error, match=message):
+            load_toml(bad)
+
+
+def test_the_timeline_must_end_within_the_datetime_range() -> None:
+    """A start whose UTC instant is before year 1, or a timeline past 9999-12-31, is a clear ValueError."""
+    with pytest.raises(ValueError, match=r"FleetConfig.start: expected an instant within years 1..9999"):
+        FleetConfig(start=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))))
+    late = datetime(9999, 12, 30, tzinfo=timezone.utc)
+    with pytest.raises(
+        ValueError,
+        match=r"FleetConfig.points: expected at most 575 points of step_seconds = 300 from start = "
+        r"9999-12-30T00:00:00\+00:00 .*got 2016",
+    ):
+        FleetConfig(start=late)
+    fleet = Fleet(small(start=late, points=575, step_seconds=300))
+    assert fleet.series(0).timestamps[-1] < datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)
+    early = Fleet(small(start=datetime(1, 1, 1, tzinfo=timezone.utc)))
+    assert early.series(0).timestamps[0] == datetime(1, 1, 1, tzinfo=timezone.utc)
+
+
+def test_fleet_size_is_bounded() -> None:
+    """Points per series and series in all have documented bounds, checked before anything is built."""
+    with pytest.raises(ValueError, match=rf"FleetConfig.points: expected at most {MAX_POINTS:,} points"):
+        FleetConfig(points=MAX_POINTS + 1)
+    with pytest.raises(
+        ValueError, match=rf"FleetConfig.tenants: expected at most {MAX_SERIES:,} series in all .*got 8,000,000,000"
+    ):
+        FleetConfig(tenants=(TenantConfig("a", nodes_per_cluster=500_000_000),))
+    with pytest.raises(ValueError, match=rf"FleetConfig.uniform.tenants: expected at most {MAX_SERIES:,}"):
+        FleetConfig.uniform(tenants=10_000_000)
+
+
+def test_toml_tenant_count_is_bounded_before_tenants_are_built(tmp_path: Path) -> None:
+    """``tenants = 10000000`` is refused at once, not after building ten million tenants."""
+    path = tmp_path / "many.toml"
+    path.write_text("tenants = 10000000\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"many\.toml\.tenants: expected at most {MAX_SERIES:,}"):
+        load_toml(path)
+
+
+def test_more_incidents_or_failures_than_clusters_or_nodes_are_refused(tmp_path: Path) -> None:
+    """One incident per cluster, one failure per node: asking for more names the key and the most that fits."""
+    with pytest.raises(
+        ValueError,
+        match=r"TenantConfig.anomalies.cluster_incidents: expected at most clusters = 2 .*got 5",
+    ):
+        TenantConfig("a", clusters=2, anomalies=AnomalyMix(cluster_incidents=5))
+    with pytest.raises(
+        ValueError,
+        match=r"TenantConfig.anomalies.node_failures: expected at most nodes_per_cluster = 4 .*got 5",
+    ):
+        TenantConfig("a", nodes_per_cluster=4, anomalies=AnomalyMix(node_failures=5))
+    path = tmp_path / "f.toml"
+    path.write_text(
+        '[tenant_defaults.anomalies]\ncluster_incidents = 3\n[[tenants]]\nname = "a"\nclusters = 3\n'
+        '[[tenants]]\nname = "b"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"f\.toml\.tenants\[1\]: TenantConfig\.anomalies\.cluster_incidents"):
+        load_toml(path)
+
+
+def test_anomalies_that_find_no_room_are_warned_and_recorded(caplog: pytest.LogCaptureFixture) -> None:
+    """Asked vs placed counts: a WARNING when some were left out, and Fleet.placement / the ground truth hold them."""
+    cfg = small(tenants=1, anomalies=AnomalyMix(spikes=5000))
+    with caplog.at_level(logging.WARNING, logger="simulator"):
+        fleet = Fleet(cfg)
+    placed = {p.anomalies: (p.asked, p.placed) for p in fleet.placement}
+    spikes = sum(1 for i in fleet.incidents if i.kind == "spike")
+    assert placed["spikes"] == (5000, spikes) and 0 < spikes < 5000
+    assert placed["ramps"] == (1, 1) and placed["cluster_incidents"] == (1, 1)
+    [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert f"tenant tenant-1: placed fewer anomalies than asked: spikes {spikes} of 5000" in record.getMessage()
+    doc = ground_truth_document(fleet)
+    assert {"tenant_id": "tenant-1", "anomalies": "spikes", "asked": 5000, "placed": spikes} in doc["placement"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="simulator"):
+        normal = Fleet(small(noisy_tenants=1))
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert all(p.asked == p.placed for p in normal.placement)
+    assert {p.anomalies for p in normal.placement} >= {"spikes", "seasonal", "noisy_bursts"}

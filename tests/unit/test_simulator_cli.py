@@ -313,3 +313,28 @@ def test_library_warnings_read_as_the_commands_own() -> None:
     """A library log record (a broken plugin, say) is printed as ``python -m simulator: warning: ...``."""
     record = logging.LogRecord("backend.analytics._registry", logging.WARNING, "f", 1, "%s", ("boom",), None)
     assert _Prefixed("python -m simulator").format(record) == "python -m simulator: warning: boom"
+
+
+def test_generate_warns_when_anomalies_find_no_room(tmp_path: Path) -> None:
+    """Anomalies left out for lack of room are a visible warning of the command, with asked vs placed."""
+    cfg = tmp_path / "crowded.toml"
+    cfg.write_text(
+        "points = 576\nstep_seconds = 600\n[tenant_defaults]\nclusters = 1\nnodes_per_cluster = 2\n"
+        '[tenant_defaults.anomalies]\nspikes = 5000\n[[tenants]]\nname = "acme"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator", "generate", "--config", str(cfg), "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    doc = json.loads((out / "ground_truth.json").read_text(encoding="utf-8"))
+    [spikes] = [p for p in doc["placement"] if p["anomalies"] == "spikes"]
+    assert spikes["asked"] == 5000 and 0 < spikes["placed"] < 5000
+    assert (
+        f"python -m simulator: warning: tenant acme: placed fewer anomalies than asked: "
+        f"spikes {spikes['placed']} of 5000" in proc.stderr
+    )
