@@ -310,7 +310,8 @@ def _placements(config: FleetConfig, tenant: TenantConfig, incidents: list[Incid
     }
     if tenant.noisy and config.noisy_bursts_per_node_day > 0:
         days = config.points * config.step_seconds / DAY_S
-        asked["noisy_bursts"] = round(config.noisy_bursts_per_node_day * days) * clusters * tenant.nodes_per_cluster
+        per_node = round(config.noisy_bursts_per_node_day * days)
+        asked["noisy_bursts"] = per_node * clusters * tenant.nodes_per_cluster
     placed = dict.fromkeys(asked, 0)
     for incident in incidents:
         placed[PLACEMENT_KEY[incident.kind]] += 1

@@ -39,7 +39,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-__all__ = ["EXPECTED_LABEL", "KINDS", "PLACEMENT_KEY", "SEASONAL_KINDS", "Effect", "GroundTruth", "Incident", "Placement"]
+__all__ = [
+    "EXPECTED_LABEL",
+    "KINDS",
+    "PLACEMENT_KEY",
+    "SEASONAL_KINDS",
+    "Effect",
+    "GroundTruth",
+    "Incident",
+    "Placement",
+]
 
 EXPECTED_LABEL: dict[str, str] = {
     "spike": "spike",
@@ -167,7 +176,12 @@ class Placement:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        return {"tenant_id": self.tenant_id, "anomalies": self.anomalies, "asked": self.asked, "placed": self.placed}
+        return {
+            "tenant_id": self.tenant_id,
+            "anomalies": self.anomalies,
+            "asked": self.asked,
+            "placed": self.placed,
+        }
 
 
 @dataclass(frozen=True, slots=True)

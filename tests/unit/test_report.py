@@ -339,9 +339,11 @@ def test_series_for_must_return_the_results_own_series(
 ) -> None:
     """Something that is not a series, or another node's series, is an error naming the result."""
     series, results = fleet
-    with pytest.raises(TypeError, match=r"series_for must return a MetricSeries or None, got \[1, 2\] \(list\)"):
+    wrong_type = r"series_for must return a MetricSeries or None, got \[1, 2\] \(list\) for the result acme/"
+    with pytest.raises(TypeError, match=wrong_type):
         render_report(results, series_for=lambda r: [1, 2])  # type: ignore[arg-type,return-value]
-    with pytest.raises(ValueError, match=r"series_for returned the series acme/c-1/n-3/mem for the result acme/c-1/n-1/cpu"):
+    wrong_ids = r"series_for returned the series acme/c-1/n-3/mem for the result acme/c-1/n-1/cpu window"
+    with pytest.raises(ValueError, match=wrong_ids):
         render_report(results, series_for=lambda r: series[2])
 
 

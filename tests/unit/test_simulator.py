@@ -436,7 +436,8 @@ def test_fleet_size_is_bounded() -> None:
     with pytest.raises(ValueError, match=rf"FleetConfig.points: expected at most {MAX_POINTS:,} points"):
         FleetConfig(points=MAX_POINTS + 1)
     with pytest.raises(
-        ValueError, match=rf"FleetConfig.tenants: expected at most {MAX_SERIES:,} series in all .*got 8,000,000,000"
+        ValueError,
+        match=rf"FleetConfig.tenants: expected at most {MAX_SERIES:,} series in all .*got 8,000,000,000",
     ):
         FleetConfig(tenants=(TenantConfig("a", nodes_per_cluster=500_000_000),))
     with pytest.raises(ValueError, match=rf"FleetConfig.uniform.tenants: expected at most {MAX_SERIES:,}"):
@@ -452,7 +453,7 @@ def test_toml_tenant_count_is_bounded_before_tenants_are_built(tmp_path: Path) -
 
 
 def test_more_incidents_or_failures_than_clusters_or_nodes_are_refused(tmp_path: Path) -> None:
-    """One incident per cluster, one failure per node: asking for more names the key and the most that fits."""
+    """One incident per cluster and one failure per node: more is refused, naming the key and the bound."""
     with pytest.raises(
         ValueError,
         match=r"TenantConfig.anomalies.cluster_incidents: expected at most clusters = 2 .*got 5",
@@ -469,12 +470,13 @@ def test_more_incidents_or_failures_than_clusters_or_nodes_are_refused(tmp_path:
         '[[tenants]]\nname = "b"\n',
         encoding="utf-8",
     )
-    with pytest.raises(ValueError, match=r"f\.toml\.tenants\[1\]: TenantConfig\.anomalies\.cluster_incidents"):
+    where = r"f\.toml\.tenants\[1\]: TenantConfig\.anomalies\.cluster_incidents: expected at most clusters"
+    with pytest.raises(ValueError, match=where):
         load_toml(path)
 
 
 def test_anomalies_that_find_no_room_are_warned_and_recorded(caplog: pytest.LogCaptureFixture) -> None:
-    """Asked vs placed counts: a WARNING when some were left out, and Fleet.placement / the ground truth hold them."""
+    """Anomalies left out are a WARNING (asked vs placed); Fleet.placement and the ground truth hold both."""
     cfg = small(tenants=1, anomalies=AnomalyMix(spikes=5000))
     with caplog.at_level(logging.WARNING, logger="simulator"):
         fleet = Fleet(cfg)
@@ -483,9 +485,11 @@ def test_anomalies_that_find_no_room_are_warned_and_recorded(caplog: pytest.LogC
     assert placed["spikes"] == (5000, spikes) and 0 < spikes < 5000
     assert placed["ramps"] == (1, 1) and placed["cluster_incidents"] == (1, 1)
     [record] = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert f"tenant tenant-1: placed fewer anomalies than asked: spikes {spikes} of 5000" in record.getMessage()
+    warned = f"tenant tenant-1: placed fewer anomalies than asked: spikes {spikes} of 5000"
+    assert warned in record.getMessage()
     doc = ground_truth_document(fleet)
-    assert {"tenant_id": "tenant-1", "anomalies": "spikes", "asked": 5000, "placed": spikes} in doc["placement"]
+    row = {"tenant_id": "tenant-1", "anomalies": "spikes", "asked": 5000, "placed": spikes}
+    assert row in doc["placement"]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="simulator"):
         normal = Fleet(small(noisy_tenants=1))

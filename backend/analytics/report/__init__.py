@@ -27,6 +27,7 @@ Every string put into the page (ids, metric names, explanations) is escaped.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
 import os
 import secrets
@@ -296,8 +297,9 @@ def render_report(
             best = _strongest(by_node.get(key, []))
             where = "no anomalous window"
             if best is not None:
+                series = _lookup(series_for, best)
                 item = _plot_section(
-                    len(plotted) + 1, best, _lookup(series_for, best), engine, context_points, after_points, context
+                    len(plotted) + 1, best, series, engine, context_points, after_points, context
                 )
                 plotted.append(item)
                 anchors[key] = item.anchor
@@ -376,10 +378,8 @@ def write_report(path: str | Path, results: Iterable[AnomalyResult], **options: 
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.chmod(tmp, stat.S_IMODE(os.stat(out).st_mode))
-        except FileNotFoundError:
-            pass
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
