@@ -19,7 +19,7 @@ from operator import lt
 from types import MappingProxyType
 from typing import Any, overload
 
-from ._validate import MAX_UTC, MIN_UTC, brief, check_ordered, fail_type, fail_value
+from ._validate import MAX_UTC, MIN_UTC, brief, check_ordered, fail_type, fail_value, utcoffset_of
 
 __all__ = [
     "MetadataValue",
@@ -181,13 +181,7 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
                 f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, "
                 f"got {brief(t)} ({type(t).__name__})"
             )
-        try:
-            offset = t.utcoffset()
-        except (TypeError, ValueError, OverflowError) as exc:  # pandas' NaT (no time at all) lands here
-            raise ValueError(
-                f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got {brief(t)} "
-                f"({type(t).__name__}), whose utcoffset() fails: {exc}"
-            ) from None
+        offset = utcoffset_of(t, f"{owner}.timestamps[{i}]: expected")
         if offset is None:
             raise ValueError(f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got naive {t!r}")
         try:

@@ -187,17 +187,22 @@ MIN_UTC = datetime.min.replace(tzinfo=timezone.utc)
 MAX_UTC = datetime.max.replace(tzinfo=timezone.utc)
 
 
+def utcoffset_of(value: datetime, where: str) -> timedelta | None:
+    """``value.utcoffset()``; where that fails (pandas' NaT), a ValueError led by ``where``."""
+    try:
+        return value.utcoffset()
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(
+            f"{where} a timezone-aware datetime, got {brief(value)} ({type(value).__name__}), "
+            f"whose utcoffset() fails: {exc}"
+        ) from None
+
+
 def check_aware_datetime(owner: str, field: str, value: Any) -> datetime:
     """Return ``value`` if it is a timezone-aware ``datetime`` whose UTC instant is in years 1..9999."""
     if not isinstance(value, datetime):
         fail_type(owner, field, "a timezone-aware datetime", value)
-    try:
-        offset = value.utcoffset()
-    except (TypeError, ValueError, OverflowError) as exc:  # pandas' NaT (no time at all) lands here
-        raise ValueError(
-            f"{owner}: {field} must be a timezone-aware datetime, got {brief(value)} "
-            f"({type(value).__name__}), whose utcoffset() fails: {exc}"
-        ) from None
+    offset = utcoffset_of(value, f"{owner}: {field} must be")
     if offset is None:
         fail_value(owner, field, "a timezone-aware datetime (tzinfo with a UTC offset)", value)
     if not MIN_UTC <= value <= MAX_UTC:
