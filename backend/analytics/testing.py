@@ -91,6 +91,7 @@ import contextlib
 import inspect
 import logging
 import math
+import pickle
 import random
 import statistics
 import warnings
@@ -131,6 +132,8 @@ CHECK_NAMES: tuple[str, ...] = (
     "threshold",
     "detects",
     "stream",
+    "update_many",
+    "checkpoint",
     "determinism",
     "causality",
     "empty_series",
@@ -195,15 +198,16 @@ def make_test_series(
     ids: tuple[str, str, str, str] = _IDS,
     step_seconds: int = 60,
     warmup_points: int = 0,
+    amplitude: float = 2.0,
 ) -> MetricSeries:
     """The kit's main series: ``warmup_points + n`` points of a noisy sine with a spike and a level shift.
 
-    Values are about 10 + 2 sin(2 pi i / 60) plus Gaussian noise (sd 0.3) drawn
-    from ``random.Random(seed)``. After the first ``warmup_points`` points come
-    ``n`` more, with a spike of +8 at 70 % of them and a level shift of +4
-    from 85 % (:func:`planted_anomalies` gives their indices). Timestamps
-    start 2024-01-01T00:00Z, one every ``step_seconds``. Same arguments, same
-    series.
+    Values are about 10 + ``amplitude`` sin(2 pi i / 60) plus Gaussian noise
+    (sd 0.3) drawn from ``random.Random(seed)`` (``amplitude=0``: flat noise).
+    After the first ``warmup_points`` points come ``n`` more, with a spike of
+    +8 at 70 % of them and a level shift of +4 from 85 %
+    (:func:`planted_anomalies` gives their indices). Timestamps start
+    2024-01-01T00:00Z, one every ``step_seconds``. Same arguments, same series.
     """
     for name, value, least in (
         ("n", n, 0),
@@ -219,7 +223,7 @@ def make_test_series(
     rng = random.Random(seed)
     values = []
     for i in range(warmup_points + n):
-        v = 10.0 + 2.0 * math.sin(2.0 * math.pi * i / 60.0) + rng.gauss(0.0, 0.3)
+        v = 10.0 + amplitude * math.sin(2.0 * math.pi * i / 60.0) + rng.gauss(0.0, 0.3)
         if i == spike:
             v += 8.0
         if i >= shift:
@@ -476,6 +480,28 @@ class _Runner:
                 f"not above the warm-up's highest window or the median window ({bar!r}): the engine "
                 "does not see them"
             )
+        # Seeing them is not enough: on the same series without its sine (flat noise), the planted
+        # events must reach the alarm line, or the engine ranks anomalies but never raises one.
+        flat = make_test_series(seed=self.seed, warmup_points=self.warmup, amplitude=0.0)
+        flat_stamps = list(flat.epoch_us)
+        fspike, fshift = (flat_stamps[i] for i in self.planted)
+        loudest = max(
+            (
+                r.anomaly_score
+                for r in self.detect(self.build(), flat, "the main series without its sine", scores=False)
+                if any(
+                    datetime_to_epoch_us(r.window_start) <= at <= datetime_to_epoch_us(r.window_end)
+                    for at in (fspike, fshift)
+                )
+            ),
+            default=0.0,
+        )
+        if loudest < ALARM:
+            raise _CheckFailedError(
+                f"on the main series without its sine (flat noise), the planted spike (+27 noise sd) and "
+                f"level shift (+13 sd) score at most {loudest!r}, below the alarm line {ALARM}: the engine "
+                "never alarms on them (calibrate its scores so that what it finds reaches 0.5)"
+            )
 
     def check_stream(self) -> None:
         engine = self.need_engine()
@@ -497,6 +523,63 @@ class _Runner:
         if got != expected:
             raise _CheckFailedError(
                 f"the stream fed in chunks differs from detect: {_first_diff(expected, got)}"
+            )
+
+    def check_update_many(self) -> None:
+        engine = self.need_engine()
+        make_scorer = getattr(engine, "scorer", None)
+        if not callable(make_scorer):
+            raise _CheckSkippedError(f"{type(engine).__name__} has no scorer() (not a PointScoringEngine)")
+        if not getattr(type(engine), "causal", False):
+            raise _CheckSkippedError(
+                f"{type(engine).__name__} declares causal = False (its update_many may read the whole series)"
+            )
+        values, stamps = self.series.values.tolist(), list(self.series.epoch_us)
+        try:
+            many = make_scorer().update_many(values, stamps)
+            one_by_one = []
+            single = make_scorer()
+            for x, t in zip(values, stamps, strict=True):
+                one_by_one.append(single.update(x, t))
+        except Exception as exc:
+            raise _CheckFailedError(f"the scorer raised {_fmt_exc(exc)}") from exc
+        if len(many) != len(values):
+            raise _CheckFailedError(f"update_many returned {len(many)} scores for {len(values)} values")
+        for i, (a, b) in enumerate(zip(many, one_by_one, strict=True)):
+            if not (a == b or (math.isnan(a) and math.isnan(b))):
+                raise _CheckFailedError(
+                    f"update_many and update differ at point {i} ({self.series.timestamps[i].isoformat()}): "
+                    f"{a!r} against {b!r}; update_many must give update's scores (a batch path that reads "
+                    "later points is not causal)"
+                )
+
+    def check_checkpoint(self) -> None:
+        engine = self.need_engine()
+        make_stream = getattr(engine, "stream", None)
+        if make_stream is None or not getattr(type(engine), "causal", False):
+            raise _CheckSkippedError(f"{type(engine).__name__} has no stream() (or is not causal)")
+        expected = self.need_results()
+        half = len(self.series) // 2
+        try:
+            stream = make_stream(*self.series.ids)
+            got: list[AnomalyResult] = list(stream.update(self.series.slice(0, half)))
+        except Exception as exc:
+            raise _CheckFailedError(f"the stream raised {_fmt_exc(exc)}") from exc
+        try:
+            stream = pickle.loads(pickle.dumps(stream))
+        except Exception as exc:
+            raise _CheckFailedError(
+                f"a stream after {half} points does not pickle ({_fmt_exc(exc)}): LiveDetector's "
+                "checkpoints pickle every series' stream"
+            ) from exc
+        try:
+            got.extend(stream.update(self.series.slice(half, len(self.series))))
+        except Exception as exc:
+            raise _CheckFailedError(f"the stream restored from its pickle raised {_fmt_exc(exc)}") from exc
+        if got != expected:
+            raise _CheckFailedError(
+                f"a stream pickled after {half} points and restored differs from detect: "
+                f"{_first_diff(expected, got)}"
             )
 
     def check_determinism(self) -> None:

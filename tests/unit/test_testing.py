@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from backend.analytics import AnomalyDetectionEngine, AnomalyResult, AnomalyType, MetricSeries
+from backend.analytics.scoring import PointScorer, PointScoringEngine
 from backend.analytics.testing import (
     CHECK_NAMES,
     CheckOutcome,
@@ -89,7 +91,8 @@ def test_good_engine_passes_every_check() -> None:
     """A conforming engine passes all checks and check_engine returns the outcomes."""
     outcomes = check_engine(GoodEngine)
     assert [o.check for o in outcomes] == list(CHECK_NAMES)
-    assert {o.check: o.status for o in outcomes if o.status != "passed"} == {"stream": "skipped"}
+    skipped = {"stream": "skipped", "update_many": "skipped", "checkpoint": "skipped"}  # (no stream)
+    assert {o.check: o.status for o in outcomes if o.status != "passed"} == skipped
 
 
 def test_zscore_engine_passes_every_check() -> None:
@@ -596,3 +599,81 @@ def test_detects_sizes_the_series_from_a_warm_up_in_time() -> None:
         min_history_span = 86_400  # type: ignore[assignment]  # (seconds, not a timedelta)
 
     assert "min_history_span must be a timedelta" in _failed(Muddled, CHECK_NAMES[0]).message
+
+
+# --- the scorer's own checks (PointScoringEngine) -------------------------------
+
+
+class StepScorer(PointScorer):
+    """Distance from the previous point, in units of 2: alarms (0.5) at a jump of 2."""
+
+    warmup_points = 1
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+
+    def update(self, x: float, t: int) -> float:
+        prev, self.last = self.last, x
+        if prev is None:
+            return 0.0
+        d = abs(x / 4.0 - prev / 4.0)  # (halved first: finite from -1e308 to 1e308)
+        return d / (d + 1.0)
+
+
+class StepEngine(PointScoringEngine):
+    name: ClassVar[str] = "step"
+    causal: ClassVar[bool] = True
+
+    def __init__(self, *, window_size_points: int = 5, stride_points: int = 5) -> None:
+        super().__init__(window_size_points=window_size_points, stride_points=stride_points)
+
+    def scorer(self) -> PointScorer:
+        return StepScorer()
+
+
+def test_a_point_scoring_engine_passes_the_scorer_checks() -> None:
+    status = _status(check_engine(StepEngine))
+    assert status["update_many"] == status["checkpoint"] == status["detects"] == "passed"
+
+
+def test_update_many_that_reads_the_next_point_fails() -> None:
+    """A batch path that reads the next point escapes the cuts at a few windows; update_many catches it."""
+
+    class PeekingScorer(StepScorer):
+        def update_many(self, values: Sequence[float], stamps: Sequence[int]) -> list[float]:
+            own = [self.update(x, t) for x, t in zip(values, stamps, strict=True)]
+            return [max(a, b) for a, b in zip(own, [*own[1:], 0.0], strict=True)]
+
+    class Peeking(StepEngine):
+        def scorer(self) -> PointScorer:
+            return PeekingScorer()
+
+    message = _failed(Peeking, "update_many").message
+    assert "update_many and update differ at point" in message and "not causal" in message
+
+
+def test_a_stream_that_does_not_pickle_fails_checkpoint() -> None:
+    class LockedScorer(StepScorer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lock = threading.Lock()
+
+    class Locked(StepEngine):
+        def scorer(self) -> PointScorer:
+            return LockedScorer()
+
+    assert "does not pickle" in _failed(Locked, "checkpoint").message
+
+
+def test_an_engine_that_never_alarms_fails_detects() -> None:
+    """Scores halved: the planted events still rank first, but never reach the alarm line."""
+
+    class HalvedScorer(StepScorer):
+        def update(self, x: float, t: int) -> float:
+            return super().update(x, t) / 2.0
+
+    class Halved(StepEngine):
+        def scorer(self) -> PointScorer:
+            return HalvedScorer()
+
+    assert "below the alarm line 0.5: the engine never alarms on them" in _failed(Halved, "detects").message
