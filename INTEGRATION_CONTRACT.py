@@ -165,19 +165,43 @@ def check_half_open_and_aware(store: SQLiteMetricStore) -> str:
     store.write_points("acme", "c-1", "n-2", "cpu", _minutes(10), [float(i) for i in range(10)])
     got = store.get_metric_series("acme", "c-1", "n-2", "cpu", T0 + 2 * MINUTE, T0 + 5 * MINUTE)
     _expect(got.values.tolist() == [2.0, 3.0, 4.0], f"[2 min, 5 min) gave {got.values.tolist()}")
+    # A naive datetime is refused whichever argument it is (not read as UTC or local time).
+    for argument, start, end in (
+        ("start", T0.replace(tzinfo=None), FAR),
+        ("end", T0, FAR.replace(tzinfo=None)),
+    ):
+        try:
+            store.get_metric_series("acme", "c-1", "n-2", "cpu", start, end)
+        except ValueError as exc:
+            _expect(
+                argument in str(exc) and "timezone-aware" in str(exc),
+                f"message does not name {argument!r}: {exc}",
+            )
+        else:
+            raise ContractViolationError(f"a naive {argument} datetime was accepted")
+    # start > end: the clause promises the points with start <= t < end, and there are none;
+    # a store may refuse the range (ValueError) but must not swap it into [end, start).
     try:
-        store.get_metric_series("acme", "c-1", "n-2", "cpu", T0, FAR.replace(tzinfo=None))
-    except ValueError as exc:
-        _expect("end" in str(exc) and "timezone-aware" in str(exc), f"message does not name 'end': {exc}")
+        backwards = store.get_metric_series("acme", "c-1", "n-2", "cpu", T0 + 5 * MINUTE, T0 + 2 * MINUTE)
+    except ValueError:
+        backwards_outcome = "ValueError"
     else:
-        raise ContractViolationError("a naive end datetime was accepted")
+        _expect(
+            len(backwards) == 0,
+            f"start > end returned {len(backwards)} points {backwards.values.tolist()} "
+            f"(the range was swapped?), expected none or a ValueError",
+        )
+        backwards_outcome = "no points"
     try:
         store.get_metric_series("acme", "c-1", "n-2", "nope", T0, FAR)
     except SeriesNotFoundError:
         pass
     else:
         raise ContractViolationError("an unknown series did not raise SeriesNotFoundError")
-    return "[2 min, 5 min) -> 3 points; naive end -> ValueError naming 'end'; unknown -> KeyError"
+    return (
+        f"[2 min, 5 min) -> 3 points; naive start/end -> ValueError naming it; "
+        f"start > end -> {backwards_outcome}; unknown -> KeyError"
+    )
 
 
 def check_idempotent(store: SQLiteMetricStore) -> str:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prove that a checkout of ``backend.analytics`` works end to end: ``python verify_phase1.py``.
 
-Runs eight checks in order and prints one line per check with what it
+Runs nine checks in order and prints one line per check with what it
 measured, then a summary; the exit status is 0 only if every check passed.
 
 ========== ==================================================================
@@ -12,6 +12,8 @@ contracts  bad inputs to the three data contracts are rejected with the right
 windows    sliding and time-based windows match the contract on known inputs
 registry   ``EngineRegistry.default()``: every engine found (built-in and
            installed plugins) loads; broken plugins are listed and fail
+conformance every registered engine, plugins included, passes the conformance
+           kit (``backend.analytics.testing``) that plugin authors run
 detection  the ``zscore`` engine finds each anomaly injected into generated
            series, with the right label, and few false alarms
 aggregation node, cluster and tenant scores follow the strategy, and two

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from backend.analytics.evaluation import (
@@ -25,6 +27,25 @@ def test_events_from_labels_runs() -> None:
 def test_alarms_from_scores_uses_at_or_above() -> None:
     """A point alarms when its score is >= the threshold."""
     assert alarms_from_scores([0.1, 0.5, 0.9], 0.5) == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "expected"),
+    [
+        (math.nan, ValueError, r"got nan"),
+        (-math.inf, ValueError, r"got -inf"),
+        ("0.5", TypeError, r"got '0.5' \(str\)"),
+        (False, TypeError, r"got False \(bool\)"),
+    ],
+)
+def test_alarms_from_scores_refuses_a_bad_threshold(
+    bad: object, error: type[Exception], expected: str
+) -> None:
+    """A nan threshold used to fire on no point (score_file fired on every row); now it is refused."""
+    prefix = r"alarms_from_scores: threshold must be a finite real number, "
+    with pytest.raises(error, match=prefix + expected):
+        alarms_from_scores([0.1, 0.5, 0.9], bad)  # type: ignore[arg-type]
+    assert alarms_from_scores([0.1, 0.5, 0.9], 2) == [False, False, False]  # finite, any value
 
 
 def test_event_metrics_by_hand() -> None:

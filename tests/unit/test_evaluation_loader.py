@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,85 @@ def test_split_holds_out_every_third_file_per_category(tmp_path: Path) -> None:
     assert len(design) == 7
     with pytest.raises(ValueError, match=r"every must be an int >= 2, got 1"):
         corpus.split(1)
+
+
+def test_labelled_file_missing_from_data_is_an_error(tmp_path: Path) -> None:
+    """A file the labels list but data/ lacks raises, naming it, unless files= leaves it out."""
+    windows: dict[str, list[list[str]]] = {"a/x.csv": [], "a/y.csv": [], "b/z.csv": []}
+    root = make_corpus(tmp_path, {"a/x.csv": CLEAN, "b/z.csv": CLEAN}, windows)
+    with pytest.raises(
+        ValueError, match=r"1 data files listed in '.*combined_windows.json' are missing from .*: 'a/y.csv'"
+    ):
+        load_nab_corpus(root, on_bad_timestamps="reject")
+    with pytest.raises(ValueError, match=r"\(among those matching the file patterns\) .*'a/y.csv'"):
+        load_nab_corpus(root, on_bad_timestamps="reject", files=["a/*"])
+    loaded = load_nab_corpus(root, on_bad_timestamps="reject", files=["a/x.csv", "b/*"])
+    assert [f.name for f in loaded] == ["a/x.csv", "b/z.csv"]
+
+
+def _labels_error(tmp_path: Path, text: str) -> str:
+    root = make_corpus(tmp_path, {"c/x.csv": CLEAN}, {})
+    (root / "labels" / "combined_windows.json").write_text(text)
+    with pytest.raises(ValueError) as info:
+        load_nab_corpus(root, on_bad_timestamps="reject")
+    return str(info.value)
+
+
+PAIRS = r"a list of \[start, end\] pairs of ISO 8601 timestamps"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"c/x.csv": [}', rf"line 1 column 14: expected a JSON object of file -> {PAIRS}, got malformed"),
+        ('[["c/x.csv"]]', rf": expected a JSON object of file -> {PAIRS}, got \[\['c/x.csv'\]\] \(list\)"),
+        ('{"c/x.csv": 2}', rf": entry 'c/x.csv': expected {PAIRS}, got 2 \(int\)"),
+        ('{"c/x.csv": "2020"}', rf": entry 'c/x.csv': expected {PAIRS}, got '2020' \(str\)"),
+        ('{"c/x.csv": {"a": 1}}', rf": entry 'c/x.csv': expected {PAIRS}, got \{{'a': 1\}} \(dict\)"),
+        (
+            '{"c/x.csv": ["2020"]}',
+            rf": entry 'c/x.csv'\[0\]: expected a \[start, end\] pair "
+            rf"\(the entry must be {PAIRS}\), got '2020'",
+        ),
+        (
+            '{"c/x.csv": [[1, 2]]}',
+            rf": entry 'c/x.csv'\[0\]: expected a \[start, end\] pair of ISO 8601 timestamps "
+            rf"\(the entry must be {PAIRS}\), got \[1, 2\]",
+        ),
+        ('{"c/x.csv": [], "c/x.csv": []}', r": key 'c/x.csv' appears twice in one JSON object"),
+    ],
+)
+def test_bad_labels_json_names_the_file_and_entry(tmp_path: Path, text: str, expected: str) -> None:
+    """Malformed JSON or entry: the message names the labels file, the entry and what was expected."""
+    message = _labels_error(tmp_path, text)
+    assert message.startswith(f"NAB labels '{tmp_path / 'labels' / 'combined_windows.json'}'"), message
+    assert re.search(expected, message), message
+
+
+def test_non_utf8_csv_names_file_and_line(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 is reported with the file, the line and the byte offset."""
+    root = make_corpus(tmp_path, {"c/x.csv": CLEAN}, {"c/x.csv": []})
+    path = root / "data" / "c" / "x.csv"
+    raw = path.read_bytes().replace(b"00:10:00,10", b"00:10:00,1\xe90")
+    path.write_bytes(raw)
+    with pytest.raises(
+        ValueError,
+        match=r"NAB file 'c/x.csv' line 4: expected UTF-8 text, got the byte\(s\) b'\\xe9' at byte offset 81",
+    ):
+        load_nab_corpus(root, on_bad_timestamps="reject")
+
+
+def test_extra_fields_are_refused(tmp_path: Path) -> None:
+    """A third value on a row (or a third header column) is refused, not silently dropped."""
+    rows = [*CLEAN[:3], "2020-01-01 00:15:00,3,99", *CLEAN[4:]]
+    root = make_corpus(tmp_path, {"c/x.csv": rows}, {"c/x.csv": []})
+    with pytest.raises(
+        ValueError,
+        match=r"NAB file 'c/x.csv' row 3 \(line 5\): expected 2 fields 'timestamp,value', got 3: "
+        r"\['2020-01-01 00:15:00', '3', '99'\]",
+    ):
+        load_nab_corpus(root, on_bad_timestamps="reject")
+    (root / "data" / "c" / "x.csv").write_text("timestamp,value,extra\n" + "\n".join(CLEAN) + "\n")
+    header = r"line 1: expected header 'timestamp,value', got \['timestamp', 'value', 'extra'\]"
+    with pytest.raises(ValueError, match=header):
+        load_nab_corpus(root, on_bad_timestamps="reject")

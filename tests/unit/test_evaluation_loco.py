@@ -137,3 +137,40 @@ def test_bad_input_is_refused_with_a_clear_message() -> None:
         leave_one_group_out({}, group_of)
     with pytest.raises(TypeError, match="must pair NABFileLabels"):
         leave_one_group_out({"a": [("x", [0.0])]}, group_of)  # type: ignore[list-item]
+
+
+def test_a_different_file_order_names_the_first_differing_file() -> None:
+    """Same files in another order, or one missing or extra: the message names the first difference."""
+    items = corpus(3)["c0"]
+    swapped = [items[1], items[0], *items[2:]]
+    with pytest.raises(
+        ValueError,
+        match=r"candidates\['b'\] must score the same files in the same order as the first candidate "
+        r"\(6 files\), got 6 files: file \[0\] is 'alpha/f1.csv' "
+        r"where the first candidate has 'alpha/f0.csv'",
+    ):
+        leave_one_group_out({"a": items, "b": swapped}, group_of)
+    missing = r"got 5 files: file \[5\] 'gamma/f1.csv' of the first candidate is missing"
+    with pytest.raises(ValueError, match=missing):
+        leave_one_group_out({"a": items, "b": items[:-1]}, group_of)
+    with pytest.raises(ValueError, match=r"got 6 files: file \[5\] 'gamma/f1.csv' is extra"):
+        leave_one_group_out({"a": items[:-1], "b": items}, group_of)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "expected"),
+    [
+        (None, TypeError, r"must be a non-empty str, got None \(NoneType\)"),
+        ("", ValueError, r"must be a non-empty str, got ''"),
+        (3, TypeError, r"must be a non-empty str, got 3 \(int\)"),
+    ],
+)
+def test_group_of_must_give_a_non_empty_str(bad: object, error: type[Exception], expected: str) -> None:
+    """A None, empty or non-str group is refused naming the file (not a sort TypeError, not a group '')."""
+    candidates = corpus(4)
+
+    def grouping(name: str) -> str:
+        return bad if name == "beta/f1.csv" else group_of(name)  # type: ignore[return-value]
+
+    with pytest.raises(error, match=r"leave_one_group_out: group_of\('beta/f1.csv'\) " + expected):
+        leave_one_group_out(candidates, grouping)

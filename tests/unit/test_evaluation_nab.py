@@ -301,6 +301,47 @@ def test_fixed_threshold_scores_held_out_files() -> None:
     assert result.score == -3.0  # nothing fires
 
 
+def test_unknown_profile_in_thresholds_is_refused() -> None:
+    """A misspelt profile key raises (naming it and the profiles) instead of re-optimising in-sample."""
+    files = _two_files()
+    items = [(f, [0.5] * f.n_rows) for f in files]
+    with pytest.raises(
+        ValueError,
+        match=r"score_corpus: thresholds keys must be profile names \(one of 'standard', "
+        r"'reward_low_FP_rate', 'reward_low_FN_rate'\), got 'standrad'",
+    ):
+        score_corpus(items, thresholds={"standrad": 0.99})
+    with pytest.raises(ValueError, match=r"one of 'standard'\), got 'reward_low_FP_rate'"):
+        score_corpus(items, {"standard": STANDARD}, thresholds={"reward_low_FP_rate": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "expected"),
+    [
+        (math.nan, ValueError, r"must be a finite real number, got nan"),
+        (math.inf, ValueError, r"must be a finite real number, got inf"),
+        ("0.5", TypeError, r"must be a finite real number, got '0.5' \(str\)"),
+        (True, TypeError, r"must be a finite real number, got True \(bool\)"),
+        (None, TypeError, r"must be a finite real number, got None \(NoneType\)"),
+    ],
+)
+def test_thresholds_must_be_finite_numbers(bad: object, error: type[Exception], expected: str) -> None:
+    """A nan, inf, str, bool or None threshold is refused, naming the argument, everywhere."""
+    with pytest.raises(error, match=r"score_file\('cat/a.csv'\): threshold " + expected):
+        score_file(FILE_A, SCORES_A, bad, STANDARD)  # type: ignore[arg-type]
+    items = [(FILE_A, SCORES_A)]
+    with pytest.raises(error, match=r"score_corpus: thresholds\['standard'\] " + expected):
+        score_corpus(items, thresholds={"standard": bad})  # type: ignore[dict-item]
+
+
+def test_finite_thresholds_outside_unit_interval_stay_allowed() -> None:
+    """NAB accepts any finite score, so any finite threshold is scored (and ints are accepted)."""
+    assert score_file(FILE_A, SCORES_A, 2, STANDARD).score == -1.0  # nothing fires
+    everything = score_file(FILE_A, SCORES_A, -0.5, STANDARD)
+    assert everything.tp + everything.fp == 8  # every scored row (2..9) fires
+    assert score_corpus([(FILE_A, SCORES_A)], thresholds={"standard": 1.5})["standard"].score == -1.0
+
+
 def test_normalised_score_needs_windows() -> None:
     """perfect == null (no windows) cannot be normalised."""
     with pytest.raises(ValueError, match=r"perfect_score must differ from null_score"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,67 @@ def test_each_clause_fails_when_its_guarantee_is_broken(
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.split()[1:2] == [clause])
     assert line.startswith("[FAIL] "), out
+
+
+def _naive_start_taken_as_utc(mp: pytest.MonkeyPatch) -> None:
+    original = SQLiteMetricStore._range_us
+
+    def lenient(owner: str, start: datetime, end: datetime) -> tuple[int, int]:
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=timezone.utc)
+        return original(owner, start, end)
+
+    mp.setattr(SQLiteMetricStore, "_range_us", staticmethod(lenient))
+
+
+def _backwards_range_swapped(mp: pytest.MonkeyPatch) -> None:
+    original = SQLiteMetricStore._range_us
+
+    def swapping(owner: str, start: datetime, end: datetime) -> tuple[int, int]:
+        if start.tzinfo is None or end.tzinfo is None:
+            return original(owner, start, end)
+        return original(owner, min(start, end), max(start, end))
+
+    mp.setattr(SQLiteMetricStore, "_range_us", staticmethod(swapping))
+
+
+def _backwards_range_empty(mp: pytest.MonkeyPatch) -> None:
+    original = SQLiteMetricStore._range_us
+
+    def empty(owner: str, start: datetime, end: datetime) -> tuple[int, int]:
+        if start.tzinfo is None or end.tzinfo is None or start <= end:
+            return original(owner, start, end)
+        return original(owner, start, start)
+
+    mp.setattr(SQLiteMetricStore, "_range_us", staticmethod(empty))
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        (_naive_start_taken_as_utc, "a naive start datetime was accepted"),
+        (_backwards_range_swapped, "start > end returned 3 points [2.0, 3.0, 4.0] (the range was swapped?)"),
+    ],
+)
+def test_clause_4_catches_a_naive_start_and_a_swapped_range(
+    breakage: Callable[[pytest.MonkeyPatch], None],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Clause 4 tries a naive start as well as a naive end, and a start later than end."""
+    breakage(monkeypatch)
+    assert contract.main([]) == 1
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.split()[1:2] == ["half_open_and_aware"])
+    assert line.startswith("[FAIL] ") and expected in line, out
+    assert sum(line.startswith("[FAIL] ") for line in out.splitlines()) == 1, out
+
+
+def test_clause_4_allows_an_empty_answer_for_start_after_end(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The clause promises the points with start <= t < end: none is a valid answer to start > end."""
+    _backwards_range_empty(monkeypatch)
+    assert contract.main([]) == 0
+    assert "start > end -> no points" in capsys.readouterr().out

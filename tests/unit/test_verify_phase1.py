@@ -225,3 +225,14 @@ def test_fleet_is_seeded() -> None:
     a, b = vp.fleet(7), vp.fleet(7)
     assert [s.series for s in a] == [s.series for s in b]
     assert [s.series for s in vp.fleet(8)] != [s.series for s in a]
+
+
+def test_docstring_counts_and_lists_every_check() -> None:
+    """The module docstring says how many checks run and has a table row for each, in order."""
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
+    doc = vp.__doc__ or ""
+    assert f"Runs {words[len(vp.CHECKS)]} checks in order" in doc
+    lines = doc.splitlines()
+    top, bottom = [i for i, line in enumerate(lines) if line.startswith("==========")]
+    rows = [line.split()[0] for line in lines[top + 1 : bottom] if not line.startswith(" ")]
+    assert rows == [c.__name__.removeprefix("check_") for c in vp.CHECKS]

@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._validate import check_real
+
 __all__ = [
     "EventMetrics",
     "PointAdjustedScores",
@@ -69,7 +71,12 @@ def events_from_labels(labels: Sequence[bool]) -> list[tuple[int, int]]:
 
 
 def alarms_from_scores(scores: Sequence[float], threshold: float) -> list[bool]:
-    """``True`` where ``score >= threshold`` (the NAB convention)."""
+    """``True`` where ``score >= threshold`` (the NAB convention).
+
+    ``threshold`` must be a finite real number (not a bool or a str), as for
+    :func:`.nab.score_file`: ``TypeError``/``ValueError`` otherwise.
+    """
+    threshold = check_real("alarms_from_scores", "threshold", threshold)
     return [s >= threshold for s in scores]
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import io
 import json
 import logging
 import math
@@ -49,6 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
+from .._validate import brief
 from ..types import MetricSeries, datetime_to_epoch_us
 from .nab import NAB_PROBATION_PERCENT, NABFileLabels, resolve_windows
 
@@ -182,19 +184,36 @@ def _to_epoch_us(text: str) -> int:
     return datetime_to_epoch_us(stamp)
 
 
+def _decode(raw: bytes, what: str) -> str:
+    """``raw`` as UTF-8 text; otherwise a ValueError naming ``what``, the line and the byte offset."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        bad = raw[exc.start : exc.end]
+        raise ValueError(
+            f"{what} line {line}: expected UTF-8 text, got the byte(s) {bad!r} at byte offset "
+            f"{exc.start} ({exc.reason})"
+        ) from None
+
+
 def _read_csv(path: str, name: str) -> tuple[list[str], list[int], list[float]]:
     texts: list[str] = []
     stamps: list[int] = []
     values: list[float] = []
-    with open(path, newline="", encoding="utf-8") as handle:
+    with open(path, "rb") as binary:
+        text = _decode(binary.read(), f"NAB file {name!r}")
+    with io.StringIO(text, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
-        if header is None or [h.strip() for h in header[:2]] != ["timestamp", "value"]:
+        if header is None or [h.strip() for h in header] != ["timestamp", "value"]:
             raise ValueError(f"NAB file {name!r} line 1: expected header 'timestamp,value', got {header!r}")
         for row, fields in enumerate(reader):
             where = f"NAB file {name!r} row {row} (line {row + 2})"
-            if len(fields) < 2:
-                raise ValueError(f"{where}: expected 'timestamp,value', got {fields!r}")
+            if len(fields) != 2:
+                raise ValueError(
+                    f"{where}: expected 2 fields 'timestamp,value', got {len(fields)}: {brief(fields)}"
+                )
             try:
                 stamps.append(_to_epoch_us(fields[0]))
             except ValueError:
@@ -256,22 +275,54 @@ def _repair(
     return kept_us, kept_values, point_of_row, repairs
 
 
+_PAIRS = "a list of [start, end] pairs of ISO 8601 timestamps"
+
+
 def _read_windows(path: str) -> dict[str, list[tuple[int, int]]]:
-    with open(path, encoding="utf-8") as handle:
-        raw = json.load(handle)
+    with open(path, "rb") as binary:
+        text = _decode(binary.read(), f"NAB labels {path!r}")
+
+    def unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        seen: dict[str, object] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise ValueError(
+                    f"NAB labels {path!r}: key {key!r} appears twice in one JSON object; "
+                    f"expected one entry per file"
+                )
+            seen[key] = value
+        return seen
+
+    try:
+        raw = json.loads(text, object_pairs_hook=unique_keys)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"NAB labels {path!r} line {exc.lineno} column {exc.colno}: expected a JSON object "
+            f"of file -> {_PAIRS}, got malformed JSON ({exc.msg})"
+        ) from None
     if not isinstance(raw, dict):
-        raise ValueError(f"NAB labels {path!r}: expected a JSON object of file -> windows")
+        raise ValueError(
+            f"NAB labels {path!r}: expected a JSON object of file -> {_PAIRS}, "
+            f"got {brief(raw)} ({type(raw).__name__})"
+        )
     windows: dict[str, list[tuple[int, int]]] = {}
     for name, pairs in raw.items():
+        where = f"NAB labels {path!r}: entry {name!r}"
+        if not isinstance(pairs, list):
+            raise ValueError(f"{where}: expected {_PAIRS}, got {brief(pairs)} ({type(pairs).__name__})")
         parsed = []
         for k, pair in enumerate(pairs):
             if not (isinstance(pair, list) and len(pair) == 2):
-                raise ValueError(f"NAB labels {path!r}: {name}[{k}]: expected [start, end], got {pair!r}")
+                raise ValueError(
+                    f"{where}[{k}]: expected a [start, end] pair (the entry must be {_PAIRS}), "
+                    f"got {brief(pair)}"
+                )
             try:
                 parsed.append((_to_epoch_us(pair[0]), _to_epoch_us(pair[1])))
             except (TypeError, ValueError):
                 raise ValueError(
-                    f"NAB labels {path!r}: {name}[{k}]: expected ISO 8601 timestamps, got {pair!r}"
+                    f"{where}[{k}]: expected a [start, end] pair of ISO 8601 timestamps "
+                    f"(the entry must be {_PAIRS}), got {brief(pair)}"
                 ) from None
         windows[name] = parsed
     return windows
@@ -299,7 +350,13 @@ def load_nab_corpus(
     module docstring. ``files``: ``fnmatch`` patterns over names like
     ``"realKnownCause/nyc_taxi.csv"`` (default: every file); a pattern that
     matches nothing raises ``ValueError``, and so does a data file that has no
-    entry in the labels file.
+    entry in the labels file, and a file the labels list (and the patterns
+    match, when ``files`` is given) that is missing from ``data/``.
+
+    The data files and the labels file must be UTF-8; each CSV row must hold
+    exactly two fields, ``timestamp,value``. A malformed labels file (bad JSON,
+    an entry that is not a list of ``[start, end]`` pairs) raises
+    ``ValueError`` naming the labels file and the entry.
     """
     if on_bad_timestamps not in ("reject", "repair"):
         raise ValueError(
@@ -312,12 +369,24 @@ def load_nab_corpus(
         raise ValueError(f"load_nab_corpus: root must hold a data/ folder, got {root_text!r}")
     windows = _read_windows(labels_path)
     names = _data_files(data_dir)
+    wanted = sorted(windows)  # the files the labels list: every one must be loaded
     if files is not None:
         patterns = list(files)
         for pattern in patterns:
             if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
                 raise ValueError(f"load_nab_corpus: file pattern {pattern!r} matches no data file")
         names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+        wanted = [n for n in wanted if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+    present = set(names)
+    missing = [n for n in wanted if n not in present]
+    if missing:
+        limited = "" if files is None else " (among those matching the file patterns)"
+        raise ValueError(
+            f"load_nab_corpus: {len(missing)} data files listed in {labels_path!r}{limited} are "
+            f"missing from {data_dir!r}: {', '.join(repr(n) for n in missing[:20])}"
+            f"{f' and {len(missing) - 20} more' if len(missing) > 20 else ''}; expected every "
+            f"labelled file to be present (pass files= to load a subset)"
+        )
     loaded: list[NABFile] = []
     problems: list[str] = []
     for name in names:

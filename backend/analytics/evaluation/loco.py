@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .._validate import check_id
 from .nab import NAB_PROFILES, CostProfile, FileScore, NABFileLabels, score_file
 from .sweep import GroupScore, _group, _Prepared, normalised_score
 
@@ -98,6 +99,16 @@ def _null_perfect(items: ScoredFiles, profile: CostProfile) -> tuple[float, floa
     return null, perfect
 
 
+def _first_difference(first: Sequence[str], other: Sequence[str]) -> str:
+    """Where ``other`` first differs from ``first`` (which it does not equal), in words."""
+    for i, (a, b) in enumerate(zip(first, other, strict=False)):
+        if a != b:
+            return f"file [{i}] is {b!r} where the first candidate has {a!r}"
+    if len(other) > len(first):
+        return f"file [{len(first)}] {other[len(first)]!r} is extra"
+    return f"file [{len(other)}] {first[len(other)]!r} of the first candidate is missing"
+
+
 def _check_candidates(candidates: Mapping[str, ScoredFiles]) -> list[str]:
     """The files' names, the same (and in the same order) for every candidate."""
     owner = "leave_one_group_out"
@@ -119,7 +130,7 @@ def _check_candidates(candidates: Mapping[str, ScoredFiles]) -> list[str]:
         elif mine != names:
             raise ValueError(
                 f"{owner}: candidates[{key!r}] must score the same files in the same order as the first "
-                f"candidate ({len(names)} files), got {len(mine)} files"
+                f"candidate ({len(names)} files), got {len(mine)} files: {_first_difference(names, mine)}"
             )
     if not names:
         raise ValueError(f"{owner}: the candidates score no file")
@@ -138,11 +149,13 @@ def leave_one_group_out(
 
     ``candidates`` maps a name to ``(labels, scores)`` pairs, one per file, the
     same files in the same order for every candidate (scores: one finite value
-    per original row). ``group_of(file name)`` gives the file's group. Needs at
-    least two groups. See the module docstring for the rule.
+    per original row). ``group_of(file name)`` gives the file's group, a
+    non-empty str (anything else raises naming the file). Needs at least two
+    groups. See the module docstring for the rule.
     """
     names = _check_candidates(candidates)
-    group_by_name = {name: group_of(name) for name in names}
+    owner = "leave_one_group_out"
+    group_by_name = {name: check_id(owner, f"group_of({name!r})", group_of(name)) for name in names}
     groups = tuple(sorted(set(group_by_name.values())))
     if len(groups) < 2:
         raise ValueError(f"leave_one_group_out: needs at least two groups, got {list(groups)!r}")

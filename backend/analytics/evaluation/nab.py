@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from .._validate import check_real
+
 __all__ = [
     "NAB_PROBATION_PERCENT",
     "NAB_PROFILES",
@@ -310,7 +312,11 @@ def score_file(
     NAB's order (detections by descending score, then the FP total followed by
     each window); on NAB's published result files the scores equal NAB's
     per-file tables to the 12 digits those tables print.
+
+    ``threshold`` must be a finite real number (any value, as NAB accepts any
+    finite score; not a bool or a str): ``TypeError``/``ValueError`` otherwise.
     """
+    threshold = check_real(f"score_file({labels.name!r})", "threshold", threshold)
     values = check_scores(f"score_file({labels.name!r})", scores, labels.n_rows)
     weights = sweep_weights(labels, profile)
     owner = _window_of_rows(labels)

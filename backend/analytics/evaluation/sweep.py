@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from .._validate import brief, check_real, fail_type
 from .nab import (
     _MAX_TP,
     NAB_PROFILES,
@@ -270,6 +271,26 @@ class ProfileResult:
         return _group(label, [f for f in self.files if f.name in wanted])
 
 
+def _check_thresholds(
+    thresholds: Mapping[str, float] | None, profiles: Mapping[str, CostProfile]
+) -> dict[str, float]:
+    """``thresholds`` as ``{profile name: finite float}``; unknown names and bad values raise."""
+    owner = "score_corpus"
+    if thresholds is None:
+        return {}
+    if not isinstance(thresholds, Mapping):
+        fail_type(owner, "thresholds", "a mapping of profile name -> threshold, or None", thresholds)
+    known = ", ".join(repr(name) for name in profiles)
+    fixed: dict[str, float] = {}
+    for name, value in thresholds.items():
+        if name not in profiles:
+            raise ValueError(
+                f"{owner}: thresholds keys must be profile names (one of {known}), got {brief(name)}"
+            )
+        fixed[name] = check_real(owner, f"thresholds[{name!r}]", value)
+    return fixed
+
+
 def score_corpus(
     items: ScoredFiles,
     profiles: Mapping[str, CostProfile] = NAB_PROFILES,
@@ -283,12 +304,18 @@ def score_corpus(
     optimised over the whole corpus (:func:`optimize_threshold`) unless
     ``thresholds`` fixes it (e.g. to score a held-out set at the threshold
     chosen on a design set). Returns one :class:`ProfileResult` per profile.
+
+    Every key of ``thresholds`` must name one of ``profiles`` (a misspelt key
+    raises ``ValueError`` rather than letting that profile be optimised on the
+    scored files), and every value must be a finite real number (not a bool or
+    a str; any finite value, as NAB accepts any finite score).
     """
+    fixed = _check_thresholds(thresholds, profiles)
     prepared: _Prepared | None = None  # built once, only if some threshold must be optimised
     results: dict[str, ProfileResult] = {}
     for name, profile in profiles.items():
-        if thresholds is not None and name in thresholds:
-            threshold = float(thresholds[name])
+        if name in fixed:
+            threshold = fixed[name]
         else:
             if prepared is None:
                 prepared = _Prepared(items)
