@@ -27,6 +27,8 @@ def test_events_from_labels_runs() -> None:
 def test_alarms_from_scores_uses_at_or_above() -> None:
     """A point alarms when its score is >= the threshold."""
     assert alarms_from_scores([0.1, 0.5, 0.9], 0.5) == [False, True, True]
+    with pytest.raises(ValueError, match=r"alarms_from_scores: scores\[1\] is nan"):
+        alarms_from_scores([0.1, math.nan, 0.9], 0.5)
 
 
 @pytest.mark.parametrize(

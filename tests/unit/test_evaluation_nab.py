@@ -199,6 +199,9 @@ def test_score_file_rejects_wrong_length_and_nan() -> None:
         score_file(FILE_A, [0.0] * 9, 0.5, STANDARD)
     with pytest.raises(ValueError, match=r"scores\[3\]: expected a finite number, got nan"):
         score_file(FILE_A, [0.0, 0.0, 0.0, math.nan] + [0.0] * 6, 0.5, STANDARD)
+    for bad, shown in (("0.5", r"'0.5' \(str\)"), (True, r"True \(bool\)")):
+        with pytest.raises(TypeError, match=rf"scores\[2\] must be a finite real number, got {shown}"):
+            score_file(FILE_A, [0.0, 0.0, bad] + [0.0] * 7, 0.5, STANDARD)  # type: ignore[arg-type]
 
 
 def test_sweep_curve_by_hand() -> None:

@@ -30,6 +30,7 @@ precision or recall is.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -77,7 +78,12 @@ def alarms_from_scores(scores: Sequence[float], threshold: float) -> list[bool]:
     :func:`.nab.score_file`: ``TypeError``/``ValueError`` otherwise.
     """
     threshold = check_real("alarms_from_scores", "threshold", threshold)
-    return [s >= threshold for s in scores]
+    out = [s >= threshold for s in scores]
+    if not all(out):  # (a NaN compares False: it would never alarm)
+        bad = next((i for i, s in enumerate(scores) if math.isnan(s)), None)
+        if bad is not None:
+            raise ValueError(f"alarms_from_scores: scores[{bad}] is nan; a score must be a number")
+    return out
 
 
 def _check_events(owner: str, events: Sequence[tuple[int, int]], n: int) -> list[tuple[int, int]]:

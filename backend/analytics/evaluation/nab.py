@@ -295,10 +295,14 @@ def check_scores(owner: str, scores: Sequence[float], n_rows: int) -> list[float
     """
     if len(scores) != n_rows:
         raise ValueError(f"{owner}: expected {n_rows} anomaly scores (one per row), got {len(scores)}")
-    values = [float(s) for s in scores]
-    for i, s in enumerate(values):
-        if not math.isfinite(s):
-            raise ValueError(f"{owner}.scores[{i}]: expected a finite number, got {s!r}")
+    values = []
+    for i, score in enumerate(scores):
+        value = score
+        if type(value) is not float:  # (a bool or a str is no score: check_real refuses it, naming it)
+            value = float(value) if isinstance(value, float) else check_real(owner, f"scores[{i}]", value)
+        if not math.isfinite(value):
+            raise ValueError(f"{owner}.scores[{i}]: expected a finite number, got {value!r}")
+        values.append(value)
     return values
 
 
