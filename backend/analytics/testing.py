@@ -339,6 +339,14 @@ class _Runner:
         return self.engine
 
     # -- checks ----------------------------------------------------------
+    def need_stream_factory(self) -> Callable[..., Any]:
+        """The engine's ``stream`` method; a skip where it has none or is not causal."""
+        engine = self.need_engine()
+        make_stream = getattr(engine, "stream", None)
+        if make_stream is None or not getattr(type(engine), "causal", False):
+            raise _CheckSkippedError(f"{type(engine).__name__} has no stream() (or is not causal)")
+        return make_stream  # type: ignore[no-any-return]
+
     def check_construct(self) -> None:
         if self.config and not _accepts_keywords(self.factory):
             raise _CheckFailedError(
@@ -504,10 +512,7 @@ class _Runner:
             )
 
     def check_stream(self) -> None:
-        engine = self.need_engine()
-        make_stream = getattr(engine, "stream", None)
-        if make_stream is None or not getattr(type(engine), "causal", False):
-            raise _CheckSkippedError(f"{type(engine).__name__} has no stream() (or is not causal)")
+        make_stream = self.need_stream_factory()
         expected = self.need_results()
         try:
             stream = make_stream(*self.series.ids)
@@ -554,10 +559,7 @@ class _Runner:
                 )
 
     def check_checkpoint(self) -> None:
-        engine = self.need_engine()
-        make_stream = getattr(engine, "stream", None)
-        if make_stream is None or not getattr(type(engine), "causal", False):
-            raise _CheckSkippedError(f"{type(engine).__name__} has no stream() (or is not causal)")
+        make_stream = self.need_stream_factory()
         expected = self.need_results()
         half = len(self.series) // 2
         try:
