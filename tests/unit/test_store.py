@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -475,8 +476,11 @@ def test_lock_held_elsewhere_is_a_store_error(tmp_path: Path) -> None:
         ) as info:
             store.write_points("acme", "c-1", "n-1", "cpu", [T0], [1.0])
         assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+        with SQLiteMetricStore(path, timeout=0.05) as reader:  # a current file opens without writing
+            assert reader.list_series("acme") == []
+        longer = RetentionPolicy(hot_retention=timedelta(days=30))
         with pytest.raises(StoreError, match=r"SQLiteMetricStore: the database .* is locked"):
-            SQLiteMetricStore(path, timeout=0.05)  # opening takes the write lock too
+            SQLiteMetricStore(path, timeout=0.05, policy=longer)  # a new policy is written: the lock
         assert store.list_series("acme") == []  # reads go on (WAL)
     finally:
         holder.execute("ROLLBACK")
@@ -576,3 +580,32 @@ def test_read_results_refuses_a_range_that_ends_before_it_starts(store: SQLiteMe
     with pytest.raises(ValueError, match=r"read_results: start must be <= end, got start=2024-05-01 00:01"):
         store.read_results("acme", start=T0 + MIN, end=T0)
     assert store.read_results("acme", start=T0, end=T0) == []
+
+
+def test_a_current_store_opens_and_reads_where_nothing_may_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a current file with its own policy writes nothing: a read-only copy opens and reads.
+
+    (SQLite's query_only stands in for a file the process may not write, which root cannot make.)
+    """
+    path = tmp_path / "m.db"
+    with SQLiteMetricStore(path) as store:
+        store.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
+    from backend.analytics.store import _connection
+
+    opened = _connection.open_connection
+
+    def read_only(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = opened(*args, **kwargs)
+        conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    monkeypatch.setattr(_connection, "open_connection", read_only)
+    with SQLiteMetricStore(path) as copy:
+        assert read_all(copy).values.tolist() == [1.0, 2.0, 3.0]
+        assert copy.list_tenants() == ["acme"]
+        with pytest.raises(StoreError, match="readonly"):
+            copy.write_points("acme", "c-1", "n-1", "cpu", [T0 + 5 * MIN], [4.0])
+    with pytest.raises(StoreError, match="readonly"):
+        SQLiteMetricStore(tmp_path / "new.db")  # a new file must be written: refused, by name

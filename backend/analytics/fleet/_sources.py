@@ -150,8 +150,9 @@ class StoreSource:
         """The points of ``keys`` in ``[start, end)``, read by this process.
 
         The store is opened once per process and kept open for the next
-        partitions (opening runs a short write transaction to check the
-        schema, which partitions of many workers would otherwise queue on).
+        partitions (opening reads the schema, and a file that is not current
+        takes a short write transaction, which partitions of many workers
+        would otherwise queue on).
         """
         store = _worker_store(self.path)
         if self.start is None and self.end is None:  # (the last instant of year 9999 included)

@@ -29,7 +29,8 @@ scan of exactly the rows returned.
 The version is stored twice: ``meta.schema_version`` (read by the store) and
 ``PRAGMA user_version`` (for tools such as the ``sqlite3`` shell). Opening a
 file migrates it to the current version inside the opening transaction, so a
-crash halfway leaves the old version intact:
+crash halfway leaves the old version intact; opening a current file with its
+own policy writes nothing (so a read-only copy opens and reads):
 
 * 1 -> 2: results and aggregates gain the ``engine`` column (part of their
   key, so two engines' results on the same windows coexist); the rows already
@@ -41,6 +42,7 @@ A file written by a newer version is refused with ``ValueError``.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from datetime import timedelta
 
@@ -49,7 +51,7 @@ from .retention import RetentionPolicy
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCHEMA_VERSION", "UNRECORDED_ENGINE", "init_schema", "read_meta", "write_meta"]
+__all__ = ["SCHEMA_VERSION", "UNRECORDED_ENGINE", "current_policy", "init_schema", "read_meta", "write_meta"]
 
 SCHEMA_VERSION = 2
 # The engine name given to results and aggregates written before the store recorded engines.
@@ -179,6 +181,48 @@ def read_meta(conn: sqlite3.Connection, key: str) -> int | None:
 def write_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
     """Store ``value`` under ``key`` in the meta table (inside the caller's transaction)."""
     conn.execute(_SET_META, (key, value))
+
+
+# The names of every table and index the schema makes (what a current file holds).
+_NAMES = frozenset(
+    re.findall(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\w+)", "\n".join((*_TABLES, *_SCHEMA)))
+)
+
+
+def current_policy(conn: sqlite3.Connection, policy: RetentionPolicy | None) -> RetentionPolicy | None:
+    """The policy in force if the file is already current and ``policy`` changes nothing; else ``None``.
+
+    Reads only (no transaction that writes), so that a current store opens, and
+    reads, where its file cannot be written (a read-only copy, a backup). Where
+    anything would be written (a new or older file, a policy that differs from
+    the stored one, a horizon to drop), ``None``: :func:`init_schema` does it,
+    in a write transaction, with its checks and errors.
+    """
+    listed = conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+    if not {str(row[0]) for row in listed}.issuperset(_NAMES):
+        return None
+    try:
+        version = read_meta(conn, "schema_version")
+        interval_us, retention_us = read_meta(conn, "rollup_interval_us"), read_meta(conn, "hot_retention_us")
+        horizon = read_meta(conn, "horizon_us")
+    except ValueError:
+        return None
+    user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION or user_version != SCHEMA_VERSION:
+        return None
+    if interval_us is None or retention_us is None:
+        return None
+    if horizon is not None and horizon < _MIN_US:
+        return None
+    stored = RetentionPolicy(
+        hot_retention=timedelta(microseconds=retention_us),
+        rollup_interval=timedelta(microseconds=interval_us),
+    )
+    if policy is not None and (
+        policy.rollup_interval_us != interval_us or policy.hot_retention_us != retention_us
+    ):
+        return None
+    return stored if policy is None else policy
 
 
 def init_schema(conn: sqlite3.Connection, path: str, policy: RetentionPolicy | None) -> RetentionPolicy:

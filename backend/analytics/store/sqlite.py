@@ -68,7 +68,7 @@ from ._connection import (
     wraps_sqlite_errors,
 )
 from ._protocols import MetadataValue, SeriesKey, SeriesNotFoundError
-from ._schema import init_schema, read_meta, write_meta
+from ._schema import current_policy, init_schema, read_meta, write_meta
 from ._sink import _SQLiteResultSink
 from .retention import RetentionPolicy, RetentionReport, RollupBucket, robust_mean
 
@@ -165,8 +165,12 @@ class SQLiteMetricStore(_SQLiteResultSink):
             fail_value(owner, "synchronous", f"one of {', '.join(SYNCHRONOUS_LEVELS)}", synchronous)
         timeout_s = check_timeout(owner, timeout)
         super().__init__(path_text, synchronous=synchronous, timeout=timeout_s)
-        with self._transaction() as conn:
-            self.policy = init_schema(conn, self.path, policy)
+        current = current_policy(self._conn(), policy)  # (reads only: a read-only copy opens)
+        if current is not None:
+            self.policy = current
+        else:
+            with self._transaction() as conn:
+                self.policy = init_schema(conn, self.path, policy)
 
     def __repr__(self) -> str:
         return f"SQLiteMetricStore({self.path!r}, policy={self.policy!r})"
