@@ -148,6 +148,11 @@ def test_store_source_refuses_a_tenant_the_store_does_not_hold(tmp_path: Path) -
         StoreSource(db, tenants=["tenant-1", "acmee"]).keys()
 
 
+def test_csv_source_refuses_read_options_that_are_not_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="CsvDirectorySource: read_options must be a mapping of read_csv"):
+        CsvDirectorySource(tmp_path, read_options="ab")  # type: ignore[arg-type]
+
+
 def test_store_source_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="StoreSource: path must be an existing SQLite store file"):
         StoreSource(tmp_path / "missing.db")

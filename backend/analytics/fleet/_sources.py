@@ -198,9 +198,9 @@ class CsvDirectorySource:
             fail_value(owner, "directory", "an existing directory", directory)
         if not isinstance(pattern, str) or not pattern:
             fail_type(owner, "pattern", "a non-empty glob pattern str", pattern)
-        options = dict(read_options or {})
         if not isinstance(read_options, (Mapping, type(None))):
             fail_type(owner, "read_options", "a mapping of read_csv keywords or None", read_options)
+        options = dict(read_options or {})
         options.setdefault("strict", True)
         setter = object.__setattr__
         setter(self, "directory", text)

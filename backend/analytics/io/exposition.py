@@ -89,6 +89,17 @@ def format_value(value: float) -> str:
     return repr(v)
 
 
+def _check_utf8(where: str, text: str) -> None:
+    """Refuse text the exposition cannot send (UTF-8): a lone surrogate, say, read from bad bytes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where} is not valid Unicode text at character {exc.start} ({text[exc.start]!r}, "
+            f"{exc.reason}): the exposition is UTF-8"
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One sample: labels, a value and, optionally, its own timestamp (epoch milliseconds).
@@ -115,6 +126,7 @@ class Sample:
                 raise TypeError(
                     f"Sample: label {name!r} must have a str value, got {val!r} ({type(val).__name__})"
                 )
+            _check_utf8(f"Sample: label {name!r}", val)
         object.__setattr__(self, "labels", MappingProxyType(labels))
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
             raise TypeError(
@@ -154,6 +166,9 @@ class MetricFamily:
             raise ValueError(f"MetricFamily: type must be 'gauge', 'counter' or 'untyped', got {self.type!r}")
         if self.type == "counter" and not self.name.endswith("_total"):
             raise ValueError(f"MetricFamily: a counter's name must end in '_total', got {self.name!r}")
+        if not isinstance(self.help, str):
+            raise TypeError(f"MetricFamily: help must be a str, got {brief(self.help)}")
+        _check_utf8("MetricFamily: help", self.help)
         object.__setattr__(self, "samples", tuple(self.samples))
 
 
