@@ -114,7 +114,6 @@ class _Placer:
         self.truth: list[GroundTruth] = []
         self.incidents: list[Incident] = []
         self.count = 0
-        self.skipped: dict[str, int] = {}
 
     def points(self, seconds: float) -> int:
         return max(1, round(seconds / self.config.step_seconds))
@@ -200,9 +199,6 @@ class _Placer:
             )
         )
 
-    def skip(self, kind: str) -> None:
-        self.skipped[kind] = self.skipped.get(kind, 0) + 1
-
 
 def place_anomalies(
     config: FleetConfig, tenant: TenantConfig, plans: list[SeriesPlan]
@@ -232,9 +228,7 @@ def place_anomalies(
             length = p.points(rng.uniform(0.5, 3.0) * _HOUR)
             keys = [(tenant.name, cluster, n, m) for n in hit for m in incident_metrics]
             start = p.slot(keys, length)
-            if start is None:
-                p.skip("cluster_incident")
-            else:
+            if start is not None:  # (else no room: left out, counted by _placements)
                 severity = rng.uniform(0.8, 1.2)
                 items = [
                     (n, m, p.by_key[(tenant.name, cluster, n, m)].base * CATALOGUE[m].incident * severity)
@@ -247,8 +241,7 @@ def place_anomalies(
                 length = p.points(rng.uniform(1.0, 6.0) * _HOUR)
                 keys = [(tenant.name, cluster, node, m) for m in failure_metrics]
                 start = p.slot(keys, length)
-                if start is None:
-                    p.skip("node_failure")
+                if start is None:  # (no room: left out, counted by _placements)
                     continue
                 severity = rng.uniform(0.8, 1.2)
                 items = [
@@ -269,9 +262,8 @@ def place_anomalies(
         for kind in singles:
             _place_single(p, kind, cluster, nodes, gauges, seasonal)
 
-    if tenant.noisy and config.noisy_bursts_per_node_day > 0 and gauges:
-        days = config.points * config.step_seconds / DAY_S
-        bursts = round(config.noisy_bursts_per_node_day * days)
+    bursts = _bursts_per_node(config, tenant)
+    if bursts and gauges:
         for cluster in clusters:
             for node in nodes:
                 for _ in range(bursts):
@@ -279,8 +271,7 @@ def place_anomalies(
                     plan = p.by_key[(tenant.name, cluster, node, metric)]
                     length = rng.randint(1, 3)
                     start = p.slot([plan.ids], length)
-                    if start is None:
-                        p.skip("noisy_neighbour")
+                    if start is None:  # (no room: left out, counted by _placements)
                         continue
                     value = rng.uniform(4.0, 8.0) * plan.scale
                     p.add("noisy_neighbour", cluster, [(node, metric, value)], start, start + length)
@@ -296,6 +287,14 @@ def place_anomalies(
     return p.truth, p.incidents, placements
 
 
+def _bursts_per_node(config: FleetConfig, tenant: TenantConfig) -> int:
+    """Noisy-neighbour bursts asked for on each node of ``tenant`` over the timeline (0 if not noisy)."""
+    if not tenant.noisy or config.noisy_bursts_per_node_day <= 0:
+        return 0
+    days = config.points * config.step_seconds / DAY_S
+    return round(config.noisy_bursts_per_node_day * days)
+
+
 def _placements(config: FleetConfig, tenant: TenantConfig, incidents: list[Incident]) -> list[Placement]:
     """Asked and placed counts of each kind the tenant asks for (per-cluster counts times its clusters)."""
     mix, clusters = tenant.anomalies, tenant.clusters
@@ -306,12 +305,8 @@ def _placements(config: FleetConfig, tenant: TenantConfig, incidents: list[Incid
         "ramps": mix.ramps * clusters,
         "seasonal": mix.seasonal * clusters,
         "spikes": mix.spikes * clusters,
-        "noisy_bursts": 0,
+        "noisy_bursts": _bursts_per_node(config, tenant) * clusters * tenant.nodes_per_cluster,
     }
-    if tenant.noisy and config.noisy_bursts_per_node_day > 0:
-        days = config.points * config.step_seconds / DAY_S
-        per_node = round(config.noisy_bursts_per_node_day * days)
-        asked["noisy_bursts"] = per_node * clusters * tenant.nodes_per_cluster
     placed = dict.fromkeys(asked, 0)
     for incident in incidents:
         placed[PLACEMENT_KEY[incident.kind]] += 1
@@ -323,8 +318,7 @@ def _place_single(
 ) -> None:
     rng = p.rng
     candidates = seasonal if kind == "seasonal" else gauges
-    if not candidates:
-        p.skip(kind)
+    if not candidates:  # (no metric this kind needs: left out, counted by _placements)
         return
     node = rng.choice(nodes)
     metric = rng.choice(candidates)
@@ -353,7 +347,6 @@ def _place_single(
         length = per_day
         value = rng.uniform(0.2, 0.4)
     start = p.slot([plan.ids], length, align)
-    if start is None:
-        p.skip(kind)
+    if start is None:  # (no room: left out, counted by _placements)
         return
     p.add(kind, cluster, [(node, metric, value)], start, start + length)

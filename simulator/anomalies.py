@@ -35,7 +35,7 @@ the first unaffected nominal point.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -175,13 +175,8 @@ class Placement:
     placed: int
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        return {
-            "tenant_id": self.tenant_id,
-            "anomalies": self.anomalies,
-            "asked": self.asked,
-            "placed": self.placed,
-        }
+        """JSON-safe dict (its fields, in order: all are str or int)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
