@@ -43,7 +43,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .._sequences import datetime_to_epoch_us
-from .._validate import brief
+from .._validate import brief, check_text
 from ..explain import AnomalyType
 from ..types import AggregatedAnomalyScore, AnomalyResult
 
@@ -89,17 +89,6 @@ def format_value(value: float) -> str:
     return repr(v)
 
 
-def _check_utf8(where: str, text: str) -> None:
-    """Refuse text the exposition cannot send (UTF-8): a lone surrogate, say, read from bad bytes."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"{where} is not valid Unicode text at character {exc.start} ({text[exc.start]!r}, "
-            f"{exc.reason}): the exposition is UTF-8"
-        ) from None
-
-
 @dataclass(frozen=True, slots=True)
 class Sample:
     """One sample: labels, a value and, optionally, its own timestamp (epoch milliseconds).
@@ -126,7 +115,7 @@ class Sample:
                 raise TypeError(
                     f"Sample: label {name!r} must have a str value, got {val!r} ({type(val).__name__})"
                 )
-            _check_utf8(f"Sample: label {name!r}", val)
+            check_text("Sample", f"label {name!r}", val)  # (the exposition is UTF-8)
         object.__setattr__(self, "labels", MappingProxyType(labels))
         if isinstance(self.value, bool) or not isinstance(self.value, (int, float)):
             raise TypeError(
@@ -168,7 +157,7 @@ class MetricFamily:
             raise ValueError(f"MetricFamily: a counter's name must end in '_total', got {self.name!r}")
         if not isinstance(self.help, str):
             raise TypeError(f"MetricFamily: help must be a str, got {brief(self.help)}")
-        _check_utf8("MetricFamily: help", self.help)
+        check_text("MetricFamily", "help", self.help)  # (the exposition is UTF-8)
         object.__setattr__(self, "samples", tuple(self.samples))
 
 

@@ -214,15 +214,19 @@ def current_policy(conn: sqlite3.Connection, policy: RetentionPolicy | None) -> 
         return None
     if horizon is not None and horizon < _MIN_US:
         return None
-    stored = RetentionPolicy(
+    if policy is None:
+        return _stored_policy(interval_us, retention_us)
+    if policy.rollup_interval_us != interval_us or policy.hot_retention_us != retention_us:
+        return None
+    return policy
+
+
+def _stored_policy(interval_us: int, retention_us: int) -> RetentionPolicy:
+    """The policy the meta table records."""
+    return RetentionPolicy(
         hot_retention=timedelta(microseconds=retention_us),
         rollup_interval=timedelta(microseconds=interval_us),
     )
-    if policy is not None and (
-        policy.rollup_interval_us != interval_us or policy.hot_retention_us != retention_us
-    ):
-        return None
-    return stored if policy is None else policy
 
 
 def init_schema(conn: sqlite3.Connection, path: str, policy: RetentionPolicy | None) -> RetentionPolicy:
@@ -237,7 +241,7 @@ def init_schema(conn: sqlite3.Connection, path: str, policy: RetentionPolicy | N
         version = read_meta(conn, "schema_version")
     except ValueError:
         version = -1  # (not a number: refused below, as any version this library never wrote)
-    if version is not None and not 1 <= version <= SCHEMA_VERSION and version not in _MIGRATIONS:
+    if version is not None and not 1 <= version <= SCHEMA_VERSION:  # (1 .. SCHEMA_VERSION - 1 migrate)
         if version > SCHEMA_VERSION:
             raise ValueError(
                 f"SQLiteMetricStore: {path!r} has schema version {version}, written by a newer "
@@ -264,10 +268,7 @@ def init_schema(conn: sqlite3.Connection, path: str, policy: RetentionPolicy | N
         if interval_us is None or retention_us is None:
             policy = RetentionPolicy()
         else:
-            policy = RetentionPolicy(
-                hot_retention=timedelta(microseconds=retention_us),
-                rollup_interval=timedelta(microseconds=interval_us),
-            )
+            policy = _stored_policy(interval_us, retention_us)
     elif interval_us is not None and interval_us != policy.rollup_interval_us:
         raise ValueError(
             f"SQLiteMetricStore: policy.rollup_interval must match the database's "
