@@ -6,10 +6,11 @@ python -m backend.analytics report --store DB --tenant T --out PATH.html [--engi
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from .._validate import MAX_UTC, MIN_UTC
 from ..aggregation import AggregationStrategy
 from ..engine import EngineRegistry
 from ..report import write_report
@@ -25,7 +26,7 @@ def _shifted(t: datetime, by: timedelta) -> datetime:
     try:
         return t + by
     except OverflowError:
-        return (datetime.min if by < timedelta(0) else datetime.max).replace(tzinfo=timezone.utc)
+        return MIN_UTC if by < timedelta(0) else MAX_UTC
 
 
 def _one_strategy(

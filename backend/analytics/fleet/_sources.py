@@ -18,19 +18,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .._validate import check_aware_datetime, fail_type, fail_value
+from .._validate import MAX_UTC, MIN_UTC, check_aware_datetime, fail_type, fail_value
 from ..store import SeriesKey
 from ..types import MetricSeries
 
 __all__ = ["CsvDirectorySource", "ListSource", "SeriesSource", "StoreSource"]
-
-# The first and last instants a store can hold.
-_FIRST = datetime.min.replace(tzinfo=timezone.utc)
-_LAST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 @runtime_checkable
@@ -61,8 +57,8 @@ class SeriesSource(Protocol):
 
 
 def _check_range(owner: str, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    lo = _FIRST if start is None else check_aware_datetime(owner, "start", start)
-    hi = _LAST if end is None else check_aware_datetime(owner, "end", end)
+    lo = MIN_UTC if start is None else check_aware_datetime(owner, "start", start)
+    hi = MAX_UTC if end is None else check_aware_datetime(owner, "end", end)
     if lo > hi:
         raise ValueError(f"{owner}: start must be <= end, got start={lo} > end={hi}")
     return lo, hi
