@@ -252,6 +252,7 @@ class AggregationPipeline:
     ) -> list[AggregatedAnomalyScore]:
         groups: dict[tuple[str, str | None], list[AggregatedAnomalyScore]] = {}
         seen: set[tuple[str, str | None, str | None]] = set()
+        first: tuple[int, AggregatedAnomalyScore] | None = None
         for i, child in enumerate(children):
             if not isinstance(child, AggregatedAnomalyScore):
                 raise TypeError(
@@ -268,6 +269,16 @@ class AggregationPipeline:
             if ident in seen:
                 raise ValueError(f"{_OWNER}.aggregate_{level}s: scores[{i}] repeats {child_level} {ident!r}")
             seen.add(ident)
+            # Children scored with different strategies make a number that means neither: a MAX node
+            # beside a MEAN node in one cluster is refused, naming both.
+            if first is None:
+                first = (i, child)
+            elif child.aggregation_strategy is not first[1].aggregation_strategy:
+                raise ValueError(
+                    f"{_OWNER}.aggregate_{level}s: scores[{i}] was aggregated with strategy "
+                    f"{child.aggregation_strategy.value!r} ({child_level} {ident!r}), scores[{first[0]}] "
+                    f"with {first[1].aggregation_strategy.value!r}: give the scores of one strategy"
+                )
             key = (child.tenant_id, child.cluster_id if level == "cluster" else None)
             groups.setdefault(key, []).append(child)
         out = []
@@ -292,13 +303,17 @@ class AggregationPipeline:
     def aggregate_clusters(
         self, node_scores: Iterable[AggregatedAnomalyScore]
     ) -> list[AggregatedAnomalyScore]:
-        """One score per cluster ``(tenant_id, cluster_id)`` from node-level scores, sorted."""
+        """One score per cluster ``(tenant_id, cluster_id)`` from node-level scores, sorted.
+
+        The nodes' scores must come from one strategy (a mix is a ``ValueError`` naming two of
+        them); the clusters' scores are combined with this pipeline's.
+        """
         return self._roll_up(node_scores, "cluster", "node")
 
     def aggregate_tenants(
         self, cluster_scores: Iterable[AggregatedAnomalyScore]
     ) -> list[AggregatedAnomalyScore]:
-        """One score per tenant from cluster-level scores, sorted by tenant."""
+        """One score per tenant from cluster-level scores (of one strategy), sorted by tenant."""
         return self._roll_up(cluster_scores, "tenant", "cluster")
 
     def run(self, results: Iterable[AnomalyResult]) -> FleetScores:

@@ -257,6 +257,32 @@ def test_top_nodes_refuses_a_repeated_node_as_the_roll_ups_do() -> None:
     assert [(s.cluster_id, s.node_id) for s in ranked] == [("c", "n"), ("d", "n")]
 
 
+def test_roll_ups_refuse_children_of_mixed_strategies() -> None:
+    """Node (or cluster) scores of two strategies in one roll-up are refused, naming both."""
+    p = AggregationPipeline()
+    a = AggregatedAnomalyScore("t", "c", "n1", "max", 0.9, 2, 1)
+    b = AggregatedAnomalyScore("t", "c", "n2", "mean", 0.2, 2, 0)
+    with pytest.raises(ValueError) as caught:
+        p.aggregate_clusters([a, b])
+    assert str(caught.value) == (
+        "AggregationPipeline.aggregate_clusters: scores[1] was aggregated with strategy 'mean' "
+        "(node ('t', 'c', 'n2')), scores[0] with 'max': give the scores of one strategy"
+    )
+    # Across tenants too: one call makes one kind of number.
+    elsewhere = AggregatedAnomalyScore("u", "c", "n1", "p95", 0.2, 2, 0)
+    with pytest.raises(ValueError, match=r"scores\[1\] was aggregated with strategy 'p95'"):
+        p.aggregate_clusters([a, elsewhere])
+    c1 = AggregatedAnomalyScore("t", "c1", None, "max", 0.9, 2, 1)
+    c2 = AggregatedAnomalyScore("t", "c2", None, "weighted", 0.9, 2, 1)
+    with pytest.raises(ValueError, match=r"aggregate_tenants: scores\[1\] was aggregated with strategy 'w"):
+        p.aggregate_tenants([c1, c2])
+    # One strategy, other than the pipeline's, is combined with the pipeline's.
+    other = AggregatedAnomalyScore("t", "c", "n2", "max", 0.3, 2, 0)
+    (cluster,) = AggregationPipeline(AggregationStrategy.MEAN).aggregate_clusters([a, other])
+    assert cluster.aggregation_strategy is AggregationStrategy.MEAN
+    assert cluster.aggregate_score == pytest.approx(0.6)
+
+
 def test_flagged_uses_threshold() -> None:
     """flagged() keeps aggregates at or above anomaly_threshold."""
     scores = [

@@ -357,3 +357,26 @@ def test_a_series_without_a_point_in_the_window_is_said(
     html = render_report([results[0]], series_for=lambda r: early)
     assert html.count('<svg class="plot"') == 0
     assert "The series is not available in this window" in html
+
+
+def test_node_scores_must_be_aggregates_of_one_strategy(
+    fleet: tuple[list[MetricSeries], list[AnomalyResult]],
+) -> None:
+    """A snapshot of two strategies is refused by name (not as a repeated node); one strategy is ranked."""
+    from backend.analytics import AggregationPipeline, AggregationStrategy
+
+    series, results = fleet
+    by_max = AggregationPipeline().aggregate_nodes(results)
+    by_mean = AggregationPipeline(AggregationStrategy.MEAN).aggregate_nodes(results)
+    with pytest.raises(ValueError) as caught:
+        render_report(results, series_for=_lookup(series), node_scores=by_max + by_mean)
+    assert str(caught.value) == (
+        f"render_report: node_scores hold scores of strategies 'max' and 'mean' "
+        f"(node_scores[{len(by_max)}]); give the scores of one strategy"
+    )
+    with pytest.raises(TypeError, match=r"node_scores\[1\] must be an AggregatedAnomalyScore, got dict"):
+        render_report(results, series_for=_lookup(series), node_scores=[by_max[0], {}])  # type: ignore[list-item]
+    # Cluster and tenant scores beside them are ignored, whatever their strategy.
+    clusters = AggregationPipeline(AggregationStrategy.P95).aggregate_clusters(by_mean)
+    html = render_report(results, series_for=_lookup(series), node_scores=by_mean + clusters, top=3)
+    assert html == render_report(results, series_for=_lookup(series), node_scores=by_mean, top=3)

@@ -232,6 +232,27 @@ def _strongest(results: Sequence[AnomalyResult]) -> AnomalyResult | None:
     return min(anomalous, key=lambda r: (-r.anomaly_score, r.window_start, r.metric_name))
 
 
+def _node_level(node_scores: Iterable[AggregatedAnomalyScore]) -> list[AggregatedAnomalyScore]:
+    """The node-level scores of ``node_scores``, checked: aggregates, of one strategy."""
+    nodes: list[AggregatedAnomalyScore] = []
+    for i, score in enumerate(node_scores):
+        if not isinstance(score, AggregatedAnomalyScore):
+            raise TypeError(
+                f"render_report: node_scores[{i}] must be an AggregatedAnomalyScore, "
+                f"got {type(score).__name__}"
+            )
+        if score.level != "node":
+            continue
+        if nodes and score.aggregation_strategy is not nodes[0].aggregation_strategy:
+            raise ValueError(
+                "render_report: node_scores hold scores of strategies "
+                f"{nodes[0].aggregation_strategy.value!r} and {score.aggregation_strategy.value!r} "
+                f"(node_scores[{i}]); give the scores of one strategy"
+            )
+        nodes.append(score)
+    return nodes
+
+
 def render_report(
     results: Iterable[AnomalyResult],
     *,
@@ -252,7 +273,8 @@ def render_report(
     ``results``: every result to consider (all tenants in it are shown).
     ``series_for(result)``: the series to plot for a result (its whole
     series, or a part that holds the window), or ``None``. ``node_scores``:
-    node-level aggregates (other levels are ignored); default: computed from
+    node-level aggregates of one strategy (other levels are ignored; a mix of
+    strategies is a ``ValueError``); default: computed from
     ``results`` with ``AggregationPipeline()`` (MAX). ``engine``: the engine
     object, for ``expected_band`` and, when a result has no stored
     explanation, ``explain``. ``top``: top nodes per tenant.
@@ -277,11 +299,7 @@ def render_report(
     notes = _check_notes(notes)
     results = list(results)
     pipeline = AggregationPipeline()
-    nodes = (
-        pipeline.aggregate_nodes(results)
-        if node_scores is None
-        else [a for a in node_scores if a.level == "node"]
-    )
+    nodes = pipeline.aggregate_nodes(results) if node_scores is None else _node_level(node_scores)
     tenants = sorted({a.tenant_id for a in nodes} | {r.tenant_id for r in results})
     by_node: dict[tuple[str, str, str], list[AnomalyResult]] = {}
     for r in results:
