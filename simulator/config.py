@@ -47,7 +47,9 @@ it is in (``small.toml.tenants[1]: TenantConfig.clusters: ...``).
 ``datetime``'s range (by 9999-12-31), a series has at most :data:`MAX_POINTS`
 points and the fleet at most :data:`MAX_SERIES` series in all;
 ``cluster_incidents`` can be at most a tenant's ``clusters`` and
-``node_failures`` at most its ``nodes_per_cluster`` (one each). Other anomalies
+``node_failures`` at most its ``nodes_per_cluster`` (one each); a cluster's
+spikes, level shifts, ramps and seasonal anomalies together, and a noisy
+node's bursts over the timeline, at most one per point of their series. Other anomalies
 are placed on free stretches of the series after the warm-up; those that find
 no room (a short or crowded series) are left out with a warning naming the
 asked and placed counts, which the ground truth records too
@@ -299,6 +301,29 @@ class FleetConfig:
                 f"{self.num_series:,} ({len(self.tenants):,} tenants with {nodes:,} nodes, "
                 f"{len(self.metrics)} metrics)"
             )
+        # Every anomaly takes one point of one series at least: a tenant asking for more than its
+        # series could hold is refused here, not left to a placement loop as long as the ask.
+        for i, t in enumerate(self.tenants):
+            mix = t.anomalies
+            singles = mix.level_shifts + mix.ramps + mix.seasonal + mix.spikes
+            room = t.nodes_per_cluster * len(self.metrics) * self.points
+            if singles > room:
+                _fail(
+                    owner,
+                    f"tenants[{i}].anomalies",
+                    f"at most {room:,} level_shifts + ramps + seasonal + spikes per cluster (one point "
+                    f"of one of tenant {t.name!r}'s {t.nodes_per_cluster * len(self.metrics):,} series "
+                    f"of a cluster each, {self.points:,} points a series)",
+                    singles,
+                )
+            bursts = self.noisy_bursts_per_node_day * self.points * self.step_seconds / DAY_S
+            if t.noisy and round(bursts) > len(self.metrics) * self.points:
+                raise ValueError(
+                    f"{owner}.noisy_bursts_per_node_day: expected at most one burst per point of a node's "
+                    f"{len(self.metrics)} series ({len(self.metrics) * self.points:,} over the timeline), "
+                    f"got {self.noisy_bursts_per_node_day!r} a day: {round(bursts):,} bursts a node on "
+                    f"noisy tenant {t.name!r}"
+                )
 
     @classmethod
     def uniform(

@@ -444,6 +444,23 @@ def test_fleet_size_is_bounded() -> None:
         FleetConfig.uniform(tenants=10_000_000)
 
 
+def test_more_anomalies_than_the_series_have_points_are_refused_before_placing() -> None:
+    """An ask no fleet could hold (a billion spikes, a burst a second for years) fails at once, naming it."""
+    with pytest.raises(ValueError) as caught:
+        FleetConfig(points=10, tenants=(TenantConfig("a", anomalies=AnomalyMix(spikes=10**9)),))
+    assert str(caught.value) == (
+        "FleetConfig.tenants[0].anomalies: expected at most 320 level_shifts + ramps + seasonal + spikes "
+        "per cluster (one point of one of tenant 'a''s 32 series of a cluster each, 10 points a series), "
+        "got 1000000003"
+    )
+    hourly = {"points": 10, "step_seconds": 3600, "noisy_bursts_per_node_day": 1000.0}
+    with pytest.raises(ValueError, match=r"noisy_bursts_per_node_day: .*got 1000\.0 a day: 417 bursts"):
+        FleetConfig(**hourly, tenants=(TenantConfig("a", noisy=True),))  # type: ignore[arg-type]
+    # The same rate on a tenant that is not noisy asks for no burst; a full ask is still taken.
+    FleetConfig(**hourly, tenants=(TenantConfig("a"),))  # type: ignore[arg-type]
+    FleetConfig(points=10, tenants=(TenantConfig("a", anomalies=AnomalyMix(0, 0, 0, 320, 0, 0)),))
+
+
 def test_toml_tenant_count_is_bounded_before_tenants_are_built(tmp_path: Path) -> None:
     """``tenants = 10000000`` is refused at once, not after building ten million tenants."""
     path = tmp_path / "many.toml"
