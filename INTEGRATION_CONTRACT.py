@@ -54,7 +54,9 @@ gives min/max/count.
 -------------------
 ``store.get_metric_series(tenant, cluster, node, metric, start, end)`` returns
 the points with ``start <= t < end`` (aware datetimes required; a naive one
-raises ``ValueError`` naming the argument); an unknown series raises
+raises ``ValueError`` naming the argument; ``start > end`` is never read as
+``[end, start)``: it returns no points or raises ``ValueError``, and the
+reference store raises, naming both); an unknown series raises
 :class:`~backend.analytics.store.SeriesNotFoundError` (a ``KeyError``).
 ``store.list_series(tenant, cluster_id=None, node_id=None)`` lists keys. Cost
 is proportional to the points returned. Each read sees one committed state:
