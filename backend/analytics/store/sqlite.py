@@ -146,6 +146,14 @@ class SQLiteMetricStore(_SQLiteResultSink):
     :class:`~backend.analytics.errors.StoreError` (as does any failure of the
     database itself: a corrupt file, a full disk), with the ``sqlite3`` error
     as ``__cause__``. Bad arguments raise ``ValueError``/``TypeError``.
+
+    A current file opened with ``policy=None`` (or its own policy) only reads
+    until a write is asked for, so a read-only file opens and reads. Its
+    *directory* must be writable, though, unless the file's ``-wal`` and
+    ``-shm`` companions are there already: SQLite's WAL journal creates them on
+    open (otherwise :class:`~backend.analytics.errors.StoreError`, "unable to
+    open database file"). To read a store on read-only media, copy the file to
+    a writable directory first.
     """
 
     @wraps_sqlite_errors
