@@ -124,6 +124,31 @@ def test_store_source_reads_in_the_worker(tmp_path: Path) -> None:
     assert list(run2.results) == [r for r in run.results if r.tenant_id == "tenant-2"]
 
 
+def test_store_source_reads_a_file_replaced_under_its_path(tmp_path: Path) -> None:
+    """A new snapshot moved over the path is read afresh in the same process, not the kept old one."""
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    snap = tmp_path / "snap.db"
+
+    def publish(metrics: Sequence[str], n: int) -> None:
+        new = tmp_path / "new.db"
+        with SQLiteMetricStore(new) as store:
+            for metric in metrics:
+                stamps = [t0 + timedelta(minutes=i) for i in range(n)]
+                store.write_points("acme", "c", "n", metric, stamps, [float(i % 5) for i in range(n)])
+        new.replace(snap)
+
+    publish(["m"], 100)
+    assert detect_fleet(StoreSource(snap), "zscore", executor=InlineExecutor()).points == 100
+    publish(["m", "m2"], 300)
+    run = detect_fleet(StoreSource(snap), "zscore", executor=InlineExecutor())
+    assert run.points == 600 and not run.failures
+    source = StoreSource(snap)
+    snap.unlink()
+    with pytest.raises(FileNotFoundError, match=r"StoreSource: the store file .*snap\.db' cannot be read"):
+        source.load([SeriesKey("acme", "c", "n", "m")])
+    assert not snap.exists()  # (not created empty by opening it)
+
+
 def test_store_source_reads_the_calendars_first_and_last_instants(tmp_path: Path) -> None:
     """A series at either end of the calendar is read whole, datetime.max included."""
     first = datetime.min.replace(tzinfo=timezone.utc)

@@ -64,17 +64,35 @@ def _check_range(owner: str, start: datetime | None, end: datetime | None) -> tu
     return lo, hi
 
 
-# Stores opened by StoreSource.load in this process, by (process id, path): kept for the next partition.
-_STORES: dict[tuple[int, str], Any] = {}
+# Stores opened by StoreSource.load in this process, by (process id, path), with the identity
+# (device, inode) of the file each opened: kept for the next partition while the path names that file.
+_STORES: dict[tuple[int, str], tuple[tuple[int, int], Any]] = {}
 
 
 def _worker_store(path: str) -> Any:
+    """The store at ``path`` for this process: the one kept, unless the path now names another file.
+
+    A file replaced under the same path (a new snapshot moved into place) is
+    opened afresh: the kept store holds the old file open, so its inode is not
+    reused, and the new file's differs. A path that names no file any more is
+    a ``FileNotFoundError`` (opening it would create an empty store).
+    """
     from ..store import SQLiteMetricStore  # noqa: PLC0415 - opened where the source is used
 
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise FileNotFoundError(
+            f"StoreSource: the store file {path!r} cannot be read any more ({exc.strerror})"
+        ) from exc
+    ident = (stat.st_dev, stat.st_ino)
     key = (os.getpid(), path)
-    store = _STORES.get(key)
-    if store is None:
-        store = _STORES[key] = SQLiteMetricStore(path)
+    kept = _STORES.get(key)
+    if kept is not None and kept[0] == ident:
+        return kept[1]
+    # (The replaced store is dropped, not closed: a thread may still be reading its partition.)
+    store = SQLiteMetricStore(path)
+    _STORES[key] = (ident, store)
     return store
 
 
@@ -85,9 +103,11 @@ class StoreSource:
     ``path``: the database file (it must exist). ``tenants``: the tenants to
     run (default: every tenant with a series). ``start``/``end``: the
     half-open time range of points read (default: everything). Keys come in
-    ``(tenant, cluster, node, metric)`` order. Each :meth:`load` opens the
-    file in the calling process and closes it when done, so a worker never
-    shares a connection with the client.
+    ``(tenant, cluster, node, metric)`` order. :meth:`load` reads the file in
+    the calling process, through a store kept open there for the next
+    partitions while the path names the same file (a file replaced under the
+    path is read afresh), so a worker process never shares a connection with
+    the client.
     """
 
     path: str
@@ -146,9 +166,10 @@ class StoreSource:
         """The points of ``keys`` in ``[start, end)``, read by this process.
 
         The store is opened once per process and kept open for the next
-        partitions (opening reads the schema, and a file that is not current
-        takes a short write transaction, which partitions of many workers
-        would otherwise queue on).
+        partitions while ``path`` names the same file (opening reads the
+        schema, and a file that is not current takes a short write
+        transaction, which partitions of many workers would otherwise queue
+        on); a file replaced under ``path`` is opened afresh.
         """
         store = _worker_store(self.path)
         if self.start is None and self.end is None:  # (the last instant of year 9999 included)
