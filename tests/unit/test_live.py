@@ -183,6 +183,68 @@ def test_checkpoint_every_seconds_and_sink(tmp_path: Path) -> None:
         LiveDetector("zscore").checkpoint()
 
 
+class FlakySink:
+    """A result sink whose next ``fail`` writes raise, as a locked database would; it keeps rows by window."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[object, ...], AnomalyResult] = {}
+        self.fail = 0
+
+    def write_results(self, results: list[AnomalyResult], *, engine: str) -> int:
+        if self.fail:
+            self.fail -= 1
+            raise OSError("database is locked")
+        for r in results:
+            self.rows[(engine, r.tenant_id, r.cluster_id, r.node_id, r.metric_name, r.window_start)] = r
+        return len(results)
+
+
+def test_a_failed_sink_write_loses_no_result() -> None:
+    """The batch whose sink write failed is taken; its results come back, and reach the sink, next call."""
+    pts = points(400)
+    expected = ZScoreEngine().detect(as_series(pts))
+    sink = FlakySink()
+    live = LiveDetector("zscore", sink=sink)
+    out: list[AnomalyResult] = []
+    for i in range(0, 400, 50):
+        if i == 150:  # (the batch holding the spike at 150)
+            sink.fail = 1
+            with pytest.raises(OSError, match="database is locked"):
+                live.ingest(pts[i : i + 50])
+            assert not any(r.is_anomalous for r in out)
+            # Sending the batch again is rejected (it was taken): the results come from the next call.
+            again = live.ingest(pts[i : i + 50])
+            assert live.stats.rejected["duplicate"] + live.stats.rejected["late"] == 50
+            out.extend(again)
+        else:
+            out.extend(live.ingest(pts[i : i + 50]))
+    assert out == expected and any(r.is_anomalous for r in out)
+    assert sorted(sink.rows.values(), key=lambda r: r.window_start) == expected
+
+
+def test_a_failed_checkpoint_loses_no_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkpoint that fails after the batch was taken: ``ingest([])`` returns its results, then saves."""
+    pts = points(400)
+    expected = ZScoreEngine().detect(as_series(pts))
+    live = LiveDetector("zscore", checkpoints=str(tmp_path / "c.db"), checkpoint_every_points=100)
+    out = live.ingest(pts[:100])
+    real_save = CheckpointFile.save
+
+    def broken_save(*args: object, **kwargs: object) -> int:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(CheckpointFile, "save", broken_save)
+    with pytest.raises(sqlite3.OperationalError):
+        live.ingest(pts[100:200])
+    with pytest.raises(ValueError, match=r"\d+ results of a call that failed .* ingest\(\[\]\)"):
+        live.checkpoint()  # (without a sink, a checkpoint now would put them out of reach)
+    monkeypatch.setattr(CheckpointFile, "save", real_save)
+    out += live.ingest([])
+    assert live.stats.checkpoints == 2
+    out += live.ingest(pts[200:]) + live.flush()
+    assert out == expected and any(r.is_anomalous for r in out[: len(expected) // 2])
+
+
 def test_bad_input_is_named_and_leaves_the_detector_unchanged() -> None:
     live = LiveDetector("zscore")
     good = points(3)

@@ -46,6 +46,10 @@ detector that never stopped. With a ``sink`` (a
 :class:`~backend.analytics.store.ResultSink`), each batch's results are
 written to it *before* the checkpoint that covers them; since results are
 keyed by window, the batches replayed after a restart rewrite identical rows.
+A call whose sink write or checkpoint fails raises, but its batch was taken:
+its results are returned, and written to the sink again, by the next
+:meth:`~LiveDetector.ingest` or :meth:`~LiveDetector.flush` (``ingest([])``
+will do), so a retry loses none of them.
 """
 
 from __future__ import annotations
@@ -270,6 +274,9 @@ class LiveDetector:
         self._counts: Counter[str] = Counter()
         self.gaps: deque[GapSplit] = deque(maxlen=1000)
         self.cursor: Any = None
+        # The results of a call that raised after taking its batch (the sink or the checkpoint
+        # failed): returned, and written to the sink again, by the next ingest or flush.
+        self._undelivered: list[AnomalyResult] = []
         self.restored = False
         self._since_points = 0
         self._since_time = clock()
@@ -318,12 +325,30 @@ class LiveDetector:
         )
 
     def checkpoint(self) -> int:
-        """Save the changed series, the counters and the cursor now; return the series written."""
-        if self._checkpoints is None:
+        """Save the changed series, the counters and the cursor now; return the series written.
+
+        After a call that raised once its batch was taken, the results it
+        could not deliver are written to the sink first; without a sink this
+        raises ``ValueError`` until :meth:`ingest` or :meth:`flush` has
+        returned them (a checkpoint past them would lose them on a restart).
+        """
+        checkpoints = self._checkpoints
+        if checkpoints is None:
             raise ValueError(f"{_OWNER}: no checkpoints file was given, so there is nowhere to checkpoint")
+        if self._undelivered:
+            if self.sink is None:
+                raise ValueError(
+                    f"{_OWNER}: {len(self._undelivered)} results of a call that failed after taking its "
+                    "batch have not been returned yet; call ingest([]) or flush() to receive them (it "
+                    "checkpoints when due) before checkpointing"
+                )
+            self.sink.write_results(self._undelivered, engine=self.engine.name)
+        return self._checkpoint(checkpoints)
+
+    def _checkpoint(self, checkpoints: CheckpointFile) -> int:
         self._counts["checkpoints"] += 1  # the saved counters include this checkpoint
         try:
-            written = self._save(self._checkpoints)
+            written = self._save(checkpoints)
         except BaseException:
             self._counts["checkpoints"] -= 1
             raise
@@ -365,6 +390,12 @@ class LiveDetector:
         as :attr:`cursor` after a restart. The whole batch is validated
         before any of it is taken, so a malformed point leaves the detector
         unchanged.
+
+        Once validated, the batch is taken, even if writing its results to
+        the sink or the checkpoint then fails: the call raises, the points
+        are not to be sent again (they would be rejected as late or
+        duplicate), and its results are returned, and written to the sink
+        again, by the next call that succeeds (``ingest([])`` will do).
         """
         items: object = points
         if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
@@ -381,8 +412,7 @@ class LiveDetector:
         for key, items in groups.items():
             out.extend(self._take(key, items))
         self._counts["received"] += received
-        self._finish(out, cursor, received)
-        return out
+        return self._finish(out, cursor, received)
 
     def flush(self, *, cursor: Any = None) -> list[AnomalyResult]:
         """Release every held point (the end of the input): the results of the windows they complete."""
@@ -392,18 +422,25 @@ class LiveDetector:
             if series.held:
                 self._dirty.add(key)
                 out.extend(self._release(key, series, everything=True))
-        self._finish(out, cursor, 0)
-        return out
+        return self._finish(out, cursor, 0)
 
-    def _finish(self, out: list[AnomalyResult], cursor: Any, received: int) -> None:
+    def _finish(self, out: list[AnomalyResult], cursor: Any, received: int) -> list[AnomalyResult]:
+        """Deliver the call's results (after any a failed call left), checkpoint when due; return them."""
         self._counts["results"] += len(out)
-        if out and self.sink is not None:
-            self.sink.write_results(out, engine=self.engine.name)
         if cursor is not None:
             self.cursor = cursor
         self._since_points += received
-        if self._due():
-            self.checkpoint()
+        if self._undelivered:
+            out[:0] = self._undelivered
+        # Undelivered until this call returns: a sink or checkpoint failure below leaves them for the
+        # next call, which writes them again (the sink keys results by window: the same rows).
+        self._undelivered = out
+        if out and self.sink is not None:
+            self.sink.write_results(out, engine=self.engine.name)
+        if self._checkpoints is not None and self._due():
+            self._checkpoint(self._checkpoints)
+        self._undelivered = []
+        return out
 
     def _take(self, key: SeriesKey, items: list[tuple[int, float | None]]) -> list[AnomalyResult]:
         series = self._series.get(key)
