@@ -129,3 +129,27 @@ def test_values_the_engine_cannot_take_are_counted_and_change_nothing_else(
     engine = EngineRegistry.default().create("zscore", **config)
     got = by_series(out)
     assert {s.ids: got.get(s.ids, []) for s in kept} == {s.ids: engine.detect(s) for s in kept}
+
+
+@settings(max_examples=40)
+@given(
+    items=fleets,
+    jitter=st.lists(st.integers(0, 900), min_size=1, max_size=6),
+    sizes=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+)
+def test_without_lateness_out_of_order_points_do_not_depend_on_the_batching(
+    items: list[MetricSeries], jitter: list[int], sizes: list[int]
+) -> None:
+    """With ``lateness=0``, disordered arrivals give the results and counts of one point per batch."""
+    rows = arrivals(items, jitter)
+    one_by_one = LiveDetector("zscore", CONFIG)
+    want = [r for row in rows for r in one_by_one.ingest([row])]
+    live = LiveDetector("zscore", CONFIG)
+    got: list[AnomalyResult] = []
+    at = k = 0
+    while at < len(rows):
+        size = sizes[k % len(sizes)]
+        got.extend(live.ingest(rows[at : at + size]))
+        at, k = at + size, k + 1
+    assert by_series(got) == by_series(want)
+    assert live.stats == one_by_one.stats

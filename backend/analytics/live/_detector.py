@@ -10,8 +10,10 @@ batch, each series' windows in time order).
 **Late, out-of-order and duplicate points** (per series):
 
 * With ``lateness=timedelta(0)`` (the default) a point must be later than the
-  series' last accepted point. A point at the same instant as a point already
-  accepted is rejected as ``"duplicate"`` (the first one wins, whatever the
+  series' latest accepted point, whether that came in an earlier batch or
+  earlier in the same one (so the outcome does not depend on how the input
+  is cut into batches). A point at the same instant as the latest accepted
+  point is rejected as ``"duplicate"`` (the first one wins, whatever the
   values); an earlier one as ``"late"``.
 * With ``lateness=L``, points are held in a per-series reorder buffer and
   released to the stream, in time order, once the series has seen a point at
@@ -450,15 +452,20 @@ class LiveDetector:
         counts = self._counts
         held = series.held
         accepts = self._accepts
+        # Without lateness a point must be later than the series' latest accepted point, in this
+        # batch too (max_us): the outcome does not depend on how the input was cut into batches.
+        # With lateness, than the last released one (last_us).
+        in_order = not self._lateness_us
         for us, value in items:
+            floor = series.max_us if in_order else series.last_us
             if value is None:
                 counts["rejected:not_finite"] += 1
             elif accepts is not None and not accepts(value):
                 counts["rejected:out_of_domain"] += 1
-            elif series.last_us is not None and us <= series.last_us:
-                counts["rejected:duplicate" if us == series.last_us else "rejected:late"] += 1
             elif us in held:
                 counts["rejected:duplicate"] += 1
+            elif floor is not None and us <= floor:
+                counts["rejected:duplicate" if us == floor else "rejected:late"] += 1
             else:
                 held[us] = value
                 counts["accepted"] += 1
