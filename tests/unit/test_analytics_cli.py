@@ -94,7 +94,7 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureF
 def test_report_picks_one_strategy_and_takes_any_context(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Two strategies in a snapshot ask for --strategy; a context past the calendar reads from its start."""
+    """Two strategies in a snapshot ask for --strategy; a context or an --after past the calendar is clamped."""
     db = tmp_path / "s.db"
     main([*LOAD_EXAMPLE, "--store", str(db)])
     main(["detect", "--store", str(db), "--tenant", "acme"])
@@ -108,6 +108,8 @@ def test_report_picks_one_strategy_and_takes_any_context(
     assert "holds scores of strategies max, mean; choose one with --strategy" in capsys.readouterr().err
     base = ["report", "--store", str(db), "--tenant", "acme", "--out", str(html)]
     assert main([*base, "--strategy", "mean", "--context", "3000000d"]) == 0
+    assert "web-2" in html.read_text()
+    assert main([*base, "--strategy", "mean", "--after", "3000000d"]) == 0  # (to the calendar's end)
     assert "web-2" in html.read_text()
     with pytest.raises(SystemExit):
         main([*base, "--strategy", "p95"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,9 @@ def test_fleet_command_one_tenant_quiet(store_path: Path, capsys: pytest.Capture
         assert store.read_results("tenant-2", engine="zscore")
 
 
-def test_fleet_command_errors(tmp_path: Path, store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_fleet_command_errors(
+    tmp_path: Path, store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["fleet", "--store", str(tmp_path / "none.db")])
     assert exc.value.code == 2
@@ -65,6 +68,15 @@ def test_fleet_command_errors(tmp_path: Path, store_path: Path, capsys: pytest.C
         main(["fleet", "--store", str(store_path), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
     assert exc.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+    with monkeypatch.context() as patched:  # (as on an install without the [dask] extra)
+        patched.setitem(sys.modules, "distributed", None)
+        with pytest.raises(SystemExit) as exc:
+            main(["fleet", "--store", str(store_path), "--scheduler", "tcp://127.0.0.1:1"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "fleet: error: dask_executor needs the [dask] extra: pip install 'backend-analytics[dask]' "
+        "(distributed)\n"
+    )
     with pytest.raises(SystemExit) as exc:
         main(["fleet", "--store", str(store_path), "--workers", "0"])
     assert "expected a positive int, got 0" in capsys.readouterr().err

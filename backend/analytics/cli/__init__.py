@@ -55,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 1
-    except (ValueError, TypeError, KeyError, RuntimeError, OSError) as exc:
+    except (ValueError, TypeError, KeyError, RuntimeError, OSError, ImportError) as exc:
+        # (ImportError: an optional extra the command needs is not installed; its message names it.)
         parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")
     return status

@@ -76,7 +76,7 @@ def _report(args: argparse.Namespace) -> int:
                 since = shown.timestamps[0] - timedelta(microseconds=step * reach)
             except OverflowError:  # (before the year 1: the plot's points alone)
                 return shown
-            return store.get_metric_series(*ids, since, r.window_end + after)
+            return store.get_metric_series(*ids, since, hi)
 
         path = write_report(
             args.out,
