@@ -25,9 +25,12 @@ Isolation: every plugin import runs in its own ``try``; any exception,
 :class:`~backend.analytics.errors.EngineLoadError` (naming the entry point,
 its distribution and the cause, chained as ``__cause__``) and the other
 engines still load; ``KeyboardInterrupt`` propagates. An entry point whose
-name is a built-in engine's, or was taken by an entry point discovered before
-it (sorted by name, then distribution), is refused and recorded the same way:
-no plugin replaces a built-in engine. An engine whose constructor raises
+name is a built-in engine's, or was taken by an entry point *loaded* before
+it, is refused and recorded the same way: no plugin replaces a built-in
+engine. Entry points of one name from several distributions are tried in
+(name, distribution) order: the first that loads takes the name (a broken
+one does not), the rest are refused; :meth:`EngineRegistry.failures` keeps
+the first problem met per name, and every one is logged. An engine whose constructor raises
 reaches the caller of ``create`` wrapped in an error naming the engine and its
 distribution, with the original as ``__cause__`` (a ``SystemExit`` from a
 constructor too). Any installed distribution whose ``entry_points.txt``
@@ -220,7 +223,9 @@ class EngineRegistry:
 
     def __init__(self) -> None:
         self._engines: dict[str, type[AnomalyDetectionEngine]] = {}
-        self._pending: dict[str, _Found] = {}
+        # Entry points found and not imported yet, by name: the first in (name, distribution) order,
+        # then any other distribution's entry point of the same name, tried in turn if it fails.
+        self._pending: dict[str, list[_Found]] = {}
         self._broken: dict[str, EngineLoadError] = {}
         self._info: dict[str, EngineInfo] = {}
         self._lock = threading.RLock()
@@ -279,23 +284,33 @@ class EngineRegistry:
         if builtin is not None and info.class_path == builtin:
             if name not in self._engines and name not in self._pending:
                 # Our own distribution publishing a built-in: it is the built-in.
-                self._pending[name] = _Found(found.ep, EngineInfo(name, builtin, None, BUILT_IN))
+                self._pending[name] = [_Found(found.ep, EngineInfo(name, builtin, None, BUILT_IN))]
             return
         if builtin is not None:
             reason = f"the name {name!r} belongs to the built-in engine {builtin}; a plugin cannot replace it"
-        elif name in self._pending or name in self._engines:
-            taken = self._info[name]
-            by = taken.distribution
-            if taken.entry_point is not None:
-                by = f"entry point {taken.entry_point} of {taken.distribution}"
-            reason = f"the name {name!r} is already taken by {by} ({taken.class_path})"
+            self._refuse(info, reason)
+        elif name in self._engines:
+            self._refuse(info, self._taken(name))
+        elif name in self._pending:
+            # Another distribution's entry point of the same name: it takes the name only if the
+            # ones before it fail to load (a name is taken by an entry point that loaded).
+            self._pending[name].append(found)
         else:
-            self._pending[name] = found
+            self._pending[name] = [found]
             self._info[name] = info
-            return
+
+    def _taken(self, name: str) -> str:
+        taken = self._info[name]
+        by = taken.distribution
+        if taken.entry_point is not None:
+            by = f"entry point {taken.entry_point} of {taken.distribution}"
+        return f"the name {name!r} is already taken by {by} ({taken.class_path})"
+
+    def _refuse(self, info: EngineInfo, reason: str) -> None:
+        """Record (the first per name, in failures()) and log a refused or failed entry point."""
         error = _load_error(info, ValueError(reason))
         _warn_once(error)
-        self._broken.setdefault(name, error)
+        self._broken.setdefault(info.name, error)
 
     def register(self, name: str, cls: type[AnomalyDetectionEngine], *, replace: bool = False) -> None:
         """Register ``cls`` under ``name`` (which must equal ``cls.name``).
@@ -329,29 +344,38 @@ class EngineRegistry:
     # -- importing ---------------------------------------------------------------------
 
     def _load(self, name: str) -> type[AnomalyDetectionEngine] | None:
-        """Import the pending plugin ``name``; ``None`` (and a recorded failure) if it fails."""
+        """Import the pending plugin ``name``; ``None`` (and a recorded failure) if it fails.
+
+        Entry points of that name from several distributions are tried in turn: the first that
+        loads takes the name, and those after it are refused. Each failure is logged, and the
+        first problem met for the name is kept for :meth:`failures`.
+        """
         with self._lock:
-            found = self._pending.get(name)
-            if found is None:
+            candidates = self._pending.pop(name, None)
+            if candidates is None:
                 return self._engines.get(name)
-            try:
-                engine_cls = _check_engine_class(found.ep.load(), name)
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:  # SystemExit too: a plugin must not end the caller
-                error = _load_error(found.info, exc)
-                _warn_once(error)
-                del self._pending[name]
-                self._broken[name] = error
-                return None
-            del self._pending[name]
-            self._engines[name] = engine_cls
-            if found.info.distribution == BUILT_IN or found.info.entry_point is None:
-                self._info[name] = found.info
-            else:
-                path = f"{engine_cls.__module__}:{engine_cls.__qualname__}"
-                self._info[name] = EngineInfo(name, path, found.info.entry_point, found.info.distribution)
-            return engine_cls
+            loaded: type[AnomalyDetectionEngine] | None = None
+            for k, found in enumerate(candidates):
+                if loaded is not None:
+                    self._refuse(found.info, self._taken(name))
+                    continue
+                try:
+                    engine_cls = _check_engine_class(found.ep.load(), name)
+                except KeyboardInterrupt:
+                    self._pending[name] = candidates[k:]
+                    raise
+                except BaseException as exc:  # SystemExit too: a plugin must not end the caller
+                    error = _load_error(found.info, exc)
+                    _warn_once(error)
+                    self._broken.setdefault(name, error)
+                    continue
+                loaded = self._engines[name] = engine_cls
+                if found.info.distribution == BUILT_IN or found.info.entry_point is None:
+                    self._info[name] = found.info
+                else:
+                    path = f"{engine_cls.__module__}:{engine_cls.__qualname__}"
+                    self._info[name] = EngineInfo(name, path, found.info.entry_point, found.info.distribution)
+            return loaded
 
     def load_all(self) -> dict[str, EngineLoadError]:
         """Import every plugin not imported yet; return :meth:`failures`."""

@@ -271,6 +271,36 @@ def test_second_plugin_with_a_taken_name_is_refused(hostile: Path) -> None:
     assert "already taken by entry point dup = aaa_dup:Engine of aaa-dup 1.0" in msg
 
 
+def test_a_broken_plugin_does_not_take_the_name_from_a_working_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name is taken by an entry point that loads: a broken one sorted first leaves it to the next."""
+    sources = {"aaa_step": "import nope_\n", "mmm_step": fake_engine("step"), "zzz_step": fake_engine("step")}
+    for module, source in sources.items():
+        dist = module.replace("_", "-")
+        write_distribution(tmp_path, dist, "1.0", {"step": f"{module}:Engine"}, {module: source})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    EngineRegistry.refresh()
+    reg = EngineRegistry.default()
+    assert reg.describe("step").distribution == "aaa-step 1.0"  # (imports nothing: the first found)
+    assert reg.get("step").__module__ == "mmm_step"
+    assert "step" in reg.names()
+    assert reg.describe("step").distribution == "mmm-step 1.0"
+    assert "zzz_step" not in sys.modules  # refused without importing it
+    # failures() keeps the first problem met for the name: the broken distribution's.
+    msg = str(reg.failures()["step"])
+    assert "entry point step = aaa_step:Engine" in msg and "No module named 'nope_'" in msg
+    # Every entry point broken: the name is not available, and the error names the first.
+    for module in ("mmm_step", "zzz_step"):
+        (tmp_path / f"{module}.py").write_text("raise ImportError('gone')\n")
+        sys.modules.pop(module, None)
+    EngineRegistry.refresh()
+    broken = EngineRegistry.default()
+    with pytest.raises(EngineLoadError, match=r"entry point step = aaa_step:Engine"):
+        broken.get("step")
+    assert "step" not in broken.names()
+
+
 def test_system_exit_at_plugin_import_is_isolated(hostile: Path) -> None:
     """SystemExit raised while importing a plugin is recorded; the registry and the process go on."""
     reg = EngineRegistry.default()
