@@ -32,7 +32,9 @@ The factory
 
 The checks (``CHECK_NAMES``, in the order they run)
     ``construct``: the factory builds an ``AnomalyDetectionEngine`` whose
-    ``name`` is a non-empty ``str`` and whose ``causal`` is a ``bool``.
+    ``name`` is a non-empty ``str`` and whose ``causal`` is a ``bool``; a
+    ``PointScoringEngine`` keeps every keyword of its ``__init__`` as an
+    attribute of that name (its ``repr`` and checkpoints read them so).
     ``results``: ``detect`` returns a ``list`` of ``AnomalyResult``.
     ``ids``: every result carries the series' four ids.
     ``ordered``: results are ordered by ``window_start``.
@@ -53,15 +55,17 @@ The checks (``CHECK_NAMES``, in the order they run)
     on a second engine built from the same configuration.
     ``causality``: when ``causal`` is true, cutting the series after a window
     (keeping the points up to its ``window_end``) leaves that window's result
-    unchanged (scores and magnitudes within ``1e-9``, label equal); checked for
+    unchanged (scores and magnitudes within ``1e-9``, label and explanation
+    equal); a sample, checked for
     up to ``causal_windows`` windows spread over the series, including the
     highest-scoring one. Skipped, with the reason, for an engine that declares
     ``causal = False``.
     ``empty_series``: an empty series gives ``[]``.
-    ``short_series``: series of 1 point and 2 points, and of
-    ``window_size_points - 1`` points when the engine exposes that attribute,
-    give ``[]`` (or, for the 1- and 2-point series of an engine that exposes no
-    window size, any valid results) without raising.
+    ``short_series``: prefixes of the main series of 1, 2, 4, 8, ... points,
+    and of one point less, as many and one more than ``window_size_points``
+    (when the engine exposes it) and its warm-up, give valid results without
+    raising (an engine that needs some number of points to fit must not raise
+    below it); those shorter than ``window_size_points`` give ``[]``.
     ``constant_series``: constant series (at 0, 1e-300, 42.5, -7 and 1e308) give
     valid results, all ``NORMAL``, without raising.
     ``extreme_scales``: the main series rescaled to about 1e-300 and 1e308 (also
@@ -103,6 +107,7 @@ from typing import Any, Literal
 from ._kinds import AnomalyType
 from .engine import AnomalyDetectionEngine
 from .errors import InsufficientHistoryWarning
+from .scoring import PointScoringEngine
 from .types import AnomalyResult, MetricSeries, datetime_to_epoch_us
 
 __all__ = [
@@ -377,6 +382,8 @@ class _Runner:
         else:
             # (the kit's series are at 1-minute steps: the warm-up in time, in points)
             warmup = max(warmup, -(-span // _KIT_STEP))
+        if isinstance(engine, PointScoringEngine):
+            problems.extend(_unkept_settings(engine))
         self.engine = engine
         self.warmup = warmup
         if not self.given:
@@ -632,10 +639,14 @@ class _Runner:
     def check_short_series(self) -> None:
         engine = self.need_engine()
         size = getattr(engine, "window_size_points", None)
-        lengths = [1, 2]
-        if isinstance(size, int) and not isinstance(size, bool) and size > 1:
-            lengths.append(size - 1)
-        for n in sorted(set(lengths)):
+        # Prefixes of every order of length (1, 2, 4, ...) and either side of the window size and the
+        # warm-up: an engine that needs some number of points to fit must still not raise below it.
+        total = len(self.series)
+        lengths = {1, 2, *(2**k for k in range(total.bit_length()) if 2**k < total)}
+        for edge in (size, self.warmup):
+            if isinstance(edge, int) and not isinstance(edge, bool) and edge > 0:
+                lengths.update(n for n in (edge - 1, edge, edge + 1) if 0 < n < total)
+        for n in sorted(lengths):
             short = self.series.slice(0, n)
             out = self.detect(engine, short, f"a {n}-point series")
             if isinstance(size, int) and not isinstance(size, bool) and n < size and out:
@@ -715,6 +726,21 @@ class _Runner:
             raise _CheckFailedError("; ".join(problems))
 
 
+def _unkept_settings(engine: PointScoringEngine) -> list[str]:
+    """The keywords of the engine's ``__init__`` it does not keep as attributes of the same name."""
+    try:
+        params = inspect.signature(type(engine).__init__).parameters.values()
+    except (TypeError, ValueError):  # (no signature to read: nothing to check)
+        return []
+    return [
+        f"setting {p.name!r} (a keyword of {type(engine).__name__}.__init__) is not kept as "
+        f"engine.{p.name}: PointScoringEngine's repr (which LiveDetector compares before resuming a "
+        f"checkpoint) and its MAX_POINTS bound read each setting under its keyword's name"
+        for p in params
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and not hasattr(engine, p.name)
+    ]
+
+
 def _spread(n: int, k: int) -> list[int]:
     if n <= k:
         return list(range(n))
@@ -762,6 +788,8 @@ def _result_diff(a: AnomalyResult, b: AnomalyResult) -> str:
             parts.append(f"{field} {x!r} -> {y!r}")
     if a.anomaly_label != b.anomaly_label:
         parts.append(f"anomaly_label {a.anomaly_label!r} -> {b.anomaly_label!r}")
+    if a.explanation != b.explanation:
+        parts.append(f"explanation {a.explanation!r} -> {b.explanation!r}")
     return ", ".join(parts)
 
 
@@ -770,7 +798,12 @@ def _first_diff(a: Sequence[AnomalyResult], b: Sequence[AnomalyResult]) -> str:
         return f"{len(a)} results, then {len(b)}"
     for i, (x, y) in enumerate(zip(a, b, strict=True)):
         if x != y:
-            return f"results[{i}] {x!r} != {y!r}"
+            fields = [
+                f"{name} {getattr(x, name)!r} -> {getattr(y, name)!r}"
+                for name in AnomalyResult.__dataclass_fields__
+                if getattr(x, name) != getattr(y, name)
+            ]
+            return f"results[{i}] ({_window_text(x)}): {', '.join(fields)}"
     return "results differ"  # pragma: no cover - lists differ, so some item does
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import statistics
 import threading
 from collections.abc import Callable, Sequence
@@ -677,3 +678,62 @@ def test_an_engine_that_never_alarms_fails_detects() -> None:
             return HalvedScorer()
 
     assert "below the alarm line 0.5: the engine never alarms on them" in _failed(Halved, "detects").message
+
+
+def test_short_series_fails_for_an_engine_that_raises_below_its_fitting_length() -> None:
+    """Prefixes of every order of length are tried: a fit that needs 30 points must not raise on 20."""
+
+    class NeedsThirty(GoodEngine):
+        causal: ClassVar[bool] = False
+
+        def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+            if 10 <= len(time_series) < 30:
+                raise ValueError("need 30 points to fit")
+            return super().detect(time_series)
+
+    message = _failed(NeedsThirty, "short_series").message
+    assert message == "detect() raised on a 10-point series: ValueError: need 30 points to fit"
+
+
+def test_causality_compares_the_explanation_too() -> None:
+    """A sentence built from points after the window changes when the series is cut there."""
+
+    class TellsTheFuture(GoodEngine):
+        def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+            n = len(time_series)
+            return [replace(r, explanation=f"{n} points in all") for r in super().detect(time_series)]
+
+    message = _failed(TellsTheFuture, "causality").message
+    assert "changed on the series cut after" in message and "explanation '" in message
+
+
+def test_a_setting_kept_under_another_name_fails_construct() -> None:
+    """repr, checkpoints and the MAX_POINTS bound read settings by their keywords: a renamed one fails."""
+
+    class Renames(StepEngine):
+        def __init__(self, *, lookback_points: int = 40, window_size_points: int = 5) -> None:
+            self._lb = lookback_points
+            super().__init__(window_size_points=window_size_points)
+
+    assert "lookback_points=40" not in repr(Renames())
+    message = _failed(Renames, "construct").message
+    assert message.startswith(
+        "setting 'lookback_points' (a keyword of Renames.__init__) is not kept as engine.lookback_points"
+    )
+
+
+def test_a_difference_from_detect_names_the_fields() -> None:
+    """The stream, checkpoint and determinism checks name the field that differs, not two whole reprs."""
+
+    class Relabels(GoodEngine):
+        calls = 0
+
+        def detect(self, time_series: MetricSeries) -> list[AnomalyResult]:
+            Relabels.calls += 1
+            out = super().detect(time_series)
+            return [replace(r, explanation=str(Relabels.calls)) for r in out]
+
+    message = _failed(Relabels, "determinism").message
+    assert message.startswith("a second detect() on the same engine differs: results[0] (window ")
+    assert re.search(r"\): explanation '\d+' -> '\d+'$", message), message
+    assert "AnomalyResult(" not in message
