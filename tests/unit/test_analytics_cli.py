@@ -94,7 +94,7 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureF
 def test_report_picks_one_strategy_and_takes_any_context(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Two strategies in a snapshot ask for --strategy; a --context or --after past the calendar is clamped."""
+    """Two strategies in a snapshot ask for --strategy; --context or --after past the calendar is clamped."""
     db = tmp_path / "s.db"
     main([*LOAD_EXAMPLE, "--store", str(db)])
     main(["detect", "--store", str(db), "--tenant", "acme"])
