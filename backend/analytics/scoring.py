@@ -273,7 +273,8 @@ class PointScoringEngine(AnomalyDetectionEngine):
             owner, classify, classifier_history_points, utc_offset_minutes=utc_offset_minutes
         )
         self._utc_offset_minutes = utc_offset_minutes  # (the explanations' week, with or without labels)
-        self.utc_offset_minutes = utc_offset_minutes  # (kept by its keyword's name, as every setting: repr)
+        if "utc_offset_minutes" not in vars(self):  # (a subclass taking it keeps its own setting)
+            self.utc_offset_minutes = utc_offset_minutes  # (by its keyword's name, as every setting: repr)
         # The subclass's own settings in points (warmup_points, rest_points, ...), before a scorer
         # is built from them: a scorer may allocate its buffers up front.
         for name in _point_settings(type(self)):
