@@ -41,18 +41,21 @@ def arrivals(items: list[MetricSeries], jitter: list[int]) -> list[LivePoint]:
     return [r[3] for r in rows]
 
 
-@settings(max_examples=40)
-@given(items=fleets, sizes=st.lists(st.integers(1, 40), min_size=1, max_size=8))
-def test_any_batching_equals_detect(items: list[MetricSeries], sizes: list[int]) -> None:
-    rows = arrivals(items, [0])
-    live = LiveDetector("zscore", CONFIG)
+def in_batches(live: LiveDetector, rows: list[LivePoint], sizes: list[int]) -> list[AnomalyResult]:
+    """``live.ingest`` of ``rows`` in batches of ``sizes`` (cycled); every result returned."""
     out: list[AnomalyResult] = []
     at = k = 0
     while at < len(rows):
         size = sizes[k % len(sizes)]
         out.extend(live.ingest(rows[at : at + size]))
         at, k = at + size, k + 1
-    got = by_series(out)
+    return out
+
+
+@settings(max_examples=40)
+@given(items=fleets, sizes=st.lists(st.integers(1, 40), min_size=1, max_size=8))
+def test_any_batching_equals_detect(items: list[MetricSeries], sizes: list[int]) -> None:
+    got = by_series(in_batches(LiveDetector("zscore", CONFIG), arrivals(items, [0]), sizes))
     assert {ids: got.get(ids, []) for ids in expected(items)} == expected(items)
 
 
@@ -145,11 +148,5 @@ def test_without_lateness_out_of_order_points_do_not_depend_on_the_batching(
     one_by_one = LiveDetector("zscore", CONFIG)
     want = [r for row in rows for r in one_by_one.ingest([row])]
     live = LiveDetector("zscore", CONFIG)
-    got: list[AnomalyResult] = []
-    at = k = 0
-    while at < len(rows):
-        size = sizes[k % len(sizes)]
-        got.extend(live.ingest(rows[at : at + size]))
-        at, k = at + size, k + 1
-    assert by_series(got) == by_series(want)
+    assert by_series(in_batches(live, rows, sizes)) == by_series(want)
     assert live.stats == one_by_one.stats
