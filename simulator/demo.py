@@ -113,18 +113,13 @@ def _span(start: datetime, end: datetime) -> str:
 
 
 def _injected_lines(
-    truth: list[GroundTruth], incidents: dict[str, Incident], dets: list[Detection], *, limit: int
+    truth: list[GroundTruth], incidents: dict[str, Incident], found: set[str], *, limit: int
 ) -> list[str]:
-    """Lines for the incidents injected on a node: those a detection found first, at most ``limit``."""
+    """Lines for the incidents injected on a node: those found (``found``: incident ids the
+    evaluation matched, with its slack) first, at most ``limit``."""
     by_incident: dict[str, list[GroundTruth]] = defaultdict(list)
     for g in sorted(truth, key=lambda g: g.start):
         by_incident[g.incident_id].append(g)
-    found = {
-        g.incident_id
-        for g in truth
-        for d in dets
-        if d.metric_name == g.metric_name and d.start <= g.end and g.start <= d.end
-    }
     order = sorted(by_incident, key=lambda i: (i not in found, incidents[i].start))
     lines = []
     for inc_id in order[:limit]:
@@ -157,6 +152,7 @@ def format_report(report: DemoReport, out: TextIO) -> None:
     for g in fleet.ground_truth:
         truth_by_node[(g.tenant_id, g.cluster_id, g.node_id)].append(g)
     dets_by_node: dict[tuple[str, str, str], list[Detection]] = defaultdict(list)
+    found = {fleet.ground_truth[k].incident_id for k in ev.matches}  # (as the evaluation matched them)
     for dets in ev.matches.values():
         for d in dets:
             dets_by_node[(d.tenant_id, d.cluster_id, d.node_id)].append(d)
@@ -191,7 +187,7 @@ def format_report(report: DemoReport, out: TextIO) -> None:
                     f"     found    {d.metric_name}: {d.best.anomaly_label.value}, "
                     f"{_span(d.start, d.end)}: {text}\n"
                 )
-            shown = _injected_lines(truth_by_node[key], incidents, dets_by_node[key], limit=4)
+            shown = _injected_lines(truth_by_node[key], incidents, found, limit=4)
             for line in shown:
                 w(line)
             truth = truth_by_node[key]

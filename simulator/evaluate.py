@@ -175,7 +175,7 @@ def evaluate(
         ]
         # Judge the label on windows that start inside the anomaly when there are any: a window
         # that only catches the onset in its last point honestly looks like a spike.
-        within = [r for r in inside if r.window_start >= g.start] or inside
+        within = [r for r in inside if g.start <= r.window_start < g.end] or inside
         best = max(within, key=lambda r: (r.anomaly_score, -r.window_start.timestamp()))
         checked += 1
         if best.anomaly_label.value == g.expected_label:

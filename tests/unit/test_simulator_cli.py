@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -338,3 +339,28 @@ def test_generate_warns_when_anomalies_find_no_room(tmp_path: Path) -> None:
         f"python -m simulator: warning: tenant acme: placed fewer anomalies than asked: "
         f"spikes {spikes['placed']} of 5000" in proc.stderr
     )
+
+
+def test_demo_marks_an_incident_found_exactly_when_the_evaluation_matched_it() -> None:
+    """The per-node 'found'/'missed' marks use the evaluation's matches (its slack included)."""
+    import io
+    import re
+
+    from simulator.config import load_toml
+    from simulator.demo import format_report, run_demo
+
+    marks: dict[str, str] = {}
+    found: set[str] = set()
+    for seed in (3, 4, 5, 6):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "fleet.toml"
+            path.write_text(TOML.replace("seed = 3", f"seed = {seed}"), encoding="utf-8")
+            report = run_demo(load_toml(path), top=4)
+        out = io.StringIO()
+        format_report(report, out)
+        for inc_id, mark in re.findall(r"\[([^,\]]+#\d+), (found|missed)\]", out.getvalue()):
+            marks[f"{seed}:{inc_id}"] = mark
+        ev = report.evaluation
+        found |= {f"{seed}:{report.fleet.ground_truth[k].incident_id}" for k in ev.matches}
+    assert marks and set(marks.values()) == {"found", "missed"}
+    assert {i for i, m in marks.items() if m == "found"} == found & set(marks)

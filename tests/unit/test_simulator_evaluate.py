@@ -66,3 +66,14 @@ def test_nothing_detected_nothing_injected() -> None:
     """Empty inputs give vacuous rates of 1.0, not a division error."""
     ev = evaluate([], [], slack=MIN)
     assert (ev.precision, ev.recall, ev.incident_recall, ev.label_rate) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_the_label_is_judged_on_a_window_that_starts_inside_the_record() -> None:
+    """Of a record's windows, those starting inside its span are judged, not one in the slack after it."""
+    gt = [truth(100, 110, "level_shift", "trend")]
+    results = [window(100, 109, 0.7, "trend"), window(112, 121, 0.9, "spike")]
+    ev = evaluate(results, gt, slack=100 * MIN)
+    assert (ev.found_records, ev.label_checked, ev.label_agree) == (1, 1, 1)
+    # With no window starting inside, the overlapping ones are judged (here the one in the slack).
+    late = evaluate([window(112, 121, 0.9, "spike")], gt, slack=100 * MIN)
+    assert (late.found_records, late.label_agree) == (1, 0)
