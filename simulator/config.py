@@ -53,7 +53,9 @@ node's bursts over the timeline, at most one per point of their series. Other an
 are placed on free stretches of the series after the warm-up; those that find
 no room (a short or crowded series) are left out with a warning naming the
 asked and placed counts, which the ground truth records too
-(``Fleet.placement``).
+(``Fleet.placement``). With ``missing_rate`` > 0, a record whose every point
+is missing is left out of the ground truth with a warning (no detector could
+see it) and listed in ``Fleet.unobservable``.
 
 **Anomaly kinds merge with the defaults.** An ``anomalies`` table changes only
 the kinds it lists; every kind it does not list keeps the value it had: the

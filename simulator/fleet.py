@@ -23,17 +23,21 @@ and the concatenated slices equal the whole series, whatever the chunk size.
 
 from __future__ import annotations
 
+import logging
 from array import array
 from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from backend.analytics import MetricSeries
+from backend.analytics.types import datetime_to_epoch_us
 
 from ._plan import SeriesPlan, build_plans, place_anomalies
 from ._rng import derive_seed, lognormal_factors, normals, pareto_factors, uniforms
 from .anomalies import SEASONAL_KINDS, GroundTruth, Incident, Placement
 from .config import FleetConfig
 from .metrics import season_table, week_offset
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Fleet", "SeriesKey"]
 
@@ -73,13 +77,38 @@ class Fleet:
             placements.extend(placed)
         self._plans = plans
         self._index = {p.ids: k for k, p in enumerate(plans)}
+        self._t0_us = datetime_to_epoch_us(config.start)
+        self._offset = week_offset(self._t0_us // _EPOCH_US_PER_S, config.step_seconds)
+        #: Records whose every point is missing (``missing_rate``): no detector could see them, so
+        #: they are not in :attr:`ground_truth` (a warning counts them when the fleet is built).
+        self.unobservable: tuple[GroundTruth, ...] = tuple(g for g in truth if not self._observable(g))
+        if self.unobservable:
+            left = set(self.unobservable)
+            truth = [g for g in truth if g not in left]
+            logger.warning(
+                "%d of %d ground-truth records fall wholly on missing points (missing_rate %s) and are "
+                "left out of the ground truth (Fleet.unobservable lists them)",
+                len(self.unobservable),
+                len(truth) + len(self.unobservable),
+                config.missing_rate,
+            )
         self.ground_truth: tuple[GroundTruth, ...] = tuple(truth)
         self.incidents: tuple[Incident, ...] = tuple(incidents)
         #: Per tenant and kind, how many anomalies were asked for and how many were placed
         #: (fewer when a series had no room: a warning says so when the fleet is built).
         self.placement: tuple[Placement, ...] = tuple(placements)
-        self._t0_us = int(config.start.timestamp()) * _EPOCH_US_PER_S + config.start.microsecond
-        self._offset = week_offset(int(config.start.timestamp()), config.step_seconds)
+
+    def _observable(self, g: GroundTruth) -> bool:
+        """Whether a point of ``g``'s series is kept (not missing) in ``[g.start, g.end)``."""
+        cfg = self.config
+        if not cfg.missing_rate:
+            return True
+        plan = self._plans[self._index[g.series_key]]
+        step = cfg.step_us
+        i0 = max(0, -(-(datetime_to_epoch_us(g.start) - self._t0_us) // step))
+        i1 = min(cfg.points, -(-(datetime_to_epoch_us(g.end) - self._t0_us) // step))
+        # (the same draws as _generate's: a point is kept when its uniform is >= missing_rate)
+        return any(k >= cfg.missing_rate for k in uniforms(derive_seed(plan.stream, "missing"), i0, i1))
 
     def __len__(self) -> int:
         return len(self._plans)

@@ -6,8 +6,10 @@ Files written by :func:`write_fleet` into a directory:
   (timestamp ISO 8601 UTC with offset, value as the shortest exact float repr);
   rows grouped by series in generation order, ascending time within a series.
 - ``series.jsonl`` (``fmt="jsonl"`` or ``"both"``): one ``MetricSeries.to_dict()`` per line.
-- ``ground_truth.json``: ``{"config": ..., "labels": [...], "incidents": [...], "placement": [...]}``
-  (``placement``: per tenant and kind, the anomalies asked for and placed; see ``Fleet.placement``).
+- ``ground_truth.json``: ``{"config": ..., "labels": [...], "incidents": [...], "placement": [...],
+  "unobservable": [...]}`` (``placement``: per tenant and kind, the anomalies asked for and placed; see
+  ``Fleet.placement``; ``unobservable``: records left out of ``labels`` because every point of their span
+  is missing, see ``Fleet.unobservable``).
 - ``ground_truth.csv``: the labels, one row each.
 
 Everything is streamed (one series or one time slice in memory at a time)
@@ -116,6 +118,7 @@ def ground_truth_document(fleet: Fleet) -> dict[str, Any]:
         "labels": [g.to_dict() for g in fleet.ground_truth],
         "incidents": [i.to_dict() for i in fleet.incidents],
         "placement": [p.to_dict() for p in fleet.placement],
+        "unobservable": [g.to_dict() for g in fleet.unobservable],
     }
 
 

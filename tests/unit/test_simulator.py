@@ -492,6 +492,33 @@ def test_more_incidents_or_failures_than_clusters_or_nodes_are_refused(tmp_path:
         load_toml(path)
 
 
+@pytest.mark.parametrize("jitter", [0.0, 0.5])
+def test_a_record_whose_points_are_all_missing_leaves_the_ground_truth(
+    jitter: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With missing points, every label holds a point of its series; the others are listed and warned."""
+    with caplog.at_level(logging.WARNING, logger="simulator"):
+        fleet = Fleet(FleetConfig(seed=0, missing_rate=0.2, jitter=jitter))
+    assert fleet.unobservable  # (seed 0 at this rate leaves some noisy-neighbour bursts unseen)
+    for records, seen in ((fleet.ground_truth, True), (fleet.unobservable, False)):
+        for g in records:
+            stamps = fleet.series(g.series_key).timestamps
+            assert any(g.start <= t < g.end for t in stamps) is seen, g
+    total = len(fleet.ground_truth) + len(fleet.unobservable)
+    assert total == len(Fleet(FleetConfig(seed=0)).ground_truth)
+    warned = f"{len(fleet.unobservable)} of {total} ground-truth records fall wholly on missing points"
+    assert any(warned in r.getMessage() for r in caplog.records)
+    doc = ground_truth_document(fleet)
+    assert doc["unobservable"] == [g.to_dict() for g in fleet.unobservable]
+
+
+def test_a_start_before_1970_with_a_fraction_of_a_second_is_kept() -> None:
+    """The first point is at the configured start, before the epoch too (it was a second late)."""
+    start = datetime(1969, 12, 31, 23, 0, 0, 500000, tzinfo=timezone.utc)
+    fleet = Fleet(small(start=start))
+    assert fleet.series(0).timestamps[0] == start
+
+
 def test_anomalies_that_find_no_room_are_warned_and_recorded(caplog: pytest.LogCaptureFixture) -> None:
     """Anomalies left out are a WARNING (asked vs placed); Fleet.placement and the ground truth hold both."""
     cfg = small(tenants=1, anomalies=AnomalyMix(spikes=5000))
