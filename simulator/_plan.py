@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from backend.analytics.types import datetime_to_epoch_us
+
 from ._rng import derive_seed
 from .anomalies import EXPECTED_LABEL, PLACEMENT_KEY, Effect, GroundTruth, Incident, Placement
 from .config import FleetConfig, TenantConfig
@@ -47,7 +49,11 @@ class SeriesPlan:
 
     @property
     def scale(self) -> float:
-        """Typical standard deviation of the series in its units (see ``MetricProfile.spread``)."""
+        """Typical standard deviation of the series in its units (see ``MetricProfile.spread``).
+
+        Times ``noise_factor`` in a noisy-neighbour tenant, swing included: the anomalies sized
+        from it stand as far clear of the tenant's noise as a quiet tenant's stand clear of its own.
+        """
         return self.base * self.profile.spread * self.noise_factor
 
 
@@ -152,7 +158,7 @@ class _Placer:
 
     def _day_offset(self) -> int:
         """Points from the series start to the next UTC midnight."""
-        s = int(self.config.start.timestamp())
+        s = datetime_to_epoch_us(self.config.start) // 1_000_000  # (floor: a start before 1970 too)
         return ((DAY_S - s % DAY_S) % DAY_S) // self.config.step_seconds
 
     def add(self, kind: str, cluster: str, items: list[tuple[str, str, float]], start: int, end: int) -> None:
@@ -341,7 +347,9 @@ def _place_single(
         length = per_day
         value = float(round(rng.uniform(4.0, 8.0) * _HOUR / p.config.step_seconds))
     elif kind == "missing_peak":
-        length, align = max(1, round(per_day * 10 / 24)), 10 / 24
+        # The peak's hours (10:00-20:00 of the profile) on this node's clock: its phase offset
+        # moves them, and the label covers the flattened points, not the hours on the UTC clock.
+        length, align = max(1, round(per_day * 10 / 24)), 10 / 24 - plan.phase / per_day
         value = 0.0
     else:  # amplitude_change
         length = per_day

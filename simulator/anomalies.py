@@ -22,7 +22,11 @@ their noise (:attr:`~simulator.metrics.MetricProfile.seasonal`: cpu,
 latency_p50 and request_rate in the catalogue; in a noisy-neighbour tenant,
 whose noise is ``FleetConfig.noisy_factor`` times higher, only request_rate:
 :meth:`~simulator.metrics.MetricProfile.seasonal_with`). "typical sd" is the metric's
-:attr:`~simulator.metrics.MetricProfile.spread` times the series' level.
+:attr:`~simulator.metrics.MetricProfile.spread` times the series' level, and in a
+noisy-neighbour tenant also times ``noisy_factor`` (``SeriesPlan.scale``): its
+anomalies grow with its noise, so they stand as far clear of its noise as a quiet
+tenant's do (and, its daily swing being the quiet one's, about ``noisy_factor``
+times further clear of the swing).
 Node failures and cluster incidents move each metric by its profile's
 ``failure`` / ``incident`` multiple of the level (request rate drops, errors
 and latency rise). Positions are drawn by a tenant-scoped

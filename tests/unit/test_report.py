@@ -380,3 +380,25 @@ def test_node_scores_must_be_aggregates_of_one_strategy(
     clusters = AggregationPipeline(AggregationStrategy.P95).aggregate_clusters(by_mean)
     html = render_report(results, series_for=_lookup(series), node_scores=by_mean + clusters, top=3)
     assert html == render_report(results, series_for=_lookup(series), node_scores=by_mean, top=3)
+
+
+def test_the_heat_map_holds_every_row_and_its_legend_whatever_the_tenants() -> None:
+    """With several tenants, every cell and the legend lie inside the SVG's height."""
+    from backend.analytics.report._svg import HeatCell, heat_map_svg
+
+    for tenants in (1, 3, 5):
+        cells = [
+            HeatCell(f"t{t}", f"c{c}", f"n{k}", (t + c + k) / 20)
+            for t in range(tenants)
+            for c in range(2)
+            for k in range(4)
+        ]
+        svg = heat_map_svg(cells)
+        box = re.search(r'class="heatmap" viewBox="0 0 [\d.]+ ([\d.]+)"', svg)
+        assert box is not None
+        height = float(box.group(1))
+        rects = re.findall(r'<rect x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', svg)
+        bottoms = [float(y) + float(h) for y, h in rects]
+        assert len(bottoms) == tenants * 8 + 5 and max(bottoms) <= height, (tenants, max(bottoms), height)
+        texts = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"', svg)]
+        assert max(texts) <= height

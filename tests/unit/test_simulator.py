@@ -270,6 +270,31 @@ def test_ground_truth_is_consistent() -> None:
     assert {"spike", "level_shift", "ramp", "node_failure", "cluster_incident", "noisy_neighbour"} <= kinds
 
 
+def test_a_missing_peak_is_labelled_where_its_nodes_peak_is_flattened() -> None:
+    """The label spans the points the flattening changed, on the node's own clock (phase offset)."""
+    checked = 0
+    for seed in range(3):
+        fleet = Fleet(FleetConfig(seed=seed))
+        for g in fleet.ground_truth:
+            if g.kind != "missing_peak":
+                continue
+            plan = fleet._plans[fleet._index[g.series_key]]
+            effects = list(plan.effects)
+            [peak] = [e for e in effects if e.kind == "missing_peak"]
+            flattened = fleet.series(g.series_key)
+            plan.effects = [e for e in effects if e is not peak]
+            try:
+                clean = fleet.series(g.series_key)
+            finally:
+                plan.effects = effects
+            pairs = zip(flattened.values.tolist(), clean.values.tolist(), strict=True)
+            changed = [t for t, (a, b) in zip(flattened.timestamps, pairs, strict=True) if a != b]
+            step = timedelta(seconds=fleet.config.step_seconds)
+            assert (changed[0], changed[-1]) == (g.start, g.end - step), (seed, g, plan.phase)
+            checked += 1
+    assert checked >= 3
+
+
 def test_seasonal_anomalies_go_only_to_cycles_clear_of_the_tenants_noise() -> None:
     """A noisy neighbour's cycles count its noise: seasonal changes go only where the swing is >= 4 noise sd.
 

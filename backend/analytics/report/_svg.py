@@ -194,12 +194,7 @@ def heat_map_svg(cells: Sequence[HeatCell]) -> str:
         rows.setdefault((c.tenant_id, c.cluster_id), []).append(c)
     widest = max((len(r) for r in rows.values()), default=1)
     width = _LABEL_W + max(widest * (_CELL_W + _GAP), 5 * 64) + 10  # room for the legend too
-    height = 30 + len(rows) * (_CELL_H + _GAP) + 8 * len({t for t, _ in rows}) + 24
-    out = [
-        f'<svg class="heatmap" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="fleet heat map">',
-        "<title>Fleet heat map: one cell per node, coloured by its anomaly score</title>",
-    ]
+    out: list[str] = []
     y = 6
     last_tenant = None
     for (tenant, cluster), nodes in rows.items():
@@ -237,5 +232,11 @@ def heat_map_svg(cells: Sequence[HeatCell]) -> str:
         )
         out.append(f'<text x="{x + 18}" y="{y + 10}" font-size="10">{s:.2f}</text>')
     out.append(f'<text x="4" y="{y + 10}" font-size="10">score (alarm at 0.50)</text>')
-    out.append("</svg>")
-    return "".join(out)
+    # The height once every row is laid out: tenant headings and gaps included, the legend last.
+    height = y + 18
+    head = (
+        f'<svg class="heatmap" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="fleet heat map">'
+        "<title>Fleet heat map: one cell per node, coloured by its anomaly score</title>"
+    )
+    return head + "".join(out) + "</svg>"
