@@ -402,3 +402,43 @@ def test_the_heat_map_holds_every_row_and_its_legend_whatever_the_tenants() -> N
         assert len(bottoms) == tenants * 8 + 5 and max(bottoms) <= height, (tenants, max(bottoms), height)
         texts = [float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"', svg)]
         assert max(texts) <= height
+
+
+def test_a_run_of_anomalous_windows_is_shown_whole_around_the_highest() -> None:
+    """The highest window is shaded darker inside its lighter run; the heading says when the run began."""
+    s = _series("acme", "n-1", "cpu", n=300)
+    scores = (0.1, 0.2, 0.8, 0.9, 0.95, 0.9, 0.2, 0.96, 0.3, 0.1)
+    results = [
+        _result(s, i, i + 10, score, AnomalyType.TREND if score >= 0.5 else AnomalyType.NORMAL, None)
+        for i, score in zip(range(100, 200, 10), scores, strict=True)
+    ]
+    html = render_report(results, series_for=_lookup([s]), top=1)
+    # The 0.96 window stands alone (a normal window before it); the run of three before is not shown.
+    assert "highest window " + s.timestamps[170].isoformat() in html and "windows in a row" not in html
+    results[7] = _result(s, 170, 180, 0.5, AnomalyType.TREND, None)  # now the 0.95 window is highest
+    html = render_report(results, series_for=_lookup([s]), top=1)
+    run = f"anomalous from {s.timestamps[120].isoformat()} to {s.timestamps[159].isoformat()}"
+    assert run + " (4 windows in a row)" in html
+    assert html.count('class="episode"') == 1 and html.count('class="window"') == 1
+    assert "in the lighter run of 4 anomalous windows" in html
+
+
+def test_a_gap_in_the_data_breaks_the_line() -> None:
+    """Points more than twice the usual step apart are not joined: no trend is drawn across a gap."""
+    from backend.analytics.report._svg import plot_svg
+
+    minute = 60_000_000
+    stamps = [i * minute for i in range(50)] + [(i + 250) * minute for i in range(50)]
+    svg = plot_svg(stamps, [float(i) for i in range(100)], window=(60, 62), band=None, title="t")
+    path = re.search(r'<path class="series" d="([^"]+)"', svg)
+    assert path is not None and path.group(1).count("M") == 2
+    even = plot_svg(stamps[:50], [1.0] * 50, window=(0, 1), band=None, title="t")
+    assert re.search(r'<path class="series" d="([^"]+)"', even).group(1).count("M") == 1  # type: ignore[union-attr]
+
+
+def test_scores_are_rounded_down_so_none_reads_as_the_alarm_line() -> None:
+    """0.4956 reads 0.49 (below the alarm line, as it is); 0.9956 reads 0.99."""
+    from backend.analytics.report._svg import score_text
+
+    assert [score_text(x) for x in (0.4956, 0.5, 0.9956, 1.0)] == ["0.49", "0.50", "0.99", "1.00"]
+    assert [score_text(k / 100) for k in range(101)] == [f"{k / 100:.2f}" for k in range(101)]

@@ -9,8 +9,12 @@ any), so it opens offline and can be mailed or attached to a ticket.
 * per tenant, the top nodes (``AggregationPipeline.top_nodes``) with their
   scores and counts;
 * for each top node with an anomalous window, its strongest one: the series
-  around the window, the window shaded, the engine's expected band where it
-  has one, the label and the explanation sentence.
+  around the window, the window shaded inside its lighter run of anomalous
+  windows of that series (the heading gives the run's start and end), the line
+  broken where the data has a gap (a step over twice the usual), the engine's
+  expected band where it has one, the label and the explanation sentence.
+  Scores are shown to two decimals rounded down, so none below the alarm line
+  reads 0.50.
 
 The expected band: when the engine has a method
 ``expected_band(series, start_index, end_index)`` returning ``(lower, upper)``
@@ -36,6 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from html import escape
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +49,7 @@ from .._validate import brief, check_ordered, check_positive_timedelta, check_te
 from ..aggregation import AggregationPipeline
 from ..explain import AnomalyType
 from ..types import AggregatedAnomalyScore, AnomalyResult, MetricSeries
-from ._svg import HeatCell, heat_map_svg, plot_svg, score_colour
+from ._svg import HeatCell, heat_map_svg, plot_svg, score_colour, score_text
 
 __all__ = ["render_report", "write_report"]
 
@@ -176,6 +181,30 @@ def _explanation(engine: object, series: MetricSeries, result: AnomalyResult) ->
     return "No explanation was stored with this result."
 
 
+def _episode(
+    results: Sequence[AnomalyResult], best: AnomalyResult
+) -> tuple[AnomalyResult, AnomalyResult, int]:
+    """The run of anomalous windows of ``best``'s series that holds ``best``: its first, its last, its count.
+
+    ``results``: the node's results. The series' windows in time order; a NORMAL window, or a
+    gap of more than one and a half times the usual spacing of window starts, ends a run.
+    """
+    same = sorted(
+        (r for r in results if r.metric_name == best.metric_name),
+        key=lambda r: (r.window_start, r.window_end),
+    )
+    starts = [datetime_to_epoch_us(r.window_start) for r in same]
+    steps = sorted(b - a for a, b in pairwise(starts) if b > a)
+    spacing = steps[(len(steps) - 1) // 2] if steps else 0
+    at = same.index(best)
+    lo = hi = at
+    while lo > 0 and same[lo - 1].is_anomalous and starts[lo] - starts[lo - 1] <= 1.5 * spacing:
+        lo -= 1
+    while hi + 1 < len(same) and same[hi + 1].is_anomalous and starts[hi + 1] - starts[hi] <= 1.5 * spacing:
+        hi += 1
+    return same[lo], same[hi], hi - lo + 1
+
+
 def _plot_section(
     k: int,
     result: AnomalyResult,
@@ -184,41 +213,54 @@ def _plot_section(
     context_points: int,
     after_points: int,
     context: timedelta | None = None,
+    node_results: Sequence[AnomalyResult] = (),
 ) -> _Plotted:
     anchor = f"anomaly-{k}"
     r = result
+    first, last, count = _episode(node_results or [r], r)
+    episode = ""
+    if count > 1:
+        episode = (
+            f"; anomalous from {escape(first.window_start.isoformat())} to "
+            f"{escape(last.window_end.isoformat())} ({count} windows in a row)"
+        )
     head = (
         f'<section class="anomaly" id="{anchor}"><h3>{k}. {escape(r.tenant_id)} / {escape(r.cluster_id)} / '
         f"{escape(r.node_id)} — {escape(r.metric_name)}</h3>"
         f'<p><span class="label {escape(r.anomaly_label.value)}">{escape(r.anomaly_label.value)}</span> '
-        f"score {r.anomaly_score:.2f}, window {escape(r.window_start.isoformat())} – "
-        f"{escape(r.window_end.isoformat())}</p>"
+        f"score {score_text(r.anomaly_score)}, highest window {escape(r.window_start.isoformat())} – "
+        f"{escape(r.window_end.isoformat())}{episode}</p>"
     )
     if series is None or len(series) == 0:
         body = '<p class="legend">The series is not available (no stored points around this window).</p>'
         return _Plotted(anchor, r, head + body + "</section>")
     w0, w1 = _window_indices(series, r)
+    e0, e1 = _window_indices(series, first)[0], _window_indices(series, last)[1]
     if w0 >= w1:
-        first, last = series.timestamps[0], series.timestamps[len(series) - 1]
+        held0, held1 = series.timestamps[0], series.timestamps[len(series) - 1]
         body = (
             '<p class="legend">The series is not available in this window (the series given has no '
-            f"point in it; its points span {escape(first.isoformat())} – {escape(last.isoformat())}).</p>"
+            f"point in it; its points span {escape(held0.isoformat())} – {escape(held1.isoformat())}).</p>"
         )
         return _Plotted(anchor, r, head + body + "</section>")
-    p0 = max(0, w0 - context_points)
+    p0 = max(0, min(w0, e0) - context_points)
     if context is not None:  # (the points before it are the band's history, not the plot's)
-        since = datetime_to_epoch_us(r.window_start) - context // timedelta(microseconds=1)
+        since = datetime_to_epoch_us(first.window_start) - context // timedelta(microseconds=1)
         p0 = max(p0, bisect.bisect_left(series.epoch_us, since))
-    p1 = min(len(series), max(w1, w0 + 1) + after_points)
+    p1 = min(len(series), max(w1, e1, w0 + 1) + after_points)
     band = _band(engine, series, p0, p1) if engine is not None else None
     svg = plot_svg(
         list(series.epoch_us[p0:p1]),
         series.values.tolist()[p0:p1],
         window=(w0 - p0, w1 - p0),
+        episode=(max(e0, p0) - p0, e1 - p0) if count > 1 and e0 < e1 else None,
         band=band,
         title=f"{r.metric_name} on {r.node_id} ({r.cluster_id}, {r.tenant_id}); window shaded",
     )
-    legend = "Shaded: the window scored; line: the series"
+    legend = "Shaded: the window scored highest"
+    if count > 1:
+        legend += f", in the lighter run of {count} anomalous windows"
+    legend += "; line: the series; a break in it: no data"
     legend += "; blue band: what the engine expected." if band is not None else "."
     text = _explanation(engine, series, r)
     body = f'{svg}<p class="legend">{escape(legend)}</p><p class="explain">{escape(text)}</p></section>'
@@ -317,7 +359,14 @@ def render_report(
             if best is not None:
                 series = _lookup(series_for, best)
                 item = _plot_section(
-                    len(plotted) + 1, best, series, engine, context_points, after_points, context
+                    len(plotted) + 1,
+                    best,
+                    series,
+                    engine,
+                    context_points,
+                    after_points,
+                    context,
+                    by_node.get(key, []),
                 )
                 plotted.append(item)
                 anchors[key] = item.anchor
@@ -326,7 +375,7 @@ def render_report(
             rows.append(
                 f'<tr><td class="num">{rank}</td><td>{escape(key[1])}</td><td>{escape(key[2])}</td>'
                 f'<td class="num"><span class="swatch" style="background:{score_colour(ns.aggregate_score)}">'
-                f"</span>{ns.aggregate_score:.2f}</td>"
+                f"</span>{score_text(ns.aggregate_score)}</td>"
                 f'<td class="num">{ns.num_anomalies_detected}</td>'
                 f'<td class="num">{ns.num_metrics_analyzed}</td>'
                 f"<td>{where}</td></tr>"

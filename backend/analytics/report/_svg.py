@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from html import escape
+from itertools import pairwise
 
 __all__ = ["HeatCell", "heat_map_svg", "plot_svg", "score_colour"]
 
@@ -26,6 +27,11 @@ def score_colour(score: float) -> str:
     hue = 120.0 * (1.0 - s)
     light = 88.0 - 40.0 * s
     return f"hsl({hue:.0f},70%,{light:.0f}%)"
+
+
+def score_text(score: float) -> str:
+    """A score to two decimals, rounded down: 0.4956 reads 0.49, below the alarm line it is under."""
+    return f"{math.floor(round(score * 100, 6)) / 100:.2f}"  # (round first: 0.29 * 100 is 28.999...)
 
 
 def _fmt(v: float) -> str:
@@ -46,11 +52,22 @@ def _time_label(us: int) -> str:
     return t.strftime("%d %b %H:%M")
 
 
-def _path(xs: Sequence[float], ys: Sequence[float | None]) -> str:
-    """An SVG path through the points, broken where a y is missing."""
+def _gaps(epoch_us: Sequence[int]) -> set[int]:
+    """Indices ``i`` whose point follows a gap: more than twice the median step after point ``i - 1``."""
+    steps = sorted(b - a for a, b in pairwise(epoch_us))
+    if not steps:
+        return set()
+    usual = steps[(len(steps) - 1) // 2]
+    return {i for i in range(1, len(epoch_us)) if epoch_us[i] - epoch_us[i - 1] > 2 * usual}
+
+
+def _path(xs: Sequence[float], ys: Sequence[float | None], gaps: set[int] | None = None) -> str:
+    """An SVG path through the points, broken where a y is missing and before each index in ``gaps``."""
     parts: list[str] = []
     pen_down = False
-    for x, y in zip(xs, ys, strict=True):
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        if gaps and i in gaps:
+            pen_down = False
         if y is None:
             pen_down = False
             continue
@@ -83,11 +100,15 @@ def plot_svg(
     band: tuple[Sequence[float | None], Sequence[float | None]] | None,
     title: str,
     unit_label: str = "",
+    episode: tuple[int, int] | None = None,
 ) -> str:
     """A line plot of one series with the window ``[start_index, end_index)`` shaded and the band filled.
 
     ``band`` gives lower and upper values per point (``None``/NaN where the
-    engine has none). The y range covers the values and the band.
+    engine has none). The y range covers the values and the band. ``episode``
+    (indices, like ``window``): the run of anomalous windows around it, shaded
+    lighter. The line breaks where the series has no data: a step more than
+    twice the usual one.
     """
     n = len(values)
     w0, w1 = window
@@ -130,24 +151,31 @@ def plot_svg(
         f'<rect x="{_MARGIN_L}" y="{_MARGIN_T}" width="{inner_w}" height="{inner_h}" fill="#fbfbfd" '
         'stroke="#c9ccd3"/>',
     ]
-    if n and 0 <= w0 < w1 <= n:
-        left = xs[w0]
-        right = xs[w1 - 1]
-        # Widen the shade by half a step on each side so a one-point window is visible.
+    def shade(a: int, b: int, css: str, opacity: float) -> None:
+        # Widen by half a step on each side, and to 6 px at least, so a one-point window is visible.
         half = (inner_w / max(n - 1, 1)) / 2
-        x0 = max(_MARGIN_L, left - half)
-        x1 = min(_MARGIN_L + inner_w, right + half)
+        x0 = max(_MARGIN_L, xs[a] - half)
+        x1 = min(_MARGIN_L + inner_w, xs[b - 1] + half)
+        if x1 - x0 < 6.0:
+            middle = (x0 + x1) / 2
+            x0, x1 = max(_MARGIN_L, middle - 3.0), min(_MARGIN_L + inner_w, middle + 3.0)
         out.append(
-            f'<rect class="window" x="{x0:.1f}" y="{_MARGIN_T}" width="{max(x1 - x0, 1.0):.1f}" '
-            f'height="{inner_h}" fill="#f4a261" fill-opacity="0.28"/>'
+            f'<rect class="{css}" x="{x0:.1f}" y="{_MARGIN_T}" width="{max(x1 - x0, 1.0):.1f}" '
+            f'height="{inner_h}" fill="#f4a261" fill-opacity="{opacity}"/>'
         )
+
+    if n and episode is not None and 0 <= episode[0] < episode[1] <= n:
+        shade(episode[0], episode[1], "episode", 0.16)
+    if n and 0 <= w0 < w1 <= n:
+        shade(w0, w1, "window", 0.4)
     if band is not None and len(lo_band) == n:
         lo_y = [None if v is None else y_of(v) for v in lo_band]
         hi_y = [None if v is None else y_of(v) for v in hi_band]
         for poly in _band_polygons(xs, lo_y, hi_y):
             out.append(f'<polygon class="band" points="{poly}" fill="#4c78a8" fill-opacity="0.18"/>')
     ys: list[float | None] = [y_of(v) for v in values]
-    out.append(f'<path class="series" d="{_path(xs, ys)}" fill="none" stroke="#1d3557" stroke-width="1.3"/>')
+    path = _path(xs, ys, _gaps(epoch_us))
+    out.append(f'<path class="series" d="{path}" fill="none" stroke="#1d3557" stroke-width="1.3"/>')
     for frac in (0.0, 0.5, 1.0):
         v = y_min * (1.0 - frac) + y_max * frac
         y = _MARGIN_T + inner_h * (1.0 - frac)
@@ -207,7 +235,7 @@ def heat_map_svg(cells: Sequence[HeatCell]) -> str:
         out.append(f'<text x="16" y="{y + 17}" font-size="12">{escape(cluster)}</text>')
         for k, c in enumerate(nodes):
             x = _LABEL_W + k * (_CELL_W + _GAP)
-            tip = f"{c.tenant_id} / {c.cluster_id} / {c.node_id}: score {c.score:.2f}"
+            tip = f"{c.tenant_id} / {c.cluster_id} / {c.node_id}: score {score_text(c.score)}"
             rect = (
                 f'<rect x="{x}" y="{y}" width="{_CELL_W}" height="{_CELL_H}" rx="3" '
                 f'fill="{score_colour(c.score)}" stroke="#6c757d" stroke-width="0.5">'
