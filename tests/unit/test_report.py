@@ -442,3 +442,22 @@ def test_scores_are_rounded_down_so_none_reads_as_the_alarm_line() -> None:
 
     assert [score_text(x) for x in (0.4956, 0.5, 0.9956, 1.0)] == ["0.49", "0.50", "0.99", "1.00"]
     assert [score_text(k / 100) for k in range(101)] == [f"{k / 100:.2f}" for k in range(101)]
+
+
+def test_the_y_axis_labels_are_distinct_and_fit_the_margin() -> None:
+    """A narrow range at a high level gets enough digits; a long label widens the margin, sign included."""
+    from backend.analytics.report._svg import plot_svg
+
+    minute = 60_000_000
+    stamps = [i * minute for i in range(60)]
+
+    def labels(values: list[float]) -> list[tuple[float, str]]:
+        svg = plot_svg(stamps, values, window=(10, 12), band=None, title="t")
+        found = re.findall(r'<text x="([\d.]+)" y="[\d.]+" text-anchor="end" font-size="11">([^<]+)<', svg)
+        return [(float(x), t) for x, t in found]
+
+    high = labels([8.0e9 + (i % 7) * 1e5 for i in range(60)])
+    assert len({t for _, t in high}) == 3, high
+    wide = labels([-1.578e9 + i * 1e7 for i in range(60)])
+    assert any(t.startswith("-") for _, t in wide)
+    assert all(x - 6.5 * len(t) >= 0 for x, t in wide), wide  # (about 6.5 px a character at 11 px)

@@ -132,11 +132,20 @@ def plot_svg(
     y_min, y_max = max(-top, y_min - pad), min(top, y_max + pad)
     t_min, t_max = (epoch_us[0], epoch_us[-1]) if n else (0, 1)
     t_span = (t_max - t_min) or 1
-    inner_w = _PLOT_W - _MARGIN_L - _MARGIN_R
+    # The y axis' labels (bottom, middle, top), distinct: more digits where the range is narrow
+    # next to its level (8.0001e9 to 8.0009e9); the left margin fits the longest.
+    ticks = [y_min * (1.0 - frac) + y_max * frac for frac in (0.0, 0.5, 1.0)]
+    labels = [_fmt(v) for v in ticks]
+    for digits in (6, 9, 12, 17):
+        if len(set(labels)) == len(labels):
+            break
+        labels = [f"{v:.{digits}g}" for v in ticks]
+    left_m = max(_MARGIN_L, 12 + round(6.5 * max(len(t) for t in labels)))
+    inner_w = _PLOT_W - left_m - _MARGIN_R
     inner_h = _PLOT_H - _MARGIN_T - _MARGIN_B
 
     def x_of(us: int) -> float:
-        return _MARGIN_L + inner_w * (us - t_min) / t_span
+        return left_m + inner_w * (us - t_min) / t_span
 
     def y_of(v: float) -> float:
         # Scale in two steps so values near 1e308 never overflow a float.
@@ -148,17 +157,17 @@ def plot_svg(
         f'<svg class="plot" viewBox="0 0 {_PLOT_W} {_PLOT_H}" '
         f'width="{_PLOT_W}" height="{_PLOT_H}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
-        f'<rect x="{_MARGIN_L}" y="{_MARGIN_T}" width="{inner_w}" height="{inner_h}" fill="#fbfbfd" '
+        f'<rect x="{left_m}" y="{_MARGIN_T}" width="{inner_w}" height="{inner_h}" fill="#fbfbfd" '
         'stroke="#c9ccd3"/>',
     ]
     def shade(a: int, b: int, css: str, opacity: float) -> None:
         # Widen by half a step on each side, and to 6 px at least, so a one-point window is visible.
         half = (inner_w / max(n - 1, 1)) / 2
-        x0 = max(_MARGIN_L, xs[a] - half)
-        x1 = min(_MARGIN_L + inner_w, xs[b - 1] + half)
+        x0 = max(left_m, xs[a] - half)
+        x1 = min(left_m + inner_w, xs[b - 1] + half)
         if x1 - x0 < 6.0:
             middle = (x0 + x1) / 2
-            x0, x1 = max(_MARGIN_L, middle - 3.0), min(_MARGIN_L + inner_w, middle + 3.0)
+            x0, x1 = max(left_m, middle - 3.0), min(left_m + inner_w, middle + 3.0)
         out.append(
             f'<rect class="{css}" x="{x0:.1f}" y="{_MARGIN_T}" width="{max(x1 - x0, 1.0):.1f}" '
             f'height="{inner_h}" fill="#f4a261" fill-opacity="{opacity}"/>'
@@ -176,22 +185,21 @@ def plot_svg(
     ys: list[float | None] = [y_of(v) for v in values]
     path = _path(xs, ys, _gaps(epoch_us))
     out.append(f'<path class="series" d="{path}" fill="none" stroke="#1d3557" stroke-width="1.3"/>')
-    for frac in (0.0, 0.5, 1.0):
-        v = y_min * (1.0 - frac) + y_max * frac
+    for frac, label in zip((0.0, 0.5, 1.0), labels, strict=True):
         y = _MARGIN_T + inner_h * (1.0 - frac)
         out.append(
-            f'<text x="{_MARGIN_L - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
-            f"{escape(_fmt(v))}</text>"
+            f'<text x="{left_m - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
+            f"{escape(label)}</text>"
         )
     if n:
         base = _MARGIN_T + inner_h + 16
-        out.append(f'<text x="{_MARGIN_L}" y="{base}" font-size="11">{escape(_time_label(t_min))}</text>')
+        out.append(f'<text x="{left_m}" y="{base}" font-size="11">{escape(_time_label(t_min))}</text>')
         out.append(
-            f'<text x="{_MARGIN_L + inner_w}" y="{base}" font-size="11" text-anchor="end">'
+            f'<text x="{left_m + inner_w}" y="{base}" font-size="11" text-anchor="end">'
             f"{escape(_time_label(t_max))} UTC</text>"
         )
     if unit_label:
-        out.append(f'<text x="{_MARGIN_L}" y="{_PLOT_H - 4}" font-size="11">{escape(unit_label)}</text>')
+        out.append(f'<text x="{left_m}" y="{_PLOT_H - 4}" font-size="11">{escape(unit_label)}</text>')
     out.append("</svg>")
     return "".join(out)
 
