@@ -166,7 +166,7 @@ def test_band_drawn_when_the_engine_has_one(fleet: tuple[list[MetricSeries], lis
     )
     assert html.count('class="band"') == 3
     assert (155, 211) in engine.calls  # acme n-1: window 195..200, 40 points before, 10 after
-    assert "blue band: what the engine expected" in html
+    assert "blue band: what the explanation measures against" in html
     without = render_report(results, series_for=_lookup(series))
     assert 'class="band"' not in without
     # context limits the plot in time (5-minute steps: 2 hours are 24 points), not the band's series.
@@ -461,3 +461,20 @@ def test_the_y_axis_labels_are_distinct_and_fit_the_margin() -> None:
     wide = labels([-1.578e9 + i * 1e7 for i in range(60)])
     assert any(t.startswith("-") for _, t in wide)
     assert all(x - 6.5 * len(t) >= 0 for x, t in wide), wide  # (about 6.5 px a character at 11 px)
+
+
+def test_the_heading_states_the_span_and_alarmed_cells_are_outlined(
+    fleet: tuple[list[MetricSeries], list[AnomalyResult]],
+) -> None:
+    """The meta line says which windows the report covers; cells at or above 0.5 carry a dark outline."""
+    series, results = fleet
+    html = render_report(results, series_for=_lookup(series), top=3)
+    first = min(r.window_start for r in results)
+    last = max(r.window_end for r in results)
+    assert f"windows from {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC" in html
+    assert "2 tenants, 4 nodes, 4 series" in html
+    one = render_report(results[:1], series_for=_lookup(series), top=3)
+    assert "1 tenant, 1 node, 1 series" in one
+    outlined = re.findall(r'<rect [^>]*stroke="#1f2328" stroke-width="2"><title>([^<]+)</title>', html)
+    alarmed = {(r.node_id) for r in results if r.anomaly_score >= 0.5}
+    assert {t.split(" / ")[2].split(":")[0] for t in outlined} == alarmed

@@ -69,6 +69,7 @@ section.anomaly{border:1px solid #d0d7de;border-radius:6px;padding:8px 14px;marg
 .label{display:inline-block;padding:1px 8px;border-radius:10px;background:#eef;font-weight:600;font-size:.9em}
 .label.spike{background:#ffe3e3}.label.trend{background:#fff1d6}.label.seasonal{background:#e3f2ff}
 .explain{font-size:1.02em}.legend{font-size:.85em;color:#57606a}svg{max-width:100%;height:auto}
+.scroll{overflow-x:auto;max-width:100%}section.anomaly{break-inside:avoid}
 """
 
 
@@ -261,10 +262,17 @@ def _plot_section(
     if count > 1:
         legend += f", in the lighter run of {count} anomalous windows"
     legend += "; line: the series; a break in it: no data"
-    legend += "; blue band: what the engine expected." if band is not None else "."
+    legend += (
+        "; blue band: what the explanation measures against (the expected value, give or take 3 of its "
+        "spreads), from the history before the plot." if band is not None else "."
+    )
     text = _explanation(engine, series, r)
     body = f'{svg}<p class="legend">{escape(legend)}</p><p class="explain">{escape(text)}</p></section>'
     return _Plotted(anchor, r, head + body)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
 
 
 def _strongest(results: Sequence[AnomalyResult]) -> AnomalyResult | None:
@@ -381,10 +389,10 @@ def render_report(
                 f"<td>{where}</td></tr>"
             )
         tables.append(
-            f"<h3>{escape(tenant)}</h3><table><tr><th>#</th><th>cluster</th><th>node</th><th>score</th>"
-            "<th>anomalous windows</th><th>metrics</th><th>strongest</th></tr>"
+            f'<h3>{escape(tenant)}</h3><div class="scroll"><table><tr><th>#</th><th>cluster</th><th>node</th>'
+            "<th>score</th><th>anomalous windows</th><th>metrics</th><th>strongest</th></tr>"
             + ("".join(rows) or '<tr><td colspan="7">no scored node</td></tr>')
-            + "</table>"
+            + "</table></div>"
         )
     cells = [
         HeatCell(
@@ -399,9 +407,14 @@ def render_report(
     when = (generated_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     n_anom = sum(1 for r in results if r.anomaly_label is not AnomalyType.NORMAL)
     n_series = len({(r.tenant_id, r.cluster_id, r.node_id, r.metric_name) for r in results})
+    span = ""
+    if results:
+        since = min(r.window_start for r in results).astimezone(timezone.utc)
+        until = max(r.window_end for r in results).astimezone(timezone.utc)
+        span = f", windows from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC"
     meta = (
-        f"{len(tenants)} tenant{'s' if len(tenants) != 1 else ''}, {len(nodes)} nodes, {n_series} series, "
-        f"{len(results):,} results of which {n_anom:,} anomalous"
+        f"{_count(len(tenants), 'tenant')}, {_count(len(nodes), 'node')}, "
+        f"{n_series} series, {len(results):,} results of which {n_anom:,} anomalous{span}"
         + (f"; engine {engine_name}" if engine_name else "")
         + f". Generated {when:%Y-%m-%d %H:%M} UTC."
     )

@@ -216,6 +216,7 @@ class HeatCell:
 
 
 _CELL_W, _CELL_H, _GAP = 54, 26, 3
+_ALARMED_EDGE, _QUIET_EDGE = 'stroke="#1f2328" stroke-width="2"', 'stroke="#6c757d" stroke-width="0.5"'
 _LABEL_W = 190
 
 
@@ -244,10 +245,11 @@ def heat_map_svg(cells: Sequence[HeatCell]) -> str:
         for k, c in enumerate(nodes):
             x = _LABEL_W + k * (_CELL_W + _GAP)
             tip = f"{c.tenant_id} / {c.cluster_id} / {c.node_id}: score {score_text(c.score)}"
+            # An alarmed node (0.5 or above) is outlined: the colours alone do not break at the line.
+            edge = _ALARMED_EDGE if c.score >= 0.5 else _QUIET_EDGE
             rect = (
                 f'<rect x="{x}" y="{y}" width="{_CELL_W}" height="{_CELL_H}" rx="3" '
-                f'fill="{score_colour(c.score)}" stroke="#6c757d" stroke-width="0.5">'
-                f"<title>{escape(tip)}</title></rect>"
+                f'fill="{score_colour(c.score)}" {edge}><title>{escape(tip)}</title></rect>'
             )
             label = c.node_id if len(c.node_id) <= 7 else c.node_id[:6] + "…"
             text = (
