@@ -713,10 +713,12 @@ class ExplanationClassifier:
             i = max(k for k in range(len(d)) if d[k] * d[i] >= 0.5 * d[i] * d[i])
         value, expect = j.window[i], j.expected[i]
         up = value >= expect
+        # As many digits as it takes to tell the value from the expectation (8.0004e9 against 8e9).
+        digits = _digits_apart(value, expect)
         if j.period is not None:
-            against = f"the {_num(expect)} its {cycle} cycle expected there"
+            against = f"the {_num(expect, digits)} its {cycle} cycle expected there"
         else:
-            against = f"its baseline of {_num(expect)}"
+            against = f"its baseline of {_num(expect, digits)}"
         sd = j.spread(i)
         dist = _distance(value, expect, sd)
         if sd == 0.0 and value != expect:
@@ -724,16 +726,18 @@ class ExplanationClassifier:
         far = "exactly at" if value == expect else f"{dist} {'above' if up else 'below'}"
         if kind is AnomalyType.SPIKE:
             verb = "spiked to" if up else "dropped to"
-            return f"{where} {verb} {_num(value)}, {far} {against}, {when}."
+            return f"{where} {verb} {_num(value, digits)}, {far} {against}, {when}."
         if kind is AnomalyType.TREND:
             verb = "rose to" if up else "fell to"
-            return f"{where} {verb} {_num(value)} and stayed there, {far} {against}, {when}."
+            return f"{where} {verb} {_num(value, digits)} and stayed there, {far} {against}, {when}."
         if kind is AnomalyType.SEASONAL:
             if j.period is None:
-                return f"{where} departed from its usual pattern at {_num(value)}, {far} {against}, {when}."
+                at = _num(value, digits)
+                return f"{where} departed from its usual pattern at {at}, {far} {against}, {when}."
             note = "; its history had no spread" if sd == 0.0 and value != expect else ""
             return (
-                f"{where} broke its usual {cycle} cycle: {_num(value)} where {_num(expect)} was "
+                f"{where} broke its usual {cycle} cycle: {_num(value, digits)} where "
+                f"{_num(expect, digits)} was "
                 f"expected ({far}{note}), while staying {seen}, {when}."
             )
         close = "exactly at" if value == expect else f"within {dist} of"
@@ -958,6 +962,14 @@ def _finite_list(name: str, values: object) -> list[float]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         fail_type(_OWNER, name, "a sequence of finite real numbers", values)
     return [check_real(_OWNER, f"{name}[{i}]", v) for i, v in enumerate(values)]
+
+
+def _digits_apart(a: float, b: float) -> int:
+    """The significant digits (4 at least) at which ``a`` and ``b`` print differently, if they differ."""
+    for digits in (4, 6, 8, 10, 12, 17):
+        if a == b or _num(a, digits) != _num(b, digits):
+            return digits
+    return 17
 
 
 def _num(x: float, digits: int = 4) -> str:

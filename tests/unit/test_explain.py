@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import re
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -607,3 +608,23 @@ def test_explain_refuses_a_result_of_another_series(field: str) -> None:
     assert message.startswith("ExplanationClassifier: result must be a result of series ")
     assert repr(s.ids) in message and message.endswith(f"got a result of {ids!r}")
     assert ExplanationClassifier().explain(s, good)  # the matching result is still explained
+
+
+def test_a_sentence_tells_the_value_from_its_expectation_at_a_high_level() -> None:
+    """A spike of 4e5 on a metric near 8e9 says 8.0004e+09 against 8e+09, not 8e+09 against 8e+09."""
+    from datetime import datetime, timedelta, timezone
+
+    from backend.analytics import MetricSeries
+    from backend.analytics.engines import ZScoreEngine
+
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    values = [8e9 + ((i * 7919) % 13) * 1e3 for i in range(600)]
+    values[500] += 4e5
+    series = MetricSeries("t", "c", "n", "mem", [t0 + timedelta(minutes=i) for i in range(600)], values)
+    [sentence] = [r.explanation for r in ZScoreEngine().detect(series) if r.is_anomalous]
+    assert sentence is not None
+    found = re.search(r"spiked to (\S+), .* above the (\S+) its", sentence)
+    assert found is not None, sentence
+    value, expected = found.groups()
+    assert value != expected and f"{float(value):.4g}" == f"{float(expected):.4g}", sentence
+    assert abs(float(value) - values[500]) < 1e5 and abs(float(value) - float(expected) - 4e5) < 1e5

@@ -139,4 +139,4 @@ def test_the_report_draws_a_built_in_engines_band() -> None:
     assert any(r.is_anomalous for r in results)
     html = render_report(results, series_for=lambda r: spiked, engine=engine)
     assert html.count('class="band"') == 1
-    assert "blue band: what the engine expected" in html
+    assert "blue band: what the explanation measures against" in html
