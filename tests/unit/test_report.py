@@ -478,3 +478,20 @@ def test_the_heading_states_the_span_and_alarmed_cells_are_outlined(
     outlined = re.findall(r'<rect [^>]*stroke="#1f2328" stroke-width="2"><title>([^<]+)</title>', html)
     alarmed = {(r.node_id) for r in results if r.anomaly_score >= 0.5}
     assert {t.split(" / ")[2].split(":")[0] for t in outlined} == alarmed
+
+
+def test_a_wide_cluster_wraps_in_natural_order_with_the_ends_of_long_names() -> None:
+    """30 nodes wrap onto 3 lines of at most 14, node-2 before node-10; a long id shows its end."""
+    from backend.analytics.report._svg import HeatCell, heat_map_svg
+
+    cells = [HeatCell("t", "c", f"bigco-node-{k}", 0.2) for k in range(30, 0, -1)]
+    svg = heat_map_svg(cells)
+    tips = re.findall(r"<title>t / c / ([^:]+): score", svg)
+    assert tips == [f"bigco-node-{k}" for k in range(1, 31)]
+    rows = sorted({float(y) for y in re.findall(r'<rect x="[\d.]+" y="([\d.]+)" width="54"', svg)})
+    assert len(rows) == 3
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="54"', svg)]
+    assert max(xs) == xs[13] and xs[14] == xs[0]  # (the 15th cell starts the second line)
+    assert "…node-1<" in svg and "…ode-10<" in svg
+    width = float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))  # type: ignore[union-attr]
+    assert width < 1000

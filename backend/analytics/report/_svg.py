@@ -8,6 +8,7 @@ amber at the 0.5 alarm line, red at 1).
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -218,18 +219,32 @@ class HeatCell:
 _CELL_W, _CELL_H, _GAP = 54, 26, 3
 _ALARMED_EDGE, _QUIET_EDGE = 'stroke="#1f2328" stroke-width="2"', 'stroke="#6c757d" stroke-width="0.5"'
 _LABEL_W = 190
+_PER_LINE = 14  # cells on one line of a cluster's row: a wider cluster wraps onto more lines
+
+
+def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
+    """A sort key that orders the numbers in ``text`` by value: node-2 before node-10."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
+
+
+def _cell_label(node_id: str) -> str:
+    """The node's name, or its last 6 characters after an ellipsis (ids often share their start)."""
+    return node_id if len(node_id) <= 7 else "…" + node_id[-6:]
 
 
 def heat_map_svg(cells: Sequence[HeatCell]) -> str:
     """Tenants as bands of rows, one row per cluster, one cell per node coloured by its score.
 
     A cell with a plot links to it; every cell has a tooltip (``<title>``) with
-    its ids and score. Node names are shown in the cells when they fit.
+    its ids and score. Node names are shown in the cells when they fit (else
+    their end). Nodes are in natural order (node-2 before node-10); a cluster
+    of more than 14 nodes wraps onto several lines. A cell at or above the
+    alarm line, 0.5, is outlined.
     """
     rows: dict[tuple[str, str], list[HeatCell]] = {}
-    for c in sorted(cells, key=lambda c: (c.tenant_id, c.cluster_id, c.node_id)):
+    for c in sorted(cells, key=lambda c: (c.tenant_id, _natural(c.cluster_id), _natural(c.node_id))):
         rows.setdefault((c.tenant_id, c.cluster_id), []).append(c)
-    widest = max((len(r) for r in rows.values()), default=1)
+    widest = min(_PER_LINE, max((len(r) for r in rows.values()), default=1))
     width = _LABEL_W + max(widest * (_CELL_W + _GAP), 5 * 64) + 10  # room for the legend too
     out: list[str] = []
     y = 6
@@ -241,9 +256,14 @@ def heat_map_svg(cells: Sequence[HeatCell]) -> str:
             out.append(f'<text x="4" y="{y + 12}" font-size="12" font-weight="bold">{escape(tenant)}</text>')
             y += 18
             last_tenant = tenant
-        out.append(f'<text x="16" y="{y + 17}" font-size="12">{escape(cluster)}</text>')
+        shown = cluster if len(cluster) <= 24 else cluster[:23] + "…"
+        out.append(
+            f'<text x="16" y="{y + 17}" font-size="12"><title>{escape(cluster)}</title>{escape(shown)}</text>'
+        )
         for k, c in enumerate(nodes):
-            x = _LABEL_W + k * (_CELL_W + _GAP)
+            if k and k % _PER_LINE == 0:
+                y += _CELL_H + _GAP
+            x = _LABEL_W + (k % _PER_LINE) * (_CELL_W + _GAP)
             tip = f"{c.tenant_id} / {c.cluster_id} / {c.node_id}: score {score_text(c.score)}"
             # An alarmed node (0.5 or above) is outlined: the colours alone do not break at the line.
             edge = _ALARMED_EDGE if c.score >= 0.5 else _QUIET_EDGE
@@ -251,7 +271,7 @@ def heat_map_svg(cells: Sequence[HeatCell]) -> str:
                 f'<rect x="{x}" y="{y}" width="{_CELL_W}" height="{_CELL_H}" rx="3" '
                 f'fill="{score_colour(c.score)}" {edge}><title>{escape(tip)}</title></rect>'
             )
-            label = c.node_id if len(c.node_id) <= 7 else c.node_id[:6] + "…"
+            label = _cell_label(c.node_id)
             text = (
                 f'<text x="{x + _CELL_W / 2}" y="{y + 17}" font-size="10" text-anchor="middle">'
                 f"{escape(label)}</text>"
