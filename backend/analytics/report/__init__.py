@@ -20,10 +20,13 @@ The expected band: when the engine has a method
 ``expected_band(series, start_index, end_index)`` returning ``(lower, upper)``
 (one float per point of ``series`` in ``[start_index, end_index)``, ``None`` or
 NaN where it has no expectation) or ``None``, the band is drawn; otherwise the
-plot has no band. The band is asked of the series ``series_for`` gives, which may
-reach further back than the plot (``context`` limits what is plotted): an
-engine that reads the history before the plot to draw its band (the built-in
-ones do) then has it.
+plot has no band. It is asked in two parts, the points before the window and
+the window with the points after it, so that the built-in engines read the
+first from the history before the plot and the second from the history before
+the window (what the sentence measures the window against). The band is asked
+of the series ``series_for`` gives, which may reach further back than the plot
+(``context`` limits what is plotted): an engine that reads the history before
+the plot to draw its band (the built-in ones do) then has it.
 
 Every string put into the page (ids, metric names, explanations) is escaped.
 """
@@ -249,7 +252,18 @@ def _plot_section(
         since = datetime_to_epoch_us(first.window_start) - context // timedelta(microseconds=1)
         p0 = max(p0, bisect.bisect_left(series.epoch_us, since))
     p1 = min(len(series), max(w1, e1, w0 + 1) + after_points)
-    band = _band(engine, series, p0, p1) if engine is not None else None
+    # The band in two parts: the points before the window from the history before the plot, the
+    # window and after it from the history before the window (what the sentence measures the
+    # window against: a plot that starts early in a series or after a gap has a short history).
+    band: tuple[list[float | None], list[float | None]] | None = None
+    if engine is not None:
+        parts = [(a, b, _band(engine, series, a, b)) for a, b in ((p0, w0), (w0, p1)) if a < b]
+        if any(got is not None for _, _, got in parts):
+            band = ([], [])
+            for a, b, got in parts:
+                lower, upper = got if got is not None else ([None] * (b - a), [None] * (b - a))
+                band[0].extend(lower)
+                band[1].extend(upper)
     svg = plot_svg(
         list(series.epoch_us[p0:p1]),
         series.values.tolist()[p0:p1],
@@ -264,7 +278,7 @@ def _plot_section(
     legend += "; line: the series; a break in it: no data"
     legend += (
         "; blue band: what the explanation measures against (the expected value, give or take 3 of its "
-        "spreads), from the history before the plot." if band is not None else "."
+        "spreads), from the history before the window." if band is not None else "."
     )
     text = _explanation(engine, series, r)
     body = f'{svg}<p class="legend">{escape(legend)}</p><p class="explain">{escape(text)}</p></section>'
