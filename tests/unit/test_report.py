@@ -496,3 +496,18 @@ def test_a_wide_cluster_wraps_in_natural_order_with_the_ends_of_long_names() -> 
     assert "…node-1<" in svg and "…ode-10<" in svg
     width = float(re.search(r'viewBox="0 0 ([\d.]+)', svg).group(1))  # type: ignore[union-attr]
     assert width < 1000
+
+
+def test_the_y_axis_of_values_never_below_zero_starts_at_zero() -> None:
+    """An error rate's axis is not padded below 0; a series with negative values keeps its padding."""
+    from backend.analytics.report._svg import plot_svg
+
+    stamps = [i * 60_000_000 for i in range(30)]
+
+    def bottom(values: list[float]) -> str:
+        svg = plot_svg(stamps, values, window=(10, 12), band=None, title="t")
+        return str(re.findall(r'text-anchor="end" font-size="11">([^<]+)<', svg)[0])
+
+    assert bottom([0.0] * 20 + [5.0] * 10) == "0"
+    assert bottom([0.5 + i % 3 for i in range(30)]) == "0.4"  # (5% of the range 0.5..2.5 below it)
+    assert bottom([-1.0] * 20 + [5.0] * 10) == "-1.3"  # (5% of the range -1..5 below it)

@@ -128,9 +128,11 @@ def plot_svg(
         middle = y_min / 2 + y_max / 2
         pad = abs(middle) * 0.05 or 1.0
         y_min, y_max = max(-top, middle - pad), min(top, middle + pad)
-    # 5% of the range on each side, within the float range.
+    # 5% of the range on each side, within the float range; not below 0 for a plot of values and a
+    # band that never are (an error rate's axis does not start at -0.19).
     pad = 0.1 * (y_max / 2 - y_min / 2)
-    y_min, y_max = max(-top, y_min - pad), min(top, y_max + pad)
+    floor = 0.0 if y_min >= 0.0 else -top
+    y_min, y_max = max(floor, y_min - pad), min(top, y_max + pad)
     t_min, t_max = (epoch_us[0], epoch_us[-1]) if n else (0, 1)
     t_span = (t_max - t_min) or 1
     # The y axis' labels (bottom, middle, top), distinct: more digits where the range is narrow
