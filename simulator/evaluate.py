@@ -14,6 +14,12 @@ an anomaly (the return to normal) a little after it.
 - label agreement: among matched records, how often the label of the
   highest-scoring anomalous window that starts inside the record's span (or,
   if none does, that overlaps it) equals the record's ``expected_label``.
+
+What these figures do not see: precision counts detections, not time, so a
+detection that runs through several records counts once, and a detector that
+flags every window of a series scores recall 1 there with one detection per
+series (on the default demo fleet: precision 0.55, recall 1.0). Read them with
+the number of anomalous windows (``DemoReport`` prints both per node).
 """
 
 from __future__ import annotations
