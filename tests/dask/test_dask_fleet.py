@@ -101,3 +101,22 @@ def test_fleet_command_with_a_scheduler(
             r for t in ("tenant-1", "tenant-2", "tenant-3") for r in store.read_results(t, engine="zscore")
         ]
     assert sorted(stored, key=repr) == sorted(serial.results, key=repr)
+
+
+def test_a_second_cluster_on_the_machine_takes_no_default_port() -> None:
+    """With 8787 held (another cluster's dashboard), a cluster starts without a warning, on loopback."""
+    import socket
+
+    holder = socket.socket()
+    try:
+        try:
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        except OSError:
+            pass  # (held already: the case under test)
+        with local_dask_cluster(1) as local:
+            http = local.scheduler.http_server
+            assert http.port != 8787 and http.address == "127.0.0.1"
+            assert local.scheduler_address.startswith("tcp://127.0.0.1:")
+    finally:
+        holder.close()

@@ -131,12 +131,16 @@ def local_dask_cluster(n_workers: int = 2, *, host: str = "127.0.0.1") -> Any:
     n = check_positive_int("local_dask_cluster", "n_workers", n_workers)
     if not isinstance(host, str) or not host:
         fail_type("local_dask_cluster", "host", "a non-empty str", host)
+    # No dashboard; the scheduler's own HTTP server (health, metrics) still starts, on port 8787 unless
+    # told otherwise, and warns when another cluster on the machine holds it: a free port on host.
+    http = f"[{host}]:0" if ":" in host else f"{host}:0"
     return _distributed("local_dask_cluster").LocalCluster(
         n_workers=n,
         threads_per_worker=1,
         processes=True,
         host=host,
         dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": http},
         silence_logs=logging.ERROR,
     )
 
