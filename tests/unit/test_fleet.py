@@ -149,6 +149,40 @@ def test_store_source_reads_a_file_replaced_under_its_path(tmp_path: Path) -> No
     assert not snap.exists()  # (not created empty by opening it)
 
 
+def test_sources_resolve_a_relative_path_on_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker in another directory reads the client's file, not one of the same name in its own."""
+    series = small_fleet(points=50)
+    monkeypatch.chdir(tmp_path)
+    with SQLiteMetricStore("m.db") as store:
+        store.write_batch(series)
+    (tmp_path / "csv").mkdir()
+    source, csv = StoreSource("m.db"), CsvDirectorySource("csv")
+    assert source.path == str(tmp_path / "m.db") and csv.directory == str(tmp_path / "csv")
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # (the worker's directory, with no m.db: it must not matter)
+    assert len(source.load(source.keys())) == len(series)
+    assert not (elsewhere / "m.db").exists()
+
+
+def test_a_process_keeps_the_last_few_stores_open(tmp_path: Path) -> None:
+    """A worker reading a new snapshot each run holds at most a few stores, not every one it ever read."""
+    from backend.analytics.fleet import _sources
+
+    before = len(_sources._STORES)
+    for k in range(_sources._KEEP + 3):
+        path = tmp_path / f"snap-{k}.db"
+        with SQLiteMetricStore(path) as store:
+            store.write_batch(small_fleet(points=20)[:1])
+        source = StoreSource(path)
+        source.load(source.keys())
+    assert len(_sources._STORES) <= max(before, _sources._KEEP)
+    kept = [key[1] for key in _sources._STORES]
+    assert str(tmp_path / f"snap-{_sources._KEEP + 2}.db") in kept and str(tmp_path / "snap-0.db") not in kept
+
+
 def test_store_source_reads_the_calendars_first_and_last_instants(tmp_path: Path) -> None:
     """A series at either end of the calendar is read whole, datetime.max included."""
     first = datetime.min.replace(tzinfo=timezone.utc)

@@ -16,6 +16,7 @@ travel back.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,7 +67,10 @@ def _check_range(owner: str, start: datetime | None, end: datetime | None) -> tu
 
 # Stores opened by StoreSource.load in this process, by (process id, path), with the identity
 # (device, inode) of the file each opened: kept for the next partition while the path names that file.
+# The last _KEEP paths used (a long-lived worker reading a new snapshot every day does not hold every
+# old one open, deleted files included: a store dropped here closes once no thread reads it).
 _STORES: dict[tuple[int, str], tuple[tuple[int, int], Any]] = {}
+_KEEP = 4
 
 
 def _worker_store(path: str) -> Any:
@@ -83,16 +87,21 @@ def _worker_store(path: str) -> Any:
         stat = os.stat(path)
     except OSError as exc:
         raise FileNotFoundError(
-            f"StoreSource: the store file {path!r} cannot be read any more ({exc.strerror})"
+            f"StoreSource: the store file {path!r} cannot be read in this process (host "
+            f"{socket.gethostname()}, pid {os.getpid()}): {exc.strerror}; every process that loads "
+            "partitions (each worker of a cluster) must see the file at that path"
         ) from exc
     ident = (stat.st_dev, stat.st_ino)
     key = (os.getpid(), path)
-    kept = _STORES.get(key)
+    kept = _STORES.pop(key, None)  # (put back last: the most recently used are kept)
     if kept is not None and kept[0] == ident:
+        _STORES[key] = kept
         return kept[1]
-    # (The replaced store is dropped, not closed: a thread may still be reading its partition.)
+    # (A replaced or evicted store is dropped, not closed: a thread may still be reading its partition.)
     store = SQLiteMetricStore(path)
     _STORES[key] = (ident, store)
+    while len(_STORES) > _KEEP:
+        del _STORES[next(iter(_STORES))]
     return store
 
 
@@ -126,7 +135,8 @@ class StoreSource:
         owner = "StoreSource"
         if not isinstance(path, (str, os.PathLike)):
             fail_type(owner, "path", "a str or os.PathLike file path", path)
-        text = os.fspath(path)
+        # Absolute: the workers of a cluster resolve a relative path in their own directory.
+        text = os.path.abspath(os.fspath(path))
         if not os.path.isfile(text):
             fail_value(owner, "path", "an existing SQLite store file", path)
         chosen: tuple[str, ...] | None = None
@@ -210,7 +220,7 @@ class CsvDirectorySource:
         owner = "CsvDirectorySource"
         if not isinstance(directory, (str, os.PathLike)):
             fail_type(owner, "directory", "a str or os.PathLike directory path", directory)
-        text = os.fspath(directory)
+        text = os.path.abspath(os.fspath(directory))  # (as StoreSource's path: workers have their own cwd)
         if not os.path.isdir(text):
             fail_value(owner, "directory", "an existing directory", directory)
         if not isinstance(pattern, str) or not pattern:
