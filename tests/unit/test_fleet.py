@@ -219,6 +219,8 @@ def test_store_source_bad_arguments(tmp_path: Path) -> None:
     SQLiteMetricStore(db).close()
     with pytest.raises(TypeError, match="StoreSource: tenants must be an iterable of tenant ids"):
         StoreSource(db, tenants="acme")
+    with pytest.raises(ValueError, match=r"StoreSource: tenants\[1\] must be a tenant not listed twice"):
+        StoreSource(db, tenants=["a", "a"])
 
 
 def test_csv_directory_source(tmp_path: Path) -> None:

@@ -182,6 +182,16 @@ def test_wrong_result_type(fake: FakePrometheus) -> None:
         PrometheusSource(fake.url).query_range("up", T0, T0 + STEP, STEP)
 
 
+def test_a_sample_without_its_value_is_a_prometheus_error(fake: FakePrometheus) -> None:
+    """A matrix sample that is not [timestamp, value] is refused as a bad answer, naming the series."""
+    labels = {"__name__": "sim_cpu", "tenant": "acme", "cluster": "c-1", "node": "n-1"}
+    result = [{"metric": labels, "values": [[T0.timestamp(), "1"], [2]]}]
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    fake.answer = (200, json.dumps(doc).encode())
+    with pytest.raises(PrometheusError, match=r"with a sample \[2\] in series .*expected \[timestamp"):
+        PrometheusSource(fake.url).query_range("up", T0, T0 + STEP, STEP)
+
+
 def test_unreachable_server() -> None:
     """A refused connection is a PrometheusError saying where and for which query."""
     fake = FakePrometheus([])

@@ -147,6 +147,8 @@ class StoreSource:
             for i, tenant in enumerate(chosen):
                 if not isinstance(tenant, str) or not tenant:
                     fail_type(owner, f"tenants[{i}]", "a non-empty str", tenant)
+                if tenant in chosen[:i]:
+                    fail_value(owner, f"tenants[{i}]", "a tenant not listed twice", tenant)
         _check_range(owner, start, end)
         setter = object.__setattr__
         setter(self, "path", text)

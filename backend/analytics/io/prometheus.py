@@ -338,7 +338,16 @@ class PrometheusSource:
                         )
                     )
                     continue
-                for ts, text in samples:
+                for sample in samples:
+                    if not isinstance(sample, (list, tuple)) or len(sample) != 2:
+                        raise PrometheusError(
+                            f"Prometheus at {self.url} answered query_range {query!r} with a sample "
+                            f"{sample!r} in {where}, expected [timestamp, \"value\"]",
+                            url=self.url,
+                            query=query,
+                            status=200,
+                        )
+                    ts, text = sample
                     try:
                         us = int((Decimal(str(ts)) * 1_000_000).to_integral_value())
                     except (InvalidOperation, ValueError):
