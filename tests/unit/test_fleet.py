@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -486,3 +487,55 @@ def test_dask_helpers_refuse_bad_arguments_and_name_the_extra() -> None:
         for call in (lambda: local_dask_cluster(1), lambda: dask_executor("tcp://127.0.0.1:1")):
             with pytest.raises(ImportError, match=r"needs the \[dask\] extra: pip install"):
                 call()
+
+
+class _FailingExecutor(Executor):
+    """Every task fails at once with ``exc``, as a cluster's would (or is cancelled, for None)."""
+
+    def __init__(self, exc: BaseException | None) -> None:
+        self.exc = exc
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        if self.exc is None:
+            future.cancel()
+            future.set_running_or_notify_cancel()  # (as an executor does with a cancelled task)
+        else:
+            future.set_exception(self.exc)
+        return future
+
+
+def test_a_cancelled_or_engine_less_partition_says_why() -> None:
+    """A task cancelled on a cluster, or an engine the workers lack, fails with a message that says so."""
+    series = small_fleet(points=40)[:2]
+    cancelled = detect_fleet(ListSource(series), "zscore", executor=_FailingExecutor(None))
+    assert set(cancelled.failures.values()) == {
+        "CancelledError: the task was cancelled on the executor (a cluster restart or shutdown?); "
+        "run it again"
+    }
+    missing = UnknownEngineError("zscore", ["combined"])
+    lacking = detect_fleet(ListSource(series), "zscore", executor=_FailingExecutor(missing))
+    (message,) = set(lacking.failures.values())
+    assert message.startswith("UnknownEngineError: ") and message.endswith(
+        "(this process has engine 'zscore': install its distribution where the partitions run too, "
+        "on every worker of a cluster)"
+    )
+
+
+def test_a_dask_executor_on_a_scheduler_without_workers_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    """No worker yet: one slot, a warning naming the scheduler (the run waits for a worker to join)."""
+    from backend.analytics.fleet import DaskExecutor
+
+    class Client:
+        scheduler_address = "tcp://127.0.0.1:1"
+
+        def get_executor(self, pure: bool) -> Executor:
+            return InlineExecutor()
+
+        def nthreads(self) -> dict[str, int]:
+            return {}
+
+    with caplog.at_level(logging.WARNING, logger="backend.analytics.fleet"):
+        executor = DaskExecutor(Client(), owns_client=False)
+    assert (executor.workers, executor.max_workers) == (0, 1)
+    assert "the Dask scheduler tcp://127.0.0.1:1 has no workers yet" in caplog.text

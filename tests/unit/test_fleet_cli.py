@@ -83,3 +83,18 @@ def test_fleet_command_errors(
     with pytest.raises(SystemExit) as exc:
         main(["fleet", "--store", str(store_path), "--tenant", "nobody", "--quiet"])
     assert "has no tenant 'nobody'; its tenants: 'tenant-1', 'tenant-2'" in capsys.readouterr().err
+
+
+def test_fleet_on_a_scheduler_without_workers_says_it_waits(
+    store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no worker on the scheduler, the command says the run waits for one before it starts."""
+    from backend.analytics.cli import fleet as fleet_cli
+
+    class NoWorkersYet(InlineExecutor):
+        workers = 0  # (then one joins: the run goes on in this process)
+
+    monkeypatch.setattr(fleet_cli, "dask_executor", lambda address: NoWorkersYet())
+    assert main(["fleet", "--store", str(store_path), "--scheduler", "tcp://127.0.0.1:1", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "fleet: the scheduler at tcp://127.0.0.1:1 has no workers yet; the run waits until one" in err

@@ -55,6 +55,11 @@ def _fleet(args: argparse.Namespace) -> int:
     source = StoreSource(args.store, tenants=args.tenant)
     settings = parse_settings(args.set)
     executor: Executor = dask_executor(args.scheduler) if args.scheduler else local_executor(args.workers)
+    if getattr(executor, "workers", None) == 0:
+        sys.stderr.write(
+            f"fleet: the scheduler at {args.scheduler} has no workers yet; the run waits until one joins "
+            "(Ctrl-C to stop)\n"
+        )
     started = time.perf_counter()
     try:
         run = detect_fleet(

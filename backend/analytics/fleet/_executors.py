@@ -21,6 +21,8 @@ from .._validate import check_positive_int, fail_type
 
 __all__ = ["DaskExecutor", "InlineExecutor", "dask_executor", "executor_width", "local_executor"]
 
+logger = logging.getLogger(__name__)
+
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -74,8 +76,10 @@ def executor_width(executor: Executor) -> int:
 class DaskExecutor(Executor):
     """A :class:`concurrent.futures.Executor` over a ``dask.distributed`` client (see :func:`dask_executor`).
 
-    ``max_workers`` is the cluster's thread count when the executor was made.
-    ``shutdown`` closes the client if this executor opened it.
+    ``max_workers`` is the cluster's thread count when the executor was made
+    (1 if it had none); ``workers``, its number of workers then: with none, a
+    run waits until one joins (a warning is logged, and ``fleet --scheduler``
+    says so on stderr). ``shutdown`` closes the client if this executor opened it.
     """
 
     def __init__(self, client: Any, *, owns_client: bool) -> None:
@@ -83,7 +87,13 @@ class DaskExecutor(Executor):
         self._owns = owns_client
         self._inner = client.get_executor(pure=False)
         threads = client.nthreads()
+        self.workers = len(threads)
         self.max_workers = max(1, sum(int(n) for n in threads.values()))
+        if not threads:
+            logger.warning(
+                "the Dask scheduler %s has no workers yet: what is submitted waits until one joins",
+                getattr(client, "scheduler_address", "?"),
+            )
 
     def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
         """Submit ``fn(*args, **kwargs)`` to the cluster; a ``concurrent.futures`` future."""

@@ -26,6 +26,7 @@ from .._kinds import AnomalyType
 from .._validate import check_id, check_positive_int, fail_type, fail_value
 from ..aggregation import AggregationPipeline, FleetScores
 from ..engine import AnomalyDetectionEngine, EngineRegistry
+from ..errors import UnknownEngineError
 from ..store import SeriesKey
 from ..types import AnomalyResult, datetime_to_epoch_us, epoch_us_to_datetime
 from ._executors import executor_width, local_executor
@@ -156,7 +157,10 @@ def _engine_for(spec: AnomalyDetectionEngine | tuple[str, dict[str, Any]]) -> An
 
 
 def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    text = str(exc)
+    if not text and "Cancelled" in type(exc).__name__:
+        text = "the task was cancelled on the executor (a cluster restart or shutdown?); run it again"
+    return f"{type(exc).__name__}: {text or '(no message)'}"
 
 
 def _run_partition(
@@ -352,6 +356,11 @@ def _collect(
                     raise
                 except BaseException as exc:  # the whole task failed: each of its series is reported
                     message = _describe(exc)
+                    if isinstance(exc, UnknownEngineError) and isinstance(spec, tuple):
+                        message += (
+                            f" (this process has engine {spec[0]!r}: install its distribution where the "
+                            "partitions run too, on every worker of a cluster)"
+                        )
                     logger.warning("fleet partition %d (%d series) failed: %s", index, len(keys), message)
                     by_part[index] = []
                     failures.update((key, message) for key in keys)
