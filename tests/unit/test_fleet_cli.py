@@ -98,3 +98,17 @@ def test_fleet_on_a_scheduler_without_workers_says_it_waits(
     assert main(["fleet", "--store", str(store_path), "--scheduler", "tcp://127.0.0.1:1", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "fleet: the scheduler at tcp://127.0.0.1:1 has no workers yet; the run waits until one" in err
+
+
+def test_ctrl_c_stops_the_command_with_one_line(
+    store_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a run ends it with exit status 130 and a line, not a traceback."""
+    from backend.analytics.cli import fleet as fleet_cli
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fleet_cli, "detect_fleet", interrupted)
+    assert main(["fleet", "--store", str(store_path), "--workers", "1", "--quiet"]) == 130
+    assert capsys.readouterr().err.endswith("fleet: interrupted\n")

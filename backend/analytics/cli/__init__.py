@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("backend.analytics").addHandler(logging.NullHandler())
     try:
         status: int = args.func(args)
+    except KeyboardInterrupt:  # (Ctrl-C: the run stopped; its tasks were cancelled on the way out)
+        sys.stderr.write(f"\n{parser.prog} {args.command}: interrupted\n")
+        return 130
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
