@@ -9,6 +9,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.analytics import (
     AggregatedAnomalyScore,
@@ -211,3 +213,34 @@ def test_latest_aggregate_snapshot_of_an_engine_is_a_seek(store: SQLiteMetricSto
 
     plan = _plan(store, _LATEST_SNAPSHOT[True], {"tenant": "a", "engine": "e"})
     assert "aggregates_by_engine" in plan and "SCAN" not in plan, plan
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    windows=st.lists(
+        st.tuples(
+            st.sampled_from(["n-1", "n-2"]),
+            st.sampled_from(["cpu", "mem"]),
+            st.integers(0, 30),
+            st.integers(0, 12),
+            st.sampled_from(["zscore", "novelty"]),
+        ),
+        max_size=40,
+    )
+)
+def test_the_latest_results_are_each_series_latest_of_the_engine(
+    store: SQLiteMetricStore, windows: list[tuple[str, str, int, int, str]]
+) -> None:
+    """read_latest_results keeps, per series, the largest window_end then window_start, of one engine."""
+    store._conn().execute("DELETE FROM anomaly_results")
+    for node, metric, start, length, engine in windows:
+        since, until = T0 + start * MIN, T0 + (start + length) * MIN
+        store.write_results([AnomalyResult("acme", "c-1", node, metric, since, until, 0.3, "normal")], engine=engine)
+    for engine in ("zscore", "novelty"):
+        every = store.read_results("acme", engine=engine)
+        latest: dict[tuple[str, str], AnomalyResult] = {}
+        for r in every:
+            have = latest.get((r.node_id, r.metric_name))
+            if have is None or (r.window_end, r.window_start) > (have.window_end, have.window_start):
+                latest[(r.node_id, r.metric_name)] = r
+        assert store.read_latest_results("acme", engine=engine) == [latest[k] for k in sorted(latest)]

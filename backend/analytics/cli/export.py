@@ -19,7 +19,7 @@ def _text(args: argparse.Namespace) -> str:
     store = open_store(args.store, create=False)
     try:
         name = pick_engine(store, args.tenant, args.engine)
-        results = store.read_results(args.tenant, engine=name)
+        results = store.read_latest_results(args.tenant, engine=name)  # (what the families show)
         aggregates = store.read_aggregates(args.tenant, engine=name)
     finally:
         store.close()
