@@ -235,7 +235,8 @@ def test_the_latest_results_are_each_series_latest_of_the_engine(
     store._conn().execute("DELETE FROM anomaly_results")
     for node, metric, start, length, engine in windows:
         since, until = T0 + start * MIN, T0 + (start + length) * MIN
-        store.write_results([AnomalyResult("acme", "c-1", node, metric, since, until, 0.3, "normal")], engine=engine)
+        result = AnomalyResult("acme", "c-1", node, metric, since, until, 0.3, "normal")
+        store.write_results([result], engine=engine)
     for engine in ("zscore", "novelty"):
         every = store.read_results("acme", engine=engine)
         latest: dict[tuple[str, str], AnomalyResult] = {}
