@@ -25,7 +25,10 @@ How points are read: ``query_range`` evaluates the query at ``start``,
 ``start + step``, ... up to ``end``, each value being the latest sample at or
 before that instant within Prometheus's lookback (5 minutes by default). So
 choose ``step`` equal to the scrape interval (or to the samples' own spacing)
-to read each stored sample once. Prometheus refuses a request of more than
+to read each stored sample once, which holds for samples on that grid with
+no gaps: otherwise each point is stamped with its grid instant, not the
+sample's, and an instant with no new sample repeats the latest within the
+lookback (docs/sources.md shows cases). Prometheus refuses a request of more than
 11,000 points per series; :meth:`PrometheusSource.query_range` splits the range
 into chunks of at most ``max_points`` evaluation instants (default 11,000) and
 joins them. NaN and infinite samples are refused and reported.
