@@ -246,3 +246,18 @@ def test_load_with_a_timezone_folder_name_says_what_was_wrong(
         err
     )
     assert "Errno" not in err and not db.exists()
+
+
+def test_load_prometheus_takes_a_step_or_samples_not_both(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--step reads Prometheus's evaluation on a grid, --samples the raw samples: one of them is needed."""
+    base = ["load", "prometheus", "--url", "http://127.0.0.1:9", "--query", "up", "--start", "now"]
+    base += ["--store", str(tmp_path / "s.db")]
+    for extra, said in (
+        ([], "give --step (the scrape interval), or --samples to read the raw samples"),
+        (["--samples", "--step", "1m"], "--samples reads each sample at its own time: give no --step"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main([*base, *extra])
+        assert exc.value.code == 2 and said in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -272,3 +273,71 @@ def test_argument_checks() -> None:
         PrometheusSource("http://h:1").chunks(T0, T0, timedelta(0))
     with pytest.raises(ValueError, match="defaults must be keys among tenant, cluster, node, metric"):
         LabelMapping(defaults={"host": "x"})
+
+
+class RawPrometheus:
+    """Answers /api/v1/query for ``selector[Nms]`` at ``time`` with the raw samples in [time - N, time]
+    (both ends, as Prometheus 2 does), or a bad_data error for anything else."""
+
+    def __init__(self, samples: dict[str, list[tuple[Decimal, str]]]) -> None:
+        self.samples = samples  # node -> [(seconds, value)]
+        self.queries: list[str] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+                fake.queries.append(form["query"])
+                found = re.fullmatch(r'sim_cpu\{tenant="acme"\}\[(\d+)ms\]', form["query"])
+                body: dict[str, Any]
+                if self.path != "/api/v1/query" or found is None:
+                    error = "ranges only allowed for vector selectors"
+                    body, status = {"status": "error", "errorType": "bad_data", "error": error}, 400
+                else:
+                    t, span = Decimal(form["time"]), Decimal(found.group(1)) / 1000
+                    labels: dict[str, str] = {"__name__": "sim_cpu", "tenant": "acme", "cluster": "c-1"}
+                    result: list[dict[str, Any]] = [
+                        {
+                            "metric": {**labels, "node": node},
+                            "values": [[float(ts), v] for ts, v in rows if t - span <= ts <= t],
+                        }
+                        for node, rows in fake.samples.items()
+                    ]
+                    body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+                    status = 200
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+
+def test_query_samples_reads_each_raw_sample_once_at_its_own_time() -> None:
+    """Off-grid times stay as scraped, a gap stays a gap, and samples on chunk edges are read once."""
+    t0 = Decimal(int(T0.timestamp()))
+    # Off the minute, on chunk edges (600, 1800, 3600) and around a 20-minute gap.
+    times = [t0 + 5, t0 + Decimal("318.5"), t0 + 600, t0 + 1800, t0 + 1860, t0 + 3600]
+    prom = RawPrometheus({"n-1": [(t, f"{k}.5") for k, t in enumerate(times)]})
+    try:
+        loaded = PrometheusSource(prom.url).query_samples(
+            'sim_cpu{tenant="acme"}', T0, T0 + timedelta(hours=1), chunk=timedelta(minutes=10)
+        )
+        (series,) = loaded.series
+        assert [int(t.timestamp() * 1000) for t in series.timestamps] == [int(t * 1000) for t in times]
+        assert series.values.tolist() == [k + 0.5 for k in range(len(times))]
+        assert loaded.report.points == len(times) and not loaded.report.issues
+        assert len(prom.queries) == 6 and all(q.endswith("[600001ms]") for q in prom.queries)
+        with pytest.raises(PrometheusError, match="ranges only allowed for vector selectors"):
+            PrometheusSource(prom.url).query_samples("rate(sim_cpu[5m])", T0, T0 + timedelta(minutes=5))
+    finally:
+        prom.server.shutdown()
+        prom.server.server_close()

@@ -2,7 +2,7 @@
 
 python -m backend.analytics load csv FILE --store DB [--column ROLE=NAME ...] [--id ROLE=VALUE ...]
     [--timestamp-format FMT] [--timezone ZONE] [--duplicates error|first|last|mean] [--strict]
-python -m backend.analytics load prometheus --url URL --query PROMQL --start T --end T --step 5m
+python -m backend.analytics load prometheus --url URL --query PROMQL --start T --end T (--step 5m | --samples)
     --store DB [--label ROLE=LABEL ...] [--default ROLE=VALUE ...] [--strip-prefix P]
 """
 
@@ -59,13 +59,15 @@ def _prometheus(args: argparse.Namespace) -> int:
         **mapping_args, defaults=parse_pairs("--default", args.default), strip_prefix=args.strip_prefix
     )
     source = PrometheusSource(args.url, mapping=mapping, max_points=args.max_points, timeout=args.timeout)
-    loaded = source.query_range(
-        args.query,
-        parse_time("--start", args.start),
-        parse_time("--end", args.end),
-        parse_duration(args.step),
-        strict=args.strict,
-    )
+    start, end = parse_time("--start", args.start), parse_time("--end", args.end)
+    if args.samples:
+        if args.step is not None:
+            raise ValueError("--samples reads each sample at its own time: give no --step")
+        loaded = source.query_samples(args.query, start, end, strict=args.strict)
+    elif args.step is None:
+        raise ValueError("give --step (the scrape interval), or --samples to read the raw samples")
+    else:
+        loaded = source.query_range(args.query, start, end, parse_duration(args.step), strict=args.strict)
     return _store(loaded, args)
 
 
@@ -107,7 +109,7 @@ def add_parser(sub: Any) -> None:
     c.set_defaults(func=_csv)
     p = kinds.add_parser(
         "prometheus",
-        help="series from a Prometheus server (query_range)",
+        help="series from a Prometheus server (query_range, or the raw samples with --samples)",
         description="Read series with backend.analytics.io.prometheus.PrometheusSource: tenant, cluster and "
         "node from the labels tenant, cluster and node, the metric from __name__, unless --label says "
         "otherwise.",
@@ -116,7 +118,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--query", required=True, help='PromQL, e.g. {job="node"}')
     p.add_argument("--start", required=True, help="ISO 8601 time with offset")
     p.add_argument("--end", default="now", help="ISO 8601 time with offset, or now (default)")
-    p.add_argument("--step", required=True, help="evaluation step, e.g. 15s or 5m (use the scrape interval)")
+    p.add_argument("--step", help="evaluation step, e.g. 15s or 5m (use the scrape interval)")
+    p.add_argument(
+        "--samples",
+        action="store_true",
+        help="read the raw samples, each at its own time (a series selector as --query; no --step)",
+    )
     p.add_argument("--label", action="append", metavar="ROLE=LABEL", help="the label of a role (repeatable)")
     p.add_argument("--default", action="append", metavar="ROLE=VALUE", help="id when the label is missing")
     p.add_argument("--strip-prefix", default="", help="removed from the start of metric names")

@@ -28,7 +28,9 @@ choose ``step`` equal to the scrape interval (or to the samples' own spacing)
 to read each stored sample once, which holds for samples on that grid with
 no gaps: otherwise each point is stamped with its grid instant, not the
 sample's, and an instant with no new sample repeats the latest within the
-lookback (docs/sources.md shows cases). Prometheus refuses a request of more than
+lookback (docs/sources.md shows cases); :meth:`PrometheusSource.query_samples`
+reads the raw samples of a series selector instead, each at its own time.
+Prometheus refuses a request of more than
 11,000 points per series; :meth:`PrometheusSource.query_range` splits the range
 into chunks of at most ``max_points`` evaluation instants (default 11,000) and
 joins them. NaN and infinite samples are refused and reported.
@@ -41,7 +43,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -287,10 +289,7 @@ class PrometheusSource:
             fail_type(owner, "strict", "a bool", strict)
         step_s = _seconds(step // timedelta(microseconds=1)) if isinstance(step, timedelta) else ""
         chunks = self.chunks(start, end, step)
-        source = f"Prometheus {self.url} query {query!r}"
-        out = RowCollector(source, duplicates="error", strict=strict)
-        labels_of: dict[tuple[tuple[str, str], ...], tuple[str, str, str, str] | None] = {}
-        owners: dict[tuple[str, str, str, str], tuple[tuple[str, str], ...]] = {}
+        matrix = _Matrix(self, "query_range", query, strict)
         for c_start, c_end in chunks:
             params = {
                 "query": query,
@@ -298,71 +297,138 @@ class PrometheusSource:
                 "end": _seconds(datetime_to_epoch_us(c_end)),
                 "step": step_s,
             }
-            data = self._request("/api/v1/query_range", params, query)
-            if not isinstance(data, dict) or data.get("resultType") != "matrix":
-                got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
-                raise PrometheusError(
-                    f"Prometheus at {self.url} answered query_range {query!r} with resultType {got!r}, "
-                    "expected 'matrix'",
-                    url=self.url,
-                    query=query,
-                    status=200,
-                )
-            for item in data.get("result") or ():
-                labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
-                key = tuple(sorted(labels.items()))
-                where = f"series {_labels_text(labels)}"
-                samples = item.get("values") or ()
-                out.rows += len(samples)
-                if key not in labels_of:
-                    try:
-                        ids = self.mapping.ids(labels)
-                    except ValueError as exc:
-                        labels_of[key] = None
-                        issue = LoadIssue(None, where, "refused", f"{len(samples)} samples: {exc}")
-                        if strict:
-                            raise LoadError(source, issue) from None
-                        out.record(issue)
-                        continue
-                    other = owners.get(ids)
-                    if other is not None:
-                        raise ValueError(
-                            f"{owner}: series {_labels_text(dict(other))} and {_labels_text(labels)} "
-                            f"both map to {'/'.join(ids)}; narrow the query (for example by job or instance) "
-                            "or change the LabelMapping"
-                        )
-                    owners[ids] = key
-                    labels_of[key] = ids
-                ids_or_none = labels_of[key]
-                if ids_or_none is None:
-                    out.record(
-                        LoadIssue(
-                            None, where, "refused", f"{len(samples)} more samples: series refused above"
-                        )
-                    )
-                    continue
-                for sample in samples:
-                    if not isinstance(sample, (list, tuple)) or len(sample) != 2:
-                        raise PrometheusError(
-                            f"Prometheus at {self.url} answered query_range {query!r} with a sample "
-                            f"{sample!r} in {where}, expected [timestamp, \"value\"]",
-                            url=self.url,
-                            query=query,
-                            status=200,
-                        )
-                    ts, text = sample
-                    try:
-                        us = int((Decimal(str(ts)) * 1_000_000).to_integral_value())
-                    except (InvalidOperation, ValueError):
-                        out.refuse(None, f"timestamp {ts!r} is not a number", ids_or_none, where=where)
-                        continue
-                    try:
-                        value = parse_value(text)
-                    except RowError as exc:
-                        at = f"{where} at {epoch_us_to_datetime(us).isoformat()}"
-                        out.refuse(None, str(exc), ids_or_none, us, where=at)
-                        continue
-                    out.add(None, ids_or_none, us, value)
+            matrix.take(self._request("/api/v1/query_range", params, query))
+        out = matrix.out
         loaded = out.finish()
         _log.info("%s", loaded.report.summary())
         return loaded
+
+    def query_samples(
+        self,
+        selector: str,
+        start: datetime,
+        end: datetime,
+        *,
+        chunk: timedelta = timedelta(hours=6),
+        strict: bool = False,
+    ) -> Loaded:
+        """The raw samples of ``selector`` with ``start <= t <= end``, each at its own timestamp.
+
+        ``selector``: a plain series selector (``sim_cpu{tenant="acme"}``), read
+        with a range selector at the end of each ``chunk`` of time (one
+        request per chunk, ``/api/v1/query``): unlike :meth:`query_range`,
+        nothing is re-stamped onto a grid or carried over a gap. A selector
+        Prometheus cannot take a range of (an expression) is its error, as a
+        :class:`PrometheusError`. Mapping, refusals and report as in
+        :meth:`query_range`.
+        """
+        owner = "PrometheusSource.query_samples"
+        if not isinstance(selector, str) or not selector.strip():
+            fail_type(owner, "selector", "a non-empty series selector str", selector)
+        if not isinstance(strict, bool):
+            fail_type(owner, "strict", "a bool", strict)
+        start_us = datetime_to_epoch_us(check_aware_datetime(owner, "start", start))
+        end_us = datetime_to_epoch_us(check_aware_datetime(owner, "end", end))
+        if end_us < start_us:
+            raise ValueError(
+                f"{owner}: end must not be before start, got {end.isoformat()} < {start.isoformat()}"
+            )
+        chunk_ms = check_positive_timedelta(owner, "chunk", chunk) // timedelta(milliseconds=1)
+        if chunk_ms <= 0:
+            fail_value(owner, "chunk", "at least one millisecond", chunk)
+        matrix = _Matrix(self, "query_samples", selector, strict)
+        # Chunks [start, hi], then (lo, hi] end to end; each asks a millisecond more than its span
+        # (Prometheus 3 leaves a range's start out, 2 keeps it) and keeps only its own samples, so a
+        # sample on a boundary is read once.
+        lo, first = start_us, True
+        while first or lo < end_us:
+            hi = min(end_us, lo + chunk_ms * 1000)
+            query = f"{selector}[{(hi - lo + 999) // 1000 + 1}ms]"
+            matrix.keep = (lambda us, lo=lo, hi=hi: lo <= us <= hi) if first else (
+                lambda us, lo=lo, hi=hi: lo < us <= hi
+            )
+            matrix.take(self._request("/api/v1/query", {"query": query, "time": _seconds(hi)}, query))
+            lo, first = hi, False
+        loaded = matrix.out.finish()
+        _log.info("%s", loaded.report.summary())
+        return loaded
+
+
+class _Matrix:
+    """The series of one read (``query_range`` or ``query_samples``), filled from matrix answers."""
+
+    def __init__(self, source: PrometheusSource, what: str, query: str, strict: bool) -> None:
+        self.source, self.what, self.query, self.strict = source, what, query, strict
+        self.name = f"Prometheus {source.url} query {query!r}"
+        self.out = RowCollector(self.name, duplicates="error", strict=strict)
+        self.labels_of: dict[tuple[tuple[str, str], ...], tuple[str, str, str, str] | None] = {}
+        self.owners: dict[tuple[str, str, str, str], tuple[tuple[str, str], ...]] = {}
+        self.keep: Callable[[int], bool] | None = None  # (which instants, in microseconds, to keep)
+
+    def take(self, data: Any) -> None:
+        """Add one answer's samples: its series mapped to ids, bad samples refused and reported."""
+        query, strict, out = self.query, self.strict, self.out
+        if not isinstance(data, dict) or data.get("resultType") != "matrix":
+            got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
+            raise PrometheusError(
+                f"Prometheus at {self.source.url} answered {self.what} {query!r} with resultType {got!r}, "
+                "expected 'matrix'",
+                url=self.source.url,
+                query=query,
+                status=200,
+            )
+        for item in data.get("result") or ():
+            labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+            key = tuple(sorted(labels.items()))
+            where = f"series {_labels_text(labels)}"
+            samples = item.get("values") or ()
+            out.rows += len(samples)
+            if key not in self.labels_of:
+                try:
+                    ids = self.source.mapping.ids(labels)
+                except ValueError as exc:
+                    self.labels_of[key] = None
+                    issue = LoadIssue(None, where, "refused", f"{len(samples)} samples: {exc}")
+                    if strict:
+                        raise LoadError(self.name, issue) from None
+                    out.record(issue)
+                    continue
+                other = self.owners.get(ids)
+                if other is not None:
+                    raise ValueError(
+                        f"PrometheusSource.{self.what}: series {_labels_text(dict(other))} and "
+                        f"{_labels_text(labels)} both map to {'/'.join(ids)}; narrow the query (for "
+                        "example by job or instance) or change the LabelMapping"
+                    )
+                self.owners[ids] = key
+                self.labels_of[key] = ids
+            ids_or_none = self.labels_of[key]
+            if ids_or_none is None:
+                more = f"{len(samples)} more samples: series refused above"
+                out.record(LoadIssue(None, where, "refused", more))
+                continue
+            for sample in samples:
+                if not isinstance(sample, (list, tuple)) or len(sample) != 2:
+                    raise PrometheusError(
+                        f"Prometheus at {self.source.url} answered {self.what} {query!r} with a sample "
+                        f"{sample!r} in {where}, expected [timestamp, \"value\"]",
+                        url=self.source.url,
+                        query=query,
+                        status=200,
+                    )
+                ts, text = sample
+                try:
+                    us = int((Decimal(str(ts)) * 1_000_000).to_integral_value())
+                except (InvalidOperation, ValueError):
+                    out.refuse(None, f"timestamp {ts!r} is not a number", ids_or_none, where=where)
+                    continue
+                if self.keep is not None and not self.keep(us):  # (another chunk's sample: read there)
+                    out.rows -= 1
+                    continue
+                try:
+                    value = parse_value(text)
+                except RowError as exc:
+                    at = f"{where} at {epoch_us_to_datetime(us).isoformat()}"
+                    out.refuse(None, str(exc), ids_or_none, us, where=at)
+                    continue
+                out.add(None, ids_or_none, us, value)
