@@ -275,50 +275,33 @@ def test_argument_checks() -> None:
         LabelMapping(defaults={"host": "x"})
 
 
-class RawPrometheus:
+class RawPrometheus(FakePrometheus):
     """Answers /api/v1/query for ``selector[Nms]`` at ``time`` with the raw samples in [time - N, time]
     (both ends, as Prometheus 2 does), or a bad_data error for anything else."""
 
     def __init__(self, samples: dict[str, list[tuple[Decimal, str]]]) -> None:
+        super().__init__([])
         self.samples = samples  # node -> [(seconds, value)]
         self.queries: list[str] = []
-        fake = self
+        self.thread.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
-                fake.queries.append(form["query"])
-                found = re.fullmatch(r'sim_cpu\{tenant="acme"\}\[(\d+)ms\]', form["query"])
-                body: dict[str, Any]
-                if self.path != "/api/v1/query" or found is None:
-                    error = "ranges only allowed for vector selectors"
-                    body, status = {"status": "error", "errorType": "bad_data", "error": error}, 400
-                else:
-                    t, span = Decimal(form["time"]), Decimal(found.group(1)) / 1000
-                    labels: dict[str, str] = {"__name__": "sim_cpu", "tenant": "acme", "cluster": "c-1"}
-                    result: list[dict[str, Any]] = [
-                        {
-                            "metric": {**labels, "node": node},
-                            "values": [[float(ts), v] for ts, v in rows if t - span <= ts <= t],
-                        }
-                        for node, rows in fake.samples.items()
-                    ]
-                    body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
-                    status = 200
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+    def handle(self, path: str, form: dict[str, str]) -> tuple[int, bytes]:
+        self.queries.append(form["query"])
+        found = re.fullmatch(r'sim_cpu\{tenant="acme"\}\[(\d+)ms\]', form["query"])
+        if path != "/api/v1/query" or found is None:
+            error = "ranges only allowed for vector selectors"
+            return 400, json.dumps({"status": "error", "errorType": "bad_data", "error": error}).encode()
+        t, span = Decimal(form["time"]), Decimal(found.group(1)) / 1000
+        labels: dict[str, str] = {"__name__": "sim_cpu", "tenant": "acme", "cluster": "c-1"}
+        result: list[dict[str, Any]] = [
+            {
+                "metric": {**labels, "node": node},
+                "values": [[float(ts), v] for ts, v in rows if t - span <= ts <= t],
+            }
+            for node, rows in self.samples.items()
+        ]
+        doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        return 200, json.dumps(doc).encode()
 
 
 def test_query_samples_reads_each_raw_sample_once_at_its_own_time() -> None:
