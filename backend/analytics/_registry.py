@@ -288,9 +288,9 @@ class EngineRegistry:
             return
         if builtin is not None:
             reason = f"the name {name!r} belongs to the built-in engine {builtin}; a plugin cannot replace it"
-            self._refuse(info, reason)
+            self._fail(info, ValueError(reason))
         elif name in self._engines:
-            self._refuse(info, self._taken(name))
+            self._fail(info, ValueError(self._taken(name)))
         elif name in self._pending:
             # Another distribution's entry point of the same name: it takes the name only if the
             # ones before it fail to load (a name is taken by an entry point that loaded).
@@ -306,9 +306,9 @@ class EngineRegistry:
             by = f"entry point {taken.entry_point} of {taken.distribution}"
         return f"the name {name!r} is already taken by {by} ({taken.class_path})"
 
-    def _refuse(self, info: EngineInfo, reason: str) -> None:
+    def _fail(self, info: EngineInfo, cause: BaseException) -> None:
         """Record (the first per name, in failures()) and log a refused or failed entry point."""
-        error = _load_error(info, ValueError(reason))
+        error = _load_error(info, cause)
         _warn_once(error)
         self._broken.setdefault(info.name, error)
 
@@ -357,7 +357,7 @@ class EngineRegistry:
             loaded: type[AnomalyDetectionEngine] | None = None
             for k, found in enumerate(candidates):
                 if loaded is not None:
-                    self._refuse(found.info, self._taken(name))
+                    self._fail(found.info, ValueError(self._taken(name)))
                     continue
                 try:
                     engine_cls = _check_engine_class(found.ep.load(), name)
@@ -365,9 +365,7 @@ class EngineRegistry:
                     self._pending[name] = candidates[k:]
                     raise
                 except BaseException as exc:  # SystemExit too: a plugin must not end the caller
-                    error = _load_error(found.info, exc)
-                    _warn_once(error)
-                    self._broken.setdefault(name, error)
+                    self._fail(found.info, exc)
                     continue
                 loaded = self._engines[name] = engine_cls
                 if found.info.distribution == BUILT_IN or found.info.entry_point is None:
