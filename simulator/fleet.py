@@ -107,8 +107,7 @@ class Fleet:
         step = cfg.step_us
         i0 = max(0, -(-(datetime_to_epoch_us(g.start) - self._t0_us) // step))
         i1 = min(cfg.points, -(-(datetime_to_epoch_us(g.end) - self._t0_us) // step))
-        # (the same draws as _generate's: a point is kept when its uniform is >= missing_rate)
-        return any(k >= cfg.missing_rate for k in uniforms(derive_seed(plan.stream, "missing"), i0, i1))
+        return any(_kept(plan, i0, i1, cfg.missing_rate))
 
     def __len__(self) -> int:
         return len(self._plans)
@@ -258,14 +257,18 @@ class Fleet:
         else:
             us_list = None
         if cfg.missing_rate:
-            keep = uniforms(derive_seed(plan.stream, "missing"), i0, i1)
-            p = cfg.missing_rate
+            keep = _kept(plan, i0, i1, cfg.missing_rate)
             if us_list is None:
                 us_list = list(range(t0 + i0 * step_us, t0 + i1 * step_us, step_us))
-            us_list = [t for t, k in zip(us_list, keep, strict=False) if k >= p]
-            vals = [v for v, k in zip(vals, keep, strict=False) if k >= p]
+            us_list = [t for t, k in zip(us_list, keep, strict=False) if k]
+            vals = [v for v, k in zip(vals, keep, strict=False) if k]
         if us_list is None:
             us = array("q", range(t0 + i0 * step_us, t0 + i1 * step_us, step_us))
         else:
             us = array("q", us_list)
         return us, array("d", vals), carry
+
+
+def _kept(plan: SeriesPlan, i0: int, i1: int, missing_rate: float) -> list[bool]:
+    """Whether each point ``i0 .. i1 - 1`` of the series is kept (not missing): one draw per point."""
+    return [k >= missing_rate for k in uniforms(derive_seed(plan.stream, "missing"), i0, i1)]
