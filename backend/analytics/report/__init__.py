@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from html import escape
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,7 @@ from .._validate import brief, check_ordered, check_positive_timedelta, check_te
 from ..aggregation import AggregationPipeline
 from ..explain import AnomalyType
 from ..types import AggregatedAnomalyScore, AnomalyResult, MetricSeries
-from ._svg import HeatCell, heat_map_svg, plot_svg, score_colour, score_text
+from ._svg import HeatCell, heat_map_svg, median_step, plot_svg, score_colour, score_text
 
 __all__ = ["render_report", "write_report"]
 
@@ -198,8 +197,7 @@ def _episode(
         key=lambda r: (r.window_start, r.window_end),
     )
     starts = [datetime_to_epoch_us(r.window_start) for r in same]
-    steps = sorted(b - a for a, b in pairwise(starts) if b > a)
-    spacing = steps[(len(steps) - 1) // 2] if steps else 0
+    spacing = median_step(starts)
     at = same.index(best)
     lo = hi = at
     while lo > 0 and same[lo - 1].is_anomalous and starts[lo] - starts[lo - 1] <= 1.5 * spacing:

@@ -53,12 +53,15 @@ def _time_label(us: int) -> str:
     return t.strftime("%d %b %H:%M")
 
 
+def median_step(stamps: Sequence[int]) -> int:
+    """The (lower) median of the positive steps between consecutive ``stamps``; 0 with none."""
+    steps = sorted(b - a for a, b in pairwise(stamps) if b > a)
+    return steps[(len(steps) - 1) // 2] if steps else 0
+
+
 def _gaps(epoch_us: Sequence[int]) -> set[int]:
     """Indices ``i`` whose point follows a gap: more than twice the median step after point ``i - 1``."""
-    steps = sorted(b - a for a, b in pairwise(epoch_us))
-    if not steps:
-        return set()
-    usual = steps[(len(steps) - 1) // 2]
+    usual = median_step(epoch_us)
     return {i for i in range(1, len(epoch_us)) if epoch_us[i] - epoch_us[i - 1] > 2 * usual}
 
 
