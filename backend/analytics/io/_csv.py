@@ -82,6 +82,11 @@ def _line_breaks(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
+def _last_line(text: str) -> str:
+    """What ``text`` holds after its last line end (all of it without one)."""
+    return text[max(text.rfind("\n"), text.rfind("\r")) + 1 :]
+
+
 def _locate_undecodable(file: str, encoding: str) -> tuple[int, str, bytes] | None:
     """``(line, text before it on that line, bad bytes)`` for the first bytes of ``file`` that
     ``encoding`` cannot decode; ``None`` if the file decodes (or cannot be read again)."""
@@ -95,8 +100,7 @@ def _locate_undecodable(file: str, encoding: str) -> tuple[int, str, bytes] | No
                 except UnicodeDecodeError as exc:
                     before = exc.object[: exc.start].decode(encoding, errors="replace")
                     line += _line_breaks(before)
-                    last = max(before.rfind("\n"), before.rfind("\r"))
-                    return line, before[last + 1 :], bytes(exc.object[exc.start : exc.end])
+                    return line, _last_line(before), bytes(exc.object[exc.start : exc.end])
     except (OSError, LookupError):
         return None
     return None
@@ -113,8 +117,7 @@ def _decode_error(source: str, file: str | None, encoding: str, exc: _Undecodabl
     if found is None:  # a stream that cannot be read again: only the last line read is known
         row, where = None, f"line {exc.lines + 1} or later"
         error = exc.error
-        before = bytes(error.object[: error.start]).decode(encoding, errors="replace")
-        before = before[max(before.rfind("\n"), before.rfind("\r")) + 1 :]
+        before = _last_line(bytes(error.object[: error.start]).decode(encoding, errors="replace"))
         bad = bytes(error.object[error.start : error.end])
     else:
         row, before, bad = found
