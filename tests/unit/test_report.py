@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -511,3 +512,32 @@ def test_the_y_axis_of_values_never_below_zero_starts_at_zero() -> None:
     assert bottom([0.0] * 20 + [5.0] * 10) == "0"
     assert bottom([0.5 + i % 3 for i in range(30)]) == "0.4"  # (5% of the range 0.5..2.5 below it)
     assert bottom([-1.0] * 20 + [5.0] * 10) == "-1.3"  # (5% of the range -1..5 below it)
+
+
+def test_the_time_axis_has_round_ticks_between_its_ends() -> None:
+    """Up to 6 ticks at round UTC times strictly inside the span; dates at midnight and for day steps."""
+    from backend.analytics.report._svg import plot_svg, time_ticks
+
+    second, minute, hour, day = 1_000_000, 60_000_000, 3_600_000_000, 86_400_000_000
+    start = 19_843 * day + 22 * hour  # 30 Apr 2024 22:00 UTC
+    ticks = time_ticks(start, start + 18 * hour + 40 * minute)
+    assert [label for _, label in ticks] == ["01 May", "03:00", "06:00", "09:00", "12:00", "15:00"]
+    assert all(us % (3 * hour) == 0 for us, _ in ticks)
+    for span in (3 * second, 50 * second, 7 * minute, 5 * hour, 9 * day, 3 * 365 * day):
+        for offset in (0, 1, 17 * minute + 3 * second):
+            t0 = start + offset
+            found = time_ticks(t0, t0 + span)
+            assert 1 <= len(found) <= 6, (span, offset, found)
+            assert all(t0 < us < t0 + span for us, _ in found)
+            steps = {b - a for (a, _), (b, _) in pairwise(found)}
+            assert len(steps) <= 1, steps
+    assert [label for _, label in time_ticks(start, start + 20 * second)] == [
+        f"22:00:{s:02d}" for s in (5, 10, 15)
+    ]
+    assert [label for _, label in time_ticks(start, start + 20 * day)][:2] == ["06 May", "13 May"]  # Mondays
+    assert time_ticks(start, start) == []
+    stamps = [start + i * 5 * minute for i in range(225)]
+    svg = plot_svg(stamps, [float(i % 7) for i in range(225)], window=(150, 160), band=None, title="t")
+    assert svg.count('<line class="tick"') == 6
+    shown = re.findall(r'<text class="tick" x="[\d.]+" y="[\d.]+" [^>]*>([^<]+)<', svg)
+    assert shown and set(shown) <= {"01 May", "03:00", "06:00", "09:00", "12:00", "15:00"}

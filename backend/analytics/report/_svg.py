@@ -53,6 +53,47 @@ def _time_label(us: int) -> str:
     return t.strftime("%d %b %H:%M")
 
 
+_SECOND = 1_000_000
+_DAY = 86_400 * _SECOND
+# Steps between the time axis' ticks, in microseconds: each a whole number of the unit above it,
+# so ticks fall on round times of UTC (:00, :15, 00:00, ...).
+_TICK_STEPS = tuple(
+    k * _SECOND
+    for k in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+) + tuple(k * _DAY for k in (1, 2, 7, 14, 28, 91, 182, 364))
+_MAX_TICKS = 6
+
+
+def time_ticks(t_min: int, t_max: int) -> list[tuple[int, str]]:
+    """Round instants of UTC strictly inside ``(t_min, t_max)``, at most 6, each with its label.
+
+    The step is the smallest of 1 s, 2 s, 5 s, ... 1 h, 2 h, 3 h, 6 h, 12 h,
+    1 d, 2 d, 7 d, ... that leaves at most 6 ticks (weeks from Mondays); a
+    tick reads its time of day (with seconds below a minute's step), and its
+    date at midnight or for steps of a day or more.
+    """
+    span = t_max - t_min
+    if span <= 0:
+        return []
+    step = next((s for s in _TICK_STEPS if span // s <= _MAX_TICKS), None)
+    if step is None:
+        return []
+    # Steps of whole weeks start on Mondays (1970-01-05; the epoch was a Thursday).
+    origin = 4 * _DAY if step % (7 * _DAY) == 0 else 0
+    first = ((t_min - origin) // step + 1) * step + origin
+    ticks: list[tuple[int, str]] = []
+    for us in range(first, t_max, step):
+        t = _EPOCH + timedelta(microseconds=us)
+        if step >= _DAY or us % _DAY == 0:
+            label = t.strftime("%d %b")
+        elif step < 60 * _SECOND:
+            label = t.strftime("%H:%M:%S")
+        else:
+            label = t.strftime("%H:%M")
+        ticks.append((us, label))
+    return ticks
+
+
 def median_step(stamps: Sequence[int]) -> int:
     """The (lower) median of the positive steps between consecutive ``stamps``; 0 with none."""
     steps = sorted(b - a for a, b in pairwise(stamps) if b > a)
@@ -166,6 +207,15 @@ def plot_svg(
         f'<rect x="{left_m}" y="{_MARGIN_T}" width="{inner_w}" height="{inner_h}" fill="#fbfbfd" '
         'stroke="#c9ccd3"/>',
     ]
+    # Round times between the two ends: a thin line up the plot, under everything else.
+    axis_ticks = time_ticks(t_min, t_max) if n else []
+    for us, _ in axis_ticks:
+        x = x_of(us)
+        out.append(
+            f'<line class="tick" x1="{x:.1f}" y1="{_MARGIN_T}" x2="{x:.1f}" y2="{_MARGIN_T + inner_h}" '
+            'stroke="#e3e5ea" stroke-width="1"/>'
+        )
+
     def shade(a: int, b: int, css: str, opacity: float) -> None:
         # Widen by half a step on each side, and to 6 px at least, so a one-point window is visible.
         half = (inner_w / max(n - 1, 1)) / 2
@@ -199,6 +249,15 @@ def plot_svg(
         )
     if n:
         base = _MARGIN_T + inner_h + 16
+        # Each tick's label, unless it would run into an end's (about 100 px wide: "30 Apr 22:00"
+        # and "... UTC").
+        for us, label in axis_ticks:
+            x = x_of(us)
+            if left_m + 100 <= x <= left_m + inner_w - 125:
+                out.append(
+                    f'<text class="tick" x="{x:.1f}" y="{base}" font-size="11" text-anchor="middle" '
+                    f'fill="#57606a">{escape(label)}</text>'
+                )
         out.append(f'<text x="{left_m}" y="{base}" font-size="11">{escape(_time_label(t_min))}</text>')
         out.append(
             f'<text x="{left_m + inner_w}" y="{base}" font-size="11" text-anchor="end">'
