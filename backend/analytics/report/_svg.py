@@ -64,6 +64,40 @@ _TICK_STEPS = tuple(
 _MAX_TICKS = 6
 
 
+def value_ticks(low: float, high: float) -> list[tuple[float, str]] | None:
+    """Round values in ``[low, high]`` for a y axis, each with its label; ``None`` when fewer than 2 fit.
+
+    The step is 1, 2 or 5 times a power of ten: the largest that leaves 3 to 6
+    ticks, else the largest that leaves 2. Labels give the step's digits, in
+    fixed notation from a step of 0.001 up to values of ten million, otherwise
+    in scientific (8.0002e+09 where the values differ in their fifth digit).
+    """
+    quarter = high / 4 - low / 4  # (a quarter of the range, in two steps: no overflow near 1.8e308)
+    if not (math.isfinite(quarter) and quarter > 0):
+        return None
+    e = math.floor(math.log10(quarter))
+    candidates = [(m, x) for m, x in ((1, e + 1), (5, e), (2, e), (1, e)) if 0.0 < m * 10.0**x < math.inf]
+    counts = [math.floor(high / (m * 10.0**x)) - math.ceil(low / (m * 10.0**x)) + 1 for m, x in candidates]
+    pick = next((i for i, c in enumerate(counts) if 3 <= c <= 6), None)
+    if pick is None:
+        pick = next((i for i, c in enumerate(counts) if 2 <= c <= 8), None)
+    if pick is None:
+        return None
+    m, e = candidates[pick]
+    step = m * 10.0**e
+    values = [k * step for k in range(math.ceil(low / step), math.floor(high / step) + 1)]
+    largest = max(abs(v) for v in values)
+    if step >= 1e-3 and largest < 1e7:
+        labels = [f"{v:.{max(0, -e)}f}" for v in values]
+    else:
+        digits = max(0, math.floor(math.log10(largest)) - e) if largest > 0 else 0
+        labels = [f"{v:.{digits}e}" for v in values]
+    labels = ["0" if float(label) == 0.0 else label for label in labels]  # (no "-0.0")
+    if len(set(labels)) != len(labels):
+        return None
+    return list(zip(values, labels, strict=True))
+
+
 def time_ticks(t_min: int, t_max: int) -> list[tuple[int, str]]:
     """Round instants of UTC strictly inside ``(t_min, t_max)``, at most 6, each with its label.
 
@@ -179,14 +213,19 @@ def plot_svg(
     y_min, y_max = max(floor, y_min - pad), min(top, y_max + pad)
     t_min, t_max = (epoch_us[0], epoch_us[-1]) if n else (0, 1)
     t_span = (t_max - t_min) or 1
-    # The y axis' labels (bottom, middle, top), distinct: more digits where the range is narrow
-    # next to its level (8.0001e9 to 8.0009e9); the left margin fits the longest.
-    ticks = [y_min * (1.0 - frac) + y_max * frac for frac in (0.0, 0.5, 1.0)]
-    labels = [_fmt(v) for v in ticks]
-    for digits in (6, 9, 12, 17):
-        if len(set(labels)) == len(labels):
-            break
-        labels = [f"{v:.{digits}g}" for v in ticks]
+    # The y axis' labels: round values (value_ticks); else the bottom, middle and top, distinct
+    # (more digits where the range is narrow next to its level, 8.0001e9 to 8.0009e9). The
+    # left margin fits the longest.
+    y_ticks = value_ticks(y_min, y_max)
+    if y_ticks is None:
+        ends = [y_min * (1.0 - frac) + y_max * frac for frac in (0.0, 0.5, 1.0)]
+        end_labels = [_fmt(v) for v in ends]
+        for digits in (6, 9, 12, 17):
+            if len(set(end_labels)) == len(end_labels):
+                break
+            end_labels = [f"{v:.{digits}g}" for v in ends]
+        y_ticks = list(zip(ends, end_labels, strict=True))
+    labels = [label for _, label in y_ticks]
     left_m = max(_MARGIN_L, 12 + round(6.5 * max(len(t) for t in labels)))
     inner_w = _PLOT_W - left_m - _MARGIN_R
     inner_h = _PLOT_H - _MARGIN_T - _MARGIN_B
@@ -207,12 +246,19 @@ def plot_svg(
         f'<rect x="{left_m}" y="{_MARGIN_T}" width="{inner_w}" height="{inner_h}" fill="#fbfbfd" '
         'stroke="#c9ccd3"/>',
     ]
-    # Round times between the two ends: a thin line up the plot, under everything else.
+    # A thin line across the plot at each value tick and up it at each round time, under the rest.
+    for v, _ in y_ticks:
+        y = y_of(v)
+        if _MARGIN_T < y < _MARGIN_T + inner_h:
+            out.append(
+                f'<line class="tick value" x1="{left_m}" y1="{y:.1f}" x2="{left_m + inner_w}" y2="{y:.1f}" '
+                'stroke="#e3e5ea" stroke-width="1"/>'
+            )
     axis_ticks = time_ticks(t_min, t_max) if n else []
     for us, _ in axis_ticks:
         x = x_of(us)
         out.append(
-            f'<line class="tick" x1="{x:.1f}" y1="{_MARGIN_T}" x2="{x:.1f}" y2="{_MARGIN_T + inner_h}" '
+            f'<line class="tick time" x1="{x:.1f}" y1="{_MARGIN_T}" x2="{x:.1f}" y2="{_MARGIN_T + inner_h}" '
             'stroke="#e3e5ea" stroke-width="1"/>'
         )
 
@@ -241,8 +287,8 @@ def plot_svg(
     ys: list[float | None] = [y_of(v) for v in values]
     path = _path(xs, ys, _gaps(epoch_us))
     out.append(f'<path class="series" d="{path}" fill="none" stroke="#1d3557" stroke-width="1.3"/>')
-    for frac, label in zip((0.0, 0.5, 1.0), labels, strict=True):
-        y = _MARGIN_T + inner_h * (1.0 - frac)
+    for v, label in y_ticks:
+        y = y_of(v)
         out.append(
             f'<text x="{left_m - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">'
             f"{escape(label)}</text>"
