@@ -26,7 +26,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -49,16 +49,14 @@ from ._sequences import (
     epoch_us_to_datetime,
 )
 from ._validate import (
-    MAX_UTC,
-    MIN_UTC,
     brief,
-    check_aware_datetime,
     check_enum,
     check_id,
     check_optional_id,
     check_ordered,
     check_text,
     check_unit_interval,
+    check_utc_datetime,
     fail_type,
     fail_value,
 )
@@ -381,11 +379,9 @@ class AnomalyResult:
             and (self.tenant_id + self.cluster_id + self.node_id + self.metric_name).isascii()
             and type(ws) is datetime
             and type(we) is datetime
-            and ws.tzinfo is not None
-            and we.tzinfo is not None
-            and ws.utcoffset() is not None
-            and we.utcoffset() is not None
-            and MIN_UTC <= ws <= we <= MAX_UTC
+            and ws.tzinfo is timezone.utc
+            and we.tzinfo is timezone.utc
+            and ws <= we
             and type(score) is float
             and 0.0 <= score <= 1.0
             and type(self.anomaly_label) is AnomalyType
@@ -402,13 +398,15 @@ class AnomalyResult:
         check_id(owner, "cluster_id", self.cluster_id)
         check_id(owner, "node_id", self.node_id)
         check_id(owner, "metric_name", self.metric_name)
-        check_aware_datetime(owner, "window_start", self.window_start)
-        check_aware_datetime(owner, "window_end", self.window_end)
+        # Kept in UTC: two times of one zone compare by wall clock (01:50 EDT after 01:10 EST, an
+        # hour earlier) and a time in a DST fold does not equal itself read back from ISO text.
+        setter = object.__setattr__
+        setter(self, "window_start", check_utc_datetime(owner, "window_start", self.window_start))
+        setter(self, "window_end", check_utc_datetime(owner, "window_end", self.window_end))
         if self.window_start > self.window_end:
             raise ValueError(
                 f"{owner}: window_start must be <= window_end, got {self.window_start} > {self.window_end}"
             )
-        setter = object.__setattr__
         setter(self, "anomaly_score", check_unit_interval(owner, "anomaly_score", self.anomaly_score))
         setter(self, "anomaly_label", check_enum(owner, "anomaly_label", AnomalyType, self.anomaly_label))
         if (self.anomaly_score < 0.5) is not (self.anomaly_label is AnomalyType.NORMAL):

@@ -27,6 +27,7 @@ from ._validate import (
     check_aware_datetime,
     check_positive_int,
     check_positive_timedelta,
+    check_utc_datetime,
     fail_type,
 )
 from .types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
@@ -64,8 +65,9 @@ class TimeWindow:
                 f"{owner}: end_index must be > start_index (a window holds at least one point), "
                 f"got start_index={self.start_index}, end_index={self.end_index}"
             )
-        check_aware_datetime(owner, "start_time", self.start_time)
-        check_aware_datetime(owner, "end_time", self.end_time)
+        # In UTC: two times of one zone compare by wall clock, wrong across a DST fold.
+        object.__setattr__(self, "start_time", check_utc_datetime(owner, "start_time", self.start_time))
+        object.__setattr__(self, "end_time", check_utc_datetime(owner, "end_time", self.end_time))
         if self.start_time > self.end_time:
             raise ValueError(
                 f"{owner}: start_time must be <= end_time, got {self.start_time} > {self.end_time}"

@@ -9,6 +9,7 @@ from array import array
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -586,3 +587,40 @@ def test_epoch_microseconds_to_datetime_is_exact(us: int) -> None:
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
     assert stamp == epoch + timedelta(microseconds=us) and stamp.tzinfo is timezone.utc
     assert datetime_to_epoch_us(stamp) == us
+
+
+def test_result_windows_across_a_dst_fold_compare_as_instants_and_round_trip(tmp_path: Path) -> None:
+    """Two times of one zone compare by wall clock (PEP 495): a result keeps its window in UTC.
+
+    01:50 EDT -> 01:10 EST is a valid 20-minute window; 01:30 EST -> 01:30 EDT ends an hour
+    before it starts. A time in the fold (fold=1) reads back equal, with the same hash.
+    """
+    import json
+    from zoneinfo import ZoneInfo
+
+    from backend.analytics import TimeWindow
+    from backend.analytics.store import SQLiteMetricStore
+
+    ny = ZoneInfo("America/New_York")
+    start = datetime(2024, 11, 3, 1, 50, fold=0, tzinfo=ny)
+    end = datetime(2024, 11, 3, 1, 10, fold=1, tzinfo=ny)
+    r = AnomalyResult("t", "c", "n", "m", start, end, 0.9, "spike")
+    # (Times in the fold compare unequal to any time of another zone, PEP 495: hence astimezone.)
+    assert (r.window_start, r.window_end) == (start.astimezone(timezone.utc), end.astimezone(timezone.utc))
+    assert r.window_start.tzinfo is timezone.utc and r.window_end - r.window_start == timedelta(minutes=20)
+    window = TimeWindow(0, 2, start, end)
+    assert window.end_time - window.start_time == timedelta(minutes=20)
+    late = datetime(2024, 11, 3, 1, 30, fold=1, tzinfo=ny)
+    early = datetime(2024, 11, 3, 1, 30, fold=0, tzinfo=ny)
+    with pytest.raises(ValueError, match="window_start must be <= window_end"):
+        AnomalyResult("t", "c", "n", "m", late, early, 0.9, "spike")
+    with pytest.raises(ValueError, match="start_time must be <= end_time"):
+        TimeWindow(0, 2, late, early)
+    in_fold = AnomalyResult("t", "c", "n", "m", late, late, 0.9, "spike")
+    back = AnomalyResult.from_dict(json.loads(json.dumps(in_fold.to_dict())))
+    assert back == in_fold and hash(back) == hash(in_fold)
+    with SQLiteMetricStore(tmp_path / "s.db") as store:  # a query range across the fold is a range
+        with pytest.raises(KeyError):
+            store.get_metric_series("t", "c", "n", "m", start, end)
+        with pytest.raises(ValueError, match="start must be <= end"):
+            store.get_metric_series("t", "c", "n", "m", late, early)

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .._validate import MAX_UTC, MIN_UTC, check_aware_datetime, fail_type, fail_value
+from .._validate import MAX_UTC, MIN_UTC, check_utc_datetime, fail_type, fail_value
 from ..store import SeriesKey
 from ..types import MetricSeries
 
@@ -58,8 +58,9 @@ class SeriesSource(Protocol):
 
 
 def _check_range(owner: str, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    lo = MIN_UTC if start is None else check_aware_datetime(owner, "start", start)
-    hi = MAX_UTC if end is None else check_aware_datetime(owner, "end", end)
+    # In UTC: two times of one zone compare by wall clock, wrong across a DST fold.
+    lo = MIN_UTC if start is None else check_utc_datetime(owner, "start", start)
+    hi = MAX_UTC if end is None else check_utc_datetime(owner, "end", end)
     if lo > hi:
         raise ValueError(f"{owner}: start must be <= end, got start={lo} > end={hi}")
     return lo, hi

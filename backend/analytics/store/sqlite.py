@@ -296,11 +296,11 @@ class SQLiteMetricStore(_SQLiteResultSink):
 
     @staticmethod
     def _range_us(owner: str, start: datetime, end: datetime) -> tuple[int, int]:
-        check_aware_datetime(owner, "start", start)
-        check_aware_datetime(owner, "end", end)
-        if start > end:
+        start_us = datetime_to_epoch_us(check_aware_datetime(owner, "start", start))
+        end_us = datetime_to_epoch_us(check_aware_datetime(owner, "end", end))
+        if start_us > end_us:  # (as instants: two times of one zone compare by wall clock)
             raise ValueError(f"{owner}: start must be <= end, got start={start} > end={end}")
-        return datetime_to_epoch_us(start), datetime_to_epoch_us(end)
+        return start_us, end_us
 
     @wraps_sqlite_errors
     def get_metric_series(
