@@ -5,20 +5,25 @@ metrics' scores, a cluster's its nodes', a tenant's its clusters', each by the
 pipeline's :class:`AggregationStrategy`:
 
 - ``MAX``: the largest child score.
-- ``MEAN``: the arithmetic mean of the child scores (``math.fsum``, exact sum).
+- ``MEAN``: the arithmetic mean of the child scores, exact (in rationals) and
+  rounded once, so never outside the children's range.
 - ``WEIGHTED``: at node level, the mean of the metric scores weighted by
   ``weights[metric_name]`` (a metric not in ``weights`` gets
-  ``default_weight``; with ``default_weight=None`` it is an error). A weight
-  of 0 leaves a metric out of its node's score, and a node whose metrics all
-  weigh 0 scores 0.0 (it never fails the run); such metrics still count in
-  ``num_metrics_analyzed`` and ``num_anomalies_detected``, which report what
-  was analysed. Above node level, each child is weighted by the number of
-  metric series it aggregates (its ``num_metrics_analyzed``), so a cluster of
-  40 metrics counts four times as much in its tenant as one of 10; a group
-  whose children all count 0 metrics likewise scores 0.0.
+  ``default_weight``; with ``default_weight=None`` it is an error), computed
+  exactly (in rationals, then rounded once: equal weights give the MEAN). A
+  weight of 0 leaves a metric out: out of its node's score and out of its
+  counts (``num_metrics_analyzed`` and ``num_anomalies_detected`` count the
+  metrics that contributed), so it moves no score at any level. A node whose
+  metrics all weigh 0 scores 0.0 with counts of 0 (it never fails the run).
+  Above node level, each child is weighted by the number of metric series it
+  aggregates (its ``num_metrics_analyzed``), so a cluster of 40 metrics
+  counts four times as much in its tenant as one of 10; a group whose
+  children all count 0 metrics likewise scores 0.0.
 - ``P95``: the 95th percentile by linear interpolation between closest ranks,
-  exactly ``statistics.quantiles(scores, n=100, method="inclusive")[94]``; a
-  single score gives itself.
+  ``statistics.quantiles(scores, n=100, method="inclusive")[94]`` with the
+  same arithmetic, kept between the two scores it interpolates (where those
+  are equal, the standard library's result can be an ulp off them); a single
+  score gives itself.
 
 Identity is hierarchical: a cluster is ``(tenant_id, cluster_id)`` and a node
 ``(tenant_id, cluster_id, node_id)``, so equal names in different tenants never
@@ -44,9 +49,9 @@ mix. Outputs are sorted by those keys, so they do not depend on input order.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from ._kinds import AggregationStrategy, AnomalyType
 from ._validate import check_enum, check_real, check_unit_interval, fail_type, fail_value
@@ -60,8 +65,11 @@ _OWNER = "AggregationPipeline"
 def p95(scores: Sequence[float]) -> float:
     """95th percentile, ``statistics.quantiles(scores, n=100, method="inclusive")[94]``.
 
-    Same arithmetic as the standard library (so the same float), and a single
-    score gives itself. ``scores`` must not be empty.
+    The standard library's arithmetic, then kept between the two scores it
+    interpolates: where those are equal (0.9 and 0.9), the standard library's
+    weighted sum can land an ulp off them, and this gives the score itself.
+    Otherwise the same float. A single score gives itself. ``scores`` must not
+    be empty.
     """
     data = sorted(scores)
     if not data:
@@ -79,7 +87,7 @@ def p95(scores: Sequence[float]) -> float:
 
 def _fold_series(
     nodes: dict[tuple[str, str, str], dict[str, float]],
-    anomalies: dict[tuple[str, str, str], int],
+    anomalies: dict[tuple[str, str, str], dict[str, int]],
     ids: tuple[str, str, str, str],
     top: float,
     hits: int,
@@ -90,7 +98,8 @@ def _fold_series(
     previous = metrics.get(ids[3])
     if previous is None or top > previous:
         metrics[ids[3]] = top
-    anomalies[key] = anomalies.get(key, 0) + hits
+    counts = anomalies.setdefault(key, {})
+    counts[ids[3]] = counts.get(ids[3], 0) + hits
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,21 +170,18 @@ class AggregationPipeline:
         if strategy is AggregationStrategy.MAX:
             return max(scores)
         if strategy is AggregationStrategy.MEAN:
-            return min(math.fsum(scores) / len(scores), max(scores))
+            # In rationals, rounded once: fsum(scores) / n rounds twice, and three children at x could
+            # average an ulp below x (a cluster not flagged at the threshold its nodes are flagged at).
+            return float(sum(map(Fraction, scores)) / len(scores))
         if strategy is AggregationStrategy.P95:
             return p95(scores)
-        # WEIGHTED
-        try:
-            total = math.fsum(weights)
-        except OverflowError:  # weights near 1.8e308 whose sum exceeds a float: use w / max(w)
-            largest = max(weights)
-            weights = [w / largest for w in weights]
-            total = math.fsum(weights)
-        if total == 0.0:
+        # WEIGHTED, in rationals and rounded once: equal weights give the mean, weights of 1e-320 or
+        # 1e308 are no different from weights of 1 (no product underflows, no sum overflows).
+        kept = [(Fraction(s), Fraction(w)) for s, w in zip(scores, weights, strict=True) if w > 0.0]
+        if not kept:
             # Every child weighs 0: all are left out, so nothing raises the score (see the module doc).
             return 0.0
-        value = math.fsum(s * w for s, w in zip(scores, weights, strict=True)) / total
-        return min(max(value, min(scores)), max(scores))
+        return float(sum(s * w for s, w in kept) / sum(w for _, w in kept))
 
     def _metric_weight(self, metric: str, where: str) -> float:
         if self.weights is not None and metric in self.weights:
@@ -196,7 +202,7 @@ class AggregationPipeline:
         whose label is not NORMAL.
         """
         nodes: dict[tuple[str, str, str], dict[str, float]] = {}
-        anomalies: dict[tuple[str, str, str], int] = {}
+        anomalies: dict[tuple[str, str, str], dict[str, int]] = {}
         normal = AnomalyType.NORMAL
         # An engine's results come series by series: while the ids are the very same objects as
         # the previous result's, its series' running max and count are kept in locals (folded in
@@ -234,15 +240,18 @@ class AggregationPipeline:
             metrics = nodes[key]
             names = sorted(metrics)
             where = f"node {key[2]!r} (cluster {key[1]!r}, tenant {key[0]!r})"
-            weights = (
-                [self._metric_weight(m, where) for m in names]
-                if self.strategy is AggregationStrategy.WEIGHTED
-                else []
-            )
+            weights: list[float] = []
+            if self.strategy is AggregationStrategy.WEIGHTED:
+                weights = [self._metric_weight(m, where) for m in names]
+                # A metric of weight 0 is left out of the counts too: it moves no score higher up.
+                counted = [m for m, w in zip(names, weights, strict=True) if w > 0.0]
+            else:
+                counted = names
             score = self._combine([metrics[m] for m in names], weights, where)
+            found = anomalies[key]
             out.append(
                 AggregatedAnomalyScore(
-                    key[0], key[1], key[2], self.strategy, score, len(names), anomalies[key]
+                    key[0], key[1], key[2], self.strategy, score, len(counted), sum(found[m] for m in counted)
                 )
             )
         return out

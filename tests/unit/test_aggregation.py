@@ -152,12 +152,52 @@ def test_weighted_node_whose_metrics_all_weigh_zero_scores_zero() -> None:
     p = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={"disk": 0.0, "swap": 0.0, "cpu": 1.0})
     fleet = p.run(results)
     assert [(s.node_id, s.aggregate_score, s.num_metrics_analyzed) for s in fleet.nodes] == [
-        ("n1", 0.0, 2),
+        ("n1", 0.0, 0),
         ("n2", 0.6, 1),
     ]
-    # Above node level the zero-weight node still counts its two metrics: (0 * 2 + 0.6 * 1) / 3.
-    assert fleet.clusters[0].aggregate_score == pytest.approx(0.2)
-    assert fleet.tenants[0].aggregate_score == pytest.approx(0.2)
+    # Left out at every level: the node of zero-weight metrics counts none, so it weighs 0 above.
+    assert fleet.clusters[0].aggregate_score == 0.6
+    assert fleet.tenants[0].aggregate_score == 0.6
+    assert fleet.tenants[0].num_anomalies_detected == 1  # (only cpu's result counts)
+
+
+def test_weighted_metric_of_weight_zero_moves_no_score_at_any_level() -> None:
+    """Adding a weight-0 metric, alarming or not, to any node changes no score and no count."""
+    base = [res("a", "c", "n1", "cpu", 0.9), res("a", "c", "n3", "cpu", 0.1)]
+    p = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={"cpu": 1.0, "debug": 0.0})
+    before = p.run(base)
+    lone = [res("a", "c", "n2", f"debug-{k}", 0.95) for k in range(40)]  # a node of 40 such metrics
+    for extra in ([res("a", "c", "n1", "debug", 0.2)], lone):
+        if extra[0].metric_name != "debug":
+            p = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={"cpu": 1.0}, default_weight=0.0)
+        after = p.run(base + extra)
+        assert [c.aggregate_score for c in after.clusters] == [c.aggregate_score for c in before.clusters]
+        assert after.tenants[0].to_dict() == before.tenants[0].to_dict()
+
+
+def test_weighted_is_the_exact_weighted_mean_rounded_once() -> None:
+    """Equal weights of any size give the MEAN (0.022 and 0.978 at weight 0.1 is 0.5, on the alarm line)."""
+    mean = AggregationPipeline(AggregationStrategy.MEAN)
+    for w in (0.1, 1.0, 5e-324, 1e308):
+        for scores in ((0.022, 0.978), (0.0, 0.5), (0.7, 0.2), (1.0, 0.5), (0.3, 0.3, 0.3)):
+            results = [res("a", "c", "n", f"m{k}", x) for k, x in enumerate(scores)]
+            weighted = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={}, default_weight=w)
+            (node,) = weighted.aggregate_nodes(results)
+            (plain,) = mean.aggregate_nodes(results)
+            assert node.aggregate_score == plain.aggregate_score, (w, scores, node, plain)
+    (node,) = AggregationPipeline(AggregationStrategy.WEIGHTED, weights={"a": 0.1, "b": 0.1}).aggregate_nodes(
+        [res("t", "c", "n", "a", 0.022), res("t", "c", "n", "b", 0.978)]
+    )
+    assert node.aggregate_score == 0.5 and AggregationPipeline().flagged([node]) == [node]
+
+
+def test_mean_stays_within_its_children() -> None:
+    """Three children at 0.845440548456345 average to it, not an ulp below (flagged like its nodes)."""
+    x = 0.845440548456345
+    nodes = [AggregatedAnomalyScore("a", "c", f"n{k}", "mean", x, 1, 1) for k in range(3)]
+    p = AggregationPipeline(AggregationStrategy.MEAN, anomaly_threshold=x)
+    (cluster,) = p.aggregate_clusters(nodes)
+    assert cluster.aggregate_score == x and p.flagged([cluster]) == [cluster]
 
 
 def test_weighted_group_of_children_without_metrics_scores_zero() -> None:
