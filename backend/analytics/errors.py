@@ -28,6 +28,7 @@ index for sequences), what was expected and what was given.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "EngineCreateError",
@@ -56,6 +57,14 @@ class UnknownEngineError(KeyError):
         known = ", ".join(self.known) if self.known else "(none)"
         return f"unknown engine {self.name!r}; known engines: {known}"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its own arguments: a worker process's error reaches the caller whole.
+        return (type(self), (self.name, self.known))
+
+
+def _cause_text(cause: BaseException | str) -> str:
+    return cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+
 
 class EngineLoadError(RuntimeError):
     """An engine published through an entry point could not be loaded.
@@ -65,15 +74,21 @@ class EngineLoadError(RuntimeError):
     as ``__cause__``.
     """
 
-    def __init__(self, name: str, entry_point: str, distribution: str, cause: BaseException) -> None:
+    def __init__(
+        self, name: str, entry_point: str, distribution: str, cause: BaseException | str
+    ) -> None:
         self.name = name
         self.entry_point = entry_point
         self.distribution = distribution
-        self.cause_text = f"{type(cause).__name__}: {cause}"
+        self.cause_text = _cause_text(cause)
         super().__init__(
             f"engine {name!r} (entry point {entry_point}, distribution {distribution}) "
             f"could not be loaded: {self.cause_text}"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The cause travels as its text (``cause_text``): a worker process's error reaches the caller.
+        return (type(self), (self.name, self.entry_point, self.distribution, self.cause_text))
 
 
 class EngineCreateError(RuntimeError):
@@ -86,12 +101,14 @@ class EngineCreateError(RuntimeError):
     ``TypeError`` with the same prefix instead.
     """
 
-    def __init__(self, name: str, origin: str, cause: BaseException) -> None:
+    def __init__(self, name: str, origin: str, cause: BaseException | str) -> None:
         self.name = name
         self.origin = origin
-        super().__init__(
-            f"engine {name!r} ({origin}) could not be created: {type(cause).__name__}: {cause}"
-        )
+        self.cause_text = _cause_text(cause)
+        super().__init__(f"engine {name!r} ({origin}) could not be created: {self.cause_text}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name, self.origin, self.cause_text))
 
 
 class StoreError(RuntimeError):

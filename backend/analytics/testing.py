@@ -181,11 +181,16 @@ class EngineConformanceError(AssertionError):
     """
 
     def __init__(self, engine_label: str, outcomes: Sequence[CheckOutcome]) -> None:
+        self.engine_label = engine_label
         self.outcomes: tuple[CheckOutcome, ...] = tuple(outcomes)
         self.failures: tuple[CheckOutcome, ...] = tuple(o for o in outcomes if o.status == "failed")
         lines = [f"{engine_label} failed {len(self.failures)} conformance check(s):"]
         lines += [f"  - {o.check}: {o.message}" for o in self.failures]
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its own arguments (pytest-xdist and process pools send errors between processes).
+        return (type(self), (self.engine_label, self.outcomes))
 
 
 class _CheckFailedError(Exception):

@@ -159,3 +159,32 @@ def test_public_definitions_are_exported(module_name: str) -> None:
     }
     missing = sorted(defined - set(module.__all__))
     assert not missing, f"{module_name} defines public {missing} outside __all__: export them or prefix _"
+
+
+def test_every_public_exception_survives_pickling() -> None:
+    """A process pool sends a worker's error back pickled: each comes back with its message and fields.
+
+    (An exception whose constructor takes other arguments than its ``args`` failed to unpickle, and
+    ``detect_fleet``'s process pool reported every partition as a BrokenProcessPool instead.)
+    """
+    import pickle
+
+    from backend.analytics.errors import EngineCreateError, EngineLoadError, UnknownEngineError
+    from backend.analytics.io import LoadError, LoadIssue
+    from backend.analytics.io.prometheus import PrometheusError
+    from backend.analytics.store import SeriesKey, SeriesNotFoundError
+    from backend.analytics.testing import CheckOutcome, EngineConformanceError
+
+    errors: list[BaseException] = [
+        UnknownEngineError("nope", ["zscore", "combined"]),
+        EngineLoadError("x", "x = pkg:Engine", "pkg 1.0", ImportError("no module named pkg")),
+        EngineCreateError("x", "built-in", RuntimeError("boom")),
+        LoadError("f.csv", LoadIssue(17, "line 17", "refused", "value 'abc' is not a number")),
+        PrometheusError("HTTP 400", url="http://127.0.0.1:9090", query="up", status=400, error="bad"),
+        SeriesNotFoundError(SeriesKey("t", "c", "n", "m")),
+        EngineConformanceError("x", [CheckOutcome("causality", "failed", "score 3 changed")]),
+    ]
+    for error in errors:
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error) and str(back) == str(error), error
+        assert {k: v for k, v in vars(back).items()} == vars(error), error

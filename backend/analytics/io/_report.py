@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from ..types import MetricSeries
 
@@ -59,6 +59,10 @@ class LoadError(ValueError):
         self.source = source
         self.issue = issue
         super().__init__(f"{source}: {issue}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its own arguments: an error raised in a worker process reaches the caller whole.
+        return (type(self), (self.source, self.issue))
 
 
 @dataclass(frozen=True, slots=True)

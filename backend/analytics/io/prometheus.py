@@ -88,6 +88,18 @@ class PrometheusError(RuntimeError):
         self.error_type = error_type
         self.error = error
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its own arguments: an error raised in a worker process reaches the caller whole.
+        fields = (self.url, self.query, self.status, self.error_type, self.error)
+        return (_prometheus_error, (str(self), *fields))
+
+
+def _prometheus_error(
+    message: str, url: str, query: str, status: int | None, error_type: str | None, error: str | None
+) -> PrometheusError:
+    """Rebuild a pickled :class:`PrometheusError` (its arguments after the message are keyword-only)."""
+    return PrometheusError(message, url=url, query=query, status=status, error_type=error_type, error=error)
+
 
 @dataclass(frozen=True, slots=True)
 class LabelMapping:
