@@ -96,17 +96,23 @@ class AnomalyDetectionEngine(ABC):
 
 @dataclass(frozen=True, slots=True)
 class SeriesFailure:
-    """One series an engine could not process in a batch, with the error."""
+    """One series an engine could not process in a batch, with the error.
+
+    ``position`` is the item's place in the batch (0-based). An item that is
+    not a :class:`MetricSeries` has no ids: ``ids`` is then four empty
+    strings, and the message names its position and type.
+    """
 
     ids: tuple[str, str, str, str]
     error: Exception
+    position: int | None = None
 
     def __str__(self) -> str:
         tenant, cluster, node, metric = self.ids
-        return (
-            f"{metric} on node {node} (cluster {cluster}, tenant {tenant}): "
-            f"{type(self.error).__name__}: {self.error}"
-        )
+        cause = f"{type(self.error).__name__}: {self.error}"
+        if not any(self.ids):
+            return f"item {self.position} of the batch: {cause}"
+        return f"{metric} on node {node} (cluster {cluster}, tenant {tenant}): {cause}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,18 +132,22 @@ class BatchReport:
 def detect_batch(engine: AnomalyDetectionEngine, series: Iterable[MetricSeries]) -> BatchReport:
     """Run ``engine.detect`` on every series; one series' error never stops the others.
 
-    Each failure is logged and reported with the series' ids and the exception
-    (``Exception`` subclasses only: ``KeyboardInterrupt`` still stops the run).
+    Each failure is logged and reported with the series' ids, its position in
+    the batch and the exception (``Exception`` subclasses only:
+    ``KeyboardInterrupt`` still stops the run); an item that is not a series
+    (a ``None`` from a failed load) is a failure like another.
     Results keep the input order of the series.
     """
     results: list[AnomalyResult] = []
     failures: list[SeriesFailure] = []
     ok = 0
-    for item in series:
+    for position, item in enumerate(series):
         try:
             out = engine.detect(item)
         except Exception as exc:  # isolate the failing series, report it, go on
-            failure = SeriesFailure(item.ids, exc)
+            # (An item that is not a series, a None from a failed load, has no ids to report.)
+            ids = item.ids if isinstance(item, MetricSeries) else ("", "", "", "")
+            failure = SeriesFailure(ids, exc, position)
             logger.warning("engine %r failed on %s", getattr(engine, "name", engine), failure)
             failures.append(failure)
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,7 +147,7 @@ def test_batch_reports_the_series_whose_detect_raises_and_completes_the_rest(fak
     assert report.series_ok == 3
     assert [r.metric_name for r in report.results] == ["cpu", "mem", "disk"]
     [failure] = report.failures
-    assert failure.ids == ("t1", "c1", "n1", "bad_metric")
+    assert failure.ids == ("t1", "c1", "n1", "bad_metric") and failure.position == 1
     assert isinstance(failure.error, RuntimeError)
     text = str(failure)
     assert "bad_metric" in text
@@ -160,3 +161,15 @@ def test_batch_with_a_working_plugin_completes_everything(fake_plugins: Path) ->
     assert report.ok
     assert report.series_ok == 4
     assert len(report.results) == 4
+
+
+def test_batch_goes_on_past_an_item_that_is_not_a_series() -> None:
+    """A None from a failed load is a failure at its position; the series after it are still detected."""
+    from backend.analytics.engines import ZScoreEngine
+
+    batch: list[Any] = [_batch()[0], None, _batch()[2]]
+    report = detect_batch(ZScoreEngine(), batch)
+    assert report.series_ok == 2 and {r.metric_name for r in report.results} <= {"cpu", "mem"}
+    [failure] = report.failures
+    assert failure.position == 1 and failure.ids == ("", "", "", "")
+    assert isinstance(failure.error, TypeError) and str(failure).startswith("item 1 of the batch: TypeError")
