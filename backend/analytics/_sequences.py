@@ -248,6 +248,13 @@ def _values_to_array(owner: str, values: object) -> array[float]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         fail_type(owner, "values", "a sequence of finite real numbers", values)
     check_ordered(owner, "values", values, "a sequence of finite real numbers")
+    dtype = getattr(values, "dtype", None)
+    if getattr(dtype, "kind", None) == "c":
+        # A numpy or pandas array of complex numbers: array("d") would keep the real parts with only a
+        # ComplexWarning (a complex scalar's __float__ drops the imaginary part).
+        raise TypeError(
+            f"{owner}.values[0]: expected a finite real number, got an array of complex numbers (dtype {dtype})"
+        )
     items = values if isinstance(values, (list, tuple, array)) else list(values)
     try:
         converted = array("d", items)

@@ -254,6 +254,14 @@ class TestMetricSeriesInvalid:
             MetricSeries.from_arrays("t", "c", "n", "m", [0, np.True_], [1.0, 2.0])
         assert make(np.array([0.0, 1.0])).values.tolist() == [0.0, 1.0]
 
+    def test_numpy_complex_array(self) -> None:
+        """An array of complex numbers is refused: array("d") kept the real parts with only a warning."""
+        np = pytest.importorskip("numpy")
+        with pytest.raises(TypeError, match=r"^MetricSeries.values\[0\]: .*complex numbers \(dtype complex128\)"):
+            make(np.array([1.0, 2 + 5j]))
+        with pytest.raises(TypeError, match=r"complex numbers \(dtype complex64\)"):
+            MetricSeries.from_arrays("t", "c", "n", "m", [0, 1], np.array([1, 2], dtype=np.complex64))
+
     def test_from_dict_json_true_value(self) -> None:
         """JSON ``true`` among the values of a stored series is refused with its index."""
         data = json.loads(json.dumps(make([1.0, 2.0]).to_dict()).replace("2.0", "true"))
