@@ -253,7 +253,8 @@ def _values_to_array(owner: str, values: object) -> array[float]:
         # A numpy or pandas array of complex numbers: array("d") would keep the real parts with only a
         # ComplexWarning (a complex scalar's __float__ drops the imaginary part).
         raise TypeError(
-            f"{owner}.values[0]: expected a finite real number, got an array of complex numbers (dtype {dtype})"
+            f"{owner}.values[0]: expected a finite real number, "
+            f"got an array of complex numbers (dtype {dtype})"
         )
     items = values if isinstance(values, (list, tuple, array)) else list(values)
     try:
