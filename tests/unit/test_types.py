@@ -257,7 +257,7 @@ class TestMetricSeriesInvalid:
     def test_numpy_complex_array(self) -> None:
         """An array of complex numbers is refused: array("d") kept the real parts with only a warning."""
         np = pytest.importorskip("numpy")
-        with pytest.raises(TypeError, match=r"^MetricSeries.values\[0\]: .*complex numbers \(dtype complex128"):
+        with pytest.raises(TypeError, match=r"^MetricSeries.values\[0\]: .*complex numbers \(dtype complex1"):
             make(np.array([1.0, 2 + 5j]))
         with pytest.raises(TypeError, match=r"complex numbers \(dtype complex64\)"):
             MetricSeries.from_arrays("t", "c", "n", "m", [0, 1], np.array([1, 2], dtype=np.complex64))
