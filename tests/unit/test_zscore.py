@@ -1485,3 +1485,28 @@ def test_hour_noise_survives_gaps_and_blocks_that_do_not_move_on() -> None:
     m = noise.multiplier()
     assert math.isfinite(m) and 0.25 <= m <= 4.0
     assert all(0.25 <= x <= 4.0 for x in noise.mult)
+
+
+def test_a_zone_at_the_ends_of_the_datetime_range_never_raises() -> None:
+    """A valid series within hours of year 1 or year 9999 is scored with timezone= too.
+
+    Go's zero time (0001-01-01T00:00Z) has no local time in New York, and 9999-12-31T23:55Z none in
+    Tokyo: the zone's offset was read there, and detect raised OverflowError.
+    """
+    import math
+
+    from backend.analytics import MetricSeries
+    from backend.analytics.engines import ZScoreEngine
+
+    n = 288 * 3
+    first = datetime(1, 1, 1, tzinfo=timezone.utc)
+    last = datetime(9999, 12, 31, 23, 55, tzinfo=timezone.utc)
+    values = [50 + 10 * math.sin(2 * math.pi * i / 288) for i in range(n)]
+    for zone, stamps in (
+        ("America/New_York", [first + timedelta(minutes=5 * i) for i in range(n)]),
+        ("Asia/Tokyo", [last - timedelta(minutes=5 * (n - 1 - i)) for i in range(n)]),
+        ("Pacific/Kiritimati", [last - timedelta(minutes=5 * (n - 1 - i)) for i in range(n)]),
+    ):
+        series = MetricSeries("t", "c", "n", "m", stamps, values)
+        results = ZScoreEngine(timezone=zone).detect(series)
+        assert len(results) == len(ZScoreEngine(utc_offset_minutes=0).detect(series)) > 0, zone

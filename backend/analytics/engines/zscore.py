@@ -1896,9 +1896,19 @@ def check_zone(owner: str, name: object, utc_offset_minutes: object) -> ZoneInfo
         )
 
 
+# The instants (epoch s) whose local time every zone can hold: two days inside years 1..9999 (a zone
+# 14 hours east of 9999-12-31T23:00Z would be in year 10000). The zone's offset is read there beyond.
+_ZONE_MIN_S = -62_135_596_800 + 2 * 86_400  # 0001-01-03T00:00Z
+_ZONE_MAX_S = 253_402_300_800 - 2 * 86_400  # 9999-12-30T00:00Z
+
+
 def _zone_at(zone: ZoneInfo, t_us: int) -> tuple[int, int]:
-    """``zone``'s standard offset and daylight-saving shift at ``t_us`` (epoch µs), in µs."""
-    local = datetime.fromtimestamp(t_us // 1_000_000, zone)
+    """``zone``'s standard offset and daylight-saving shift at ``t_us`` (epoch µs), in µs.
+
+    Within two days of the ends of years 1..9999 it is read two days inside them (where a local
+    time exists in every zone; Go's zero time, 0001-01-01T00:00Z, is not a time in New York).
+    """
+    local = datetime.fromtimestamp(min(max(t_us // 1_000_000, _ZONE_MIN_S), _ZONE_MAX_S), zone)
     dst = local.dst() or timedelta(0)
     offset = local.utcoffset() or timedelta(0)
     return (offset - dst) // _ONE_US, dst // _ONE_US
