@@ -26,6 +26,7 @@ PUBLISHED = {
         "CHECKPOINT_VERSION",
         "REJECT_REASONS",
         "CheckpointFile",
+        "EngineFailure",
         "GapSplit",
         "LiveDetector",
         "LivePoint",

@@ -7,6 +7,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -367,3 +368,116 @@ def test_checkpoint_file_checks_its_arguments_and_reports_a_held_lock(tmp_path: 
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_a_set_of_points_is_refused() -> None:
+    """A set's order is its hashes': with lateness 0 most of its points would be rejected as late."""
+    live = LiveDetector("zscore")
+    with pytest.raises(TypeError, match=r"points must be an iterable of LivePoint \(an ordered sequence"):
+        live.ingest(set(points(50)))
+    assert live.stats.received == 0
+
+
+def test_a_cursor_that_would_read_back_otherwise_is_refused(tmp_path: Path) -> None:
+    """{0: 1041} reads back from JSON as {'0': 1041}, a tuple as a list: a driver would miss its offsets."""
+    live = LiveDetector("zscore", checkpoints=str(tmp_path / "c.db"))
+    for cursor, why in (({0: 1041}, "dict key 0 reads back as the string"), (("seg-7", 4096), "tuple")):
+        with pytest.raises(TypeError, match=why):
+            live.ingest(points(5), cursor=cursor)
+        with pytest.raises(TypeError, match=why):
+            live.ingest(points(5), cursor={"partitions": [cursor]})
+    assert live.stats.received == 0
+    live.ingest(points(5), cursor={"0": 1041, "files": [["seg-7", 4096]]})
+    live.checkpoint()
+    again = LiveDetector("zscore", checkpoints=str(tmp_path / "c.db"))
+    assert again.cursor == {"0": 1041, "files": [["seg-7", 4096]]}
+
+
+class _FailsOnce(ZScoreEngine):
+    """zscore, except that its stream raises on a value of exactly -1 (a point validation let through)."""
+
+    def stream(self, tenant_id: str, cluster_id: str, node_id: str, metric_name: str) -> Any:
+        inner = super().stream(tenant_id, cluster_id, node_id, metric_name)
+
+        class Stream:
+            pending_points = property(lambda self: inner.pending_points)
+
+            def update(self, chunk: MetricSeries) -> list[AnomalyResult]:
+                if -1.0 in chunk.values:
+                    raise OverflowError("date value out of range")
+                return inner.update(chunk)
+
+            def export_state(self) -> Any:
+                return inner.export_state()
+
+        return Stream()
+
+
+def test_an_engine_failure_on_one_series_is_recorded_and_the_others_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The failing series restarts its stream and names itself; the batch's other series are scored.
+
+    (The failing points were left in the reorder buffer and fed again by every later batch, which
+    raised again and never reached the series after it.)
+    """
+    other = ("acme", "c-1", "n-2", "cpu")
+    live = LiveDetector(_FailsOnce())
+    bad = points(30)
+    bad[20] = bad[20]._replace(value=-1.0)
+    with caplog.at_level("WARNING", logger="backend.analytics.live._detector"):
+        first = live.ingest([*bad, *points(30, key=other)])
+    assert {r.node_id for r in first} == {"n-2"}  # (n-1's 30 points went to the failed chunk)
+    [failure] = live.engine_failures
+    assert failure.key == KEY and failure.points == 30 and "OverflowError" in failure.error
+    assert live.stats.engine_errors == 30 and "acme/c-1/n-1/cpu" in caplog.text
+    later = live.ingest([*points(60, key=KEY)[30:], *points(60, key=other)[30:]])
+    assert {r.node_id for r in later} == {"n-1", "n-2"} and live.stats.engine_errors == 30
+
+
+def test_a_batch_interrupted_part_way_is_never_checkpointed_nor_built_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KeyboardInterrupt (or a signal handler's SystemExit) while the series take a batch: the
+    detector then refuses ingest, flush and checkpoint, and a restart resumes from the last checkpoint."""
+    path = str(tmp_path / "c.db")
+    live = LiveDetector("zscore", checkpoints=path, checkpoint_every_points=None)
+    live.ingest(points(100), cursor=100)
+    live.checkpoint()
+    calls = 0
+    real = LiveDetector._take
+
+    def interrupted(self: LiveDetector, key: Any, items: Any) -> list[AnomalyResult]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt
+        return real(self, key, items)
+
+    monkeypatch.setattr(LiveDetector, "_take", interrupted)
+    batch = [*points(200)[100:], *points(200, key=("acme", "c-1", "n-2", "cpu"))[100:]]
+    with pytest.raises(KeyboardInterrupt):
+        live.ingest(batch, cursor=200)
+    monkeypatch.undo()
+    for call in (live.checkpoint, live.flush, lambda: live.ingest([])):
+        with pytest.raises(RuntimeError, match="interrupted part-way through its batch"):
+            call()
+    again = LiveDetector("zscore", checkpoints=path)
+    assert again.cursor == 100 and again.stats.received == 100
+
+
+def test_two_running_detectors_of_one_name_on_one_file_are_refused(tmp_path: Path) -> None:
+    """The second to checkpoint under a name it did not load refuses: each would resume the other's cursor."""
+    path = str(tmp_path / "c.db")
+    a = LiveDetector("zscore", checkpoints=path, checkpoint_every_points=None)
+    b = LiveDetector("zscore", checkpoints=path, checkpoint_every_points=None)
+    a.ingest(points(50), cursor=50)
+    a.checkpoint()
+    b.ingest(points(50, key=("beta", "c", "n", "cpu")), cursor=7)
+    with pytest.raises(ValueError, match="two running detectors share this name"):
+        b.checkpoint()
+    a.ingest(points(80)[50:], cursor=80)
+    a.checkpoint()  # (its own row: saved again)
+    restarted = LiveDetector("zscore", checkpoints=path)
+    assert restarted.cursor == 80 and restarted.stats.series == 1
+    restarted.checkpoint()  # a restart resumes the row it loaded

@@ -26,12 +26,13 @@ See ``docs/fleet.md`` for the walk-through.
 from __future__ import annotations
 
 from ._checkpoint import CHECKPOINT_VERSION, CheckpointFile
-from ._detector import REJECT_REASONS, GapSplit, LiveDetector, LivePoint, LiveStats
+from ._detector import REJECT_REASONS, EngineFailure, GapSplit, LiveDetector, LivePoint, LiveStats
 
 __all__ = [
     "CHECKPOINT_VERSION",
     "REJECT_REASONS",
     "CheckpointFile",
+    "EngineFailure",
     "GapSplit",
     "LiveDetector",
     "LivePoint",

@@ -84,7 +84,17 @@ _SELECT_SERIES = (
     "SELECT tenant_id, cluster_id, node_id, metric_name, version, state FROM live_series "
     "WHERE detector = ? ORDER BY tenant_id, cluster_id, node_id, metric_name"
 )
+_SELECT_STAMP = "SELECT saved_at_us, counters FROM live_detectors WHERE detector = ?"
 _DELETE_DETECTOR = "DELETE FROM live_detectors WHERE detector = ?"
+
+
+def _checkpoints_of(counters: str) -> int | None:
+    """The ``checkpoints`` counter of a row's counters (JSON), or None if unreadable."""
+    try:
+        value = json.loads(counters).get("checkpoints", 0)
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) else None
 _DELETE_SERIES = "DELETE FROM live_series WHERE detector = ?"
 
 
@@ -131,8 +141,18 @@ class CheckpointFile:
         detector: str,
         row: DetectorRow,
         states: Iterable[tuple[SeriesKey, Any]],
+        *,
+        expect: tuple[int, int] | bool | None = True,
     ) -> int:
-        """Write ``row`` and the pickled ``states`` in one transaction; return the series written."""
+        """Write ``row`` and the pickled ``states`` in one transaction; return the series written.
+
+        ``expect``: the detector's row as its writer last saw it, ``(saved_at_us,
+        checkpoints counter)``, or ``None`` for no row; if the row in the file
+        is another, another writer has checkpointed under this name since, and
+        this raises ``ValueError`` and writes nothing (two running detectors
+        must not share a name on one file: each would resume from the other's
+        cursor). ``True`` (the default): not checked.
+        """
         written = 0
 
         def rows() -> Iterator[tuple[Any, ...]]:
@@ -143,6 +163,16 @@ class CheckpointFile:
                 yield (detector, *key, CHECKPOINT_VERSION, blob)
 
         with self._connect() as conn, write_transaction(conn):
+            if expect is not True:
+                found = conn.execute(_SELECT_STAMP, (detector,)).fetchone()
+                stamp = None if found is None else (found[0], _checkpoints_of(found[1]))
+                if stamp != expect:
+                    raise ValueError(
+                        f"CheckpointFile.save: detector {detector!r} in {self.path!r} was checkpointed by "
+                        f"another writer since this one loaded or last saved it (its row is now {stamp}, "
+                        f"expected {expect}: (saved_at_us, checkpoints)); two running detectors share "
+                        "this name: give each its own name (nothing was written)"
+                    )
             conn.executemany(_UPSERT_SERIES, rows())
             conn.execute(
                 _UPSERT_DETECTOR,

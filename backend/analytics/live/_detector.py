@@ -29,7 +29,13 @@ batch, each series' windows in time order).
 
 Every rejection is counted by reason in :attr:`LiveStats.rejected`; nothing
 is dropped without a count. Malformed input (a naive timestamp, an empty
-id, a value that is not a number) raises, naming the point.
+id, a value that is not a number, a ``set`` of points) raises, naming the
+point. An engine that raises on a series' valid points does not stop the
+batch: the points are counted in :attr:`LiveStats.engine_errors`, logged and
+recorded (:class:`EngineFailure`), and the series goes on with a fresh
+stream. An exception that escapes part-way through taking a batch (a
+``KeyboardInterrupt``) leaves the detector refusing to go on or checkpoint:
+restart it from its checkpoint.
 
 **Gaps**: with ``max_gap`` set, a released point more than ``max_gap`` after
 the series' previous point starts a fresh stream for the series, so no
@@ -44,7 +50,9 @@ each batch), the state of every series that changed, the counters and the
 ``cursor`` of the last batch, in one transaction. A detector built with the
 same ``name``, engine and policy on that file resumes from it: feed it the
 input after :attr:`LiveDetector.cursor` and it gives the same results as a
-detector that never stopped. With a ``sink`` (a
+detector that never stopped. One running detector per ``name`` on a file: a
+checkpoint that finds the row changed since this detector loaded or saved it
+refuses (``ValueError``). With a ``sink`` (a
 :class:`~backend.analytics.store.ResultSink`), each batch's results are
 written to it *before* the checkpoint that covers them; since results are
 keyed by window, the batches replayed after a restart rewrite identical rows.
@@ -67,14 +75,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from .._validate import brief, check_aware_datetime, check_id, check_positive_int, fail_type, fail_value
+from .._validate import (
+    brief,
+    check_aware_datetime,
+    check_id,
+    check_ordered,
+    check_positive_int,
+    fail_type,
+    fail_value,
+)
 from ..engine import EngineRegistry
 from ..scoring import PointScoringEngine, ScoreStream
 from ..store import SeriesKey
 from ..types import AnomalyResult, MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
 from ._checkpoint import CHECKPOINT_VERSION, CheckpointFile, DetectorRow
 
-__all__ = ["REJECT_REASONS", "GapSplit", "LiveDetector", "LivePoint", "LiveStats"]
+__all__ = ["REJECT_REASONS", "EngineFailure", "GapSplit", "LiveDetector", "LivePoint", "LiveStats"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +121,22 @@ class GapSplit:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineFailure:
+    """The engine raised on ``points`` points of a series (``first`` to ``last``); ``error`` says what.
+
+    Those points are not scored, the series' stream restarts (as after a gap),
+    and the other series go on; :attr:`LiveStats.engine_errors` counts the
+    points, and a warning is logged.
+    """
+
+    key: SeriesKey
+    first: datetime
+    last: datetime
+    points: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
 class LiveStats:
     """The detector's counters (since it was first started, across restarts)."""
 
@@ -116,6 +148,7 @@ class LiveStats:
     gap_splits: int = 0
     results: int = 0
     checkpoints: int = 0
+    engine_errors: int = 0
 
 
 class _Series:
@@ -157,6 +190,31 @@ def _check_cursor(method: str, cursor: Any) -> None:
             f"{_OWNER}.{method}: cursor must be a JSON value (a number, a string, or lists and dicts of "
             f"them), got {brief(cursor)} ({exc}); nothing of this call was taken"
         ) from exc
+    unfaithful = _unfaithful(cursor)
+    if unfaithful:
+        raise TypeError(
+            f"{_OWNER}.{method}: cursor must read back as it was given after a restart, got "
+            f"{brief(cursor)}: {unfaithful}; nothing of this call was taken"
+        )
+
+
+def _unfaithful(value: Any) -> str | None:
+    """Why ``value`` would not read back from JSON as it is (a tuple, a dict key that is not a str)."""
+    if isinstance(value, tuple):
+        return "a tuple reads back as a list (give a list)"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"dict key {key!r} reads back as the string {json.dumps(key)} (give str keys)"
+            why = _unfaithful(item)
+            if why:
+                return why
+    if isinstance(value, list):
+        for item in value:
+            why = _unfaithful(item)
+            if why:
+                return why
+    return None
 
 
 def _check_point(
@@ -275,6 +333,13 @@ class LiveDetector:
         self._dirty: set[SeriesKey] = set()
         self._counts: Counter[str] = Counter()
         self.gaps: deque[GapSplit] = deque(maxlen=1000)
+        #: The engine's failures on a series' points, the last 1,000 (see :class:`EngineFailure`).
+        self.engine_failures: deque[EngineFailure] = deque(maxlen=1000)
+        # The method whose batch was interrupted part-way (see _refuse_if_torn), or None.
+        self._torn: str | None = None
+        # The detector's row in the checkpoint file as this detector last saw it: (saved_at_us,
+        # checkpoints), None for no row; a save finding another refuses (a second detector of this name).
+        self._seen: tuple[int, int] | None = None
         self.cursor: Any = None
         # The results of a call that raised after taking its batch (the sink or the checkpoint
         # failed): returned, and written to the sink again, by the next ingest or flush.
@@ -317,6 +382,7 @@ class LiveDetector:
                 ) from exc
         self._counts = Counter(row.counters)
         self.cursor = row.cursor
+        self._seen = (row.saved_at_us, self._counts["checkpoints"])
         self.restored = True
         logger.info(
             "%s %r resumed from its checkpoint: %d series, cursor %r",
@@ -337,6 +403,7 @@ class LiveDetector:
         checkpoints = self._checkpoints
         if checkpoints is None:
             raise ValueError(f"{_OWNER}: no checkpoints file was given, so there is nowhere to checkpoint")
+        self._refuse_if_torn("checkpoint")
         if self._undelivered:
             if self.sink is None:
                 raise ValueError(
@@ -369,7 +436,10 @@ class LiveDetector:
             datetime_to_epoch_us(datetime.now().astimezone()),
         )
         dirty = sorted(self._dirty)
-        return checkpoints.save(self.name, row, ((key, self._series[key].export()) for key in dirty))
+        states = ((key, self._series[key].export()) for key in dirty)
+        written = checkpoints.save(self.name, row, states, expect=self._seen)
+        self._seen = (row.saved_at_us, self._counts["checkpoints"])
+        return written
 
     def _due(self) -> bool:
         if self._checkpoints is None:
@@ -402,6 +472,9 @@ class LiveDetector:
         items: object = points
         if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
             fail_type(_OWNER, "points", "an iterable of LivePoint", points)
+        # (A set's order is its hashes': with lateness 0 the order within a batch decides what is kept.)
+        check_ordered(_OWNER, "points", items, "an iterable of LivePoint")
+        self._refuse_if_torn("ingest")
         _check_cursor("ingest", cursor)
         groups: dict[SeriesKey, list[tuple[int, float | None]]] = {}
         received = 0
@@ -410,21 +483,40 @@ class LiveDetector:
             key, us, value = _check_point(i, point, known)
             groups.setdefault(key, []).append((us, value))
             received += 1
+        self._counts["received"] += received
         out: list[AnomalyResult] = []
+        self._torn = "ingest"  # until every series has taken its points (see _refuse_if_torn)
         for key, items in groups.items():
             out.extend(self._take(key, items))
-        self._counts["received"] += received
+        self._torn = None
         return self._finish(out, cursor, received)
 
     def flush(self, *, cursor: Any = None) -> list[AnomalyResult]:
         """Release every held point (the end of the input): the results of the windows they complete."""
+        self._refuse_if_torn("flush")
         _check_cursor("flush", cursor)
         out: list[AnomalyResult] = []
+        self._torn = "flush"
         for key, series in self._series.items():
             if series.held:
                 self._dirty.add(key)
                 out.extend(self._release(key, series, everything=True))
+        self._torn = None
         return self._finish(out, cursor, 0)
+
+    def _refuse_if_torn(self, method: str) -> None:
+        """Refuse to go on after a call that was interrupted part-way through taking its batch.
+
+        An exception that escapes while the series take a batch (a ``KeyboardInterrupt``, or a
+        ``SystemExit`` from a signal handler) leaves some series with their points and others
+        without: that state must not be checkpointed, nor built on.
+        """
+        if self._torn is not None:
+            raise RuntimeError(
+                f"{_OWNER} {self.name!r}: an earlier {self._torn}() was interrupted part-way through "
+                f"its batch, so the detector holds half of it; {method}() would build on (or save) that "
+                "state. Build the detector again from its checkpoint and send the input after its cursor"
+            )
 
     def _finish(self, out: list[AnomalyResult], cursor: Any, received: int) -> list[AnomalyResult]:
         """Deliver the call's results (after any a failed call left), checkpoint when due; return them."""
@@ -484,28 +576,58 @@ class LiveDetector:
             ready = sorted(us for us in held if us <= limit)
         if not ready:
             return []
+        # Out of the buffer before the stream sees them: a stream that raises does not get them again.
+        values = [held.pop(us) for us in ready]
+        previous = series.last_us
+        series.last_us = ready[-1]
         out: list[AnomalyResult] = []
         start = 0
         gap = self._max_gap_us
-        previous = series.last_us
         for j, us in enumerate(ready):
             if gap is not None and previous is not None and us - previous > gap:
-                out.extend(self._feed(key, series, ready[start:j]))
+                out.extend(self._feed(key, series, ready[start:j], values[start:j]))
                 self._split(key, series, previous, us)
                 start = j
             previous = us
-        out.extend(self._feed(key, series, ready[start:]))
-        for us in ready:
-            del held[us]
-        series.last_us = ready[-1]
+        out.extend(self._feed(key, series, ready[start:], values[start:]))
         return out
 
-    def _feed(self, key: SeriesKey, series: _Series, stamps: list[int]) -> list[AnomalyResult]:
+    def _feed(
+        self, key: SeriesKey, series: _Series, stamps: list[int], values: list[float]
+    ) -> list[AnomalyResult]:
         if not stamps:
             return []
-        held = series.held
-        chunk = MetricSeries.from_arrays(*key, stamps, [held[us] for us in stamps])
-        return series.stream.update(chunk)
+        chunk = MetricSeries.from_arrays(*key, stamps, values)
+        try:
+            return series.stream.update(chunk)
+        except Exception as exc:  # one series' engine failure never stops the others
+            self._engine_failed(key, series, stamps, exc)
+            return []
+
+    def _engine_failed(self, key: SeriesKey, series: _Series, stamps: list[int], exc: Exception) -> None:
+        """Record an engine's failure on a series' points; the series goes on with a fresh stream.
+
+        The stream may have taken part of the chunk before raising, so its state is not trusted: it
+        is replaced, as after a gap. The chunk's points are counted in ``engine_errors``.
+        """
+        failure = EngineFailure(
+            key, epoch_us_to_datetime(stamps[0]), epoch_us_to_datetime(stamps[-1]), len(stamps),
+            f"{type(exc).__name__}: {exc}",
+        )
+        logger.warning(
+            "%s %r: engine %s failed on %d points of %s from %s to %s (%s); the series' stream restarts",
+            _OWNER,
+            self.name,
+            self.engine.name,
+            failure.points,
+            "/".join(key),
+            failure.first.isoformat(),
+            failure.last.isoformat(),
+            failure.error,
+        )
+        self.engine_failures.append(failure)
+        self._counts["engine_errors"] += len(stamps)
+        series.stream = self.engine.stream(*key)
 
     def _split(self, key: SeriesKey, series: _Series, before: int, after: int) -> None:
         split = GapSplit(
@@ -532,6 +654,7 @@ class LiveDetector:
             gap_splits=c["gap_splits"],
             results=c["results"],
             checkpoints=c["checkpoints"],
+            engine_errors=c["engine_errors"],
         )
 
     def __repr__(self) -> str:
