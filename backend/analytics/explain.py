@@ -700,7 +700,8 @@ class ExplanationClassifier:
         kind = result.anomaly_label
         when = _when(result.window_start, result.window_end)
         lo, hi = min(j.window), max(j.window)
-        seen = f"at {_num(lo)}" if lo == hi else f"between {_num(lo)} and {_num(hi)}"
+        apart = _digits_apart(lo, hi)  # (8.20001e9 to 8.20009e9 is not "between 8.2e9 and 8.2e9")
+        seen = f"at {_num(lo)}" if lo == hi else f"between {_num(lo, apart)} and {_num(hi, apart)}"
         if not j.has_base:
             label = "nothing unusual" if kind is AnomalyType.NORMAL else f"a possible {kind.value}"
             return f"{where} was {seen} {when} ({label}); no baseline yet to compare with."
@@ -724,11 +725,32 @@ class ExplanationClassifier:
         if sd == 0.0 and value != expect:
             against += " (its history had no spread)"
         far = "exactly at" if value == expect else f"{dist} {'above' if up else 'below'}"
+        close = "exactly at" if value == expect else f"within {dist} of"
+        if (
+            kind is not AnomalyType.NORMAL
+            and j.kind is AnomalyType.NORMAL
+            and (value == expect or abs(value - expect) < sd)
+        ):
+            # The engine's score flags the window, but its farthest point is within one spread of its
+            # expectation (a window after an incident, still in its alarm; a shape only the engine's
+            # model finds unusual): say what is true, not "spiked to" a value at its baseline.
+            return (
+                f"{where} was {seen} {when}, {close} {against}: flagged as part of a {kind.value} by the "
+                "engine's score, not by its distance from there."
+            )
         if kind is AnomalyType.SPIKE:
             verb = "spiked to" if up else "dropped to"
             return f"{where} {verb} {_num(value, digits)}, {far} {against}, {when}."
         if kind is AnomalyType.TREND:
             verb = "rose to" if up else "fell to"
+            # "Stayed there" unless the window's last two points are back within a quarter of the way.
+            tail = d[i + 1 :][-2:]
+            if len(tail) == 2 and all(x * d[i] < 0.25 * d[i] * d[i] for x in tail):
+                back = _num(j.window[-1], _digits_apart(j.window[-1], expect))
+                return (
+                    f"{where} {verb} {_num(value, digits)}, {far} {against}, {when}, "
+                    f"and was back at {back} by its end."
+                )
             return f"{where} {verb} {_num(value, digits)} and stayed there, {far} {against}, {when}."
         if kind is AnomalyType.SEASONAL:
             if j.period is None:
@@ -740,7 +762,6 @@ class ExplanationClassifier:
                 f"{_num(expect, digits)} was "
                 f"expected ({far}{note}), while staying {seen}, {when}."
             )
-        close = "exactly at" if value == expect else f"within {dist} of"
         return f"{where} was normal {when}: {seen}, {close} {against}."
 
 
@@ -973,17 +994,27 @@ def _digits_apart(a: float, b: float) -> int:
 
 
 def _num(x: float, digits: int = 4) -> str:
-    """``x`` in general format with ``digits`` significant digits (``-0`` shown as ``0``)."""
+    """``x`` with ``digits`` significant digits (``-0`` shown as ``0``).
+
+    General format, except that a number below ten million is written out
+    (26000 and 14950, not 2.6e+04 and 1.495e+04: request counts and bytes read
+    as numbers).
+    """
     text = f"{x:.{digits}g}"
+    if "e+" in text and abs(x) < 1e7:
+        # 'g' went to an exponent because the number has more integer digits than ``digits``: round
+        # to that many significant digits and write it out (exact below ten million).
+        exponent = int(text.split("e+")[1])
+        text = f"{round(x, digits - 1 - exponent):.0f}"
     return "0" if text == "-0" else text
 
 
 def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
     """'daily', '6-hour' for a period on regular timestamps before ``start``; else '24-point'.
 
-    A period found within 3% of an hour, a day or a week is named after it
-    (a daily cycle at 5 minutes estimated at 285 points is still 'daily', not
-    '1425-minute').
+    A period found within 10% of an hour, a day or a week is named after it
+    (a daily cycle at 5 minutes estimated at 278 points is still 'daily', not
+    '1390-minute').
     """
     if period is None:
         return ""
@@ -1006,11 +1037,42 @@ def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
 
 
 def _near_unit(span_us: int) -> str:
-    """'weekly', 'daily' or 'hourly' when ``span_us`` is within 3% of one of them, else ''."""
+    """'weekly', 'daily' or 'hourly' when ``span_us`` is within 10% of one of them, else ''.
+
+    A period estimated from the data's autocorrelation is a few percent off the
+    cycle it found (a daily cycle at 5-minute steps read as 278 points, 23.2
+    hours): naming it "1390-minute" or "22-hour" would state a fact the metric
+    does not have.
+    """
     for unit_us, _unit, once in _UNITS[:3]:
-        if abs(span_us - unit_us) <= 0.03 * unit_us:
+        if abs(span_us - unit_us) <= 0.1 * unit_us:
             return once
     return ""
+
+
+def _when_fine(a: datetime, b: datetime) -> str:
+    """:func:`_when` for times with fractions of a second: as many decimals as the two need (up to 6)."""
+
+    def clock(t: datetime) -> str:
+        return f"{t:%H:%M:%S}" + f".{t.microsecond:06d}".rstrip("0").rstrip(".")
+
+    if a.date() == b.date():
+        if a == b:
+            return f"at {clock(a)} UTC on {a.date().isoformat()}"
+        return f"at {clock(a)}–{clock(b)} UTC on {a.date().isoformat()}"
+    return f"from {a.date().isoformat()} {clock(a)} to {b.date().isoformat()} {clock(b)} UTC"
+
+
+_UNITS = (
+    (604_800_000_000, "week", "weekly"),
+    (86_400_000_000, "day", "daily"),
+    (3_600_000_000, "hour", "hourly"),
+    (60_000_000, "minute", "1-minute"),
+    (1_000_000, "second", "1-second"),
+)
+
+
+
 
 
 _UNITS = (
@@ -1026,8 +1088,10 @@ def _when(start: datetime, end: datetime) -> str:
     """'at 14:05–14:10 UTC on 2024-05-01', or 'from 2024-05-01 23:50 to 2024-05-02 00:10 UTC'."""
     a, b = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
     fmt = "%H:%M:%S" if a.second or b.second or a.microsecond or b.microsecond else "%H:%M"
+    if a.microsecond or b.microsecond:  # (12:04:10.5-12:04:10.9, not 12:04:10-12:04:10)
+        return _when_fine(a, b)
     if a.date() == b.date():
         if a == b:
-            return f"at {a:{fmt}} UTC on {a:%Y-%m-%d}"
-        return f"at {a:{fmt}}–{b:{fmt}} UTC on {a:%Y-%m-%d}"
-    return f"from {a:%Y-%m-%d} {a:{fmt}} to {b:%Y-%m-%d} {b:{fmt}} UTC"
+            return f"at {a:{fmt}} UTC on {a.date().isoformat()}"
+        return f"at {a:{fmt}}–{b:{fmt}} UTC on {a.date().isoformat()}"
+    return f"from {a.date().isoformat()} {a:{fmt}} to {b.date().isoformat()} {b:{fmt}} UTC"

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import random
 import re
+import statistics
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
@@ -518,7 +519,7 @@ def test_explain_seasonal_names_the_cycle_and_expectation() -> None:
 
 
 def test_explain_names_a_nearly_daily_period_daily() -> None:
-    """A period found within 3% of a day or a week is named after it; an exact one as before."""
+    """A period found within 10% of a day or a week is named after it (25 hours: daily); others exactly."""
     from backend.analytics.explain import _cycle
 
     five_min = make_series([1.0] * 700)
@@ -534,7 +535,7 @@ def test_explain_names_a_nearly_daily_period_daily() -> None:
         "weekly",
         "weekly",
         "2-week",
-        "25-hour",
+        "daily",
         "hourly",
     ]
     assert _cycle(five_min, 650, 100) == "500-minute" and _cycle(five_min, 650, None) == ""
@@ -560,7 +561,8 @@ def test_explain_constant_history_and_empty_window() -> None:
 
 
 def test_explain_numbers_use_a_few_significant_digits_across_scales() -> None:
-    """Numbers are short at every scale: 4 significant digits, exponent when needed."""
+    """Numbers are short at every scale: 4 significant digits; written out below ten million (3000000,
+    not 3e+06), with an exponent above it."""
     clf = ExplanationClassifier()
     for level in (1e-3, 12.5, 1e6, 3e12):
         rng = random.Random(18)
@@ -571,8 +573,10 @@ def test_explain_numbers_use_a_few_significant_digits_across_scales() -> None:
         numbers = [w.strip(",.()") for w in text.split() if w[:1].isdigit()]
         assert len(numbers) >= 3, text
         for word in numbers[:3]:
-            digits = word.split("e")[0].replace(".", "").lstrip("0")
+            mantissa = word.split("e")[0]
+            digits = mantissa.replace(".", "").lstrip("0") if "." in mantissa else mantissa.strip("0")
             assert len(digits) <= 4, text
+        assert ("e" in numbers[0]) is (level > 1e7), text  # (the value; "196 sd" is no level)
 
 
 def test_explain_spanning_midnight_gives_both_dates() -> None:
@@ -628,3 +632,45 @@ def test_a_sentence_tells_the_value_from_its_expectation_at_a_high_level() -> No
     value, expected = found.groups()
     assert value != expected and f"{float(value):.4g}" == f"{float(expected):.4g}", sentence
     assert abs(float(value) - values[500]) < 1e5 and abs(float(value) - float(expected) - 4e5) < 1e5
+
+
+def test_a_flagged_window_at_its_baseline_is_not_told_as_a_spike() -> None:
+    """A window the engine flags whose points sit within one spread of the expectation (a window after an
+    incident, still in its alarm) reads so: not "spiked to 40, exactly at its baseline of 40"."""
+    values = noisy(200, 3)
+    values[190:200] = [statistics.median(values[:190])] * 10
+    s = make_series(values)
+    for kind in (AnomalyType.SPIKE, AnomalyType.TREND, AnomalyType.SEASONAL):
+        text = ExplanationClassifier().explain(s, result_for(s, 190, 200, kind))
+        assert f"flagged as part of a {kind.value} by the engine's score" in text, text
+        assert "spiked" not in text and "stayed there" not in text and " sd of its baseline of " in text
+
+
+def test_a_trend_that_recovered_inside_its_window_says_so() -> None:
+    """"Stayed there" only while the window's last points are still out: a recovery reads "was back at"."""
+    values = noisy(200, 4, sd=0.1)
+    values[190:200] = [30.0] * 7 + [40.0, 40.05, 39.95]
+    s = make_series(values)
+    text = ExplanationClassifier().explain(s, result_for(s, 190, 200, AnomalyType.TREND))
+    assert text.startswith("cpu_util on node n-17 (cluster c-2, tenant acme) fell to 30, ") and (
+        text.endswith("and was back at 39.95 by its end.")
+    ), text
+    values[197:200] = [30.1, 29.9, 30.0]
+    s = make_series(values)
+    text = ExplanationClassifier().explain(s, result_for(s, 190, 200, AnomalyType.TREND))
+    assert " fell to 30 and stayed there, " in text, text
+
+
+def test_sentences_keep_fractions_of_a_second_years_before_1000_and_a_narrow_range() -> None:
+    """12:04:10.5-12:04:10.9 (not 12:04:10-12:04:10); 0001-01-01; 8.20001e9 to 8.20009e9 told apart."""
+    t0 = datetime(2024, 5, 1, 12, 4, 10, 500_000, tzinfo=timezone.utc)
+    s = make_series(noisy(40, 5), timedelta(milliseconds=100), t0)
+    text = ExplanationClassifier().explain(s, result_for(s, 0, 5, AnomalyType.NORMAL))
+    assert "at 12:04:10.5–12:04:10.9 UTC on 2024-05-01" in text, text
+    s = make_series(noisy(40, 5), timedelta(minutes=1), datetime(1, 1, 1, tzinfo=timezone.utc))
+    text = ExplanationClassifier().explain(s, result_for(s, 30, 40, AnomalyType.NORMAL))
+    assert "UTC on 0001-01-01" in text, text
+    values = [8.2e9 + 10_000 * ((i * 7) % 10) for i in range(200)]
+    s = make_series(values)
+    text = ExplanationClassifier().explain(s, result_for(s, 190, 200, AnomalyType.NORMAL))
+    assert "between 8.2e+09 and 8.2e+09" not in text and "between 8.2e" in text, text
