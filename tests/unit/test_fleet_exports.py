@@ -31,6 +31,7 @@ PUBLISHED = {
         "LiveDetector",
         "LivePoint",
         "LiveStats",
+        "Rejection",
     },
 }
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "fleet.md").read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ import pytest
 from backend.analytics import AnomalyResult, MetricSeries
 from backend.analytics.engines.zscore import ZScoreEngine
 from backend.analytics.live import CheckpointFile, LiveDetector, LivePoint
-from backend.analytics.store import SQLiteMetricStore
+from backend.analytics.store import SeriesKey, SQLiteMetricStore
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 KEY = ("acme", "c-1", "n-1", "cpu")
@@ -481,3 +481,53 @@ def test_two_running_detectors_of_one_name_on_one_file_are_refused(tmp_path: Pat
     restarted = LiveDetector("zscore", checkpoints=path)
     assert restarted.cursor == 80 and restarted.stats.series == 1
     restarted.checkpoint()  # a restart resumes the row it loaded
+
+
+def test_a_series_that_is_gone_can_be_forgotten_and_its_row_leaves_the_checkpoint(tmp_path: Path) -> None:
+    """forget() releases the held points, drops the stream, and the next checkpoint deletes its row:
+    memory and checkpoints no longer grow with every pod ever replaced."""
+    path = str(tmp_path / "c.db")
+    live = LiveDetector("zscore", checkpoints=path, lateness=timedelta(minutes=5))
+    gone, kept = ("acme", "c-1", "pod-1", "cpu"), ("acme", "c-1", "pod-2", "cpu")
+    live.ingest([*points(200, key=gone), *points(400, key=kept)])
+    assert live.idle_series(T0 + timedelta(minutes=300)) == [SeriesKey(*gone)]
+    held = live.stats.held
+    released = live.forget(gone)
+    assert live.stats.held < held and live.stats.series == 1
+    assert [r.window_end for r in released] == [
+        r.window_end for r in ZScoreEngine().detect(as_series(points(200, key=gone)))
+    ][-len(released) :]
+    live.checkpoint()
+    again = LiveDetector("zscore", checkpoints=path, lateness=timedelta(minutes=5))
+    assert again.stats.series == 1 and again.idle_series(T0 + timedelta(days=1)) == [SeriesKey(*kept)]
+    with pytest.raises(KeyError, match="has no series"):
+        again.forget(gone)
+    assert again.ingest(points(10, key=gone)) == [] and again.stats.series == 2  # a fresh stream
+
+
+def test_rejected_points_name_their_series(caplog: pytest.LogCaptureFixture) -> None:
+    """A point from a clock a year ahead: the later points are late; the log and rejections say whose."""
+    live = LiveDetector("zscore")
+    pts = points(100)
+    ahead = pts[50]._replace(timestamp=pts[50].timestamp + timedelta(days=365))
+    with caplog.at_level("WARNING", logger="backend.analytics.live._detector"):
+        live.ingest([*pts[:50], ahead, *pts[51:]])
+    assert live.stats.rejected["late"] == 49
+    assert [r.reason for r in live.rejections] == ["late"] * 49
+    first = live.rejections[0]
+    assert first.key == SeriesKey(*KEY) and first.timestamp == pts[51].timestamp
+    assert first.floor == ahead.timestamp
+    assert caplog.text.count("rejected a late point of acme/c-1/n-1/cpu") == 1  # once per series
+
+
+def test_decimal_values_are_taken_as_a_series_takes_them() -> None:
+    """A Decimal (a NUMERIC column) is a number: the batch is not refused for it."""
+    from decimal import Decimal
+
+    live = LiveDetector("zscore")
+    live.ingest([(*p[:5], Decimal(str(p.value))) for p in points(30)])
+    assert live.stats.accepted == 30
+    live.ingest([(*points(32)[30][:5], Decimal("NaN"))])
+    assert live.stats.rejected["not_finite"] == 1
+    with pytest.raises(ValueError, match=r"points\[0\].value must be a real number within a float's range"):
+        live.ingest([(*points(33)[32][:5], Decimal("1e400"))])

@@ -26,7 +26,15 @@ See ``docs/fleet.md`` for the walk-through.
 from __future__ import annotations
 
 from ._checkpoint import CHECKPOINT_VERSION, CheckpointFile
-from ._detector import REJECT_REASONS, EngineFailure, GapSplit, LiveDetector, LivePoint, LiveStats
+from ._detector import (
+    REJECT_REASONS,
+    EngineFailure,
+    GapSplit,
+    LiveDetector,
+    LivePoint,
+    LiveStats,
+    Rejection,
+)
 
 __all__ = [
     "CHECKPOINT_VERSION",
@@ -37,4 +45,5 @@ __all__ = [
     "LiveDetector",
     "LivePoint",
     "LiveStats",
+    "Rejection",
 ]

@@ -96,6 +96,10 @@ def _checkpoints_of(counters: str) -> int | None:
         return None
     return value if isinstance(value, int) else None
 _DELETE_SERIES = "DELETE FROM live_series WHERE detector = ?"
+_DELETE_ONE_SERIES = (
+    "DELETE FROM live_series WHERE detector = ? AND tenant_id = ? AND cluster_id = ? AND node_id = ? "
+    "AND metric_name = ?"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,7 @@ class CheckpointFile:
         states: Iterable[tuple[SeriesKey, Any]],
         *,
         expect: tuple[int, int] | bool | None = True,
+        forget: Iterable[SeriesKey] = (),
     ) -> int:
         """Write ``row`` and the pickled ``states`` in one transaction; return the series written.
 
@@ -151,7 +156,8 @@ class CheckpointFile:
         is another, another writer has checkpointed under this name since, and
         this raises ``ValueError`` and writes nothing (two running detectors
         must not share a name on one file: each would resume from the other's
-        cursor). ``True`` (the default): not checked.
+        cursor). ``True`` (the default): not checked. ``forget``: series whose
+        states are deleted in the same transaction (series the detector dropped).
         """
         written = 0
 
@@ -173,6 +179,7 @@ class CheckpointFile:
                         f"expected {expect}: (saved_at_us, checkpoints)); two running detectors share "
                         "this name: give each its own name (nothing was written)"
                     )
+            conn.executemany(_DELETE_ONE_SERIES, ((detector, *key) for key in forget))
             conn.executemany(_UPSERT_SERIES, rows())
             conn.execute(
                 _UPSERT_DETECTOR,

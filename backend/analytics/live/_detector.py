@@ -73,6 +73,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from .._validate import (
@@ -90,7 +91,15 @@ from ..store import SeriesKey
 from ..types import AnomalyResult, MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime
 from ._checkpoint import CHECKPOINT_VERSION, CheckpointFile, DetectorRow
 
-__all__ = ["REJECT_REASONS", "EngineFailure", "GapSplit", "LiveDetector", "LivePoint", "LiveStats"]
+__all__ = [
+    "REJECT_REASONS",
+    "EngineFailure",
+    "GapSplit",
+    "LiveDetector",
+    "LivePoint",
+    "LiveStats",
+    "Rejection",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +127,17 @@ class GapSplit:
     last_before: datetime
     first_after: datetime
     unscored_points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A rejected point: its series, its instant, why (one of :data:`REJECT_REASONS`), and ``floor``,
+    the series' point it had to be later than (``None`` unless the reason is late or duplicate)."""
+
+    key: SeriesKey
+    timestamp: datetime
+    reason: str
+    floor: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,11 +266,16 @@ def _check_point(
     if type(value) is float:
         number = value
     else:
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        # (A Decimal, which database drivers give for NUMERIC columns, as a series takes it.)
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)):
             fail_type(_OWNER, f"points[{i}].value", "a real number", value)
         try:
             number = float(value)
         except OverflowError:
+            fail_value(_OWNER, f"points[{i}].value", "a real number within a float's range", value)
+        except ValueError:  # a signalling NaN Decimal: not finite
+            number = math.nan
+        if isinstance(value, Decimal) and value.is_finite() and not math.isfinite(number):
             fail_value(_OWNER, f"points[{i}].value", "a real number within a float's range", value)
     return key, us, (number if math.isfinite(number) else None)
 
@@ -340,6 +365,11 @@ class LiveDetector:
         # The detector's row in the checkpoint file as this detector last saw it: (saved_at_us,
         # checkpoints), None for no row; a save finding another refuses (a second detector of this name).
         self._seen: tuple[int, int] | None = None
+        # Series dropped by forget() since the last checkpoint: their rows are deleted by the next.
+        self._forgotten: set[SeriesKey] = set()
+        #: The last 1,000 rejected points, each a :class:`Rejection` (which series, when, why).
+        self.rejections: deque[Rejection] = deque(maxlen=1000)
+        self._warned: set[SeriesKey] = set()
         self.cursor: Any = None
         # The results of a call that raised after taking its batch (the sink or the checkpoint
         # failed): returned, and written to the sink again, by the next ingest or flush.
@@ -437,8 +467,10 @@ class LiveDetector:
         )
         dirty = sorted(self._dirty)
         states = ((key, self._series[key].export()) for key in dirty)
-        written = checkpoints.save(self.name, row, states, expect=self._seen)
+        forgotten = sorted(self._forgotten)
+        written = checkpoints.save(self.name, row, states, expect=self._seen, forget=forgotten)
         self._seen = (row.saved_at_us, self._counts["checkpoints"])
+        self._forgotten.clear()
         return written
 
     def _due(self) -> bool:
@@ -504,6 +536,39 @@ class LiveDetector:
         self._torn = None
         return self._finish(out, cursor, 0)
 
+    def forget(self, key: SeriesKey | tuple[str, str, str, str]) -> list[AnomalyResult]:
+        """Drop a series that is gone (a replaced pod, a renamed metric); return its last results.
+
+        Its held points are released first (their windows' results returned,
+        and written to the sink), then its stream and state are dropped: the
+        next checkpoint deletes its row, and memory no longer grows with every
+        series ever seen. A later point of the series starts a fresh stream
+        (warm-up again). An unknown key is a ``KeyError``. See
+        :meth:`idle_series` for the series that have gone quiet.
+        """
+        self._refuse_if_torn("forget")
+        series_key = SeriesKey(*key)
+        series = self._series.get(series_key)
+        if series is None:
+            raise KeyError(f"{_OWNER} {self.name!r} has no series {tuple(series_key)!r}")
+        self._torn = "forget"
+        out = self._release(series_key, series, everything=True) if series.held else []
+        del self._series[series_key]
+        self._dirty.discard(series_key)
+        self._forgotten.add(series_key)
+        self._warned.discard(series_key)
+        for ids in [ids for ids, known in self._known.items() if known == series_key]:
+            del self._known[ids]
+        self._torn = None
+        return self._finish(out, None, 0)
+
+    def idle_series(self, before: datetime) -> list[SeriesKey]:
+        """The series whose latest accepted point is earlier than ``before`` (for :meth:`forget`)."""
+        limit = datetime_to_epoch_us(check_aware_datetime(_OWNER, "before", before))
+        return sorted(
+            key for key, series in self._series.items() if series.max_us is None or series.max_us < limit
+        )
+
     def _refuse_if_torn(self, method: str) -> None:
         """Refuse to go on after a call that was interrupted part-way through taking its batch.
 
@@ -551,19 +616,41 @@ class LiveDetector:
         for us, value in items:
             floor = series.max_us if in_order else series.last_us
             if value is None:
-                counts["rejected:not_finite"] += 1
+                reason = "not_finite"
             elif accepts is not None and not accepts(value):
-                counts["rejected:out_of_domain"] += 1
+                reason = "out_of_domain"
             elif us in held:
-                counts["rejected:duplicate"] += 1
+                reason = "duplicate"
             elif floor is not None and us <= floor:
-                counts["rejected:duplicate" if us == floor else "rejected:late"] += 1
+                reason = "duplicate" if us == floor else "late"
             else:
                 held[us] = value
                 counts["accepted"] += 1
                 if series.max_us is None or us > series.max_us:
                     series.max_us = us
+                continue
+            counts[f"rejected:{reason}"] += 1
+            self._reject(key, us, reason, floor if reason in ("late", "duplicate") else None)
         return self._release(key, series, everything=False)
+
+    def _reject(self, key: SeriesKey, us: int, reason: str, floor: int | None) -> None:
+        """Record a rejected point; warn once per series (a clock that jumped ahead silences a series)."""
+        at = epoch_us_to_datetime(us)
+        rejection = Rejection(key, at, reason, None if floor is None else epoch_us_to_datetime(floor))
+        self.rejections.append(rejection)
+        if key not in self._warned and reason in ("late", "duplicate"):
+            self._warned.add(key)
+            logger.warning(
+                "%s %r: rejected a %s point of %s at %s (it had to be later than %s); later rejections "
+                "of this series are counted in stats.rejected and kept in LiveDetector.rejections, "
+                "not logged",
+                _OWNER,
+                self.name,
+                reason,
+                "/".join(key),
+                at.isoformat(),
+                "none" if rejection.floor is None else rejection.floor.isoformat(),
+            )
 
     def _release(self, key: SeriesKey, series: _Series, *, everything: bool) -> list[AnomalyResult]:
         held = series.held
