@@ -319,8 +319,10 @@ class EngineRegistry:
         ``ValueError`` if the name is taken by another class or a discovered
         plugin (unless ``replace``).
         """
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str):
             raise TypeError(f"EngineRegistry.register: name must be a non-empty str, got {brief(name)}")
+        if not name:
+            raise ValueError("EngineRegistry.register: name must be a non-empty str, got ''")
         try:
             engine_cls = _check_engine_class(cls, name)
         except TypeError as exc:

@@ -54,12 +54,19 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ._kinds import AggregationStrategy, AnomalyType
-from ._validate import check_enum, check_real, check_unit_interval, fail_type, fail_value
+from ._validate import brief, check_enum, check_id, check_real, check_unit_interval, fail_type, fail_value
 from .types import AggregatedAnomalyScore, AnomalyResult
 
 __all__ = ["AggregationPipeline", "AggregationStrategy", "FleetScores", "p95"]
 
 _OWNER = "AggregationPipeline"
+
+
+def _items(method: str, name: str, value: object, item: type) -> Iterable[object]:
+    """``value`` if it is an iterable of the method's input; a ``TypeError`` naming it otherwise."""
+    if isinstance(value, (item, str, bytes)) or not isinstance(value, Iterable):
+        fail_type(f"{_OWNER}.{method}", name, f"an iterable of {item.__name__}", value)
+    return value
 
 
 def p95(scores: Sequence[float]) -> float:
@@ -143,8 +150,7 @@ class AggregationPipeline:
                 fail_type(_OWNER, "weights", "a mapping of metric name to weight", weights)
             checked: dict[str, float] = {}
             for key, value in weights.items():
-                if not isinstance(key, str) or not key:
-                    fail_type(_OWNER, "weights key", "a non-empty str (metric name)", key)
+                check_id(_OWNER, "weights key (a metric name)", key)
                 weight = check_real(_OWNER, f"weights[{key!r}]", value)
                 if weight < 0.0:
                     fail_value(_OWNER, f"weights[{key!r}]", "a non-negative number", value)
@@ -201,6 +207,7 @@ class AggregationPipeline:
         counts distinct metric names, ``num_anomalies_detected`` the results
         whose label is not NORMAL.
         """
+        _items("aggregate_nodes", "results", results, AnomalyResult)
         nodes: dict[tuple[str, str, str], dict[str, float]] = {}
         anomalies: dict[tuple[str, str, str], dict[str, int]] = {}
         normal = AnomalyType.NORMAL
@@ -259,24 +266,26 @@ class AggregationPipeline:
     def _roll_up(
         self, children: Iterable[AggregatedAnomalyScore], level: str, child_level: str
     ) -> list[AggregatedAnomalyScore]:
+        arg = f"{child_level}_scores"  # (the argument's name: node_scores, cluster_scores)
+        _items(f"aggregate_{level}s", arg, children, AggregatedAnomalyScore)
         groups: dict[tuple[str, str | None], list[AggregatedAnomalyScore]] = {}
         seen: set[tuple[str, str | None, str | None]] = set()
         first: tuple[int, AggregatedAnomalyScore] | None = None
         for i, child in enumerate(children):
             if not isinstance(child, AggregatedAnomalyScore):
                 raise TypeError(
-                    f"{_OWNER}.aggregate_{level}s: scores[{i}] must be an AggregatedAnomalyScore, "
+                    f"{_OWNER}.aggregate_{level}s: {arg}[{i}] must be an AggregatedAnomalyScore, "
                     f"got {type(child).__name__}"
                 )
             if child.level != child_level:
                 raise ValueError(
-                    f"{_OWNER}.aggregate_{level}s: scores[{i}] must be a {child_level}-level score, "
+                    f"{_OWNER}.aggregate_{level}s: {arg}[{i}] must be a {child_level}-level score, "
                     f"got a {child.level}-level one ({child.tenant_id!r}, {child.cluster_id!r}, "
                     f"{child.node_id!r})"
                 )
             ident = (child.tenant_id, child.cluster_id, child.node_id)
             if ident in seen:
-                raise ValueError(f"{_OWNER}.aggregate_{level}s: scores[{i}] repeats {child_level} {ident!r}")
+                raise ValueError(f"{_OWNER}.aggregate_{level}s: {arg}[{i}] repeats {child_level} {ident!r}")
             seen.add(ident)
             # Children scored with different strategies make a number that means neither: a MAX node
             # beside a MEAN node in one cluster is refused, naming both.
@@ -284,8 +293,8 @@ class AggregationPipeline:
                 first = (i, child)
             elif child.aggregation_strategy is not first[1].aggregation_strategy:
                 raise ValueError(
-                    f"{_OWNER}.aggregate_{level}s: scores[{i}] was aggregated with strategy "
-                    f"{child.aggregation_strategy.value!r} ({child_level} {ident!r}), scores[{first[0]}] "
+                    f"{_OWNER}.aggregate_{level}s: {arg}[{i}] was aggregated with strategy "
+                    f"{child.aggregation_strategy.value!r} ({child_level} {ident!r}), {arg}[{first[0]}] "
                     f"with {first[1].aggregation_strategy.value!r}: give the scores of one strategy"
                 )
             key = (child.tenant_id, child.cluster_id if level == "cluster" else None)
@@ -349,21 +358,38 @@ class AggregationPipeline:
             fail_type(_OWNER, "n", "a non-negative int", n)
         if n < 0:
             fail_value(_OWNER, "n", "a non-negative int", n)
-        if not isinstance(tenant_id, str) or not tenant_id:
-            fail_type(_OWNER, "tenant_id", "a non-empty str", tenant_id)
-        if cluster_id is not None and (not isinstance(cluster_id, str) or not cluster_id):
-            fail_type(_OWNER, "cluster_id", "a non-empty str or None", cluster_id)
+        check_id(f"{_OWNER}.top_nodes", "tenant_id", tenant_id)
+        if cluster_id is not None:
+            check_id(f"{_OWNER}.top_nodes", "cluster_id", cluster_id)
+        _items("top_nodes", "node_scores", node_scores, AggregatedAnomalyScore)
         chosen = []
         seen: set[tuple[str, str | None, str | None]] = set()
+        first: tuple[int, AggregatedAnomalyScore] | None = None
         for i, score in enumerate(node_scores):
-            if not isinstance(score, AggregatedAnomalyScore) or score.level != "node":
+            if not isinstance(score, AggregatedAnomalyScore):
+                raise TypeError(
+                    f"{_OWNER}.top_nodes: node_scores[{i}] must be an AggregatedAnomalyScore, "
+                    f"got {brief(score)} ({type(score).__name__})"
+                )
+            if score.level != "node":
                 raise ValueError(
-                    f"{_OWNER}.top_nodes: node_scores[{i}] must be a node-level score, got {score!r}"
+                    f"{_OWNER}.top_nodes: node_scores[{i}] must be a node-level score, got a "
+                    f"{score.level}-level one ({score.tenant_id!r}, {score.cluster_id!r}, {score.node_id!r})"
                 )
             ident = (score.tenant_id, score.cluster_id, score.node_id)
             if ident in seen:
                 raise ValueError(f"{_OWNER}.top_nodes: node_scores[{i}] repeats node {ident!r}")
             seen.add(ident)
+            # Nodes scored by different strategies do not rank on one scale (a MAX node's 0.9 above a
+            # MEAN node's 0.8 says nothing): refused, as the roll-ups refuse them.
+            if first is None:
+                first = (i, score)
+            elif score.aggregation_strategy is not first[1].aggregation_strategy:
+                raise ValueError(
+                    f"{_OWNER}.top_nodes: node_scores[{i}] was aggregated with strategy "
+                    f"{score.aggregation_strategy.value!r}, node_scores[{first[0]}] with "
+                    f"{first[1].aggregation_strategy.value!r}: give the scores of one strategy"
+                )
             if score.tenant_id == tenant_id and (cluster_id is None or score.cluster_id == cluster_id):
                 chosen.append(score)
         chosen.sort(key=lambda s: (-s.aggregate_score, s.cluster_id or "", s.node_id or ""))
@@ -371,4 +397,13 @@ class AggregationPipeline:
 
     def flagged(self, scores: Iterable[AggregatedAnomalyScore]) -> list[AggregatedAnomalyScore]:
         """The scores at or above ``anomaly_threshold``, in input order."""
-        return [s for s in scores if s.aggregate_score >= self.anomaly_threshold]
+        out = []
+        for i, s in enumerate(_items("flagged", "scores", scores, AggregatedAnomalyScore)):
+            if not isinstance(s, AggregatedAnomalyScore):
+                raise TypeError(
+                    f"{_OWNER}.flagged: scores[{i}] must be an AggregatedAnomalyScore, "
+                    f"got {brief(s)} ({type(s).__name__})"
+                )
+            if s.aggregate_score >= self.anomaly_threshold:
+                out.append(s)
+        return out

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -305,8 +307,8 @@ def test_roll_ups_refuse_children_of_mixed_strategies() -> None:
     with pytest.raises(ValueError) as caught:
         p.aggregate_clusters([a, b])
     assert str(caught.value) == (
-        "AggregationPipeline.aggregate_clusters: scores[1] was aggregated with strategy 'mean' "
-        "(node ('t', 'c', 'n2')), scores[0] with 'max': give the scores of one strategy"
+        "AggregationPipeline.aggregate_clusters: node_scores[1] was aggregated with strategy 'mean' "
+        "(node ('t', 'c', 'n2')), node_scores[0] with 'max': give the scores of one strategy"
     )
     # Across tenants too: one call makes one kind of number.
     elsewhere = AggregatedAnomalyScore("u", "c", "n1", "p95", 0.2, 2, 0)
@@ -314,7 +316,7 @@ def test_roll_ups_refuse_children_of_mixed_strategies() -> None:
         p.aggregate_clusters([a, elsewhere])
     c1 = AggregatedAnomalyScore("t", "c1", None, "max", 0.9, 2, 1)
     c2 = AggregatedAnomalyScore("t", "c2", None, "weighted", 0.9, 2, 1)
-    with pytest.raises(ValueError, match=r"aggregate_tenants: scores\[1\] was aggregated with strategy 'w"):
+    with pytest.raises(ValueError, match=r"tenants: cluster_scores\[1\] was aggregated with strategy 'w"):
         p.aggregate_tenants([c1, c2])
     # One strategy, other than the pipeline's, is combined with the pipeline's.
     other = AggregatedAnomalyScore("t", "c", "n2", "max", 0.3, 2, 0)
@@ -342,3 +344,43 @@ def test_weighted_with_weights_whose_sum_overflows_a_float() -> None:
     pipeline = AggregationPipeline("weighted", {"cpu": 1e308, "mem": 1e308})
     [node] = pipeline.aggregate_nodes(results)
     assert node.aggregate_score == 0.5
+
+
+def test_wrong_input_names_the_method_the_argument_and_the_kind_of_fault() -> None:
+    """A wrong type is a TypeError, a bad value a ValueError, each naming the method and argument; no
+    bare "'NoneType' object is not iterable", no AttributeError from flagged, no 5,000-character repr."""
+    p: Any = AggregationPipeline()  # (called with wrong types on purpose)
+    r = res("t", "c", "n", "m", 0.9)
+    calls: tuple[tuple[Callable[[], object], str], ...] = (
+        (lambda: p.aggregate_nodes(None), r"aggregate_nodes: results must be an iterable of AnomalyResult"),
+        (lambda: p.aggregate_nodes(r), r"aggregate_nodes: results must be an iterable of AnomalyResult"),
+        (lambda: p.aggregate_clusters(None), r"aggregate_clusters: node_scores must be an iterable"),
+        (lambda: p.aggregate_clusters([r]), r"aggregate_clusters: node_scores\[0\] must be an Aggregated"),
+        (lambda: p.top_nodes(None, 1, tenant_id="t"), r"top_nodes: node_scores must be an iterable"),
+        (lambda: p.top_nodes([r], 1, tenant_id="t"), r"top_nodes: node_scores\[0\] must be an Aggregated"),
+        (lambda: p.flagged(None), r"flagged: scores must be an iterable of AggregatedAnomalyScore"),
+        (lambda: p.flagged([r]), r"flagged: scores\[0\] must be an AggregatedAnomalyScore, got"),
+    )
+    for call, message in calls:
+        with pytest.raises(TypeError, match=message) as info:
+            call()
+        assert len(str(info.value)) < 300, info.value
+    (node,) = p.aggregate_nodes([r])
+    bad_values: tuple[tuple[Callable[[], object], str], ...] = (
+        (lambda: p.top_nodes([node], 1, tenant_id=""), "top_nodes: tenant_id must be a non-empty str"),
+        (lambda: p.top_nodes([node], 1, tenant_id="t", cluster_id=""), "cluster_id must be a non-empty str"),
+        (lambda: AggregationPipeline("weighted", {"": 1.0}), "weights key .* must be a non-empty str"),
+    )
+    for call, message in bad_values:
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_top_nodes_refuses_nodes_of_two_strategies() -> None:
+    """A MAX node's 0.9 above a MEAN node's 0.8 ranks nothing: refused, as the roll-ups refuse it."""
+    nodes = [
+        AggregatedAnomalyScore("t", "c", "n1", "max", 0.9, 1, 1),
+        AggregatedAnomalyScore("t", "c", "n2", "mean", 0.8, 1, 1),
+    ]
+    with pytest.raises(ValueError, match=r"node_scores\[1\] was aggregated with strategy 'mean'"):
+        AggregationPipeline().top_nodes(nodes, 2, tenant_id="t")
