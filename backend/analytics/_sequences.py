@@ -175,6 +175,9 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
     else:
         _check_in_range(owner, "timestamps", us, items)
         return us
+    # The first fault of any kind, in index order: a type, a naive time, or (as MetricSeries checks
+    # once all are converted) a time not after the one before it.
+    previous: int | None = None
     for i, t in enumerate(items):
         if not isinstance(t, datetime):
             raise TypeError(
@@ -185,9 +188,15 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
         if offset is None:
             raise ValueError(f"{owner}.timestamps[{i}]: expected a timezone-aware datetime, got naive {t!r}")
         try:
-            array("q", [(t - epoch) // one_us])
+            current = array("q", [(t - epoch) // one_us])[0]
         except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"{owner}.timestamps[{i}]: cannot convert {brief(t)}: {exc}") from exc
+        if previous is not None and current <= previous:
+            raise ValueError(
+                f"{owner}.timestamps[{i}]: expected strictly ascending, got {t.isoformat()} after "
+                f"{items[i - 1].isoformat()}"
+            )
+        previous = current
     raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
 
 
@@ -270,7 +279,7 @@ def _values_to_array(owner: str, values: object) -> array[float]:
                 f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} ({type(v).__name__})"
             )
         try:
-            array("d", [v])
+            number = array("d", [v])[0]
         except OverflowError:
             raise ValueError(
                 f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} (too large for a float)"
@@ -279,6 +288,8 @@ def _values_to_array(owner: str, values: object) -> array[float]:
             raise TypeError(
                 f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} ({type(v).__name__})"
             ) from exc
+        if not math.isfinite(number):  # (the first fault of any kind: a nan before a str is the first)
+            raise ValueError(f"{owner}.values[{i}]: expected a finite number, got {number!r}")
     raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 from array import array
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -632,3 +634,24 @@ def test_result_windows_across_a_dst_fold_compare_as_instants_and_round_trip(tmp
             store.get_metric_series("t", "c", "n", "m", start, end)
         with pytest.raises(ValueError, match="start must be <= end"):
             store.get_metric_series("t", "c", "n", "m", late, early)
+
+
+def test_the_first_offending_index_is_named_whatever_the_kind_of_fault() -> None:
+    """A NaN at 1 before a str at 3 is named at 1; a time out of order at 1 before a naive one at 3, at 1."""
+    t0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    stamps = [t0 + timedelta(minutes=i) for i in range(5)]
+    cases: list[tuple[list[Any], list[Any], type[Exception], str]] = [
+        (stamps, [1.0, math.nan, 2.0, "x", 3.0], ValueError, r"values\[1\]: expected a finite number, got n"),
+        (stamps, [math.inf, 1.0, 2.0, 3.0, None], ValueError, r"values\[0\]: expected a finite number"),
+        (
+            [stamps[1], stamps[0], stamps[2], stamps[3].replace(tzinfo=None), stamps[4]],
+            [1.0] * 5,
+            ValueError,
+            r"timestamps\[1\]: expected strictly ascending",
+        ),
+        ([stamps[0], stamps[0], *stamps[2:4], "2024"], [1.0] * 5, ValueError, r"timestamps\[1\]: expected"),
+        (stamps, [1.0, 2.0, "x", math.nan, 3.0], TypeError, r"values\[2\]: expected a finite real number"),
+    ]
+    for timestamps, values, error, message in cases:
+        with pytest.raises(error, match=message):
+            MetricSeries("t", "c", "n", "m", timestamps, values)
