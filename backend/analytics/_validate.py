@@ -169,7 +169,7 @@ def check_unit_interval(owner: str, field: str, value: object) -> float:
     as_float = check_real(owner, field, value)
     if not 0.0 <= as_float <= 1.0:
         fail_value(owner, field, "in [0, 1]", value)
-    return as_float
+    return as_float + 0.0  # (-0.0 becomes 0.0: equal scores serialise the same, "0.0", whatever came in)
 
 
 def check_positive_timedelta(owner: str, field: str, value: object) -> timedelta:

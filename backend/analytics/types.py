@@ -27,6 +27,7 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
+from math import copysign
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -384,9 +385,10 @@ class AnomalyResult:
             and ws <= we
             and type(score) is float
             and 0.0 <= score <= 1.0
+            and (score or copysign(1.0, score) > 0.0)  # (-0.0 goes the long way, which makes it 0.0)
             and type(self.anomaly_label) is AnomalyType
             and (score < 0.5) is (self.anomaly_label is AnomalyType.NORMAL)
-            and (mag is None or (type(mag) is float and 0.0 <= mag <= 1.0))
+            and (mag is None or (type(mag) is float and 0.0 <= mag <= 1.0 and (mag or copysign(1, mag) > 0)))
             and (self.explanation is None or (type(self.explanation) is str and self.explanation.isascii()))
         ):
             return

@@ -655,3 +655,13 @@ def test_the_first_offending_index_is_named_whatever_the_kind_of_fault() -> None
     for timestamps, values, error, message in cases:
         with pytest.raises(error, match=message):
             MetricSeries("t", "c", "n", "m", timestamps, values)
+
+
+def test_a_score_of_minus_zero_is_kept_as_zero() -> None:
+    """-0.0 passed [0, 1] and was kept: aggregates then serialised "-0.0" or "0.0" by input order."""
+    t = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    r = AnomalyResult("t", "c", "n", "m", t, t, -0.0, "normal", magnitude=-0.0)
+    assert math.copysign(1.0, r.anomaly_score) == 1.0 and math.copysign(1.0, r.magnitude or 0.0) == 1.0
+    a = AggregatedAnomalyScore("t", "c", "n", "max", -0.0, 1, 0)
+    assert json.dumps(a.to_dict()["aggregate_score"]) == "0.0"
+    assert json.dumps(r.to_dict()["anomaly_score"]) == "0.0"
