@@ -14,6 +14,7 @@ import operator
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from itertools import islice
 from operator import lt
 from types import MappingProxyType
@@ -272,12 +273,15 @@ def _values_to_array(owner: str, values: object) -> array[float]:
         pass
     else:
         _refuse_bools(owner, "values", items, converted)
+        _refuse_unconvertible(owner, items, converted)
         return converted
     for i, v in enumerate(items):
         if isinstance(v, (str, bytes)) or not hasattr(v, "__float__") or _is_bool_type(type(v)):
             raise TypeError(
                 f"{owner}.values[{i}]: expected a finite real number, got {brief(v)} ({type(v).__name__})"
             )
+        if isinstance(v, Decimal) and v.is_nan():  # (a signalling NaN does not convert at all)
+            raise ValueError(f"{owner}.values[{i}]: expected a finite number, got {v!r}")
         try:
             number = array("d", [v])[0]
         except OverflowError:
@@ -291,6 +295,23 @@ def _values_to_array(owner: str, values: object) -> array[float]:
         if not math.isfinite(number):  # (the first fault of any kind: a nan before a str is the first)
             raise ValueError(f"{owner}.values[{i}]: expected a finite number, got {number!r}")
     raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
+
+
+def _refuse_unconvertible(owner: str, items: Sequence[object], converted: array[float]) -> None:
+    """Name a finite number that became inf on conversion (``Decimal('1e400')``: "got inf" would mislead).
+
+    Non-finite values that were so already are left to :func:`_check_finite`.
+    """
+    total = sum(converted)
+    if total - total == 0.0 or isinstance(items, array):
+        return
+    for i, v in enumerate(converted):
+        item = items[i]
+        if not math.isfinite(v) and isinstance(item, Decimal) and item.is_finite():
+            raise ValueError(
+                f"{owner}.values[{i}]: expected a finite real number, "
+                f"got {brief(item)} (too large for a float)"
+            )
 
 
 def _check_finite(owner: str, values: array[float]) -> None:

@@ -14,6 +14,7 @@ import numbers
 import reprlib
 from collections.abc import Mapping, Set
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from enum import Enum
 from typing import Any, NoReturn, TypeVar
 
@@ -153,14 +154,17 @@ def check_real(owner: str, field: str, value: object) -> float:
         if math.isfinite(value):
             return value
         fail_value(owner, field, "a finite real number", value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    # A Decimal (what database drivers give for NUMERIC columns) is a real number, as a series takes it.
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)):
         fail_type(owner, field, "a finite real number", value)
+    if isinstance(value, Decimal) and not value.is_finite():
+        fail_value(owner, field, "a finite real number", value)
     try:
         as_float = float(value)
     except OverflowError:
         fail_value(owner, field, "a finite real number (too large for a float)", value)
-    if not math.isfinite(as_float):
-        fail_value(owner, field, "a finite real number", value)
+    if not math.isfinite(as_float):  # (a finite Decimal past a float's range converts to inf)
+        fail_value(owner, field, "a finite real number (too large for a float)", value)
     return as_float
 
 

@@ -82,14 +82,14 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
 from operator import sub
 from typing import Any
 
 from ._kinds import AnomalyType
 from ._seasonal import Baseline, baseline, detect_period, robust_sd
-from ._validate import check_positive_int, check_real, check_utc_offset, fail_type, fail_value
+from ._validate import check_ordered, check_positive_int, check_real, check_utc_offset, fail_type, fail_value
 from .types import AnomalyResult, MetricSeries
 from .windows import TimeWindow
 
@@ -326,13 +326,14 @@ class ExplanationClassifier:
             )
         return self._judge_span(series, window.start_index, window.end_index).kind
 
-    def classify_values(self, history: Sequence[float], window: Sequence[float]) -> AnomalyType:
+    def classify_values(self, history: Iterable[float], window: Iterable[float]) -> AnomalyType:
         """The kind of the values ``window`` that follow the values ``history``.
 
         The same judgement as :meth:`classify` on a series without timestamps
         (so no daily cycle is read from them), on raw numbers: only the last
         ``history_points`` values of ``history`` are used. Values must be
-        finite real numbers and ``window`` must not be empty.
+        finite real numbers, in any ordered iterable (a list, a numpy array, a
+        pandas Series), and ``window`` must not be empty.
         """
         hist = _finite_list("history", history)
         win = _finite_list("window", window)
@@ -980,8 +981,10 @@ def _real_above(name: str, value: object, bound: float) -> float:
 
 
 def _finite_list(name: str, values: object) -> list[float]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+    """``values`` (any ordered iterable: a list, a numpy array, a pandas Series, a generator) as floats."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         fail_type(_OWNER, name, "a sequence of finite real numbers", values)
+    check_ordered(_OWNER, name, values, "a sequence of finite real numbers")
     return [check_real(_OWNER, f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 

@@ -665,3 +665,30 @@ def test_a_score_of_minus_zero_is_kept_as_zero() -> None:
     a = AggregatedAnomalyScore("t", "c", "n", "max", -0.0, 1, 0)
     assert json.dumps(a.to_dict()["aggregate_score"]) == "0.0"
     assert json.dumps(r.to_dict()["anomaly_score"]) == "0.0"
+
+
+def test_decimals_are_numbers_everywhere_and_named_when_out_of_range() -> None:
+    """A Decimal (a NUMERIC column) is a value, a score and a weight alike; 1e400 is "too large", sNaN
+    a ValueError; the classifier takes any ordered iterable of numbers."""
+    from backend.analytics import AggregationPipeline, ExplanationClassifier
+
+    t = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    stamps = [t, t + timedelta(minutes=1)]
+    d: Any = Decimal  # (typed as float where the API is: a Decimal is taken as one)
+    assert MetricSeries("t", "c", "n", "m", stamps, [d("41.5"), d("42")]).values.tolist() == [41.5, 42]
+    assert AnomalyResult("a", "c", "n", "m", t, t, d("0.7"), "spike").anomaly_score == 0.7
+    assert AggregationPipeline("weighted", weights={"cpu": d("2")}).weights == {"cpu": 2.0}
+    with pytest.raises(ValueError, match=r"values\[1\]: .*Decimal\('1E\+400'\) \(too large for a float\)"):
+        MetricSeries("t", "c", "n", "m", stamps, [1.0, d("1e400")])
+    with pytest.raises(ValueError, match=r"values\[1\]: expected a finite number, got Decimal\('sNaN'\)"):
+        MetricSeries("t", "c", "n", "m", stamps, [1.0, d("sNaN")])
+    with pytest.raises(ValueError, match="anomaly_score must be a finite real number"):
+        AnomalyResult("a", "c", "n", "m", t, t, d("NaN"), "spike")
+    clf = ExplanationClassifier()
+    history = [10.0 + (i % 3) * 0.1 for i in range(100)]
+    window = [10.0] * 5 + [30.0] + [10.0] * 4
+    expected = clf.classify_values(history, window)
+    assert clf.classify_values(iter(history), (v for v in window)) == expected
+    assert clf.classify_values(array("d", history), tuple(window)) == expected
+    with pytest.raises(TypeError, match=r"window must be a sequence of finite real numbers .*not an unord"):
+        clf.classify_values(history, set(window))
