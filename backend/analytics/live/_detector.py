@@ -18,8 +18,11 @@ batch, each series' windows in time order).
 * With ``lateness=L``, points are held in a per-series reorder buffer and
   released to the stream, in time order, once the series has seen a point at
   least ``L`` later. Points out of order within ``L`` are therefore accepted
-  and sorted; a point at or before the last *released* point is ``"late"``;
-  a point at an instant already held or released is ``"duplicate"``.
+  and sorted; a point before the last *released* point is ``"late"`` (a
+  re-sent point released earlier included), one at that instant or at an
+  instant held is ``"duplicate"``. Points are released at the end of each
+  series' share of a batch, so with ``L > 0`` whether a point more than ``L``
+  late is taken depends on how the input is cut into batches.
   :meth:`LiveDetector.flush` releases what is held (end of input).
 * A value that is not a finite number is rejected as ``"not_finite"``; a
   finite value that the engine cannot take (its
