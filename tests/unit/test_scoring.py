@@ -420,13 +420,16 @@ def test_later_windows_of_an_episode_are_told_against_what_came_before_it() -> N
 
 
 def test_a_trend_sentence_tells_where_the_change_stands_not_the_recovery() -> None:
-    """A TREND window whose last points have recovered is told by its latest point still shifted."""
+    """A TREND window whose last points have recovered is told by its latest point still shifted, and
+    says it came back (not "and stayed there")."""
     s = stepped(2, step_from=300, step_to=405)
     results = Deviation(limit=0.1, window_size_points=10, stride_points=10).detect(s)
     straddle = next(r for r in results if r.window_start == T0 + timedelta(minutes=400))
     assert straddle.is_anomalous and straddle.anomaly_label is AnomalyType.TREND
     assert straddle.explanation is not None
-    assert f"rose to {s.values[404]:.4g} and stayed there" in straddle.explanation, straddle.explanation
+    assert f"rose to {s.values[404]:.4g}, " in straddle.explanation, straddle.explanation
+    assert "stayed there" not in straddle.explanation
+    assert straddle.explanation.endswith(f"and was back at {s.values[409]:.4g} by its end."), straddle.explanation
 
 
 class ShortHistoryDeviation(Deviation):
