@@ -429,7 +429,8 @@ def test_a_trend_sentence_tells_where_the_change_stands_not_the_recovery() -> No
     assert straddle.explanation is not None
     assert f"rose to {s.values[404]:.4g}, " in straddle.explanation, straddle.explanation
     assert "stayed there" not in straddle.explanation
-    assert straddle.explanation.endswith(f"and was back at {s.values[409]:.4g} by its end."), straddle.explanation
+    back = f"and was back at {s.values[409]:.4g} by its end."
+    assert straddle.explanation.endswith(back), straddle.explanation
 
 
 class ShortHistoryDeviation(Deviation):
