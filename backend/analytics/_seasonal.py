@@ -541,7 +541,9 @@ def baseline(history: Sequence[float], period: int | None) -> Baseline:
     With a ``period`` (and at least two periods of history), the expectation
     is the mean of the same phase over the last
     ``k = cycles_used(len(history), period)`` cycles, shifted to the mean
-    level of the last cycle (so it follows slow drift). ``noise`` is the robust
+    level of the last cycle (so it follows slow drift), and kept within the
+    range those cycles took (a shift after a small last run must not expect an
+    idle metric below 0). ``noise`` is the robust
     sd of those cycles around the profile, inflated by ``sqrt(k / (k - 1))``
     because the profile was fitted to them; ``sd`` adds the profile's own error
     (``noise * sqrt(1 + 1 / k)``). Without a period, the expectation is the
@@ -555,7 +557,10 @@ def baseline(history: Sequence[float], period: int | None) -> Baseline:
         cycles = [tail[j * period : (j + 1) * period] for j in range(k)]
         prof = [math.fsum(phase) / k for phase in zip(*cycles, strict=True)]
         shift = math.fsum(history[n - period :]) / period - math.fsum(prof) / period
-        prof = list(map(add, prof, repeat(shift)))
+        # Shifted to the last cycle's level, and kept within what the history ever took (a shift
+        # must not expect an idle metric below 0, or a CPU above 100).
+        low, high = min(tail), max(tail)
+        prof = [min(max(p + shift, low), high) for p in prof]
         resid = list(map(sub, tail, prof * k))  # (tail is k whole cycles)
         noise = robust_sd(resid) * math.sqrt(k / (k - 1))
         return Baseline(prof, noise * math.sqrt(1.0 + 1.0 / k), noise, period, k)

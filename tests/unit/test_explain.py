@@ -674,3 +674,21 @@ def test_sentences_keep_fractions_of_a_second_years_before_1000_and_a_narrow_ran
     s = make_series(values)
     text = ExplanationClassifier().explain(s, result_for(s, 190, 200, AnomalyType.NORMAL))
     assert "between 8.2e+09 and 8.2e+09" not in text and "between 8.2e" in text, text
+
+
+def test_a_shifted_cycle_is_never_expected_outside_the_range_its_history_took() -> None:
+    """A job's queue depth, 0 when idle, with runs of 15, 5, 5, 15, ... every 7 hours: after a small run the
+    profile shifted down and expected the idle level below 0, so a one-point blip to 4 read "rose to 4
+    and stayed there, 135 sd above the -0.1409". The expectation stays within what the history took."""
+    rng = random.Random(5)
+    values = [
+        (15.0 if (i // 84) % 3 == 0 else 5.0) if i % 84 < 4 else round(abs(rng.gauss(0, 0.05)), 3)
+        for i in range(288 * 5)
+    ]
+    blip = 288 * 5 - 30
+    values[blip] = 4.0
+    s = make_series(values, timedelta(minutes=5))
+    text = ExplanationClassifier().explain(s, result_for(s, blip, blip + 10, AnomalyType.SPIKE))
+    expected = float(re.search(r"the (-?[\d.e+-]+) its [\w-]+ cycle expected", text).group(1))  # type: ignore[union-attr]
+    assert 0.0 <= expected <= max(values[:blip]), text
+    assert ExplanationClassifier().classify(s, window_of(s, blip, blip + 10)) is AnomalyType.SPIKE
