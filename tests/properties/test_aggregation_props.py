@@ -56,11 +56,11 @@ anomaly_labels = st.sampled_from(["spike", "trend", "seasonal"])
 
 Row = tuple[str, str, str, str, float, int, str]
 metrics = st.sampled_from(["cpu", "mem", "disk", "io"])
-windows = st.integers(0, 5)
-rows = st.lists(st.tuples(tenants, names, names, metrics, unit, windows, anomaly_labels), max_size=60)
+window_ks = st.integers(0, 5)  # the window (minutes after T0) a result is for
+rows = st.lists(st.tuples(tenants, names, names, metrics, unit, window_ks, anomaly_labels), max_size=60)
 # Results of the weight-0 metric "io": on existing nodes or on new ones, any score and label.
 ZeroRow = tuple[str, str, str, float, int, str]
-zero_rows = st.lists(st.tuples(tenants, names, names, unit, windows, anomaly_labels), max_size=20)
+zero_rows = st.lists(st.tuples(tenants, names, names, unit, window_ks, anomaly_labels), max_size=20)
 
 
 def _res(
@@ -126,7 +126,7 @@ def _interpolated(xs: list[float]) -> tuple[float, float]:
 @example([0.0] * 19 + [0.7657254516291417, 1.0])  # on a rank (delta 0): 1 ulp below the lower score
 @example([0.7971469914312045, 0.7971469914312046])  # adjacent floats: 1 ulp above the upper score
 def test_p95_is_stdlib_quantile_kept_between_its_neighbours(xs: list[float]) -> None:
-    """P95 is stdlib quantiles(n=100)[94] clamped to the two scores it interpolates; one score is itself."""
+    """P95 is quantiles(n=100, method='inclusive')[94] clamped to the scores it interpolates; 1 score: it."""
     got = p95(xs)
     assert _pipe(P95).aggregate_nodes(_one_node(xs))[0].aggregate_score == got
     if len(xs) == 1:
@@ -135,9 +135,9 @@ def test_p95_is_stdlib_quantile_kept_between_its_neighbours(xs: list[float]) -> 
     lo, hi = _interpolated(xs)
     assert lo <= got <= hi
     expected = statistics.quantiles(xs, n=100, method="inclusive")[94]
-    if lo <= expected <= hi:  # always so when lo < hi but for rounding at an end
+    if lo <= expected <= hi:  # the usual case: the standard library's float itself
         assert got == expected
-    else:  # the standard library's weighted sum rounded past a neighbour (always so when they are equal)
+    else:  # its weighted sum rounded past a neighbour (mostly equal neighbours): kept at that neighbour
         assert got == (lo if expected < lo else hi)
         assert abs(expected - got) <= 2 * math.ulp(got)
 
@@ -170,14 +170,14 @@ def test_weighted_equal_weights_is_mean(xs: list[float], w: float) -> None:
 @st.composite
 def full_grids(draw: st.DrawFn) -> list[AnomalyResult]:
     """Results where every cluster has the same number of nodes and every node the same metrics."""
-    clusters, nodes, metrics = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    n_clusters, n_nodes, n_metrics = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
     out: list[AnomalyResult] = []
     for t in draw(st.lists(tenants, min_size=1, max_size=2, unique=True)):
-        for c in range(clusters):
-            for n in range(nodes):
-                for m in range(metrics):
-                    windows = draw(st.lists(unit, min_size=1, max_size=3))
-                    out.extend(_res(t, f"c{c}", f"n{n}", f"m{m}", s, k) for k, s in enumerate(windows))
+        for c in range(n_clusters):
+            for n in range(n_nodes):
+                for m in range(n_metrics):
+                    scores = draw(st.lists(unit, min_size=1, max_size=3))  # one per window
+                    out.extend(_res(t, f"c{c}", f"n{n}", f"m{m}", s, k) for k, s in enumerate(scores))
     return out
 
 
@@ -306,9 +306,7 @@ def test_cluster_isolation(mine: list[Row], other: list[Row], strategy: Aggregat
     """Results of another cluster of the same tenant change no node of this cluster, nor its cluster score."""
     p = _pipe(strategy)
     m = [r for r in _build(mine) if r.cluster_id == "a1"]
-    o = [
-        _res(t, "zz", n, metric, s, k, label) for t, _, n, metric, s, k, label in other
-    ]
+    o = [_res(t, "zz", n, metric, s, k, label) for t, _, n, metric, s, k, label in other]
     alone, mixed = p.run(m), p.run(o + m)
 
     def of_a1(xs: list[AggregatedAnomalyScore]) -> list[AggregatedAnomalyScore]:
@@ -378,7 +376,7 @@ def _contributing(children: list[AggregatedAnomalyScore], strategy: AggregationS
 @settings(max_examples=60)
 @given(rows, st.sampled_from(STRATEGIES))
 def test_hierarchy_within_children(rs: list[Row], strategy: AggregationStrategy) -> None:
-    """A cluster's or tenant's score lies within its contributing children's; under MAX it is their max."""
+    """A cluster or tenant scores within [min, max] of its contributing children's scores (MAX: their max)."""
     out = _pipe(strategy).run(_build(rs))
     groups = [
         (c, [n for n in out.nodes if (n.tenant_id, n.cluster_id) == (c.tenant_id, c.cluster_id)])

@@ -84,8 +84,7 @@ def _brute_time(us: list[int], width: int, stride: int, partial: bool) -> list[t
 
 
 def _few_windows(us: list[int], width: int, stride: int) -> bool:
-    """Whether the series has at most MAX_WINDOWS windows (an upper bound: starts in its span, points each in
-    at most ceil(width / stride))."""
+    """At most MAX_WINDOWS windows, by two bounds: starts within the span; ceil(width / stride) per point."""
     if not us:
         return True
     return min((us[-1] - us[0]) // stride + 1, len(us) * -(-width // stride)) <= MAX_WINDOWS
