@@ -21,9 +21,9 @@ pipeline's :class:`AggregationStrategy`:
   children all count 0 metrics likewise scores 0.0.
 - ``P95``: the 95th percentile by linear interpolation between closest ranks,
   ``statistics.quantiles(scores, n=100, method="inclusive")[94]`` with the
-  same arithmetic, kept between the two scores it interpolates (where those
-  are equal, the standard library's result can be an ulp off them); a single
-  score gives itself.
+  same arithmetic, kept between the two scores it interpolates (the standard
+  library's result can land an ulp or two outside them); a single score gives
+  itself.
 
 Identity is hierarchical: a cluster is ``(tenant_id, cluster_id)`` and a node
 ``(tenant_id, cluster_id, node_id)``, so equal names in different tenants never
@@ -73,10 +73,10 @@ def p95(scores: Sequence[float]) -> float:
     """95th percentile, ``statistics.quantiles(scores, n=100, method="inclusive")[94]``.
 
     The standard library's arithmetic, then kept between the two scores it
-    interpolates: where those are equal (0.9 and 0.9), the standard library's
-    weighted sum can land an ulp off them, and this gives the score itself.
-    Otherwise the same float. A single score gives itself. ``scores`` must not
-    be empty.
+    interpolates: its weighted sum can land an ulp or two outside them (0.9 and
+    0.9 giving 0.9000000000000001), and this gives the nearer score instead.
+    Whenever the standard library's result lies between them, the same float.
+    A single score gives itself. ``scores`` must not be empty.
     """
     data = sorted(scores)
     if not data:
