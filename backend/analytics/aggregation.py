@@ -92,6 +92,27 @@ def p95(scores: Sequence[float]) -> float:
     return min(max(value, data[j]), data[j + 1])
 
 
+def _one_strategy(
+    method: str,
+    arg: str,
+    i: int,
+    score: AggregatedAnomalyScore,
+    first: tuple[int, AggregatedAnomalyScore] | None,
+    which: str,
+) -> tuple[int, AggregatedAnomalyScore]:
+    """The first score of ``arg`` (``first``, or this one at ``i``); a ``ValueError`` naming both if
+    ``score`` was aggregated with another strategy than it. ``which`` names ``score``'s group."""
+    if first is None:
+        return (i, score)
+    if score.aggregation_strategy is not first[1].aggregation_strategy:
+        raise ValueError(
+            f"{_OWNER}.{method}: {arg}[{i}] was aggregated with strategy "
+            f"{score.aggregation_strategy.value!r}{which}, {arg}[{first[0]}] "
+            f"with {first[1].aggregation_strategy.value!r}: give the scores of one strategy"
+        )
+    return first
+
+
 def _fold_series(
     nodes: dict[tuple[str, str, str], dict[str, float]],
     anomalies: dict[tuple[str, str, str], dict[str, int]],
@@ -289,14 +310,7 @@ class AggregationPipeline:
             seen.add(ident)
             # Children scored with different strategies make a number that means neither: a MAX node
             # beside a MEAN node in one cluster is refused, naming both.
-            if first is None:
-                first = (i, child)
-            elif child.aggregation_strategy is not first[1].aggregation_strategy:
-                raise ValueError(
-                    f"{_OWNER}.aggregate_{level}s: {arg}[{i}] was aggregated with strategy "
-                    f"{child.aggregation_strategy.value!r} ({child_level} {ident!r}), {arg}[{first[0]}] "
-                    f"with {first[1].aggregation_strategy.value!r}: give the scores of one strategy"
-                )
+            first = _one_strategy(f"aggregate_{level}s", arg, i, child, first, f" ({child_level} {ident!r})")
             key = (child.tenant_id, child.cluster_id if level == "cluster" else None)
             groups.setdefault(key, []).append(child)
         out = []
@@ -382,14 +396,7 @@ class AggregationPipeline:
             seen.add(ident)
             # Nodes scored by different strategies do not rank on one scale (a MAX node's 0.9 above a
             # MEAN node's 0.8 says nothing): refused, as the roll-ups refuse them.
-            if first is None:
-                first = (i, score)
-            elif score.aggregation_strategy is not first[1].aggregation_strategy:
-                raise ValueError(
-                    f"{_OWNER}.top_nodes: node_scores[{i}] was aggregated with strategy "
-                    f"{score.aggregation_strategy.value!r}, node_scores[{first[0]}] with "
-                    f"{first[1].aggregation_strategy.value!r}: give the scores of one strategy"
-                )
+            first = _one_strategy("top_nodes", "node_scores", i, score, first, "")
             if score.tenant_id == tenant_id and (cluster_id is None or score.cluster_id == cluster_id):
                 chosen.append(score)
         chosen.sort(key=lambda s: (-s.aggregate_score, s.cluster_id or "", s.node_id or ""))

@@ -1053,31 +1053,6 @@ def _near_unit(span_us: int) -> str:
     return ""
 
 
-def _when_fine(a: datetime, b: datetime) -> str:
-    """:func:`_when` for times with fractions of a second: as many decimals as the two need (up to 6)."""
-
-    def clock(t: datetime) -> str:
-        return f"{t:%H:%M:%S}" + f".{t.microsecond:06d}".rstrip("0").rstrip(".")
-
-    if a.date() == b.date():
-        if a == b:
-            return f"at {clock(a)} UTC on {a.date().isoformat()}"
-        return f"at {clock(a)}–{clock(b)} UTC on {a.date().isoformat()}"
-    return f"from {a.date().isoformat()} {clock(a)} to {b.date().isoformat()} {clock(b)} UTC"
-
-
-_UNITS = (
-    (604_800_000_000, "week", "weekly"),
-    (86_400_000_000, "day", "daily"),
-    (3_600_000_000, "hour", "hourly"),
-    (60_000_000, "minute", "1-minute"),
-    (1_000_000, "second", "1-second"),
-)
-
-
-
-
-
 _UNITS = (
     (604_800_000_000, "week", "weekly"),
     (86_400_000_000, "day", "daily"),
@@ -1088,13 +1063,20 @@ _UNITS = (
 
 
 def _when(start: datetime, end: datetime) -> str:
-    """'at 14:05–14:10 UTC on 2024-05-01', or 'from 2024-05-01 23:50 to 2024-05-02 00:10 UTC'."""
+    """'at 14:05–14:10 UTC on 2024-05-01', or 'from 2024-05-01 23:50 to 2024-05-02 00:10 UTC'.
+
+    Seconds are shown when either time has them, and fractions of a second (as many decimals
+    as needed, up to 6) when either has them: 12:04:10.5–12:04:10.9, not 12:04:10–12:04:10.
+    """
     a, b = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
-    fmt = "%H:%M:%S" if a.second or b.second or a.microsecond or b.microsecond else "%H:%M"
-    if a.microsecond or b.microsecond:  # (12:04:10.5-12:04:10.9, not 12:04:10-12:04:10)
-        return _when_fine(a, b)
+    fine = bool(a.microsecond or b.microsecond)
+    fmt = "%H:%M:%S" if fine or a.second or b.second else "%H:%M"
+
+    def clock(t: datetime) -> str:
+        return f"{t:{fmt}}" + (f".{t.microsecond:06d}".rstrip("0").rstrip(".") if fine else "")
+
     if a.date() == b.date():
         if a == b:
-            return f"at {a:{fmt}} UTC on {a.date().isoformat()}"
-        return f"at {a:{fmt}}–{b:{fmt}} UTC on {a.date().isoformat()}"
-    return f"from {a.date().isoformat()} {a:{fmt}} to {b.date().isoformat()} {b:{fmt}} UTC"
+            return f"at {clock(a)} UTC on {a.date().isoformat()}"
+        return f"at {clock(a)}–{clock(b)} UTC on {a.date().isoformat()}"
+    return f"from {a.date().isoformat()} {clock(a)} to {b.date().isoformat()} {clock(b)} UTC"
