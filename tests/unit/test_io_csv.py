@@ -401,3 +401,24 @@ def test_a_text_stream_starting_with_a_byte_order_mark_reads_its_header(first: s
     text = "\ufeff" + first + HEADER[len("tenant_id") :] + "a,c,n,cpu,2024-05-01T10:00:00Z,1\n"
     series, report = read_csv(io.StringIO(text))
     assert series[0].ids == ("a", "c", "n", "cpu") and report.clean
+
+
+def test_a_quote_that_never_closes_names_every_line_it_took_in() -> None:
+    """A stray opening quote takes in the lines after it: the issue names them all, not line 5 alone."""
+    rows = [f"a,c,n,cpu,2024-05-01T10:{m:02d}:00Z,{m}" for m in range(40)]
+    rows[3] = 'a,c,"n,cpu,2024-05-01T10:03:00Z,3'
+    series, report = read_csv(io.StringIO(HEADER + "\n".join(rows) + "\n"))
+    [issue] = report.refused
+    assert issue.row == 5 and issue.where == "lines 5-41"
+    assert "lines 5-41 were read as one field" in issue.reason
+    assert len(series[0]) == 3
+
+
+def test_repeated_header_names_matter_only_in_columns_the_load_reads() -> None:
+    """A spreadsheet export ending in ",," (two empty names) loads; a repeated name the load reads is
+    refused; blank lines before the header are skipped."""
+    text = "\n\n" + HEADER.rstrip("\n") + ",,\n" + "a,c,n,cpu,2024-05-01T10:00:00Z,1,,\n"
+    series, report = read_csv(io.StringIO(text))
+    assert [s.values.tolist() for s in series] == [[1.0]] and report.clean
+    with pytest.raises(ValueError, match="the header repeats 'value'"):
+        read_csv(io.StringIO(HEADER.rstrip("\n") + ",value\n"))

@@ -237,6 +237,11 @@ def read_csv(
         raise _decode_error(source, file, used, exc) from None
 
 
+def _lines(start: int, end: int) -> str | None:
+    """``"lines 5-6011"`` for a record over several lines; ``None`` (the usual ``"line 5"``) for one."""
+    return f"lines {start}-{end}" if end > start else None
+
+
 def _read(
     fh: TextIO,
     source: str,
@@ -251,16 +256,20 @@ def _read(
     try:
         reader = csv.reader(_without_bom(fh), delimiter=delimiter, strict=True)
         header = next(reader, None)
+        while header == []:  # blank lines before the header are skipped, as blank lines after it
+            header = next(reader, None)
     except csv.Error as exc:
-        raise ValueError(f"{owner}: {source}: line 1: {exc}") from None
+        raise ValueError(f"{owner}: {source}: line {reader.line_num}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise _UndecodableError(exc, 0) from None
     if header is None:
         raise ValueError(f"{owner}: {source} is empty; expected a header line")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    plan = resolve_columns(owner, columns, ids, header, source=source)
+    # A name the header repeats is ambiguous only if the load reads it (a spreadsheet's export ends
+    # in empty names ",,": columns that are not read are ignored, repeated or not).
+    repeated = sorted({name for name in plan.columns.values() if header.count(name) > 1})
     if repeated:
         raise ValueError(f"{owner}: {source}: the header repeats {', '.join(map(repr, repeated))}")
-    plan = resolve_columns(owner, columns, ids, header, source=source)
     index = {name: k for k, name in enumerate(header)}
     id_cols = [index[plan.columns[role]] if role in plan.columns else None for role in ID_ROLES]
     constants = plan.constants
@@ -280,10 +289,14 @@ def _read(
             raise _UndecodableError(exc, line) from None
         except csv.Error as exc:
             out.rows += 1
-            out.refuse(start, f"not valid CSV: {exc}")
-            if reader.line_num == line:  # the reader could not move on
+            end = reader.line_num
+            # A quote opened and never closed takes in every line after it (to the end of the file or
+            # the field size limit): say which lines were lost, not only the first.
+            lost = f" (a quote opened here never closes: lines {start}-{end} were read as one field)"
+            out.refuse(start, f"not valid CSV: {exc}{lost if end > start else ''}", where=_lines(start, end))
+            if end == line:  # the reader could not move on
                 break
-            line = reader.line_num
+            line = end
             continue
         if row is None:
             break
@@ -291,8 +304,10 @@ def _read(
         if not row:
             continue
         out.rows += 1
+        where = _lines(start, line)  # (a quoted field may run over several lines)
         if len(row) != width:
-            out.refuse(start, f"expected {width} fields as in the header, got {len(row)}")
+            spans = f" (the record runs over {where}: a quote may not close as meant)" if where else ""
+            out.refuse(start, f"expected {width} fields as in the header, got {len(row)}{spans}", where=where)
             continue
         raw = tuple(row[c] if c is not None else "" for c in id_cols)
         key = keys.get(raw)
@@ -306,12 +321,12 @@ def _read(
             except RowError as exc:
                 key = keys[raw] = str(exc)
         if isinstance(key, str):
-            out.refuse(start, key)
+            out.refuse(start, key, where=where)
             continue
         try:
             us, note = parse_ts(row[ts_col])
         except TimestampError as exc:
-            out.refuse(start, str(exc), key)
+            out.refuse(start, str(exc), key, where=where)
             continue
         text = row[value_col]
         try:
@@ -322,7 +337,7 @@ def _read(
             try:
                 value = parse_value(text)
             except RowError as exc:
-                out.refuse(start, str(exc), key, us)
+                out.refuse(start, str(exc), key, us, where=where)
                 continue
         if note is not None:
             out.change(start, note, key, us)
