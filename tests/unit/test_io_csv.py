@@ -422,3 +422,25 @@ def test_repeated_header_names_matter_only_in_columns_the_load_reads() -> None:
     assert [s.values.tolist() for s in series] == [[1.0]] and report.clean
     with pytest.raises(ValueError, match="the header repeats 'value'"):
         read_csv(io.StringIO(HEADER.rstrip("\n") + ",value\n"))
+
+
+def test_a_zone_name_in_the_format_is_read_as_utc_or_refused() -> None:
+    """strptime reads %Z and drops it: "00:00:00 UTC" was read in timezone= (two hours off in Paris) or
+    refused as having no offset. UTC and GMT are UTC; another zone name is refused, not guessed."""
+    text = (
+        "node_id,time,value\nn,2024-05-01 00:00:00 UTC,1\nn,2024-05-01 00:05:00 GMT,2\n"
+        "n,2024-05-01 00:10:00 CET,3\n"
+    )
+    ids = {"tenant": "t", "cluster": "c", "metric": "m"}
+    for zone in (None, "Europe/Paris"):
+        series, report = read_csv(
+            io.StringIO(text),
+            columns={"timestamp": "time"},
+            ids=ids,
+            timestamp_format="%Y-%m-%d %H:%M:%S %Z",
+            timezone=zone,
+        )
+        stamps = [t.isoformat() for t in series[0].timestamps]
+        assert stamps == ["2024-05-01T00:00:00+00:00", "2024-05-01T00:05:00+00:00"], zone
+        [issue] = report.refused  # (CET: strptime knows only UTC, GMT and this machine's zone names)
+        assert issue.row == 4 and "CET" in issue.reason

@@ -148,6 +148,8 @@ class TimestampParser:
         try:
             if self.format == "iso":
                 parsed, rounded = _parse_iso(value)
+            elif "%Z" in self.format:
+                parsed = self._zone_named(value)
             else:
                 parsed = datetime.strptime(value, self.format)
         except ValueError:
@@ -159,6 +161,24 @@ class TimestampParser:
             shown = epoch_us_to_datetime(us).isoformat()
             note = f"timestamp {value!r} is finer than a microsecond; rounded to {shown}"
         return us, note
+
+    def _zone_named(self, value: str) -> datetime:
+        """``value`` read with a format holding ``%Z``: a UTC time when the name is UTC or GMT.
+
+        ``strptime`` reads ``%Z`` and drops it (a naive result), so "12:00 UTC" would be read in
+        ``timezone=`` or refused as having no offset. Other names (CET, EST: ambiguous the world
+        over) are refused rather than guessed.
+        """
+        for name in ("UTC", "GMT"):
+            try:
+                return datetime.strptime(value, self.format.replace("%Z", name)).replace(tzinfo=timezone.utc)
+            except ValueError:
+                continue
+        datetime.strptime(value, self.format)  # (not the format at all: the caller's ValueError)
+        raise TimestampError(
+            f"timestamp {value!r} names a time zone (%Z) other than UTC or GMT; a zone name is not read "
+            "as an offset (CET, EST mean different things in different places): give the offset (%z)"
+        )
 
     def _aware(self, parsed: datetime, *, repr_: str) -> int:
         try:
