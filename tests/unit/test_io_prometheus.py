@@ -324,3 +324,50 @@ def test_query_samples_reads_each_raw_sample_once_at_its_own_time() -> None:
     finally:
         prom.server.shutdown()
         prom.server.server_close()
+
+
+def test_malformed_or_truncated_answers_are_prometheus_errors(fake: FakePrometheus) -> None:
+    """A series that is not an object, and a body cut short, are PrometheusErrors (they escaped as an
+    AttributeError and an http.client.IncompleteRead: a traceback from the CLI)."""
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": ["oops"]}}
+    fake.answer = (200, json.dumps(doc).encode())
+    with pytest.raises(PrometheusError, match=r"with a series 'oops', expected \{\"metric\""):
+        PrometheusSource(fake.url).query_range("up", T0, T0 + STEP, STEP)
+    body = json.dumps({"status": "success", "data": {"resultType": "matrix", "result": []}}).encode()
+
+    class Short(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body) * 2))  # promises more than it sends
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Short)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(PrometheusError, match="sent an incomplete answer to query 'up'"):
+            PrometheusSource(url, timeout=5).query_range("up", T0, T0 + STEP, STEP)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_native_histogram_samples_are_counted_and_refused(fake: FakePrometheus) -> None:
+    """A series of native histograms ("histograms", not "values") vanished from a clean report."""
+    labels = {"__name__": "lat", "tenant": "acme", "cluster": "c-1", "node": "n-1"}
+    histogram = [T0.timestamp(), {"count": "3", "sum": "1.5", "buckets": []}]
+    result = [{"metric": labels, "histograms": [histogram, histogram]}]
+    doc = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+    fake.answer = (200, json.dumps(doc).encode())
+    series, report = PrometheusSource(fake.url).query_range("lat", T0, T0 + STEP, STEP)
+    assert series == [] and report.rows == 2 and not report.clean
+    [issue] = report.refused
+    assert "2 native histogram samples" in issue.reason and "histogram_quantile" in issue.reason
+    with pytest.raises(LoadError, match="native histogram"):
+        PrometheusSource(fake.url).query_range("lat", T0, T0 + STEP, STEP, strict=True)

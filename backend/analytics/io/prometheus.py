@@ -38,6 +38,7 @@ joins them. NaN and infinite samples are refused and reported.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import urllib.error
@@ -51,7 +52,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .._sequences import datetime_to_epoch_us, epoch_us_to_datetime
-from .._validate import check_aware_datetime, check_positive_timedelta, fail_type, fail_value
+from .._validate import brief, check_aware_datetime, check_positive_timedelta, fail_type, fail_value
 from ._report import Loaded, LoadError, LoadIssue
 from ._rows import ID_ROLES, RowCollector, RowError, parse_value
 
@@ -249,8 +250,19 @@ class PrometheusSource:
         except urllib.error.HTTPError as exc:
             status = exc.code
             raw = exc.read()
+        except http.client.HTTPException as exc:  # (IncompleteRead: the answer was cut short)
+            raise PrometheusError(
+                f"Prometheus at {url} sent an incomplete answer to query {query!r} "
+                f"({type(exc).__name__}: {exc})",
+                url=url,
+                query=query,
+                status=status,
+            ) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError) or isinstance(exc, TimeoutError):
+                what = f"did not answer query {query!r} within {self.timeout} s"
+                raise PrometheusError(f"Prometheus at {url} {what}", url=url, query=query) from exc
             raise PrometheusError(
                 f"could not reach Prometheus at {url} for query {query!r}: {reason}", url=url, query=query
             ) from exc
@@ -390,11 +402,34 @@ class _Matrix:
                 status=200,
             )
         for item in data.get("result") or ():
+            if not isinstance(item, dict) or not isinstance(item.get("metric") or {}, dict):
+                raise PrometheusError(
+                    f"Prometheus at {self.source.url} answered {self.what} {query!r} with a series "
+                    f"{brief(item)}, expected {{\"metric\": {{...}}, \"values\": [...]}}",
+                    url=self.source.url,
+                    query=query,
+                    status=200,
+                )
             labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
             key = tuple(sorted(labels.items()))
             where = f"series {_labels_text(labels)}"
             samples = item.get("values") or ()
             out.rows += len(samples)
+            histograms = item.get("histograms") or ()
+            if histograms:
+                # A native histogram's sample is a distribution, not one number: counted and refused
+                # (silently dropped before), with what to ask for instead.
+                out.rows += len(histograms)
+                issue = LoadIssue(
+                    None,
+                    where,
+                    "refused",
+                    f"{len(histograms)} native histogram samples: a histogram is not one number; query "
+                    "a number from it (histogram_quantile, histogram_count, histogram_sum)",
+                )
+                if strict:
+                    raise LoadError(self.name, issue)
+                out.record(issue)
             if key not in self.labels_of:
                 try:
                     ids = self.source.mapping.ids(labels)
