@@ -363,7 +363,7 @@ def test_a_latin1_file_names_the_file_the_line_and_utf8(tmp_path: Path, newline:
     path.write_bytes(LATIN1_ROWS.replace("\n", newline).encode("latin-1"))
     expected = (
         f"{path}: line 3: refused: not UTF-8 text: byte 0xe9 after 'a,c,n,caf' cannot be decoded; "
-        "convert it to UTF-8, or pass encoding= (e.g. 'latin-1') to read_csv"
+        "convert it to UTF-8, or pass encoding= (e.g. 'latin-1') to read_csv (--encoding latin-1)"
     )
     with pytest.raises(LoadError) as caught:
         read_csv(path)
@@ -388,7 +388,7 @@ def test_a_utf16_file_says_it_is_utf16(tmp_path: Path) -> None:
         read_csv(path)
     assert str(caught.value) == (
         f"{path}: line 1: refused: not UTF-8 text: it starts with a UTF-16 byte-order mark; "
-        "convert it to UTF-8, or pass encoding='utf-16' to read_csv"
+        "convert it to UTF-8, or pass encoding='utf-16' to read_csv (--encoding utf-16)"
     )
     assert read_csv(path, encoding="utf-16").series[1].metric_name == "café"
     with pytest.raises(LoadError, match=r"line 1: refused: not 'ascii' text: byte 0xff at the start of"):
@@ -444,3 +444,24 @@ def test_a_zone_name_in_the_format_is_read_as_utc_or_refused() -> None:
         assert stamps == ["2024-05-01T00:00:00+00:00", "2024-05-01T00:05:00+00:00"], zone
         [issue] = report.refused  # (CET: strptime knows only UTC, GMT and this machine's zone names)
         assert issue.row == 4 and "CET" in issue.reason
+
+
+def test_utf16_without_a_byte_order_mark_says_so_and_the_cli_takes_an_encoding(tmp_path: Path) -> None:
+    """UTF-16 without a BOM decodes as UTF-8 with a NUL beside every letter: named, with the encoding to
+    pass; the command line takes --encoding (its hint told a CLI user to "pass encoding= to read_csv")."""
+    from backend.analytics.cli import main
+
+    path = tmp_path / "u16le.csv"
+    path.write_bytes(LATIN1_ROWS.encode("utf-16-le"))
+    with pytest.raises(ValueError, match=r"looks like UTF-16 .*pass encoding='utf-16-le'"):
+        read_csv(path)  # (a byte that is not UTF-8: é is e9 00)
+    ascii_only = tmp_path / "ascii16.csv"
+    ascii_only.write_bytes(HEADER.encode("utf-16-le"))
+    with pytest.raises(ValueError, match=r"the header holds NUL characters: the file looks like UTF-16"):
+        read_csv(ascii_only)  # (valid UTF-8, with a NUL beside every letter)
+    assert read_csv(path, encoding="utf-16-le").series[1].metric_name == "café"
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes(LATIN1_ROWS.encode("latin-1"))
+    db = tmp_path / "s.db"
+    assert main(["load", "csv", str(latin), "--store", str(db), "--encoding", "latin-1"]) == 0
+    assert main(["load", "csv", str(path), "--store", str(db), "--encoding", "utf-16-le"]) == 0

@@ -45,6 +45,7 @@ def _csv(args: argparse.Namespace) -> int:
         duplicates=args.duplicates,
         strict=args.strict,
         delimiter=args.delimiter,
+        encoding=args.encoding,
     )
     return _store(loaded, args)
 
@@ -105,6 +106,11 @@ def add_parser(sub: Any) -> None:
         "--duplicates", choices=DUPLICATE_POLICIES, default="error", help="rows repeating an instant"
     )
     c.add_argument("--delimiter", default=",", help="field separator (default ,)")
+    c.add_argument(
+        "--encoding",
+        default="utf-8-sig",
+        help="the file's text encoding, e.g. latin-1 or utf-16 (default UTF-8, with or without a BOM)",
+    )
     _common(c)
     c.set_defaults(func=_csv)
     p = kinds.add_parser(

@@ -135,7 +135,8 @@ def _decode_error(source: str, file: str | None, encoding: str, exc: _Undecodabl
     if utf8 and wide is not None:
         reason = (
             f"not UTF-8 text: it starts with a {wide} byte-order mark; "
-            f"convert it to UTF-8, or pass encoding='{wide.lower()}' to read_csv"
+            f"convert it to UTF-8, or pass encoding='{wide.lower()}' to read_csv "
+            f"(--encoding {wide.lower()})"
         )
     else:
         shown = " ".join(f"0x{b:02x}" for b in bad[:4])
@@ -143,10 +144,15 @@ def _decode_error(source: str, file: str | None, encoding: str, exc: _Undecodabl
             shown += f" after {before[-40:]!r}"
         elif found is not None:
             shown += " at the start of the line"
-        if utf8:
-            hint = "convert it to UTF-8, or pass encoding= (e.g. 'latin-1') to read_csv"
+        if utf8 and ("\x00" in before or b"\x00" in head):  # (UTF-16 without a byte-order mark)
+            hint = (
+                "it looks like UTF-16 (a 0 byte beside every letter): pass encoding='utf-16-le' "
+                "(or 'utf-16-be') to read_csv (--encoding utf-16-le)"
+            )
+        elif utf8:
+            hint = "convert it to UTF-8, or pass encoding= (e.g. 'latin-1') to read_csv (--encoding latin-1)"
         else:
-            hint = "pass the encoding the file was written in to read_csv"
+            hint = "pass the encoding the file was written in to read_csv (--encoding)"
         reason = f"not {expected} text: byte {shown} cannot be decoded; {hint}"
     return LoadError(source, LoadIssue(row, where, "refused", reason))
 
@@ -264,6 +270,12 @@ def _read(
         raise _UndecodableError(exc, 0) from None
     if header is None:
         raise ValueError(f"{owner}: {source} is empty; expected a header line")
+    if any("\x00" in name for name in header):
+        # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL between the letters.
+        raise ValueError(
+            f"{owner}: {source}: the header holds NUL characters: the file looks like UTF-16 (a 0 byte "
+            "beside every letter); pass encoding='utf-16-le' (or 'utf-16-be') to read_csv (--encoding)"
+        )
     plan = resolve_columns(owner, columns, ids, header, source=source)
     # A name the header repeats is ambiguous only if the load reads it (a spreadsheet's export ends
     # in empty names ",,": columns that are not read are ignored, repeated or not).
