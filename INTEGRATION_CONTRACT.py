@@ -15,8 +15,12 @@ clause fails. Everything below is stdlib-only.
                                                      rollup_interval=timedelta(hours=1)))
 
 One file per deployment; WAL journal, ``synchronous=FULL``. The object may be
-shared by threads (each thread gets its own connection) and by processes
-(SQLite's file locks; writers queue for up to ``timeout`` seconds). Any class
+shared by threads (each thread gets its own connection); the file, by
+processes, each opening its own store after it starts (SQLite's file locks;
+writers queue for up to ``timeout`` seconds). A store object does not cross a
+fork: used in a forked child it raises ``ValueError`` (SQLite connections
+carried across ``fork()`` lose writes); start workers with ``spawn`` or
+``forkserver``. Any class
 with the same methods is a store: :class:`backend.analytics.store.MetricStore`
 and :class:`~backend.analytics.store.ResultSink` are structural protocols.
 

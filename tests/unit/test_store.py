@@ -81,6 +81,8 @@ def test_new_file_gets_large_pages_and_an_existing_file_keeps_its_own(tmp_path: 
     old.execute("PRAGMA page_size = 4096")
     old.execute("PRAGMA journal_mode = WAL")  # fixes the page size, as an older store's open did
     old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID")  # a store's
+    old.execute("INSERT INTO meta VALUES ('schema_version', 2)")  # (what identifies a store's file)
+    old.commit()
     old.close()
     with SQLiteMetricStore(old_path) as kept:
         kept.write_points("acme", "c-1", "n-1", "cpu", minutes(3), [1.0, 2.0, 3.0])
@@ -609,3 +611,97 @@ def test_a_current_store_opens_and_reads_where_nothing_may_be_written(
             copy.write_points("acme", "c-1", "n-1", "cpu", [T0 + 5 * MIN], [4.0])
     with pytest.raises(StoreError, match="readonly"):
         SQLiteMetricStore(tmp_path / "new.db")  # a new file must be written: refused, by name
+
+
+def test_a_store_does_not_cross_a_fork(tmp_path: Path) -> None:
+    """A store used in a forked child raises, naming both processes: its writes through the parent's
+    connection were reported done and lost once the parent closed the store (the WAL deleted under it)."""
+    import os
+
+    store = SQLiteMetricStore(tmp_path / "s.db")
+    store.write_points("a", "c", "n", "m", [T0], [0.0])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what using the inherited store did, then leave at once
+        os.close(read)
+        try:
+            store.write_points("a", "c", "n", "m", [T0 + timedelta(minutes=1)], [1.0])
+            os.write(write, b"written")
+        except ValueError as exc:
+            os.write(write, str(exc).encode()[:400])
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        told = fh.read().decode()
+    os.waitpid(pid, 0)
+    assert f"was opened in process {os.getpid()} and is used in process {pid}, a fork of it" in told
+    assert store.get_whole_series("a", "c", "n", "m").values.tolist() == [0.0]
+    store.close()
+
+
+def test_another_applications_database_is_refused_even_with_a_table_name_of_ours(tmp_path: Path) -> None:
+    """A "meta" or "series" table of another application is not a store: refused before its journal
+    mode is switched or a table is added (it was opened and given eight tables)."""
+    for name, ddl in (
+        ("meta.db", ["CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER)", "CREATE TABLE orders (id)"]),
+        ("series.db", ["CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT)"]),
+        ("kv.db", ["CREATE TABLE meta (name TEXT, data BLOB)"]),
+    ):
+        path = tmp_path / name
+        conn = sqlite3.connect(path)
+        for statement in ddl:
+            conn.execute(statement)
+        conn.commit()
+        conn.close()
+        with pytest.raises(ValueError, match="is a SQLite database of something else"):
+            SQLiteMetricStore(path)
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        assert len(conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()) == len(ddl)
+        conn.close()
+
+
+def test_a_series_written_without_points_keeps_its_metadata(tmp_path: Path) -> None:
+    """write_points with metadata and no points registered nothing (a later read: SeriesNotFoundError)."""
+    with SQLiteMetricStore(tmp_path / "s.db") as store:
+        assert store.write_points("a", "c", "n", "cpu", [], [], metadata={"unit": "%"}) == 0
+        got = store.get_whole_series("a", "c", "n", "cpu")
+        assert len(got) == 0 and got.metadata == {"unit": "%"}
+        assert store.write_points("a", "c", "n", "mem", [], []) == 0
+        with pytest.raises(KeyError):
+            store.get_whole_series("a", "c", "n", "mem")
+
+
+def test_a_read_sees_the_points_and_the_metadata_of_one_commit(tmp_path: Path) -> None:
+    """A write committed between the reader's two statements (forced here) gave points of one commit
+    with metadata of another: one read transaction now."""
+    writer = SQLiteMetricStore(tmp_path / "s.db")
+    reader = SQLiteMetricStore(tmp_path / "s.db")
+    stamps = minutes(3)
+    writer.write_points("a", "c", "n", "latency", stamps, [0.1, 0.2, 0.3], metadata={"unit": "s"})
+    conn = reader._conn()
+    fired: list[int] = []
+
+    def between(sql: str) -> None:
+        if "FROM hot_points" in sql and not fired:
+            fired.append(1)
+            new = [100.0, 200.0, 300.0]
+            writer.write_points("a", "c", "n", "latency", stamps, new, metadata={"unit": "x"})
+
+    conn.set_trace_callback(between)
+    got = reader.get_whole_series("a", "c", "n", "latency")
+    conn.set_trace_callback(None)
+    assert fired and (got.values.tolist(), got.metadata) == ([0.1, 0.2, 0.3], {"unit": "s"})
+    again = reader.get_whole_series("a", "c", "n", "latency")
+    assert (again.values.tolist(), again.metadata) == ([100.0, 200.0, 300.0], {"unit": "x"})
+    writer.close()
+    reader.close()
+
+
+def test_a_timeout_sqlite_cannot_hold_is_refused() -> None:
+    """SQLite takes the busy timeout in int milliseconds: 1e9 s wrapped and the store did not wait at all."""
+    from backend.analytics.store._connection import check_timeout
+
+    assert check_timeout("S", 2_147_483.647) == 2_147_483.647
+    with pytest.raises(ValueError, match=r"up to 2,147,483.647 \(24.8 days\)"):
+        check_timeout("S", 1e9)

@@ -87,7 +87,14 @@ def check_timeout(owner: str, timeout: object) -> float:
         fail_value(owner, "timeout", seconds, timeout)
     if not (math.isfinite(timeout_s) and timeout_s > 0):
         fail_value(owner, "timeout", seconds, timeout)
+    if timeout_s > _MAX_TIMEOUT_S:
+        # SQLite takes its busy timeout as an int of milliseconds: past 2**31 - 1 it wraps and the
+        # store would not wait at all.
+        fail_value(owner, "timeout", f"{seconds} up to {_MAX_TIMEOUT_S:,.3f} (24.8 days)", timeout)
     return timeout_s
+
+
+_MAX_TIMEOUT_S = (2**31 - 1) / 1000
 
 
 # The tables backend.analytics makes (the store's and the live checkpoints'): a database holding
@@ -108,6 +115,26 @@ OUR_TABLES = frozenset(
 _LIST_TABLES = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
 
 
+_LIVE_TABLES = frozenset({"live_detectors", "live_series"})
+
+
+def _ours(conn: sqlite3.Connection, tables: set[str]) -> bool:
+    """Whether a database with ``tables`` is one backend.analytics made.
+
+    No table of another name, and either a store's ``meta`` row ``schema_version`` or only the
+    live checkpoints' tables. (A name alone is not enough: another application's ``meta`` or
+    ``series`` table would be taken for ours, and its file switched to WAL and given our tables.)
+    """
+    if not tables <= OUR_TABLES:
+        return False
+    if tables <= _LIVE_TABLES:
+        return True
+    try:
+        return conn.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone() is not None
+    except sqlite3.Error:  # a "meta" table of another shape: not ours
+        return False
+
+
 def open_connection(owner: str, path: str, *, timeout: float, synchronous: str) -> sqlite3.Connection:
     """A connection to ``path``: autocommit, WAL journal (checked), ``synchronous``, foreign keys on.
 
@@ -115,7 +142,7 @@ def open_connection(owner: str, path: str, *, timeout: float, synchronous: str) 
     """
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     tables = {str(row[0]) for row in conn.execute(_LIST_TABLES)}
-    if tables and not tables & OUR_TABLES:
+    if tables and not _ours(conn, tables):
         conn.close()
         raise ValueError(
             f"{owner}: {path!r} is a SQLite database of something else (its tables: "
@@ -158,11 +185,20 @@ class _SQLiteConnections:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._pid = os.getpid()
 
     def _conn(self) -> sqlite3.Connection:
         owner = type(self).__name__
         if self._closed:
             raise ValueError(f"{owner}: the store for {self.path!r} is closed")
+        if os.getpid() != self._pid:
+            raise ValueError(
+                f"{owner}: the store for {self.path!r} was opened in process {self._pid} and is used in "
+                f"process {os.getpid()}, a fork of it: SQLite's connections (and its record of the file's "
+                "locks) must not cross a fork, where writes reported done can be lost. Open the store in "
+                "each process after it starts, and start workers with 'spawn' or 'forkserver' (a child "
+                "forked while its parent holds a store open cannot safely open the file at all)"
+            )
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = open_connection(owner, self.path, timeout=self._timeout, synchronous=self._synchronous)

@@ -211,7 +211,12 @@ class SQLiteMetricStore(_SQLiteResultSink):
 
     @wraps_sqlite_errors
     def write_series(self, series: MetricSeries) -> int:
-        """Write every point of ``series`` (and its metadata, if any) atomically."""
+        """Write every point of ``series`` (and its metadata, if any) atomically.
+
+        A series without points registers the series and its metadata when it
+        has metadata (a later read finds it, empty); without either it writes
+        nothing.
+        """
         if not isinstance(series, MetricSeries):
             fail_type("SQLiteMetricStore.write_series", "series", "a MetricSeries", series)
         return self._write(iter((series,)), "write_series", single=True)
@@ -242,6 +247,8 @@ class SQLiteMetricStore(_SQLiteResultSink):
                     )
                 us = series.epoch_us
                 if len(us) == 0:
+                    if series.metadata:  # (no points, but metadata to keep: the series is registered)
+                        self._series_id(conn, series)
                     continue
                 if horizon is not None and us[0] < horizon:
                     raise ValueError(
@@ -339,12 +346,16 @@ class SQLiteMetricStore(_SQLiteResultSink):
         return self._series_between("SQLiteMetricStore.get_whole_series", key, _MIN_US, _MAX_US + 1)
 
     def _series_between(self, owner: str, key: SeriesKey, start_us: int, end_us: int) -> MetricSeries:
-        series_id, metadata = self._lookup(owner, key)
-        rows = (
-            self._conn()
-            .execute(_SELECT_RANGE, (series_id, start_us, end_us, series_id, start_us, end_us))
-            .fetchall()
-        )
+        conn = self._conn()
+        # One read transaction: the metadata and the points of one committed state (a write between
+        # the two statements gave points of one commit with metadata of another).
+        conn.execute("BEGIN")
+        try:
+            series_id, metadata = self._lookup(owner, key)
+            bounds = (series_id, start_us, end_us, series_id, start_us, end_us)
+            rows = conn.execute(_SELECT_RANGE, bounds).fetchall()
+        finally:
+            conn.execute("COMMIT")
         us = [r[0] for r in rows]
         values = [r[1] for r in rows]
         return MetricSeries.from_arrays(*key, us, values, metadata)
