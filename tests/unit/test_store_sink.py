@@ -189,6 +189,14 @@ def _plan(store: SQLiteMetricStore, statement: str, params: dict[str, object]) -
             r"SEARCH anomaly_results USING INDEX results_by_time "
             r"\(tenant_id=\? AND window_start_us>\? AND window_start_us<\?\)",
         ),
+        (  # (a metric alone: the planner walked the primary key for its ORDER BY, the whole history)
+            {"metric"},
+            r"SEARCH anomaly_results USING INDEX results_by_metric \(tenant_id=\? AND metric_name=\?\)",
+        ),
+        (
+            {"metric", "engine"},
+            r"SEARCH anomaly_results USING INDEX results_by_metric \(tenant_id=\? AND metric_name=\?\)",
+        ),
     ],
 )
 def test_result_reads_seek_an_index(store: SQLiteMetricStore, filters: set[str], expected: str) -> None:

@@ -10,8 +10,11 @@ engines' verdicts on the same window coexist.
 
 Every query filters on ``tenant_id`` first. A read names only the filters it
 was given (one of the statements built below from constant fragments), so
-SQLite can seek the primary key or an index on the given columns: its cost
-grows with the rows returned, not with the tenant's history.
+SQLite can seek the primary key or an index on the given columns: with a
+cluster (and node, and metric), a metric, or a time range, its cost grows with
+the rows returned, not with the tenant's history. Filters on ``engine`` or
+``anomalous_only`` alone, and the latest result of each series, read the
+tenant's rows (no index on them: each would cost every write).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ _SELECT_RESULTS = (
 # A time range with neither cluster nor metric names the time index: left to itself, SQLite
 # prefers to walk the whole tenant in primary-key order to save the final sort.
 _BY_TIME = "INDEXED BY results_by_time "
+_BY_METRIC = "INDEXED BY results_by_metric "
 _TENANT = "WHERE tenant_id = :tenant"
 # filter name -> its SQL condition; a read appends only the conditions it was given.
 _RESULT_FILTERS = {
@@ -113,7 +117,11 @@ def _results_statement(filters: frozenset[str]) -> str:
     """The results query with exactly the conditions in ``filters`` (keys of ``_RESULT_FILTERS``)."""
     conditions = "".join(sql for name, sql in _RESULT_FILTERS.items() if name in filters)
     by_time = bool(filters & {"start", "end"}) and not filters & {"cluster", "metric"}
-    return "".join((_SELECT_RESULTS, _BY_TIME if by_time else "", _TENANT, conditions, _RESULTS_ORDER))
+    # A metric without its cluster: the metric's index (SQLite's planner otherwise walks the primary key
+    # for its ORDER BY, reading the tenant's whole history).
+    by_metric = "metric" in filters and "cluster" not in filters
+    index = _BY_TIME if by_time else _BY_METRIC if by_metric else ""
+    return "".join((_SELECT_RESULTS, index, _TENANT, conditions, _RESULTS_ORDER))
 
 
 def _to_datetime(owner: str, what: str, us: int) -> datetime:
@@ -212,8 +220,9 @@ class _SQLiteResultSink(_SQLiteConnections):
         window_end, engine); datetimes come back in UTC (equal instants to what
         was written). A filter on cluster (and node, and metric) and time is a
         seek of the primary key; a metric alone, or a time range alone, seeks
-        an index; a ``node_id`` without its ``cluster_id`` reads the whole
-        tenant (node ids are unique only within a cluster).
+        an index; a ``node_id`` without its ``cluster_id``, and ``engine`` or
+        ``anomalous_only`` alone, read the whole tenant (node ids are unique
+        only within a cluster).
         """
         owner = "SQLiteMetricStore.read_results"
         check_id(owner, "tenant_id", tenant_id)
@@ -240,9 +249,11 @@ class _SQLiteResultSink(_SQLiteConnections):
     def read_latest_results(self, tenant_id: str, *, engine: str) -> list[AnomalyResult]:
         """Each series' latest result of ``engine`` (the largest ``window_end``, then ``window_start``).
 
-        What ``export`` serves at each scrape: SQLite keeps one row per series,
-        so the cost does not grow with the results kept behind the latest.
-        Ordered by (cluster, node, metric).
+        What ``export`` serves at each scrape. One pass over the tenant's rows
+        of the engine finds each series' latest end, and only those rows become
+        results: 832,000 results read in about 1 s here, against 15 s for
+        reading them all; the pass grows with the history kept (a retention
+        policy bounds it). Ordered by (cluster, node, metric).
         """
         owner = "SQLiteMetricStore.read_latest_results"
         check_id(owner, "tenant_id", tenant_id)
