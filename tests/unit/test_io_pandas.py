@@ -135,3 +135,22 @@ def test_io_import_does_not_load_pandas() -> None:
     code = "import sys, backend.analytics.io; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_frames_with_numbered_or_repeated_columns() -> None:
+    """pd.read_csv(header=None) numbers its columns 0, 1, 2: named by their text ("0"), where from_frame
+    failed with a bare KeyError; two columns of one label are a ValueError naming it (an AttributeError)."""
+    frame = pd.DataFrame([["n1", "2024-05-01T00:00:00Z", 1.0], ["n1", "2024-05-01T00:01:00Z", 2.0]])
+    ids = {"tenant": "t", "cluster": "c", "metric": "m"}
+    series, report = from_frame(frame, columns={"node": "0", "timestamp": "1", "value": "2"}, ids=ids)
+    assert [s.values.tolist() for s in series] == [[1.0, 2.0]] and report.clean
+    twice = pd.DataFrame([[1.0, 2.0]], columns=["value", "value"])
+    with pytest.raises(ValueError, match="the DataFrame's columns repeat 'value'"):
+        from_frame(twice)
+
+
+def test_two_roles_in_one_column_are_refused_when_writing() -> None:
+    """to_frame lost a column, and write_csv wrote a header its own read_csv refuses."""
+    s = MetricSeries("t", "c", "n", "m", [datetime(2024, 5, 1, tzinfo=timezone.utc)], [1.0])
+    with pytest.raises(ValueError, match="gives roles 'metric' and 'value' the same name 'value'"):
+        to_frame([s], columns={"metric": "value"})

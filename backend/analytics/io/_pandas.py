@@ -120,6 +120,12 @@ def from_frame(
     if ts_name not in df.columns and df.index.name == ts_name:
         df = df.reset_index()
     names = [str(c) for c in df.columns]
+    if len(set(names)) != len(names) or any(not isinstance(c, str) for c in df.columns):
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"{owner}: the DataFrame's columns repeat {', '.join(map(repr, repeated))}")
+        # Labels that are not str (pd.read_csv(header=None) numbers them 0, 1, 2): named by their text.
+        df = df.set_axis(names, axis=1)
     plan = resolve_columns(owner, columns, ids, names, source="the DataFrame")
     source = f"DataFrame ({len(df):,} rows)"
     id_cols = [

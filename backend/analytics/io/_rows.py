@@ -133,6 +133,16 @@ def output_columns(owner: str, columns: object) -> dict[str, str]:
             if role not in ROLES or not isinstance(name, str) or not name:
                 raise ValueError(f"{owner}: columns[{role!r}] must map a role ({', '.join(ROLES)}) to a name")
             names[role] = name
+    taken: dict[str, str] = {}
+    for role, name in names.items():
+        if name in taken:
+            # Two roles in one column: a frame would keep one of them, a file's header would repeat a
+            # name its own reader refuses.
+            raise ValueError(
+                f"{owner}: columns gives roles {taken[name]!r} and {role!r} the same name {name!r}; "
+                "each role needs a column of its own"
+            )
+        taken[name] = role
     return names
 
 
