@@ -154,3 +154,19 @@ def test_two_roles_in_one_column_are_refused_when_writing() -> None:
     s = MetricSeries("t", "c", "n", "m", [datetime(2024, 5, 1, tzinfo=timezone.utc)], [1.0])
     with pytest.raises(ValueError, match="gives roles 'metric' and 'value' the same name 'value'"):
         to_frame([s], columns={"metric": "value"})
+
+
+def test_nanoseconds_in_an_object_column_are_rounded_and_reported() -> None:
+    """A column of Timestamps (what mixed offsets give) dropped nanoseconds silently, where a datetime64
+    column rounds and reports; a naive ns column's note names the instant stored, not its wall time."""
+    ids = {"tenant": "t", "cluster": "c", "node": "n", "metric": "m"}
+    stamps = [pd.Timestamp("2024-05-01T08:00:00.123456789Z"), pd.Timestamp("2024-05-01T10:00:00.5+02:00")]
+    frame = pd.DataFrame({"timestamp": pd.Series(stamps, dtype=object), "value": [1.0, 2.0]})
+    series, report = from_frame(frame, ids=ids)
+    assert series[0].timestamps[0].isoformat() == "2024-05-01T08:00:00.123457+00:00"
+    [issue] = [i for i in report.changed if "finer than a microsecond" in i.reason]
+    assert issue.row == 0 and issue.reason.endswith("rounded to 2024-05-01T08:00:00.123457+00:00")
+    naive = pd.DataFrame({"timestamp": [pd.Timestamp("2024-05-01T10:00:00.123456789")], "value": [1.0]})
+    _, report = from_frame(naive, ids=ids, timezone="Europe/Paris")
+    [note] = report.changed
+    assert note.reason.endswith("rounded to 2024-05-01T08:00:00.123457+00:00"), note.reason

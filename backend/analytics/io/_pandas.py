@@ -79,6 +79,9 @@ def _datetime_column(col: Any, parser: TimestampParser) -> list[tuple[int, str |
             except TimestampError as exc:
                 out.append(str(exc))
                 continue
+            if note is not None:  # (the instant stored, not the wall-clock time labelled UTC)
+                stored = epoch_us_to_datetime(us).isoformat()
+                note = f"timestamp {raw} ns is finer than a microsecond; rounded to {stored}"
         out.append((us, note))
     return out
 

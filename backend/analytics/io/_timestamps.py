@@ -139,7 +139,13 @@ class TimestampParser:
         if self._scale is not None:
             return self._epoch(value, self._scale)
         if isinstance(value, datetime):
-            return self._aware(value, repr_=value.isoformat()), None
+            us = self._aware(value, repr_=value.isoformat())
+            ns = getattr(value, "nanosecond", 0)  # (pandas' Timestamp: finer than a datetime holds)
+            if not ns:
+                return us, None
+            rounded = us + (1 if ns > 500 or (ns == 500 and us % 2) else 0)  # half to even, as columns
+            shown = epoch_us_to_datetime(rounded).isoformat()
+            return rounded, f"timestamp {value.isoformat()} is finer than a microsecond; rounded to {shown}"
         if not isinstance(value, str):
             raise TimestampError(f"timestamp {value!r} is a {type(value).__name__}, expected a str")
         if not value.strip():
