@@ -175,6 +175,8 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
         pass
     else:
         _check_in_range(owner, "timestamps", us, items)
+        if items and type(items[0]).__module__.startswith("pandas"):
+            _refuse_nanoseconds(owner, items)
         return us
     # The first fault of any kind, in index order: a type, a naive time, or (as MetricSeries checks
     # once all are converted) a time not after the one before it.
@@ -199,6 +201,21 @@ def _timestamps_to_us(owner: str, timestamps: object) -> array[int]:
             )
         previous = current
     raise AssertionError("unreachable: conversion failed but no item is invalid")  # pragma: no cover
+
+
+def _refuse_nanoseconds(owner: str, items: Sequence[object]) -> None:
+    """Name the first pandas ``Timestamp`` finer than a microsecond (a series holds microseconds).
+
+    The conversion floors them silently: two instants 800 ns apart became one, refused as "not
+    ascending" with two equal times shown.
+    """
+    for i, t in enumerate(items):
+        if getattr(t, "nanosecond", 0):
+            raise ValueError(
+                f"{owner}.timestamps[{i}]: {t} is finer than a microsecond, which a series holds; round "
+                "the timestamps first (Timestamp.round('us')), or load the frame with "
+                "backend.analytics.io.from_frame, which rounds them and reports each"
+            )
 
 
 def _is_bool_type(kind: type) -> bool:

@@ -692,3 +692,14 @@ def test_decimals_are_numbers_everywhere_and_named_when_out_of_range() -> None:
     assert clf.classify_values(array("d", history), tuple(window)) == expected
     with pytest.raises(TypeError, match=r"window must be a sequence of finite real numbers .*not an unord"):
         clf.classify_values(history, set(window))
+
+
+def test_pandas_timestamps_finer_than_a_microsecond_are_refused_not_floored() -> None:
+    """Nanoseconds were dropped silently: two instants 800 ns apart became one, refused as "not
+    ascending" with two equal times shown. Whole microseconds (a DatetimeIndex's usual case) pass."""
+    pd = pytest.importorskip("pandas")
+    fine = pd.DatetimeIndex(["2024-05-01T00:00:00.000000100Z", "2024-05-01T00:00:00.000000900Z"])
+    with pytest.raises(ValueError, match=r"timestamps\[0\]: .* is finer than a microsecond, which a series"):
+        MetricSeries("t", "c", "n", "m", fine, [1.0, 2.0])
+    whole = pd.date_range("2024-05-01", periods=3, freq="min", tz="UTC")
+    assert MetricSeries("t", "c", "n", "m", whole, [1.0, 2.0, 3.0]).timestamps[2].minute == 2
