@@ -389,27 +389,32 @@ class _Matrix:
         self.owners: dict[tuple[str, str, str, str], tuple[tuple[str, str], ...]] = {}
         self.keep: Callable[[int], bool] | None = None  # (which instants, in microseconds, to keep)
 
+    def _bad_answer(self, what: str) -> PrometheusError:
+        """The error for an answer that is not what the API documents (``what`` says which part)."""
+        return PrometheusError(
+            f"Prometheus at {self.source.url} answered {self.what} {self.query!r} with {what}",
+            url=self.source.url,
+            query=self.query,
+            status=200,
+        )
+
+    def _refuse_series(self, where: str, reason: str) -> None:
+        """Refuse a series' samples as a whole: reported, or under ``strict`` a :class:`LoadError`."""
+        issue = LoadIssue(None, where, "refused", reason)
+        if self.strict:
+            raise LoadError(self.name, issue)
+        self.out.record(issue)
+
     def take(self, data: Any) -> None:
         """Add one answer's samples: its series mapped to ids, bad samples refused and reported."""
-        query, strict, out = self.query, self.strict, self.out
+        out = self.out
         if not isinstance(data, dict) or data.get("resultType") != "matrix":
             got = data.get("resultType") if isinstance(data, dict) else type(data).__name__
-            raise PrometheusError(
-                f"Prometheus at {self.source.url} answered {self.what} {query!r} with resultType {got!r}, "
-                "expected 'matrix'",
-                url=self.source.url,
-                query=query,
-                status=200,
-            )
+            raise self._bad_answer(f"resultType {got!r}, expected 'matrix'")
         for item in data.get("result") or ():
             if not isinstance(item, dict) or not isinstance(item.get("metric") or {}, dict):
-                raise PrometheusError(
-                    f"Prometheus at {self.source.url} answered {self.what} {query!r} with a series "
-                    f"{brief(item)}, expected {{\"metric\": {{...}}, \"values\": [...]}}",
-                    url=self.source.url,
-                    query=query,
-                    status=200,
-                )
+                expected = '{"metric": {...}, "values": [...]}'
+                raise self._bad_answer(f"a series {brief(item)}, expected {expected}")
             labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
             key = tuple(sorted(labels.items()))
             where = f"series {_labels_text(labels)}"
@@ -420,25 +425,17 @@ class _Matrix:
                 # A native histogram's sample is a distribution, not one number: counted and refused
                 # (silently dropped before), with what to ask for instead.
                 out.rows += len(histograms)
-                issue = LoadIssue(
-                    None,
+                self._refuse_series(
                     where,
-                    "refused",
                     f"{len(histograms)} native histogram samples: a histogram is not one number; query "
                     "a number from it (histogram_quantile, histogram_count, histogram_sum)",
                 )
-                if strict:
-                    raise LoadError(self.name, issue)
-                out.record(issue)
             if key not in self.labels_of:
                 try:
                     ids = self.source.mapping.ids(labels)
                 except ValueError as exc:
                     self.labels_of[key] = None
-                    issue = LoadIssue(None, where, "refused", f"{len(samples)} samples: {exc}")
-                    if strict:
-                        raise LoadError(self.name, issue) from None
-                    out.record(issue)
+                    self._refuse_series(where, f"{len(samples)} samples: {exc}")
                     continue
                 other = self.owners.get(ids)
                 if other is not None:
@@ -456,13 +453,7 @@ class _Matrix:
                 continue
             for sample in samples:
                 if not isinstance(sample, (list, tuple)) or len(sample) != 2:
-                    raise PrometheusError(
-                        f"Prometheus at {self.source.url} answered {self.what} {query!r} with a sample "
-                        f"{sample!r} in {where}, expected [timestamp, \"value\"]",
-                        url=self.source.url,
-                        query=query,
-                        status=200,
-                    )
+                    raise self._bad_answer(f'a sample {sample!r} in {where}, expected [timestamp, "value"]')
                 ts, text = sample
                 try:
                     us = int((Decimal(str(ts)) * 1_000_000).to_integral_value())
