@@ -49,12 +49,21 @@ mix. Outputs are sorted by those keys, so they do not depend on input order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 from ._kinds import AggregationStrategy, AnomalyType
-from ._validate import brief, check_enum, check_id, check_real, check_unit_interval, fail_type, fail_value
+from ._validate import (
+    brief,
+    check_enum,
+    check_id,
+    check_optional_id,
+    check_real,
+    check_unit_interval,
+    fail_type,
+    fail_value,
+)
 from .types import AggregatedAnomalyScore, AnomalyResult
 
 __all__ = ["AggregationPipeline", "AggregationStrategy", "FleetScores", "p95"]
@@ -67,6 +76,18 @@ def _items(method: str, name: str, value: object, item: type) -> Iterable[object
     if isinstance(value, (item, str, bytes)) or not isinstance(value, Iterable):
         fail_type(f"{_OWNER}.{method}", name, f"an iterable of {item.__name__}", value)
     return value
+
+
+def _each_score(method: str, name: str, value: object) -> Iterator[tuple[int, AggregatedAnomalyScore]]:
+    """``(i, score)`` for each item of the argument ``name``; a ``TypeError`` naming the first that is
+    not an :class:`AggregatedAnomalyScore` (or the argument, if it is no iterable of them)."""
+    for i, score in enumerate(_items(method, name, value, AggregatedAnomalyScore)):
+        if not isinstance(score, AggregatedAnomalyScore):
+            raise TypeError(
+                f"{_OWNER}.{method}: {name}[{i}] must be an AggregatedAnomalyScore, "
+                f"got {brief(score)} ({type(score).__name__})"
+            )
+        yield i, score
 
 
 def p95(scores: Sequence[float]) -> float:
@@ -288,16 +309,10 @@ class AggregationPipeline:
         self, children: Iterable[AggregatedAnomalyScore], level: str, child_level: str
     ) -> list[AggregatedAnomalyScore]:
         arg = f"{child_level}_scores"  # (the argument's name: node_scores, cluster_scores)
-        _items(f"aggregate_{level}s", arg, children, AggregatedAnomalyScore)
         groups: dict[tuple[str, str | None], list[AggregatedAnomalyScore]] = {}
         seen: set[tuple[str, str | None, str | None]] = set()
         first: tuple[int, AggregatedAnomalyScore] | None = None
-        for i, child in enumerate(children):
-            if not isinstance(child, AggregatedAnomalyScore):
-                raise TypeError(
-                    f"{_OWNER}.aggregate_{level}s: {arg}[{i}] must be an AggregatedAnomalyScore, "
-                    f"got {type(child).__name__}"
-                )
+        for i, child in _each_score(f"aggregate_{level}s", arg, children):
             if child.level != child_level:
                 raise ValueError(
                     f"{_OWNER}.aggregate_{level}s: {arg}[{i}] must be a {child_level}-level score, "
@@ -373,18 +388,11 @@ class AggregationPipeline:
         if n < 0:
             fail_value(_OWNER, "n", "a non-negative int", n)
         check_id(f"{_OWNER}.top_nodes", "tenant_id", tenant_id)
-        if cluster_id is not None:
-            check_id(f"{_OWNER}.top_nodes", "cluster_id", cluster_id)
-        _items("top_nodes", "node_scores", node_scores, AggregatedAnomalyScore)
+        check_optional_id(f"{_OWNER}.top_nodes", "cluster_id", cluster_id)
         chosen = []
         seen: set[tuple[str, str | None, str | None]] = set()
         first: tuple[int, AggregatedAnomalyScore] | None = None
-        for i, score in enumerate(node_scores):
-            if not isinstance(score, AggregatedAnomalyScore):
-                raise TypeError(
-                    f"{_OWNER}.top_nodes: node_scores[{i}] must be an AggregatedAnomalyScore, "
-                    f"got {brief(score)} ({type(score).__name__})"
-                )
+        for i, score in _each_score("top_nodes", "node_scores", node_scores):
             if score.level != "node":
                 raise ValueError(
                     f"{_OWNER}.top_nodes: node_scores[{i}] must be a node-level score, got a "
@@ -404,13 +412,5 @@ class AggregationPipeline:
 
     def flagged(self, scores: Iterable[AggregatedAnomalyScore]) -> list[AggregatedAnomalyScore]:
         """The scores at or above ``anomaly_threshold``, in input order."""
-        out = []
-        for i, s in enumerate(_items("flagged", "scores", scores, AggregatedAnomalyScore)):
-            if not isinstance(s, AggregatedAnomalyScore):
-                raise TypeError(
-                    f"{_OWNER}.flagged: scores[{i}] must be an AggregatedAnomalyScore, "
-                    f"got {brief(s)} ({type(s).__name__})"
-                )
-            if s.aggregate_score >= self.anomaly_threshold:
-                out.append(s)
-        return out
+        line = self.anomaly_threshold
+        return [s for _, s in _each_score("flagged", "scores", scores) if s.aggregate_score >= line]
