@@ -20,7 +20,16 @@ from operator import lt
 from types import MappingProxyType
 from typing import Any, overload
 
-from ._validate import MAX_UTC, MIN_UTC, brief, check_ordered, fail_type, fail_value, utcoffset_of
+from ._validate import (
+    MAX_UTC,
+    MIN_UTC,
+    brief,
+    check_aware_datetime,
+    check_ordered,
+    fail_type,
+    fail_value,
+    utcoffset_of,
+)
 
 __all__ = [
     "MetadataValue",
@@ -48,6 +57,21 @@ def epoch_us_to_datetime(us: int) -> datetime:
     """The UTC ``datetime`` for ``us`` microseconds since the epoch (exact)."""
     # (timedelta * int is exact, and about twice as fast as timedelta(microseconds=us).)
     return _EPOCH + _ONE_US * us
+
+
+def check_utc_datetime(owner: str, field: str, value: Any) -> datetime:
+    """:func:`~backend.analytics._validate.check_aware_datetime`, then the same instant in UTC.
+
+    Two datetimes of one ``ZoneInfo`` compare by wall clock, whatever their
+    ``fold`` (PEP 495): 01:50 EDT sorts after 01:10 EST, an hour earlier. A
+    value that is kept or compared is therefore taken in UTC, where wall
+    clock and instant agree. A subclass (pandas' ``Timestamp``) becomes a
+    ``datetime``, at whole microseconds as a series' timestamps are.
+    """
+    aware = check_aware_datetime(owner, field, value)
+    if type(aware) is datetime and aware.tzinfo is timezone.utc:
+        return aware
+    return epoch_us_to_datetime(datetime_to_epoch_us(aware))
 
 
 class _ArrayView:

@@ -217,25 +217,6 @@ def check_aware_datetime(owner: str, field: str, value: Any) -> datetime:
     return value
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_US = timedelta(microseconds=1)
-
-
-def check_utc_datetime(owner: str, field: str, value: Any) -> datetime:
-    """:func:`check_aware_datetime`, then the same instant as a plain ``datetime`` in UTC.
-
-    Two datetimes of one ``ZoneInfo`` compare by wall clock, whatever their
-    ``fold`` (PEP 495): 01:50 EDT sorts after 01:10 EST, an hour earlier. A
-    value that is kept or compared is therefore taken in UTC, where wall
-    clock and instant agree. A subclass (pandas' ``Timestamp``) becomes a
-    ``datetime``, at whole microseconds as a series' timestamps are.
-    """
-    aware = check_aware_datetime(owner, field, value)
-    if type(aware) is datetime and aware.tzinfo is timezone.utc:
-        return aware
-    return _EPOCH + ((aware - _EPOCH) // _ONE_US) * _ONE_US
-
-
 def check_ordered(owner: str, field: str, value: object, expected: str) -> None:
     """Reject a ``set``, a ``dict`` or another unordered container given where a sequence belongs.
 

@@ -46,6 +46,7 @@ from ._sequences import (
     _refuse_bools,
     _timestamps_to_us,
     _values_to_array,
+    check_utc_datetime,
     datetime_to_epoch_us,
     epoch_us_to_datetime,
 )
@@ -57,7 +58,6 @@ from ._validate import (
     check_ordered,
     check_text,
     check_unit_interval,
-    check_utc_datetime,
     fail_type,
     fail_value,
 )

@@ -22,12 +22,12 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ._sequences import check_utc_datetime
 from ._validate import (
     MAX_POINTS,
     check_aware_datetime,
     check_positive_int,
     check_positive_timedelta,
-    check_utc_datetime,
     fail_type,
 )
 from .types import MetricSeries, datetime_to_epoch_us, epoch_us_to_datetime

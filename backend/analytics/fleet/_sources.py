@@ -23,7 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from .._validate import MAX_UTC, MIN_UTC, check_utc_datetime, fail_type, fail_value
+from .._sequences import check_utc_datetime
+from .._validate import MAX_UTC, MIN_UTC, fail_type, fail_value
 from ..store import SeriesKey
 from ..types import MetricSeries
 
