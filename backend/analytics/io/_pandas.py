@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from .._sequences import _MAX_US, _MIN_US, epoch_us_to_datetime
 from ..types import MetricSeries
 from ._report import Loaded
 from ._rows import (
@@ -31,7 +30,7 @@ from ._rows import (
     parse_value,
     resolve_columns,
 )
-from ._timestamps import TimestampError, TimestampParser, resolve_timezone
+from ._timestamps import TimestampError, TimestampParser, resolve_timezone, rounded_note
 
 __all__ = ["from_frame", "to_frame"]
 
@@ -62,16 +61,8 @@ def _datetime_column(col: Any, parser: TimestampParser) -> list[tuple[int, str |
         if raw == _NAT:
             out.append("missing timestamp (NaT)")
             continue
-        note = None
-        if div == 1:
-            us = raw * mul
-        else:
-            us = int((Decimal(raw) / div).to_integral_value(rounding=ROUND_HALF_EVEN))
-            if us * div != raw:
-                note = (
-                    f"timestamp {raw} ns is finer than a microsecond; rounded to "
-                    f"{epoch_us_to_datetime(us).isoformat() if _MIN_US <= us <= _MAX_US else us}"
-                )
+        # (nanoseconds: rounded half to even, as the epoch formats round)
+        us = raw * mul if div == 1 else int((Decimal(raw) / div).to_integral_value(rounding=ROUND_HALF_EVEN))
         if tz is None:
             # A naive column holds wall-clock times: the parser applies timezone= (or refuses).
             try:
@@ -79,10 +70,9 @@ def _datetime_column(col: Any, parser: TimestampParser) -> list[tuple[int, str |
             except TimestampError as exc:
                 out.append(str(exc))
                 continue
-            if note is not None:  # (the instant stored, not the wall-clock time labelled UTC)
-                stored = epoch_us_to_datetime(us).isoformat()
-                note = f"timestamp {raw} ns is finer than a microsecond; rounded to {stored}"
-        out.append((us, note))
+        # Rounded where the column is finer than a microsecond; the note names the instant stored (for
+        # a naive column, after timezone=).
+        out.append((us, rounded_note(f"{raw} ns", us) if raw % div else None))
     return out
 
 

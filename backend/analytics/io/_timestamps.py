@@ -96,6 +96,12 @@ def _parse_iso(text: str) -> tuple[datetime, bool]:
     return parsed, rest.strip("0") != ""
 
 
+def rounded_note(given: str, us: int) -> str:
+    """The note of a row whose timestamp ``given`` was rounded to the microsecond instant ``us``."""
+    shown = epoch_us_to_datetime(us).isoformat() if _MIN_US <= us <= _MAX_US else us
+    return f"timestamp {given} is finer than a microsecond; rounded to {shown}"
+
+
 class TimestampParser:
     """Parse one timestamp (a ``str``, a number for epoch formats, or a ``datetime``) to epoch µs.
 
@@ -144,8 +150,7 @@ class TimestampParser:
             if not ns:
                 return us, None
             rounded = us + (1 if ns > 500 or (ns == 500 and us % 2) else 0)  # half to even, as columns
-            shown = epoch_us_to_datetime(rounded).isoformat()
-            return rounded, f"timestamp {value.isoformat()} is finer than a microsecond; rounded to {shown}"
+            return rounded, rounded_note(value.isoformat(), rounded)
         if not isinstance(value, str):
             raise TimestampError(f"timestamp {value!r} is a {type(value).__name__}, expected a str")
         if not value.strip():
@@ -162,11 +167,7 @@ class TimestampParser:
             expected = "ISO 8601" if self.format == "iso" else f"the format {self.format!r}"
             raise TimestampError(f"timestamp {value!r} is not {expected}") from None
         us = self._aware(parsed, repr_=value)
-        note = None
-        if rounded:
-            shown = epoch_us_to_datetime(us).isoformat()
-            note = f"timestamp {value!r} is finer than a microsecond; rounded to {shown}"
-        return us, note
+        return us, (rounded_note(repr(value), us) if rounded else None)
 
     def _zone_named(self, value: str) -> datetime:
         """``value`` read with a format holding ``%Z``: a UTC time when the name is UTC or GMT.
@@ -236,8 +237,4 @@ class TimestampParser:
         us = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
         if not _MIN_US <= us <= _MAX_US:
             raise TimestampError(f"timestamp {value!r} ({self.format}) is outside years 1..9999")
-        note = None
-        if exact != us:
-            shown = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)
-            note = f"timestamp {value!r} is finer than a microsecond; rounded to {shown.isoformat()}"
-        return us, note
+        return us, (rounded_note(repr(value), us) if exact != us else None)
