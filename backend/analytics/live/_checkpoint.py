@@ -86,6 +86,11 @@ _SELECT_SERIES = (
 )
 _SELECT_STAMP = "SELECT saved_at_us, counters FROM live_detectors WHERE detector = ?"
 _DELETE_DETECTOR = "DELETE FROM live_detectors WHERE detector = ?"
+_DELETE_SERIES = "DELETE FROM live_series WHERE detector = ?"
+_DELETE_ONE_SERIES = (
+    "DELETE FROM live_series WHERE detector = ? AND tenant_id = ? AND cluster_id = ? AND node_id = ? "
+    "AND metric_name = ?"
+)
 
 
 def _checkpoints_of(counters: str) -> int | None:
@@ -95,11 +100,6 @@ def _checkpoints_of(counters: str) -> int | None:
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, int) else None
-_DELETE_SERIES = "DELETE FROM live_series WHERE detector = ?"
-_DELETE_ONE_SERIES = (
-    "DELETE FROM live_series WHERE detector = ? AND tenant_id = ? AND cluster_id = ? AND node_id = ? "
-    "AND metric_name = ?"
-)
 
 
 @dataclass(frozen=True, slots=True)
