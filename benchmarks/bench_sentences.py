@@ -9,6 +9,10 @@ engine's defaults) for each seed, and counts the anomalous windows' sentences
 by the distance they state (below 3 sd, at least 3 sd, or none stated),
 separately for the first window of an episode (a run of consecutive anomalous
 windows) and for its later windows, whose history already holds the anomaly.
+It also counts the labels of every anomalous window over an injected anomaly
+(from its start to an hour after its end, where an engine's alarm may still
+hold), by the label the anomaly should get: an episode's later windows keep
+or change its label, and the demo's own label figure reads one window each.
 
 Usage::
 
@@ -23,6 +27,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,11 +38,13 @@ for _path in (ROOT, Path(__file__).resolve().parent):  # the repository, and ben
 from _cli import parse_seeds  # noqa: E402 - benchmarks/ is on sys.path (above)
 
 from backend.analytics import AnomalyResult  # noqa: E402
+from simulator.anomalies import GroundTruth  # noqa: E402
 from simulator.config import FleetConfig  # noqa: E402
 from simulator.demo import run_demo  # noqa: E402
 
 _SD = re.compile(r"(\d+(?:\.\d+)?(?:e[+-]?\d+)?) sd (?:above|below)")
 NEAR = 3.0  # a stated distance below this many sd counts as "near"
+TAIL = timedelta(hours=1)  # after an injected anomaly's end, windows still counted as its own
 
 
 def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]:
@@ -45,7 +52,7 @@ def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]
 
     A window is *later* when the previous window of its series (in time) is
     anomalous and ends before it starts (windows do not overlap here) within
-    one window length; *near* when its sentence states fewer than
+    one window length (one step between window starts, for one-point windows); *near* when its sentence states fewer than
     :data:`NEAR` sd, *far* when at least that, *none* when it states no sd.
     """
     tally: Counter[tuple[str, str]] = Counter()
@@ -54,10 +61,13 @@ def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]
         by_series.setdefault((r.tenant_id, r.cluster_id, r.node_id, r.metric_name), []).append(r)
     for rows in by_series.values():
         rows.sort(key=lambda r: r.window_start)
+        # (One-point windows have no width: the step between window starts tells adjacent ones.)
+        steps = [b.window_start - a.window_start for a, b in zip(rows, rows[1:])]
+        step = min((d for d in steps if d), default=timedelta(0))
         previous: AnomalyResult | None = None
         for r in rows:
             if r.is_anomalous:
-                width = r.window_end - r.window_start
+                width = max(r.window_end - r.window_start, step)
                 later = (
                     previous is not None
                     and previous.is_anomalous
@@ -70,15 +80,37 @@ def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]
     return tally
 
 
+def label_tally(results: Iterable[AnomalyResult], truth: Iterable[GroundTruth]) -> Counter[tuple[str, str]]:
+    """``(expected label, given label)`` counts over the anomalous windows over each injected anomaly.
+
+    A window counts for an anomaly of its series when it ends at or after the
+    anomaly's start and starts before :data:`TAIL` after its end (once per
+    anomaly it overlaps).
+    """
+    by_series: dict[tuple[str, str, str, str], list[AnomalyResult]] = {}
+    for r in results:
+        if r.is_anomalous:
+            by_series.setdefault((r.tenant_id, r.cluster_id, r.node_id, r.metric_name), []).append(r)
+    tally: Counter[tuple[str, str]] = Counter()
+    for g in truth:
+        for r in by_series.get(g.series_key, ()):
+            if r.window_end >= g.start and r.window_start < g.end + TAIL:
+                tally[g.expected_label, r.anomaly_label.value] += 1
+    return tally
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-3", help="seeds, e.g. 4-11 or 0,3,5 (default 0-3)")
     parser.add_argument("--engine", default="zscore", help="a registered engine (default zscore)")
     args = parser.parse_args(argv)
     total: Counter[tuple[str, str]] = Counter()
+    labels: Counter[tuple[str, str]] = Counter()
     for seed in parse_seeds(args.seeds):
-        tally = sentence_tally(run_demo(FleetConfig(seed=seed), engine=args.engine).results)
+        demo = run_demo(FleetConfig(seed=seed), engine=args.engine)
+        tally = sentence_tally(demo.results)
         total.update(tally)
+        labels.update(label_tally(demo.results, demo.fleet.ground_truth))
         print(f"seed {seed}: " + ", ".join(f"{a} {b} {n}" for (a, b), n in sorted(tally.items())))
     for part in ("first", "later"):
         n = sum(v for (a, _), v in total.items() if a == part)
@@ -87,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(total.values())
     near = total["first", "near"] + total["later", "near"]
     print(f"all anomalous windows: {n}, stating < {NEAR:g} sd: {near} ({near / max(n, 1):.1%})")
+    for expected in sorted({e for e, _ in labels}):
+        got = {g: v for (e, g), v in sorted(labels.items()) if e == expected}
+        print(
+            f"windows over injected {expected} anomalies (to {TAIL} after): {sum(got.values())}, labelled "
+            + ", ".join(f"{g} {v}" for g, v in got.items())
+        )
     return 0
 
 

@@ -33,11 +33,16 @@ __all__ = [
     "label_and_explain",
     "make_classifier",
     "new_memo",
+    "still_out",
     "window_magnitude",
 ]
 
 #: Points before a window that the fallback label and the magnitude compare against.
 LABEL_CONTEXT = 32
+
+#: Spreads from the level before an episode within which a window's points count as back: the
+#: classifier's default ``trend_z`` (the distance a TREND's last points keep on average).
+SETTLED_Z = 3.5
 
 _MAD_TO_SD = 1.482602218505602  # 1 / Phi^-1(3/4): MAD of a normal sample -> its sd
 
@@ -101,6 +106,22 @@ def fallback_label(window: Sequence[float], before: Sequence[float]) -> AnomalyT
     return AnomalyType.SPIKE
 
 
+def still_out(window: Sequence[float], before: Sequence[float]) -> bool:
+    """Whether a point of the window is still at least ``SETTLED_Z`` spreads from the level before it.
+
+    The level and spread are those of :func:`window_magnitude` (the median of
+    ``before`` and the scaled median absolute deviation from it); with no
+    spread, any departure counts. Without ``before``, the window's first
+    point is the level.
+    """
+    if not window:
+        return False
+    ref, prior, win = _reference(before, window)
+    d = max(abs(v - ref) for v in win)
+    spread = _median([abs(v - ref) for v in prior]) * _MAD_TO_SD if len(prior) >= 2 else 0.0
+    return d > 0.0 if spread == 0.0 else d >= SETTLED_Z * spread
+
+
 def window_magnitude(window: Sequence[float], before: Sequence[float]) -> float:
     """``d / (d + s)`` in [0, 1]: how far the window moved from the level before it (module docs)."""
     if not window:
@@ -135,6 +156,7 @@ def label_and_explain(
     forced: AnomalyType | None = None,
     memo: _Memo | None = None,
     anchor: int | None = None,
+    promoted: bool = False,
 ) -> AnomalyResult:
     """``result`` for the window ``[start, end)`` of ``series`` with the classifier's label and sentence.
 
@@ -150,11 +172,20 @@ def label_and_explain(
     window is judged against ends: a later window of an episode is judged
     against the history before the episode's first window, so that its
     sentence measures the departure from what was normal, not from the
-    episode's own earlier points.
+    episode's own earlier points. ``promoted``: ``forced`` is TREND only because
+    a SPIKE episode has more anomalous points than a spike; the window keeps
+    SPIKE when every point of it is within the classifier's ``trend_z`` of
+    what was expected before the episode (``anchor``).
     """
     judged = classifier._judge_span(series, start, end, memo, anchor)
     kind = fallback if judged.kind is AnomalyType.NORMAL else judged.kind  # (the engine found it anomalous)
     label = forced if forced is not None else kind
+    if promoted and anchor is not None and judged.z and max(map(abs, judged.z)) < classifier.trend_z:
+        # A SPIKE episode's count of anomalous points made it TREND, but every point of the window is
+        # within a TREND's distance (trend_z) of what was expected before the episode: the scores held
+        # on after the spike (an engine's held alarm), the values did not move with them, so it is
+        # still the spike. (A noisy point or two past a spike is no level that moved.)
+        label = AnomalyType.SPIKE
     labeled = AnomalyResult._trusted(
         series.ids,
         result.window_start,

@@ -73,6 +73,7 @@ from ._labels import (
     label_and_explain,
     make_classifier,
     new_memo,
+    still_out,
     window_magnitude,
 )
 from ._sequences import _EPOCH, _ONE_US
@@ -598,13 +599,14 @@ class ScoreStream:
         episode = self._episode
         fresh_from = start if episode is None else max(start, episode[1])
         hits = sum(1 for v in self._scores[fresh_from - base : end - base] if v >= ALARM)
+        promoted = False  # (a SPIKE episode's label turned TREND by its count of anomalous points)
         if episode is None or start > episode[1]:
             onset, forced = start, None
         else:
             hits += episode[2]
             forced = episode[0]
             if forced is AnomalyType.SPIKE and hits > SPIKE_POINTS:
-                forced = AnomalyType.TREND
+                forced, promoted = AnomalyType.TREND, True
             # A later window of the episode measures its departure from the points before the
             # episode began, while the episode so far spans at most half of the points a window
             # may read (so that at least half of them came before it, and detect and a trimmed
@@ -613,11 +615,17 @@ class ScoreStream:
         # (context_points >= LABEL_CONTEXT: for the first window this is the 32 points before it.)
         floor = max(base, start - self._keep, onset - LABEL_CONTEXT)
         before = self._vals[floor - base : onset - base]
+        classifier = self._classifier
+        if promoted and classifier is None and not still_out(window, before):
+            # The scores held on after the spike (an engine's held alarm), the values did not: the
+            # window's points are back near the level before the episode, so the episode is still
+            # the spike, not a level that moved. (The classifier, when there is one, judges this
+            # against its own expectation instead: label_and_explain.)
+            forced = AnomalyType.SPIKE
         label = fallback_label(window, before) if forced is None else forced
         result = AnomalyResult._trusted(
             self._ids, t_start, t_end, score, label, window_magnitude(window, before), None
         )
-        classifier = self._classifier
         if classifier is not None:
             lo = max(base, start - classifier.history_points)
             sub = MetricSeries._trusted(
@@ -630,7 +638,7 @@ class ScoreStream:
             # own before the episode, it judges the window against the points before the window.)
             anchor = onset - lo if onset != start and onset - lo >= 2 else None
             result = label_and_explain(
-                classifier, sub, start - lo, end - lo, result, label, forced, self._memo, anchor
+                classifier, sub, start - lo, end - lo, result, label, forced, self._memo, anchor, promoted
             )
         self._episode = (result.anomaly_label, end, hits, onset)
         return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from backend.analytics import AnomalyResult, AnomalyType
+from simulator.anomalies import GroundTruth
 from tests.bench_scripts import load_benchmark
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -31,3 +32,37 @@ def test_tally_splits_first_and_later_windows_and_reads_the_stated_distance() ->
     ]
     got = tally(rows)
     assert got == {("first", "far"): 2, ("later", "near"): 1, ("first", "near"): 1, ("later", "none"): 1}
+
+
+def test_label_tally_counts_each_anomalous_window_over_an_injected_anomaly_by_its_expected_label() -> None:
+    tally = load_benchmark("bench_sentences").label_tally
+    spike = GroundTruth("i1", "t", "c", "a", "m", "spike", T0 + W, T0 + 2 * W, "spike", 5.0)
+    shift = GroundTruth("i2", "t", "c", "b", "m", "level_shift", T0, T0 + 3 * W, "trend", 5.0)
+
+    def labelled(node: str, k: int, score: float, label: AnomalyType) -> AnomalyResult:
+        return AnomalyResult(
+            "t", "c", node, "m", T0 + k * W, T0 + k * W + W - timedelta(minutes=1), score, label, None, None
+        )
+
+    rows = [
+        labelled("a", 0, 0.2, AnomalyType.NORMAL),  # not anomalous
+        labelled("a", 1, 0.9, AnomalyType.SPIKE),
+        labelled("a", 3, 0.6, AnomalyType.TREND),  # within the hour after the spike's end
+        labelled("a", 9, 0.6, AnomalyType.TREND),  # 70 minutes after it: another matter
+        labelled("b", 2, 0.7, AnomalyType.TREND),
+        labelled("c", 1, 0.9, AnomalyType.SPIKE),  # a series with nothing injected
+    ]
+    got = tally(rows, [spike, shift])
+    assert got == {("spike", "spike"): 1, ("spike", "trend"): 1, ("trend", "trend"): 1}
+
+
+def test_one_point_windows_next_to_each_other_are_one_episode() -> None:
+    tally = load_benchmark("bench_sentences").sentence_tally
+
+    def point(k: int, score: float) -> AnomalyResult:
+        at = T0 + k * timedelta(minutes=5)
+        label = AnomalyType.SPIKE if score >= 0.5 else AnomalyType.NORMAL
+        return AnomalyResult("t", "c", "a", "m", at, at, score, label, None, "m spiked to 9, 5 sd above 1")
+
+    got = tally([point(0, 0.1), point(1, 0.9), point(2, 0.6), point(3, 0.1), point(5, 0.7)])
+    assert got == {("first", "far"): 2, ("later", "far"): 1}

@@ -433,6 +433,64 @@ def test_a_trend_sentence_tells_where_the_change_stands_not_the_recovery() -> No
     assert straddle.explanation.endswith(back), straddle.explanation
 
 
+class HeldScorer(PointScorer):
+    """0.9 at a point more than 10 from 100, then 0.6 for the next ``hold`` points: a held alarm."""
+
+    warmup_points = 1
+
+    def __init__(self, hold: int) -> None:
+        self.hold = hold
+        self.left = 0
+
+    def update(self, x: float, t: int) -> float:
+        if abs(x - 100.0) > 10.0:
+            self.left = self.hold
+            return 0.9
+        if self.left:
+            self.left -= 1
+            return 0.6
+        return 0.0
+
+
+class Held(PointScoringEngine):
+    """Windows of one point scored by :class:`HeldScorer` (an engine that holds its alarm)."""
+
+    name: ClassVar[str] = "held"
+    causal: ClassVar[bool] = True
+
+    def __init__(self, *, hold: int = 10, classify: bool = True) -> None:
+        self.hold = hold
+        super().__init__(window_size_points=1, stride_points=1, classify=classify)
+
+    def scorer(self) -> HeldScorer:
+        return HeldScorer(self.hold)
+
+
+@pytest.mark.parametrize("classify", [True, False])
+def test_a_held_alarm_after_a_spike_keeps_the_episode_a_spike(classify: bool) -> None:
+    """An engine that holds its alarm after a 3-point spike flags the points after it, back at the
+    level they had: the episode has more anomalous points than a spike, but its values did not stay
+    out, so every window of it is SPIKE (they were TREND, "flagged as part of a trend", from the fifth)."""
+    s = stepped(4, step_from=300, step_to=303)
+    flagged = [r for r in Held(classify=classify).detect(s) if r.is_anomalous]
+    assert [r.window_start for r in flagged] == [T0 + timedelta(minutes=m) for m in range(300, 313)]
+    assert {r.anomaly_label for r in flagged} == {AnomalyType.SPIKE}
+    if classify:
+        assert all("trend" not in (r.explanation or "") for r in flagged)
+
+
+@pytest.mark.parametrize("classify", [True, False])
+def test_a_held_alarm_on_a_level_that_stays_out_turns_the_episode_to_trend(classify: bool) -> None:
+    """The same engine on a step that lasts: after more anomalous points than a spike's, the values are
+    still out, so the episode is TREND from there on."""
+    s = stepped(5, step_from=300, step_to=340)
+    flagged = [r for r in Held(classify=classify).detect(s) if r.is_anomalous]
+    inside = [r for r in flagged if r.window_start < T0 + timedelta(minutes=340)]
+    assert len(inside) == 40
+    assert {r.anomaly_label for r in inside[:4]} == {AnomalyType.SPIKE}
+    assert {r.anomaly_label for r in inside[5:]} == {AnomalyType.TREND}
+
+
 class ShortHistoryDeviation(Deviation):
     """Deviation with windows of 10, limit 0.1 and a classifier that reads 64 points of history."""
 
