@@ -64,6 +64,7 @@ from backend.analytics import (  # noqa: E402 - after the sys.path fix above
     TimeBasedWindowExtractor,
     TimeWindow,
 )
+from backend.analytics.cli._console import tolerant_output  # noqa: E402
 from backend.analytics.store import RetentionPolicy, SQLiteMetricStore  # noqa: E402
 from backend.analytics.testing import run_checks as run_engine_checks  # noqa: E402
 
@@ -650,6 +651,7 @@ def run_checks(checks: Sequence[Callable[[], str]] | None = None) -> list[Outcom
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the checks, print the checklist; return 0 if all passed, 1 otherwise."""
+    tolerant_output()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     names = [c.__name__.removeprefix("check_") for c in CHECKS]
     parser.add_argument("--only", action="append", choices=names, help="run only this check (repeatable)")
@@ -673,4 +675,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # (`python verify_phase1.py | head`: the reader went away; stop quietly)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    sys.exit(status)

@@ -28,6 +28,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,8 +53,9 @@ def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]
 
     A window is *later* when the previous window of its series (in time) is
     anomalous and ends before it starts (windows do not overlap here) within
-    one window length (one step between window starts, for one-point windows); *near* when its sentence states fewer than
-    :data:`NEAR` sd, *far* when at least that, *none* when it states no sd.
+    one window length (one step between window starts, for one-point
+    windows); *near* when its sentence states fewer than :data:`NEAR` sd,
+    *far* when at least that, *none* when it states no sd.
     """
     tally: Counter[tuple[str, str]] = Counter()
     by_series: dict[tuple[str, str, str, str], list[AnomalyResult]] = {}
@@ -62,7 +64,7 @@ def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]
     for rows in by_series.values():
         rows.sort(key=lambda r: r.window_start)
         # (One-point windows have no width: the step between window starts tells adjacent ones.)
-        steps = [b.window_start - a.window_start for a, b in zip(rows, rows[1:])]
+        steps = [b.window_start - a.window_start for a, b in pairwise(rows)]
         step = min((d for d in steps if d), default=timedelta(0))
         previous: AnomalyResult | None = None
         for r in rows:

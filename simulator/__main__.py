@@ -9,13 +9,13 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import FrameType
 
+from backend.analytics.cli._console import ProgressLine, tolerant_output
 from backend.analytics.errors import UnknownEngineError
 
 from .config import FleetConfig, load_toml
@@ -28,18 +28,14 @@ __all__ = ["main"]
 
 
 def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
-    """A progress callback writing ``label done/total (pct)`` to stderr at most twice a second."""
+    """A progress callback writing ``label: done/total (pct)`` to stderr (:class:`ProgressLine`: twice a
+    second on a terminal, a line every 10 s in a pipe or a log)."""
     if not enabled:
         return None
-    last = [0.0]
+    line = ProgressLine(every=0.5)
 
     def report(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] >= 0.5:
-            last[0] = now
-            end = "\n" if done == total else ""
-            sys.stderr.write(f"\r{label}: {done}/{total} ({done / max(total, 1):.0%})" + end)
-            sys.stderr.flush()
+        line.show(f"{label}: {done}/{total} ({done / max(total, 1):.0%})", final=done == total)
 
     return report
 
@@ -291,6 +287,7 @@ class _Prefixed(logging.Formatter):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status."""
+    tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     # The library's warnings (a broken engine plugin, say) and the simulator's (anomalies that found
@@ -303,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.addHandler(handler)
     try:
         status: int = args.func(args)
+        sys.stdout.flush()  # (in here: a reader gone before the last buffered output is a broken pipe too)
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)

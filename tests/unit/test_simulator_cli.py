@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -174,6 +176,25 @@ def test_demo_command_prints_the_summary(tmp_path: Path) -> None:
     assert "#1 cluster-1/node-" in out and "injected " in out
     assert "Precision " in out and "Recall " in out
     assert "detecting (series)" in proc.stderr  # progress goes to stderr, not into the summary
+    # Not a terminal: whole lines, not one line rewritten with carriage returns.
+    assert "\r" not in proc.stderr and proc.stderr.rstrip().splitlines()[-1].endswith("(100%)")
+
+
+def test_demo_writes_its_sentences_to_an_ascii_console(tmp_path: Path) -> None:
+    """A console that encodes only ASCII (PYTHONIOENCODING=ascii, LANG=C on some systems) gets the whole
+    summary, a range's dash written as "-": the command stopped at the first sentence, with exit 2."""
+    cfg = tmp_path / "fleet.toml"
+    cfg.write_text(TOML, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator", "demo", "--config", str(cfg), "--quiet"],
+        capture_output=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode("ascii", "replace")
+    out = proc.stdout.decode("ascii")  # (strict: every byte is ASCII)
+    assert "Precision " in out and re.search(r"at \d\d:\d\d-\d\d:\d\d UTC on", out), out[-2000:]
 
 
 def test_demo_with_no_anomalies_reports_perfect_recall() -> None:

@@ -236,3 +236,20 @@ def test_docstring_counts_and_lists_every_check() -> None:
     top, bottom = [i for i, line in enumerate(lines) if line.startswith("==========")]
     rows = [line.split()[0] for line in lines[top + 1 : bottom] if not line.startswith(" ")]
     assert rows == [c.__name__.removeprefix("check_") for c in vp.CHECKS]
+
+
+def test_a_reader_that_goes_away_stops_the_script_quietly() -> None:
+    """``python verify_phase1.py | head -1``: the reader closes the pipe; the script exits 1 without a
+    traceback (it printed ``BrokenPipeError`` from its checklist's print)."""
+    proc = subprocess.Popen(
+        [sys.executable, "verify_phase1.py", "--only", "imports"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait() == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

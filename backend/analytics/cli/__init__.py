@@ -21,6 +21,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._console import tolerant_output
+
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS: tuple[str, ...] = ("load", "detect", "fleet", "report", "export")
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (2 with a one-line message on bad input)."""
+    tolerant_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("backend.analytics").addHandler(logging.NullHandler())
     try:
         status: int = args.func(args)
+        sys.stdout.flush()  # (in here: a reader gone before the last buffered output is a broken pipe too)
     except KeyboardInterrupt:  # (Ctrl-C: the run stopped; its tasks were cancelled on the way out)
         sys.stderr.write(f"\n{parser.prog} {args.command}: interrupted\n")
         return 130

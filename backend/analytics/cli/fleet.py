@@ -21,6 +21,7 @@ from typing import Any
 
 from ..fleet import FleetProgress, StoreSource, dask_executor, detect_fleet, local_executor
 from ._common import add_store, open_store, parse_settings
+from ._console import ProgressLine
 
 __all__ = ["add_parser"]
 
@@ -36,18 +37,13 @@ def _positive(text: str) -> int:
 
 
 class _ProgressLine:
-    """Rewrites one stderr line at most five times a second, and ends it when the run is done."""
+    """The run's progress on stderr (:class:`ProgressLine`), ended when the run is done."""
 
     def __init__(self) -> None:
-        self.last = 0.0
+        self.line = ProgressLine()
 
     def __call__(self, p: FleetProgress) -> None:
-        now = time.monotonic()
-        final = p.partitions_done == p.partitions_total
-        if final or now - self.last >= 0.2:
-            self.last = now
-            sys.stderr.write(f"\rfleet: {p}" + ("\n" if final else ""))
-            sys.stderr.flush()
+        self.line.show(f"fleet: {p}", final=p.partitions_done == p.partitions_total)
 
 
 def _fleet(args: argparse.Namespace) -> int:
