@@ -89,6 +89,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn, TypeVar
 
+from backend.analytics._iso import parse_iso
+
 from .metrics import CATALOGUE, DAY_S, DEFAULT_METRICS
 
 _toml_lib: ModuleType | None = None
@@ -496,9 +498,8 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> FleetConfig:
     if "start" in table:
         start = table["start"]
         if isinstance(start, str):
-            text = start[:-1] + "+00:00" if start.endswith(("Z", "z")) else start
             try:
-                start = datetime.fromisoformat(text)
+                start = parse_iso(start)
             except ValueError:
                 _fail(where, "start", "an ISO 8601 datetime with a UTC offset", table["start"])
         if not isinstance(start, datetime) or start.utcoffset() is None:

@@ -31,6 +31,7 @@ from math import copysign
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from ._iso import parse_iso
 from ._kinds import AggregationStrategy, AnomalyType
 from ._sequences import (
     _MAX_US,
@@ -76,9 +77,8 @@ __all__ = [
 def _parse_iso(owner: str, field_name: str, value: object) -> datetime:
     if not isinstance(value, str):
         fail_type(owner, field_name, "an ISO 8601 str with a UTC offset", value)
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
     try:
-        parsed = datetime.fromisoformat(text)
+        parsed = parse_iso(value)
     except ValueError:
         fail_value(owner, field_name, "an ISO 8601 str with a UTC offset", value)
     if parsed.utcoffset() is None:
@@ -197,7 +197,9 @@ class MetricSeries:
             items = epoch_us if isinstance(epoch_us, (list, tuple)) else list(epoch_us)
             try:
                 us = array("q", items)
-            except (TypeError, OverflowError):
+            except (TypeError, OverflowError, DeprecationWarning):
+                # (DeprecationWarning: numpy 2.2's bool scalar warns that it will stop being an index, an
+                # exception under -W error; the loop names it as newer numpy's TypeError would have.)
                 for i, item in enumerate(items):
                     if _is_bool_type(type(item)) or not hasattr(item, "__index__"):
                         kind = type(item).__name__

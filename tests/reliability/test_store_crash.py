@@ -31,6 +31,7 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -198,7 +199,7 @@ def test_sigkilled_writers_leave_whole_batches_only(tmp_path: Path) -> None:
             nodes = {key.node_id for key in store.list_series(f"t{w.number % TENANTS}")}
             assert (f"w{w.number}" in nodes) == (m > 0), f"writer {w.number}: series without a batch"
             queries += 1
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert len(dead) >= min(kills_wanted, 3)
     scale.record(

@@ -6,6 +6,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -117,7 +118,7 @@ def test_report_picks_one_strategy_and_takes_any_context(
 
 
 def _latest_snapshot_time(db: Path) -> datetime:
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         (us,) = conn.execute("SELECT MAX(computed_at_us) FROM aggregated_scores").fetchone()
     return epoch_us_to_datetime(us)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -153,7 +154,7 @@ def test_checkpoint_refuses_another_engine_or_version(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="was made with policy"):
         LiveDetector("zscore", checkpoints=str(db), lateness=timedelta(seconds=5))
     assert LiveDetector("zscore", checkpoints=str(db), name="other").restored is False
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE live_detectors SET version = 99")
     with pytest.raises(ValueError, match="checkpointed with version 99"):
         LiveDetector("zscore", checkpoints=str(db))
@@ -325,16 +326,16 @@ def test_a_damaged_checkpoint_names_the_file_detector_and_series(tmp_path: Path)
     live = LiveDetector("zscore", checkpoints=str(db))
     live.ingest(points(30))
     live.checkpoint()
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE live_series SET state = ?", (b"\x00garbage",))
     series = r"series \('acme', 'c-1', 'n-1', 'cpu'\)"
     with pytest.raises(ValueError, match=rf"state of {series} of detector 'live' in .*live\.db.* cannot"):
         LiveDetector("zscore", checkpoints=str(db))
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE live_series SET state = ?", (pickle.dumps({"no": "stream"}),))
     with pytest.raises(ValueError, match=rf"holds a state for {series} .*KeyError"):
         LiveDetector("zscore", checkpoints=str(db))
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE live_detectors SET policy = 'not json'")
     with pytest.raises(ValueError, match=r"row of detector 'live' in .*live\.db.* cannot be read"):
         LiveDetector("zscore", checkpoints=str(db))

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from .._iso import parse_iso
 from ..store import SQLiteMetricStore
 
 __all__ = [
@@ -43,9 +44,8 @@ def parse_time(option: str, text: str) -> datetime:
     """An ISO 8601 instant with a UTC offset (``Z`` accepted), or ``now``; an error names ``option``."""
     if text == "now":
         return datetime.now(timezone.utc)
-    body = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
-        value = datetime.fromisoformat(body)
+        value = parse_iso(text)
     except ValueError:
         raise ValueError(
             f"{option} expects an ISO 8601 time with a UTC offset (or 'now'), got {text!r}"

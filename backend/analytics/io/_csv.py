@@ -168,6 +168,14 @@ def _without_bom(fh: Iterable[str]) -> Iterator[str]:
     return itertools.chain((first,), lines)
 
 
+def _utf16_header(owner: str, source: str) -> ValueError:
+    """The error of a header holding NUL characters: UTF-16 without a byte-order mark, read as UTF-8."""
+    return ValueError(
+        f"{owner}: {source}: the header holds NUL characters: the file looks like UTF-16 (a 0 byte "
+        "beside every letter); pass encoding='utf-16-le' (or 'utf-16-be') to read_csv (--encoding)"
+    )
+
+
 def read_csv(
     path: str | Path | TextIO,
     *,
@@ -265,17 +273,15 @@ def _read(
         while header == []:  # blank lines before the header are skipped, as blank lines after it
             header = next(reader, None)
     except csv.Error as exc:
+        if "NUL" in str(exc):  # (Python 3.10's csv refuses a NUL itself; 3.11's reads it into the header)
+            raise _utf16_header(owner, source) from None
         raise ValueError(f"{owner}: {source}: line {reader.line_num}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise _UndecodableError(exc, 0) from None
     if header is None:
         raise ValueError(f"{owner}: {source} is empty; expected a header line")
     if any("\x00" in name for name in header):
-        # UTF-16 without a byte-order mark decodes as UTF-8 with a NUL between the letters.
-        raise ValueError(
-            f"{owner}: {source}: the header holds NUL characters: the file looks like UTF-16 (a 0 byte "
-            "beside every letter); pass encoding='utf-16-le' (or 'utf-16-be') to read_csv (--encoding)"
-        )
+        raise _utf16_header(owner, source)
     plan = resolve_columns(owner, columns, ids, header, source=source)
     # A name the header repeats is ambiguous only if the load reads it (a spreadsheet's export ends
     # in empty names ",,": columns that are not read are ignored, repeated or not).
@@ -305,7 +311,11 @@ def _read(
             # A quote opened and never closed takes in every line after it (to the end of the file or
             # the field size limit): say which lines were lost, not only the first.
             lost = f" (a quote opened here never closes: lines {start}-{end} were read as one field)"
-            out.refuse(start, f"not valid CSV: {exc}{lost if end > start else ''}", where=_lines(start, end))
+            if "NUL" in str(exc):  # (Python 3.10; from 3.11 the row is read and its fields refuse the NUL)
+                reason = "the line holds a NUL character (a 0 byte)"
+            else:
+                reason = f"not valid CSV: {exc}{lost if end > start else ''}"
+            out.refuse(start, reason, where=_lines(start, end))
             if end == line:  # the reader could not move on
                 break
             line = end

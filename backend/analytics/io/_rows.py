@@ -185,8 +185,10 @@ def parse_value(raw: object) -> float:
 def parse_id(role: str, raw: object) -> str:
     """A non-empty ``str`` id; raises :class:`RowError` naming the role."""
     if isinstance(raw, str):
-        if raw:
+        if raw and "\x00" not in raw:
             return raw
+        if raw:  # (binary data, or UTF-16 read as UTF-8; Python 3.10's csv refuses such a line itself)
+            raise RowError(f"{_ID_NAMES[role]} {raw!r} holds a NUL character (a 0 byte)")
         raise RowError(f"empty {_ID_NAMES[role]}")
     if _missing(raw):
         raise RowError(f"missing {_ID_NAMES[role]}")

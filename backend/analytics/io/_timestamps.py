@@ -24,6 +24,7 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+from .._iso import parse_iso
 from .._sequences import _MAX_US, _MIN_US, datetime_to_epoch_us, epoch_us_to_datetime
 
 __all__ = ["EPOCH_FORMATS", "TimestampError", "TimestampParser", "resolve_timezone"]
@@ -78,11 +79,11 @@ def _parse_iso(text: str) -> tuple[datetime, bool]:
     fraction = _FRACTION.search(body, time_at, offset_at)
     if fraction is None or len(fraction.group(1)) <= 6:
         kept = rest = ""
-        parsed = datetime.fromisoformat(body)
+        parsed = parse_iso(body)
     else:
         digits = fraction.group(1)
         kept, rest = digits[:6], digits[6:]
-        parsed = datetime.fromisoformat(body[: fraction.start(1)] + kept + body[fraction.end(1) :])
+        parsed = parse_iso(body[: fraction.start(1)] + kept + body[fraction.end(1) :])
     if any(len(m.group(1)) > 6 for m in _FRACTION.finditer(body, offset_at)):
         raise TimestampError(f"timestamp {text!r} has a UTC offset finer than a microsecond")
     if not rest:

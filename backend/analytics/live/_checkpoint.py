@@ -42,6 +42,10 @@ from ..store._connection import (
 
 __all__ = ["CHECKPOINT_VERSION", "CheckpointFile", "DetectorRow"]
 
+#: Every checkpoint is pickled with protocol 5 (Python 3.8 and later), not the running Python's highest:
+#: a later Python with a protocol 6 would otherwise write checkpoints that an older one cannot resume.
+_PICKLE_PROTOCOL = 5
+
 #: The layout of a pickled series state; bumped when it changes.
 CHECKPOINT_VERSION = 1
 
@@ -165,7 +169,7 @@ class CheckpointFile:
             nonlocal written
             for key, state in states:
                 written += 1
-                blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+                blob = pickle.dumps(state, protocol=_PICKLE_PROTOCOL)
                 yield (detector, *key, CHECKPOINT_VERSION, blob)
 
         with self._connect() as conn, write_transaction(conn):

@@ -20,6 +20,7 @@ import math
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -141,9 +142,18 @@ def open_connection(owner: str, path: str, *, timeout: float, synchronous: str) 
     A new file gets 16 KiB pages (set before WAL, which fixes the page size).
     """
     conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        _prepare(owner, path, conn, synchronous)
+    except BaseException:  # (a file that is no database, another application's, no WAL: closed, not leaked)
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(owner: str, path: str, conn: sqlite3.Connection, synchronous: str) -> None:
+    """Check that ``conn``'s database is ours (or new) and set it up (:func:`open_connection`)."""
     tables = {str(row[0]) for row in conn.execute(_LIST_TABLES)}
     if tables and not _ours(conn, tables):
-        conn.close()
         raise ValueError(
             f"{owner}: {path!r} is a SQLite database of something else (its tables: "
             f"{', '.join(sorted(tables)[:8])}{', ...' if len(tables) > 8 else ''}); give a new file or "
@@ -152,11 +162,9 @@ def open_connection(owner: str, path: str, *, timeout: float, synchronous: str) 
     conn.execute(_PRAGMA_PAGE_SIZE)  # a no-op on a file that already has tables
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
-        conn.close()
         raise ValueError(f"{owner}: could not enable WAL on {path!r}, got {mode!r}")
     conn.execute(_PRAGMA_SYNCHRONOUS[synchronous])
     conn.execute("PRAGMA foreign_keys = ON")
-    return conn
 
 
 @contextmanager
@@ -170,6 +178,14 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _close_all(connections: list[sqlite3.Connection], pid: int | None = None) -> None:
+    """Close ``connections``; with ``pid``, only in that process (a store's finalizer)."""
+    if pid is not None and os.getpid() != pid:
+        return
+    for conn in connections:
+        conn.close()
 
 
 class _SQLiteConnections:
@@ -186,6 +202,10 @@ class _SQLiteConnections:
         self._lock = threading.Lock()
         self._closed = False
         self._pid = os.getpid()
+        # A store dropped without close() (a fleet worker's cache evicts its stores) closes its
+        # connections when it is collected, as a file object does (no "unclosed database" warning).
+        # (Not in a forked child, whose copies of the parent's connections must not be touched.)
+        weakref.finalize(self, _close_all, self._connections, self._pid)
 
     def _conn(self) -> sqlite3.Connection:
         owner = type(self).__name__
@@ -217,9 +237,9 @@ class _SQLiteConnections:
         """Close every connection the store opened (from any thread). Idempotent."""
         with self._lock:
             self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            conn.close()
+            connections = self._connections[:]
+            self._connections.clear()
+        _close_all(connections)
 
     def __enter__(self: _C) -> _C:
         return self

@@ -173,12 +173,16 @@ class SQLiteMetricStore(_SQLiteResultSink):
             fail_value(owner, "synchronous", f"one of {', '.join(SYNCHRONOUS_LEVELS)}", synchronous)
         timeout_s = check_timeout(owner, timeout)
         super().__init__(path_text, synchronous=synchronous, timeout=timeout_s)
-        current = current_policy(self._conn(), policy)  # (reads only: a read-only copy opens)
-        if current is not None:
-            self.policy = current
-        else:
-            with self._transaction() as conn:
-                self.policy = init_schema(conn, self.path, policy)
+        try:
+            current = current_policy(self._conn(), policy)  # (reads only: a read-only copy opens)
+            if current is not None:
+                self.policy = current
+            else:
+                with self._transaction() as conn:
+                    self.policy = init_schema(conn, self.path, policy)
+        except BaseException:  # (no caller holds this store to close it: close its connection now)
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"SQLiteMetricStore({self.path!r}, policy={self.policy!r})"
