@@ -25,6 +25,7 @@ PUBLISHED = {
     "backend.analytics.live": {
         "CHECKPOINT_VERSION",
         "REJECT_REASONS",
+        "UNCHECKED",
         "CheckpointFile",
         "EngineFailure",
         "GapSplit",

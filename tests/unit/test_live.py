@@ -532,3 +532,20 @@ def test_decimal_values_are_taken_as_a_series_takes_them() -> None:
     assert live.stats.rejected["not_finite"] == 1
     with pytest.raises(ValueError, match=r"points\[0\].value must be a real number within a float's range"):
         live.ingest([(*points(33)[32][:5], Decimal("1e400"))])
+
+
+def test_checkpoint_save_compares_the_row_it_expects_and_refuses_a_malformed_one(tmp_path: Path) -> None:
+    from backend.analytics.live import UNCHECKED
+    from backend.analytics.live._checkpoint import CHECKPOINT_VERSION, DetectorRow
+
+    file = CheckpointFile(tmp_path / "c.db")
+    row = DetectorRow(CHECKPOINT_VERSION, "zscore", {}, 7, {"checkpoints": 1}, 1_000)
+    assert file.save("d", row, [], expect=None) == 0  # no row yet, as expected
+    with pytest.raises(ValueError, match=r"another writer .* is now \(1000, 1\), expected None"):
+        file.save("d", row, [], expect=None)
+    file.save("d", row, [], expect=(1_000, 1))
+    file.save("d", row, [])  # UNCHECKED, the default
+    file.save("d", row, [], expect=UNCHECKED)
+    for bad in (True, False, (1_000,), (1_000, "1"), (True, 1), [1_000, 1]):
+        with pytest.raises(TypeError, match=r"expect must be \(saved_at_us, checkpoints\)"):
+            file.save("d", row, [], expect=bad)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ See ``docs/fleet.md`` for the walk-through.
 
 from __future__ import annotations
 
-from ._checkpoint import CHECKPOINT_VERSION, CheckpointFile
+from ._checkpoint import CHECKPOINT_VERSION, UNCHECKED, CheckpointFile
 from ._detector import (
     REJECT_REASONS,
     EngineFailure,
@@ -39,6 +39,7 @@ from ._detector import (
 __all__ = [
     "CHECKPOINT_VERSION",
     "REJECT_REASONS",
+    "UNCHECKED",
     "CheckpointFile",
     "EngineFailure",
     "GapSplit",

@@ -29,7 +29,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Final
 
 from ..store import SeriesKey
 from ..store._connection import (
@@ -40,11 +41,21 @@ from ..store._connection import (
     write_transaction,
 )
 
-__all__ = ["CHECKPOINT_VERSION", "CheckpointFile", "DetectorRow"]
+__all__ = ["CHECKPOINT_VERSION", "UNCHECKED", "CheckpointFile", "DetectorRow"]
 
 #: Every checkpoint is pickled with protocol 5 (Python 3.8 and later), not the running Python's highest:
 #: a later Python with a protocol 6 would otherwise write checkpoints that an older one cannot resume.
 _PICKLE_PROTOCOL = 5
+
+
+class _Unchecked(Enum):
+    """The type of :data:`UNCHECKED`."""
+
+    UNCHECKED = "unchecked"
+
+
+#: ``CheckpointFile.save(expect=UNCHECKED)`` (the default): write without comparing the stored row.
+UNCHECKED: Final = _Unchecked.UNCHECKED
 
 #: The layout of a pickled series state; bumped when it changes.
 CHECKPOINT_VERSION = 1
@@ -150,7 +161,7 @@ class CheckpointFile:
         row: DetectorRow,
         states: Iterable[tuple[SeriesKey, Any]],
         *,
-        expect: tuple[int, int] | bool | None = True,
+        expect: tuple[int, int] | _Unchecked | None = UNCHECKED,
         forget: Iterable[SeriesKey] = (),
     ) -> int:
         """Write ``row`` and the pickled ``states`` in one transaction; return the series written.
@@ -160,9 +171,18 @@ class CheckpointFile:
         is another, another writer has checkpointed under this name since, and
         this raises ``ValueError`` and writes nothing (two running detectors
         must not share a name on one file: each would resume from the other's
-        cursor). ``True`` (the default): not checked. ``forget``: series whose
+        cursor). :data:`UNCHECKED` (the default): not compared. ``forget``: series whose
         states are deleted in the same transaction (series the detector dropped).
         """
+        if expect is not UNCHECKED and expect is not None and (
+            not isinstance(expect, tuple)
+            or len(expect) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in expect)
+        ):
+            raise TypeError(
+                "CheckpointFile.save: expect must be (saved_at_us, checkpoints), a pair of ints, None "
+                f"(no row yet) or UNCHECKED, got {expect!r}"
+            )
         written = 0
 
         def rows() -> Iterator[tuple[Any, ...]]:
@@ -173,7 +193,7 @@ class CheckpointFile:
                 yield (detector, *key, CHECKPOINT_VERSION, blob)
 
         with self._connect() as conn, write_transaction(conn):
-            if expect is not True:
+            if expect is not UNCHECKED:
                 found = conn.execute(_SELECT_STAMP, (detector,)).fetchone()
                 stamp = None if found is None else (found[0], _checkpoints_of(found[1]))
                 if stamp != expect:
