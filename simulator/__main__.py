@@ -64,6 +64,9 @@ def _config(args: argparse.Namespace) -> FleetConfig:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    if args.chunk_points is not None and not args.store:
+        # (The files are written series by series anyway: the option would do nothing, silently.)
+        raise ValueError("--chunk-points slices the writes to --store; give --store too, or leave it out")
     cfg = _config(args)
     fleet = Fleet(cfg)
     progress = _progress("writing series", not args.quiet)

@@ -12,6 +12,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import timedelta
+from fractions import Fraction
 
 from backend.analytics.types import datetime_to_epoch_us
 
@@ -270,9 +271,8 @@ def place_anomalies(
 
     bursts = _bursts_per_node(config, tenant)
     if bursts and gauges:
-        for cluster in clusters:
-            for node in nodes:
-                for _ in range(bursts):
+        for k, (cluster, node) in enumerate((c, n) for c in clusters for n in nodes):
+            for _ in range(math.floor((k + 1) * bursts) - math.floor(k * bursts)):
                     metric = rng.choice(gauges)
                     plan = p.by_key[(tenant.name, cluster, node, metric)]
                     length = rng.randint(1, 3)
@@ -282,6 +282,17 @@ def place_anomalies(
                     value = rng.uniform(4.0, 8.0) * plan.scale
                     p.add("noisy_neighbour", cluster, [(node, metric, value)], start, start + length)
     placements = _placements(config, tenant, p.incidents)
+    if tenant.noisy and config.noisy_bursts_per_node_day > 0 and not any(
+        x.anomalies == "noisy_bursts" for x in placements
+    ):
+        logger.warning(
+            "tenant %s: noisy_bursts_per_node_day %s over %s days on %d nodes asks for fewer than one burst: "
+            "none placed",
+            tenant.name,
+            config.noisy_bursts_per_node_day,
+            f"{config.points * config.step_seconds / DAY_S:.3g}",
+            tenant.clusters * tenant.nodes_per_cluster,
+        )
     short = [f"{x.anomalies} {x.placed} of {x.asked}" for x in placements if x.placed < x.asked]
     if short:
         logger.warning(
@@ -293,12 +304,19 @@ def place_anomalies(
     return p.truth, p.incidents, placements
 
 
-def _bursts_per_node(config: FleetConfig, tenant: TenantConfig) -> int:
-    """Noisy-neighbour bursts asked for on each node of ``tenant`` over the timeline (0 if not noisy)."""
+def _bursts_per_node(config: FleetConfig, tenant: TenantConfig) -> Fraction:
+    """Noisy-neighbour bursts asked for on each node of ``tenant`` over the timeline (0 if not noisy).
+
+    Not rounded per node: node ``k`` (counting the tenant's nodes cluster by cluster) gets
+    ``floor((k + 1) * b) - floor(k * b)`` bursts for ``b`` per node, so the tenant's nodes get
+    ``floor(nodes * b)`` in all (half a day at 1 a day on 100 nodes: 50, where rounding each node's
+    0.5 gave 0). A whole ``b`` gives every node ``b``, as before.
+    """
     if not tenant.noisy or config.noisy_bursts_per_node_day <= 0:
-        return 0
-    days = config.points * config.step_seconds / DAY_S
-    return round(config.noisy_bursts_per_node_day * days)
+        return Fraction(0)
+    days = Fraction(config.points * config.step_seconds, DAY_S)
+    # (The rate as written, 0.07 not its binary neighbour: whole products stay whole.)
+    return Fraction(repr(float(config.noisy_bursts_per_node_day))) * days
 
 
 def _placements(config: FleetConfig, tenant: TenantConfig, incidents: list[Incident]) -> list[Placement]:
@@ -311,7 +329,7 @@ def _placements(config: FleetConfig, tenant: TenantConfig, incidents: list[Incid
         "ramps": mix.ramps * clusters,
         "seasonal": mix.seasonal * clusters,
         "spikes": mix.spikes * clusters,
-        "noisy_bursts": _bursts_per_node(config, tenant) * clusters * tenant.nodes_per_cluster,
+        "noisy_bursts": math.floor(_bursts_per_node(config, tenant) * clusters * tenant.nodes_per_cluster),
     }
     placed = dict.fromkeys(asked, 0)
     for incident in incidents:

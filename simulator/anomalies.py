@@ -38,10 +38,13 @@ the first unaffected nominal point.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+
+from backend.analytics._iso import parse_iso
 
 __all__ = [
     "EXPECTED_LABEL",
@@ -112,7 +115,11 @@ class GroundTruth:
     explanation should give (see the table above). ``magnitude``: the amount
     added in the metric's units for additive kinds (for a ramp, at its end;
     negative when the metric drops), the shift in hours for ``phase_shift``,
-    the swing factor for ``amplitude_change``, and 0 for ``missing_peak``.
+    the swing factor for ``amplitude_change``, and 0 for ``missing_peak``. It
+    is the amount asked for, before the metric's bounds clip the values
+    (``cpu`` at 0 and 100, a rate or a count at 0): a cpu spike of 127 on a
+    node at 40% reads 100 in the data, and a node failure of -484 on a rate
+    of 330 reads 0.
     """
 
     incident_id: str
@@ -148,17 +155,41 @@ class GroundTruth:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GroundTruth:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; every value is checked (``TypeError``/``ValueError`` naming it)."""
+        owner = "GroundTruth.from_dict"
+        if not isinstance(data, Mapping):
+            raise TypeError(f"{owner}: expected a mapping, got {type(data).__name__}")
         keys = set(cls.__dataclass_fields__)
         if set(data) != keys:
-            raise ValueError(f"GroundTruth.from_dict: expected keys {sorted(keys)}, got {sorted(data)}")
-        return cls(
-            **{
-                **data,
-                "start": datetime.fromisoformat(data["start"]),
-                "end": datetime.fromisoformat(data["end"]),
-            }
-        )
+            raise ValueError(f"{owner}: expected keys {sorted(keys)}, got {sorted(data)}")
+        for name in ("incident_id", "tenant_id", "cluster_id", "node_id", "metric_name", "kind"):
+            if not isinstance(data[name], str) or not data[name]:
+                raise TypeError(f"{owner}: {name} must be a non-empty str, got {data[name]!r}")
+        kind = data["kind"]
+        if kind not in EXPECTED_LABEL:
+            raise ValueError(f"{owner}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if data["expected_label"] != EXPECTED_LABEL[kind]:
+            raise ValueError(
+                f"{owner}: expected_label of a {kind} is {EXPECTED_LABEL[kind]!r}, "
+                f"got {data['expected_label']!r}"
+            )
+        when: dict[str, datetime] = {}
+        for name in ("start", "end"):
+            text = data[name]
+            try:
+                stamp = parse_iso(text) if isinstance(text, str) else None
+            except ValueError:
+                stamp = None
+            if stamp is None or stamp.utcoffset() is None:
+                raise ValueError(f"{owner}: {name} must be an ISO 8601 time with a UTC offset, got {text!r}")
+            when[name] = stamp
+        if when["end"] <= when["start"]:
+            raise ValueError(f"{owner}: end {data['end']!r} must be after start {data['start']!r}")
+        magnitude = data["magnitude"]
+        finite = isinstance(magnitude, (int, float)) and math.isfinite(magnitude)
+        if isinstance(magnitude, bool) or not finite:
+            raise TypeError(f"{owner}: magnitude must be a finite number, got {magnitude!r}")
+        return cls(**{**data, **when, "magnitude": float(magnitude)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ From TOML (``FleetConfig.from_toml(path)``), every key optional::
     points = 2016                    # points per series (7 days at 5 min)
     metrics = ["cpu", "memory", "latency_p50", "latency_p99",
                "request_rate", "error_rate", "disk", "queue_depth"]
-    missing_rate = 0.0               # probability that a point is absent
+    missing_rate = 0.0               # probability that a point is absent: 0 or 1/65536 .. 65535/65536
     jitter = 0.0                     # each point is late by up to this fraction of a step, [0, 1)
     warmup_fraction = 0.3            # no anomaly starts in the first 30 % of the series
     unique_names = false             # true: prefix cluster/node names with the tenant
@@ -131,6 +131,10 @@ def _check_int(owner: str, name: str, value: object, lo: int) -> None:
         raise TypeError(f"{owner}.{name}: expected an int >= {lo}, got {value!r} ({type(value).__name__})")
     if value < lo:
         _fail(owner, name, f"an int >= {lo}", value)
+
+
+#: The finest ``missing_rate`` the generator honours (it draws one 16-bit uniform per point).
+MISSING_STEP = 1.0 / 65536
 
 
 def _check_float(owner: str, name: str, value: object, lo: float, hi: float, hi_open: bool) -> None:
@@ -291,6 +295,15 @@ class FleetConfig:
             if m in self.metrics[:i]:
                 _fail(owner, f"metrics[{i}]", "a metric not listed twice", m)
         _check_float(owner, "missing_rate", self.missing_rate, 0.0, 1.0, True)
+        if self.missing_rate and not MISSING_STEP <= self.missing_rate <= 1.0 - MISSING_STEP:
+            # (Each point's draw is a 16-bit uniform: a rate finer than 1/65536 would be rounded to it,
+            # and one above 1 - 1/65536 would drop every point.)
+            _fail(
+                owner,
+                "missing_rate",
+                f"0, or a number in [1/65536, 65535/65536] (the generator's resolution, {MISSING_STEP:.3g})",
+                self.missing_rate,
+            )
         _check_float(owner, "jitter", self.jitter, 0.0, 1.0, True)
         _check_float(owner, "warmup_fraction", self.warmup_fraction, 0.0, 0.9, False)
         if not isinstance(self.unique_names, bool):

@@ -93,7 +93,12 @@ class Fleet:
                 config.missing_rate,
             )
         self.ground_truth: tuple[GroundTruth, ...] = tuple(truth)
-        self.incidents: tuple[Incident, ...] = tuple(incidents)
+        # An incident every record of which is unobservable is none a detector could find: it goes with
+        # its records (a tester counting incidents found would count it missed).
+        seen = {g.incident_id for g in truth}
+        self.incidents: tuple[Incident, ...] = tuple(
+            i for i in incidents if i.incident_id in seen or not self.unobservable
+        )
         #: Per tenant and kind, how many anomalies were asked for and how many were placed
         #: (fewer when a series had no room: a warning says so when the fleet is built).
         self.placement: tuple[Placement, ...] = tuple(placements)
@@ -123,8 +128,15 @@ class Fleet:
         us, vals, _ = self._generate(plan, 0, self.config.points, 0.0)
         return self._make(plan, us, vals)
 
+    def _check_tenant(self, method: str, tenant_id: str | None) -> None:
+        """A tenant the fleet does not have is an error (a typo would read as an empty tenant)."""
+        names = [t.name for t in self.config.tenants]
+        if tenant_id is not None and tenant_id not in names:
+            raise KeyError(f"Fleet.{method}: no tenant {tenant_id!r}; the fleet's: {', '.join(names)}")
+
     def iter_series(self, *, tenant_id: str | None = None) -> Iterator[MetricSeries]:
         """Every series (or one tenant's), whole, one at a time (memory: one series)."""
+        self._check_tenant("iter_series", tenant_id)
         n = self.config.points
         for plan in self._plans:
             if tenant_id is None or plan.tenant_id == tenant_id:
@@ -141,6 +153,7 @@ class Fleet:
             raise TypeError(f"Fleet.iter_chunks: chunk_points must be a positive int, got {chunk_points!r}")
         if chunk_points < 1:
             raise ValueError(f"Fleet.iter_chunks: chunk_points must be a positive int, got {chunk_points!r}")
+        self._check_tenant("iter_chunks", tenant_id)
         plans = [p for p in self._plans if tenant_id is None or p.tenant_id == tenant_id]
         carry = [0.0] * len(plans)
         n = self.config.points
@@ -153,7 +166,8 @@ class Fleet:
             yield out
 
     def ground_truth_for(self, tenant_id: str) -> list[GroundTruth]:
-        """The labelled anomalies of one tenant."""
+        """The labelled anomalies of one tenant (``KeyError`` for a tenant the fleet does not have)."""
+        self._check_tenant("ground_truth_for", tenant_id)
         return [g for g in self.ground_truth if g.tenant_id == tenant_id]
 
     # -- internals ---------------------------------------------------------------------

@@ -565,3 +565,88 @@ def test_anomalies_that_find_no_room_are_warned_and_recorded(caplog: pytest.LogC
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert all(p.asked == p.placed for p in normal.placement)
     assert {p.anomalies for p in normal.placement} >= {"spikes", "seasonal", "noisy_bursts"}
+
+
+def test_noisy_bursts_are_spread_over_nodes_not_rounded_per_node(caplog: pytest.LogCaptureFixture) -> None:
+    """1 burst a node-day for half a day on 100 nodes asks for 50 (each node's 0.5 rounded to 0 gave
+    none, silently); 2.5 a node on 100 nodes asks for 250 (round-half-to-even gave 200); fewer than one
+    over the tenant is said."""
+
+    def asked(points: int, rate: float) -> list[tuple[str, int, int]]:
+        cfg = FleetConfig.uniform(
+            tenants=1,
+            clusters=4,
+            nodes_per_cluster=25,
+            noisy_tenants=1,
+            points=points,
+            noisy_bursts_per_node_day=rate,
+            anomalies=AnomalyMix.none(),
+        )
+        fleet = Fleet(cfg)
+        bursts = [g for g in fleet.ground_truth if g.kind == "noisy_neighbour"]
+        per_node = {(g.cluster_id, g.node_id) for g in bursts}
+        assert len(per_node) == len(bursts) or rate > 1  # (at most one each where fewer than 1 a node)
+        return [(p.anomalies, p.asked, p.placed) for p in fleet.placement]
+
+    assert asked(144, 1.0) == [("noisy_bursts", 50, 50)]
+    assert asked(288, 2.5) == [("noisy_bursts", 250, 250)]
+    assert asked(288, 2.0) == [("noisy_bursts", 200, 200)]  # a whole number a node: that many each
+    with caplog.at_level(logging.WARNING, logger="simulator"):
+        assert asked(1, 0.01) == []
+    assert "asks for fewer than one burst" in caplog.text
+
+
+@pytest.mark.parametrize("rate", [1e-7, 1.0 - 1e-6])
+def test_a_missing_rate_finer_than_the_generator_can_draw_is_refused(rate: float) -> None:
+    with pytest.raises(ValueError, match=r"missing_rate.*1/65536"):
+        small(missing_rate=rate)
+    small(missing_rate=1 / 65536)  # the finest it honours
+    small(missing_rate=65535 / 65536)
+
+
+def test_an_incident_whose_every_record_is_unobservable_is_left_out_with_them() -> None:
+    cfg = small(points=60, missing_rate=65535 / 65536, anomalies=AnomalyMix(0, 0, 1, 0, 0, 0))
+    fleet = Fleet(cfg)
+    assert fleet.unobservable and not fleet.ground_truth
+    assert fleet.incidents == ()
+
+
+def test_a_tenant_the_fleet_does_not_have_is_an_error() -> None:
+    fleet = Fleet(small())
+    for call in (
+        lambda: list(fleet.iter_series(tenant_id="tenant-z")),
+        lambda: list(fleet.iter_chunks(10, tenant_id="tenant-z")),
+        lambda: fleet.ground_truth_for("tenant-z"),
+    ):
+        with pytest.raises(KeyError, match="no tenant 'tenant-z'"):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": "meteor"}, "kind must be one of"),
+        ({"expected_label": "trend"}, "expected_label of a spike is 'spike'"),
+        ({"start": "2024-01-01T10:00:00"}, "start must be an ISO 8601 time with a UTC offset"),
+        ({"end": "2024-01-01T09:00:00+00:00"}, "end .* must be after start"),
+        ({"magnitude": "big"}, "magnitude must be a finite number"),
+        ({"magnitude": float("nan")}, "magnitude must be a finite number"),
+        ({"tenant_id": 5}, "tenant_id must be a non-empty str"),
+    ],
+)
+def test_ground_truth_from_dict_checks_every_value(change: dict[str, object], message: str) -> None:
+    good = GroundTruth(
+        "i1",
+        "t",
+        "c",
+        "n",
+        "cpu",
+        "spike",
+        datetime(2024, 1, 1, 10, tzinfo=timezone.utc),
+        datetime(2024, 1, 1, 10, 15, tzinfo=timezone.utc),
+        "spike",
+        12.5,
+    )
+    assert GroundTruth.from_dict(good.to_dict()) == good
+    with pytest.raises((TypeError, ValueError), match=message):
+        GroundTruth.from_dict({**good.to_dict(), **change})

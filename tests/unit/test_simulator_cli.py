@@ -124,6 +124,17 @@ def test_demo_with_an_unknown_engine_is_a_one_line_error(capsys: pytest.CaptureF
     assert "unknown engine 'zcore'" in err and "zscore" in err and "Traceback" not in err
 
 
+def test_generate_refuses_chunk_points_without_a_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--chunk-points slices the store's writes; without --store it did nothing, silently."""
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "--out", str(tmp_path / "o"), "--chunk-points", "5", "--quiet"])
+    assert exc.value.code == 2
+    assert "--chunk-points slices the writes to --store" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_demo_refuses_a_report_path_it_cannot_write_before_running(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
