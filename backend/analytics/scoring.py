@@ -616,11 +616,11 @@ class ScoreStream:
         floor = max(base, start - self._keep, onset - LABEL_CONTEXT)
         before = self._vals[floor - base : onset - base]
         classifier = self._classifier
-        if promoted and classifier is None and not still_out(window, before):
+        if promoted and classifier is None and onset != start and not still_out(window, before):
             # The scores held on after the spike (an engine's held alarm), the values did not: the
             # window's points are back near the level before the episode, so the episode is still
-            # the spike, not a level that moved. (The classifier, when there is one, judges this
-            # against its own expectation instead: label_and_explain.)
+            # the spike, not a level that moved. (Only while the window is told against the points
+            # before the episode, as the classifier, when there is one, judges it: label_and_explain.)
             forced = AnomalyType.SPIKE
         label = fallback_label(window, before) if forced is None else forced
         result = AnomalyResult._trusted(
