@@ -64,7 +64,7 @@ from backend.analytics import (  # noqa: E402 - after the sys.path fix above
     TimeBasedWindowExtractor,
     TimeWindow,
 )
-from backend.analytics.cli._console import tolerant_output  # noqa: E402
+from backend.analytics.cli._console import reader_gone, tolerant_output  # noqa: E402
 from backend.analytics.store import RetentionPolicy, SQLiteMetricStore  # noqa: E402
 from backend.analytics.testing import run_checks as run_engine_checks  # noqa: E402
 
@@ -678,7 +678,6 @@ if __name__ == "__main__":
     try:
         status = main()
         sys.stdout.flush()
-    except BrokenPipeError:  # (`python verify_phase1.py | head`: the reader went away; stop quietly)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 1
+    except BrokenPipeError:  # (`python verify_phase1.py | head`: the reader went away)
+        status = reader_gone()
     sys.exit(status)

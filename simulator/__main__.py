@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import FrameType
 
-from backend.analytics.cli._console import ProgressLine, tolerant_output
+from backend.analytics.cli._console import ProgressLine, reader_gone, tolerant_output
 from backend.analytics.errors import UnknownEngineError
 
 from .config import FleetConfig, load_toml
@@ -304,11 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.func(args)
         sys.stdout.flush()  # (in here: a reader gone before the last buffered output is a broken pipe too)
-    except BrokenPipeError:
-        # The reader went away (`... | head`): stop quietly, as Unix tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    except BrokenPipeError:  # (the reader went away: `... | head`)
+        return reader_gone()
     except (ValueError, TypeError, RuntimeError, OSError, UnknownEngineError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     return status

@@ -106,6 +106,12 @@ def fallback_label(window: Sequence[float], before: Sequence[float]) -> AnomalyT
     return AnomalyType.SPIKE
 
 
+def _spread(ref: float, prior: Sequence[float]) -> float:
+    """The robust spread of ``prior`` around ``ref``: its median absolute deviation as an sd (0 with fewer
+    than 2 points)."""
+    return _median([abs(v - ref) for v in prior]) * _MAD_TO_SD if len(prior) >= 2 else 0.0
+
+
 def still_out(window: Sequence[float], before: Sequence[float]) -> bool:
     """Whether a point of the window is still at least ``SETTLED_Z`` spreads from the level before it.
 
@@ -118,7 +124,7 @@ def still_out(window: Sequence[float], before: Sequence[float]) -> bool:
         return False
     ref, prior, win = _reference(before, window)
     d = max(abs(v - ref) for v in win)
-    spread = _median([abs(v - ref) for v in prior]) * _MAD_TO_SD if len(prior) >= 2 else 0.0
+    spread = _spread(ref, prior)
     return d > 0.0 if spread == 0.0 else d >= SETTLED_Z * spread
 
 
@@ -130,7 +136,7 @@ def window_magnitude(window: Sequence[float], before: Sequence[float]) -> float:
     d = max(abs(v - ref) for v in win)
     if d == 0.0:
         return 0.0
-    spread = _median([abs(v - ref) for v in prior]) * _MAD_TO_SD if len(prior) >= 2 else 0.0
+    spread = _spread(ref, prior)
     s = max(abs(ref), spread)
     return 1.0 if s == 0.0 else d / (d + s)
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from collections.abc import Sequence
 
-from ._console import tolerant_output
+from ._console import reader_gone, tolerant_output
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -59,9 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"\n{parser.prog} {args.command}: interrupted\n")
         return 130
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        return reader_gone()
     except (ValueError, TypeError, KeyError, RuntimeError, OSError, ImportError) as exc:
         # (ImportError: an optional extra the command needs is not installed; its message names it.)
         parser.exit(2, f"{parser.prog} {args.command}: error: {exc}\n")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import os
 import sys
 import time
 from typing import TextIO
 
-__all__ = ["ProgressLine", "tolerant_output"]
+__all__ = ["ProgressLine", "reader_gone", "tolerant_output"]
 
 #: The non-ASCII characters the library's own text uses, as ASCII (a range's dash, "2 x 3.5", ...).
 _PLAIN = {"\u2013": "-", "\u2014": "-", "\u00d7": "x", "\u2026": "...", "\u00b5": "u", "\u00b1": "+/-"}
@@ -47,6 +48,13 @@ def tolerant_output() -> None:
             reconfigure(errors=_HANDLER)
         except (ValueError, OSError):  # (a stream that cannot change now: left as it is)
             continue
+
+
+def reader_gone() -> int:
+    """After ``BrokenPipeError`` on stdout (``... | head``): point stdout at /dev/null, so that the
+    interpreter's last flush does not fail again, and return the exit status 1 (Unix tools stop quietly)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
 
 
 class ProgressLine:
