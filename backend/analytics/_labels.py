@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from ._kinds import AnomalyType
 from ._validate import check_positive_int
-from .explain import ExplanationClassifier, _Memo
+from .explain import ABOVE, BELOW, ExplanationClassifier, _Memo
 from .types import AnomalyResult, MetricSeries
 
 __all__ = [
@@ -152,6 +152,17 @@ def new_memo(classifier: ExplanationClassifier | None) -> _Memo | None:
     return _Memo() if classifier is not None else None
 
 
+def _side(classifier: ExplanationClassifier, z: Sequence[float]) -> int:
+    """The side the window ends held off its expectation (``classifier._held``), unless a point of it is
+    ``trend_z`` the other way (the end of a departure, not one of its own), else 0."""
+    held = classifier._held(z)
+    if held:
+        sign = 1.0 if held == ABOVE else -1.0
+        if min(v * sign for v in z) <= -classifier.trend_z:
+            return 0
+    return held
+
+
 def label_and_explain(
     classifier: ExplanationClassifier,
     series: MetricSeries,
@@ -163,8 +174,14 @@ def label_and_explain(
     memo: _Memo | None = None,
     anchor: int | None = None,
     promoted: bool = False,
-) -> AnomalyResult:
-    """``result`` for the window ``[start, end)`` of ``series`` with the classifier's label and sentence.
+    sides: int = 0,
+    gap: int = 0,
+    earlier: int | None = None,
+) -> tuple[AnomalyResult, int, int, bool]:
+    """``result`` for the window ``[start, end)`` of ``series`` with the classifier's label and sentence;
+    the sides its episode has held off its expectation so far; the side the window itself held (``0``
+    for none, or when it is not counted); and whether an episode's first window took the sides of the
+    earlier one (see ``sides`` below).
 
     The classifier sees only ``classifier.history_points`` points before the
     window (it is causal and bounded) and judges the window once, for both
@@ -182,10 +199,48 @@ def label_and_explain(
     a SPIKE episode has more anomalous points than a spike; the window keeps
     SPIKE when every point of it is within the classifier's ``trend_z`` of
     what was expected before the episode (``anchor``).
+
+    ``sides`` (bits :data:`~backend.analytics.explain.ABOVE` and ``BELOW``)
+    are the sides the episode's earlier windows ended held off their
+    expectation, as a TREND's points are (:func:`_side`); the window's own
+    side is added. Sides are told against the history before the episode
+    (a later window without ``anchor`` adds none), or, given ``earlier``,
+    against the history before that point. For an episode's first window
+    (``gap > 0``), ``sides`` are those of the latest episode that held a
+    side, which ended ``gap`` points before the window and whose sides were
+    told against the history before ``earlier``: they count while ``gap`` is
+    at most a quarter of the window's cycle (a phase shift's departure
+    crosses its expectation between its two sides, and the windows there are
+    not anomalous), and the window's side is then told against that same
+    history, as are its episode's later windows' (the scoring stream passes
+    ``earlier`` on): told against the points just before it, the window's
+    expectation carries the earlier departure in its lag, and the end of a
+    step would read as a fall. A TREND on a seasonal history that has been
+    held off its expectation on both sides did not move its level: the
+    cycle's shape changed (a phase shift, a damped swing). The window is
+    SEASONAL, and so the episode is from there on (the same rule as for a
+    single window that departs both ways, over the episode).
     """
     judged = classifier._judge_span(series, start, end, memo, anchor)
     kind = fallback if judged.kind is AnomalyType.NORMAL else judged.kind  # (the engine found it anomalous)
     label = forced if forced is not None else kind
+    carried = False
+    if gap > 0:
+        period = judged.period
+        carried = bool(sides) and earlier is not None and period is not None and gap <= period // 4
+        if not carried:
+            sides = 0  # (the earlier departure was too long ago, or there is no cycle to have shifted)
+    if earlier is not None and (gap == 0 or carried):
+        held = _side(classifier, classifier._judge_span(series, start, end, memo, earlier).z)
+    elif forced is None or anchor is not None:
+        held = _side(classifier, judged.z)
+    else:
+        # (A later window told against the points just before it carries the episode's own departure in
+        # its expectation: the end of a level shift would read as a departure the other way.)
+        held = 0
+    sides |= held
+    if label is AnomalyType.TREND and judged.seasonal and sides == ABOVE | BELOW:
+        label = AnomalyType.SEASONAL
     if promoted and anchor is not None and judged.z and max(map(abs, judged.z)) < classifier.trend_z:
         # A SPIKE episode's count of anomalous points made it TREND, but every point of the window is
         # within a TREND's distance (trend_z) of what was expected before the episode: the scores held
@@ -201,7 +256,7 @@ def label_and_explain(
         result.magnitude,
         None,
     )
-    return AnomalyResult._trusted(
+    explained = AnomalyResult._trusted(
         series.ids,
         labeled.window_start,
         labeled.window_end,
@@ -210,3 +265,4 @@ def label_and_explain(
         labeled.magnitude,
         classifier._sentence(series, labeled, start, judged),
     )
+    return explained, sides, held, carried

@@ -97,9 +97,8 @@ __all__ = ["AnomalyType", "ExplanationClassifier"]
 
 _OWNER = "ExplanationClassifier"
 _TAIL = 3  # points at the end of a window that must agree for a TREND
-_LINE_MIN = 6  # a run shorter than this is a level or a line by default
-_LINE_MISFIT = 2.5  # mean squared misfit (sd**2) of a straight line through a TREND's run
 _AGAINST_Z = 2.5  # a changed shape that ends on one side also went this far the other way
+ABOVE, BELOW = 1, 2  # the sides a window can end held off its expectation (_held; bits of an episode's)
 _SPIKE_SPAN = 3  # on a cycle, a spike's excursion (points >= _EDGE_Z sd off) spans at most this many points
 _EDGE_Z = 3.0
 _MIN_SD = 1e-12  # floor of the spread, relative to the largest |value| involved
@@ -184,7 +183,7 @@ _MEMO_SIZE = 4
 class _Judgement:
     """The numbers behind one verdict, in the metric's units (shared by classify and explain)."""
 
-    __slots__ = ("expected", "has_base", "kind", "loud", "period", "sd", "window", "z")
+    __slots__ = ("expected", "has_base", "kind", "loud", "period", "sd", "seasonal", "window", "z")
 
     def __init__(
         self,
@@ -197,6 +196,7 @@ class _Judgement:
         sd: float = 0.0,
         z: list[float] | None = None,
         loud: list[float] | None = None,
+        seasonal: bool = False,
     ) -> None:
         self.kind = kind
         self.window = window
@@ -206,6 +206,7 @@ class _Judgement:
         self.sd = sd
         self.z = z if z is not None else []
         self.loud = loud  # each point's spread as a multiple of sd (the spread by hour), if any
+        self.seasonal = seasonal  # the history holds min_cycles periods of a cycle (SEASONAL possible)
 
     def spread(self, i: int) -> float:
         """The spread of window point ``i`` around its expectation, in the metric's units."""
@@ -562,7 +563,8 @@ class ExplanationClassifier:
         # (An estimated period can be a point or two long: 3 periods of history
         # are 2.99 of a period estimated 1% long.)
         cycles = (h - lo) / period if period is not None else 0.0
-        kind = self._decide(z, period is not None, cycles >= self.min_cycles * (1.0 - _NEAR))
+        seasonal = cycles >= self.min_cycles * (1.0 - _NEAR)
+        kind = self._decide(z, period is not None, seasonal)
         spread = model.sd * ratio * scale if model.sd * ratio > _MIN_SD else 0.0  # below that: rounding only
         return _Judgement(
             kind,
@@ -573,19 +575,30 @@ class ExplanationClassifier:
             sd=spread,
             z=z,
             loud=loud,
+            seasonal=seasonal,
         )
+
+    def _held(self, z: Sequence[float]) -> int:
+        """:data:`ABOVE` or :data:`BELOW` when the window ends held off its expectation as a TREND does
+        (its last ``_TAIL`` points all on one side, each at least ``trend_z / 2`` and on average at
+        least ``trend_z`` sd away; at least 2 points), else 0."""
+        if len(z) < 2:
+            return 0
+        tail = z[-_TAIL:]
+        mean = math.fsum(tail) / len(tail)
+        sign = 1.0 if mean >= 0.0 else -1.0
+        if abs(mean) >= self.trend_z and all(t * sign >= 0.5 * self.trend_z for t in tail):
+            return ABOVE if sign > 0.0 else BELOW
+        return 0
 
     def _decide(self, z: list[float], periodic: bool, seasonal: bool) -> AnomalyType:
         """The verdict from the window's distances to its expectation (in sd)."""
-        if len(z) >= 2:
-            tail = z[-_TAIL:]
-            mean = math.fsum(tail) / len(tail)
-            sign = 1.0 if mean >= 0.0 else -1.0
-            if abs(mean) >= self.trend_z and all(t * sign >= 0.5 * self.trend_z for t in tail):
-                # A changed shape also departs the other way; a shift or a ramp does not.
-                if seasonal and _both_ways(z, sign, _AGAINST_Z, self.spike_z):
-                    return AnomalyType.SEASONAL
-                return AnomalyType.TREND
+        held = self._held(z)
+        if held:
+            # A changed shape also departs the other way; a shift or a ramp does not.
+            if seasonal and _both_ways(z, 1.0 if held == ABOVE else -1.0, _AGAINST_Z, self.spike_z):
+                return AnomalyType.SEASONAL
+            return AnomalyType.TREND
         big = [i for i, v in enumerate(z) if abs(v) >= self.spike_z]
         if big:
             first, last = big[0], big[-1]
@@ -850,30 +863,6 @@ def _both_ways(z: list[float], sign: float, far: float, spike_z: float) -> bool:
     """
     against = [v * sign for v in z if v * sign <= -far]
     return len(against) >= max(3, len(z) // 50) or (bool(against) and min(against) <= -spike_z)
-
-
-def _line_like(z: list[float], sign: float) -> bool:
-    """Whether the window's final one-sided run of distances is a level or a line, up to noise.
-
-    The run starts after the last point on the other side of the
-    expectation. A level shift or a ramp on the cycle leaves a constant or
-    linear distance (the fit leaves about 1 sd); a changed shape that happens
-    to end on one side (a peak missing or added at the window's end) leaves
-    a curve.
-    """
-    onset = len(z)
-    while onset > 0 and z[onset - 1] * sign > 0.0:
-        onset -= 1
-    run = z[onset:]
-    m = len(run)
-    if m < _LINE_MIN:
-        return True
-    tc = (m - 1) / 2.0
-    mean = math.fsum(run) / m
-    sxx = m * (m * m - 1) / 12.0
-    slope = math.fsum((i - tc) * v for i, v in enumerate(run)) / sxx
-    misfit = math.fsum((v - mean - slope * (i - tc)) ** 2 for i, v in enumerate(run)) / (m - 2)
-    return misfit <= _LINE_MISFIT
 
 
 def _same_phase(

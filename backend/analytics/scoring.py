@@ -409,6 +409,7 @@ class ScoreStream:
         "_classifier",
         "_engine",
         "_episode",
+        "_held",
         "_ids",
         "_keep",
         "_memo",
@@ -450,8 +451,12 @@ class ScoreStream:
         self._n = 0  # points taken
         self._next_start = 0  # absolute index where the next window starts
         # The current episode of consecutive anomalous windows: (label, end index, anomalous points,
-        # start index of its first window).
-        self._episode: tuple[AnomalyType, int, int, int] | None = None
+        # start index of its first window, sides it has held off its expectation and the index of the
+        # history's end they are told against: label_and_explain).
+        self._episode: tuple[AnomalyType, int, int, int, int, int] | None = None
+        # The sides of the latest episode that held one, the end index of its last window that did, and
+        # the index its sides were told against.
+        self._held: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def points_seen(self) -> int:
@@ -488,7 +493,8 @@ class ScoreStream:
         if not isinstance(engine, PointScoringEngine):
             fail_type("ScoreStream.from_state", "engine", "a PointScoringEngine", engine)
         expected = set(cls.__slots__) - {"_engine", "_classifier"}
-        if not isinstance(state, dict) or set(state) != expected:
+        # (A state from before streams kept the sides their episodes held has no "_held".)
+        if not isinstance(state, dict) or set(state) not in (expected, expected - {"_held"}):
             fail_type("ScoreStream.from_state", "state", "a dict from ScoreStream.export_state()", state)
         stream = cls.__new__(cls)
         stream.__setstate__({**state, "_engine": engine, "_classifier": engine._classifier})
@@ -587,8 +593,12 @@ class ScoreStream:
         fallback rule). Later windows of the episode keep the episode's label,
         because their history already holds the anomaly; a SPIKE episode whose
         anomalous points outnumber a spike's (more than ``SPIKE_POINTS``) has
-        turned into a sustained change: TREND. Their magnitude and sentence
-        measure them against the history before the episode's first window,
+        turned into a sustained change: TREND; and a TREND on a seasonal history
+        that has been held off its expectation on both sides (in this episode,
+        or in the latest one that held a side, ended at most a quarter of a
+        cycle before) changed the cycle's shape, not its level: SEASONAL
+        (:func:`~backend.analytics._labels.label_and_explain`). Their magnitude
+        and sentence measure them against the history before the episode's first window,
         not against the episode's own earlier points ("212 sd above its
         baseline of 0.54", not "1.1 sd below its baseline of 13.45"), while
         the episode spans at most half of :attr:`PointScoringEngine.context_points`;
@@ -600,9 +610,12 @@ class ScoreStream:
         fresh_from = start if episode is None else max(start, episode[1])
         hits = sum(1 for v in self._scores[fresh_from - base : end - base] if v >= ALARM)
         promoted = False  # (a SPIKE episode's label turned TREND by its count of anomalous points)
+        # The sides held so far, how long ago, and the index they are told against (label_and_explain).
+        sides, gap, told = self._held[0], start - self._held[1], self._held[2]
         if episode is None or start > episode[1]:
             onset, forced = start, None
         else:
+            sides, gap, told = episode[4], 0, episode[5]
             hits += episode[2]
             forced = episode[0]
             if forced is AnomalyType.SPIKE and hits > SPIKE_POINTS:
@@ -637,10 +650,18 @@ class ScoreStream:
             # (The classifier may read fewer points than the magnitude: with less than two of its
             # own before the episode, it judges the window against the points before the window.)
             anchor = onset - lo if onset != start and onset - lo >= 2 else None
-            result = label_and_explain(
-                classifier, sub, start - lo, end - lo, result, label, forced, self._memo, anchor, promoted
+            earlier = told - lo if told != onset and told - lo >= 2 else None
+            result, sides, held, carried = label_and_explain(
+                classifier, sub, start - lo, end - lo, result, label, forced, self._memo, anchor, promoted,
+                sides, gap, earlier,
             )
-        self._episode = (result.anomaly_label, end, hits, onset)
+            if gap:
+                told = told if carried else onset
+            if held:
+                self._held = (sides, end, told)
+        else:
+            told = onset
+        self._episode = (result.anomaly_label, end, hits, onset, sides, told)
         return result
 
     def __getstate__(self) -> dict[str, Any]:
@@ -649,7 +670,10 @@ class ScoreStream:
     def __setstate__(self, state: dict[str, Any]) -> None:
         episode = state.get("_episode")
         if isinstance(episode, tuple) and len(episode) == 3:  # from before episodes kept their onset
-            state = {**state, "_episode": (*episode, -(1 << 62))}  # unknown: later windows fall back
+            episode = (*episode, -(1 << 62))  # unknown: later windows fall back
+        if isinstance(episode, tuple) and len(episode) == 4:  # from before episodes kept their sides
+            state = {**state, "_episode": (*episode, 0, episode[3])}  # none seen yet
+        state.setdefault("_held", (0, 0, 0))
         for name, value in state.items():
             object.__setattr__(self, name, value)
 

@@ -195,7 +195,7 @@ def test_the_memo_gives_the_labels_and_sentences_of_the_slow_path(
     for a, b in windows:
         w = _window(s, a, b)
         result = AnomalyResult(*s.ids, w.start_time, w.end_time, 0.9, AnomalyType.SPIKE)
-        got = label_and_explain(fast, s, a, b, result, AnomalyType.SPIKE, None, memo)
+        got, _, _, _ = label_and_explain(fast, s, a, b, result, AnomalyType.SPIKE, None, memo)
         slow = ExplanationClassifier(history_points=history)
         kind = slow.classify(s, w)
         label = AnomalyType.SPIKE if kind is AnomalyType.NORMAL else kind

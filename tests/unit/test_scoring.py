@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.analytics import AnomalyType, MetricSeries
+from backend.analytics import AnomalyResult, AnomalyType, MetricSeries
 from backend.analytics._labels import fallback_label, window_magnitude
 from backend.analytics._validate import MAX_POINTS
 from backend.analytics.engines import ZScoreEngine
@@ -542,8 +542,9 @@ def test_a_stream_state_from_before_episodes_kept_their_start_resumes() -> None:
     stream = engine.stream(*s.ids)
     stream.update(s.slice(0, 350))
     state = stream.export_state()
-    assert len(state["_episode"]) == 4
+    assert len(state["_episode"]) == 6
     state["_episode"] = state["_episode"][:3]
+    del state["_held"]
     resumed = ScoreStream.from_state(engine, state)
     rest = resumed.update(s.slice(350, 500))
     whole = engine.detect(s)[35:]
@@ -552,6 +553,128 @@ def test_a_stream_state_from_before_episodes_kept_their_start_resumes() -> None:
     ]
     found = re.search(r"baseline of ([\d.]+)", rest[0].explanation or "")
     assert found and float(found.group(1)) > 140.0  # the step's own points: the start is unknown
+
+
+def cycle_series(seed: int, kind: str, *, days: int = 7, step_minutes: int = 5) -> MetricSeries:
+    """A daily sine (100 + 30 sin, noise sd 2) at 5-minute steps from a Monday; on day 5 ``kind``:
+    ``"phase"`` shifts the day's cycle 6 hours late, ``"ramp"`` adds a rise to +40 from 07:12 to 12:00,
+    ``"shift"`` adds +25 from 07:12 to 12:00 (then each is over); ``"ramp-dip"`` is the ramp, then -15
+    for the last 30 minutes of the window it ends in."""
+    rng = random.Random(seed)
+    start = datetime(2024, 5, 6, tzinfo=timezone.utc)
+    n = days * 1440 // step_minutes
+    values = []
+    for i in range(n):
+        t = i * step_minutes / 1440.0  # days
+        late = 0.25 if kind == "phase" and int(t) == 5 else 0.0
+        v = 100.0 + 30.0 * math.sin(2.0 * math.pi * (t - late)) + rng.gauss(0.0, 2.0)
+        if 5.3 <= t < 5.5:
+            v += 40.0 * (t - 5.3) / 0.2 if kind in ("ramp", "ramp-dip") else 25.0 if kind == "shift" else 0.0
+        elif kind == "ramp-dip" and 5 * 288 + 144 <= i < 5 * 288 + 150:
+            v -= 15.0  # (the rest of the window that the ramp ends in)
+        values.append(v)
+    stamps = [start + timedelta(minutes=step_minutes * i) for i in range(n)]
+    return MetricSeries("acme", "c", "n", "m", stamps, values)
+
+
+def day_five(results: list[AnomalyResult]) -> list[AnomalyResult]:
+    day = datetime(2024, 5, 11, tzinfo=timezone.utc)
+    return [r for r in results if r.is_anomalous and day <= r.window_start < day + timedelta(days=1)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_phase_shift_on_a_cycle_turns_seasonal_once_it_has_departed_both_ways(seed: int) -> None:
+    """A day whose cycle runs 6 hours late departs above its expectation, crosses it (those windows are
+    not anomalous), then departs below: one episode, then another. The first is TREND (a window cannot
+    tell it from a level shift); once the series has been held off its cycle on both sides, within a
+    quarter of a cycle, the shape changed, not the level: SEASONAL (it was TREND all day)."""
+    flagged = day_five(ZScoreEngine().detect(cycle_series(seed, "phase")))
+    labels = [r.anomaly_label for r in flagged]
+    first = labels.index(AnomalyType.SEASONAL)
+    assert first >= 5 and set(labels[:first]) == {AnomalyType.TREND}
+    assert AnomalyType.TREND not in labels[first:]
+    assert labels.count(AnomalyType.SEASONAL) >= 5
+    # The two sides are two episodes: a window between them is not anomalous.
+    assert flagged[first].window_start - flagged[first - 1].window_end > timedelta(minutes=5)
+    assert "broke its usual daily cycle" in (flagged[first].explanation or "")
+    # (A later window back on the cycle, still in the engine's alarm, says so.)
+    told = re.compile(r"broke its usual daily cycle|flagged as part of a seasonal")
+    seasonal = [r for r in flagged[first:] if r.anomaly_label is AnomalyType.SEASONAL]
+    assert all(told.search(r.explanation or "") for r in seasonal)
+
+
+@pytest.mark.parametrize("kind", ["ramp", "shift", "ramp-dip"])
+def test_a_ramp_or_a_shift_on_a_cycle_that_ends_stays_trend(kind: str) -> None:
+    """A rise or a step on the cycle that then ends departs one way only: TREND throughout. Also when
+    the window the ramp ends in finishes below the cycle (it holds the ramp's top too: the end of one
+    departure, not a departure of its own)."""
+    for seed in range(3):
+        flagged = day_five(ZScoreEngine().detect(cycle_series(seed, kind)))
+        assert len(flagged) >= 3
+        assert {r.anomaly_label for r in flagged} == {AnomalyType.TREND}, seed
+
+
+def test_a_side_after_an_earlier_departure_is_told_against_the_history_before_it() -> None:
+    """Right after a +25 step on the cycle ends, the values are back on the cycle, but against the
+    points just before them (whose lag holds the step) they read as a fall, held below: TREND. With
+    the step's side carried over, the window's side is told against the history before the step
+    (none): it stays TREND. Told against its own history it would be both sides: SEASONAL."""
+    from backend.analytics._labels import label_and_explain
+    from backend.analytics.explain import ABOVE, BELOW, ExplanationClassifier
+
+    s = cycle_series(0, "shift")  # the step: points 1527-1583
+    clf = ExplanationClassifier()
+    start, end = 1584, 1594
+    assert clf._held(clf._judge_span(s, start, end).z) == BELOW  # (against the points just before it)
+    result = AnomalyResult(*s.ids, s.timestamps[start], s.timestamps[end - 1], 0.9, AnomalyType.TREND)
+    got, sides, held, carried = label_and_explain(
+        clf, s, start, end, result, AnomalyType.TREND, None, None, None, False, ABOVE, 1, 1527
+    )
+    assert (got.anomaly_label, sides, held, carried) == (AnomalyType.TREND, ABOVE, 0, True)
+    # Without the earlier departure's start, the carried side is not used at all.
+    got, sides, held, carried = label_and_explain(
+        clf, s, start, end, result, AnomalyType.TREND, None, None, None, False, ABOVE, 1, None
+    )
+    assert (got.anomaly_label, sides, held, carried) == (AnomalyType.TREND, BELOW, BELOW, False)
+    # A departure more than a quarter of the cycle (72 points) ago is not carried either.
+    _, sides, _, carried = label_and_explain(
+        clf, s, start, end, result, AnomalyType.TREND, None, None, None, False, ABOVE, 73, 1527
+    )
+    assert (sides, carried) == (BELOW, False)
+
+
+def test_a_stream_keeps_the_earlier_side_across_chunks_and_checkpoints() -> None:
+    """A stream fed in chunks, and one rebuilt from its checkpoint between the two sides of a phase
+    shift (so the earlier side is only in the checkpoint), label it as detect does."""
+    s = cycle_series(1, "phase")
+    engine = ZScoreEngine()
+    expected = engine.detect(s)
+    stream = engine.stream(*s.ids)
+    got: list[AnomalyResult] = []
+    cut = 5 * 288 + 144  # noon of day 5: after the first side, before the second
+    for lo in range(0, cut, 97):
+        got.extend(stream.update(s.slice(lo, min(lo + 97, cut))))
+    assert stream.export_state()["_held"][0]  # the first side is held
+    resumed = ScoreStream.from_state(engine, pickle.loads(pickle.dumps(stream.export_state())))
+    got.extend(resumed.update(s.slice(cut, len(s))))
+    assert got == expected
+    assert AnomalyType.SEASONAL in {r.anomaly_label for r in day_five(got)}
+
+
+def test_a_stream_state_from_before_episodes_kept_their_sides_resumes() -> None:
+    """A checkpoint from before episodes kept the sides they held (a 4-item episode, no ``_held``)
+    resumes as if none had been held."""
+    s = cycle_series(1, "phase")
+    engine = ZScoreEngine()
+    stream = engine.stream(*s.ids)
+    stream.update(s.slice(0, 5 * 288 + 30))  # inside the first side's episode
+    state = stream.export_state()
+    assert state["_episode"] is not None and len(state["_episode"]) == 6
+    state["_episode"] = state["_episode"][:4]
+    del state["_held"]
+    resumed = ScoreStream.from_state(engine, state)
+    rest = day_five(resumed.update(s.slice(5 * 288 + 30, len(s))))
+    assert rest and AnomalyType.SEASONAL not in {r.anomaly_label for r in rest[:3]}
 
 
 def test_push_names_its_arguments_in_errors() -> None:
