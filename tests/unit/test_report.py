@@ -426,6 +426,13 @@ def test_a_run_of_anomalous_windows_is_shown_whole_around_the_highest() -> None:
     assert run + " (4 windows in a row)" in html
     assert html.count('class="episode"') == 1 and html.count('class="window"') == 1
     assert "in the lighter run of 4 anomalous windows" in html
+    # A run whose label changed along it says so: what it was called, and from when.
+    results[2] = _result(s, 120, 130, 0.8, AnomalyType.SPIKE, None)
+    results[5] = _result(s, 150, 160, 0.9, AnomalyType.SEASONAL, None)
+    html = render_report(results, series_for=_lookup([s]), top=1)
+    trend, seasonal = s.timestamps[130].isoformat(), s.timestamps[150].isoformat()
+    changes = f"spike, then trend from {trend}, then seasonal from {seasonal}"
+    assert run + " (4 windows in a row; labelled " + changes + ")" in html
 
 
 def test_a_gap_in_the_data_breaks_the_line() -> None:

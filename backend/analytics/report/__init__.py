@@ -184,10 +184,8 @@ def _explanation(engine: object, series: MetricSeries, result: AnomalyResult) ->
     return "No explanation was stored with this result."
 
 
-def _episode(
-    results: Sequence[AnomalyResult], best: AnomalyResult
-) -> tuple[AnomalyResult, AnomalyResult, int]:
-    """The run of anomalous windows of ``best``'s series that holds ``best``: its first, its last, its count.
+def _episode(results: Sequence[AnomalyResult], best: AnomalyResult) -> list[AnomalyResult]:
+    """The run of anomalous windows of ``best``'s series that holds ``best``, in time order.
 
     ``results``: the node's results. The series' windows in time order; a NORMAL window, or a
     gap of more than one and a half times the usual spacing of window starts, ends a run.
@@ -204,7 +202,24 @@ def _episode(
         lo -= 1
     while hi + 1 < len(same) and same[hi + 1].is_anomalous and starts[hi + 1] - starts[hi] <= 1.5 * spacing:
         hi += 1
-    return same[lo], same[hi], hi - lo + 1
+    return same[lo : hi + 1]
+
+
+def _relabelled(run: Sequence[AnomalyResult]) -> str:
+    """``"; labelled trend, then seasonal from <time>"`` when the run's label changed along it, else ``""``.
+
+    An engine labels an episode as it unfolds: a SPIKE that lasts becomes a
+    TREND, a TREND that then departs the other way from its cycle a SEASONAL.
+    The heading names the highest window's label; this says what the run was
+    called before and after.
+    """
+    parts: list[str] = []
+    for k, r in enumerate(run):
+        if k == 0:
+            parts.append(escape(r.anomaly_label.value))
+        elif r.anomaly_label is not run[k - 1].anomaly_label:
+            parts.append(f"{escape(r.anomaly_label.value)} from {escape(r.window_start.isoformat())}")
+    return "; labelled " + ", then ".join(parts) if len(parts) > 1 else ""
 
 
 def _plot_section(
@@ -219,12 +234,13 @@ def _plot_section(
 ) -> _Plotted:
     anchor = f"anomaly-{k}"
     r = result
-    first, last, count = _episode(node_results or [r], r)
+    run = _episode(node_results or [r], r)
+    first, last, count = run[0], run[-1], len(run)
     episode = ""
     if count > 1:
         episode = (
             f"; anomalous from {escape(first.window_start.isoformat())} to "
-            f"{escape(last.window_end.isoformat())} ({count} windows in a row)"
+            f"{escape(last.window_end.isoformat())} ({count} windows in a row{_relabelled(run)})"
         )
     head = (
         f'<section class="anomaly" id="{anchor}"><h3>{k}. {escape(r.tenant_id)} / {escape(r.cluster_id)} / '
