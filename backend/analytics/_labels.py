@@ -241,6 +241,11 @@ def label_and_explain(
     sides |= held
     if label is AnomalyType.TREND and judged.seasonal and sides == ABOVE | BELOW:
         label = AnomalyType.SEASONAL
+    if label is AnomalyType.SEASONAL and sides == ABOVE | BELOW:
+        # How far the cycle moved, read over the departure since its first side (the sentence says it
+        # when a shifted cycle explains it).
+        first = earlier if earlier is not None else anchor if anchor is not None else start
+        judged.shift = classifier._shift(series, first, end, judged.sd, memo)
     if promoted and anchor is not None and judged.z and max(map(abs, judged.z)) < classifier.trend_z:
         # A SPIKE episode's count of anomalous points made it TREND, but every point of the window is
         # within a TREND's distance (trend_z) of what was expected before the episode: the scores held

@@ -107,6 +107,7 @@ _ACF_POINTS = 2048  # period detection by autocorrelation reads at most this man
 _RECHECK = 64  # a series' model is found again at most every this many points
 _EVAL_POINTS = 384  # points of the last day a calendar cycle is checked on
 _LAG_POINTS = 32  # the residuals before a window whose median is the series' lag on its cycle (_lag)
+_SHIFT_MIN = 0.125  # the share of a day a span needs before a shift of its cycle is read from it (_shift)
 _LAG_SHARE = 0.9  # the share of those residuals that must lie on the lag's side for it to count
 _SAME_PHASE = 5  # earlier days whose median is a point's expectation
 _TYPE_DAYS = 8  # how many days back a day of the same kind is looked for
@@ -183,7 +184,7 @@ _MEMO_SIZE = 4
 class _Judgement:
     """The numbers behind one verdict, in the metric's units (shared by classify and explain)."""
 
-    __slots__ = ("expected", "has_base", "kind", "loud", "period", "sd", "seasonal", "window", "z")
+    __slots__ = ("expected", "has_base", "kind", "loud", "period", "sd", "seasonal", "shift", "window", "z")
 
     def __init__(
         self,
@@ -207,6 +208,7 @@ class _Judgement:
         self.z = z if z is not None else []
         self.loud = loud  # each point's spread as a multiple of sd (the spread by hour), if any
         self.seasonal = seasonal  # the history holds min_cycles periods of a cycle (SEASONAL possible)
+        self.shift: int | None = None  # microseconds the series runs late (< 0: early) on its cycle (_shift)
 
     def spread(self, i: int) -> float:
         """The spread of window point ``i`` around its expectation, in the metric's units."""
@@ -591,6 +593,72 @@ class ExplanationClassifier:
             return ABOVE if sign > 0.0 else BELOW
         return 0
 
+    def _shift(
+        self, series: MetricSeries, first: int, end: int, sd: float, memo: _Memo | None = None
+    ) -> int | None:
+        """How many microseconds late (negative: early) ``series[first:end]`` runs on its cycle, when a
+        shifted cycle explains it; else ``None``.
+
+        The cycle is the expectation the window was judged against, from the
+        history before ``first`` (the same time of day on earlier days of the
+        same kind plus the lag there, or the seasonal profile). Shifts from
+        minus to plus half a period, on a grid of at most 96 steps a period,
+        are tried on the span's points on that grid (its last period at
+        most), on regular timestamps only; the best is kept only when the span
+        holds at least ``_SHIFT_MIN`` of a period, the shift is at least a
+        24th of one (an hour of a day), and its median absolute residual is at
+        most ``sd`` (noise alone gives 0.67 sd) and at most half the unshifted
+        one's: a level shift, a damped swing or a flattened peak is no
+        shifted cycle and leaves more.
+        """
+        vals: Sequence[float] = series.values._data
+        us: Sequence[int] = series.timestamps._data
+        lo = max(0, first - self.history_points)
+        if first - lo < 2 or end - first < 2 or sd <= 0.0 or (us[end - 1] - us[lo]) % (end - 1 - lo):
+            return None
+        step = (us[end - 1] - us[lo]) // (end - 1 - lo)
+        if not _regular(us, lo, end, step):
+            return None
+        c = self._checkpoint(us, first)
+        model = self._model(vals, us, c, memo)
+        if model is None or model.period is None or end - first < _SHIFT_MIN * model.period:
+            return None
+        p = model.period
+        grid = max(1, p // 96)
+        half = p // 2 // grid * grid
+        js = range(max(first, end - p), end, grid)
+        expect: dict[int, float] = {}
+        xs = range(js[0] - half, js[-1] + half + 1, grid)
+        if model.route == "calendar" and p * step == _DAY_US:
+
+            class _Ahead:  # the timestamps, carried on past the series' end (for the days of the week)
+                def __getitem__(self, j: int) -> int:
+                    return us[j] if j < len(us) else us[-1] + (j - len(us) + 1) * step
+
+            off = self.utc_offset_minutes
+            lag = _lag(vals, us, p, lo, first, off)
+            ahead: Any = _Ahead()
+            for x in xs:
+                e = _same_phase(vals, ahead, x, p, lo, first, 1.0, off) if x >= 0 else None
+                if e is not None:
+                    expect[x] = e + lag
+        elif model.route == "profile" and model.base is not None:
+            base = model.base
+            expect = {x: base.expected(x - c) * model.scale for x in xs}
+        else:
+            return None
+        misfit: dict[int, float] = {}
+        for d in range(-half, half + 1, grid):
+            dev = sorted(abs(vals[j] - expect[j - d]) for j in js if j - d in expect)
+            if len(dev) * 2 >= len(js):
+                misfit[d] = _middle(dev)
+        if not misfit:
+            return None
+        best = min(misfit, key=lambda d: (misfit[d], abs(d)))
+        if abs(best) * 24 < p or misfit[best] > sd or misfit[best] * 2 > misfit.get(0, math.inf):
+            return None
+        return best * step
+
     def _decide(self, z: list[float], periodic: bool, seasonal: bool) -> AnomalyType:
         """The verdict from the window's distances to its expectation (in sd)."""
         held = self._held(z)
@@ -771,8 +839,13 @@ class ExplanationClassifier:
                 at = _num(value, digits)
                 return f"{where} departed from its usual pattern at {at}, {far} {against}, {when}."
             note = "; its history had no spread" if sd == 0.0 and value != expect else ""
+            if j.shift is not None:
+                ahead = "late" if j.shift > 0 else "early"
+                cycle = f"{cycle} cycle, running {_duration(abs(j.shift))} {ahead}"
+            else:
+                cycle += " cycle"
             return (
-                f"{where} broke its usual {cycle} cycle: {_num(value, digits)} where "
+                f"{where} broke its usual {cycle}: {_num(value, digits)} where "
                 f"{_num(expect, digits)} was "
                 f"expected ({far}{note}), while staying {seen}, {when}."
             )
@@ -944,6 +1017,16 @@ def _lag(
     # Only a lag that most of those points share (noise alone puts about half on each side).
     same = sum(1 for r in resid if (r > 0.0) == (lag > 0.0) and r != 0.0)
     return lag if same >= _LAG_SHARE * len(resid) else 0.0
+
+
+def _duration(span_us: int) -> str:
+    """'about 5.5 hours' (to the half hour from 2 hours), 'about 1 hour 45 minutes' (to the quarter hour)."""
+    hours = span_us / _HOUR_US
+    quarters = max(1, round(hours * 4.0))
+    if quarters >= 8:
+        return f"about {_num(round(hours * 2.0) / 2.0)} hours"
+    h, m = divmod(quarters * 15, 60)
+    return "about " + " ".join(([f"{h} hour"] if h else []) + ([f"{m} minutes"] if m else []))
 
 
 def _distance(value: float, expect: float, sd: float) -> str:

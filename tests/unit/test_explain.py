@@ -692,3 +692,23 @@ def test_a_shifted_cycle_is_never_expected_outside_the_range_its_history_took() 
     expected = float(re.search(r"the (-?[\d.e+-]+) its [\w-]+ cycle expected", text).group(1))  # type: ignore[union-attr]
     assert 0.0 <= expected <= max(values[:blip]), text
     assert ExplanationClassifier().classify(s, window_of(s, blip, blip + 10)) is AnomalyType.SPIKE
+
+
+@pytest.mark.parametrize(
+    ("minutes", "said"),
+    [
+        (7, "about 15 minutes"),
+        (40, "about 45 minutes"),
+        (60, "about 1 hour"),
+        (100, "about 1 hour 45 minutes"),
+        (119, "about 2 hours"),
+        (330, "about 5.5 hours"),
+        (345, "about 6 hours"),
+        (720, "about 12 hours"),
+    ],
+)
+def test_a_cycle_shift_is_said_to_the_quarter_hour_then_the_half_hour(minutes: int, said: str) -> None:
+    """How far a cycle moved (in a SEASONAL sentence) is told in round words, never "0 minutes"."""
+    from backend.analytics.explain import _duration
+
+    assert _duration(minutes * 60_000_000) == said

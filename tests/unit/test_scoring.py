@@ -559,7 +559,7 @@ def cycle_series(seed: int, kind: str, *, days: int = 7, step_minutes: int = 5) 
     """A daily sine (100 + 30 sin, noise sd 2) at 5-minute steps from a Monday; on day 5 ``kind``:
     ``"phase"`` shifts the day's cycle 6 hours late, ``"ramp"`` adds a rise to +40 from 07:12 to 12:00,
     ``"shift"`` adds +25 from 07:12 to 12:00 (then each is over); ``"ramp-dip"`` is the ramp, then -15
-    for the last 30 minutes of the window it ends in."""
+    for the last 30 minutes of the window it ends in; ``"damped"`` swings 9 instead of 30 that day."""
     rng = random.Random(seed)
     start = datetime(2024, 5, 6, tzinfo=timezone.utc)
     n = days * 1440 // step_minutes
@@ -567,7 +567,8 @@ def cycle_series(seed: int, kind: str, *, days: int = 7, step_minutes: int = 5) 
     for i in range(n):
         t = i * step_minutes / 1440.0  # days
         late = 0.25 if kind == "phase" and int(t) == 5 else 0.0
-        v = 100.0 + 30.0 * math.sin(2.0 * math.pi * (t - late)) + rng.gauss(0.0, 2.0)
+        swing = 9.0 if kind == "damped" and int(t) == 5 else 30.0
+        v = 100.0 + swing * math.sin(2.0 * math.pi * (t - late)) + rng.gauss(0.0, 2.0)
         if 5.3 <= t < 5.5:
             v += 40.0 * (t - 5.3) / 0.2 if kind in ("ramp", "ramp-dip") else 25.0 if kind == "shift" else 0.0
         elif kind == "ramp-dip" and 5 * 288 + 144 <= i < 5 * 288 + 150:
@@ -597,10 +598,26 @@ def test_a_phase_shift_on_a_cycle_turns_seasonal_once_it_has_departed_both_ways(
     # The two sides are two episodes: a window between them is not anomalous.
     assert flagged[first].window_start - flagged[first - 1].window_end > timedelta(minutes=5)
     assert "broke its usual daily cycle" in (flagged[first].explanation or "")
+    # The sentence says how far the cycle moved, read over the departure since its first side.
+    said = flagged[first].explanation or ""
+    late = re.search(r"broke its usual daily cycle, running about ([\d.]+) hours late: ", said)
+    assert late and 5.5 <= float(late.group(1)) <= 6.5, said
     # (A later window back on the cycle, still in the engine's alarm, says so.)
     told = re.compile(r"broke its usual daily cycle|flagged as part of a seasonal")
     seasonal = [r for r in flagged[first:] if r.anomaly_label is AnomalyType.SEASONAL]
     assert all(told.search(r.explanation or "") for r in seasonal)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_damped_swing_turns_seasonal_without_a_shift_claimed(seed: int) -> None:
+    """A day whose swing is damped to 30% departs above its cycle in the troughs and below it at the
+    peaks: SEASONAL once both show, as a phase shift; but no shifted cycle explains it, so the sentence
+    names no shift (a claim of "running 6 hours late" would send the person on call the wrong way)."""
+    flagged = day_five(ZScoreEngine().detect(cycle_series(seed, "damped")))
+    seasonal = [r for r in flagged if r.anomaly_label is AnomalyType.SEASONAL]
+    assert len(seasonal) >= 5
+    assert all("broke its usual daily cycle: " in (r.explanation or "") for r in seasonal[:5])
+    assert not any("running about" in (r.explanation or "") for r in flagged)
 
 
 @pytest.mark.parametrize("kind", ["ramp", "shift", "ramp-dip"])
