@@ -12,7 +12,10 @@ windows) and for its later windows, whose history already holds the anomaly.
 It also counts the labels of every anomalous window over an injected anomaly
 (from its start to an hour after its end, where an engine's alarm may still
 hold), by the label the anomaly should get: an episode's later windows keep
-or change its label, and the demo's own label figure reads one window each.
+or change its label, and the demo's own label figure reads one window each;
+and the SEASONAL windows whose sentence names a shift of the cycle ("running
+about 6 hours early"), by whether they are over an injected phase shift and
+name it within 1.5 hours.
 
 Usage::
 
@@ -101,6 +104,44 @@ def label_tally(results: Iterable[AnomalyResult], truth: Iterable[GroundTruth]) 
     return tally
 
 
+_SHIFT = re.compile(r"running about (?:(\d+(?:\.\d+)?) hours?)? ?(?:(\d+) minutes)? (early|late)")
+RIGHT_HOURS = 1.5  # a named shift within this many hours of the injected one counts as right
+
+
+def shift_tally(results: Iterable[AnomalyResult], truth: Iterable[GroundTruth]) -> Counter[str]:
+    """How the SEASONAL windows whose sentence names a shift of the cycle ("running about 6 hours
+    early") match the injected anomalies they overlap (as :func:`label_tally` matches them).
+
+    Keys: ``"seasonal windows"`` (all anomalous SEASONAL windows), ``"named"``
+    (those naming a shift), ``"phase_shift right"`` / ``"phase_shift wrong"``
+    (over an injected phase shift, the simulator's day running *early* by its
+    ``magnitude`` hours: named early and within :data:`RIGHT_HOURS` of it, or
+    not), and ``"on <kind>"`` for a name over any other kind or over none.
+    """
+    by_series: dict[tuple[str, str, str, str], list[GroundTruth]] = {}
+    for g in truth:
+        by_series.setdefault(g.series_key, []).append(g)
+    tally: Counter[str] = Counter()
+    for r in results:
+        if not r.is_anomalous or r.anomaly_label.value != "seasonal":
+            continue
+        tally["seasonal windows"] += 1
+        named = _SHIFT.search(r.explanation or "")
+        if named is None:
+            continue
+        tally["named"] += 1
+        hours = float(named.group(1) or 0.0) + float(named.group(2) or 0.0) / 60.0
+        said = hours if named.group(3) == "late" else -hours
+        near = by_series.get((r.tenant_id, r.cluster_id, r.node_id, r.metric_name), [])
+        over = [g for g in near if r.window_end >= g.start and r.window_start < g.end + TAIL]
+        if over and over[0].kind == "phase_shift":
+            right = abs(said + over[0].magnitude) <= RIGHT_HOURS
+            tally["phase_shift right" if right else "phase_shift wrong"] += 1
+        else:
+            tally["on " + (over[0].kind if over else "no injected anomaly")] += 1
+    return tally
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-3", help="seeds, e.g. 4-11 or 0,3,5 (default 0-3)")
@@ -108,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     total: Counter[tuple[str, str]] = Counter()
     labels: Counter[tuple[str, str]] = Counter()
+    shifts: Counter[str] = Counter()
     for seed in parse_seeds(args.seeds):
         demo = run_demo(FleetConfig(seed=seed), engine=args.engine)
         tally = sentence_tally(demo.results)
         total.update(tally)
         labels.update(label_tally(demo.results, demo.fleet.ground_truth))
+        shifts.update(shift_tally(demo.results, demo.fleet.ground_truth))
         print(f"seed {seed}: " + ", ".join(f"{a} {b} {n}" for (a, b), n in sorted(tally.items())))
     for part in ("first", "later"):
         n = sum(v for (a, _), v in total.items() if a == part)
@@ -127,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             f"windows over injected {expected} anomalies (to {TAIL} after): {sum(got.values())}, labelled "
             + ", ".join(f"{g} {v}" for g, v in got.items())
         )
+    others = {k: v for k, v in sorted(shifts.items()) if k.startswith("on ")}
+    print(
+        f"seasonal windows: {shifts['seasonal windows']}, naming a shift of the cycle: {shifts['named']}; "
+        f"over injected phase shifts {shifts['phase_shift right'] + shifts['phase_shift wrong']} (within "
+        f"{RIGHT_HOURS:g} h and the right way: {shifts['phase_shift right']}), over anything else "
+        + (", ".join(f"{k[3:]} {v}" for k, v in others.items()) or "none")
+    )
     return 0
 
 

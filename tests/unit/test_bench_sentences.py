@@ -66,3 +66,33 @@ def test_one_point_windows_next_to_each_other_are_one_episode() -> None:
 
     got = tally([point(0, 0.1), point(1, 0.9), point(2, 0.6), point(3, 0.1), point(5, 0.7)])
     assert got == {("first", "far"): 2, ("later", "far"): 1}
+
+
+def test_shift_tally_checks_a_named_shift_against_the_injected_phase_shift() -> None:
+    tally = load_benchmark("bench_sentences").shift_tally
+    # The simulator's phase shift runs its day early by `magnitude` hours.
+    phase = GroundTruth("i1", "t", "c", "a", "m", "phase_shift", T0, T0 + 10 * W, "seasonal", 6.0)
+    damped = GroundTruth("i2", "t", "c", "b", "m", "amplitude_change", T0, T0 + 10 * W, "seasonal", 0.3)
+
+    def seasonal(node: str, k: int, sentence: str) -> AnomalyResult:
+        end = T0 + k * W + W - timedelta(minutes=1)
+        return AnomalyResult("t", "c", node, "m", T0 + k * W, end, 0.8, AnomalyType.SEASONAL, None, sentence)
+
+    broke = "m broke its usual daily cycle"
+    rows = [
+        seasonal("a", 1, f"{broke}, running about 5.5 hours early: 3 where 9 was expected"),  # right
+        seasonal("a", 2, f"{broke}, running about 6 hours late: 3 where 9 was expected"),  # the wrong way
+        seasonal("a", 3, f"{broke}, running about 1 hour 45 minutes early: 3 where 9 was expected"),  # far
+        seasonal("a", 4, f"{broke}: 3 where 9 was expected"),  # no shift named
+        seasonal("b", 1, f"{broke}, running about 2 hours late: 3 where 9 was expected"),  # a damped swing
+        seasonal("z", 1, f"{broke}, running about 45 minutes early: 3 where 9 was expected"),  # nothing there
+    ]
+    got = tally(rows, [phase, damped])
+    assert got == {
+        "seasonal windows": 6,
+        "named": 5,
+        "phase_shift right": 1,
+        "phase_shift wrong": 2,
+        "on amplitude_change": 1,
+        "on no injected anomaly": 1,
+    }
