@@ -85,12 +85,17 @@ def sentence_tally(results: Iterable[AnomalyResult]) -> Counter[tuple[str, str]]
     return tally
 
 
+def _over(r: AnomalyResult, g: GroundTruth) -> bool:
+    """Whether window ``r`` counts for anomaly ``g`` of its series: it ends at or after ``g``'s start
+    and starts before :data:`TAIL` after its end."""
+    return r.window_end >= g.start and r.window_start < g.end + TAIL
+
+
 def label_tally(results: Iterable[AnomalyResult], truth: Iterable[GroundTruth]) -> Counter[tuple[str, str]]:
     """``(expected label, given label)`` counts over the anomalous windows over each injected anomaly.
 
-    A window counts for an anomaly of its series when it ends at or after the
-    anomaly's start and starts before :data:`TAIL` after its end (once per
-    anomaly it overlaps).
+    A window counts for an anomaly of its series as :func:`_over` says (once
+    per anomaly it overlaps).
     """
     by_series: dict[tuple[str, str, str, str], list[AnomalyResult]] = {}
     for r in results:
@@ -99,7 +104,7 @@ def label_tally(results: Iterable[AnomalyResult], truth: Iterable[GroundTruth]) 
     tally: Counter[tuple[str, str]] = Counter()
     for g in truth:
         for r in by_series.get(g.series_key, ()):
-            if r.window_end >= g.start and r.window_start < g.end + TAIL:
+            if _over(r, g):
                 tally[g.expected_label, r.anomaly_label.value] += 1
     return tally
 
@@ -133,7 +138,7 @@ def shift_tally(results: Iterable[AnomalyResult], truth: Iterable[GroundTruth]) 
         hours = float(named.group(1) or 0.0) + float(named.group(2) or 0.0) / 60.0
         said = hours if named.group(3) == "late" else -hours
         near = by_series.get((r.tenant_id, r.cluster_id, r.node_id, r.metric_name), [])
-        over = [g for g in near if r.window_end >= g.start and r.window_start < g.end + TAIL]
+        over = [g for g in near if _over(r, g)]
         if over and over[0].kind == "phase_shift":
             right = abs(said + over[0].magnitude) <= RIGHT_HOURS
             tally["phase_shift right" if right else "phase_shift wrong"] += 1

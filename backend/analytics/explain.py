@@ -604,7 +604,8 @@ class ExplanationClassifier:
         same kind plus the lag there, or the seasonal profile). Shifts from
         minus to plus half a period, on a grid of at most 96 steps a period,
         are tried on the span's points on that grid (its last period at
-        most), on regular timestamps only; the best is kept only when the span
+        most), on timestamps a whole number of equal steps apart from end to
+        end (the check :func:`_regular` makes); the best is kept only when the span
         holds at least ``_SHIFT_MIN`` of a period, the shift is at least a
         24th of one (an hour of a day), and its median absolute residual is at
         most ``sd`` (noise alone gives 0.67 sd) and at most half the unshifted
@@ -616,9 +617,7 @@ class ExplanationClassifier:
         lo = max(0, first - self.history_points)
         if first - lo < 2 or end - first < 2 or sd <= 0.0 or (us[end - 1] - us[lo]) % (end - 1 - lo):
             return None
-        step = (us[end - 1] - us[lo]) // (end - 1 - lo)
-        if not _regular(us, lo, end, step):
-            return None
+        step = (us[end - 1] - us[lo]) // (end - 1 - lo)  # (a whole number of steps end to end: _regular)
         c = self._checkpoint(us, first)
         model = self._model(vals, us, c, memo)
         if model is None or model.period is None or end - first < _SHIFT_MIN * model.period:
