@@ -38,13 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     step, normal = timedelta(minutes=10), AnomalyType.NORMAL
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteMetricStore(Path(tmp) / "x.db", synchronous="OFF")
+        wrote = 0.0
         for k in range(args.series):
             node, metric = f"n{k % 8}", f"m{k // 8}"
             rows = [
                 AnomalyResult("t", "c", node, metric, t0 + i * step, t0 + (i + 1) * step, 0.2, normal)
                 for i in range(args.windows)
             ]
+            start = time.perf_counter()
             store.write_results(rows, engine="zscore")
+            wrote += time.perf_counter() - start
+        total = args.series * args.windows
+        print(f"write_results: {wrote:.2f} s for {total:,} results ({total / wrote:,.0f} results/s)")
         reads = (
             ("read_results (every result)", store.read_results),
             ("read_latest_results (each series' latest)", store.read_latest_results),
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             text = render(analytics_families(read("t", engine="zscore"), [], engine="zscore"))
             took = time.perf_counter() - start
-            print(f"{name}: {took:.2f} s for a scrape of {args.series * args.windows:,} results")
+            print(f"{name}: {took:.4f} s for a scrape of {total:,} results")
             texts.append(text)
         print("the same exposition text:", texts[0] == texts[1])
         store.close()

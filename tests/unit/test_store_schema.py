@@ -104,6 +104,7 @@ def test_version_1_file_is_migrated_on_open(tmp_path: Path) -> None:
             (0.9, AnomalyType.SPIKE),
         ]
         assert store.read_results("acme", engine=UNRECORDED_ENGINE) == old
+        assert store.read_latest_results("acme", engine=UNRECORDED_ENGINE) == [old[1]]
         assert store.result_engines("acme") == [UNRECORDED_ENGINE]
         assert store.read_aggregates("acme", engine=UNRECORDED_ENGINE) == [
             AggregatedAnomalyScore("acme", None, None, "max", 0.9, 1, 1)
@@ -123,6 +124,54 @@ def test_version_1_file_is_migrated_on_open(tmp_path: Path) -> None:
         conn.close()
     with SQLiteMetricStore(path) as again:  # a second open finds nothing to migrate
         assert len(again.read_results("acme")) == 3
+
+
+def _as_version_2(path: Path) -> None:
+    """Turn a current store file back into what schema version 2 left: no latest_results, no partial index."""
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DROP TABLE latest_results")
+        conn.execute("DROP INDEX results_anomalous")
+        conn.execute("UPDATE meta SET value = 2 WHERE key = 'schema_version'")
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+
+def test_version_2_file_gains_each_series_latest_result_on_open(tmp_path: Path) -> None:
+    """Opening a version 2 file fills latest_results from its results: the latest reads as before."""
+    path = tmp_path / "v2.db"
+    minute = timedelta(minutes=1)
+    windows = [(3, 4), (0, 9), (5, 4), (9, 0), (2, 7)]  # (start minute, length): latest end 9, then start 9
+    with SQLiteMetricStore(path) as store:
+        for engine in ("zscore", "novelty"):
+            for node in ("n-1", "n-2"):
+                spans = windows if engine == "zscore" else windows[:2]
+                since = [T0 + s * minute for s, _ in spans]
+                results = [
+                    AnomalyResult("acme", "c-1", node, "cpu", at, at + n * minute, 0.1, AnomalyType.NORMAL)
+                    for at, (_, n) in zip(since, spans, strict=True)
+                ]
+                store.write_results(results, engine=engine)
+        every = {engine: store.read_results("acme", engine=engine) for engine in ("zscore", "novelty")}
+    _as_version_2(path)
+    with SQLiteMetricStore(path) as store:
+        for engine, rows in every.items():
+            latest: dict[str, AnomalyResult] = {}
+            for r in rows:
+                have = latest.get(r.node_id)
+                if have is None or (r.window_end, r.window_start) > (have.window_end, have.window_start):
+                    latest[r.node_id] = r
+            assert store.read_latest_results("acme", engine=engine) == [latest["n-1"], latest["n-2"]]
+        assert store.read_latest_results("acme", engine="zscore")[0].window_start == T0 + 9 * minute
+        assert store.read_latest_results("acme", engine="novelty")[0].window_start == T0
+        assert len(store.read_results("acme", anomalous_only=True)) == 0
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"latest_results", "results_anomalous"} <= names
+    finally:
+        conn.close()
 
 
 def test_file_from_a_newer_version_is_refused(tmp_path: Path) -> None:

@@ -26,6 +26,14 @@ T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 MIN = timedelta(minutes=1)
 
 
+def _window(
+    cluster: str, node: str, metric: str, start: int, minutes: int, score: float, label: str
+) -> AnomalyResult:
+    """A result of tenant acme on the window [T0 + start minutes, + minutes)."""
+    since = T0 + start * MIN
+    return AnomalyResult("acme", cluster, node, metric, since, since + minutes * MIN, score, label)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SQLiteMetricStore]:
     with SQLiteMetricStore(tmp_path / "m.db", synchronous="NORMAL") as s:
@@ -208,6 +216,52 @@ def test_result_reads_seek_an_index(store: SQLiteMetricStore, filters: set[str],
     assert "SCAN" not in plan
 
 
+@pytest.mark.parametrize(
+    "filters", [{"anomalous_only"}, {"anomalous_only", "start", "end"}, {"anomalous_only", "engine"}]
+)
+def test_anomalous_reads_seek_the_partial_index(store: SQLiteMetricStore, filters: set[str]) -> None:
+    """anomalous_only without a cluster or metric reads the index of the anomalous rows (by time)."""
+    params: dict[str, object] = {"tenant": "a", "engine": "e", "start": 0, "end": 1, "anomalous_only": True}
+    plan = _plan(store, _results_statement(frozenset(filters)), params)
+    bounds = r" AND window_start_us>\? AND window_start_us<\?" if "start" in filters else ""
+    expected = rf"SEARCH anomaly_results USING INDEX results_anomalous \(tenant_id=\?{bounds}\)"
+    assert re.search(expected, plan), plan
+    assert "SCAN" not in plan
+
+
+def test_anomalous_reads_return_what_a_scan_returns(store: SQLiteMetricStore) -> None:
+    """Through the partial index, anomalous_only returns exactly the rows not labelled normal."""
+    labels = ["normal", "spike", "normal", "trend", "seasonal", "normal"]
+    for engine in ("zscore", "novelty"):
+        results = [
+            _window(f"c-{k % 2}", f"n-{k % 3}", "cpu", k, 1, 0.1 if label == "normal" else 0.7, label)
+            for k, label in enumerate(labels * 3)
+        ]
+        store.write_results(results, engine=engine)
+    for name in (None, "zscore"):
+        every = store.read_results("acme", engine=name)  # (by the primary key: no partial index)
+        for since, until in ((None, None), (T0 + 4 * MIN, T0 + 13 * MIN)):
+            want = [
+                r
+                for r in every
+                if r.anomaly_label is not AnomalyType.NORMAL
+                and (since is None or since <= r.window_start)
+                and (until is None or r.window_start < until)
+            ]
+            got = store.read_results("acme", anomalous_only=True, engine=name, start=since, end=until)
+            assert want and got == want
+
+
+def test_latest_results_are_seeks_of_primary_keys(store: SQLiteMetricStore) -> None:
+    """read_latest_results seeks the tenant's latest windows of the engine, then each row: no scan."""
+    from backend.analytics.store._sink import _LATEST_RESULTS
+
+    plan = _plan(store, _LATEST_RESULTS, {"tenant": "a", "engine": "e"})
+    assert re.search(r"SEARCH l USING PRIMARY KEY \(tenant_id=\? AND engine=\?\)", plan), plan
+    assert re.search(r"SEARCH r USING PRIMARY KEY \(tenant_id=\? AND cluster_id=\?", plan), plan
+    assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+
+
 def test_node_metric_time_read_needs_no_sort(store: SQLiteMetricStore) -> None:
     """The dashboard read (cluster, node, metric, time) comes back in key order: no sort step."""
     params = {"tenant": "a", "cluster": "c", "node": "n", "metric": "m", "start": 0, "end": 1}
@@ -223,28 +277,42 @@ def test_latest_aggregate_snapshot_of_an_engine_is_a_seek(store: SQLiteMetricSto
     assert "aggregates_by_engine" in plan and "SCAN" not in plan, plan
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    windows=st.lists(
-        st.tuples(
-            st.sampled_from(["n-1", "n-2"]),
-            st.sampled_from(["cpu", "mem"]),
-            st.integers(0, 30),
-            st.integers(0, 12),
-            st.sampled_from(["zscore", "novelty"]),
+    batches=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["n-1", "n-2"]),
+                st.sampled_from(["cpu", "mem"]),
+                st.integers(0, 30),
+                st.integers(0, 12),
+                st.sampled_from(["zscore", "novelty"]),
+                st.sampled_from([0.3, 0.8]),
+            ),
+            max_size=8,
         ),
-        max_size=40,
+        max_size=8,
     )
 )
 def test_the_latest_results_are_each_series_latest_of_the_engine(
-    store: SQLiteMetricStore, windows: list[tuple[str, str, int, int, str]]
+    store: SQLiteMetricStore, batches: list[list[tuple[str, str, int, int, str, float]]]
 ) -> None:
-    """read_latest_results keeps, per series, the largest window_end then window_start, of one engine."""
-    store._conn().execute("DELETE FROM anomaly_results")
-    for node, metric, start, length, engine in windows:
-        since, until = T0 + start * MIN, T0 + (start + length) * MIN
-        result = AnomalyResult("acme", "c-1", node, metric, since, until, 0.3, "normal")
-        store.write_results([result], engine=engine)
+    """read_latest_results keeps, per series, the largest window_end then window_start, of one engine.
+
+    Batches of several series and windows in any order, windows written again with another score,
+    older windows written after newer ones: the answer is what reading every result and keeping each
+    series' latest gives, as the window's last write left it.
+    """
+    for table in ("anomaly_results", "latest_results"):
+        store._conn().execute(f"DELETE FROM {table}")
+    for batch in batches:
+        for engine in ("zscore", "novelty"):
+            results = [
+                _window("c-1", node, metric, start, length, score, "spike" if score >= 0.5 else "normal")
+                for node, metric, start, length, name, score in batch
+                if name == engine
+            ]
+            store.write_results(results, engine=engine)
     for engine in ("zscore", "novelty"):
         every = store.read_results("acme", engine=engine)
         latest: dict[tuple[str, str], AnomalyResult] = {}

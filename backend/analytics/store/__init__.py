@@ -7,8 +7,8 @@
 * :class:`SQLiteMetricStore`: the reference implementation on stdlib
   ``sqlite3`` (WAL, hot and cold tiers, parameterised SQL only).
 * :data:`UNRECORDED_ENGINE`: the engine name of results and aggregates
-  written before the store recorded engines (files of schema version 1 are
-  migrated on open; see :mod:`backend.analytics.store._schema`).
+  written before the store recorded engines (files of schema versions 1 and
+  2 are migrated on open; see :mod:`backend.analytics.store._schema`).
 * :class:`StoreError` (a ``RuntimeError``, from :mod:`backend.analytics.errors`):
   the database itself failed (locked past the store's ``timeout``, corrupt,
   disk full); bad arguments are ``ValueError``/``TypeError`` as everywhere.

@@ -109,6 +109,7 @@ OUR_TABLES = frozenset(
         "anomaly_results",
         "aggregated_scores",
         "result_engines",
+        "latest_results",
         "live_detectors",
         "live_series",
     }

@@ -1,6 +1,6 @@
 """The SQLite store's schema: table definitions, the schema version and migrations.
 
-Schema version 2 (one database file, WAL journal)::
+Schema version 3 (one database file, WAL journal)::
 
     meta              (key, value)           schema_version, rollup_interval_us, hot_retention_us,
                                              horizon_us
@@ -13,7 +13,11 @@ Schema version 2 (one database file, WAL journal)::
                        engine, anomaly_score, anomaly_label, magnitude, explanation)
                       PRIMARY KEY (tenant_id, cluster_id, node_id, metric_name, window_start_us,
                                    window_end_us, engine)
-                      INDEX (tenant_id, metric_name, window_start_us), INDEX (tenant_id, window_start_us)
+                      INDEX (tenant_id, metric_name, window_start_us), INDEX (tenant_id, window_start_us),
+                      INDEX (tenant_id, window_start_us) WHERE anomaly_label != 'normal'
+    latest_results    (tenant_id, engine, cluster_id, node_id, metric_name, window_end_us,
+                       window_start_us)
+                      PRIMARY KEY (tenant_id, engine, cluster_id, node_id, metric_name)
     aggregated_scores (tenant_id, computed_at_us, cluster_id, node_id, aggregation_strategy, engine,
                        aggregate_score, num_metrics_analyzed, num_anomalies_detected)
                       PRIMARY KEY (tenant_id, computed_at_us, cluster_id, node_id,
@@ -35,6 +39,11 @@ own policy writes nothing (so a read-only copy opens and reads):
 * 1 -> 2: results and aggregates gain the ``engine`` column (part of their
   key, so two engines' results on the same windows coexist); the rows already
   there are attributed to :data:`UNRECORDED_ENGINE`.
+* 2 -> 3: ``latest_results`` (each series' latest window of each engine, kept
+  by ``write_results``: what ``read_latest_results`` reads, so a scrape costs
+  the number of series, not the history) is filled from the results there;
+  the partial index ``results_anomalous`` (the rows not labelled ``normal``)
+  serves ``anomalous_only`` reads.
 
 A file written by a newer version is refused with ``ValueError``.
 """
@@ -53,7 +62,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["SCHEMA_VERSION", "UNRECORDED_ENGINE", "current_policy", "init_schema", "read_meta", "write_meta"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The engine name given to results and aggregates written before the store recorded engines.
 UNRECORDED_ENGINE = "unrecorded"
 
@@ -123,6 +132,26 @@ _RESULT_ENGINES_TABLE = """CREATE TABLE IF NOT EXISTS result_engines (
         PRIMARY KEY (tenant_id, engine)
     ) WITHOUT ROWID"""
 
+# Each series' latest window of each engine: the largest window_end_us, then window_start_us, of its
+# results (a row of anomaly_results with this key). write_results keeps it.
+_LATEST_TABLE = """CREATE TABLE IF NOT EXISTS latest_results (
+        tenant_id TEXT NOT NULL,
+        engine TEXT NOT NULL,
+        cluster_id TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        metric_name TEXT NOT NULL,
+        window_end_us INTEGER NOT NULL,
+        window_start_us INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, engine, cluster_id, node_id, metric_name)
+    ) WITHOUT ROWID"""
+# The rows not labelled normal, by time: anomalous_only reads without a cluster or metric
+# (the few anomalous windows of a tenant, not all of its results). Only those rows are indexed,
+# so a write of normal results does not touch it.
+_ANOMALOUS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS results_anomalous ON anomaly_results (tenant_id, window_start_us) "
+    "WHERE anomaly_label != 'normal'"
+)
+
 _SCHEMA = (
     *_TABLES,
     _RESULTS_TABLE,
@@ -131,12 +160,14 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS results_by_metric "
     "ON anomaly_results (tenant_id, metric_name, window_start_us)",
     "CREATE INDEX IF NOT EXISTS results_by_time ON anomaly_results (tenant_id, window_start_us)",
+    _ANOMALOUS_INDEX,
+    _LATEST_TABLE,
     _AGGREGATES_TABLE,
     # The latest snapshot of one engine, and its list of snapshots.
     "CREATE INDEX IF NOT EXISTS aggregates_by_engine "
     "ON aggregated_scores (tenant_id, engine, computed_at_us)",
     _RESULT_ENGINES_TABLE,
-    "PRAGMA user_version = 2",  # = SCHEMA_VERSION (a test checks it)
+    "PRAGMA user_version = 3",  # = SCHEMA_VERSION (a test checks it)
 )
 
 # Version 1 (the first release) had no engine column: results and aggregates were keyed
@@ -160,8 +191,19 @@ _MIGRATE_1_TO_2 = (
     "INSERT OR IGNORE INTO result_engines (tenant_id, engine) "
     "SELECT DISTINCT tenant_id, :engine FROM anomaly_results",
 )
+# Each series' latest window of each engine, from the results there: one pass in (end, start)
+# order, each row replacing the one before it (the WHERE true lets SQLite parse the upsert).
+_FILL_LATEST = (
+    "INSERT INTO latest_results (tenant_id, engine, cluster_id, node_id, metric_name, window_end_us, "
+    "window_start_us) SELECT tenant_id, engine, cluster_id, node_id, metric_name, window_end_us, "
+    "window_start_us FROM anomaly_results WHERE true ORDER BY window_end_us, window_start_us "
+    "ON CONFLICT (tenant_id, engine, cluster_id, node_id, metric_name) DO UPDATE SET "
+    "window_end_us = excluded.window_end_us, window_start_us = excluded.window_start_us"
+)
+# (the results table "IF NOT EXISTS" first: a file that holds only a meta table of version 2 opens)
+_MIGRATE_2_TO_3 = (_RESULTS_TABLE, _LATEST_TABLE, _FILL_LATEST, _ANOMALOUS_INDEX)
 # from version -> the statements that bring a file to version + 1
-_MIGRATIONS = {1: _MIGRATE_1_TO_2}
+_MIGRATIONS = {1: _MIGRATE_1_TO_2, 2: _MIGRATE_2_TO_3}
 
 _GET_META = "SELECT value FROM meta WHERE key = ?"
 _SET_META = (
