@@ -93,18 +93,41 @@ def _print_matrix(title: str, confusion: Confusion, kinds: tuple[AnomalyType, ..
     return {"overall": overall, "recall": recall, "cases": total, "correct": correct}
 
 
+def jittered(series: MetricSeries, fraction: float, rng: random.Random) -> MetricSeries:
+    """``series`` with each timestamp moved by up to ``fraction`` of its step either way (uniform), as
+    an agent stamps points about the minute they stand for; ``series`` itself when ``fraction`` is 0."""
+    if not fraction:
+        return series
+    us = series.epoch_us
+    reach = int(fraction * (us[1] - us[0]))
+    moved = [u + rng.randint(-reach, reach) for u in us]
+    return MetricSeries.from_arrays(*series.ids, moved, list(series.values), series.metadata)
+
+
+def _moved_window(series: MetricSeries, window: TimeWindow) -> TimeWindow:
+    start, end = window.start_index, window.end_index
+    return TimeWindow(start, end, series.timestamps[start], series.timestamps[end - 1], window.is_partial)
+
+
 def holdout_accuracy(
-    seeds: list[int], per_kind: int, show_errors: int, history_cycles: float, history_weeks: float
+    seeds: list[int],
+    per_kind: int,
+    show_errors: int,
+    history_cycles: float,
+    history_weeks: float,
+    jitter: float = 0.0,
 ) -> dict[str, Any]:
     """Confusion matrices on the held-out generator, by background; PASS/FAIL against the targets."""
     clf = ExplanationClassifier()
     by_background: dict[str, Confusion] = {b: Counter() for b in KINDS_BY_BACKGROUND}
     groups: Counter[tuple[str, bool]] = Counter()
     errors: list[str] = []
+    rng = random.Random(1)
     for seed in seeds:
         cases = generate_holdout(seed, per_kind, history_cycles=history_cycles, history_weeks=history_weeks)
         for case in cases:
-            got = clf.classify(case.series, case.window)
+            moved = jittered(case.series, jitter, rng)
+            got = clf.classify(moved, _moved_window(moved, case.window))
             by_background[case.background][case.kind, got] += 1
             ok = got is case.kind
             for group in (
@@ -156,14 +179,18 @@ def holdout_accuracy(
     return out
 
 
-def calendar_accuracy(seeds: list[int], per_kind: int, show_errors: int) -> dict[str, Any]:
+def calendar_accuracy(
+    seeds: list[int], per_kind: int, show_errors: int, jitter: float = 0.0
+) -> dict[str, Any]:
     """Confusion matrices on the calendar tuning generator (``_explain_tuning.py``), by background."""
     clf = ExplanationClassifier()
     by_background: dict[str, Confusion] = {b: Counter() for b in KINDS_BY_BACKGROUND}
     errors: list[str] = []
+    rng = random.Random(1)
     for seed in seeds:
         for case in generate_calendar_cases(seed, per_kind):
-            got = clf.classify(case.series, case.window)
+            moved = jittered(case.series, jitter, rng)
+            got = clf.classify(moved, _moved_window(moved, case.window))
             by_background[case.background][case.kind, got] += 1
             if got is not case.kind and len(errors) < show_errors:
                 errors.append(
@@ -335,11 +362,20 @@ def main() -> None:
     )
     parser.add_argument("--history-cycles", type=float, default=3.0, help="held-out history, in cycles")
     parser.add_argument("--history-weeks", type=float, default=3.0, help="held-out weekly history, in weeks")
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        help="calendar and held-out generators: move each timestamp by up to this fraction of a step "
+        "either way, as agents stamp points (default 0: exact steps)",
+    )
     parser.add_argument("--errors", type=int, default=0, help="list this many misclassified cases")
     parser.add_argument("--repeats", type=int, default=60, help="timing samples (5 calls each)")
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the accuracy figures as JSON here")
     args = parser.parse_args()
+    if not 0.0 <= args.jitter < 0.5:
+        parser.error(f"--jitter must be in [0, 0.5) (a fraction of a step), got {args.jitter}")
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}; "
@@ -348,7 +384,9 @@ def main() -> None:
     tuning = holdout = calendar = None
     if args.mode in ("calendar", "both"):
         t = time.perf_counter()
-        calendar = calendar_accuracy(parse_seeds(args.calendar_seeds), args.calendar_per_kind, args.errors)
+        calendar = calendar_accuracy(
+            parse_seeds(args.calendar_seeds), args.calendar_per_kind, args.errors, args.jitter
+        )
         print(f"(accuracy run on the calendar tuning generator took {time.perf_counter() - t:.1f} s)\n")
     if args.mode in ("tuning", "both"):
         t = time.perf_counter()
@@ -362,6 +400,7 @@ def main() -> None:
             args.errors,
             args.history_cycles,
             args.history_weeks,
+            args.jitter,
         )
         print(f"(accuracy run on the held-out generator took {time.perf_counter() - t:.1f} s)")
     summary(tuning, holdout, calendar)

@@ -96,6 +96,7 @@ import inspect
 import json
 import math
 import platform
+import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -411,6 +412,23 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def jittered(fleet: CycleFleet, fraction: float) -> CycleFleet:
+    """``fleet`` with each timestamp moved by up to ``fraction`` of its step either way (uniform,
+    seeded by the fleet's seed); the values, events and indices are the same."""
+    if not fraction:
+        return fleet
+    rng = random.Random(fleet.seed)
+    out = []
+    for cs in fleet.series:
+        us = cs.series.epoch_us
+        step = us[1] - us[0]
+        reach = int(fraction * step)
+        moved = [u + rng.randint(-reach, reach) for u in us]
+        s = MetricSeries.from_arrays(*cs.series.ids, moved, list(cs.series.values), cs.series.metadata)
+        out.append(replace(cs, series=s))
+    return replace(fleet, series=tuple(out))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n")[0] if __doc__ else None,
@@ -429,10 +447,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="only the two main fleets (not the weekly and after-incident ones, which hold metrics below 0)",
     )
+    parser.add_argument(
+        "--jitter",
+        type=float,
+        default=0.0,
+        help="move each timestamp by up to this fraction of a step either way, as agents stamp points "
+        "(seeded; default 0: exact steps)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.series < 1:
         parser.error(f"--series must be >= 1, got {args.series}")
+    if not 0.0 <= args.jitter < 0.5:
+        parser.error(f"--jitter must be in [0, 0.5) (a fraction of a step), got {args.jitter}")
     config = parse_config(args.config)
     if config and not args.engine:
         parser.error("--config needs --engine")
@@ -475,9 +502,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "results": {},
     }
     table: dict[str, dict[str, dict[str, Any]]] = {d: {} for d in detectors}
+    if args.jitter:
+        print(f"timestamps jittered by up to {args.jitter} of a step either way (uniform, seeded)")
     for split in splits:
         fleets = [
-            (label, generate_cycle_fleet(seed, cfg, n_series=args.series))
+            (label, jittered(generate_cycle_fleet(seed, cfg, n_series=args.series), args.jitter))
             for (label, cfg), seed in zip(FLEETS, SPLITS[split], strict=True)
         ]
         # The informative fleets (weekly, its UTC-8 and from-Friday forms, after an incident): not

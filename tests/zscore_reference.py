@@ -65,6 +65,7 @@ class ReferenceZScoreScorer(PointScorer):
     __slots__ = (
         "_beat",
         "_cycle_seen",
+        "_grid",
         "_held",
         "_kept_scale",
         "_last_t",
@@ -144,6 +145,7 @@ class ReferenceZScoreScorer(PointScorer):
         # the block before (at the warm-up's last point for the first block).
         self._tz = None if timezone is None else ZoneInfo(timezone)
         self._zone = (utc_offset_minutes * 60_000_000, 0)
+        self._grid = 0  # added to every time: points one slot apart fall in their slots' middle
         self._held = 0
         self._kept_scale: float | None = None
         self._n = 0
@@ -298,8 +300,9 @@ class ReferenceZScoreScorer(PointScorer):
         self._scale_seen = self.scale_points if moves else 0
         self._level_buf = xs[-self.level_points :]
         self._read_zone(stamps[-1])
+        self._grid = _grid_of(stamps, self._slot_us, slots, self._tz is None)
         for v, u in zip(xs, stamps, strict=True):
-            t = u + self._zone[1]
+            t = u + self._zone[1] + self._grid
             day = t // _DAY_US
             slot = (t % _DAY_US) // self._slot_us
             self._expected(v, day, slot, v)
@@ -395,7 +398,7 @@ class ReferenceZScoreScorer(PointScorer):
             sum_trend += r if r < clip_trend else clip_trend
             # The local models must agree: a steep stretch of the cycle fools only the level.
             z = min(z, r * k_trend)
-            local = t + self._zone[1]  # the zone's clock, daylight saving included
+            local = t + self._zone[1] + self._grid  # the zone's clock, daylight saving included
             day = local // _DAY_US
             slot = (local % _DAY_US) // slot_us
             e = expected(v, day, slot, line)
@@ -813,3 +816,31 @@ def _fold(scale: float, sample: float, seen: int, weight: int, alpha: float) -> 
     if seen == 0:
         return sample
     return scale + max(alpha, weight / (seen + weight)) * (sample - scale)
+
+
+def _grid_of(stamps: list[int], slot_us: int, slots: int, utc: bool) -> int:
+    """The time to add to every point so that points one slot apart fall in the middle of their slots.
+
+    Only when the warm-up's median step is within a quarter of a slot of the slot, the slots tile
+    the day, and (in a zone with daylight saving) the slot divides 30 minutes; else 0. The place in
+    its slot where the points typically fall: the median of each point's place, taken within half
+    a slot of the first point's place.
+    """
+    steps = sorted(b - a for a, b in itertools.pairwise(stamps))
+    step = steps[len(steps) // 2]
+    if slots * slot_us != _DAY_US or 4 * abs(step - slot_us) > slot_us:
+        return 0
+    if not utc and 1_800_000_000 % slot_us != 0:
+        return 0
+    first = stamps[0] % slot_us
+    around = []
+    for u in stamps:
+        d = u % slot_us - first
+        if d >= slot_us / 2:
+            d -= slot_us
+        elif d < -slot_us / 2:
+            d += slot_us
+        around.append(d)
+    around.sort()
+    place = (first + around[len(around) // 2]) % slot_us
+    return slot_us // 2 - place

@@ -16,7 +16,9 @@ does not matter):
    expect the next points, the best that fits:
 
    - a daily cycle read from the timestamps (regular steps that divide a
-     day, two days of history): each point is expected at the median of the
+     day, two days of history; timestamps that wander up to a quarter of a
+     step about such a grid are read at their grid times: :func:`_on_grid`):
+     each point is expected at the median of the
      same time of day on the latest earlier days of the same kind (weekdays,
      or Saturdays and Sundays, UTC; up to 5 of them within 8 days; any kind
      when fewer than 2). It counts when it leaves at most ``1 - min_strength``
@@ -84,6 +86,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from operator import sub
 from typing import Any
 
@@ -175,7 +178,9 @@ class _Memo:
     __slots__ = ("models",)
 
     def __init__(self) -> None:
-        self.models: dict[int, _Model | None] = {}
+        # (by the checkpoint's last timestamp, and whether the timestamps were put on their grid:
+        # a point exactly on the grid has the same timestamp either way, not the same model)
+        self.models: dict[tuple[int, bool] | int, _Model | None] = {}
 
 
 _MEMO_SIZE = 4
@@ -388,10 +393,10 @@ class ExplanationClassifier:
         return min(c, span) < need <= min(start, span)
 
     def _model(
-        self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None
+        self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None, grid: bool = False
     ) -> _Model | None:
         if memo is not None:
-            key = us[c - 1] if us is not None and c > 0 else c
+            key = (us[c - 1], grid) if us is not None and c > 0 else c
             if key in memo.models:
                 return memo.models[key]
         model = self._find_model(vals, us, c)
@@ -516,13 +521,18 @@ class ExplanationClassifier:
         lo = max(0, h - self.history_points)
         if h - lo < 2 or not win:
             return _Judgement(AnomalyType.NORMAL, win)
+        if us is not None:
+            raw, us = us, _on_grid(us, lo, end)
+            grid = us is not raw
+        else:
+            grid = False
         c = self._checkpoint(us, h)
         # A young history (a cycle may have become visible between the checkpoint and the window) is
         # modelled at the window; where that holds whatever the checkpoint's model, it is not found.
-        model = None if c < h and self._young_any(c) else self._model(vals, us, c, memo)
+        model = None if c < h and self._young_any(c) else self._model(vals, us, c, memo, grid)
         if model is None or (c < h and self._young(us, c, h, model.route)):
             c = h
-            model = self._model(vals, us, c, memo)
+            model = self._model(vals, us, c, memo, grid)
         if model is None or (model.scale == 0.0 and max(map(abs, win)) == 0.0):
             level = vals[start - 1] if model is None else 0.0
             z0 = [0.0] * len(win)
@@ -613,13 +623,16 @@ class ExplanationClassifier:
         shifted cycle and leaves more.
         """
         vals: Sequence[float] = series.values._data
-        us: Sequence[int] = series.timestamps._data
+        raw: Sequence[int] = series.timestamps._data
         lo = max(0, first - self.history_points)
-        if first - lo < 2 or end - first < 2 or sd <= 0.0 or (us[end - 1] - us[lo]) % (end - 1 - lo):
+        if first - lo < 2 or end - first < 2 or sd <= 0.0:
+            return None
+        us = _on_grid(raw, lo, end)
+        if (us[end - 1] - us[lo]) % (end - 1 - lo):
             return None
         step = (us[end - 1] - us[lo]) // (end - 1 - lo)  # (a whole number of steps end to end: _regular)
         c = self._checkpoint(us, first)
-        model = self._model(vals, us, c, memo)
+        model = self._model(vals, us, c, memo, us is not raw)
         if model is None or model.period is None or end - first < _SHIFT_MIN * model.period:
             return None
         p = model.period
@@ -768,7 +781,7 @@ class ExplanationClassifier:
         start = bisect_left(us, (result.window_start - _EPOCH) // _ONE_US)
         end = bisect_right(us, (result.window_end - _EPOCH) // _ONE_US)
         if end <= start:
-            when = _when(result.window_start, result.window_end)
+            when = _when(result.window_start, result.window_end, _seconds_apart(series))
             return (
                 f"{_where(series)}: {result.anomaly_label.value} {when}, "
                 "but the series has no points in that window."
@@ -779,7 +792,8 @@ class ExplanationClassifier:
         """The sentence of :meth:`explain` for the window at ``start``, judged as ``j``."""
         where = _where(series)
         kind = result.anomaly_label
-        when = _when(result.window_start, result.window_end)
+        seconds = _seconds_apart(series, start, start + len(j.window))
+        when = _when(result.window_start, result.window_end, seconds)
         lo, hi = min(j.window), max(j.window)
         apart = _digits_apart(lo, hi)  # (8.20001e9 to 8.20009e9 is not "between 8.2e9 and 8.2e9")
         seen = f"at {_num(lo)}" if lo == hi else f"between {_num(lo, apart)} and {_num(hi, apart)}"
@@ -912,6 +926,59 @@ def _hour_spread(resid: Sequence[float], hours: Sequence[int], sd: float) -> tup
     w = max(0.0, 1.0 - within / between) if between > 0.0 else 0.0
     lo, hi = 1.0 / _HOUR_BOUND, _HOUR_BOUND
     return tuple(min(hi, max(lo, math.exp(w * (x - mean)))) for x in logs)
+
+
+# The steps of a whole number of seconds that divide a day (1 s, 2 s, ..., 12 h, 1 day), in microseconds.
+_DAY_STEPS_US = tuple(d * 1_000_000 for d in range(1, 86_401) if 86_400 % d == 0)
+
+
+def _on_grid(us: Sequence[int], lo: int, end: int) -> Sequence[int]:
+    """``us`` with ``us[lo:end]`` put on the grid of their step, if they jitter about one; else ``us``.
+
+    Timestamps taken by an agent or a scraper wander a little about the
+    minute they stand for (12:00:00.084, 12:01:00.291, 12:01:59.873): the
+    steps are equal only on average, and every check here that reads a
+    cycle's phase from the timestamps (same time of day on earlier days, the
+    hour of the day, a whole number of steps) needs them equal. Points that
+    are equal steps apart are left as they are, and so are points exactly on
+    one grid with gaps between them. Otherwise the step is the whole number of seconds that
+    divides a day nearest the span's mean step (under a second: the mean to
+    the millisecond), and each point goes to the nearest multiple of it since
+    the epoch, a function of the point alone (so that every window that reads
+    a point reads it at the same time), provided that keeps them in order,
+    one step apart, and each point's distance from its grid time varies by
+    at most half a step across the span (jitter up to a quarter of a step
+    either way). A series whose points fall about
+    half a step off the epoch's grid (1-minute points near :30 s) is left as
+    it is. The result is a list that holds the grid times on ``[lo, end)``
+    and the given timestamps before ``lo`` (nothing after ``end``).
+    """
+    n = end - lo
+    if n < 3:
+        return us
+    first, last = us[lo], us[end - 1]
+    given = us[lo + 1] - first
+    regular = given > 0 and last - first == (n - 1) * given
+    if regular and list(us[lo:end]) == list(range(first, last + 1, given)):
+        return us
+    mean = (last - first) / (n - 1)
+    if mean >= 1_000_000:  # (the whole-second step that divides a day nearest the mean)
+        k = bisect_left(_DAY_STEPS_US, mean)
+        step = min(_DAY_STEPS_US[max(0, k - 1) : k + 1], key=lambda d: abs(d - mean))
+    else:
+        step = round(mean / 1_000) * 1_000
+    if step <= 0:
+        return us
+    half = step // 2
+    span = us[lo:end]
+    on = [(u + half) // step * step for u in span]
+    if any(b - a != step for a, b in pairwise(on)):
+        return us
+    off = [u - g for u, g in zip(span, on, strict=True)]
+    spread = max(off) - min(off)
+    if spread == 0 or spread > step // 2:
+        return us
+    return [*us[:lo], *on]
 
 
 def _regular(us: Sequence[int], lo: int, end: int, step: int) -> bool:
@@ -1092,10 +1159,10 @@ def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
     """
     if period is None:
         return ""
-    us = series.epoch_us
     lo = max(0, start - period)
+    us = _on_grid(series.epoch_us, lo, start + 1)
     step = (us[start] - us[lo]) // (start - lo) if start > lo else 0
-    regular = step > 0 and us[lo : start + 1].tolist() == list(range(us[lo], us[start] + 1, step))
+    regular = step > 0 and list(us[lo : start + 1]) == list(range(us[lo], us[start] + 1, step))
     if regular:
         span = step * period
         for unit_us, unit, once in _UNITS:
@@ -1133,13 +1200,36 @@ _UNITS = (
 )
 
 
-def _when(start: datetime, end: datetime) -> str:
+def _seconds_apart(series: MetricSeries, start: int = 0, end: int | None = None) -> bool:
+    """Whether the points of ``[start, end)`` and the one before it are at least a second apart on average."""
+    us = series.timestamps._data
+    lo, hi = max(0, start - 1), len(us) if end is None else end
+    return hi - lo > 1 and us[hi - 1] - us[lo] >= (hi - 1 - lo) * 1_000_000
+
+
+def _to_second(t: datetime) -> datetime:
+    """``t`` to the nearest second (down, within half a second of the last datetime)."""
+    try:
+        return (t + _HALF_SECOND).replace(microsecond=0)
+    except OverflowError:
+        return t.replace(microsecond=0)
+
+
+_HALF_SECOND = timedelta(microseconds=500_000)
+
+
+def _when(start: datetime, end: datetime, seconds: bool = False) -> str:
     """'at 14:05–14:10 UTC on 2024-05-01', or 'from 2024-05-01 23:50 to 2024-05-02 00:10 UTC'.
 
     Seconds are shown when either time has them, and fractions of a second (as many decimals
     as needed, up to 6) when either has them: 12:04:10.5–12:04:10.9, not 12:04:10–12:04:10.
+    With ``seconds`` (a series whose points are a second or more apart) the times are told to the
+    nearest second: the milliseconds by which an agent's timestamps wander about the minute say
+    nothing of when something happened ("at 05:00–05:09", not "at 04:59:59.873–05:09:00.2867").
     """
     a, b = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    if seconds:
+        a, b = _to_second(a), _to_second(b)
     fine = bool(a.microsecond or b.microsecond)
     fmt = "%H:%M:%S" if fine or a.second or b.second else "%H:%M"
 

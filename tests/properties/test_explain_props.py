@@ -156,7 +156,8 @@ def _result(s: MetricSeries, w: TimeWindow) -> AnomalyResult:
 
 @st.composite
 def labelled_stream(draw: st.DrawFn) -> tuple[MetricSeries, list[tuple[int, int]], int]:
-    """A series with a cycle (from timestamps or by points), noise, spikes and a shift, windows in order."""
+    """A series with a cycle (from timestamps or by points), noise, spikes and a shift, windows in order;
+    its timestamps exact or jittered."""
     seed = draw(st.integers(0, 2**32 - 1))
     rng = random.Random(seed)
     step_s = draw(st.sampled_from([60, 300, 900, 3600, 7]))
@@ -171,7 +172,9 @@ def labelled_stream(draw: st.DrawFn) -> tuple[MetricSeries, list[tuple[int, int]
     if draw(st.booleans()):
         at = rng.randrange(n)
         values[at:] = [v + 12.0 for v in values[at:]]
-    us = [1_700_000_000_000_000 + i * step_s * 1_000_000 for i in range(n)]
+    # (timestamps exact, or wandering up to a tenth of a step about it, as an agent stamps them)
+    jitter = draw(st.sampled_from([0, 0, step_s * 100_000]))
+    us = [1_700_000_000_000_000 + i * step_s * 1_000_000 + rng.randint(-jitter, jitter) for i in range(n)]
     s = MetricSeries.from_arrays("t", "c", "n", "m", us, values)
     stride = draw(st.integers(1, 40))
     width = draw(st.integers(1, 40))

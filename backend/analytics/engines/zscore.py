@@ -653,6 +653,34 @@ def _resolution(values: Sequence[float]) -> float:
     return moves[len(moves) // 10] * 0.5 if moves else 0.0
 
 
+def _grid_shift(stamps: Sequence[int], steps: Sequence[int], slot_us: int, slots: int, utc: bool) -> int:
+    """What to add to a point's time so that points one slot apart fall in the middle of their slots.
+
+    An agent stamps its points a little before or after the minute they
+    stand for (12:00:00.291, 12:00:59.873): read where they fall, points on a
+    slot's edge land in the slot before it or in their own by chance, and the
+    profile of that time of day mixes two. When the warm-up's points are
+    one slot apart (a median step within a quarter of the slot, the slots
+    tiling the day), the shift puts their typical place in the slot (the
+    median, around the first point's, of where in its slot each falls) in
+    the slot's middle: ``slot_us // 2 - place``. Points exactly one slot
+    apart keep their slots and days (each point is moved within its own
+    slot), so exact timestamps are read as before. In a zone with daylight
+    saving (``utc`` false) only steps that divide 30 minutes are moved (a
+    change of the clock then moves the points by whole slots). Else 0.
+    """
+    step = steps[len(steps) // 2]
+    if slots * slot_us != _DAY_US or abs(step - slot_us) * 4 > slot_us:
+        return 0
+    if not utc and 1_800_000_000 % slot_us:
+        return 0
+    half = slot_us // 2
+    first = stamps[0] % slot_us
+    places = sorted((u - first + half) % slot_us - half for u in stamps)
+    place = (first + places[len(places) // 2]) % slot_us
+    return half - place
+
+
 def _near_slots(slot_us: int, slots: int) -> int:
     """The slots on each side of a time of day that the band (_band) reads: those within _JITTER_US,
     or two steps at coarser steps, at most 15 minutes (at 5-minute steps a run a few minutes late
@@ -742,6 +770,7 @@ class ZScoreScorer(PointScorer):
     __slots__ = (
         "_beat",
         "_cycle_seen",
+        "_grid_us",
         "_held",
         "_hold_blocks",
         "_kept_scale",
@@ -837,6 +866,7 @@ class ZScoreScorer(PointScorer):
         self.timezone = timezone
         self._tz = check_zone(owner, timezone, self.utc_offset_minutes)
         self._shift_us = 0  # the zone's daylight-saving shift, fixed per block
+        self._grid_us = 0  # moves jittered points to the middle of their slots (_start: _grid_shift)
         self._n = 0
         self._warm: list[float] | None = []
         self._stamps: list[int] = []
@@ -940,6 +970,7 @@ class ZScoreScorer(PointScorer):
         slots.setdefault("_recent", collections.deque(maxlen=_RECENT_MAX))
         slots.setdefault("_tz", None)
         slots.setdefault("_shift_us", 0)
+        slots.setdefault("_grid_us", 0)  # (an older scorer read jittered points where they fell)
         # (An older scorer's channel spoke from 8 blocks: it keeps doing so.)
         slots.setdefault("_sustained_from", -_DAY_US)
         slots.setdefault("_last_t", 0)
@@ -1060,7 +1091,8 @@ class ZScoreScorer(PointScorer):
             self._recent.extend(zip(stamps, xs, strict=True))
         if self._tz is not None:
             self._off_us, self._shift_us = _zone_at(self._tz, stamps[-1])
-        shift = self._shift_us
+        self._grid_us = _grid_shift(stamps, steps, self._slot_us, slots, self._tz is None)
+        shift = self._shift_us + self._grid_us
         for v, u in zip(xs, stamps, strict=True):
             t = u + shift
             day = t // _DAY_US
@@ -1156,7 +1188,8 @@ class ZScoreScorer(PointScorer):
         pos = self._pending  # the point's place in its block
         if pos == 0:
             self._begin_block()
-        off, shift = self._off_us, self._shift_us  # (the zone's, as the block's start fixed them)
+        # (the zone's, as the block's start fixed them; and the slots' grid: _grid_shift)
+        off, shift = self._off_us, self._shift_us + self._grid_us
         level, k_level, clip_level, trend, slope, k_trend, clip_trend = self._state[:7]
         k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
         veto = _VETO * k_cycle >= k_trend  # the cycle may cap the local models (see below)
@@ -1474,7 +1507,7 @@ class ZScoreScorer(PointScorer):
                 k_cycle, clip_cycle, k_sustained, q99, k_long, base, k_drift, clip_drift = self._state[7:]
                 veto = _VETO * k_cycle >= k_trend
                 firm, firm_drift = clip_cycle * (_SLACK / _CLIP), clip_drift * (_SLACK / _CLIP)
-                off, shift = self._off_us, self._shift_us
+                off, shift = self._off_us, self._shift_us + self._grid_us
                 tail = _Q99 / q99
                 long_sum, lb = self._long_sum, self._long_base
                 sums = self._sums
