@@ -104,9 +104,41 @@ def jittered(series: MetricSeries, fraction: float, rng: random.Random) -> Metri
     return MetricSeries.from_arrays(*series.ids, moved, list(series.values), series.metadata)
 
 
-def _moved_window(series: MetricSeries, window: TimeWindow) -> TimeWindow:
+def gapped(
+    series: MetricSeries, window: TimeWindow, scattered: int, run: int, rng: random.Random
+) -> tuple[MetricSeries, TimeWindow]:
+    """``series`` without ``scattered`` points drawn from its history and a run of ``run`` consecutive
+    ones (as scrapes are missed, and as a node is down), and its window there; as given without."""
+    start = window.start_index
+    if (not scattered and not run) or start < 8:
+        return series, window
+    gone = set(rng.sample(range(2, start - 2), min(scattered, start - 4)))
+    if run:
+        at = rng.randrange(2, max(3, start - run - 2))
+        gone |= set(range(at, min(start - 2, at + run)))
+    keep = [i for i in range(len(series)) if i not in gone]
+    us, vals = series.epoch_us, series.values
+    out = MetricSeries.from_arrays(
+        *series.ids, [us[i] for i in keep], [vals[i] for i in keep], series.metadata
+    )
+    k = sum(1 for i in gone if i < start)
+    return out, TimeWindow(
+        start - k, window.end_index - k, out.timestamps[start - k], out.timestamps[-1], False
+    )
+
+
+def perturbed(
+    series: MetricSeries, window: TimeWindow, jitter: float, gaps: tuple[int, int], rng: random.Random
+) -> tuple[MetricSeries, TimeWindow]:
+    """The case as ``--jitter`` and ``--gaps`` make it (as given with neither)."""
+    series, window = gapped(series, window, *gaps, rng)
+    moved = jittered(series, jitter, rng)
+    if moved is series:
+        return series, window
     start, end = window.start_index, window.end_index
-    return TimeWindow(start, end, series.timestamps[start], series.timestamps[end - 1], window.is_partial)
+    return moved, TimeWindow(
+        start, end, moved.timestamps[start], moved.timestamps[end - 1], window.is_partial
+    )
 
 
 def holdout_accuracy(
@@ -116,6 +148,7 @@ def holdout_accuracy(
     history_cycles: float,
     history_weeks: float,
     jitter: float = 0.0,
+    gaps: tuple[int, int] = (0, 0),
 ) -> dict[str, Any]:
     """Confusion matrices on the held-out generator, by background; PASS/FAIL against the targets."""
     clf = ExplanationClassifier()
@@ -126,8 +159,7 @@ def holdout_accuracy(
     for seed in seeds:
         cases = generate_holdout(seed, per_kind, history_cycles=history_cycles, history_weeks=history_weeks)
         for case in cases:
-            moved = jittered(case.series, jitter, rng)
-            got = clf.classify(moved, _moved_window(moved, case.window))
+            got = clf.classify(*perturbed(case.series, case.window, jitter, gaps, rng))
             by_background[case.background][case.kind, got] += 1
             ok = got is case.kind
             for group in (
@@ -180,7 +212,7 @@ def holdout_accuracy(
 
 
 def calendar_accuracy(
-    seeds: list[int], per_kind: int, show_errors: int, jitter: float = 0.0
+    seeds: list[int], per_kind: int, show_errors: int, jitter: float = 0.0, gaps: tuple[int, int] = (0, 0)
 ) -> dict[str, Any]:
     """Confusion matrices on the calendar tuning generator (``_explain_tuning.py``), by background."""
     clf = ExplanationClassifier()
@@ -189,8 +221,7 @@ def calendar_accuracy(
     rng = random.Random(1)
     for seed in seeds:
         for case in generate_calendar_cases(seed, per_kind):
-            moved = jittered(case.series, jitter, rng)
-            got = clf.classify(moved, _moved_window(moved, case.window))
+            got = clf.classify(*perturbed(case.series, case.window, jitter, gaps, rng))
             by_background[case.background][case.kind, got] += 1
             if got is not case.kind and len(errors) < show_errors:
                 errors.append(
@@ -369,6 +400,12 @@ def main() -> None:
         help="calendar and held-out generators: move each timestamp by up to this fraction of a step "
         "either way, as agents stamp points (default 0: exact steps)",
     )
+    parser.add_argument(
+        "--gaps",
+        default="0,0",
+        help="calendar and held-out generators: SCATTERED,RUN points missed from each case's history, "
+        "scattered and in one run (default 0,0: none)",
+    )
     parser.add_argument("--errors", type=int, default=0, help="list this many misclassified cases")
     parser.add_argument("--repeats", type=int, default=60, help="timing samples (5 calls each)")
     parser.add_argument("--no-speed", action="store_true")
@@ -376,6 +413,13 @@ def main() -> None:
     args = parser.parse_args()
     if not 0.0 <= args.jitter < 0.5:
         parser.error(f"--jitter must be in [0, 0.5) (a fraction of a step), got {args.jitter}")
+    try:
+        scattered, run = (int(x) for x in args.gaps.split(","))
+    except ValueError:
+        parser.error(f"--gaps must be two counts SCATTERED,RUN (e.g. 5,30), got {args.gaps!r}")
+    if scattered < 0 or run < 0:
+        parser.error(f"--gaps must be two counts >= 0, got {args.gaps!r}")
+    gaps = (scattered, run)
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}; "
@@ -385,7 +429,7 @@ def main() -> None:
     if args.mode in ("calendar", "both"):
         t = time.perf_counter()
         calendar = calendar_accuracy(
-            parse_seeds(args.calendar_seeds), args.calendar_per_kind, args.errors, args.jitter
+            parse_seeds(args.calendar_seeds), args.calendar_per_kind, args.errors, args.jitter, gaps
         )
         print(f"(accuracy run on the calendar tuning generator took {time.perf_counter() - t:.1f} s)\n")
     if args.mode in ("tuning", "both"):
@@ -401,6 +445,7 @@ def main() -> None:
             args.history_cycles,
             args.history_weeks,
             args.jitter,
+            gaps,
         )
         print(f"(accuracy run on the held-out generator took {time.perf_counter() - t:.1f} s)")
     summary(tuning, holdout, calendar)

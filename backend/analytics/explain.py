@@ -178,18 +178,22 @@ class _Memo:
     __slots__ = ("models",)
 
     def __init__(self) -> None:
-        # (by the checkpoint's last timestamp, and whether the timestamps were put on their grid:
-        # a point exactly on the grid has the same timestamp either way, not the same model)
-        self.models: dict[tuple[int, bool] | int, _Model | None] = {}
+        # (by the checkpoint's last timestamp, and how the timestamps were read (_ON_GRID, _FILLED): a
+        # point exactly on the grid has the same timestamp either way, not the same model)
+        self.models: dict[tuple[int, int] | int, _Model | None] = {}
 
 
 _MEMO_SIZE = 4
+# How a judgement read its timestamps: put on their grid (_on_grid), missed points filled (_filled).
+_ON_GRID, _FILLED = 1, 2
 
 
 class _Judgement:
     """The numbers behind one verdict, in the metric's units (shared by classify and explain)."""
 
-    __slots__ = ("expected", "has_base", "kind", "loud", "period", "sd", "seasonal", "shift", "window", "z")
+    __slots__ = (
+        "expected", "has_base", "kind", "loud", "period", "sd", "seasonal", "shift", "step", "window", "z"
+    )
 
     def __init__(
         self,
@@ -214,6 +218,7 @@ class _Judgement:
         self.loud = loud  # each point's spread as a multiple of sd (the spread by hour), if any
         self.seasonal = seasonal  # the history holds min_cycles periods of a cycle (SEASONAL possible)
         self.shift: int | None = None  # microseconds the series runs late (< 0: early) on its cycle (_shift)
+        self.step: int | None = None  # the steps (µs) the daily cycle was read on (the calendar route)
 
     def spread(self, i: int) -> float:
         """The spread of window point ``i`` around its expectation, in the metric's units."""
@@ -393,10 +398,10 @@ class ExplanationClassifier:
         return min(c, span) < need <= min(start, span)
 
     def _model(
-        self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None, grid: bool = False
+        self, vals: Sequence[float], us: Sequence[int] | None, c: int, memo: _Memo | None, flags: int = 0
     ) -> _Model | None:
         if memo is not None:
-            key = (us[c - 1], grid) if us is not None and c > 0 else c
+            key = (us[c - 1], flags) if us is not None and c > 0 else c
             if key in memo.models:
                 return memo.models[key]
         model = self._find_model(vals, us, c)
@@ -521,23 +526,31 @@ class ExplanationClassifier:
         lo = max(0, h - self.history_points)
         if h - lo < 2 or not win:
             return _Judgement(AnomalyType.NORMAL, win)
+        flags = 0  # (how the timestamps were read: the memo keeps models apart by it)
         if us is not None:
             raw, us = us, _on_grid(us, lo, end)
-            grid = us is not raw
-        else:
-            grid = False
+            flags = _ON_GRID if us is not raw else 0
+            view = _filled(vals, us, lo, start, end)
+            if view is not None:  # (missed points filled: the same window, on one grid)
+                vals, us, at = view
+                start, end, h = at[start - lo], at[end - 1 - lo] + 1, max(0, at[h - lo])
+                lo = max(0, h - self.history_points)
+                flags |= _FILLED
+                if h - lo < 2:
+                    return _Judgement(AnomalyType.NORMAL, win)
         c = self._checkpoint(us, h)
         # A young history (a cycle may have become visible between the checkpoint and the window) is
         # modelled at the window; where that holds whatever the checkpoint's model, it is not found.
-        model = None if c < h and self._young_any(c) else self._model(vals, us, c, memo, grid)
+        model = None if c < h and self._young_any(c) else self._model(vals, us, c, memo, flags)
         if model is None or (c < h and self._young(us, c, h, model.route)):
             c = h
-            model = self._model(vals, us, c, memo, grid)
+            model = self._model(vals, us, c, memo, flags)
         if model is None or (model.scale == 0.0 and max(map(abs, win)) == 0.0):
             level = vals[start - 1] if model is None else 0.0
             z0 = [0.0] * len(win)
             return _Judgement(AnomalyType.NORMAL, win, has_base=True, expected=[level] * len(win), z=z0)
         period = model.period
+        step: int | None = None  # (the steps the daily cycle is read on, where it is)
         expect: list[float] | None = None  # in units of `scale` below
         loud: list[float] | None = None  # each window point's hour's spread, as a multiple of sd
         if (
@@ -557,6 +570,7 @@ class ExplanationClassifier:
                 if model.hours is not None:
                     local = off * 60_000_000
                     loud = [model.hours[(t + local) % _DAY_US // _HOUR_US] for t in us[start:end]]
+                step = _DAY_US // period
         if expect is None and model.route == "profile" and model.base is not None:
             scale = max(model.scale, *map(abs, win))
             ratio = model.scale / scale
@@ -578,7 +592,7 @@ class ExplanationClassifier:
         seasonal = cycles >= self.min_cycles * (1.0 - _NEAR)
         kind = self._decide(z, period is not None, seasonal)
         spread = model.sd * ratio * scale if model.sd * ratio > _MIN_SD else 0.0  # below that: rounding only
-        return _Judgement(
+        judged = _Judgement(
             kind,
             win,
             has_base=True,
@@ -589,6 +603,10 @@ class ExplanationClassifier:
             loud=loud,
             seasonal=seasonal,
         )
+        if step is None and flags & _FILLED:  # (the view is one step apart: the cycle is named from it)
+            step = us[start] - us[start - 1] if us is not None else None
+        judged.step = step if period is not None else None
+        return judged
 
     def _held(self, z: Sequence[float]) -> int:
         """:data:`ABOVE` or :data:`BELOW` when the window ends held off its expectation as a TREND does
@@ -628,11 +646,20 @@ class ExplanationClassifier:
         if first - lo < 2 or end - first < 2 or sd <= 0.0:
             return None
         us = _on_grid(raw, lo, end)
+        flags = _ON_GRID if us is not raw else 0
+        view = _filled(vals, us, lo, first, end)
+        if view is not None:  # (as _judge reads them)
+            vals, us, at = view
+            first, end = at[first - lo], at[end - 1 - lo] + 1
+            lo = max(0, first - self.history_points)
+            flags |= _FILLED
+            if first - lo < 2:
+                return None
         if (us[end - 1] - us[lo]) % (end - 1 - lo):
             return None
         step = (us[end - 1] - us[lo]) // (end - 1 - lo)  # (a whole number of steps end to end: _regular)
         c = self._checkpoint(us, first)
-        model = self._model(vals, us, c, memo, us is not raw)
+        model = self._model(vals, us, c, memo, flags)
         if model is None or model.period is None or end - first < _SHIFT_MIN * model.period:
             return None
         p = model.period
@@ -800,7 +827,7 @@ class ExplanationClassifier:
         if not j.has_base:
             label = "nothing unusual" if kind is AnomalyType.NORMAL else f"a possible {kind.value}"
             return f"{where} was {seen} {when} ({label}); no baseline yet to compare with."
-        cycle = _cycle(series, start, j.period)
+        cycle = _cycle(series, start, j.period, j.step)
         d = [v - e for v, e in zip(j.window, j.expected, strict=True)]
         i = max(range(len(d)), key=lambda k: abs(d[k]))
         if kind is AnomalyType.TREND:
@@ -941,17 +968,18 @@ def _on_grid(us: Sequence[int], lo: int, end: int) -> Sequence[int]:
     cycle's phase from the timestamps (same time of day on earlier days, the
     hour of the day, a whole number of steps) needs them equal. Points that
     are equal steps apart are left as they are, and so are points exactly on
-    one grid with gaps between them. Otherwise the step is the whole number of seconds that
-    divides a day nearest the span's mean step (under a second: the mean to
-    the millisecond), and each point goes to the nearest multiple of it since
-    the epoch, a function of the point alone (so that every window that reads
-    a point reads it at the same time), provided that keeps them in order,
-    one step apart, and each point's distance from its grid time varies by
-    at most half a step across the span (jitter up to a quarter of a step
-    either way). A series whose points fall about
-    half a step off the epoch's grid (1-minute points near :30 s) is left as
-    it is. The result is a list that holds the grid times on ``[lo, end)``
-    and the given timestamps before ``lo`` (nothing after ``end``).
+    one grid with gaps between them. Otherwise the step is the whole number
+    of seconds that divides a day nearest the span's median step (under a
+    second: the median to the millisecond), and each point goes to the
+    nearest multiple of it since the epoch, a function of the point alone (so
+    that every window that reads a point reads it at the same time), provided
+    that keeps them in order, whole steps apart (missed points leave gaps, as
+    they do on exact timestamps), and each point's distance from its grid
+    time varies by at most half a step across the span (jitter up to a
+    quarter of a step either way). A series whose points fall about half a
+    step off the epoch's grid (1-minute points near :30 s) is left as it is.
+    The result is a list that holds the grid times on ``[lo, end)`` and the
+    given timestamps before ``lo`` (nothing after ``end``).
     """
     n = end - lo
     if n < 3:
@@ -961,24 +989,85 @@ def _on_grid(us: Sequence[int], lo: int, end: int) -> Sequence[int]:
     regular = given > 0 and last - first == (n - 1) * given
     if regular and list(us[lo:end]) == list(range(first, last + 1, given)):
         return us
-    mean = (last - first) / (n - 1)
-    if mean >= 1_000_000:  # (the whole-second step that divides a day nearest the mean)
-        k = bisect_left(_DAY_STEPS_US, mean)
-        step = min(_DAY_STEPS_US[max(0, k - 1) : k + 1], key=lambda d: abs(d - mean))
+    span = us[lo:end]
+    steps = sorted(b - a for a, b in pairwise(span))
+    typical = steps[len(steps) // 2]
+    if typical >= 1_000_000:  # (the whole-second step that divides a day nearest the median)
+        k = bisect_left(_DAY_STEPS_US, typical)
+        step = min(_DAY_STEPS_US[max(0, k - 1) : k + 1], key=lambda d: abs(d - typical))
     else:
-        step = round(mean / 1_000) * 1_000
+        step = round(typical / 1_000) * 1_000
     if step <= 0:
         return us
     half = step // 2
-    span = us[lo:end]
     on = [(u + half) // step * step for u in span]
-    if any(b - a != step for a, b in pairwise(on)):
+    if any(b <= a for a, b in pairwise(on)):
         return us
     off = [u - g for u, g in zip(span, on, strict=True)]
     spread = max(off) - min(off)
     if spread == 0 or spread > step // 2:
         return us
     return [*us[:lo], *on]
+
+
+# Gaps of missed points up to this long (a day) are filled in the history a window is judged against.
+_FILL_US = 86_400_000_000
+
+
+def _filled(
+    vals: Sequence[float], us: Sequence[int], lo: int, start: int, end: int
+) -> tuple[list[float], list[int], list[int]] | None:
+    """The history ``[lo, start)`` and the window ``[start, end)`` on one grid: ``(vals, us, at)``.
+
+    A scraper that misses a point leaves a gap of whole steps, and every
+    reading of a daily cycle here (the same time of day on earlier days, by
+    index) needs the points one step apart: without this, one missed point
+    in the history kept the cycle unread for as long as the history holds it.
+    The step is the smallest between the window's points and the 16 before
+    them. From the window back, each gap of whole steps up to ``_FILL_US``
+    (a day) is filled with points on the straight line between its ends (a
+    function of the gap's two ends alone, which every window whose history
+    holds the gap reads: so a model found for one window is the one found
+    for the next, as the memo needs); the history starts after the latest gap
+    that is longer or not whole steps (a node down for two days: the cycle is read again
+    from two days after it, as for a new series). ``at[i]`` is where point ``lo + i``
+    (up to ``end``) is in the result (-1: before the history's start).
+    ``None`` when there is nothing to fill, or when the window itself is not
+    one step apart (read as before).
+    """
+    if start - lo < 3 or end <= start:
+        return None
+    tail = us[max(lo, start - 16) : end]
+    step = min(b - a for a, b in pairwise(tail)) if len(tail) > 1 else 0
+    if step <= 0 or any(b - a != step for a, b in pairwise(us[start - 1 : end])):
+        return None
+    if us[start - 1] - us[lo] == (start - 1 - lo) * step:
+        return None  # (one step apart already, from the ends: as every check here reads it)
+    if _DAY_US % step:
+        return None  # (no daily cycle to read on these steps: nothing gained)
+    first = start - 1
+    while first > lo:
+        gap = us[first] - us[first - 1]
+        if gap != step and (gap % step or gap > _FILL_US + step):
+            break
+        first -= 1
+    if us[start] - us[first] < 2 * _DAY_US + 8 * step:
+        return None  # (too short for a daily cycle from the latest break: the history as it is)
+    out_v: list[float] = [vals[first]]
+    out_u: list[int] = [us[first]]
+    at = [-1] * (first - lo) + [0]
+    for i in range(first + 1, end):
+        missed = (us[i] - us[i - 1]) // step - 1
+        if missed:
+            a, b = vals[i - 1], vals[i]
+            for m in range(1, missed + 1):
+                f = m / (missed + 1)
+                out_v.append(a * (1.0 - f) + b * f)  # (no overflow between two finite values)
+                out_u.append(us[i - 1] + m * step)
+        at.append(len(out_v))
+        out_v.append(vals[i])
+        out_u.append(us[i])
+    return out_v, out_u, at
 
 
 def _regular(us: Sequence[int], lo: int, end: int, step: int) -> bool:
@@ -1150,7 +1239,7 @@ def _num(x: float, digits: int = 4) -> str:
     return "0" if text == "-0" else text
 
 
-def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
+def _cycle(series: MetricSeries, start: int, period: int | None, step: int | None = None) -> str:
     """'daily', '6-hour' for a period on regular timestamps before ``start``; else '24-point'.
 
     A period found within 10% of an hour, a day or a week is named after it
@@ -1159,10 +1248,13 @@ def _cycle(series: MetricSeries, start: int, period: int | None) -> str:
     """
     if period is None:
         return ""
-    lo = max(0, start - period)
-    us = _on_grid(series.epoch_us, lo, start + 1)
-    step = (us[start] - us[lo]) // (start - lo) if start > lo else 0
-    regular = step > 0 and list(us[lo : start + 1]) == list(range(us[lo], us[start] + 1, step))
+    if step is not None:  # (the steps the judgement read the daily cycle on: gaps filled)
+        regular = True
+    else:
+        lo = max(0, start - period)
+        us = _on_grid(series.epoch_us, lo, start + 1)
+        step = (us[start] - us[lo]) // (start - lo) if start > lo else 0
+        regular = step > 0 and list(us[lo : start + 1]) == list(range(us[lo], us[start] + 1, step))
     if regular:
         span = step * period
         for unit_us, unit, once in _UNITS:

@@ -157,7 +157,7 @@ def _result(s: MetricSeries, w: TimeWindow) -> AnomalyResult:
 @st.composite
 def labelled_stream(draw: st.DrawFn) -> tuple[MetricSeries, list[tuple[int, int]], int]:
     """A series with a cycle (from timestamps or by points), noise, spikes and a shift, windows in order;
-    its timestamps exact or jittered."""
+    its timestamps exact or jittered, with points missed or not."""
     seed = draw(st.integers(0, 2**32 - 1))
     rng = random.Random(seed)
     step_s = draw(st.sampled_from([60, 300, 900, 3600, 7]))
@@ -175,6 +175,14 @@ def labelled_stream(draw: st.DrawFn) -> tuple[MetricSeries, list[tuple[int, int]
     # (timestamps exact, or wandering up to a tenth of a step about it, as an agent stamps them)
     jitter = draw(st.sampled_from([0, 0, step_s * 100_000]))
     us = [1_700_000_000_000_000 + i * step_s * 1_000_000 + rng.randint(-jitter, jitter) for i in range(n)]
+    # (and points missed: a few here and there, or a run of them, or none)
+    missed = set(rng.sample(range(n), min(n // 4, draw(st.sampled_from([0, 0, 3, 12])))))
+    if draw(st.booleans()):
+        at = rng.randrange(n)
+        missed |= set(range(at, min(n - 2, at + rng.randint(2, 300))))
+    keep = [i for i in range(n) if i not in missed]
+    us, values = [us[i] for i in keep], [values[i] for i in keep]
+    n = len(keep)
     s = MetricSeries.from_arrays("t", "c", "n", "m", us, values)
     stride = draw(st.integers(1, 40))
     width = draw(st.integers(1, 40))

@@ -16,6 +16,7 @@ import math
 import random
 from datetime import datetime, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,10 +78,16 @@ def test_ambiguous_or_too_irregular_points_are_left_as_they_are() -> None:
     # Jitter of +-20 s at 1-minute steps: more than a quarter step either way.
     loose = _jittered(500, MIN_US, 20_000_000, seed=4)
     assert _on_grid(loose, 0, 500) is loose
-    # A jittered span with a missing point: not one step apart.
+    # Out of order once put on a grid (two points nearest the same minute): as given.
+    twice = _jittered(500, MIN_US, 500_000, seed=6)
+    twice[250] = twice[249] + 20_000_000
+    assert _on_grid(twice, 0, 500) is twice
+
+
+def test_a_missed_point_leaves_a_gap_on_the_grid() -> None:
     gap = _jittered(500, MIN_US, 500_000, seed=5)
     del gap[250]
-    assert _on_grid(gap, 0, 499) is gap
+    assert list(_on_grid(gap, 0, 499)) == [T0_US + i * MIN_US for i in range(500) if i != 250]
 
 
 # -- the classifier on jittered timestamps -------------------------------------------------
@@ -154,7 +161,8 @@ def test_fractions_of_a_second_stay_where_points_are_under_a_second_apart() -> N
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), cuts=st.lists(st.integers(1, 900), min_size=1, max_size=8))
 def test_a_stream_labels_a_jittered_cycle_as_detect_does(seed: int, cuts: list[int]) -> None:
-    """Fed in any chunks, `zscore`'s stream gives detect's results (labels, sentences) on jittered points."""
+    """Fed in any chunks, `zscore`'s stream gives detect's results (labels, sentences) on jittered points
+    with points missed."""
     rng = random.Random(seed)
     n = 3 * (DAY // 5) + 200
     values = _cycle_values(n, DAY // 5, seed)
@@ -162,7 +170,12 @@ def test_a_stream_labels_a_jittered_cycle_as_detect_does(seed: int, cuts: list[i
         at = rng.randrange(DAY // 5, n - 3)
         values[at] += rng.choice((-1.0, 1.0)) * 14.0
     values[n - 150 :] = [v + 10.0 for v in values[n - 150 :]]
-    s = _series(_jittered(n, 5 * MIN_US, 30_000_000, seed), values)  # (5-minute steps, +-30 s)
+    us = _jittered(n, 5 * MIN_US, 30_000_000, seed)  # (5-minute steps, +-30 s)
+    missed = set(rng.sample(range(n), 8)) | set(range(400, 400 + rng.randint(1, 40)))  # (and points missed)
+    s = _series(
+        [u for i, u in enumerate(us) if i not in missed], [v for i, v in enumerate(values) if i not in missed]
+    )
+    n = len(s)
     engine = ZScoreEngine()
     stream = engine.stream(*s.ids)
     got: list[AnomalyResult] = []
@@ -224,3 +237,78 @@ def test_no_shift_where_points_are_not_one_slot_apart() -> None:
     steps = [60 * MIN_US] * 199
     assert _grid_shift(hourly, steps, 60 * MIN_US, 24, True) == 30 * MIN_US - 9 * MIN_US
     assert _grid_shift(hourly, steps, 60 * MIN_US, 24, False) == 0  # (a zone whose clock moves by 30 min)
+
+
+# -- missed points ----------------------------------------------------------------------------
+
+
+def test_missed_points_are_filled_on_the_line_between_their_neighbours() -> None:
+    from backend.analytics.explain import _filled
+
+    n = 3 * DAY
+    missed = {40, 41, 42, 2000}
+    us = [T0_US + i * MIN_US for i in range(n) if i not in missed]
+    vals = [float(i) for i in range(n) if i not in missed]
+    assert _filled(vals[:2000], us[:2000], 0, 1990, 2000) is None  # (less than two days: as it is)
+    view = _filled(vals, us, 0, len(us) - 30, len(us))
+    assert view is not None
+    got_v, got_u, at = view
+    assert got_u == [T0_US + i * MIN_US for i in range(n)]
+    assert got_v == [float(i) for i in range(n)]  # (on the line between the gaps' ends)
+    assert [got_u[at[k]] for k in range(len(us))] == us  # (where each given point went)
+    assert _filled(vals[: len(us) - 30], us[: len(us) - 30], 0, len(us) - 40, len(us) - 30) is not None
+
+
+def test_a_gap_longer_than_a_day_starts_the_history_after_it() -> None:
+    from backend.analytics.explain import _filled
+
+    keep = [i for i in range(5 * DAY) if not DAY <= i < 2 * DAY + 5]  # (a day and 5 minutes missed)
+    us = [T0_US + i * MIN_US for i in keep]
+    vals = [float(i % 7) for i in keep]
+    view = _filled(vals, us, 0, len(us) - 10, len(us))
+    assert view is not None
+    _, got_u, at = view
+    assert got_u[0] == T0_US + (2 * DAY + 5) * MIN_US and at[DAY - 1] == -1 and at[DAY] == 0
+    windowed = [i for i in range(len(us)) if i != len(us) - 5]  # (a point missed inside the window)
+    assert _filled(vals, [us[i] for i in windowed], 0, len(windowed) - 10, len(windowed)) is None
+    short = [i for i in range(4 * DAY) if not DAY <= i < 2 * DAY + 5]  # (less than two days after it)
+    assert (
+        _filled([0.0] * len(short), [T0_US + i * MIN_US for i in short], 0, len(short) - 10, len(short))
+        is None
+    )
+
+
+@pytest.mark.parametrize("step_min", [1, 5, 15, 60])
+@pytest.mark.parametrize("missed", ["one", "scattered", "an hour", "twenty hours"])
+def test_missed_points_keep_the_daily_cycle_read(step_min: int, missed: str) -> None:
+    """A spike, a level shift and a moved phase on a daily cycle whose history missed points: SPIKE (told
+    against the daily cycle), TREND, and what the phase reads with every point there."""
+    period = DAY // step_min
+    n = 4 * period
+    rng = random.Random(step_min)
+    hist = range(period // 2, 3 * period)
+    gone = {
+        "one": {rng.choice(hist)},
+        "scattered": set(rng.sample(hist, 5)),
+        "an hour": set(range(2 * period, 2 * period + max(1, period // 24))),
+        "twenty hours": set(range(period + 5, period + 5 + period * 20 // 24)),
+    }[missed]
+    keep = [i for i in range(n) if i not in gone]
+    start = n - period // 8
+    clf = ExplanationClassifier()
+    for kind, want in (("spike", AnomalyType.SPIKE), ("shift", AnomalyType.TREND), ("phase", None)):
+        values = _cycle_values(n, period, 11)
+        if kind == "spike":
+            values[start + 2] += 15.0
+        elif kind == "shift":
+            values[start:] = [v + 12.0 for v in values[start:]]
+        else:
+            late = [2 * math.pi * (i - period // 4) / period for i in range(start, n)]
+            values[start:] = [50.0 + 20.0 * math.sin(x) for x in late]
+        whole = _series([T0_US + i * step_min * MIN_US for i in range(n)], values)
+        s = _series([T0_US + i * step_min * MIN_US for i in keep], [values[i] for i in keep])
+        w = _window(s, keep.index(start), len(keep))
+        assert clf.classify(s, w) is (want or clf.classify(whole, _window(whole, start, n))), (kind, missed)
+        if kind == "spike":
+            told = clf.explain(s, AnomalyResult(*s.ids, w.start_time, w.end_time, 0.9, "spike"))
+            assert "its daily cycle expected there" in told, told
