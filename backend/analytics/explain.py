@@ -1029,11 +1029,14 @@ def _filled(
     function of the gap's two ends alone, which every window whose history
     holds the gap reads: so a model found for one window is the one found
     for the next, as the memo needs); the history starts after the latest gap
-    that is longer or not whole steps (a node down for two days: the cycle is read again
-    from two days after it, as for a new series). ``at[i]`` is where point ``lo + i``
-    (up to ``end``) is in the result (-1: before the history's start).
-    ``None`` when there is nothing to fill, or when the window itself is not
-    one step apart (read as before).
+    that is longer or not whole steps (a node down for two days: the cycle is
+    read again from two days after it, as for a new series). ``at[i]`` is
+    where point ``lo + i`` (up to ``end``) is in the result (-1: before the
+    history's start). ``None`` (read as before) when there is nothing to
+    fill, when the window itself is not one step apart, when the step does
+    not divide a day, or when less than two days (and 8 steps) are left from
+    the history's start: no daily cycle could be read, and the whole history
+    serves the other readings better.
     """
     if start - lo < 3 or end <= start:
         return None
