@@ -990,6 +990,8 @@ def _on_grid(us: Sequence[int], lo: int, end: int) -> Sequence[int]:
     if regular and list(us[lo:end]) == list(range(first, last + 1, given)):
         return us
     span = us[lo:end]
+    if given > 0 and not any([(u - first) % given for u in span]):
+        return us  # (on one grid, with gaps: as it is)
     steps = sorted(b - a for a, b in pairwise(span))
     typical = steps[len(steps) // 2]
     if typical >= 1_000_000:  # (the whole-second step that divides a day nearest the median)
@@ -1042,34 +1044,40 @@ def _filled(
         return None
     tail = us[max(lo, start - 16) : end]
     step = min(b - a for a, b in pairwise(tail)) if len(tail) > 1 else 0
-    if step <= 0 or any(b - a != step for a, b in pairwise(us[start - 1 : end])):
-        return None
-    if us[start - 1] - us[lo] == (start - 1 - lo) * step:
-        return None  # (one step apart already, from the ends: as every check here reads it)
-    if _DAY_US % step:
+    if step <= 0 or _DAY_US % step:
         return None  # (no daily cycle to read on these steps: nothing gained)
-    first = start - 1
-    while first > lo:
-        gap = us[first] - us[first - 1]
-        if gap != step and (gap % step or gap > _FILL_US + step):
+    # The points that do not follow the one before by one step (a gap, or steps of another size).
+    odd = [i for i in range(lo + 1, end) if us[i] - us[i - 1] != step]
+    if not odd or odd[-1] >= start:
+        return None  # (nothing to fill, or the window itself is not one step apart)
+    first = lo
+    for i in reversed(odd):
+        gap = us[i] - us[i - 1]
+        if gap % step or gap > _FILL_US + step:
+            first = i
             break
-        first -= 1
     if us[start] - us[first] < 2 * _DAY_US + 8 * step:
         return None  # (too short for a daily cycle from the latest break: the history as it is)
-    out_v: list[float] = [vals[first]]
-    out_u: list[int] = [us[first]]
-    at = [-1] * (first - lo) + [0]
-    for i in range(first + 1, end):
+    out_v: list[float] = []
+    out_u: list[int] = []
+    at = [-1] * (first - lo)
+    prev = first
+    for i in odd:
+        if i <= first:
+            continue
+        at.extend(range(len(out_v), len(out_v) + i - prev))
+        out_v.extend(vals[prev:i])
+        out_u.extend(us[prev:i])
         missed = (us[i] - us[i - 1]) // step - 1
-        if missed:
-            a, b = vals[i - 1], vals[i]
-            for m in range(1, missed + 1):
-                f = m / (missed + 1)
-                out_v.append(a * (1.0 - f) + b * f)  # (no overflow between two finite values)
-                out_u.append(us[i - 1] + m * step)
-        at.append(len(out_v))
-        out_v.append(vals[i])
-        out_u.append(us[i])
+        a, b = vals[i - 1], vals[i]
+        for m in range(1, missed + 1):
+            f = m / (missed + 1)
+            out_v.append(a * (1.0 - f) + b * f)  # (no overflow between two finite values)
+            out_u.append(us[i - 1] + m * step)
+        prev = i
+    at.extend(range(len(out_v), len(out_v) + end - prev))
+    out_v.extend(vals[prev:end])
+    out_u.extend(us[prev:end])
     return out_v, out_u, at
 
 
