@@ -1046,6 +1046,8 @@ def _filled(
     step = min(b - a for a, b in pairwise(tail)) if len(tail) > 1 else 0
     if step <= 0 or _DAY_US % step:
         return None  # (no daily cycle to read on these steps: nothing gained)
+    if us[end - 1] - us[lo] == (end - 1 - lo) * step:
+        return None  # (one step apart from the ends, as every check here reads it: nothing missed)
     # The points that do not follow the one before by one step (a gap, or steps of another size).
     odd = [i for i in range(lo + 1, end) if us[i] - us[i - 1] != step]
     if not odd or odd[-1] >= start:
