@@ -192,7 +192,17 @@ class _Judgement:
     """The numbers behind one verdict, in the metric's units (shared by classify and explain)."""
 
     __slots__ = (
-        "expected", "has_base", "kind", "loud", "period", "sd", "seasonal", "shift", "step", "window", "z"
+        "expected",
+        "has_base",
+        "kind",
+        "loud",
+        "period",
+        "sd",
+        "seasonal",
+        "shift",
+        "step",
+        "window",
+        "z",
     )
 
     def __init__(
@@ -528,14 +538,10 @@ class ExplanationClassifier:
             return _Judgement(AnomalyType.NORMAL, win)
         flags = 0  # (how the timestamps were read: the memo keeps models apart by it)
         if us is not None:
-            raw, us = us, _on_grid(us, lo, end)
-            flags = _ON_GRID if us is not raw else 0
-            view = _filled(vals, us, lo, start, end)
-            if view is not None:  # (missed points filled: the same window, on one grid)
-                vals, us, at = view
+            vals, us, at, flags = _timeline(vals, us, lo, start, end)
+            if at is not None:  # (missed points filled: the same window, on one grid)
                 start, end, h = at[start - lo], at[end - 1 - lo] + 1, max(0, at[h - lo])
                 lo = max(0, h - self.history_points)
-                flags |= _FILLED
                 if h - lo < 2:
                     return _Judgement(AnomalyType.NORMAL, win)
         c = self._checkpoint(us, h)
@@ -603,8 +609,8 @@ class ExplanationClassifier:
             loud=loud,
             seasonal=seasonal,
         )
-        if step is None and flags & _FILLED:  # (the view is one step apart: the cycle is named from it)
-            step = us[start] - us[start - 1] if us is not None else None
+        if step is None and flags & _FILLED and us is not None:
+            step = us[start] - us[start - 1]  # (the view is one step apart: the cycle is named from it)
         judged.step = step if period is not None else None
         return judged
 
@@ -640,19 +646,13 @@ class ExplanationClassifier:
         one's: a level shift, a damped swing or a flattened peak is no
         shifted cycle and leaves more.
         """
-        vals: Sequence[float] = series.values._data
-        raw: Sequence[int] = series.timestamps._data
         lo = max(0, first - self.history_points)
         if first - lo < 2 or end - first < 2 or sd <= 0.0:
             return None
-        us = _on_grid(raw, lo, end)
-        flags = _ON_GRID if us is not raw else 0
-        view = _filled(vals, us, lo, first, end)
-        if view is not None:  # (as _judge reads them)
-            vals, us, at = view
+        vals, us, at, flags = _timeline(series.values._data, series.timestamps._data, lo, first, end)
+        if at is not None:  # (as _judge reads them)
             first, end = at[first - lo], at[end - 1 - lo] + 1
             lo = max(0, first - self.history_points)
-            flags |= _FILLED
             if first - lo < 2:
                 return None
         if (us[end - 1] - us[lo]) % (end - 1 - lo):
@@ -1081,6 +1081,25 @@ def _filled(
     out_v.extend(vals[prev:end])
     out_u.extend(us[prev:end])
     return out_v, out_u, at
+
+
+def _timeline(
+    vals: Sequence[float], us: Sequence[int], lo: int, start: int, end: int
+) -> tuple[Sequence[float], Sequence[int], list[int] | None, int]:
+    """The points of ``[lo, end)`` as a cycle is read from them: ``(vals, us, at, flags)``.
+
+    Timestamps put on their grid (:func:`_on_grid`, flag ``_ON_GRID``), then
+    the history's missed points filled (:func:`_filled`, flag ``_FILLED``;
+    ``at`` maps the given indices from ``lo`` to the new ones, ``None`` where
+    nothing was filled and the indices stand).
+    """
+    grid = _on_grid(us, lo, end)
+    flags = _ON_GRID if grid is not us else 0
+    view = _filled(vals, grid, lo, start, end)
+    if view is None:
+        return vals, grid, None, flags
+    filled_v, filled_u, at = view
+    return filled_v, filled_u, at, flags | _FILLED
 
 
 def _regular(us: Sequence[int], lo: int, end: int, step: int) -> bool:
