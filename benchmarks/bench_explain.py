@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _cli import parse_seeds
 from _explain_holdout import HOLDOUT_SEEDS, KINDS_BY_BACKGROUND, generate_holdout
 from _explain_tuning import CALENDAR_SEEDS, generate_calendar_cases
+from _perturb import jittered
 
 from backend.analytics import AnomalyType, ExplanationClassifier, MetricSeries, TimeWindow
 from simulator.labeled import KINDS, generate_cases
@@ -91,17 +92,6 @@ def _print_matrix(title: str, confusion: Confusion, kinds: tuple[AnomalyType, ..
     overall = correct / total if total else None
     print(f"  overall accuracy: {'n/a' if overall is None else f'{overall:.2%}'} ({correct}/{total})")
     return {"overall": overall, "recall": recall, "cases": total, "correct": correct}
-
-
-def jittered(series: MetricSeries, fraction: float, rng: random.Random) -> MetricSeries:
-    """``series`` with each timestamp moved by up to ``fraction`` of its step either way (uniform), as
-    an agent stamps points about the minute they stand for; ``series`` itself when ``fraction`` is 0."""
-    if not fraction:
-        return series
-    us = series.epoch_us
-    reach = int(fraction * (us[1] - us[0]))
-    moved = [u + rng.randint(-reach, reach) for u in us]
-    return MetricSeries.from_arrays(*series.ids, moved, list(series.values), series.metadata)
 
 
 def gapped(

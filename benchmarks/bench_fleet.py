@@ -111,6 +111,7 @@ for _path in (REPO_ROOT, Path(__file__).resolve().parent):
         sys.path.insert(0, str(_path))
 
 from _cli import parse_config  # noqa: E402
+from _perturb import jittered as jittered_series  # noqa: E402
 from _timing import machine_description  # noqa: E402
 
 from backend.analytics import AnomalyType, EngineRegistry, MetricSeries  # noqa: E402
@@ -418,15 +419,10 @@ def jittered(fleet: CycleFleet, fraction: float) -> CycleFleet:
     if not fraction:
         return fleet
     rng = random.Random(fleet.seed)
-    out = []
-    for cs in fleet.series:
-        us = cs.series.epoch_us
-        step = us[1] - us[0]
-        reach = int(fraction * step)
-        moved = [u + rng.randint(-reach, reach) for u in us]
-        s = MetricSeries.from_arrays(*cs.series.ids, moved, list(cs.series.values), cs.series.metadata)
-        out.append(replace(cs, series=s))
-    return replace(fleet, series=tuple(out))
+    return replace(
+        fleet,
+        series=tuple(replace(cs, series=jittered_series(cs.series, fraction, rng)) for cs in fleet.series),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
